@@ -1,0 +1,58 @@
+# The README's commands. Each installs what it needs: .venv from the pinned requirements,
+# and the CDK CLI from npm into ./node_modules.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+
+# Quiet the Node 20 end-of-life banners (jsii and the CDK CLI) and opt out of CDK telemetry.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_CLI_NOTICES := false
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: test demo bench lint typecheck unit synth cfn-lint sandbox-down clean
+
+test: lint typecheck unit synth cfn-lint
+
+demo: $(VENV)/.installed $(CDK)
+	$(PY) -m sandbox demo
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed as $(PYTHON)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed $(CDK)
+	$(VENV)/bin/pytest
+
+# The whole app through the real CDK CLI, with cdk-nag's AwsSolutions pack: any finding that is
+# not acknowledged (with its reason, beside the resource) fails the synth.
+synth: $(VENV)/.installed $(CDK)
+	$(CDK) synth --quiet
+
+cfn-lint: synth
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+clean:
+	rm -rf cdk.out .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,91 @@
+"""The audit trail: every decision and action, with its inputs, in one DynamoDB table."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clients import client
+
+# DynamoDB items stop at 400 KB; keep each JSON attribute well below so one record never fails.
+MAX_JSON_CHARS = 64_000
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def to_json(value: Any) -> str:
+    text = json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= MAX_JSON_CHARS else text[: MAX_JSON_CHARS - 14] + "...(truncated)"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    duty: str
+    action: str
+    subject: str
+    outcome: str
+    reason: str
+    dry_run: bool
+    at: datetime
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    before: Any = None
+    after: Any = None
+    actor: str = "deckhand"
+    correlation_id: str = ""
+    id: str = field(default_factory=new_id)
+
+    def item(self, retention_days: int) -> dict[str, dict[str, Any]]:
+        expires = self.at + timedelta(days=retention_days)
+        item: dict[str, dict[str, Any]] = {
+            "pk": {"S": self.subject},
+            "sk": {"S": f"{self.at.isoformat()}#{self.id}"},
+            "id": {"S": self.id},
+            "duty": {"S": self.duty},
+            "action": {"S": self.action},
+            "outcome": {"S": self.outcome},
+            "reason": {"S": self.reason or "-"},
+            "dry_run": {"BOOL": self.dry_run},
+            "actor": {"S": self.actor},
+            "inputs": {"S": to_json(self.inputs)},
+            "before": {"S": to_json(self.before)},
+            "after": {"S": to_json(self.after)},
+            "expires_at": {"N": str(int(expires.timestamp()))},
+        }
+        if self.correlation_id:
+            item["correlation_id"] = {"S": self.correlation_id}
+        return item
+
+
+class AuditTrail:
+    def __init__(self, table_name: str, retention_days: int) -> None:
+        self.table_name = table_name
+        self.retention_days = retention_days
+
+    def record(self, record: AuditRecord) -> None:
+        """Write once: a replayed record with the same id and time is not written twice."""
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item=record.item(self.retention_days),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except client("dynamodb").exceptions.ConditionalCheckFailedException:
+            pass
+
+    def recent(self, duty: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest records of one duty, newest first."""
+        page = client("dynamodb").query(
+            TableName=self.table_name,
+            IndexName="by-duty",
+            KeyConditionExpression="duty = :duty",
+            ExpressionAttributeValues={":duty": {"S": duty}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [{name: next(iter(value.values())) for name, value in item.items()} for item in page["Items"]]

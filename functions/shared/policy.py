@@ -1,0 +1,156 @@
+"""The policy file: one YAML document that says what Deckhand gates, scales and cleans.
+
+It is validated when the CDK app synthesizes, so a mistake fails `cdk synth`/`cdk deploy`
+with the file, the key path, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .validation import describe_all
+
+DUTIES = ("gating", "capacity", "cleanup")
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+_TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Notifications(_Section):
+    emails: list[str] = Field(default_factory=list)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, emails: list[str]) -> list[str]:
+        for email in emails:
+            if not _EMAIL.match(email):
+                raise ValueError(f"{email!r} is not an email address like ops@example.com")
+        if len(set(emails)) != len(emails):
+            raise ValueError("an email address is listed twice")
+        return emails
+
+
+class Defaults(_Section):
+    dry_run: bool = True
+    protect_tag: str = "deckhand:protect"
+    log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARN|ERROR)$")] = "INFO"
+    log_retention_days: int = 30
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 400
+
+    @field_validator("protect_tag")
+    @classmethod
+    def _protect_tag(cls, key: str) -> str:
+        if key.startswith("aws:") or not _TAG_KEY.match(key):
+            raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
+        return key
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"expected one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}")
+        return days
+
+
+class Switches(_Section):
+    cache_seconds: Annotated[int, Field(ge=0, le=300)] = 30
+    max_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24 * 14
+
+
+class Duty(_Section):
+    """A duty's section; each duty adds its own settings to a subclass."""
+
+    enabled: bool = False
+
+
+class Gating(Duty):
+    pass
+
+
+class Capacity(Duty):
+    pass
+
+
+class Cleanup(Duty):
+    pass
+
+
+class Policy(_Section):
+    version: int = Field(ge=1, le=1)
+    name_prefix: str = "deckhand"
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    notifications: Notifications = Field(default_factory=Notifications)
+    defaults: Defaults = Field(default_factory=Defaults)
+    switches: Switches = Field(default_factory=Switches)
+    gating: Gating = Field(default_factory=Gating)
+    capacity: Capacity = Field(default_factory=Capacity)
+    cleanup: Cleanup = Field(default_factory=Cleanup)
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not _PREFIX.match(prefix):
+            raise ValueError("expected 2-20 lowercase letters, digits or '-', starting with a letter")
+        return prefix
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, regions: list[str]) -> list[str]:
+        for region in regions:
+            if not _REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name like eu-west-1")
+        if len(set(regions)) != len(regions):
+            raise ValueError("a region is listed twice")
+        return regions
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file, key path and expectation."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid policy file {source}:\n{lines}")
+
+
+def parse_policy(document: Any, source: str) -> Policy:
+    if not isinstance(document, dict):
+        raise PolicyError(source, [f"(top level): got {type(document).__name__}: expected a mapping of keys"])
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as invalid:
+        raise PolicyError(source, describe_all(invalid)) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as missing:
+        raise PolicyError(source, [f"cannot read the file: {missing.strerror}"]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as bad_yaml:
+        mark = getattr(bad_yaml, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(bad_yaml, "problem", None) or str(bad_yaml)
+        raise PolicyError(source, [f"{where}not valid YAML: {problem}"]) from None
+    return parse_policy(document, source)

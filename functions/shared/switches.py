@@ -1,0 +1,109 @@
+"""Runtime switches an operator flips from the console, kept in SSM Parameter Store.
+
+Each switch is one String parameter under the switches path holding a small JSON document.
+Every function reads them all with one cached GetParametersByPath call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+from .clients import client
+from .clock import parse_instant
+from .policy import DUTIES
+
+FREEZE = "freeze"
+PAUSE_ALL = "pause-all"
+SWITCH_NAMES = (FREEZE, PAUSE_ALL, *(f"pause-{duty}" for duty in DUTIES))
+
+
+@dataclass(frozen=True)
+class SwitchState:
+    name: str
+    on: bool = False
+    reason: str = ""
+    expires_at: datetime | None = None
+    set_by: str = ""
+    set_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.on and (self.expires_at is None or now < self.expires_at)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON stored in the parameter (and shown to operators)."""
+        data = asdict(self)
+        del data["name"]
+        for key in ("expires_at", "set_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    @classmethod
+    def from_document(cls, name: str, raw: str) -> SwitchState:
+        """Parse a stored switch. One that cannot be read counts as on: automation stops, not acts."""
+        try:
+            data = json.loads(raw)
+            return cls(
+                name=name,
+                on=bool(data["on"]),
+                reason=str(data.get("reason") or ""),
+                expires_at=parse_instant(data["expires_at"]) if data.get("expires_at") else None,
+                set_by=str(data.get("set_by") or ""),
+                set_at=parse_instant(data["set_at"]) if data.get("set_at") else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as unreadable:
+            return cls(name=name, on=True, reason=f"switch parameter is unreadable ({unreadable}); fix or clear it")
+
+
+@dataclass(frozen=True)
+class SwitchBoard:
+    states: Mapping[str, SwitchState]
+
+    def get(self, name: str) -> SwitchState:
+        return self.states.get(name) or SwitchState(name=name)
+
+    def freeze(self, now: datetime) -> SwitchState | None:
+        state = self.get(FREEZE)
+        return state if state.active(now) else None
+
+    def pause(self, duty: str, now: datetime) -> SwitchState | None:
+        """The switch that pauses this duty now: the global pause first, then the duty's own."""
+        for name in (PAUSE_ALL, f"pause-{duty}"):
+            state = self.get(name)
+            if state.active(now):
+                return state
+        return None
+
+
+def parameter_name(path: str, name: str) -> str:
+    return f"{path}/{name}"
+
+
+class SwitchReader:
+    def __init__(self, path: str, cache_seconds: int) -> None:
+        self.path = path
+        self.cache_seconds = cache_seconds
+        self._provider: SSMProvider | None = None
+
+    def read(self, fresh: bool = False) -> SwitchBoard:
+        if self._provider is None:
+            self._provider = SSMProvider(boto3_client=client("ssm"))
+        values = self._provider.get_multiple(self.path, max_age=self.cache_seconds, recursive=False, force_fetch=fresh)
+        known = {
+            name: SwitchState.from_document(name, str(raw)) for name, raw in values.items() if name in SWITCH_NAMES
+        }
+        return SwitchBoard(states=known)
+
+
+def store(path: str, state: SwitchState) -> None:
+    client("ssm").put_parameter(
+        Name=parameter_name(path, state.name),
+        Value=json.dumps(state.document(), sort_keys=True),
+        Type="String",
+        Overwrite=True,
+    )

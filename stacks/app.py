@@ -1,0 +1,36 @@
+"""Build the Deckhand CDK app from a policy file; app.py and the tests both call this."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from functions.shared.policy import Policy, load_policy
+
+from .deckhand_stack import DeckhandStack
+from .versions import REPO_ROOT
+
+POLICY_CONTEXT_KEY = "deckhand:policy"
+
+
+def policy_path(app: App) -> Path:
+    named = app.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml"
+    path = Path(str(named))
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def build(app: App, policy: Policy | None = None) -> DeckhandStack:
+    policy = policy or load_policy(policy_path(app))
+    stack = DeckhandStack(
+        app,
+        "Deckhand",
+        stack_name=policy.name_prefix,
+        policy=policy,
+        description="Deckhand: deploy gating, capacity tweaks and cleanup automation",
+        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=policy.regions[0]),
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack

@@ -1,0 +1,21 @@
+"""The Deckhand stack: the shared core plus one construct per duty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from functions.shared.policy import Policy
+
+from .core import Core
+from .switches import Switches
+
+
+class DeckhandStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, policy: Policy, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("deckhand:managed-by", policy.name_prefix)
+        self.core = Core(self, "Core", policy=policy)
+        self.switches = Switches(self, "Switches", core=self.core)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .clients import client
 
 SUBJECT_LIMIT = 100  # SNS rejects longer email subjects
-MESSAGE_LIMIT = 250_000  # below SNS's 256 KB
+MESSAGE_LIMIT = 250_000  # bytes of UTF-8, below SNS's 256 KB
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Notifier:
         response = client("sns").publish(
             TopicArn=self.topic_arn,
             Subject=clean_subject(f"Deckhand {notice.duty}: {notice.subject}"),
-            Message=notice.body()[:MESSAGE_LIMIT],
+            Message=notice.body().encode()[:MESSAGE_LIMIT].decode(errors="ignore"),
             MessageAttributes={
                 "duty": {"DataType": "String", "StringValue": notice.duty},
                 "severity": {"DataType": "String", "StringValue": notice.severity},

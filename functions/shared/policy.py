@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .validation import describe_all
 
@@ -29,22 +29,36 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 
 
+def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
+    """Check one value with fullmatch (`$` alone would let a trailing newline through)."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _listed_once(values: list[str]) -> list[str]:
+    first: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            raise ValueError(f"{value!r} is listed twice, at [{first[value]}] and [{index}]; list each once")
+        first[value] = index
+    return values
+
+
+Email = Annotated[str, _matching(_EMAIL, "an email address like ops@example.com")]
+Region = Annotated[str, _matching(_REGION, "an AWS region name like eu-west-1")]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Notifications(_Section):
-    emails: list[str] = Field(default_factory=list)
-
-    @field_validator("emails")
-    @classmethod
-    def _emails(cls, emails: list[str]) -> list[str]:
-        for email in emails:
-            if not _EMAIL.match(email):
-                raise ValueError(f"{email!r} is not an email address like ops@example.com")
-        if len(set(emails)) != len(emails):
-            raise ValueError("an email address is listed twice")
-        return emails
+    emails: Annotated[list[Email], AfterValidator(_listed_once)] = Field(default_factory=list)
 
 
 class Defaults(_Section):
@@ -57,7 +71,7 @@ class Defaults(_Section):
     @field_validator("protect_tag")
     @classmethod
     def _protect_tag(cls, key: str) -> str:
-        if key.startswith("aws:") or not _TAG_KEY.match(key):
+        if key.startswith("aws:") or not _TAG_KEY.fullmatch(key):
             raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
         return key
 
@@ -95,7 +109,9 @@ class Cleanup(Duty):
 class Policy(_Section):
     version: int = Field(ge=1, le=1)
     name_prefix: str = "deckhand"
-    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    regions: Annotated[list[Region], AfterValidator(_listed_once)] = Field(
+        default_factory=lambda: ["us-east-1"], min_length=1
+    )
     notifications: Notifications = Field(default_factory=Notifications)
     defaults: Defaults = Field(default_factory=Defaults)
     switches: Switches = Field(default_factory=Switches)
@@ -106,19 +122,9 @@ class Policy(_Section):
     @field_validator("name_prefix")
     @classmethod
     def _prefix(cls, prefix: str) -> str:
-        if not _PREFIX.match(prefix):
+        if not _PREFIX.fullmatch(prefix):
             raise ValueError("expected 2-20 lowercase letters, digits or '-', starting with a letter")
         return prefix
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, regions: list[str]) -> list[str]:
-        for region in regions:
-            if not _REGION.match(region):
-                raise ValueError(f"{region!r} is not an AWS region name like eu-west-1")
-        if len(set(regions)) != len(regions):
-            raise ValueError("a region is listed twice")
-        return regions
 
 
 class PolicyError(ValueError):
@@ -146,6 +152,9 @@ def load_policy(path: str | Path) -> Policy:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as missing:
         raise PolicyError(source, [f"cannot read the file: {missing.strerror}"]) from None
+    except UnicodeDecodeError as undecodable:
+        problem = f"cannot read the file: not UTF-8 text ({undecodable.reason} at byte {undecodable.start})"
+        raise PolicyError(source, [problem]) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as bad_yaml:
@@ -153,4 +162,6 @@ def load_policy(path: str | Path) -> Policy:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(bad_yaml, "problem", None) or str(bad_yaml)
         raise PolicyError(source, [f"{where}not valid YAML: {problem}"]) from None
+    except (ValueError, RecursionError) as bad_value:  # e.g. a date like 2026-02-30, or nesting too deep
+        raise PolicyError(source, [f"not valid YAML: {bad_value}"]) from None
     return parse_policy(document, source)

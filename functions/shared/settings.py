@@ -36,7 +36,7 @@ class Settings:
 
         def number(name: str) -> int:
             raw = text(name)
-            if raw and not raw.isdigit():
+            if raw and not (raw.isascii() and raw.isdigit()):  # int() refuses '²', which isdigit() accepts
                 problems.append(f"{name}={raw!r} is not a whole number")
                 return 0
             return int(raw or 0)

@@ -56,7 +56,7 @@ class SwitchState:
                 set_by=str(data.get("set_by") or ""),
                 set_at=parse_instant(data["set_at"]) if data.get("set_at") else None,
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as unreadable:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as unreadable:
             return cls(name=name, on=True, reason=f"switch parameter is unreadable ({unreadable}); fix or clear it")
 
 

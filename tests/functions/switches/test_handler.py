@@ -1,0 +1,112 @@
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.switches.handler import run
+from tests.support.deployed import NOW, Deployed
+
+FREEZE = {"action": "set", "switch": "freeze", "reason": "end of quarter", "expires_at": "2026-11-22T18:00:00Z"}
+
+
+def test_show_lists_every_switch_off_on_a_new_stack(deployed: Deployed) -> None:
+    result = run({"action": "show"}, deployed.runtime)
+    assert result["status"] == "ok"
+    assert set(result["switches"]) == {"freeze", "pause-all", "pause-gating", "pause-capacity", "pause-cleanup"}
+    assert not any(state["active"] for state in result["switches"].values())
+
+
+def test_a_set_without_dry_run_false_only_plans_and_audits(deployed: Deployed) -> None:
+    result = run(FREEZE, deployed.runtime)
+    assert result["status"] == "planned"
+    assert result["dry_run"] is True
+    assert deployed.parameters()["freeze"]["on"] is False
+    [item] = deployed.audit_items()
+    assert item["dry_run"] == {"BOOL": True}
+    assert item["outcome"] == {"S": "planned"}
+    assert deployed.notifications() == []
+
+
+def test_set_for_real_changes_the_parameter_audits_and_notifies(deployed: Deployed) -> None:
+    result = run({**FREEZE, "dry_run": False, "actor": "alice"}, deployed.runtime, correlation_id="req-1")
+    assert result["status"] == "changed"
+    stored = deployed.parameters()["freeze"]
+    assert stored["on"] is True
+    assert stored["expires_at"] == "2026-11-22T18:00:00+00:00"
+    assert stored["set_by"] == "alice"
+    [item] = deployed.audit_items()
+    assert item["action"] == {"S": "set-switch"}
+    assert item["correlation_id"] == {"S": "req-1"}
+    assert item["id"] == {"S": result["audit_id"]}
+    [notice] = deployed.notifications()
+    assert notice["Subject"].startswith("Deckhand switches: freeze ON until 2026-11-22T18:00")
+    assert "end of quarter" in notice["Message"]
+    assert '"action": "clear"' in notice["Message"]
+    shown = run({"action": "show"}, deployed.runtime)["switches"]["freeze"]
+    assert shown["active"] is True
+
+
+def test_running_the_same_set_twice_has_one_effect(deployed: Deployed) -> None:
+    first = run({**FREEZE, "dry_run": False}, deployed.runtime)
+    second = run({**FREEZE, "dry_run": False}, deployed.runtime)
+    assert (first["status"], second["status"]) == ("changed", "unchanged")
+    assert len(deployed.audit_items()) == 1
+    assert len(deployed.notifications()) == 1
+
+
+def test_clear_turns_the_switch_off(deployed: Deployed) -> None:
+    run({**FREEZE, "dry_run": False}, deployed.runtime)
+    result = run(
+        {"action": "clear", "switch": "freeze", "reason": "quarter closed", "dry_run": False}, deployed.runtime
+    )
+    assert result["status"] == "changed"
+    assert deployed.parameters()["freeze"]["on"] is False
+    assert len(deployed.audit_items()) == 2
+
+
+def test_a_bad_payload_is_rejected_and_changes_nothing(deployed: Deployed) -> None:
+    before = deployed.parameters()
+    result = run({"action": "set", "switch": "freeze", "for": "2h", "dry_run": False}, deployed.runtime)
+    assert result["status"] == "rejected"
+    assert any("reason" in error for error in result["errors"])
+    assert deployed.parameters() == before
+    assert deployed.audit_items() == []
+
+
+payloads = st.dictionaries(
+    keys=st.sampled_from(["action", "switch", "reason", "for", "expires_at", "actor", "dry_run", "extra"]),
+    values=st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.sampled_from(["set", "clear", "show", "freeze", "pause-all", "2h", "0m", "9999d", "2026-11-22T00:00Z"]),
+        st.text(max_size=8),
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=payloads)
+def test_no_payload_in_dry_run_ever_changes_a_switch(deployed: Deployed, payload: dict[str, Any]) -> None:
+    before = deployed.parameters()
+    payload = {**payload, "dry_run": True}
+    result = run(payload, deployed.runtime)
+    assert result["status"] in {"ok", "planned", "unchanged", "rejected"}
+    assert deployed.parameters() == before
+    if result["status"] == "rejected":
+        assert result["errors"]
+
+
+def test_the_clock_is_the_runtime_clock(deployed: Deployed) -> None:
+    result = run({**FREEZE, "dry_run": False}, deployed.runtime)
+    assert result["after"]["set_at"] == NOW.isoformat()
+
+
+def test_every_console_event_shipped_in_events_is_accepted(deployed: Deployed) -> None:
+    shipped = sorted(Path("events/switches").glob("*.json"))
+    assert len(shipped) >= 5
+    for path in shipped:
+        result = run(json.loads(path.read_text()), deployed.runtime)
+        assert result["status"] in {"ok", "planned", "changed", "unchanged"}, (path.name, result)

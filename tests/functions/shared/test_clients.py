@@ -1,0 +1,50 @@
+"""client(): one cached client per service and region, with adaptive retries."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from functions.shared import clients
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    clients.reset()
+    yield
+    clients.reset()
+
+
+def test_the_same_service_and_region_share_one_client() -> None:
+    assert clients.client("ssm") is clients.client("ssm")
+    assert clients.client("ssm", "eu-west-1") is clients.client("ssm", "eu-west-1")
+
+
+def test_another_region_or_service_gets_another_client() -> None:
+    here = clients.client("ssm", "us-east-1")
+    there = clients.client("ssm", "eu-west-1")
+    assert here is not there
+    assert here.meta.region_name == "us-east-1"
+    assert there.meta.region_name == "eu-west-1"
+    assert clients.client("sns", "us-east-1") is not here
+
+
+def test_region_none_is_the_functions_own_region() -> None:
+    assert clients.client("dynamodb").meta.region_name == "us-east-1"
+
+
+def test_clients_retry_adaptively_with_timeouts() -> None:
+    config = clients.client("dynamodb").meta.config
+    assert config.retries["mode"] == "adaptive"
+    assert config.retries["total_max_attempts"] == 9  # botocore counts the first try: 8 retries
+    assert config.connect_timeout == 5
+    assert config.read_timeout == 20
+    assert config.user_agent_appid == "deckhand"
+
+
+def test_reset_forgets_cached_clients() -> None:
+    before = clients.client("sqs")
+    clients.reset()
+    assert clients.client("sqs") is not before

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .clients import client
@@ -44,7 +44,8 @@ class AuditRecord:
         expires = self.at + timedelta(days=retention_days)
         item: dict[str, dict[str, Any]] = {
             "pk": {"S": self.subject},
-            "sk": {"S": f"{self.at.isoformat()}#{self.id}"},
+            # In UTC, so the sort key orders records by time whatever offset the caller used.
+            "sk": {"S": f"{self.at.astimezone(UTC).isoformat()}#{self.id}"},
             "id": {"S": self.id},
             "duty": {"S": self.duty},
             "action": {"S": self.action},

@@ -127,6 +127,21 @@ class Policy(_Section):
         return prefix
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key written twice instead of silently keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, key path and expectation."""
 
@@ -156,7 +171,7 @@ def load_policy(path: str | Path) -> Policy:
         problem = f"cannot read the file: not UTF-8 text ({undecodable.reason} at byte {undecodable.start})"
         raise PolicyError(source, [problem]) from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as bad_yaml:
         mark = getattr(bad_yaml, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -475,3 +475,14 @@ def test_any_file_content_gives_a_policy_or_a_policy_error_only(tmp_path: Path, 
         assert str(path) in str(result)
     else:
         assert isinstance(result, Policy)
+
+
+def test_a_key_written_twice_is_refused_not_silently_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("version: 1\nname_prefix: ops\nname_prefix: prod\n")
+    with pytest.raises(PolicyError) as error:
+        load_policy(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "'name_prefix' is written twice" in message
+    assert "line 3" in message

@@ -1,4 +1,4 @@
-"""Fixtures for function code: a moto account with dummy credentials, and an audit table like the stack's."""
+"""A moto account for tests: dummy credentials, no endpoint, and an audit table like the stack's."""
 
 from collections.abc import Iterator
 
@@ -7,14 +7,13 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import clients
+from stacks.core import AUDIT_INDEX
 
 REGION = "us-east-1"
-AUDIT_INDEX = "by-duty"  # the index name stacks/core.py gives the audit table
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every boto3 call inside the test goes to moto; cached Deckhand clients are dropped before and after."""
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every boto3 call inside goes to moto; cached Deckhand clients are dropped before and after."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -59,8 +58,3 @@ def make_audit_table(name: str = "deckhand-audit") -> str:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
-
-
-@pytest.fixture
-def audit_table(aws: None) -> str:
-    return make_audit_table()

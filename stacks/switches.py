@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -25,4 +28,30 @@ class Switches(Construct):
                 actions=["ssm:PutParameter"],
                 resources=[parameter.parameter_arn for parameter in core.switch_parameters.values()],
             )
+        )
+        fn = self.function.function
+        self.sweep_rule = events.Rule(
+            self,
+            "Sweep",
+            description="Turns expired Deckhand switches off and notifies that they ended",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[
+                targets.LambdaFunction(
+                    fn,
+                    event=events.RuleTargetInput.from_object({"action": "sweep", "dry_run": False}),
+                    dead_letter_queue=self.function.dead_letter_queue,
+                    retry_attempts=2,
+                )
+            ],
+        )
+        self.edit_rule = events.Rule(
+            self,
+            "SwitchEdited",
+            description="Audits and reports a Deckhand switch parameter changed outside the switches function",
+            event_pattern=events.EventPattern(
+                source=["aws.ssm"],
+                detail_type=["Parameter Store Change"],
+                detail={"name": [{"prefix": f"{core.switches_path}/"}]},
+            ),
+            targets=[targets.LambdaFunction(fn, dead_letter_queue=self.function.dead_letter_queue, retry_attempts=2)],
         )

@@ -31,6 +31,8 @@ class SwitchState:
     expires_at: datetime | None = None
     set_by: str = ""
     set_at: datetime | None = None
+    change_id: str = ""  # the audit record of the switches function's change; absent after a hand edit
+    unreadable: bool = False
 
     def active(self, now: datetime) -> bool:
         return self.on and (self.expires_at is None or now < self.expires_at)
@@ -38,7 +40,7 @@ class SwitchState:
     def document(self) -> dict[str, Any]:
         """The JSON stored in the parameter (and shown to operators)."""
         data = asdict(self)
-        del data["name"]
+        del data["name"], data["unreadable"]
         for key in ("expires_at", "set_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
@@ -55,9 +57,15 @@ class SwitchState:
                 expires_at=parse_instant(data["expires_at"]) if data.get("expires_at") else None,
                 set_by=str(data.get("set_by") or ""),
                 set_at=parse_instant(data["set_at"]) if data.get("set_at") else None,
+                change_id=str(data.get("change_id") or ""),
             )
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as unreadable:
-            return cls(name=name, on=True, reason=f"switch parameter is unreadable ({unreadable}); fix or clear it")
+            return cls(
+                name=name,
+                on=True,
+                reason=f"switch parameter is unreadable ({unreadable}); fix or clear it",
+                unreadable=True,
+            )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.shared.clock import parse_instant
-from functions.shared.switches import SWITCH_NAMES, SwitchState
+from functions.shared.switches import SWITCH_NAMES, SwitchBoard, SwitchState
 from functions.shared.validation import describe_all
 
 SwitchName = Literal["freeze", "pause-all", "pause-gating", "pause-capacity", "pause-cleanup"]
@@ -31,7 +31,7 @@ class SwitchCommand(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    action: Literal["show", "set", "clear"]
+    action: Literal["show", "set", "clear", "sweep"]
     switch: SwitchName | None = None
     reason: Annotated[str, Field(min_length=3, max_length=256)] | None = None
     expires_at: str | None = None
@@ -41,10 +41,10 @@ class SwitchCommand(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> SwitchCommand:
-        if self.action == "show":
+        if self.action in ("show", "sweep"):
             extra = [k for k in ("switch", "reason", "expires_at", "duration") if getattr(self, k) is not None]
             if extra:
-                raise ValueError(f"'show' takes no {', '.join(extra)}")
+                raise ValueError(f"'{self.action}' takes no {', '.join(extra)}")
             return self
         if self.switch is None:
             raise ValueError(f"'{self.action}' needs 'switch', one of {', '.join(SWITCH_NAMES)}")
@@ -104,6 +104,24 @@ class SwitchChange:
             self.before.reason,
             self.before.expires_at,
         )
+
+
+def expired(board: SwitchBoard, now: datetime) -> list[SwitchChange]:
+    """Switches still stored as on whose expiry has passed: the sweep turns them off and says so."""
+    return [
+        SwitchChange(
+            before=state,
+            after=SwitchState(
+                name=state.name,
+                on=False,
+                reason=f"expired at {state.expires_at.isoformat()}",
+                set_by="deckhand",
+                set_at=now,
+            ),
+        )
+        for state in board.states.values()
+        if state.on and state.expires_at is not None and not state.active(now)
+    ]
 
 
 def plan(command: SwitchCommand, current: SwitchState, now: datetime, max_hours: int) -> SwitchChange:

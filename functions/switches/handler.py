@@ -1,21 +1,30 @@
-"""The `switches` function: show, set or clear the deploy freeze and pause switches from the console."""
+"""The `switches` function: show, set or clear the deploy freeze and pause switches from the console.
+
+It also runs on a schedule (`sweep`: turn expired switches off and say so) and on Parameter Store
+changes of the switch parameters (audit and report a switch edited by hand, or left unreadable).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared.audit import AuditRecord
+from functions.shared.audit import AuditRecord, new_id
 from functions.shared.notify import Notice
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.runtime import Runtime, runtime
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, store
 
-from .commands import CommandError, SwitchChange, SwitchCommand, parse_command, plan
+from .commands import CommandError, SwitchChange, SwitchCommand, expired, parse_command, plan
 
 DUTY = "switches"
+CLEAR_HINT = (
+    'invoke the switches function with {{"action": "clear", "switch": "{name}", "reason": "...", "dry_run": false}}'
+)
 
 
 def describe_board(board: SwitchBoard, rt: Runtime) -> dict[str, Any]:
@@ -33,8 +42,7 @@ def notice(change: SwitchChange) -> Notice:
             subject=f"{after.name} ON until {until}",
             what=f"{after.set_by} turned the {after.name} switch on until {until}.",
             why=after.reason,
-            next_step=f"It turns itself off at expiry. To end it now, invoke the switches function with "
-            f'{{"action": "clear", "switch": "{after.name}", "reason": "...", "dry_run": false}}.',
+            next_step=f"It turns itself off at expiry. To end it now, {CLEAR_HINT.format(name=after.name)}.",
         )
     return Notice(
         duty=DUTY,
@@ -46,52 +54,142 @@ def notice(change: SwitchChange) -> Notice:
     )
 
 
-def apply(command: SwitchCommand, rt: Runtime, correlation_id: str) -> dict[str, Any]:
-    assert command.switch is not None
-    board = rt.switches.read(fresh=True)
-    now = rt.clock()
-    change = plan(command, board.get(command.switch), now, rt.settings.switch_max_hours)
-    dry_run = rt.dry_run(command.dry_run)
-    outcome = "unchanged" if not change.changed else ("planned" if dry_run else "changed")
-    result: dict[str, Any] = {
-        "status": outcome,
-        "dry_run": dry_run,
-        "switch": command.switch,
-        "before": change.before.document(),
-        "after": change.after.document(),
-    }
-    if not change.changed:
-        return result
+def commit(
+    change: SwitchChange,
+    action: str,
+    actor: str,
+    inputs: dict[str, Any],
+    *,
+    dry_run: bool,
+    rt: Runtime,
+    correlation_id: str,
+) -> dict[str, Any]:
+    """Store (unless dry-run), audit and notify one planned switch change."""
+    outcome = "planned" if dry_run else "changed"
+    record_id = new_id()
+    after = replace(change.after, change_id=record_id)
     if not dry_run:
-        store(rt.settings.switches_path, change.after)
-    record = AuditRecord(
-        duty=DUTY,
-        action=f"{command.action}-switch",
-        subject=f"switch/{command.switch}",
-        outcome=outcome,
-        reason=change.after.reason,
-        dry_run=dry_run,
-        at=now,
-        inputs=command.model_dump(by_alias=True),
-        before=change.before.document(),
-        after=change.after.document(),
-        actor=command.actor,
-        correlation_id=correlation_id,
+        store(rt.settings.switches_path, after)
+    rt.audit.record(
+        AuditRecord(
+            duty=DUTY,
+            action=action,
+            subject=f"switch/{after.name}",
+            outcome=outcome,
+            reason=after.reason,
+            dry_run=dry_run,
+            at=rt.clock(),
+            inputs=inputs,
+            before=change.before.document(),
+            after=after.document(),
+            actor=actor,
+            correlation_id=correlation_id,
+            id=record_id,
+        )
     )
-    rt.audit.record(record)
-    result["audit_id"] = record.id
     if not dry_run:
         rt.notifier.send(notice(change))
         metrics.add_metric(name="SwitchChanged", unit=MetricUnit.Count, value=1)
-    logger.info("switch command done", extra={"switch": command.switch, "outcome": outcome, "dry_run": dry_run})
-    return result
+    logger.info("switch change", extra={"switch": after.name, "action": action, "outcome": outcome})
+    return {
+        "switch": after.name,
+        "status": outcome,
+        "before": change.before.document(),
+        "after": after.document(),
+        "audit_id": record_id,
+    }
+
+
+def apply(command: SwitchCommand, rt: Runtime, correlation_id: str) -> dict[str, Any]:
+    if command.switch is None:
+        raise CommandError([f"'{command.action}' needs 'switch'"])
+    board = rt.switches.read(fresh=True)
+    change = plan(command, board.get(command.switch), rt.clock(), rt.settings.switch_max_hours)
+    dry_run = rt.dry_run(command.dry_run)
+    if not change.changed:
+        return {
+            "status": "unchanged",
+            "dry_run": dry_run,
+            "switch": command.switch,
+            "before": change.before.document(),
+            "after": change.before.document(),
+        }
+    result = commit(
+        change,
+        f"{command.action}-switch",
+        command.actor,
+        command.model_dump(by_alias=True),
+        dry_run=dry_run,
+        rt=rt,
+        correlation_id=correlation_id,
+    )
+    return {**result, "dry_run": dry_run}
+
+
+def sweep(command: SwitchCommand, rt: Runtime, correlation_id: str) -> dict[str, Any]:
+    dry_run = rt.dry_run(command.dry_run)
+    changes = expired(rt.switches.read(fresh=True), rt.clock())
+    done = [
+        commit(
+            change,
+            "expire-switch",
+            "deckhand",
+            command.model_dump(by_alias=True),
+            dry_run=dry_run,
+            rt=rt,
+            correlation_id=correlation_id,
+        )
+        for change in changes
+    ]
+    return {"status": "ok", "dry_run": dry_run, "expired": done}
+
+
+def observe(event: EventBridgeEvent, rt: Runtime, correlation_id: str) -> dict[str, Any]:
+    """A switch parameter changed. The switches function's own writes carry their audit id; others do not."""
+    name = str(event.detail.get("name", "")).rsplit("/", 1)[-1]
+    if name not in SWITCH_NAMES:
+        return {"status": "ignored", "reason": f"{event.detail.get('name')!r} is not a Deckhand switch"}
+    state = rt.switches.read(fresh=True).get(name)
+    if state.change_id and not state.unreadable:
+        return {"status": "ok", "switch": name, "observed": "change made by the switches function"}
+    what = "is unreadable and counts as ON" if state.unreadable else f"was edited outside Deckhand (now on={state.on})"
+    record = AuditRecord(
+        duty=DUTY,
+        action="observe-switch",
+        subject=f"switch/{name}",
+        outcome="observed",
+        reason=state.reason,
+        dry_run=False,
+        at=rt.clock(),
+        inputs={"event_id": event.get_id, "operation": event.detail.get("operation")},
+        after=state.document(),
+        actor="parameter-store",
+        correlation_id=correlation_id,
+    )
+    rt.audit.record(record)
+    rt.notifier.send(
+        Notice(
+            duty=DUTY,
+            severity="critical" if state.unreadable else "warning",
+            subject=f"{name} {what}",
+            what=f"The {name} switch parameter {what}.",
+            why=state.reason or "A hand edit in Parameter Store bypasses the switches function's checks and audit.",
+            next_step=f"Check who changed it (CloudTrail PutParameter), then {CLEAR_HINT.format(name=name)}.",
+        )
+    )
+    metrics.add_metric(name="SwitchEditedOutside", unit=MetricUnit.Count, value=1)
+    return {"status": "observed", "switch": name, "audit_id": record.id, "state": state.document()}
 
 
 def run(event: Any, rt: Runtime, correlation_id: str = "") -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("source") == "aws.ssm":
+        return observe(EventBridgeEvent(event), rt, correlation_id)
     try:
         command = parse_command(event)
         if command.action == "show":
             return {"status": "ok", "switches": describe_board(rt.switches.read(fresh=True), rt)}
+        if command.action == "sweep":
+            return sweep(command, rt, correlation_id)
         return apply(command, rt, correlation_id)
     except CommandError as bad:
         logger.warning("switch command rejected", extra={"problems": bad.problems})

@@ -90,3 +90,18 @@ def test_cdk_nag_fails_the_synth_on_a_finding_nobody_acknowledged(tmp_path: obje
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     with pytest.raises(Exception, match="AwsSolutions-SQS"):
         app.synth()
+
+
+def test_the_switches_function_sweeps_on_a_schedule_and_watches_hand_edits(template: Template) -> None:
+    rules = template.find_resources("AWS::Events::Rule")
+    [sweep] = [r for r in rules.values() if "ScheduleExpression" in r["Properties"]]
+    assert sweep["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = sweep["Properties"]["Targets"]
+    assert json.loads(target["Input"]) == {"action": "sweep", "dry_run": False}
+    assert "DeadLetterConfig" in target
+    [edits] = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    assert edits["Properties"]["EventPattern"] == {
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {"name": [{"prefix": "/deckhand/switches/"}]},
+    }

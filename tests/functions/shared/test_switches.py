@@ -46,6 +46,7 @@ def test_document_is_what_an_operator_reads_and_writes() -> None:
         "expires_at": "2026-12-01T18:00:00+01:00",
         "set_by": "alice",
         "set_at": "2026-11-21T12:00:00+00:00",
+        "change_id": "",
     }
 
 
@@ -56,6 +57,7 @@ def test_an_off_switch_document_has_null_times() -> None:
         "expires_at": None,
         "set_by": "",
         "set_at": None,
+        "change_id": "",
     }
 
 

@@ -1,7 +1,10 @@
 import json
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,3 +113,66 @@ def test_every_console_event_shipped_in_events_is_accepted(deployed: Deployed) -
     for path in shipped:
         result = run(json.loads(path.read_text()), deployed.runtime)
         assert result["status"] in {"ok", "planned", "changed", "unchanged"}, (path.name, result)
+
+
+EDIT_EVENT = json.loads(Path("tests/events/ssm-parameter-store-change.json").read_text())
+
+
+def test_the_sweep_turns_off_expired_switches_once_and_says_so(deployed: Deployed) -> None:
+    run({**FREEZE, "dry_run": False}, deployed.runtime)
+    deployed.notifications()  # the "ON" notice
+    later = replace(deployed.runtime, clock=lambda: NOW + timedelta(days=2))
+    first = run({"action": "sweep", "dry_run": False}, later)
+    second = run({"action": "sweep", "dry_run": False}, later)
+    assert [change["switch"] for change in first["expired"]] == ["freeze"]
+    assert second["expired"] == []
+    assert deployed.parameters()["freeze"]["on"] is False
+    assert deployed.parameters()["freeze"]["reason"].startswith("expired at 2026-11-22T18:00")
+    [notice] = deployed.notifications()
+    assert notice["Subject"] == "Deckhand switches: freeze OFF"
+
+
+def test_a_dry_run_sweep_changes_nothing(deployed: Deployed) -> None:
+    run({**FREEZE, "dry_run": False}, deployed.runtime)
+    later = replace(deployed.runtime, clock=lambda: NOW + timedelta(days=2))
+    result = run({"action": "sweep"}, later)
+    assert result["dry_run"] is True
+    assert result["expired"][0]["status"] == "planned"
+    assert deployed.parameters()["freeze"]["on"] is True
+
+
+def test_a_change_made_by_the_switches_function_is_not_reported_again(deployed: Deployed) -> None:
+    run({**FREEZE, "dry_run": False}, deployed.runtime)
+    deployed.notifications()
+    result = run(EDIT_EVENT, deployed.runtime)
+    assert result["status"] == "ok"
+    assert deployed.notifications() == []
+
+
+def test_a_hand_edit_of_a_switch_is_audited_and_notified(deployed: Deployed) -> None:
+    boto3.client("ssm").put_parameter(
+        Name="/deckhand/switches/freeze", Value='{"on": true, "reason": "by hand"}', Type="String", Overwrite=True
+    )
+    result = run(EDIT_EVENT, deployed.runtime)
+    assert result["status"] == "observed"
+    [item] = deployed.audit_items()
+    assert item["action"] == {"S": "observe-switch"}
+    [notice] = deployed.notifications()
+    assert "edited outside Deckhand" in notice["Subject"]
+
+
+def test_an_unreadable_switch_is_reported_as_critical(deployed: Deployed) -> None:
+    boto3.client("ssm").put_parameter(
+        Name="/deckhand/switches/freeze", Value="{not json", Type="String", Overwrite=True
+    )
+    result = run(EDIT_EVENT, deployed.runtime)
+    assert result["status"] == "observed"
+    [notice] = deployed.notifications()
+    assert "unreadable and counts as ON" in notice["Subject"]
+    assert notice["MessageAttributes"]["severity"]["Value"] == "critical"
+
+
+def test_a_change_to_another_parameter_is_ignored(deployed: Deployed) -> None:
+    event = {**EDIT_EVENT, "detail": {**EDIT_EVENT["detail"], "name": "/deckhand/switches/other"}}
+    assert run(event, deployed.runtime)["status"] == "ignored"
+    assert deployed.audit_items() == []

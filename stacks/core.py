@@ -16,12 +16,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from functions.shared.audit import INDEX_BY_DUTY
 from functions.shared.policy import Policy
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
 from .versions import REPO_ROOT, pinned_version
-
-AUDIT_INDEX = "by-duty"  # functions/shared/audit.py queries it by this name
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -35,6 +34,36 @@ def powertools_layer_parameter(version: str) -> str:
     """The public SSM parameter AWS publishes with the Powertools layer ARN of one exact version."""
     python = LAMBDA_RUNTIME.name.removeprefix("python")
     return f"/aws/service/powertools/python/arm64/python{python}/{version}"
+
+
+# Physical names, and the settings built from them: Core deploys them, `python -m sandbox invoke
+# --here` computes them without a synth.
+def audit_table_name(prefix: str) -> str:
+    return f"{prefix}-audit"
+
+
+def topic_name(prefix: str) -> str:
+    return f"{prefix}-notifications"
+
+
+def switches_path(prefix: str) -> str:
+    return f"/{prefix}/switches"
+
+
+def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) -> dict[str, str]:
+    """The settings every function reads (see functions/shared/settings.py)."""
+    return {
+        "DECKHAND_NAME_PREFIX": policy.name_prefix,
+        "DECKHAND_AUDIT_TABLE": audit_table,
+        "DECKHAND_TOPIC_ARN": topic_arn,
+        "DECKHAND_SWITCHES_PATH": switches_path(policy.name_prefix),
+        "DECKHAND_DRY_RUN": str(policy.defaults.dry_run).lower(),
+        "DECKHAND_AUDIT_RETENTION_DAYS": str(policy.defaults.audit_retention_days),
+        "DECKHAND_SWITCH_CACHE_SECONDS": str(policy.switches.cache_seconds),
+        "DECKHAND_SWITCH_MAX_HOURS": str(policy.switches.max_hours),
+        "DECKHAND_PROTECT_TAG": policy.defaults.protect_tag,
+        "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
+    }
 
 
 class Core(Construct):
@@ -65,7 +94,7 @@ class Core(Construct):
         self.topic = sns.Topic(
             self,
             "Notifications",
-            topic_name=f"{prefix}-notifications",
+            topic_name=topic_name(prefix),
             display_name="Deckhand",
             master_key=self.key,
             enforce_ssl=True,
@@ -78,7 +107,7 @@ class Core(Construct):
         self.audit_table = dynamodb.Table(
             self,
             "AuditTable",
-            table_name=f"{prefix}-audit",
+            table_name=audit_table_name(prefix),
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -91,12 +120,12 @@ class Core(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.audit_table.add_global_secondary_index(
-            index_name=AUDIT_INDEX,
+            index_name=INDEX_BY_DUTY,
             partition_key=dynamodb.Attribute(name="duty", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
         )
 
-        self.switches_path = f"/{prefix}/switches"
+        self.switches_path = switches_path(prefix)
         self.switch_parameters = {
             name: ssm.StringParameter(
                 self,
@@ -162,19 +191,9 @@ class Core(Construct):
 
     def environment(self) -> dict[str, str]:
         """The settings every function reads (see functions/shared/settings.py)."""
-        policy = self.policy
-        return {
-            "DECKHAND_NAME_PREFIX": policy.name_prefix,
-            "DECKHAND_AUDIT_TABLE": self.audit_table.table_name,
-            "DECKHAND_TOPIC_ARN": self.topic.topic_arn,
-            "DECKHAND_SWITCHES_PATH": self.switches_path,
-            "DECKHAND_DRY_RUN": str(policy.defaults.dry_run).lower(),
-            "DECKHAND_AUDIT_RETENTION_DAYS": str(policy.defaults.audit_retention_days),
-            "DECKHAND_SWITCH_CACHE_SECONDS": str(policy.switches.cache_seconds),
-            "DECKHAND_SWITCH_MAX_HOURS": str(policy.switches.max_hours),
-            "DECKHAND_PROTECT_TAG": policy.defaults.protect_tag,
-            "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
-        }
+        return function_environment(
+            self.policy, audit_table=self.audit_table.table_name, topic_arn=self.topic.topic_arn
+        )
 
     def grant_runtime(self, grantee: iam.IGrantable) -> None:
         """What every function needs: write audit records, notify, read the switches."""
@@ -182,7 +201,7 @@ class Core(Construct):
         table_arn = self.audit_table.table_arn
         principal.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table_arn]))
         principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{table_arn}/index/{AUDIT_INDEX}"])
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{table_arn}/index/{INDEX_BY_DUTY}"])
         )
         self.key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
         self.topic.grant_publish(grantee)

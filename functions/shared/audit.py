@@ -11,6 +11,8 @@ from typing import Any
 
 from .clients import client
 
+INDEX_BY_DUTY = "by-duty"  # the audit table's index of a duty's records by time (stacks/core.py declares it)
+
 # DynamoDB items stop at 400 KB; keep each JSON attribute well below so one record never fails.
 MAX_JSON_CHARS = 64_000
 
@@ -83,7 +85,7 @@ class AuditTrail:
         """The newest records of one duty, newest first."""
         page = client("dynamodb").query(
             TableName=self.table_name,
-            IndexName="by-duty",
+            IndexName=INDEX_BY_DUTY,
             KeyConditionExpression="duty = :duty",
             ExpressionAttributeValues={":duty": {"S": duty}},
             ScanIndexForward=False,

@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import clients
-from stacks.core import AUDIT_INDEX
+from functions.shared.audit import INDEX_BY_DUTY
 
 REGION = "us-east-1"
 
@@ -45,7 +45,7 @@ def make_audit_table(name: str = "deckhand-audit") -> str:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": AUDIT_INDEX,
+                "IndexName": INDEX_BY_DUTY,
                 "KeySchema": [
                     {"AttributeName": "duty", "KeyType": "HASH"},
                     {"AttributeName": "sk", "KeyType": "RANGE"},

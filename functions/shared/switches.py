@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from .clients import client
 from .clock import parse_instant
-from .policy import DUTIES
 
+DUTIES = ("gating", "capacity", "cleanup")  # each has a section in the policy file
 FREEZE = "freeze"
 PAUSE_ALL = "pause-all"
 SWITCH_NAMES = (FREEZE, PAUSE_ALL, *(f"pause-{duty}" for duty in DUTIES))

@@ -486,3 +486,11 @@ def test_a_key_written_twice_is_refused_not_silently_overwritten(tmp_path: Path)
     assert str(path) in message
     assert "'name_prefix' is written twice" in message
     assert "line 3" in message
+
+
+def test_every_duty_a_switch_can_pause_has_a_policy_section() -> None:
+    from functions.shared.switches import DUTIES
+
+    for duty in DUTIES:
+        assert duty in Policy.model_fields
+        assert getattr(Policy(version=1), duty).enabled is False

@@ -1,0 +1,25 @@
+"""The sandbox: the real Deckhand app deployed into an embedded AWS (moto) and rehearsed end to end.
+
+How the pieces fit (each module is owned by one file; keep to these interfaces):
+
+- `gaps.py`     the ONLY module that imports moto internals. `make_app()` returns moto's WSGI app
+                wrapped with gap fillers (CodePipeline jobs/approvals/executions, Lambda provisioned
+                concurrency, `/_sandbox/...` control routes); `seed_powertools(...)` writes the
+                reserved public parameter and layer in the server process; `event_matches()` is
+                moto's EventBridge pattern matcher; `alarm_state_change()` sets an alarm's state
+                and returns the EventBridge event AWS would emit.
+- `server.py`   `python -m sandbox.server --port N --state FILE`: serves `gaps.make_app()` on
+                localhost in its own process until `down`.
+- `runner.py`   loads a *deployed* function (handler, environment, code from its deployed asset
+                zip) and runs its handler in-process against the sandbox.
+- `router.py`   routes an EventBridge event through the *deployed* rules to their targets.
+- `schedules.py` which rate/cron/at schedules (with IANA time zones) are due in a time window.
+- `estate.py`   seeds a realistic estate (pipelines, alarms, scalable targets, snapshots, ...).
+- `cli.py`      the subcommands: up, seed, emit, tick, invoke, status, down, demo.
+
+State lives in `.sandbox/` at the repository root (ignored by git): `state.json` holds
+{"endpoint", "port", "pid", "account", "region", "started_at"}; logs and extracted assets sit beside it.
+"""
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"

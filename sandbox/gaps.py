@@ -36,9 +36,11 @@ from moto.ec2.models import ec2_backends
 from moto.ecr.models import ecr_backends
 from moto.events.models import EventPattern
 from moto.iam.models import get_account_id_from
+from moto.kms.models import Key as KmsKey
 from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.ssm.models import Parameter, ssm_backends
+from moto.ssm.models import Parameter as SsmParameter
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server as werkzeug_make_server
 from werkzeug.wrappers import Request, Response
@@ -1193,8 +1195,37 @@ class SandboxApp:
         raise ApiError("NotFound", f"no sandbox route {method} {path}", 404)
 
 
+def _kms_tags(tags: Any) -> Any:
+    if isinstance(tags, list) and tags and "Key" in tags[0]:
+        return [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in tags]
+    return tags
+
+
+def _ssm_tags(tags: Any) -> Any:
+    return [{"Key": key, "Value": value} for key, value in tags.items()] if isinstance(tags, dict) else tags
+
+
+def _convert_cloudformation_tags(resource: Any, convert: Any) -> None:
+    """moto reads some resources' CloudFormation Tags in their API shape; hand it that shape."""
+    original = resource.create_from_cloudformation_json.__func__
+    if getattr(original, "deckhand_tags", False):
+        return
+
+    def create(cls: Any, /, name: str, template: JSON, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = template.get("Properties", {})
+        if properties.get("Tags"):
+            properties["Tags"] = convert(properties["Tags"])
+        return original(cls, name, template, account_id, region_name, **kwargs)
+
+    create.deckhand_tags = True  # type: ignore[attr-defined]
+    resource.create_from_cloudformation_json = classmethod(create)
+
+
 def make_app() -> SandboxApp:
     """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers."""
+    # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
+    _convert_cloudformation_tags(KmsKey, _kms_tags)
+    _convert_cloudformation_tags(SsmParameter, _ssm_tags)
     return SandboxApp(DomainDispatcherApplication(create_backend_app))
 
 

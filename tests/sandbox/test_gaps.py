@@ -913,3 +913,30 @@ def test_other_requests_pass_through_to_moto(endpoint: str, client: Client) -> N
     topic = client("sns").create_topic(Name="passthrough")["TopicArn"]
     assert topic == f"arn:aws:sns:{REGION}:{ACCOUNT}:passthrough"
     assert control(endpoint, "GET", "/_sandbox/nope")[0] == 404
+
+
+def test_a_tagged_stack_with_a_kms_key_and_an_ssm_parameter_deploys(client: Client) -> None:
+    tags = [{"Key": "deckhand:managed-by", "Value": "deckhand"}]
+    template = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17"}, "Tags": tags}},
+            "Switch": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": "/tagged/switch",
+                    "Type": "String",
+                    "Value": "{}",
+                    "Tags": {"deckhand:managed-by": "deckhand"},
+                },
+            },
+        }
+    }
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(StackName="tagged", TemplateBody=json.dumps(template))
+    assert cloudformation.describe_stacks(StackName="tagged")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    [key] = [k for k in client("kms").list_keys()["Keys"]]
+    assert client("kms").list_resource_tags(KeyId=key["KeyId"])["Tags"] == [
+        {"TagKey": "deckhand:managed-by", "TagValue": "deckhand"}
+    ]
+    listed = client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId="/tagged/switch")
+    assert listed["TagList"] == [{"Key": "deckhand:managed-by", "Value": "deckhand"}]

@@ -934,7 +934,7 @@ def test_a_tagged_stack_with_a_kms_key_and_an_ssm_parameter_deploys(client: Clie
     cloudformation = client("cloudformation")
     cloudformation.create_stack(StackName="tagged", TemplateBody=json.dumps(template))
     assert cloudformation.describe_stacks(StackName="tagged")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-    [key] = [k for k in client("kms").list_keys()["Keys"]]
+    [key] = client("kms").list_keys()["Keys"]
     assert client("kms").list_resource_tags(KeyId=key["KeyId"])["Tags"] == [
         {"TagKey": "deckhand:managed-by", "TagValue": "deckhand"}
     ]

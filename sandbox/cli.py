@@ -809,29 +809,6 @@ def status_of(invocation: runner.Invocation) -> Any:
     return invocation.response.get("status") if isinstance(invocation.response, dict) else invocation.response
 
 
-def switches_freeze(demo: Demo) -> None:
-    """An operator looks at the switches, then freezes deploys for real."""
-    from functions.shared.switches import parameter_name  # noqa: PLC0415
-
-    demo.step("switches: show every switch", "ok", status_of(demo.invoke("switches", {"action": "show"})))
-    freeze = {
-        "action": "set",
-        "switch": "freeze",
-        "reason": "Demo: release freeze for the quarter close",
-        "for": "2h",
-        "actor": "demo",
-        "dry_run": False,
-    }
-    demo.step("switches: freeze deploys for 2 h", "changed", status_of(demo.invoke("switches", freeze)))
-    path = demo.functions.get(resolve_function("switches", demo.endpoint)).environment["DECKHAND_SWITCHES_PATH"]
-    stored = demo.client("ssm").get_parameter(Name=parameter_name(path, "freeze"))["Parameter"]["Value"]
-    demo.step("switches: the freeze parameter is on", True, json.loads(stored).get("on"))
-
-
-# The lead's extension point: each scenario runs against a freshly seeded sandbox, in order.
-SCENARIOS: list[Scenario] = [switches_freeze]
-
-
 def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) -> int:
     """up → seed → each scenario → report → down, whatever happens; 0 only if every step passed."""
     began = time.monotonic()
@@ -1062,6 +1039,8 @@ def report_fired(fired: list[Fired], *, as_json: bool, none: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
+    from .scenarios import SCENARIOS  # noqa: PLC0415 - scenarios import the cli's Demo
+
     return run_demo(paths, SCENARIOS, verbose=args.verbose)
 
 

@@ -8,7 +8,7 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
                 reserved public parameter and layer in the server process; `event_matches()` is
                 moto's EventBridge pattern matcher; `alarm_state_change()` sets an alarm's state
                 and returns the EventBridge event AWS would emit.
-- `server.py`   `python -m sandbox.server --port N --state FILE`: serves `gaps.make_app()` on
+- `server.py`   `python -m sandbox.server --port N [--log FILE]`: serves `gaps.make_app()` on
                 localhost in its own process until `down`.
 - `runner.py`   loads a *deployed* function (handler, environment, code from its deployed asset
                 zip) and runs its handler in-process against the sandbox.
@@ -16,9 +16,11 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
 - `schedules.py` which rate/cron/at schedules (with IANA time zones) are due in a time window.
 - `estate.py`   seeds a realistic estate (pipelines, alarms, scalable targets, snapshots, ...).
 - `cli.py`      the subcommands: up, seed, emit, tick, invoke, status, down, demo.
+- `scenarios.py` what `demo` rehearses, one scenario per duty, every step checked.
 
 State lives in `.sandbox/` at the repository root (ignored by git): `state.json` holds
-{"endpoint", "port", "pid", "account", "region", "started_at"}; logs and extracted assets sit beside it.
+{"endpoint", "port", "pid", "account", "region", "started_at", "last_tick"}; logs, the cloud
+assembly, extracted assets and the demo report (`out/demo-report.md`) sit beside it.
 """
 
 ACCOUNT = "123456789012"

@@ -13,6 +13,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from functions.gating.policy import Gating
+
+from .policy_base import Duty, Section
 from .validation import describe_all
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -51,15 +54,11 @@ Email = Annotated[str, _matching(_EMAIL, "an email address like ops@example.com"
 Region = Annotated[str, _matching(_REGION, "an AWS region name like eu-west-1")]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Notifications(_Section):
+class Notifications(Section):
     emails: Annotated[list[Email], AfterValidator(_listed_once)] = Field(default_factory=list)
 
 
-class Defaults(_Section):
+class Defaults(Section):
     dry_run: bool = True
     protect_tag: str = "deckhand:protect"
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARN|ERROR)$")] = "INFO"
@@ -81,19 +80,9 @@ class Defaults(_Section):
         return days
 
 
-class Switches(_Section):
+class Switches(Section):
     cache_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     max_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24 * 14
-
-
-class Duty(_Section):
-    """A duty's section; each duty adds its own settings to a subclass."""
-
-    enabled: bool = False
-
-
-class Gating(Duty):
-    pass
 
 
 class Capacity(Duty):
@@ -104,7 +93,7 @@ class Cleanup(Duty):
     pass
 
 
-class Policy(_Section):
+class Policy(Section):
     version: int = Field(ge=1, le=1)
     name_prefix: str = "deckhand"
     regions: Annotated[list[Region], AfterValidator(_listed_once)] = Field(

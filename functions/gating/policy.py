@@ -1,0 +1,208 @@
+"""The `gating` section of the policy file: which pipeline stages are gated, and by which checks."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from functions.shared.policy_base import Duty, Section
+
+Mode = Literal["enforce", "shadow", "off"]
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+Check = Literal["alarms", "window", "freeze", "bake", "error_budget"]
+CHECKS: tuple[Check, ...] = ("alarms", "window", "freeze", "bake", "error_budget")
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
+
+
+def _clock_time(value: Any) -> time:
+    if isinstance(value, int):
+        raise ValueError("write times in quotes, like '17:00' (YAML reads 17:00 unquoted as a number)")
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise ValueError("expected a time of day like '09:30' (24-hour, quoted)")
+    return time(int(value[:2]), int(value[3:]))
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class Metric(Section):
+    """One CloudWatch metric, summed per period, e.g. a load balancer's 5xx count."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    stat: Literal["Sum", "SampleCount"] = "Sum"
+
+
+class AlarmCheck(Section):
+    mode: Mode = "enforce"
+    names: list[str] = Field(default_factory=list)
+    prefixes: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    insufficient_data: Literal["block", "wait", "pass"] = "wait"
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> AlarmCheck:
+        if not (self.names or self.prefixes or self.tags):
+            raise ValueError("select alarms by at least one of names, prefixes or tags")
+        return self
+
+
+class AllowWindow(Section):
+    days: list[Weekday] = Field(min_length=1)
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AllowWindow:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the window would be empty")
+        return self
+
+
+class DenyPeriod(Section):
+    """A holiday or freeze with its year: whole days (dates, end inclusive) or instants (with offset)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    start: date | datetime
+    end: date | datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DenyPeriod:
+        if type(self.start) is not type(self.end):
+            raise ValueError("start and end must both be dates or both be date-times")
+        if isinstance(self.start, datetime) and isinstance(self.end, datetime):
+            if self.start.tzinfo is None or self.end.tzinfo is None:
+                raise ValueError("date-times need an offset, like 2026-12-24T18:00:00+01:00")
+            if self.end < self.start:
+                raise ValueError("end is before start")
+        elif self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class WindowCheck(Section):
+    mode: Mode = "enforce"
+    timezone: str = "UTC"
+    allow: list[AllowWindow] = Field(default_factory=list)
+    deny: list[DenyPeriod] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone like Europe/Paris") from None
+        return zone
+
+
+class FreezeCheck(Section):
+    mode: Mode = "enforce"
+
+
+class BakeCheck(Section):
+    mode: Mode = "enforce"
+    after_stage: str
+    minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    min_count: Annotated[int, Field(ge=1)] | None = None
+    count_metric: Metric | None = None
+
+    @model_validator(mode="after")
+    def _count_needs_metric(self) -> BakeCheck:
+        if (self.min_count is None) != (self.count_metric is None):
+            raise ValueError("min_count and count_metric go together")
+        return self
+
+
+class BurnWindow(Section):
+    """Block when the error budget burns faster than `burn_rate` over both windows (multi-window alert)."""
+
+    long_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)]
+    short_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    burn_rate: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _short_is_shorter(self) -> BurnWindow:
+        if self.short_minutes >= self.long_minutes:
+            raise ValueError("short_minutes must be shorter than long_minutes")
+        return self
+
+
+def _default_burn_windows() -> list[BurnWindow]:
+    # The two fast-burn pairs of the Google SRE workbook for a 30-day budget.
+    return [
+        BurnWindow(long_minutes=60, short_minutes=5, burn_rate=14.4),
+        BurnWindow(long_minutes=360, short_minutes=30, burn_rate=6.0),
+    ]
+
+
+class ErrorBudgetCheck(Section):
+    mode: Mode = "enforce"
+    objective_percent: Annotated[float, Field(gt=0, lt=100)]
+    errors: Metric
+    requests: Metric
+    budget_days: Annotated[int, Field(ge=1, le=90)] = 30
+    windows: list[BurnWindow] = Field(default_factory=_default_burn_windows, min_length=1)
+
+
+class Exemption(Section):
+    """Rollbacks and fix-forwards may skip checks that would hold back the cure; it is recorded."""
+
+    rollbacks: bool = True
+    variable: str | None = "deckhand_exempt"
+    values: list[str] = Field(default_factory=lambda: ["fix-forward"])
+    waive: list[Check] = Field(default_factory=lambda: list[Check](["alarms", "bake", "error_budget", "window"]))
+
+
+class Watchdog(Section):
+    """After the stage deploys, an alarm in ALARM within the horizon stops or rolls back the stage, once."""
+
+    alarms: list[str] = Field(min_length=1)
+    horizon_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    action: Literal["rollback", "stop"] = "rollback"
+    max_actions_per_hour: Annotated[int, Field(ge=1, le=10)] = 1
+
+
+class Gate(Section):
+    pipeline: str
+    stage: str
+    timeout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    alarms: AlarmCheck | None = None
+    window: WindowCheck | None = None
+    freeze: FreezeCheck = Field(default_factory=FreezeCheck)
+    bake: BakeCheck | None = None
+    error_budget: ErrorBudgetCheck | None = None
+    exemption: Exemption = Field(default_factory=Exemption)
+    approvals: bool = True
+    watchdog: Watchdog | None = None
+
+    @field_validator("pipeline", "stage")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _NAME.fullmatch(name):
+            raise ValueError("expected a CodePipeline name: 1-100 letters, digits or . @ - _")
+        return name
+
+
+class Gating(Duty):
+    gates: list[Gate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_gate_per_stage(self) -> Gating:
+        seen: set[tuple[str, str]] = set()
+        for gate in self.gates:
+            key = (gate.pipeline, gate.stage)
+            if key in seen:
+                raise ValueError(f"pipeline {gate.pipeline!r} stage {gate.stage!r} is gated twice; merge the gates")
+            seen.add(key)
+        return self
+
+    def gate(self, pipeline: str, stage: str) -> Gate | None:
+        return next((g for g in self.gates if (g.pipeline, g.stage) == (pipeline, stage)), None)

@@ -18,7 +18,8 @@ HANDLERS = ["functions.switches.handler"]
 def cold_import_ms(module: str) -> float:
     """Median wall time of a fresh interpreter importing `module`, minus the bare interpreter start."""
     code = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
-    env = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}
+    # As in Lambda: the X-Ray SDK starts far faster when it sees a Lambda environment.
+    env = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     samples = [
         float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
         for _ in range(RUNS)

@@ -512,6 +512,41 @@ class Store:
             )
         return execution
 
+    def _run_execution(
+        self,
+        account: str,
+        region: str,
+        pipeline: str,
+        metadata: JSON,
+        trigger_type: str,
+        *,
+        version: int,
+        stages: list[StageRun],
+        variables: list[dict[str, str]],
+        execution_type: str = "STANDARD",
+        rollback_target: str | None = None,
+    ) -> JSON:
+        """Record a new execution of `pipeline`, triggered by the account's root, and start its first stage."""
+        at = _now()
+        execution = Execution(
+            id=str(uuid.uuid4()),
+            account=account,
+            region=region,
+            pipeline=pipeline,
+            pipeline_arn=metadata["pipelineArn"],
+            version=version,
+            stages=stages,
+            start=at,
+            trigger={"triggerType": trigger_type, "triggerDetail": f"arn:aws:iam::{account}:root"},
+            execution_type=execution_type,
+            rollback_target=rollback_target,
+            variables=variables,
+        )
+        self.executions[execution.id] = execution
+        self._set_execution(execution, "InProgress", at)
+        self._start_stage(execution, execution.stages[0], at)
+        return {"pipelineExecutionId": execution.id}
+
     def _job(self, account: str, job_id: Any) -> Job:
         if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             raise _validation(
@@ -527,23 +562,16 @@ class Store:
     def start_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
         name = body.get("name", "")
         definition, metadata = _require_pipeline(account, region, name)
-        at = _now()
-        execution = Execution(
-            id=str(uuid.uuid4()),
-            account=account,
-            region=region,
-            pipeline=name,
-            pipeline_arn=metadata["pipelineArn"],
+        return self._run_execution(
+            account,
+            region,
+            name,
+            metadata,
+            "StartPipelineExecution",
             version=int(definition.get("version", 1)),
             stages=_stage_runs(definition),
-            start=at,
-            trigger={"triggerType": "StartPipelineExecution", "triggerDetail": f"arn:aws:iam::{account}:root"},
             variables=list(body.get("variables") or []),
         )
-        self.executions[execution.id] = execution
-        self._set_execution(execution, "InProgress", at)
-        self._start_stage(execution, execution.stages[0], at)
-        return {"pipelineExecutionId": execution.id}
 
     def get_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
         _require_pipeline(account, region, body.get("pipelineName", ""))
@@ -687,25 +715,18 @@ class Store:
             current = execution.stage(stage_name)
             if current is not None and current.status in ("InProgress", "Stopping"):
                 raise ApiError("UnableToRollbackStageException", f"Stage '{stage_name}' is currently running")
-        at = _now()
-        execution = Execution(
-            id=str(uuid.uuid4()),
-            account=account,
-            region=region,
-            pipeline=name,
-            pipeline_arn=metadata["pipelineArn"],
+        return self._run_execution(
+            account,
+            region,
+            name,
+            metadata,
+            "ManualRollback",
             version=target.version,
             stages=_stage_runs(definition, only_stage=stage_name),
-            start=at,
-            trigger={"triggerType": "ManualRollback", "triggerDetail": f"arn:aws:iam::{account}:root"},
+            variables=list(target.variables),
             execution_type="ROLLBACK",
             rollback_target=target.id,
-            variables=list(target.variables),
         )
-        self.executions[execution.id] = execution
-        self._set_execution(execution, "InProgress", at)
-        self._start_stage(execution, execution.stages[0], at)
-        return {"pipelineExecutionId": execution.id}
 
     def get_job_details(self, account: str, region: str, body: JSON) -> JSON:
         return {"jobDetails": self._job(account, body.get("jobId")).details()}

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -681,46 +681,20 @@ class _Seeder:
             f"stacks: {len(got('stacks'))} previews, {len(got('expired_stacks'))} past their TTL "
             f"({sum(p for *_, p in PREVIEWS)} protected), {sum(t is None for _, _, t, _ in PREVIEWS)} without TTL",
         )
-        return Estate(
-            endpoint=self.endpoint,
-            region=self.region,
-            seeded_at=self.now,
-            artifact_bucket=got("bucket")[0],
-            roles=got("roles"),
-            pipelines=got("pipelines"),
-            metric_alarms=got("metric_alarms"),
-            composite_alarms=got("composite_alarms"),
-            gate_tagged_alarms=got("gate_tagged_alarms"),
-            ecs_cluster=CLUSTER,
-            ecs_services=got("ecs_services"),
-            task_definitions=got("task_definitions"),
-            scalable_targets=got("scalable_targets"),
-            scaling_policies=got("scaling_policies"),
-            launch_templates=got("launch_templates"),
-            auto_scaling_groups=got("auto_scaling_groups"),
-            running_instances=got("running_instances"),
-            stopped_instances=got("stopped_instances"),
-            attached_volumes=got("attached_volumes"),
-            unattached_volumes=got("unattached_volumes"),
-            snapshots=got("snapshots"),
-            images=got("images"),
-            unused_images=got("unused_images"),
-            image_snapshots=dict(self.image_snapshots),
-            associated_addresses=got("associated_addresses"),
-            unassociated_addresses=got("unassociated_addresses"),
-            ecr_repositories=got("ecr_repositories"),
-            ecr_images=got("ecr_images"),
-            ecr_untagged_images=got("ecr_untagged_images"),
-            log_groups=got("log_groups"),
-            functions=got("functions"),
-            function_versions=got("function_versions"),
-            aliases=dict(self.aliases),
-            stacks=got("stacks"),
-            expired_stacks=got("expired_stacks"),
-            protected=got("protected"),
-            created=dict(self.created),
-            lines=lines,
-        )
+        given: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "seeded_at": self.now,
+            "artifact_bucket": got("bucket")[0],
+            "ecs_cluster": CLUSTER,
+            "image_snapshots": dict(self.image_snapshots),
+            "aliases": dict(self.aliases),
+            "created": dict(self.created),
+            "lines": lines,
+        }
+        # Every other field is a kind of resource: what `add` recorded under the field's own name.
+        made: dict[str, Any] = {f.name: got(f.name) for f in fields(Estate) if f.name not in given}
+        return Estate(**given, **made)
 
 
 def _iso(instant: datetime) -> str:

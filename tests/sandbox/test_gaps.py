@@ -2,17 +2,15 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import urllib.error
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,38 +22,6 @@ REGION = "us-east-1"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 Client = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
-            env.delenv(name, raising=False)
-        server = gaps.make_server("127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://localhost:{server.server_port}"
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def client(endpoint: str) -> Client:
-    made: dict[str, Any] = {}
-
-    def make(service: str) -> Any:
-        if service not in made:
-            made[service] = boto3.client(
-                service,
-                endpoint_url=endpoint,
-                region_name=REGION,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return made[service]
-
-    return make
 
 
 def control(endpoint: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -593,9 +559,10 @@ def lambda_role(client: Client) -> str:
     return str(client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
-def test_provisioned_concurrency_round_trip(client: Client) -> None:
+def published_function(client: Client, prefix: str) -> tuple[str, str]:
+    """A throwaway function named `prefix-<random>` with one published version: (name, version)."""
     awslambda = client("lambda")
-    name = f"orders-api-{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     awslambda.create_function(
         FunctionName=name,
         Runtime="python3.12",
@@ -603,7 +570,12 @@ def test_provisioned_concurrency_round_trip(client: Client) -> None:
         Handler="app.handler",
         Code={"ZipFile": function_zip()},
     )
-    version = awslambda.publish_version(FunctionName=name)["Version"]
+    return name, str(awslambda.publish_version(FunctionName=name)["Version"])
+
+
+def test_provisioned_concurrency_round_trip(client: Client) -> None:
+    awslambda = client("lambda")
+    name, version = published_function(client, "orders-api")
     awslambda.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
 
     put = awslambda.put_provisioned_concurrency_config(
@@ -752,15 +724,7 @@ def test_backdating_sets_creation_times(endpoint: str, client: Client) -> None:
 
 def test_backdating_a_lambda_version(endpoint: str, client: Client) -> None:
     awslambda = client("lambda")
-    name = f"versions-{uuid.uuid4().hex[:6]}"
-    awslambda.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=lambda_role(client),
-        Handler="app.handler",
-        Code={"ZipFile": function_zip()},
-    )
-    version = awslambda.publish_version(FunctionName=name)["Version"]
+    name, version = published_function(client, "versions")
     assert backdate(endpoint, "lambda", "version", f"{name}:{version}", NOW - timedelta(days=90)) == 200
     modified = awslambda.get_function_configuration(FunctionName=name, Qualifier=version)["LastModified"]
     assert modified == "2026-08-23T12:00:00.000+0000"

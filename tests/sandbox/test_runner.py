@@ -7,14 +7,12 @@ import os
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from functions.shared.policy import load_policy
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
@@ -45,22 +43,11 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    yield f"http://localhost:{server.get_host_and_port()[1]}"
-    server.stop()
-
-
 @dataclass
 class Account:
     endpoint: str
-    session: boto3.session.Session
+    client: Callable[[str], Any]
     cache_dir: Path
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
 
     def deploy(self, name: str, handler: str, asset: bytes) -> None:
         """What `cdk deploy` leaves: the asset in the bootstrap bucket, a function made from it."""
@@ -88,13 +75,12 @@ class Account:
 
 
 @pytest.fixture
-def account(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Account:
+def account(endpoint: str, client: Callable[[str], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Account:
     """A fresh moto account holding what the Deckhand stack creates besides its functions."""
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    session = boto3.session.Session(region_name=REGION)
-    acct = Account(endpoint, session, tmp_path / "assets")
+    acct = Account(endpoint, client, tmp_path / "assets")
     acct.client("s3").create_bucket(Bucket=BUCKET)
     acct.client("iam").create_role(RoleName="deckhand", AssumeRolePolicyDocument="{}")
     acct.client("sns").create_topic(Name="deckhand-notifications")

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from functions.shared.policy_base import Duty, Section
 
@@ -28,7 +28,10 @@ def _clock_time(value: Any) -> time:
     return time(int(value[:2]), int(value[3:]))
 
 
-ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+# Dumped as written ("09:30"), so the section survives the JSON round trip to the functions.
+ClockTime = Annotated[
+    time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
+]
 
 
 class Metric(Section):

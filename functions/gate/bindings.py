@@ -1,0 +1,28 @@
+"""Route one invocation of the gate function to its binding: a CodePipeline job or a console command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from functions.gating.config import gating
+from functions.gating.policy import Gating
+from functions.shared.runtime import Runtime, runtime
+
+from .console import evaluate_now
+from .job import run_job
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+__all__ = ["gating", "route", "runtime"]
+
+JOB_KEY = "CodePipeline.job"
+
+
+def route(
+    event: Any, rt: Callable[[], Runtime], policy: Callable[[], Gating], context: LambdaContext | None
+) -> dict[str, Any]:
+    if isinstance(event, dict) and JOB_KEY in event:
+        return run_job(event, rt, policy, context)
+    return evaluate_now(event, rt(), policy(), correlation_id=context.aws_request_id if context else "")

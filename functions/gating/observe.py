@@ -1,0 +1,358 @@
+"""Gather what one gate decides on, in as few AWS calls as the policy allows.
+
+A gate with alarms by name, a window, the freeze switch and an error budget costs one
+DescribeAlarms, one GetMetricData and the (cached) switch read: the window needs no call, every
+metric the gate needs goes into one GetMetricData, and alarms selected by tag are resolved with one
+GetResources and described together with the named ones. A check in mode "off" is not observed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from functions.shared.clients import client
+from functions.shared.clock import parse_instant
+from functions.shared.switches import SwitchBoard
+
+from . import pipeline
+from .model import AlarmObservation, AlarmValue, FreezeObservation, Observations
+from .policy import AlarmCheck, Gate, Metric
+
+ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
+NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 names
+HOUR = 3600
+BAKE_LOOKBACK = timedelta(days=14)  # one-minute data lives 15 days
+
+
+# --- alarms -------------------------------------------------------------------------------------
+
+
+def alarm_name(arn: str) -> str:
+    """arn:aws:cloudwatch:region:account:alarm:NAME (a name may itself hold colons)."""
+    return arn.split(":", 6)[6]
+
+
+def _muted_until(raw: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When a mute or an actions suppression ends, if one covers `now`: such an alarm cannot vouch for health."""
+    mute = _field(raw, "muteDetail")
+    if isinstance(mute, Mapping):
+        begins, ends = _moment(_field(mute, "muteWindowStart")), _moment(_field(mute, "muteWindowEnd"))
+        if ends is not None and (begins is None or begins <= now) and now < ends:
+            return ends
+    if raw.get("ActionsSuppressedBy") in ("Alarm", "ExtensionPeriod"):
+        # Suppressed while the suppressor alarm is in ALARM, then for the extension period: a lower bound.
+        return now + timedelta(seconds=int(raw.get("ActionsSuppressorExtensionPeriod") or 0) + 60)
+    return None
+
+
+def _field(raw: Mapping[str, Any], name: str) -> Any:
+    """A field spelt as in events (muteDetail) or as in API responses (MuteDetail)."""
+    return raw.get(name, raw.get(name[0].upper() + name[1:]))
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        return parse_cloudwatch_time(value)
+    return None
+
+
+def parse_cloudwatch_time(text: str) -> datetime:
+    """CloudWatch writes 2026-01-01T10:00:00.000+0000; ISO parsing wants +00:00."""
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"
+    return parse_instant(text)
+
+
+def to_alarm(raw: Mapping[str, Any], kind: Literal["metric", "composite"], now: datetime) -> AlarmObservation:
+    state: AlarmValue = raw.get("StateValue", "INSUFFICIENT_DATA")
+    return AlarmObservation(
+        name=raw["AlarmName"],
+        kind=kind,
+        state=state,
+        reason=raw.get("StateReason", ""),
+        updated=_moment(raw.get("StateUpdatedTimestamp")) or now,
+        muted_until=_muted_until(raw, now),
+    )
+
+
+def missing_alarm(name: str, now: datetime) -> AlarmObservation:
+    """A named alarm that does not exist says nothing about health: insufficient data, with the reason why."""
+    return AlarmObservation(
+        name=name,
+        kind="metric",
+        state="INSUFFICIENT_DATA",
+        reason="no such alarm: check the name in the policy's gating alarms",
+        updated=now,
+    )
+
+
+def from_describe(response: Mapping[str, Any], now: datetime) -> list[AlarmObservation]:
+    metric = [to_alarm(raw, "metric", now) for raw in response.get("MetricAlarms", [])]
+    return metric + [to_alarm(raw, "composite", now) for raw in response.get("CompositeAlarms", [])]
+
+
+def _describe(now: datetime, **selection: Any) -> Iterator[AlarmObservation]:
+    request = {"AlarmTypes": ALARM_TYPES, "MaxRecords": 100, **selection}
+    while True:
+        response = client("cloudwatch").describe_alarms(**request)
+        yield from from_describe(response, now)
+        if not response.get("NextToken"):
+            return
+        request["NextToken"] = response["NextToken"]
+
+
+def tagged_alarm_names(tags: Mapping[str, str]) -> list[str]:
+    request: dict[str, Any] = {
+        "ResourceTypeFilters": ["cloudwatch:alarm"],
+        "TagFilters": [{"Key": key, "Values": [value]} for key, value in sorted(tags.items())],
+    }
+    names: list[str] = []
+    while True:
+        response = client("resourcegroupstaggingapi").get_resources(**request)
+        names += [alarm_name(item["ResourceARN"]) for item in response.get("ResourceTagMappingList", [])]
+        if not response.get("PaginationToken"):
+            return names
+        request["PaginationToken"] = response["PaginationToken"]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def observe_alarms(check: AlarmCheck, now: datetime) -> tuple[AlarmObservation, ...]:
+    names = list(dict.fromkeys([*check.names, *(tagged_alarm_names(check.tags) if check.tags else [])]))
+    found: dict[str, AlarmObservation] = {}
+    for chunk in _chunks(names, NAMES_PER_CALL):
+        found.update((alarm.name, alarm) for alarm in _describe(now, AlarmNames=list(chunk)))
+    for prefix in check.prefixes:
+        found.update((alarm.name, alarm) for alarm in _describe(now, AlarmNamePrefix=prefix))
+    missing = [missing_alarm(name, now) for name in check.names if name not in found]
+    return (*found.values(), *missing)
+
+
+def freeze_observation(board: SwitchBoard, now: datetime) -> FreezeObservation | None:
+    state = board.freeze(now)
+    if state is None:
+        return None
+    return FreezeObservation(reason=state.reason, expires_at=state.expires_at, set_by=state.set_by or "someone")
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """One GetMetricData request for every sum a gate needs.
+
+    CloudWatch buckets each query from StartTime by its period, so the span is a whole number of
+    every period and every window a whole number of its query's period: then each window's sum is
+    exactly the sum of the buckets that start inside it. The burn windows share one period (their
+    greatest common divisor), the budget period is summed by the hour (the only resolution kept past
+    63 days), and EndTime is floored to the rounding CloudWatch applies to StartTime so that no
+    bucket is shifted.
+    """
+
+    start: datetime
+    end: datetime
+    queries: tuple[dict[str, Any], ...]
+    burn_windows: tuple[int, ...] = ()  # minutes
+    budget_minutes: int | None = None
+    bake_since: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.queries
+
+
+@dataclass(frozen=True)
+class MetricSums:
+    errors_by_window: dict[int, float] = field(default_factory=dict)
+    requests_by_window: dict[int, float] = field(default_factory=dict)
+    budget_errors: float | None = None
+    budget_requests: float | None = None
+    bake_count: float | None = None
+
+
+def _query(query_id: str, metric: Metric, period: int) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": metric.namespace,
+                "MetricName": metric.name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(metric.dimensions.items())],
+            },
+            "Period": period,
+            "Stat": metric.stat,
+        },
+        "ReturnData": True,
+    }
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    epoch = math.floor(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
+def _start_rounding(span: int) -> int:
+    """CloudWatch rounds StartTime down to 1 min under 15 days ago, 5 min under 63 days, else 1 hour."""
+    return 60 if span <= 15 * 86400 else 300 if span <= 63 * 86400 else HOUR
+
+
+def plan_metrics(gate: Gate, now: datetime, bake_since: datetime | None) -> MetricPlan:
+    queries: list[dict[str, Any]] = []
+    periods: list[int] = [60]
+    needed = 0
+    burn: tuple[int, ...] = ()
+    budget_minutes: int | None = None
+    check = gate.error_budget
+    if check is not None and check.mode != "off":
+        burn = tuple(sorted({m for w in check.windows for m in (w.long_minutes, w.short_minutes)}))
+        fine = 60 * math.gcd(*burn)
+        budget_minutes = check.budget_days * 24 * 60
+        periods += [fine, HOUR]
+        needed = max(needed, 60 * max(burn), 60 * budget_minutes)
+        queries += [_query("errors", check.errors, fine), _query("requests", check.requests, fine)]
+        queries += [_query("budget_errors", check.errors, HOUR), _query("budget_requests", check.requests, HOUR)]
+    bake = gate.bake
+    count_metric = bake.count_metric if bake is not None and bake.mode != "off" else None
+    if count_metric is not None and bake_since is not None:
+        bake_since = max(bake_since, now - BAKE_LOOKBACK)
+        needed = max(needed, int((now - bake_since).total_seconds()) + 60)
+        queries.append(_query("bake", count_metric, 60))
+    else:
+        bake_since = None
+    if not queries:
+        return MetricPlan(start=now, end=now, queries=())
+    unit = math.lcm(*periods)
+    span = max(unit, math.ceil(needed / unit) * unit)
+    end = _floor(now, _start_rounding(span))
+    return MetricPlan(
+        start=end - timedelta(seconds=span),
+        end=end,
+        queries=tuple(queries),
+        burn_windows=burn,
+        budget_minutes=budget_minutes,
+        bake_since=bake_since,
+    )
+
+
+Series = Mapping[str, Sequence[tuple[datetime, float]]]
+
+
+def _sum_since(points: Iterable[tuple[datetime, float]], since: datetime) -> float | None:
+    """The sum of the buckets starting at or after `since`; None when there are none (no data)."""
+    values = [value for moment, value in points if moment >= since]
+    return float(sum(values)) if values else None
+
+
+def fold(plan: MetricPlan, series: Series) -> MetricSums:
+    errors: dict[int, float] = {}
+    requests: dict[int, float] = {}
+    for minutes in plan.burn_windows:
+        since = plan.end - timedelta(minutes=minutes)
+        for into, query_id in ((errors, "errors"), (requests, "requests")):
+            total = _sum_since(series.get(query_id, ()), since)
+            if total is not None:
+                into[minutes] = total
+    budget_errors = budget_requests = None
+    if plan.budget_minutes is not None:
+        since = plan.end - timedelta(minutes=plan.budget_minutes)
+        budget_errors = _sum_since(series.get("budget_errors", ()), since)
+        budget_requests = _sum_since(series.get("budget_requests", ()), since)
+    bake_count = None
+    if plan.bake_since is not None:
+        bake_count = _sum_since(series.get("bake", ()), plan.bake_since) or 0.0
+    return MetricSums(errors, requests, budget_errors, budget_requests, bake_count)
+
+
+def to_series(results: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[datetime, float]]]:
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for result in results:
+        pairs = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+        points = [(moment, float(value)) for stamp, value in pairs if (moment := _moment(stamp)) is not None]
+        series.setdefault(result["Id"], []).extend(points)
+    return series
+
+
+def observe_metrics(plan: MetricPlan) -> MetricSums:
+    if plan.empty:
+        return MetricSums()
+    request: dict[str, Any] = {"MetricDataQueries": list(plan.queries), "StartTime": plan.start, "EndTime": plan.end}
+    results: list[Mapping[str, Any]] = []
+    while True:
+        response = client("cloudwatch").get_metric_data(**request)
+        results += response.get("MetricDataResults", [])
+        if not response.get("NextToken"):
+            return fold(plan, to_series(results))
+        request["NextToken"] = response["NextToken"]
+
+
+# --- one gate -----------------------------------------------------------------------------------
+
+
+def bake_after(gate: Gate) -> str | None:
+    """The stage whose success the bake check times from, when the check is on."""
+    return gate.bake.after_stage if gate.bake is not None and gate.bake.mode != "off" else None
+
+
+def gather(gate: Gate, board: SwitchBoard, now: datetime) -> Observations:
+    alarms = observe_alarms(gate.alarms, now) if gate.alarms is not None and gate.alarms.mode != "off" else ()
+    after = bake_after(gate)
+    succeeded_at = pipeline.stage_succeeded_at(pipeline.pipeline_state(gate.pipeline), after) if after else None
+    sums = observe_metrics(plan_metrics(gate, now, succeeded_at))
+    return Observations(
+        alarms=alarms,
+        freeze=freeze_observation(board, now) if gate.freeze.mode != "off" else None,
+        previous_stage_succeeded_at=succeeded_at,
+        bake_count=sums.bake_count,
+        errors_by_window=sums.errors_by_window,
+        requests_by_window=sums.requests_by_window,
+        budget_errors=sums.budget_errors,
+        budget_requests=sums.budget_requests,
+    )
+
+
+def summary(observations: Observations) -> dict[str, Any]:
+    """What the decision saw, for the audit record (plain JSON, no credentials)."""
+    execution = observations.execution
+    return {
+        "alarms": [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "state": a.state,
+                "reason": a.reason[:300],
+                "updated": a.updated.isoformat(),
+                "muted_until": a.muted_until.isoformat() if a.muted_until else None,
+            }
+            for a in sorted(observations.alarms, key=lambda a: a.name)
+        ],
+        "freeze": (
+            {
+                "reason": observations.freeze.reason,
+                "set_by": observations.freeze.set_by,
+                "expires_at": observations.freeze.expires_at.isoformat() if observations.freeze.expires_at else None,
+            }
+            if observations.freeze
+            else None
+        ),
+        "execution": (
+            {"id": execution.id, "trigger": execution.trigger, "rollback": execution.rollback} if execution else None
+        ),
+        "previous_stage_succeeded_at": (
+            observations.previous_stage_succeeded_at.isoformat() if observations.previous_stage_succeeded_at else None
+        ),
+        "bake_count": observations.bake_count,
+        "errors_by_window": {str(k): v for k, v in sorted(observations.errors_by_window.items())},
+        "requests_by_window": {str(k): v for k, v in sorted(observations.requests_by_window.items())},
+        "budget_errors": observations.budget_errors,
+        "budget_requests": observations.budget_requests,
+    }

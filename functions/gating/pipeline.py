@@ -1,0 +1,247 @@
+"""Small CodePipeline adapters for the gating functions, with the platform's length limits.
+
+Each call is one thin function; what is read from a response is converted by a pure function beside
+it, so the conversions are tested without AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.shared.clients import client
+
+from .model import ExecutionObservation
+
+# CodePipeline's documented limits.
+MAX_USER_PARAMETERS = 1000
+MAX_CONTINUATION_TOKEN = 2048
+MAX_FAILURE_MESSAGE = 5000
+MAX_EXECUTION_SUMMARY = 2048
+MAX_APPROVAL_SUMMARY = 512
+MAX_STOP_REASON = 200
+MAX_OUTPUT_VALUE = 1000  # kept well below the action's 122,880-byte total for output variables
+
+TRUNCATED = " …(truncated)"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` characters, marked when cut; never empty (CodePipeline refuses empty)."""
+    text = text or "-"
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def console_link(region: str, pipeline: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobContext:
+    pipeline: str
+    stage: str
+    action: str
+    execution_id: str
+
+
+def to_job_context(details: Mapping[str, Any]) -> JobContext:
+    context = details["data"]["pipelineContext"]
+    return JobContext(
+        pipeline=context["pipelineName"],
+        stage=context["stage"]["name"],
+        action=context["action"]["name"],
+        execution_id=context.get("pipelineExecutionId", ""),
+    )
+
+
+def job_context(job_id: str) -> JobContext:
+    return to_job_context(client("codepipeline").get_job_details(jobId=job_id)["jobDetails"])
+
+
+def succeed_job(
+    job_id: str,
+    *,
+    summary: str,
+    output_variables: Mapping[str, str] | None = None,
+    continuation_token: str | None = None,
+    percent_complete: int | None = None,
+) -> None:
+    details: dict[str, Any] = {"summary": clip(summary, MAX_EXECUTION_SUMMARY)}
+    if percent_complete is not None:
+        details["percentComplete"] = max(0, min(100, percent_complete))
+    request: dict[str, Any] = {"jobId": job_id, "executionDetails": details}
+    if continuation_token is not None:
+        if not 1 <= len(continuation_token) <= MAX_CONTINUATION_TOKEN:
+            raise ValueError(f"continuation token of {len(continuation_token)} characters")
+        request["continuationToken"] = continuation_token
+    elif output_variables:
+        request["outputVariables"] = {k: clip(v, MAX_OUTPUT_VALUE) for k, v in output_variables.items()}
+    client("codepipeline").put_job_success_result(**request)
+
+
+def fail_job(job_id: str, kind: str, message: str) -> None:
+    client("codepipeline").put_job_failure_result(
+        jobId=job_id, failureDetails={"type": kind, "message": clip(message, MAX_FAILURE_MESSAGE)}
+    )
+
+
+def already_answered(error: Exception) -> bool:
+    """The job was answered before (a duplicate delivery) or no longer exists."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("InvalidJobStateException", "JobNotFoundException")
+
+
+# --- executions ---------------------------------------------------------------------------------
+
+
+def to_execution(raw: Mapping[str, Any]) -> ExecutionObservation:
+    """GetPipelineExecution's `pipelineExecution`."""
+    trigger = (raw.get("trigger") or {}).get("triggerType", "")
+    return ExecutionObservation(
+        id=raw["pipelineExecutionId"],
+        trigger=trigger,
+        rollback=raw.get("executionType") == "ROLLBACK"
+        or "rollbackMetadata" in raw
+        or trigger in ("ManualRollback", "AutomatedRollback"),
+        variables={v["name"]: str(v.get("resolvedValue", "")) for v in raw.get("variables") or []},
+    )
+
+
+def get_execution(pipeline: str, execution_id: str) -> dict[str, Any]:
+    response = client("codepipeline").get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+    return dict(response["pipelineExecution"])
+
+
+def execution(pipeline: str, execution_id: str) -> ExecutionObservation:
+    return to_execution(get_execution(pipeline, execution_id))
+
+
+def successful_executions(pipeline: str, stage: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest executions that succeeded in `stage`, newest first (one page)."""
+    response = client("codepipeline").list_pipeline_executions(
+        pipelineName=pipeline, maxResults=limit, filter={"succeededInStage": {"stageName": stage}}
+    )
+    return list(response.get("pipelineExecutionSummaries", []))
+
+
+def rollback_stage(pipeline: str, stage: str, target_execution_id: str) -> str:
+    response = client("codepipeline").rollback_stage(
+        pipelineName=pipeline, stageName=stage, targetPipelineExecutionId=target_execution_id
+    )
+    return str(response["pipelineExecutionId"])
+
+
+def stop_execution(pipeline: str, execution_id: str, reason: str) -> None:
+    client("codepipeline").stop_pipeline_execution(
+        pipelineName=pipeline, pipelineExecutionId=execution_id, reason=clip(reason, MAX_STOP_REASON), abandon=False
+    )
+
+
+# --- pipeline state -----------------------------------------------------------------------------
+
+
+def pipeline_state(pipeline: str) -> dict[str, Any]:
+    return dict(client("codepipeline").get_pipeline_state(name=pipeline))
+
+
+def stage_names(pipeline: str) -> list[str]:
+    stages = client("codepipeline").get_pipeline(name=pipeline)["pipeline"]["stages"]
+    return [str(stage["name"]) for stage in stages]
+
+
+def _stage(state: Mapping[str, Any], stage: str) -> Mapping[str, Any] | None:
+    return next((s for s in state.get("stageStates", []) if s.get("stageName") == stage), None)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """The latest run of one stage, as GetPipelineState shows it."""
+
+    execution_id: str
+    status: str  # InProgress | Succeeded | Failed | Stopped | Stopping | Cancelled
+    rollback: bool
+    last_change: datetime | None
+
+
+def latest_stage_run(state: Mapping[str, Any], stage: str) -> StageRun | None:
+    found = _stage(state, stage)
+    latest = (found or {}).get("latestExecution")
+    if not found or not latest:
+        return None
+    changes = [
+        moment
+        for action in found.get("actionStates", [])
+        if (moment := _instant((action.get("latestExecution") or {}).get("lastStatusChange"))) is not None
+    ]
+    return StageRun(
+        execution_id=latest.get("pipelineExecutionId", ""),
+        status=latest.get("status", ""),
+        rollback=latest.get("type") == "ROLLBACK",
+        last_change=max(changes) if changes else None,
+    )
+
+
+def stage_succeeded_at(state: Mapping[str, Any], stage: str) -> datetime | None:
+    """When `stage` last succeeded, if its latest run did."""
+    run = latest_stage_run(state, stage)
+    return run.last_change if run is not None and run.status == "Succeeded" else None
+
+
+def pending_approval_token(state: Mapping[str, Any], stage: str, action: str) -> str | None:
+    found = _stage(state, stage)
+    for action_state in (found or {}).get("actionStates", []):
+        latest = action_state.get("latestExecution") or {}
+        if action_state.get("actionName") == action and latest.get("status") == "InProgress":
+            token = latest.get("token")
+            return str(token) if token else None
+    return None
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    stage: str
+    action: str
+    code: str
+    message: str
+
+
+def failed_action(state: Mapping[str, Any], execution_id: str) -> FailedAction | None:
+    """The action that failed in `execution_id`, if the pipeline state still shows that run."""
+    for stage in state.get("stageStates", []):
+        latest = stage.get("latestExecution") or {}
+        if latest.get("pipelineExecutionId") != execution_id or latest.get("status") != "Failed":
+            continue
+        for action in stage.get("actionStates", []):
+            run = action.get("latestExecution") or {}
+            if run.get("status") == "Failed":
+                error = run.get("errorDetails") or {}
+                return FailedAction(
+                    stage=stage.get("stageName", ""),
+                    action=action.get("actionName", ""),
+                    code=str(error.get("code", "")),
+                    message=str(error.get("message") or run.get("summary") or ""),
+                )
+        return FailedAction(stage=stage.get("stageName", ""), action="", code="", message="")
+    return None
+
+
+def approve(pipeline: str, stage: str, action: str, token: str, summary: str) -> None:
+    client("codepipeline").put_approval_result(
+        pipelineName=pipeline,
+        stageName=stage,
+        actionName=action,
+        result={"summary": clip(summary, MAX_APPROVAL_SUMMARY), "status": "Approved"},
+        token=token,
+    )

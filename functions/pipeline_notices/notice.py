@@ -1,0 +1,83 @@
+"""Pure: the notice for a failed or stopped pipeline execution: what, why, what next, and where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from functions.gating.pipeline import FailedAction, console_link
+from functions.shared.notify import Notice
+
+DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
+STATES = ("FAILED", "STOPPED")
+DUTY = "gating"
+WATCHDOG = "Deckhand watchdog:"
+GATE = "Deckhand gate"
+
+
+@dataclass(frozen=True)
+class Ended:
+    pipeline: str
+    execution_id: str
+    state: str  # FAILED | STOPPED
+    region: str
+    at: str
+
+
+def ended_of(event: Any) -> Ended | None:
+    """A pipeline execution that FAILED or was STOPPED, or None for any other event."""
+    if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
+        return None
+    detail = event.get("detail") or {}
+    if detail.get("state") not in STATES:
+        return None
+    return Ended(
+        pipeline=str(detail.get("pipeline", "")),
+        execution_id=str(detail.get("execution-id", "")),
+        state=str(detail["state"]),
+        region=str(event.get("region", "")),
+        at=str(event.get("time", "")),
+    )
+
+
+def _kind(execution: Mapping[str, Any]) -> str:
+    return "rollback execution" if execution.get("executionType") == "ROLLBACK" else "execution"
+
+
+def failed(ended: Ended, execution: Mapping[str, Any], action: FailedAction | None) -> Notice:
+    link = console_link(ended.region, ended.pipeline)
+    where = f" in stage {action.stage}" + (f", action {action.action}" if action.action else "") if action else ""
+    why = (action.message if action and action.message else "") or str(execution.get("statusSummary") or "")
+    if action and action.message.startswith(GATE):
+        next_step = f"Do what the gate's message says, then Retry the stage at {link}"
+    else:
+        next_step = f"Open the failed action's details and logs at {link}, fix the cause, then Retry the stage."
+    return Notice(
+        duty=DUTY,
+        severity="warning",
+        subject=f"{ended.pipeline} FAILED{where}",
+        what=f"Pipeline {ended.pipeline} {_kind(execution)} {ended.execution_id} failed{where} at {ended.at}.",
+        why=(f"[{action.code}] " if action and action.code else "") + (why or "CodePipeline gave no error message."),
+        next_step=next_step,
+    )
+
+
+def stopped(ended: Ended, execution: Mapping[str, Any]) -> Notice:
+    link = console_link(ended.region, ended.pipeline)
+    reason = str(execution.get("statusSummary") or "")
+    by_deckhand = reason.startswith(WATCHDOG)
+    who = "the Deckhand watchdog" if by_deckhand else "someone (see CloudTrail StopPipelineExecution for who)"
+    next_step = (
+        f"Find why the alarm fired; roll back by hand if the stage deployed part of the change: {link}"
+        if by_deckhand
+        else f"Release the change again when ready: {link}"
+    )
+    return Notice(
+        duty=DUTY,
+        severity="warning" if by_deckhand else "info",
+        subject=f"{ended.pipeline} STOPPED" + (" by the Deckhand watchdog" if by_deckhand else ""),
+        what=f"Pipeline {ended.pipeline} {_kind(execution)} {ended.execution_id} was stopped by {who} at {ended.at}.",
+        why=reason or "no reason was given",
+        next_step=next_step,
+    )

@@ -1,0 +1,162 @@
+"""The approver: approve a Manual approval when the gate is green, else leave it to humans and say why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.approver import handler as approver
+from functions.approver.handler import run
+from functions.approver.plan import approval_of, gate_after
+from functions.gating import pipeline
+from functions.gating.policy import Gate
+from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gate_parameters, gating, web_app_gate
+
+ACTION_EVENT = "CodePipeline Action Execution State Change"
+WEB_APP = gating(web_app_gate())
+
+
+def at_approval(sandbox: GatingSandbox, alarm: str = "OK") -> tuple[str, dict[str, Any]]:
+    """An execution waiting in the Approve stage, and the STARTED event EventBridge delivers for it."""
+    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.metric_alarm("web-app-5xx", alarm, "5xx above 10" if alarm == "ALARM" else "")
+    execution = sandbox.start()
+    sandbox.advance(execution, "Gate", "Succeeded")
+    [event] = sandbox.events(ACTION_EVENT, execution_id=execution, stage="Approve", state="STARTED")
+    return execution, event
+
+
+def pending(sandbox: GatingSandbox, execution: str) -> dict[str, Any]:
+    return next(a for a in sandbox.approvals() if a["execution_id"] == execution)
+
+
+def test_a_green_gate_approves_naming_the_decision(sandbox: GatingSandbox) -> None:
+    execution, event = at_approval(sandbox.live())
+    result = run(event, sandbox.runtime, WEB_APP, "req-1")
+    assert (result["status"], result["dry_run"]) == ("approved", False)
+    approval = pending(sandbox, execution)
+    assert approval["status"] == "Succeeded"
+    assert result["decision"]["id"] in approval["summary"]
+    assert len(approval["summary"]) <= 512
+    assert sandbox.stages()["Deploy"]["latestExecution"]["status"] == "InProgress"
+    [record] = sandbox.audit_items()
+    assert (record["action"]["S"], record["outcome"]["S"], record["id"]["S"]) == (
+        "approve",
+        "approved",
+        result["decision"]["id"],
+    )
+    assert sandbox.notifications() == []
+
+
+def test_a_red_gate_leaves_the_approval_to_humans_and_says_why(sandbox: GatingSandbox) -> None:
+    execution, event = at_approval(sandbox.live(), alarm="ALARM")
+    result = run(event, sandbox.runtime, WEB_APP)
+    assert result["status"] == "left-to-humans"
+    assert pending(sandbox, execution)["status"] == "InProgress"
+    [notice] = sandbox.notifications()
+    assert "left to you" in notice["Subject"]
+    assert "web-app-5xx in ALARM: 5xx above 10" in notice["Message"]
+    assert (
+        f"https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{PIPELINE}/view"
+        in notice["Message"]
+    )
+
+
+def test_dry_run_decides_and_notifies_but_never_approves(
+    sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution, event = at_approval(sandbox)
+    calls: list[Any] = []
+    monkeypatch.setattr(pipeline, "approve", lambda *args: calls.append(args))
+    result = run(event, sandbox.runtime, WEB_APP)
+    assert (result["status"], result["dry_run"]) == ("would-approve", True)
+    assert calls == []
+    assert pending(sandbox, execution)["status"] == "InProgress"
+    [notice] = sandbox.notifications()
+    assert "would approve" in notice["Subject"]
+    [record] = sandbox.audit_items()
+    assert record["dry_run"] == {"BOOL": True}
+
+
+def test_paused_gating_leaves_the_approval_to_humans(sandbox: GatingSandbox) -> None:
+    execution, event = at_approval(sandbox.live())
+    sandbox.switch("pause-all", reason="incident", set_by="carol")
+    assert run(event, sandbox.runtime, WEB_APP)["status"] == "paused"
+    assert pending(sandbox, execution)["status"] == "InProgress"
+    [notice] = sandbox.notifications()
+    assert "gating paused" in notice["Subject"]
+    assert "carol" in notice["Message"]
+
+
+def test_an_approval_a_human_answered_first_is_left_alone(sandbox: GatingSandbox) -> None:
+    execution, event = at_approval(sandbox.live())
+    token = pending(sandbox, execution)["token"]
+    sandbox.client("codepipeline").put_approval_result(
+        pipelineName=PIPELINE,
+        stageName="Approve",
+        actionName="Approval",
+        result={"summary": "by hand", "status": "Approved"},
+        token=token,
+    )
+    assert run(event, sandbox.runtime, WEB_APP)["status"] == "already-answered"
+
+
+def test_with_several_gates_the_one_after_the_approval_answers(sandbox: GatingSandbox) -> None:
+    _, event = at_approval(sandbox.live())
+    policy = gating(
+        {"pipeline": PIPELINE, "stage": "Source", "alarms": {"names": ["missing-alarm"]}},
+        web_app_gate(),
+    )
+    result = run(event, sandbox.runtime, policy)
+    assert result["status"] == "approved"
+    assert result["decision"]["stage"] == "Deploy"
+
+
+def test_gate_after_picks_the_first_gated_stage_following_the_approval() -> None:
+    gates = [Gate(pipeline="p", stage=s) for s in ("Build", "Staging", "Prod")]
+    stages = ["Source", "Build", "Approve", "Staging", "Prod"]
+    assert gate_after(gates, stages, "Approve") == gates[1]
+    assert gate_after(gates, stages, "Prod") is None
+    assert gate_after(gates, stages, "Elsewhere") is None
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        (json.loads(Path("tests/events/codepipeline-action-execution-state-change.json").read_text()), "not a Manual"),
+        (
+            json.loads(Path("tests/events/codepipeline-pipeline-execution-state-change.json").read_text()),
+            "not a Manual",
+        ),
+        (json.loads(Path("tests/events/codepipeline-stage-execution-state-change.json").read_text()), "not a Manual"),
+        ({"action": "evaluate"}, "not a Manual"),
+    ],
+)
+def test_other_events_are_ignored(sandbox: GatingSandbox, event: dict[str, Any], why: str) -> None:
+    result = run(event, sandbox.runtime, WEB_APP)
+    assert result["status"] == "ignored"
+    assert why in result["reason"]
+
+
+def test_an_approval_of_a_pipeline_the_policy_does_not_gate_is_ignored(sandbox: GatingSandbox) -> None:
+    sample = json.loads(Path("tests/events/codepipeline-action-execution-state-change.json").read_text())
+    sample["detail"].update(
+        state="STARTED", type={"owner": "AWS", "provider": "Manual", "category": "Approval", "version": "1"}
+    )
+    approval = approval_of(sample)
+    assert approval is not None
+    assert approval.pipeline == "myPipeline"
+    result = run(sample, sandbox.runtime, WEB_APP)
+    assert result == {"status": "ignored", "reason": "no gate with approvals answers myPipeline/Deploy/Deploy"}
+    assert run(sample, sandbox.runtime, gating(web_app_gate(approvals=False)))["status"] == "ignored"
+
+
+def test_the_real_handler_runs_with_the_deployed_environment(
+    sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, event = at_approval(sandbox)
+    sandbox.environment(monkeypatch, WEB_APP)
+    assert approver.handler(event, fake_context())["status"] == "would-approve"

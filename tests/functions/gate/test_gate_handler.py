@@ -1,0 +1,408 @@
+"""The gate's Invoke action and console bindings, against the sandbox's CodePipeline jobs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.gate import handler as gate_handler
+from functions.gate.handler import run
+from functions.gating import observe, pipeline
+from functions.gating.policy import Gating
+from functions.shared import clients
+from functions.shared.settings import SettingsError
+from tests.support.gating import (
+    PIPELINE,
+    GatingSandbox,
+    captured_logs,
+    fake_context,
+    gate_parameters,
+    gating,
+    secrets_of,
+    web_app_gate,
+)
+
+SAMPLE = json.loads(Path("tests/events/codepipeline-lambda-invoke-job-event.json").read_text())
+WEB_APP = gating(web_app_gate())
+
+
+def invoke(sandbox: GatingSandbox, event: dict[str, Any], policy: Gating = WEB_APP) -> dict[str, Any]:
+    return run(event, lambda: sandbox.runtime, lambda: policy, fake_context())
+
+
+def job_id(event: dict[str, Any]) -> str:
+    return str(event["CodePipeline.job"]["id"])
+
+
+def ready(sandbox: GatingSandbox, state: str = "OK", reason: str = "") -> tuple[str, dict[str, Any]]:
+    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.metric_alarm("web-app-5xx", state, reason)
+    return sandbox.at_gate(user_parameters=gate_parameters())
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def test_a_green_gate_succeeds_with_output_variables_and_the_pipeline_moves_on(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox)
+    result = invoke(sandbox, event)
+    assert (result["status"], result["answer"], result["outcome"]) == ("answered", "success", "proceed")
+    job = sandbox.job(job_id(event))
+    assert job["status"] == "Succeeded"
+    [answer] = job["history"]
+    assert answer["outputVariables"] == {
+        "decision": "proceed",
+        "reasons": "all checks passed",
+        "decision_id": result["decision_id"],
+    }
+    assert "continuationToken" not in answer
+    assert answer["executionDetails"]["summary"].startswith("Deckhand gate: proceed for web-app/Deploy")
+    assert sandbox.stages()["Approve"]["latestExecution"]["status"] == "InProgress"
+    [record] = sandbox.audit_items()
+    assert (record["id"]["S"], record["action"]["S"], record["outcome"]["S"]) == (
+        result["decision_id"],
+        "gate",
+        "proceed",
+    )
+    assert record["pk"]["S"] == "pipeline/web-app/Deploy"
+    assert record["correlation_id"]["S"] == job_id(event)
+    inputs = json.loads(record["inputs"]["S"])
+    assert [a["name"] for a in inputs["alarms"]] == ["web-app-5xx"]
+    assert inputs["alarms"][0]["state"] == "OK"
+
+
+def test_an_alarm_waits_with_a_continuation_then_succeeds_once_it_clears(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox, "ALARM", "5xx above 10 for 1 minute")
+    first = invoke(sandbox, event)
+    assert (first["answer"], first["outcome"]) == ("continue", "wait")
+    job = sandbox.job(job_id(event))
+    assert job["status"] == "InProgress"
+    [waiting] = job["history"]
+    assert "outputVariables" not in waiting
+    token = json.loads(waiting["continuationToken"])
+    assert token["attempt"] == 2
+    assert token["first_seen"] == sandbox.clock.now.isoformat()
+    assert "web-app-5xx in ALARM: 5xx above 10" in waiting["executionDetails"]["summary"]
+
+    sandbox.clock.advance(minutes=5)
+    sandbox.client("cloudwatch").set_alarm_state(AlarmName="web-app-5xx", StateValue="OK", StateReason="recovered")
+    again = sandbox.redeliver(job_id(event))
+    assert again["CodePipeline.job"]["data"]["continuationToken"] == waiting["continuationToken"]
+    second = invoke(sandbox, again)
+    assert (second["answer"], second["outcome"]) == ("success", "proceed")
+    job = sandbox.job(job_id(event))
+    assert job["status"] == "Succeeded"
+    assert job["history"][-1]["outputVariables"]["decision"] == "proceed"
+    assert [r["outcome"]["S"] for r in sorted(sandbox.audit_items(), key=lambda r: r["sk"]["S"])] == ["wait", "proceed"]
+
+
+def test_a_wait_past_the_timeout_fails_naming_the_alarm_and_what_to_do(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox, "ALARM", "5xx above 10 for 1 minute")
+    invoke(sandbox, event)
+    sandbox.clock.advance(minutes=61)
+    result = invoke(sandbox, sandbox.redeliver(job_id(event)))
+    assert (result["answer"], result["outcome"]) == ("failure", "timed-out")
+    job = sandbox.job(job_id(event))
+    assert job["status"] == "Failed"
+    failure = job["history"][-1]["failureDetails"]
+    assert failure["type"] == "JobFailed"
+    assert "still not clear after 61 min (timeout_minutes=60)" in failure["message"]
+    assert "web-app-5xx in ALARM: 5xx above 10 for 1 minute" in failure["message"]
+    assert "Retry the stage" in failure["message"]
+    assert sandbox.stages()["Gate"]["latestExecution"]["status"] == "Failed"
+
+
+def test_a_freeze_blocks_at_once_and_says_how_to_lift_it(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox)
+    sandbox.switch("freeze", reason="end of quarter", set_by="alice")
+    result = invoke(sandbox, event)
+    assert (result["answer"], result["outcome"]) == ("failure", "block")
+    message = sandbox.job(job_id(event))["history"][-1]["failureDetails"]["message"]
+    assert "frozen by alice" in message
+    assert "end of quarter" in message
+    assert '"switch": "freeze"' in message
+
+
+def test_a_fix_forward_variable_waives_the_alarm_and_is_recorded(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
+    execution, event = sandbox.at_gate(user_parameters=gate_parameters(), variables={"deckhand_exempt": "fix-forward"})
+    result = invoke(sandbox, event)
+    assert result["outcome"] == "proceed"
+    [record] = sandbox.audit_items()
+    assert (
+        f"variable deckhand_exempt=fix-forward on execution {execution}"
+        in json.loads(record["after"]["S"])["exemption"]
+    )
+
+
+def test_without_user_parameters_the_job_details_name_the_stage(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx")
+    _, event = sandbox.at_gate()
+    policy = gating({"pipeline": PIPELINE, "stage": "Gate", "alarms": {"names": ["web-app-5xx"]}})
+    assert invoke(sandbox, event, policy)["outcome"] == "proceed"
+    _, partial = sandbox.at_gate(user_parameters='{"stage": "Deploy"}')
+    assert invoke(sandbox, partial)["outcome"] == "proceed"
+
+
+# --- configuration errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameters", "says"),
+    [
+        ("input_parameter", "UserParameters is not JSON"),
+        ('["web-app", "Deploy"]', "a JSON list, not an object"),
+        ('{"pipeline": "web-app", "stage": "Deploy", "mode": "enforce"}', "unknown keys 'mode'"),
+        ('{"pipeline": "web-app", "stage": 3}', "'stage' must be non-empty strings"),
+        ('{"pipeline": "web-app", "stage": "Build"}', "web-app/Build is not gated by the Deckhand policy"),
+    ],
+)
+def test_bad_user_parameters_fail_the_job_as_a_configuration_error(
+    sandbox: GatingSandbox, parameters: str, says: str
+) -> None:
+    sandbox.create_pipeline()
+    _, event = sandbox.at_gate(user_parameters=parameters)
+    result = invoke(sandbox, event)
+    assert result["status"] == "configuration-error"
+    failure = sandbox.job(job_id(event))["history"][-1]["failureDetails"]
+    assert failure["type"] == "ConfigurationError"
+    assert says in failure["message"]
+
+
+def test_a_broken_policy_setting_still_answers_the_job(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox)
+
+    def broken() -> Gating:
+        raise SettingsError("DECKHAND_GATING is not set")
+
+    result = run(event, lambda: sandbox.runtime, broken, fake_context())
+    assert result["status"] == "configuration-error"
+    failure = sandbox.job(job_id(event))["history"][-1]["failureDetails"]
+    assert (failure["type"], failure["message"]) == ("ConfigurationError", "Deckhand gate: DECKHAND_GATING is not set")
+
+
+def test_an_unexpected_error_still_answers_the_job(sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, event = ready(sandbox)
+
+    def boom(*_: Any) -> None:
+        raise RuntimeError("CloudWatch fell over")
+
+    monkeypatch.setattr(observe, "gather", boom)
+    result = invoke(sandbox, event)
+    assert result["status"] == "error"
+    failure = sandbox.job(job_id(event))["history"][-1]["failureDetails"]
+    assert failure["type"] == "JobFailed"
+    assert "RuntimeError: CloudWatch fell over" in failure["message"]
+    assert job_id(event) in failure["message"]
+
+
+def test_a_missing_idempotency_table_setting_answers_the_job(
+    sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, event = ready(sandbox)
+    monkeypatch.delenv("DECKHAND_IDEMPOTENCY_TABLE")
+    assert invoke(sandbox, event)["status"] == "configuration-error"
+    assert "DECKHAND_IDEMPOTENCY_TABLE" in sandbox.job(job_id(event))["history"][-1]["failureDetails"]["message"]
+
+
+# --- deliveries, pause, secrets -------------------------------------------------------------------
+
+
+def test_a_job_delivered_twice_is_decided_and_answered_once(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox)
+    first = invoke(sandbox, event)
+    second = invoke(sandbox, json.loads(json.dumps(event)))
+    assert second == first
+    assert len(sandbox.job(job_id(event))["history"]) == 1
+    assert len(sandbox.audit_items()) == 1
+
+
+def test_a_continuation_delivered_twice_continues_once(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox, "ALARM", "5xx")
+    invoke(sandbox, event)
+    again = sandbox.redeliver(job_id(event))
+    sandbox.clock.advance(minutes=1)
+    invoke(sandbox, again)
+    invoke(sandbox, again)
+    assert len(sandbox.job(job_id(event))["history"]) == 2
+
+
+def test_paused_gating_lets_the_deploy_through_and_says_so(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox, "ALARM", "5xx")
+    sandbox.switch("pause-gating", reason="gate misbehaves", set_by="bob")
+    result = invoke(sandbox, event)
+    assert (result["answer"], result["outcome"]) == ("success", "paused")
+    answer = sandbox.job(job_id(event))["history"][-1]
+    assert answer["outputVariables"]["decision"] == "paused"
+    assert answer["outputVariables"]["decision_id"] == result["decision_id"]
+    assert "PAUSED (pause-gating) by bob" in answer["executionDetails"]["summary"]
+    assert "was NOT checked" in answer["executionDetails"]["summary"]
+    [record] = sandbox.audit_items()
+    assert (record["outcome"]["S"], record["id"]["S"]) == ("paused", result["decision_id"])
+    [notice] = sandbox.notifications()
+    assert "WITHOUT gating" in notice["Subject"]
+    assert "gate misbehaves" in notice["Message"]
+
+
+def test_the_job_credentials_never_reach_the_logs(sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")  # the handler must refuse even when told to
+    sandbox.environment(monkeypatch, WEB_APP)
+    _, event = ready(sandbox, "ALARM", "5xx")
+    _, failing = sandbox.at_gate(user_parameters=gate_parameters())
+    with captured_logs() as logs:
+        gate_handler.handler(event, fake_context())
+        monkeypatch.setattr(observe, "gather", lambda *_: (_ for _ in ()).throw(RuntimeError("boom")))
+        gate_handler.handler(failing, fake_context())
+    logged = logs.getvalue()
+    assert job_id(event) in logged
+    assert "RuntimeError: boom" in logged
+    for secret in [*secrets_of(event), *secrets_of(failing)]:
+        assert secret not in logged
+
+
+def test_the_aws_sample_job_event_is_answered_as_a_configuration_error(sandbox: GatingSandbox) -> None:
+    """The documented sample: UserParameters "input_parameter", a continuation token, fake credentials."""
+    sandbox.create_pipeline()
+    _, created = sandbox.at_gate(user_parameters="input_parameter")
+    sample = json.loads(json.dumps(SAMPLE))
+    sample["CodePipeline.job"]["id"] = job_id(created)
+    with captured_logs() as logs:
+        result = invoke(sandbox, sample)
+    assert result["status"] == "configuration-error"
+    assert sandbox.job(job_id(created))["history"][-1]["failureDetails"]["type"] == "ConfigurationError"
+    assert job_id(created) in logs.getvalue()
+    for secret in ("secret_key", "session_token", "access_key_ID"):
+        assert secret not in logs.getvalue()
+
+
+def test_the_aws_sample_for_an_unknown_job_is_not_a_traceback(sandbox: GatingSandbox) -> None:
+    assert invoke(sandbox, SAMPLE)["status"] == "already-answered"
+
+
+# --- console -----------------------------------------------------------------------------------
+
+
+def evaluate(sandbox: GatingSandbox, payload: Any, policy: Gating = WEB_APP) -> dict[str, Any]:
+    return run(payload, lambda: sandbox.runtime, lambda: policy, fake_context())
+
+
+def test_the_console_event_decides_records_and_acts_on_nothing(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx above 10")
+    _, event = sandbox.at_gate(user_parameters=gate_parameters())
+    payload = json.loads(Path("events/gate/evaluate.json").read_text())
+    result = evaluate(sandbox, payload)
+    assert (result["status"], result["acted"]) == ("ok", False)
+    assert result["decision"]["verdict"] == "wait"
+    assert any("web-app-5xx in ALARM" in reason for reason in result["decision"]["reasons"])
+    assert result["next_steps"]
+    assert sandbox.job(job_id(event))["history"] == []
+    [record] = sandbox.audit_items()
+    assert (record["action"]["S"], record["actor"]["S"]) == ("evaluate", "console")
+
+
+def test_every_console_event_shipped_in_events_gate_is_accepted(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx")
+    execution = sandbox.start()
+    shipped = sorted(Path("events/gate").glob("*.json"))
+    assert shipped
+    for path in shipped:
+        payload = json.loads(path.read_text().replace("EXECUTION_ID", execution))
+        assert evaluate(sandbox, payload)["status"] == "ok", path.name
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        ([], "expected a JSON object"),
+        ({"action": "approve", "pipeline": "web-app", "stage": "Deploy"}, "expected 'evaluate'"),
+        ({"action": "evaluate", "pipeline": "web-app"}, "stage: required"),
+        ({"action": "evaluate", "pipeline": "web-app", "stage": "Deploy", "force": True}, "force: unknown key"),
+        ({"action": "evaluate", "pipeline": "web-app", "stage": "Build"}, "is not gated by the policy"),
+    ],
+)
+def test_a_bad_console_payload_is_rejected_with_a_clear_error(sandbox: GatingSandbox, payload: Any, says: str) -> None:
+    result = evaluate(sandbox, payload)
+    assert result["status"] == "rejected"
+    assert any(says in error for error in result["errors"]), result["errors"]
+    assert sandbox.audit_items() == []
+
+
+def test_a_shadow_check_counts_would_have_blocked(sandbox: GatingSandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    _, event = ready(sandbox, "ALARM", "5xx")
+    policy = gating(web_app_gate(alarms={"names": ["web-app-5xx"], "mode": "shadow"}))
+    with captured_logs() as logs:
+        result = invoke(sandbox, event, policy)
+    assert result["outcome"] == "proceed"
+    variables = sandbox.job(job_id(event))["history"][-1]["outputVariables"]
+    assert "would have blocked" in variables["reasons"]
+    assert '"verdict":"proceed"' in capsys.readouterr().out  # the Decision metric, in EMF
+    assert "shadow checks would have blocked" in logs.getvalue()
+
+
+def test_observation_costs_no_codepipeline_call_on_a_green_gate(
+    sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, event = ready(sandbox)
+    calls: list[str] = []
+    real: Callable[..., Any] = clients.client
+
+    def spy(service: str, region: str | None = None) -> Any:
+        calls.append(service)
+        return real(service, region)
+
+    monkeypatch.setattr(pipeline, "client", spy)
+    invoke(sandbox, event)
+    assert calls == ["codepipeline"]  # the answer itself; no GetJobDetails or GetPipelineExecution
+
+
+def test_the_wait_can_end_early_when_the_window_opens_after_the_timeout(sandbox: GatingSandbox) -> None:
+    _, event = ready(sandbox)
+    now = sandbox.clock.now
+    opens = now + timedelta(minutes=50)
+    window = {
+        "timezone": "UTC",
+        "allow": [
+            {
+                "days": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"],
+                "start": f"{opens:%H:%M}",
+                "end": f"{opens + timedelta(hours=1):%H:%M}",
+            }
+        ],
+    }
+    policy = gating(web_app_gate(window=window, timeout_minutes=30))
+    result = invoke(sandbox, event, policy)
+    assert result["answer"] == "failure"
+    assert "next open window" in sandbox.job(job_id(event))["history"][-1]["failureDetails"]["message"]
+
+
+def test_an_unknown_execution_is_rejected_not_raised(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
+    payload = json.loads(Path("events/gate/evaluate-execution.json").read_text())
+    result = evaluate(sandbox, payload)
+    assert result["status"] == "rejected"
+    assert "execution_id: 'EXECUTION_ID'" in result["errors"][0]
+
+
+def test_the_console_sees_a_rollback_execution_as_exempt(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
+    good = sandbox.start()
+    sandbox.advance(good, "Deploy", "Succeeded")
+    rollback = sandbox.client("codepipeline").rollback_stage(
+        pipelineName=PIPELINE, stageName="Deploy", targetPipelineExecutionId=good
+    )["pipelineExecutionId"]
+    result = evaluate(
+        sandbox, {"action": "evaluate", "pipeline": PIPELINE, "stage": "Deploy", "execution_id": rollback}
+    )
+    assert result["decision"]["verdict"] == "proceed"
+    assert result["decision"]["exemption"].startswith(f"rollback execution {rollback}")

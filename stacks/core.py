@@ -170,9 +170,10 @@ class Core(Construct):
             period=Duration.minutes(5),
         )
 
-    def queue(self, construct_id: str, name: str) -> sqs.Queue:
+    def queue(self, construct_id: str, name: str, *, scope: Construct | None = None) -> sqs.Queue:
+        """A KMS-encrypted queue, created in `scope` (a function's own dead-letter queue) or in the core."""
         queue = sqs.Queue(
-            self,
+            scope or self,
             construct_id,
             queue_name=name,
             encryption=sqs.QueueEncryption.KMS,

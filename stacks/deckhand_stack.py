@@ -10,6 +10,7 @@ from constructs import Construct
 from functions.shared.policy import Policy
 
 from .core import Core
+from .gating import Gating
 from .switches import Switches
 
 
@@ -19,3 +20,4 @@ class DeckhandStack(Stack):
         Tags.of(self).add("deckhand:managed-by", policy.name_prefix)
         self.core = Core(self, "Core", policy=policy)
         self.switches = Switches(self, "Switches", core=self.core)
+        self.gating = Gating(self, "Gating", core=self.core) if policy.gating.enabled else None

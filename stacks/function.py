@@ -62,7 +62,7 @@ class DeckhandFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
-        self.dead_letter_queue = core.queue("DeadLetterQueue", f"{function_name}-dlq")
+        self.dead_letter_queue = core.queue("DeadLetterQueue", f"{function_name}-dlq", scope=self)
 
         self.function = lambda_.Function(
             self,

@@ -65,7 +65,9 @@ def test_only_the_switches_function_may_write_the_switches(template: Template) -
 
 
 def test_functions_receive_their_settings_from_the_stack(template: Template) -> None:
-    [function] = template.find_resources("AWS::Lambda::Function").values()
+    [function] = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": "deckhand-switches"}}
+    ).values()
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["DECKHAND_SWITCHES_PATH"] == "/deckhand/switches"
     assert variables["DECKHAND_DRY_RUN"] == "true"
@@ -99,7 +101,7 @@ def test_the_switches_function_sweeps_on_a_schedule_and_watches_hand_edits(templ
     [target] = sweep["Properties"]["Targets"]
     assert json.loads(target["Input"]) == {"action": "sweep", "dry_run": False}
     assert "DeadLetterConfig" in target
-    [edits] = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    [edits] = [r for r in rules.values() if r["Properties"].get("EventPattern", {}).get("source") == ["aws.ssm"]]
     assert edits["Properties"]["EventPattern"] == {
         "source": ["aws.ssm"],
         "detail-type": ["Parameter Store Change"],

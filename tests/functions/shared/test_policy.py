@@ -29,7 +29,11 @@ def test_the_example_file_loads_with_its_commented_values() -> None:
     assert policy.defaults.audit_retention_days == 400
     assert policy.switches.cache_seconds == 30
     assert policy.switches.max_hours == 336
-    assert policy.gating.enabled is False
+    assert policy.gating.enabled is True
+    [gate] = policy.gating.gates
+    assert (gate.pipeline, gate.stage) == ("web-app", "Deploy")
+    assert gate.error_budget is not None
+    assert gate.error_budget.mode == "shadow"
     assert policy.capacity.enabled is False
     assert policy.cleanup.enabled is False
 

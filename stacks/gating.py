@@ -1,0 +1,375 @@
+"""The gating duty: the gate (a CodePipeline Invoke action), approval automation, the watchdog, notices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codepipeline_actions as codepipeline_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from functions.gating.policy import Gating as GatingPolicy
+from functions.shared.policy import Policy, PolicyError
+
+from .core import Core, audit_table_name, function_environment, topic_name
+from .function import DeckhandFunction
+
+GATE_HANDLER = "functions.gate.handler.handler"
+APPROVER_HANDLER = "functions.approver.handler.handler"
+WATCHDOG_HANDLER = "functions.watchdog.handler.handler"
+NOTICES_HANDLER = "functions.pipeline_notices.handler.handler"
+SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
+
+GATING_VARIABLE = "DECKHAND_GATING"
+IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
+# Lambda refuses a function whose variables, measured as their JSON object, exceed 4 KB.
+ENVIRONMENT_LIMIT_BYTES = 4096
+POLICY_CONTEXT_KEY = "deckhand:policy"  # as in stacks/app.py, which imports this module's stack
+
+# EMF metrics the gating functions emit (namespace Deckhand), shown on the dashboard.
+DECISIONS_BY_VERDICT = "SEARCH('{Deckhand,service,verdict} MetricName=\"Decision\"', 'Sum', 300)"
+
+
+def idempotency_table_name(prefix: str) -> str:
+    return f"{prefix}-gate-idempotency"
+
+
+def gating_environment(policy: Policy, service: str) -> dict[str, str]:
+    """What a gating function reads besides the shared settings: the gating section, and the gate its table."""
+    environment = {GATING_VARIABLE: policy.gating.model_dump_json()}
+    if service == "gate":
+        environment[IDEMPOTENCY_VARIABLE] = idempotency_table_name(policy.name_prefix)
+    return environment
+
+
+def environment_bytes(variables: Mapping[str, str]) -> int:
+    return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def largest_environment(policy: Policy) -> dict[str, str]:
+    """The biggest environment a gating function gets, with physical names in place of CDK tokens."""
+    prefix = policy.name_prefix
+    longest_arn = f"arn:aws-us-gov:sns:{policy.regions[0]}:000000000000:{topic_name(prefix)}"
+    shared = function_environment(policy, audit_table=audit_table_name(prefix), topic_arn=longest_arn)
+    return {
+        **shared,
+        "POWERTOOLS_SERVICE_NAME": max(SERVICES, key=len),
+        **gating_environment(policy, "gate"),
+    }
+
+
+def check_environment_size(policy: Policy, source: str) -> None:
+    size = environment_bytes(largest_environment(policy))
+    if size > ENVIRONMENT_LIMIT_BYTES:
+        gating = len(policy.gating.model_dump_json().encode())
+        raise PolicyError(
+            source,
+            [
+                f"gating.gates: the gating section takes {gating} bytes as the functions' {GATING_VARIABLE} "
+                f"setting, which brings their environment to {size} bytes, over Lambda's limit of "
+                f"{ENVIRONMENT_LIMIT_BYTES} bytes (4 KB); gate fewer stages, select alarms by prefix or tag "
+                "instead of listing names, or drop deny periods that have passed"
+            ],
+        )
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class Gating(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
+        super().__init__(scope, construct_id)
+        policy = core.policy
+        gating: GatingPolicy = policy.gating
+        source = str(self.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml")
+        check_environment_size(policy, source)
+
+        self.core = core
+        self.policy = gating
+        self.pipelines = _unique(g.pipeline for g in gating.gates)
+        self.approval_pipelines = _unique(g.pipeline for g in gating.gates if g.approvals)
+        self.watchdog_alarms = _unique(a for g in gating.gates if g.watchdog for a in g.watchdog.alarms)
+        self.alarm_checks = [g.alarms for g in gating.gates if g.alarms and g.alarms.mode != "off"]
+        self.alarm_arns = self._alarm_arns()
+        stack = Stack.of(self)
+        self.pipeline_arns = [stack.format_arn(service="codepipeline", resource=p) for p in self.pipelines]
+
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            table_name=idempotency_table_name(policy.name_prefix),
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=core.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiration",
+            # Short-lived records of answered job deliveries: nothing in it needs to outlive the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        self.gate = DeckhandFunction(
+            self,
+            "Gate",
+            core=core,
+            service="gate",
+            handler=GATE_HANDLER,
+            description="Deckhand deploy gate: CodePipeline Invoke action, and console evaluate",
+            timeout_seconds=60,
+            environment=gating_environment(policy, "gate"),
+        )
+        self.approver = DeckhandFunction(
+            self,
+            "Approver",
+            core=core,
+            service="approver",
+            handler=APPROVER_HANDLER,
+            description="Deckhand approval automation: approves manual approvals the gate passes",
+            timeout_seconds=60,
+            environment=gating_environment(policy, "approver"),
+        )
+        self.watchdog = DeckhandFunction(
+            self,
+            "Watchdog",
+            core=core,
+            service="watchdog",
+            handler=WATCHDOG_HANDLER,
+            description="Deckhand watchdog: stops or rolls back a stage whose alarms fire after it deployed",
+            environment=gating_environment(policy, "watchdog"),
+        )
+        self.notices = DeckhandFunction(
+            self,
+            "PipelineNotices",
+            core=core,
+            service="pipeline-notices",
+            handler=NOTICES_HANDLER,
+            description="Deckhand pipeline notices: says what failed or stopped, why, and what to do next",
+            environment=gating_environment(policy, "pipeline-notices"),
+        )
+
+        self._grant_gate_reads(self.gate)
+        self.gate.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "codepipeline:GetJobDetails",
+                    "codepipeline:PutJobSuccessResult",
+                    "codepipeline:PutJobFailureResult",
+                ],
+                resources=["*"],
+            )
+        )
+        self.idempotency_table.grant(
+            self.gate.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        self._grant_gate_reads(self.approver)
+        # Which gate answers an approval: the first gated stage after the approval's (GetPipeline).
+        self._on_pipelines(self.approver, "codepipeline:GetPipeline")
+        if self.approval_pipelines:
+            self.approver.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["codepipeline:PutApprovalResult"],
+                    resources=[
+                        stack.format_arn(service="codepipeline", resource=p, resource_name="*")
+                        for p in self.approval_pipelines
+                    ],
+                )
+            )
+        self._on_pipelines(
+            self.watchdog,
+            "codepipeline:GetPipelineState",
+            "codepipeline:ListPipelineExecutions",
+            "codepipeline:StopPipelineExecution",
+            "codepipeline:RollbackStage",
+        )
+        self._on_pipelines(self.notices, "codepipeline:GetPipelineExecution", "codepipeline:GetPipelineState")
+        self._acknowledge_wildcards()
+
+        self.approval_rule = self._rule(
+            "ApprovalStarted",
+            self.approver,
+            "Hands manual approvals of the gated pipelines to the Deckhand approver",
+            source="aws.codepipeline",
+            detail_type="CodePipeline Action Execution State Change",
+            detail={"pipeline": self.approval_pipelines, "state": ["STARTED"], "type": {"category": ["Approval"]}},
+        )
+        self.watchdog_rule = self._rule(
+            "WatchdogAlarm",
+            self.watchdog,
+            "Wakes the Deckhand watchdog when an alarm it watches goes to ALARM",
+            source="aws.cloudwatch",
+            detail_type="CloudWatch Alarm State Change",
+            detail={"alarmName": self.watchdog_alarms, "state": {"value": ["ALARM"]}},
+        )
+        self.notices_rule = self._rule(
+            "PipelineEnded",
+            self.notices,
+            "Tells the Deckhand topic why a gated pipeline execution failed or stopped",
+            source="aws.codepipeline",
+            detail_type="CodePipeline Pipeline Execution State Change",
+            detail={"pipeline": self.pipelines, "state": ["FAILED", "STOPPED"]},
+        )
+        self._add_dashboard(core)
+
+    # --- permissions --------------------------------------------------------------------------------
+
+    def _on_pipelines(self, function: DeckhandFunction, *actions: str) -> None:
+        if self.pipeline_arns:
+            function.role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=self.pipeline_arns))
+
+    def _grant_gate_reads(self, function: DeckhandFunction) -> None:
+        """What deciding a gate reads: alarms, metrics, tags, the bake stage's state, the execution (exemptions)."""
+        role = function.role
+        if self.alarm_arns:
+            role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=self.alarm_arns))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudwatch:GetMetricData", "tag:GetResources"], resources=["*"])
+        )
+        self._on_pipelines(function, "codepipeline:GetPipelineState", "codepipeline:GetPipelineExecution")
+
+    def _alarm_arns(self) -> list[str]:
+        """The alarms the gates name; every alarm of the region when one is selected by prefix or tag."""
+        stack = Stack.of(self)
+
+        def alarm(name: str) -> str:
+            return stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+
+        # DescribeAlarms by AlarmNamePrefix or by the names GetResources returns cannot be scoped beforehand.
+        if not self.alarm_checks:
+            return []
+        if any(c.tags or c.prefixes for c in self.alarm_checks):
+            return [alarm("*")]
+        return [alarm(n) for n in _unique(n for c in self.alarm_checks for n in c.names)]
+
+    def _acknowledge_wildcards(self) -> None:
+        """Each wildcard the gate and approver roles hold, with why, beside their policy (closest to the finding)."""
+        no_resource_level = (
+            "X-Ray's PutTraceSegments and PutTelemetryRecords, cloudwatch:GetMetricData and tag:GetResources "
+            "support no resource-level permissions (the metrics and tags read are named in the request)"
+        )
+        jobs = (
+            "; codepipeline:GetJobDetails, PutJobSuccessResult and PutJobFailureResult support none either: "
+            "a job id is not an ARN, and the job event does not name its pipeline"
+        )
+        stack = Stack.of(self)
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        arn = f"arn:<AWS::Partition>:{{service}}:{region}:{account}:{{resource}}"  # as cdk-nag names it
+        alarms: list[Acknowledgment] = []
+        if any(a.endswith(":alarm:*") for a in self.alarm_arns):
+            alarms.append(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{arn.format(service='cloudwatch', resource='alarm:*')}]",
+                    reason="cloudwatch:DescribeAlarms on this account's alarms in this region: the policy selects "
+                    "alarms by prefix or tag, so their names are only known at run time; it only reads their states",
+                )
+            )
+        approvals = [
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{arn.format(service='codepipeline', resource=f'{p}/*')}]",
+                reason=f"PutApprovalResult names an approval action as {p}/STAGE/ACTION; the approver answers "
+                f"the manual approvals of the gated pipeline {p} only",
+            )
+            for p in self.approval_pipelines
+        ]
+        tail = ". Every other statement of this role names its resources."
+        for function, extra, more in (
+            (self.gate, jobs, alarms),
+            (self.approver, "", alarms + approvals),
+        ):
+            Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(
+                Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=no_resource_level + extra + tail), *more
+            )
+
+    # --- events -------------------------------------------------------------------------------------
+
+    def _rule(
+        self,
+        construct_id: str,
+        function: DeckhandFunction,
+        description: str,
+        *,
+        source: str,
+        detail_type: str,
+        detail: Mapping[str, object],
+    ) -> events.Rule | None:
+        """A rule for exactly the policy's pipelines or alarms; none when the policy names none."""
+        if not all(detail[key] for key in detail):
+            return None
+        return events.Rule(
+            self,
+            construct_id,
+            description=description,
+            event_pattern=events.EventPattern(source=[source], detail_type=[detail_type], detail=dict(detail)),
+            targets=[
+                targets.LambdaFunction(
+                    function.function, dead_letter_queue=function.dead_letter_queue, retry_attempts=2
+                )
+            ],
+        )
+
+    def _add_dashboard(self, core: Core) -> None:
+        core.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Gate decisions by verdict (and gate errors, right)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=DECISIONS_BY_VERDICT,
+                        label="${PROP('Dim.service')} ${PROP('Dim.verdict')}",  # one line per verdict
+                        period=Duration.minutes(5),
+                    ),
+                    core.count_metric("GatePaused"),
+                ],
+                right=[core.count_metric("GateError"), core.count_metric("GateConfigurationError")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title='Shadow checks that "would have blocked"',
+                left=[core.count_metric("ShadowWouldBlock")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Watchdog stops and rollbacks",
+                left=[core.count_metric("WatchdogAction")],
+                width=8,
+            ),
+        )
+
+    # --- for users of CDK pipelines -----------------------------------------------------------------
+
+    def invoke_action(
+        self,
+        *,
+        pipeline: str,
+        stage: str,
+        action_name: str = "DeckhandGate",
+        run_order: int = 1,
+        variables_namespace: str | None = None,
+    ) -> codepipeline_actions.LambdaInvokeAction:
+        """The Invoke action that runs the gate for `pipeline`'s `stage`; add it to a stage before that one.
+
+        With `variables_namespace`, later actions read `#{NAMESPACE.decision}`, `reasons` and `decision_id`.
+        """
+        if self.policy.gate(pipeline, stage) is None:
+            gated = ", ".join(f"{g.pipeline}/{g.stage}" for g in self.policy.gates) or "none"
+            raise ValueError(
+                f"the policy has no gate for pipeline {pipeline!r} stage {stage!r} (gated: {gated}); "
+                "add it under gating.gates so that the stack grants the gate access to that pipeline"
+            )
+        return codepipeline_actions.LambdaInvokeAction(
+            action_name=action_name,
+            lambda_=self.gate.function,
+            user_parameters_string=json.dumps({"pipeline": pipeline, "stage": stage}, separators=(",", ":")),
+            run_order=run_order,
+            variables_namespace=variables_namespace,
+        )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import statistics
 import subprocess
 import sys
@@ -9,10 +12,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 RUNS = 7
-HANDLERS = ["functions.switches.handler"]
+HANDLERS = ["functions.switches.handler", "functions.gate.handler"]
+DECISIONS = 5  # warm gate decisions timed after the first
 
 
 def cold_import_ms(module: str) -> float:
@@ -69,6 +74,91 @@ def switch_command_calls() -> Counter[str]:
     return calls
 
 
+@dataclass
+class GateBench:
+    first_decision_calls: Counter[str]
+    first_decision_ms: float
+    warm_decision_ms: float
+    job_calls: Counter[str]
+    job_ms: float
+    verdict: str
+
+
+def gate_decision() -> GateBench:
+    """One gate with 10 alarms by name, a window, the freeze switch and an error budget, on the sandbox's gaps."""
+    import pytest
+
+    from functions.gate import handler
+    from functions.gate.core import decide
+    from functions.shared.runtime import Runtime
+    from tests.support.gating import (
+        captured_logs,
+        fake_context,
+        gate_parameters,
+        gating,
+        open_sandbox,
+        serve,
+        web_app_gate,
+    )
+
+    balancer = {"LoadBalancer": "app/web-app/50dc6c495c0c9188"}
+    metric = {"namespace": "AWS/ApplicationELB", "dimensions": balancer}
+    gate = web_app_gate(
+        alarms={"names": [f"web-app-{n:02}" for n in range(10)]},
+        window={
+            "timezone": "Europe/Paris",
+            "allow": [{"days": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"], "start": "00:00", "end": "23:59"}],
+        },
+        freeze={"mode": "enforce"},
+        error_budget={
+            "objective_percent": 99.9,
+            "errors": {**metric, "name": "HTTPCode_Target_5XX_Count"},
+            "requests": {**metric, "name": "RequestCount"},
+        },
+    )
+    policy = gating(gate)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request lines
+    server = serve()
+    endpoint = next(server)
+    try:
+        # The functions' JSON logs and EMF metrics would drown the figures.
+        with pytest.MonkeyPatch.context() as patch, captured_logs(), contextlib.redirect_stdout(io.StringIO()):
+            sandbox = open_sandbox(patch, endpoint)
+            for name in gate["alarms"]["names"]:
+                sandbox.metric_alarm(name)
+            sandbox.put_counts("RequestCount", 1000, 60, balancer)
+            sandbox.put_counts("HTTPCode_Target_5XX_Count", 1, 60, balancer)
+            sandbox.create_pipeline(user_parameters=gate_parameters())
+            _, job = sandbox.at_gate(user_parameters=gate_parameters())
+            [checked] = policy.gates
+            with counted_aws_calls() as calls:
+                rt = Runtime.build(sandbox.runtime.settings, clock=sandbox.clock)  # a cold container's runtime
+                started = time.perf_counter()
+                decided = decide(checked, rt.switches.read(fresh=True), rt.clock())
+                first_ms = (time.perf_counter() - started) * 1000
+            first_calls = Counter(calls)
+            warm = []
+            for _ in range(DECISIONS):
+                started = time.perf_counter()
+                decide(checked, rt.switches.read(fresh=True), rt.clock())
+                warm.append((time.perf_counter() - started) * 1000)
+            with counted_aws_calls() as calls:
+                rt = Runtime.build(sandbox.runtime.settings, clock=sandbox.clock)
+                started = time.perf_counter()
+                handler.run(job, lambda: rt, lambda: policy, fake_context())
+                job_ms = (time.perf_counter() - started) * 1000
+            return GateBench(
+                first_calls, first_ms, statistics.median(warm), Counter(calls), job_ms, decided.decision.verdict
+            )
+    finally:
+        server.close()
+
+
+def print_calls(calls: Counter[str]) -> None:
+    for name, count in sorted(calls.items()):
+        print(f"  {count} x {name}")
+
+
 def main() -> None:
     base = cold_import_ms("boto3")
     print(f"cold import, median of {RUNS} fresh interpreters")
@@ -80,8 +170,19 @@ def main() -> None:
     calls = switch_command_calls()
     elapsed = (time.perf_counter() - started) * 1000
     print(f"switches 'set freeze' (moto, in-process {elapsed:.0f} ms incl. setup): {sum(calls.values())} AWS calls")
-    for name, count in sorted(calls.items()):
-        print(f"  {count} x {name}")
+    print_calls(calls)
+    gate = gate_decision()
+    print(
+        f"one gate decision (10 alarms by name, window, freeze switch, error budget; verdict {gate.verdict}), "
+        f"on the sandbox's gap-filled server in a thread: {sum(gate.first_decision_calls.values())} AWS calls, "
+        f"{gate.first_decision_ms:.0f} ms cold, {gate.warm_decision_ms:.1f} ms warm (median of {DECISIONS})"
+    )
+    print_calls(gate.first_decision_calls)
+    print(
+        f"the whole Invoke action job (idempotency, decision, audit, answer): {sum(gate.job_calls.values())} "
+        f"AWS calls, {gate.job_ms:.0f} ms"
+    )
+    print_calls(gate.job_calls)
 
 
 if __name__ == "__main__":

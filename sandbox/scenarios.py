@@ -6,13 +6,21 @@ scenarios put times relative to now so that what a function sees is what the ste
 
 from __future__ import annotations
 
+import contextlib
 import json
+import urllib.request
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from functions.gating import windows
+from functions.gating.policy import Gate, WindowCheck
 from functions.shared.switches import parameter_name
+from stacks.versions import REPO_ROOT
 
-from .cli import Demo, Scenario, resolve_function, status_of
+from .cli import Demo, Fired, Scenario, default_policy, resolve_function, status_of
+from .estate import PIPELINE
 
 SWITCHES = "switches"
 
@@ -96,4 +104,532 @@ def switches_events(demo: Demo) -> None:
     )
 
 
-SCENARIOS: list[Scenario] = [switches_console, switches_events]
+# --- deploy gating ----------------------------------------------------------------------------------
+#
+# The estate's pipeline web-app runs Source → Build → Gate (the Invoke action) → Approve (manual) →
+# Deploy, and deckhand.yaml gates its Deploy stage. moto runs no pipeline: the scenarios start
+# executions and move them on through the sandbox's control routes, hand the gate its job as
+# CodePipeline would, and route the events the sandbox recorded through the deployed rules.
+
+GATE, APPROVER, WATCHDOG, NOTICES = "gate", "approver", "watchdog", "pipeline-notices"
+GATING_FUNCTIONS = (GATE, APPROVER, WATCHDOG, NOTICES)
+GATE_STAGE = "Gate"  # the stage, and action, that invokes the gate
+APPROVAL_STAGE = "Approve"
+GATED_STAGE = "Deploy"
+# What the example gate selects (by name, prefix web-app-error and tag deckhand:gate) and watches.
+GATE_ALARMS = ("web-app-5xx", "web-app-latency-p99", "web-app-error-rate", "web-app-canary", "web-app-health")
+BAKED = timedelta(minutes=10)  # Build succeeded this long before the gate runs: past the example's 5 minutes
+EVERY_DAY = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+ACTION_CHANGE = "CodePipeline Action Execution State Change"
+EXECUTION_CHANGE = "CodePipeline Pipeline Execution State Change"
+
+
+def control(demo: Demo, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A `/_sandbox/` control route of the server: POST with a body, else GET."""
+    request = urllib.request.Request(  # noqa: S310 - the local sandbox
+        f"{demo.endpoint}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return dict(json.load(answer))
+
+
+def event_cursor(demo: Demo) -> int:
+    return int(control(demo, "/_sandbox/events?after=1000000000")["next"])
+
+
+def recorded(demo: Demo, cursor: int, detail_type: str, **detail: str) -> list[dict[str, Any]]:
+    """Events the sandbox recorded since `cursor`, of one type, whose detail has these values (execution_id
+    stands for execution-id)."""
+    wanted = {key.replace("_", "-"): value for key, value in detail.items()}
+    events = control(demo, f"/_sandbox/events?after={cursor}")["events"]
+    return [
+        e for e in events if e["detail-type"] == detail_type and all(e["detail"].get(k) == v for k, v in wanted.items())
+    ]
+
+
+def routed_to(fired: list[Fired]) -> list[str]:
+    return [f.invocation.function_name for f in fired]
+
+
+def responses(fired: list[Fired]) -> list[Any]:
+    return [f.invocation.response if f.invocation.ok else status_of(f.invocation) for f in fired]
+
+
+# Pipeline runs ---------------------------------------------------------------------------------------
+
+
+def start_execution(demo: Demo, *, through: str, status: str = "InProgress", ago: timedelta = BAKED) -> str:
+    """A new web-app execution whose earlier stages succeeded `ago`, when `through` reached `status`."""
+    execution_id = str(demo.client("codepipeline").start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"])
+    at = (datetime.now(UTC) - ago).isoformat()
+    control(
+        demo,
+        "/_sandbox/codepipeline/advance",
+        {"pipeline": PIPELINE, "execution_id": execution_id, "stage": through, "status": status, "at": at},
+    )
+    return execution_id
+
+
+def advance(demo: Demo, execution_id: str, stage: str, status: str) -> None:
+    body = {"pipeline": PIPELINE, "execution_id": execution_id, "stage": stage, "status": status}
+    control(demo, "/_sandbox/codepipeline/advance", body)
+
+
+def execution_status(demo: Demo, execution_id: str) -> str:
+    found = demo.client("codepipeline").get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=execution_id)
+    return str(found["pipelineExecution"]["status"])
+
+
+def stage_status(demo: Demo, execution_id: str, stage: str) -> str | None:
+    for execution in control(demo, "/_sandbox/state")["executions"]:
+        if execution["pipelineExecutionId"] == execution_id:
+            return next((s["status"] for s in execution["stages"] if s["name"] == stage), None)
+    return None
+
+
+def finish(demo: Demo, execution_id: str) -> None:
+    """Leave the pipeline idle for the next scenario: stop an execution that still runs."""
+    if execution_status(demo, execution_id) == "InProgress":
+        demo.client("codepipeline").stop_pipeline_execution(
+            pipelineName=PIPELINE, pipelineExecutionId=execution_id, abandon=True, reason="Demo: rehearsal over"
+        )
+
+
+def gate_job(demo: Demo, execution_id: str) -> dict[str, Any]:
+    """The job event CodePipeline sends the gate when `execution_id` reaches the Invoke action, as configured."""
+    stages = demo.client("codepipeline").get_pipeline(name=PIPELINE)["pipeline"]["stages"]
+    [action] = [a for s in stages if s["name"] == GATE_STAGE for a in s["actions"]]
+    configuration = action["configuration"]
+    return control(
+        demo,
+        "/_sandbox/codepipeline/job",
+        {
+            "pipeline": PIPELINE,
+            "stage": GATE_STAGE,
+            "action": action["name"],
+            "function_name": configuration["FunctionName"],
+            "user_parameters": configuration.get("UserParameters"),
+            "execution_id": execution_id,
+        },
+    )
+
+
+def job_id_of(event: Mapping[str, Any]) -> str:
+    return str(event["CodePipeline.job"]["id"])
+
+
+def job_state(demo: Demo, job_id: str) -> dict[str, Any]:
+    [job] = [j for j in control(demo, "/_sandbox/state")["jobs"] if j["id"] == job_id]
+    return dict(job)
+
+
+def approval_of(demo: Demo, execution_id: str) -> dict[str, Any]:
+    [approval] = [a for a in control(demo, "/_sandbox/state")["approvals"] if a["execution_id"] == execution_id]
+    return dict(approval)
+
+
+# Alarms, metrics, switches ---------------------------------------------------------------------------
+
+
+def set_alarm(demo: Demo, name: str, state: str, reason: str) -> dict[str, Any]:
+    """Set the alarm's state and return the `CloudWatch Alarm State Change` event AWS would emit."""
+    from . import gaps  # noqa: PLC0415 - moto's models load only for the scenarios that need them
+
+    return gaps.alarm_state_change(demo.client("cloudwatch"), name, state, reason, datetime.now(UTC))
+
+
+def ready(demo: Demo) -> None:
+    """Every alarm the gate reads OK (moto starts them in INSUFFICIENT_DATA) and no freeze."""
+    for name in GATE_ALARMS:
+        set_alarm(demo, name, "OK", "Demo: healthy")
+    lift = {"action": "clear", "switch": "freeze", "reason": "Demo: deploys may go", "actor": "demo", "dry_run": False}
+    demo.invoke(SWITCHES, lift)
+    found = demo.client("cloudwatch").describe_alarms(
+        AlarmNames=list(GATE_ALARMS), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    states = sorted({a["StateValue"] for kind in ("MetricAlarms", "CompositeAlarms") for a in found.get(kind, [])})
+    demo.step(
+        "deploys are not frozen and the gate's alarms are OK",
+        [False, ["OK"]],
+        [stored_switch(demo, "freeze")["on"], states],
+    )
+
+
+def burn_error_budget(demo: Demo, minutes: int = 60) -> None:
+    """A quarter of web-app's requests fail, minute after minute: far above a 99.9 % objective."""
+    now = datetime.now(UTC)
+    balancer = [{"Name": "LoadBalancer", "Value": "app/web-app/50dc6c495c0c9188"}]
+    data = [
+        {"MetricName": name, "Dimensions": balancer, "Timestamp": now - timedelta(minutes=m), "Value": value}
+        for m in range(1, minutes + 1)
+        for name, value in (("RequestCount", 1000.0), ("HTTPCode_Target_5XX_Count", 250.0))
+    ]
+    demo.client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+
+
+# The deployed configuration --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def redeployed(demo: Demo, services: tuple[str, ...], **variables: str) -> Iterator[None]:
+    """For the block, the deployed functions as a redeploy of an edited policy would leave them.
+
+    Only the named environment variables change (UpdateFunctionConfiguration); they are put back after.
+    """
+    lambda_client = demo.client("lambda")
+    saved: dict[str, dict[str, str]] = {}
+    for service in services:
+        name = resolve_function(service, demo.endpoint)
+        current = dict(lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"])
+        saved[name] = current
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": current | variables})
+        demo.functions.loaded.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, before in saved.items():
+            lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+            demo.functions.loaded.pop(name, None)
+
+
+def deployed_gate() -> Gate:
+    from functions.shared.policy import load_policy  # noqa: PLC0415
+
+    gate = load_policy(default_policy()).gating.gate(PIPELINE, GATED_STAGE)
+    if gate is None or gate.window is None:
+        raise LookupError(
+            f"the demo's policy {default_policy()} has no gate with a window for {PIPELINE}/{GATED_STAGE}"
+        )
+    return gate
+
+
+def deployed_gate_zone() -> str:
+    gate = deployed_gate()
+    return gate.window.timezone if gate.window else "UTC"
+
+
+def window_open_now(zone: str, now: datetime) -> dict[str, Any]:
+    local = now.astimezone(ZoneInfo(zone))
+    hours = {"start": f"{local - timedelta(hours=1):%H:%M}", "end": f"{local + timedelta(hours=3):%H:%M}"}
+    return {"mode": "enforce", "timezone": zone, "allow": [{"days": EVERY_DAY, **hours}], "deny": []}
+
+
+def window_closed_today(zone: str, now: datetime) -> dict[str, Any]:
+    today = now.astimezone(ZoneInfo(zone)).date().isoformat()
+    deny = {"name": "Demo release day off", "start": today, "end": today}
+    return {"mode": "enforce", "timezone": zone, "allow": [], "deny": [deny]}
+
+
+@contextlib.contextmanager
+def with_window(demo: Demo, window: dict[str, Any]) -> Iterator[WindowCheck]:
+    """The gated stage's window replaced for the block: functions read the machine's clock, so a
+    scenario that must not depend on the hour brings its own window."""
+    gating = json.loads(demo.functions.get(resolve_function(GATE, demo.endpoint)).environment["DECKHAND_GATING"])
+    for gate in gating["gates"]:
+        if (gate["pipeline"], gate["stage"]) == (PIPELINE, GATED_STAGE):
+            gate["window"] = window
+    check = WindowCheck.model_validate_json(json.dumps(window))
+    with redeployed(demo, GATING_FUNCTIONS, DECKHAND_GATING=json.dumps(gating, separators=(",", ":"))):
+        yield check
+
+
+def live(demo: Demo, *services: str) -> contextlib.AbstractContextManager[None]:
+    """`defaults.dry_run: false` for these functions: they act instead of saying what they would do."""
+    return redeployed(demo, services, DECKHAND_DRY_RUN="false")
+
+
+# The scenarios ---------------------------------------------------------------------------------------
+
+
+def gate_evaluates_the_deployed_policy(demo: Demo) -> None:
+    """From the console, the gate decides now with the deployed policy and the real clock, acting on nothing."""
+    ready(demo)
+    execution = start_execution(demo, through=GATE_STAGE)
+    gate = deployed_gate()
+    assert gate.window is not None
+    payload = json.loads((REPO_ROOT / "events" / "gate" / "evaluate.json").read_text(encoding="utf-8"))
+    now = datetime.now(UTC)
+    invocation = demo.invoke(GATE, payload)
+    answer = invocation.response if isinstance(invocation.response, dict) else {}
+    demo.step("evaluate answers and acts on nothing", ["ok", False], [status_of(invocation), answer.get("acted")])
+    decision = answer.get("decision") or {}
+    checks = {c["check"]: c for c in decision.get("checks", [])}
+    zone = gate.window.timezone
+    if windows.is_open(gate.window, now):
+        outcome, says = "pass", "open now"
+    else:
+        opens = windows.next_open(gate.window, now)
+        says = f"next open window: {windows.local_label(opens, zone)}" if opens else "no open window"
+        soon = opens is not None and opens - now <= timedelta(minutes=gate.timeout_minutes)
+        outcome = "wait" if soon else "block"
+    local = f"{now.astimezone(ZoneInfo(zone)):%a %H:%M} {zone}"
+    window = checks.get("window", {})
+    demo.step(f"the window check, as the policy's window reads at {local}", outcome, window.get("outcome"))
+    demo.step(f"its reason says {says!r}", True, says in str(window.get("reason")))
+    others = {name: c.get("outcome") for name, c in checks.items() if name != "window"}
+    demo.step(
+        "the other checks pass (alarms OK, no freeze, Build baked, budget not burning)",
+        {"alarms": "pass", "freeze": "pass", "bake": "pass", "error_budget": "pass"},
+        others,
+    )
+    demo.step("the verdict follows the window", {"pass": "proceed"}.get(outcome, outcome), decision.get("verdict"))
+    finish(demo, execution)
+
+
+def gate_waits_on_an_alarm(demo: Demo) -> None:
+    """The Invoke action holds the deploy while an alarm is in ALARM, then lets it go once it clears."""
+    ready(demo)
+    with with_window(demo, window_open_now(deployed_gate_zone(), datetime.now(UTC))) as window:
+        [hours] = window.allow
+        demo.step(
+            f"a window open every day {hours.start:%H:%M}-{hours.end:%H:%M} {window.timezone}, for the rehearsal",
+            True,
+            windows.is_open(window, datetime.now(UTC)),
+        )
+        execution = start_execution(demo, through=GATE_STAGE)
+        set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 2 datapoints [42.0 (10:01:00), 37.0] > 10.0")
+        event = gate_job(demo, execution)
+        job_id = job_id_of(event)
+        first = demo.invoke(GATE, event)
+        demo.step("the gate answers the job: wait", "wait", (first.response or {}).get("outcome"))
+        job = job_state(demo, job_id)
+        demo.step(
+            "the job stays in progress, with a continuation token",
+            ["InProgress", True],
+            [job["status"], bool(job["continuation_token"])],
+        )
+        summary = str(job["history"][-1].get("executionDetails", {}).get("summary"))
+        demo.step("the summary names the alarm and why it fires", True, "web-app-5xx in ALARM: Threshold" in summary)
+        demo.invoke(GATE, event)
+        demo.step(
+            "the same job delivered twice is answered once",
+            len(job["history"]),
+            len(job_state(demo, job_id)["history"]),
+        )
+        set_alarm(demo, "web-app-5xx", "OK", "Threshold Crossed: no datapoint above 10.0")
+        again = control(demo, f"/_sandbox/codepipeline/job/{job_id}")
+        token = again["CodePipeline.job"]["data"].get("continuationToken")
+        demo.step("CodePipeline re-invokes the gate with the token", job["continuation_token"], token)
+        demo.invoke(GATE, again)
+        job = job_state(demo, job_id)
+        variables = job["history"][-1].get("outputVariables", {})
+        demo.step("once the alarm is OK the job succeeds", "Succeeded", job["status"])
+        demo.step(
+            "with output variables decision, reasons and decision_id",
+            ["proceed", True, True],
+            [variables.get("decision"), bool(variables.get("reasons")), bool(variables.get("decision_id"))],
+        )
+        demo.step(
+            "and the pipeline moves on to the approval", "InProgress", stage_status(demo, execution, APPROVAL_STAGE)
+        )
+        finish(demo, execution)
+
+
+def gate_blocks_a_freeze(demo: Demo) -> None:
+    """A freeze fails the job with who froze, why, and when the next window opens; the failure is noticed."""
+    ready(demo)
+    now = datetime.now(UTC)
+    zone = deployed_gate_zone()
+    with with_window(demo, window_closed_today(zone, now)) as window:
+        opens = windows.next_open(window, now)
+        label = windows.local_label(opens, zone) if opens else "?"
+        demo.step("a deny period closes today's window, for the rehearsal", False, windows.is_open(window, now))
+        freeze = {"action": "set", "switch": "freeze", "reason": "Demo: incident review", "for": "1h", "actor": "demo"}
+        demo.step(
+            "freeze deploys for an hour", "changed", status_of(demo.invoke(SWITCHES, {**freeze, "dry_run": False}))
+        )
+        execution = start_execution(demo, through=GATE_STAGE)
+        cursor = event_cursor(demo)
+        event = gate_job(demo, execution)
+        first = demo.invoke(GATE, event)
+        demo.step("the gate answers the job: block", "block", (first.response or {}).get("outcome"))
+        job = job_state(demo, job_id_of(event))
+        message = str(job["history"][-1].get("failureDetails", {}).get("message"))
+        demo.step("the job failed", "Failed", job["status"])
+        demo.step(
+            "the message names the freeze, who set it and why",
+            True,
+            "freeze: frozen by demo until" in message and "Demo: incident review" in message,
+        )
+        demo.step(f"and the next open window ({label})", True, f"next open window: {label}" in message)
+        demo.step("and says how to lift the freeze", True, '"action": "clear", "switch": "freeze"' in message)
+        demo.step("the execution failed at the gate", "Failed", execution_status(demo, execution))
+        failed = recorded(demo, cursor, EXECUTION_CHANGE, execution_id=execution, state="FAILED")
+        fired = [f for e in failed for f in demo.emit(e)]
+        demo.step("its FAILED event reaches the pipeline notices", ["deckhand-pipeline-notices"], routed_to(fired))
+        demo.step("which notify what failed and why", ["notified"], [status_of(f.invocation) for f in fired])
+        lift = {"action": "clear", "switch": "freeze", "reason": "Demo: review done", "actor": "demo", "dry_run": False}
+        demo.step("lift the freeze", "changed", status_of(demo.invoke(SWITCHES, lift)))
+
+
+def approver_answers_approvals(demo: Demo) -> None:
+    """A manual approval is approved when the gate is green, and left to humans, with why, when it is not."""
+    ready(demo)
+    with with_window(demo, window_open_now(deployed_gate_zone(), datetime.now(UTC))):
+        cursor = event_cursor(demo)
+        green = start_execution(demo, through=APPROVAL_STAGE)
+        started = recorded(demo, cursor, ACTION_CHANGE, execution_id=green, stage=APPROVAL_STAGE, state="STARTED")
+        demo.step("the approval action started", 1, len(started))
+        fired = demo.emit(started[0])
+        demo.step("its STARTED event reaches the approver", ["deckhand-approver"], routed_to(fired))
+        demo.step(
+            "in dry run (the example's default) it only says it would approve",
+            [["would-approve"], "InProgress"],
+            [statuses(fired), approval_of(demo, green)["status"]],
+        )
+        with live(demo, APPROVER):
+            fired = demo.emit(started[0])
+            approval = approval_of(demo, green)
+            demo.step(
+                "with dry run off, the green gate approves",
+                [["approved"], "Succeeded"],
+                [statuses(fired), approval["status"]],
+            )
+            demo.step(
+                "the approval summary names the decision",
+                True,
+                str(approval["summary"]).startswith("Approved by Deckhand: decision "),
+            )
+            demo.step("the pipeline goes on to Deploy", "InProgress", stage_status(demo, green, GATED_STAGE))
+            finish(demo, green)
+
+            set_alarm(demo, "web-app-latency-p99", "ALARM", "Threshold Crossed: p99 2.4 s > 1.5 s")
+            cursor = event_cursor(demo)
+            red = start_execution(demo, through=APPROVAL_STAGE)
+            started = recorded(demo, cursor, ACTION_CHANGE, execution_id=red, stage=APPROVAL_STAGE, state="STARTED")
+            fired = [f for e in started for f in demo.emit(e)]
+            demo.step(
+                "with an alarm in ALARM the approval is left to humans",
+                [["left-to-humans"], "InProgress"],
+                [statuses(fired), approval_of(demo, red)["status"]],
+            )
+            said = [r.get("decision", {}).get("reasons") for r in responses(fired) if isinstance(r, dict)]
+            demo.step("and the approver says which alarm holds it", True, "web-app-latency-p99 in ALARM" in str(said))
+        reject(demo, red, "Demo: rejected by a human after Deckhand's note")
+        demo.step("a human rejects it", "Failed", execution_status(demo, red))
+    set_alarm(demo, "web-app-latency-p99", "OK", "Demo: healthy again")
+
+
+def statuses(fired: list[Fired]) -> list[Any]:
+    return [status_of(f.invocation) for f in fired]
+
+
+def reject(demo: Demo, execution_id: str, summary: str) -> None:
+    """What a human does in the console: reject the pending approval (its token from GetPipelineState)."""
+    codepipeline = demo.client("codepipeline")
+    [token] = [
+        action["latestExecution"]["token"]
+        for stage in codepipeline.get_pipeline_state(name=PIPELINE)["stageStates"]
+        if stage["stageName"] == APPROVAL_STAGE
+        and stage.get("latestExecution", {}).get("pipelineExecutionId") == execution_id
+        for action in stage["actionStates"]
+        if action.get("latestExecution", {}).get("token")
+    ]
+    codepipeline.put_approval_result(
+        pipelineName=PIPELINE,
+        stageName=APPROVAL_STAGE,
+        actionName=APPROVAL_STAGE,
+        result={"summary": summary, "status": "Rejected"},
+        token=token,
+    )
+
+
+def watchdog_rolls_back(demo: Demo) -> None:
+    """An alarm soon after a deploy rolls the stage back to the previous release, once."""
+    ready(demo)
+    previous = start_execution(demo, through=GATED_STAGE, status="Succeeded", ago=timedelta(minutes=40))
+    release = start_execution(demo, through=GATED_STAGE, status="Succeeded", ago=timedelta(minutes=10))
+    demo.step(
+        "two releases deployed, the last one 10 minutes ago",
+        ["Succeeded"] * 2,
+        [execution_status(demo, previous), execution_status(demo, release)],
+    )
+    fired = demo.emit(
+        set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [88.0, 91.0, 97.0] > 10.0")
+    )
+    demo.step("web-app-5xx in ALARM wakes the watchdog", ["deckhand-watchdog"], routed_to(fired))
+    demo.step("in dry run it only says it would roll back", ["would-rollback"], outcomes(fired))
+    demo.step("and starts nothing", [], rollbacks(demo))
+    with live(demo, WATCHDOG):
+        fired = demo.emit(
+            set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [95.0, 99.0, 120.0] > 10.0")
+        )
+        demo.step("with dry run off it rolls Deploy back", ["rolled-back"], outcomes(fired))
+        demo.step(
+            "to the previous release",
+            [previous],
+            [r.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId") for r in rollbacks(demo)],
+        )
+        fired = demo.emit(set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: still failing"))
+        demo.step("the alarm firing again rolls back nothing more", 1, len(rollbacks(demo)))
+        demo.step(
+            "because the latest run is already a rollback",
+            [["skipped", True]],
+            [[o, "no rollback loop" in r] for o, r in zip(outcomes(fired), reasons(fired), strict=True)],
+        )
+    set_alarm(demo, "web-app-5xx", "OK", "Demo: the rollback cured it")
+    for rollback in rollbacks(demo):
+        if rollback["status"] == "InProgress":
+            advance(demo, rollback["pipelineExecutionId"], GATED_STAGE, "Succeeded")
+
+
+def outcomes(fired: list[Fired]) -> list[Any]:
+    return [
+        stage.get("outcome")
+        for response in responses(fired)
+        for stage in (response.get("stages", []) if isinstance(response, dict) else [{"outcome": response}])
+    ]
+
+
+def reasons(fired: list[Fired]) -> list[str]:
+    return [
+        str(stage.get("reason"))
+        for response in responses(fired)
+        for stage in (response.get("stages", []) if isinstance(response, dict) else [{"reason": response}])
+    ]
+
+
+def rollbacks(demo: Demo) -> list[dict[str, Any]]:
+    summaries = demo.client("codepipeline").list_pipeline_executions(pipelineName=PIPELINE)[
+        "pipelineExecutionSummaries"
+    ]
+    return [s for s in summaries if s.get("executionType") == "ROLLBACK"]
+
+
+def gate_shadow_rule(demo: Demo) -> None:
+    """The error budget in shadow mode: a burning budget is logged as "would have blocked", and the deploy goes."""
+    ready(demo)
+    with with_window(demo, window_open_now(deployed_gate_zone(), datetime.now(UTC))):
+        burn_error_budget(demo)
+        execution = start_execution(demo, through=GATE_STAGE)
+        event = gate_job(demo, execution)
+        invocation = demo.invoke(GATE, event)
+        job = job_state(demo, job_id_of(event))
+        variables = job["history"][-1].get("outputVariables", {})
+        demo.step(
+            "a quarter of requests failing, the gate still proceeds",
+            ["Succeeded", "proceed"],
+            [job["status"], variables.get("decision")],
+        )
+        demo.step(
+            "its reasons say the error budget would have blocked",
+            True,
+            "error_budget (shadow, would have blocked)" in str(variables.get("reasons")),
+        )
+        demo.step("and its log says so", True, "would have blocked" in invocation.logs)
+        finish(demo, execution)
+
+
+SCENARIOS: list[Scenario] = [
+    switches_console,
+    switches_events,
+    gate_evaluates_the_deployed_policy,
+    gate_waits_on_an_alarm,
+    gate_blocks_a_freeze,
+    approver_answers_approvals,
+    watchdog_rolls_back,
+    gate_shadow_rule,
+]

@@ -104,19 +104,13 @@ class Core(Construct):
 
         self.failed_invocations = self.queue("FailedInvocations", f"{prefix}-failed-invocations")
 
-        self.audit_table = dynamodb.Table(
+        self.audit_table = self.table(
             self,
             "AuditTable",
-            table_name=audit_table_name(prefix),
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expires_at",
+            name=audit_table_name(prefix),
+            partition_key="pk",
+            sort_key="sk",
+            ttl_attribute="expires_at",
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.audit_table.add_global_secondary_index(
@@ -168,6 +162,34 @@ class Core(Construct):
             expression=f"SUM(SEARCH('{{Deckhand,service}} MetricName=\"{name}\"', 'Sum', 300))",
             label=name,
             period=Duration.minutes(5),
+        )
+
+    def table(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        partition_key: str,
+        ttl_attribute: str,
+        removal_policy: RemovalPolicy,
+        sort_key: str | None = None,
+    ) -> dynamodb.Table:
+        """A Deckhand table: on demand, encrypted with the key, point-in-time recovery, TTL."""
+        return dynamodb.Table(
+            scope,
+            construct_id,
+            table_name=name,
+            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=ttl_attribute,
+            removal_policy=removal_policy,
         )
 
     def queue(self, construct_id: str, name: str, *, scope: Construct | None = None) -> sqs.Queue:

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -101,18 +100,12 @@ class Gating(Construct):
         stack = Stack.of(self)
         self.pipeline_arns = [stack.format_arn(service="codepipeline", resource=p) for p in self.pipelines]
 
-        self.idempotency_table = dynamodb.Table(
+        self.idempotency_table = core.table(
             self,
             "IdempotencyTable",
-            table_name=idempotency_table_name(policy.name_prefix),
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=core.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiration",
+            name=idempotency_table_name(policy.name_prefix),
+            partition_key="id",
+            ttl_attribute="expiration",
             # Short-lived records of answered job deliveries: nothing in it needs to outlive the stack.
             removal_policy=RemovalPolicy.DESTROY,
         )

@@ -1,13 +1,13 @@
 """The sandbox server (moto wrapped by the gap fillers) in this process, and boto3 clients of it."""
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from sandbox import REGION, gaps
+from sandbox import REGION
+from tests.support.gating import serve
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +21,7 @@ def endpoint() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as env:
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
             env.delenv(name, raising=False)
-        server = gaps.make_server("127.0.0.1", 0, gaps.make_app())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://localhost:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join(timeout=5)
-            server.server_close()
+        yield from serve()
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,21 @@ GATE_FUNCTION = "deckhand-gate"
 IDEMPOTENCY_TABLE = "deckhand-gate-deliveries"
 
 
+def put_5xx_alarm(cloudwatch: Any, name: str, tags: dict[str, str] | None = None) -> None:
+    """A metric alarm on a load balancer's 5xx count, like the estate's."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    )
+
+
 def serve() -> Iterator[str]:
     """`gaps.make_app()` on a free port in a thread, for as long as the caller iterates."""
     server = gaps.make_server("127.0.0.1", 0, gaps.make_app())
@@ -203,17 +218,7 @@ class GatingSandbox:
 
     def metric_alarm(self, name: str, state: str = "OK", reason: str = "", tags: dict[str, str] | None = None) -> str:
         cloudwatch = self.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=10,
-            ComparisonOperator="GreaterThanThreshold",
-            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        )
+        put_5xx_alarm(cloudwatch, name, tags)
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason or f"set to {state} by a test")
         return name
 

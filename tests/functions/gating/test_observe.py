@@ -27,6 +27,7 @@ from functions.gating.observe import (
 from functions.gating.policy import AlarmCheck, Gate
 from functions.shared.switches import SwitchBoard, SwitchState
 from tests.support.deployed import Deployed
+from tests.support.gating import put_5xx_alarm
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
 ELB = {"namespace": "AWS/ApplicationELB", "dimensions": {"LoadBalancer": "app/web/1"}}
@@ -160,19 +161,8 @@ def test_a_bake_count_is_summed_by_the_minute_since_the_previous_stage() -> None
 
 
 def alarms(*names: str, tags: dict[str, str] | None = None) -> None:
-    cloudwatch = boto3.client("cloudwatch")
     for name in names:
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=10,
-            ComparisonOperator="GreaterThanThreshold",
-            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        )
+        put_5xx_alarm(boto3.client("cloudwatch"), name, tags)
 
 
 def test_alarms_by_name_prefix_and_tag(aws: None) -> None:

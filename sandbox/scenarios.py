@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from functions.gating.policy import Gate, WindowCheck
 from functions.shared.switches import parameter_name
 from stacks.versions import REPO_ROOT
 
+from . import runner
 from .cli import Demo, Fired, Scenario, default_policy, resolve_function, status_of
 from .estate import PIPELINE
 
@@ -623,6 +625,308 @@ def gate_shadow_rule(demo: Demo) -> None:
         finish(demo, execution)
 
 
+# --- every event sample -------------------------------------------------------------------------------
+#
+# tests/events holds AWS's own samples (which name pipelines and alarms this estate does not have) and the
+# switches' Parameter Store change; tests/events/variants adds what the gating functions meet with this
+# estate's names: metric, metric-math and composite alarms, muted and suppressed ones, the alarm notification
+# as an SNS topic delivers it to Lambda and as a Lambda alarm action sends it, and web-app's pipeline events.
+# Every file has one row in SAMPLE_OUTCOMES (tests/sandbox/test_event_samples.py fails a file without one).
+
+EVENTS = REPO_ROOT / "tests" / "events"
+SAMPLE_FOLDERS = ("", "variants")
+
+Given = Callable[[Demo], contextlib.AbstractContextManager[dict[str, str]]]
+
+
+@contextlib.contextmanager
+def as_is(demo: Demo) -> Iterator[dict[str, str]]:
+    """The sample needs nothing from the estate."""
+    yield {}
+
+
+@contextlib.contextmanager
+def deployed_10_minutes_ago(demo: Demo) -> Iterator[dict[str, str]]:
+    """Deploy last succeeded 10 minutes ago, within the watchdog's 60-minute horizon, not as a rollback."""
+    start_execution(demo, through=GATED_STAGE, status="Succeeded", ago=BAKED)
+    yield {}
+
+
+@contextlib.contextmanager
+def approval_waiting(demo: Demo) -> Iterator[dict[str, str]]:
+    """An execution waits at the manual approval, Build baked; the sample names that execution."""
+    execution = start_execution(demo, through=APPROVAL_STAGE)
+    try:
+        yield {"execution-id": execution}
+    finally:
+        finish(demo, execution)
+
+
+@contextlib.contextmanager
+def failed_at_deploy(demo: Demo) -> Iterator[dict[str, str]]:
+    """An execution whose Deploy action failed; the sample names it (real events name real executions)."""
+    yield {"execution-id": start_execution(demo, through=GATED_STAGE, status="Failed")}
+
+
+@contextlib.contextmanager
+def stopped_by_hand(demo: Demo) -> Iterator[dict[str, str]]:
+    """An execution someone stopped (and abandoned) while it deployed; the sample names it."""
+    execution = start_execution(demo, through=GATED_STAGE)
+    demo.client("codepipeline").stop_pipeline_execution(
+        pipelineName=PIPELINE, pipelineExecutionId=execution, abandon=True, reason="Demo: stopped by hand"
+    )
+    yield {"execution-id": execution}
+
+
+@contextlib.contextmanager
+def freeze_last_written_by_deckhand(demo: Demo) -> Iterator[dict[str, str]]:
+    """The freeze parameter's last write is the switches function's own: set, then cleared, through it."""
+    command = {"switch": "freeze", "reason": "Demo: event samples", "actor": "demo", "dry_run": False}
+    demo.invoke(SWITCHES, {**command, "action": "set", "for": "1h"})
+    demo.invoke(SWITCHES, {**command, "action": "clear"})
+    yield {}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What one sample does in the sandbox: where it goes, and what each function that gets it answers."""
+
+    says: str  # why that is the right outcome
+    status: str | None = None  # the answer's `status`, from every function the sample reaches
+    routes: tuple[str, ...] = ()  # the functions (services) the deployed rules route it to; () when no rule matches
+    to: str | None = None  # also delivered straight to this function: not an EventBridge event, or one no rule routes
+    outcomes: tuple[str, ...] = ()  # the watchdog's outcome for each stage it watches for the alarm
+    answers: Mapping[str, Any] = field(default_factory=dict)  # other fields of the answer, as they must be
+    given: Given = as_is  # the estate the sample needs, and what it binds in the event's detail
+    logged: str = ""  # what the function must log
+    never_logged: str = ""  # what it must not
+
+
+IGNORED_BY_RULES = "no deployed rule matches"
+SAMPLE_OUTCOMES: dict[str, Expected] = {
+    # AWS's samples: other pipelines and alarms than the policy's, so no rule routes them; the function
+    # that reads their kind, handed one anyway, ignores it.
+    "cloudwatch-alarm-state-change-composite.json": Expected(
+        f"{IGNORED_BY_RULES} ServiceAggregatedAlarm; the watchdog watches no such alarm", "ignored", to=WATCHDOG
+    ),
+    "cloudwatch-alarm-state-change-metric.json": Expected(
+        f"{IGNORED_BY_RULES} ServerCpuTooHigh; the watchdog watches no such alarm", "ignored", to=WATCHDOG
+    ),
+    "codepipeline-action-execution-state-change.json": Expected(
+        f"{IGNORED_BY_RULES} myPipeline's CodeDeploy action FAILED; not an approval starting", "ignored", to=APPROVER
+    ),
+    "codepipeline-lambda-invoke-job-event.json": Expected(
+        "UserParameters 'input_parameter' is not JSON: a configuration error, which the sandbox refuses to record "
+        "for a job it never created",
+        "already-answered",
+        to=GATE,
+        logged="UserParameters is not JSON",
+        never_logged="secret_key",
+    ),
+    "codepipeline-pipeline-execution-state-change.json": Expected(
+        f"{IGNORED_BY_RULES} myPipeline STARTED; not a failed or stopped execution", "ignored", to=NOTICES
+    ),
+    "codepipeline-stage-execution-state-change.json": Expected(
+        f"{IGNORED_BY_RULES} stage changes; notices read executions only", "ignored", to=NOTICES
+    ),
+    "ssm-parameter-store-change.json": Expected(
+        "the switches function recognises its own write of the freeze",
+        "ok",
+        routes=(SWITCHES,),
+        given=freeze_last_written_by_deckhand,
+    ),
+    # web-app's alarms, as EventBridge delivers their state changes.
+    "variants/cloudwatch-alarm-state-change-web-app-5xx.json": Expected(
+        "a metric alarm 10 minutes after a deploy: in dry run the watchdog would roll Deploy back",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-5xx-ok.json": Expected(
+        f"{IGNORED_BY_RULES} a change to OK; the watchdog ignores it too", "ignored", to=WATCHDOG
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-5xx-muted.json": Expected(
+        "a mute rule's window covers the change: the watchdog leaves the alarm alone",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("muted",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-5xx-mute-ended.json": Expected(
+        "the mute window ended hours before the change: the watchdog would roll back",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-error-rate-metric-math.json": Expected(
+        f"{IGNORED_BY_RULES} the metric-math alarm: the gate reads it, the watchdog does not watch it",
+        "ignored",
+        to=WATCHDOG,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-health-composite.json": Expected(
+        "a composite alarm after a deploy: in dry run the watchdog would roll Deploy back",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-health-composite-muted.json": Expected(
+        "a muted composite alarm is left alone",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("muted",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-state-change-web-app-health-composite-suppressed.json": Expected(
+        "suppressed actions are not a mute: the watchdog would still roll back",
+        "handled",
+        routes=(WATCHDOG,),
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    # The same alarms as an SNS topic delivers their notification to Lambda, and as a Lambda alarm action
+    # sends it: not EventBridge events, so handed to the watchdog (a user's own subscription would).
+    "variants/cloudwatch-alarm-sns-notification-web-app-5xx.json": Expected(
+        "the SNS notification reads like the event: the watchdog would roll back",
+        "handled",
+        to=WATCHDOG,
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-sns-notification-web-app-5xx-ok.json": Expected(
+        "an OK notification is ignored", "ignored", to=WATCHDOG
+    ),
+    "variants/cloudwatch-alarm-sns-notification-web-app-error-rate-metric-math.json": Expected(
+        "the metric-math alarm's notification: not watched, ignored", "ignored", to=WATCHDOG
+    ),
+    "variants/cloudwatch-alarm-sns-notification-web-app-health-composite.json": Expected(
+        "the composite alarm's notification: the watchdog would roll back",
+        "handled",
+        to=WATCHDOG,
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    "variants/cloudwatch-alarm-lambda-action-web-app-5xx.json": Expected(
+        "a Lambda alarm action's event: the watchdog would roll back",
+        "handled",
+        to=WATCHDOG,
+        outcomes=("would-rollback",),
+        given=deployed_10_minutes_ago,
+    ),
+    # web-app's pipeline events, bound to executions the sandbox ran into the state they announce.
+    "variants/codepipeline-action-execution-approval-started-web-app.json": Expected(
+        "the approval of a green gate: in dry run the approver would approve",
+        "would-approve",
+        routes=(APPROVER,),
+        given=approval_waiting,
+    ),
+    "variants/codepipeline-pipeline-execution-failed-web-app.json": Expected(
+        "a failed execution is notified, naming the action that failed",
+        "notified",
+        routes=(NOTICES,),
+        answers={"subject": "web-app FAILED in stage Deploy, action Deploy"},
+        given=failed_at_deploy,
+    ),
+    "variants/codepipeline-pipeline-execution-stopped-web-app.json": Expected(
+        "an execution stopped by hand is notified, not as the watchdog's",
+        "notified",
+        routes=(NOTICES,),
+        answers={"subject": "web-app STOPPED"},
+        given=stopped_by_hand,
+    ),
+    "variants/codepipeline-stage-execution-state-change-web-app.json": Expected(
+        f"{IGNORED_BY_RULES} a stage change (the execution's FAILED event is the notice); notices ignore it",
+        "ignored",
+        to=NOTICES,
+    ),
+}
+
+
+def sample_files() -> list[str]:
+    """Every sample, as its path under tests/events."""
+    return [
+        path.relative_to(EVENTS).as_posix()
+        for folder in SAMPLE_FOLDERS
+        for path in sorted((EVENTS / folder).glob("*.json"))
+    ]
+
+
+def answer_of(invocation: runner.Invocation, expected: Expected) -> dict[str, Any]:
+    """What the step compares: no error, the status, and what else the sample's row expects."""
+    error = invocation.error
+    response = invocation.response if isinstance(invocation.response, dict) else {}
+    seen: dict[str, Any] = {
+        "error": f"{error.type}: {error.message}" if error is not None else None,
+        "status": response.get("status"),
+    }
+    if expected.outcomes:
+        seen["outcomes"] = [stage.get("outcome") for stage in response.get("stages", [])]
+    seen |= {key: response.get(key) for key in expected.answers}
+    if expected.logged:
+        seen["logs it"] = expected.logged in invocation.logs
+    if expected.never_logged:
+        seen["never logs it"] = expected.never_logged not in invocation.logs
+    return seen
+
+
+def expected_answer(expected: Expected) -> dict[str, Any]:
+    answer: dict[str, Any] = {"error": None, "status": expected.status}
+    if expected.outcomes:
+        answer["outcomes"] = list(expected.outcomes)
+    answer |= expected.answers
+    if expected.logged:
+        answer["logs it"] = True
+    if expected.never_logged:
+        answer["never logs it"] = True
+    return answer
+
+
+def deliver(demo: Demo, name: str, expected: Expected, deployed: Mapping[str, str]) -> None:
+    """Route an EventBridge sample through the deployed rules, hand it (or any other) to `expected.to`, and
+    check every function that got it."""
+    event = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    with expected.given(demo) as bindings:
+        if bindings:
+            event["detail"] = {**event["detail"], **bindings}
+        invocations = []
+        if "detail-type" in event:
+            fired = demo.emit(event)
+            targets = [deployed[service] for service in expected.routes]
+            demo.step(f"{name} is routed to {', '.join(targets) or 'no function'}", targets, routed_to(fired))
+            invocations += [f.invocation for f in fired]
+        if expected.to is not None:
+            invocations.append(demo.invoke(expected.to, event))
+        for invocation in invocations:
+            demo.step(
+                f"{name} → {invocation.function_name}: {expected.says}",
+                expected_answer(expected),
+                answer_of(invocation, expected),
+            )
+
+
+def event_samples(demo: Demo) -> None:
+    """Every event sample in tests/events, AWS's and the variants, goes through without a traceback, as expected."""
+    files = sample_files()
+    demo.step("every sample has an expected outcome", [], [name for name in files if name not in SAMPLE_OUTCOMES])
+    ready(demo)
+    demo.step(
+        "no pause holds the gating functions",
+        {"pause-all": False, "pause-gating": False},
+        {name: stored_switch(demo, name)["on"] for name in ("pause-all", "pause-gating")},
+    )
+    deployed = {service: resolve_function(service, demo.endpoint) for service in (*GATING_FUNCTIONS, SWITCHES)}
+    # What the approver decides must not depend on the hour, nor what the watchdog does on the policy's dry_run.
+    with (
+        with_window(demo, window_open_now(deployed_gate_zone(), datetime.now(UTC))),
+        redeployed(demo, (APPROVER, WATCHDOG), DECKHAND_DRY_RUN="true"),
+    ):
+        for name in files:
+            if name in SAMPLE_OUTCOMES:
+                deliver(demo, name, SAMPLE_OUTCOMES[name], deployed)
+
+
 SCENARIOS: list[Scenario] = [
     switches_console,
     switches_events,
@@ -632,4 +936,5 @@ SCENARIOS: list[Scenario] = [
     approver_answers_approvals,
     watchdog_rolls_back,
     gate_shadow_rule,
+    event_samples,
 ]

@@ -1,6 +1,8 @@
 """The `watchdog` function: an alarm in ALARM soon after a deploy stops or rolls back that stage, once.
 
-On `CloudWatch Alarm State Change` to ALARM for an alarm some gate's `watchdog.alarms` lists:
+On `CloudWatch Alarm State Change` to ALARM for an alarm some gate's `watchdog.alarms` lists (the
+EventBridge event the stack's rule delivers; also read: a Lambda alarm action's event, and the alarm's
+notification delivered by a subscription to an SNS topic of the user's own):
 
 - within `horizon_minutes` of the gated stage's last success, `rollback` rolls the stage back to the
   previous execution that succeeded in it (RollbackStage); `stop` stops the execution in flight

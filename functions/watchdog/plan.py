@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from functions.shared.clock import parse_instant
 from functions.shared.notify import Notice
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
+SNS_SOURCE = "aws:sns"
 DUTY = "gating"
 
 Act = Literal["rollback", "stop"]
@@ -49,7 +51,8 @@ def _time(text: Any) -> datetime | None:
 
 
 def alarm_change_of(event: Any) -> AlarmChange | None:
-    """An EventBridge `CloudWatch Alarm State Change`, or the event of a Lambda alarm action."""
+    """An EventBridge `CloudWatch Alarm State Change`, the event of a Lambda alarm action, or an alarm
+    notification an SNS topic delivered (see `alarm_change_of_sns`)."""
     if not isinstance(event, dict):
         return None
     if event.get("detail-type") == DETAIL_TYPE and isinstance(event.get("detail"), dict):
@@ -57,7 +60,7 @@ def alarm_change_of(event: Any) -> AlarmChange | None:
     elif isinstance(event.get("alarmData"), dict):
         raw = event["alarmData"]
     else:
-        return None
+        return alarm_change_of_sns(event)
     data = CloudWatchAlarmData(raw)
     state = data.state
     at = _time(state.get("timestamp")) or _time(event.get("time")) or parse_instant(str(event["time"]))
@@ -71,6 +74,51 @@ def alarm_change_of(event: Any) -> AlarmChange | None:
         muted_by=str(mute.get("mutedByArn", "")),
         mute_start=_time(mute.get("muteWindowStart")),
         mute_end=_time(mute.get("muteWindowEnd")),
+    )
+
+
+def _arn_region(arn: Any) -> str:
+    """`arn:aws:SERVICE:REGION:...` -> REGION; "" for anything else."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" else ""
+
+
+def _sns_delivery(event: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(the `Sns` part of the record, its message as JSON) of an SNS topic's delivery to Lambda, or None."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    record = records[0] if isinstance(records, list) and records else None
+    sns = record.get("Sns") if isinstance(record, dict) and record.get("EventSource") == SNS_SOURCE else None
+    if not isinstance(sns, dict):
+        return None
+    try:
+        message = json.loads(sns.get("Message") or "")
+    except (TypeError, ValueError):
+        return None
+    return (sns, message) if isinstance(message, dict) else None
+
+
+def alarm_change_of_sns(event: Any) -> AlarmChange | None:
+    """The classic CloudWatch alarm notification (AlarmName, NewStateValue, NewStateReason, StateChangeTime,
+    AlarmArn, ...) that an alarm's SNS action publishes, as a topic subscription delivers it to Lambda:
+    `Records[0].Sns.Message` holds it as JSON. None for any other event or message.
+
+    CloudWatch publishes nothing while an alarm is muted, so a notification is never muted. The region is
+    the alarm's (from AlarmArn, else the topic's): the notification's `Region` is a display name.
+    """
+    delivery = _sns_delivery(event)
+    if delivery is None:
+        return None
+    sns, message = delivery
+    name, state = message.get("AlarmName"), message.get("NewStateValue")
+    at = _time(message.get("StateChangeTime")) or _time(sns.get("Timestamp"))
+    if not isinstance(name, str) or not name or not isinstance(state, str) or at is None:
+        return None
+    return AlarmChange(
+        name=name,
+        state=state,
+        reason=str(message.get("NewStateReason") or ""),
+        at=at,
+        region=_arn_region(message.get("AlarmArn")) or _arn_region(sns.get("TopicArn")),
     )
 
 

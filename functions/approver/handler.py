@@ -48,7 +48,8 @@ def approve(approval: Approval, decided: core.Decided) -> str:
     The token comes from GetPipelineState, which shows none for a pipeline in PARALLEL execution mode:
     such approvals are left to humans too.
     """
-    token = pipeline.pending_approval_token(pipeline.pipeline_state(approval.pipeline), approval.stage, approval.action)
+    state = pipeline.pipeline_state(approval.pipeline)
+    token = pipeline.pending_approval_token(state, approval.stage, approval.action, approval.action_execution_id)
     if token is None:
         return "already-answered"
     try:

@@ -24,6 +24,7 @@ class Approval:
     action: str
     execution_id: str
     region: str
+    action_execution_id: str = ""
 
     @property
     def where(self) -> str:
@@ -44,6 +45,7 @@ def approval_of(event: Any) -> Approval | None:
         action=str(detail.get("action", "")),
         execution_id=str(detail.get("execution-id", "")),
         region=str(detail.get("region") or event.get("region", "")),
+        action_execution_id=str(detail.get("action-execution-id", "")),
     )
 
 

@@ -124,6 +124,14 @@ def get_execution(pipeline: str, execution_id: str) -> dict[str, Any]:
     return dict(response["pipelineExecution"])
 
 
+def find_execution(pipeline: str, execution_id: str) -> dict[str, Any]:
+    """The execution, or {} when CodePipeline no longer knows it (a late redelivery, a deleted pipeline)."""
+    try:
+        return get_execution(pipeline, execution_id)
+    except client("codepipeline").exceptions.PipelineExecutionNotFoundException:
+        return {}
+
+
 def execution(pipeline: str, execution_id: str) -> ExecutionObservation:
     return to_execution(get_execution(pipeline, execution_id))
 
@@ -199,13 +207,19 @@ def stage_succeeded_at(state: Mapping[str, Any], stage: str) -> datetime | None:
     return run.last_change if run is not None and run.status == "Succeeded" else None
 
 
-def pending_approval_token(state: Mapping[str, Any], stage: str, action: str) -> str | None:
+def pending_approval_token(
+    state: Mapping[str, Any], stage: str, action: str, action_execution_id: str = ""
+) -> str | None:
+    """The token of the approval still waiting; None if it is answered, or is another run's than the event's."""
     found = _stage(state, stage)
     for action_state in (found or {}).get("actionStates", []):
         latest = action_state.get("latestExecution") or {}
-        if action_state.get("actionName") == action and latest.get("status") == "InProgress":
-            token = latest.get("token")
-            return str(token) if token else None
+        if action_state.get("actionName") != action:
+            continue
+        if action_execution_id and latest.get("actionExecutionId") not in (None, action_execution_id):
+            return None
+        token = latest.get("token") if latest.get("status") == "InProgress" else None
+        return str(token) if token else None
     return None
 
 

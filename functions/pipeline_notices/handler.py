@@ -30,7 +30,7 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
         return {"status": "ignored", "reason": "not a pipeline execution that FAILED or was STOPPED"}
     if not any(gate.pipeline == ended.pipeline for gate in policy.gates):
         return {"status": "ignored", "reason": f"{ended.pipeline} is not gated by the policy"}
-    execution = pipeline.get_execution(ended.pipeline, ended.execution_id)
+    execution = pipeline.find_execution(ended.pipeline, ended.execution_id)
     if ended.state == "FAILED":
         action = pipeline.failed_action(pipeline.pipeline_state(ended.pipeline), ended.execution_id)
         notice = failed(ended, execution, action)

@@ -160,3 +160,11 @@ def test_the_real_handler_runs_with_the_deployed_environment(
     _, event = at_approval(sandbox)
     sandbox.environment(monkeypatch, WEB_APP)
     assert approver.handler(event, fake_context())["status"] == "would-approve"
+
+
+def test_a_stale_started_event_never_approves_a_later_run_of_the_approval(sandbox: GatingSandbox) -> None:
+    execution, event = at_approval(sandbox.live())
+    stale = {**event, "detail": {**event["detail"], "action-execution-id": "an-earlier-run"}}
+    result = run(stale, sandbox.runtime, WEB_APP)
+    assert result["status"] != "approved"
+    assert pending(sandbox, execution)["status"] == "InProgress"

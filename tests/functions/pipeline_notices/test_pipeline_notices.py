@@ -90,3 +90,14 @@ def test_a_pipeline_the_policy_does_not_gate_is_ignored(sandbox: GatingSandbox) 
     result = run(failed, sandbox.runtime, WEB_APP)
     assert result == {"status": "ignored", "reason": "myPipeline is not gated by the policy"}
     assert sandbox.notifications() == []
+
+
+def test_an_execution_codepipeline_no_longer_knows_is_still_notified(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    execution = sandbox.start()
+    sandbox.advance(execution, "Deploy", "Failed")
+    event = ended(sandbox, execution, "FAILED")
+    late = {**event, "detail": {**event["detail"], "execution-id": "gone-0000"}}
+    assert run(late, sandbox.runtime, WEB_APP)["status"] == "notified"
+    [notice] = sandbox.notifications()
+    assert "gone-0000" in notice["Message"]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
+from functions.capacity.policy import Capacity
 from functions.gating.policy import Gating
 
 from .policy_base import Duty, Section
@@ -83,10 +84,6 @@ class Defaults(Section):
 class Switches(Section):
     cache_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     max_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24 * 14
-
-
-class Capacity(Duty):
-    pass
 
 
 class Cleanup(Duty):

@@ -1,0 +1,295 @@
+"""Read a target's live levels and apply a planned Change, through whoever owns its capacity.
+
+Never fight the autoscaler: a target registered with Application Auto Scaling moves by
+RegisterScalableTarget min/max, an Auto Scaling group by UpdateAutoScalingGroup min/max (desired only
+when going to zero or restoring), and raw capacity (an ECS service's desired count, a Lambda alias's
+provisioned concurrency) is written only where no scalable target is registered.
+
+What to call is decided by pure functions (`calls`, and the `to_*` conversions of responses); `apply`
+only runs those calls, and in dry-run runs none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.shared.clients import client
+
+from .model import Change, Levels, Owner
+from .policy import Capacity, Target
+
+MUTATING_PREFIXES = ("register_", "update_", "put_", "delete_", "suspend_", "resume_", "deregister_", "set_")
+# The ASG processes that scale it on its own: suspended together, like App Auto Scaling's SuspendedState.
+ASG_SCALING_PROCESSES = ("AlarmNotification", "ScheduledActions")
+REFRESH_BUSY = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+APPLICATION_AUTOSCALING: Owner = "application-autoscaling"
+
+
+class UnknownTarget(LookupError):
+    """The policy has no such target, or its resource does not exist."""
+
+
+class ApplyFailed(RuntimeError):
+    """A call failed: `made` lists the calls that succeeded before it (the live levels may be partly changed)."""
+
+    def __init__(self, target: str, failed: Call, made: list[Call], cause: Exception) -> None:
+        super().__init__(f"target {target!r}: {failed.service}.{failed.method} failed: {cause}")
+        self.target = target
+        self.failed = failed
+        self.made = made
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method.startswith(MUTATING_PREFIXES)
+
+
+@dataclass(frozen=True)
+class ScalableId:
+    namespace: str
+    resource_id: str
+    dimension: str
+
+    def params(self) -> dict[str, Any]:
+        return {"ServiceNamespace": self.namespace, "ResourceId": self.resource_id, "ScalableDimension": self.dimension}
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the live resource says: its levels, owner and whether a deployment keeps it busy."""
+
+    target: str
+    owner: Owner
+    levels: Levels
+    suspended: bool = False
+    deployment_in_progress: bool = False
+    busy: str | None = None  # why it is busy, said to the operator
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- resolving --------------------------------------------------------------------------------------
+
+
+def find(policy: Capacity, name: str) -> Target:
+    target = policy.target(name)
+    if target is None:
+        known = ", ".join(sorted(t.name for t in policy.targets)) or "none"
+        raise UnknownTarget(f"unknown capacity target {name!r}; known: {known}")
+    return target
+
+
+def scalable_id(target: Target) -> ScalableId:
+    """The Application Auto Scaling identity a target has (or would have) when registered."""
+    if target.kind == "scalable-target":
+        return ScalableId(str(target.namespace), str(target.resource_id), str(target.dimension))
+    if target.kind == "ecs-service":
+        return ScalableId("ecs", f"service/{target.cluster}/{target.service}", "ecs:service:DesiredCount")
+    if target.kind == "lambda-provisioned-concurrency":
+        return ScalableId(
+            "lambda", f"function:{target.function}:{target.qualifier}", "lambda:function:ProvisionedConcurrency"
+        )
+    raise ValueError(f"target {target.name!r}: an {target.kind} has no Application Auto Scaling identity")
+
+
+def ecs_service_of(resource_id: str) -> tuple[str, str] | None:
+    """service/CLUSTER/SERVICE -> (cluster, service)."""
+    parts = resource_id.split("/")
+    return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == "service" else None
+
+
+# --- pure conversions of responses ------------------------------------------------------------------
+
+
+def to_scalable(name: str, raw: Mapping[str, Any]) -> Live:
+    suspended = raw.get("SuspendedState") or {}
+    return Live(
+        target=name,
+        owner=APPLICATION_AUTOSCALING,
+        levels=Levels(int(raw["MinCapacity"]), int(raw["MaxCapacity"])),
+        suspended=any(bool(value) for value in suspended.values()),
+    )
+
+
+def to_group(name: str, raw: Mapping[str, Any]) -> Live:
+    processes = {p["ProcessName"] for p in raw.get("SuspendedProcesses", [])}
+    return Live(
+        target=name,
+        owner="asg",
+        levels=Levels(int(raw["MinSize"]), int(raw["MaxSize"]), int(raw["DesiredCapacity"])),
+        suspended=set(ASG_SCALING_PROCESSES) <= processes,
+        tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])},
+    )
+
+
+def refresh_busy(refreshes: list[Mapping[str, Any]]) -> str | None:
+    for refresh in refreshes:
+        if refresh.get("Status") in REFRESH_BUSY:
+            return f"instance refresh {refresh.get('InstanceRefreshId', '?')} is {refresh['Status']}"
+    return None
+
+
+def deployment_busy(service: Mapping[str, Any]) -> str | None:
+    deployments = service.get("deployments", [])
+    if len(deployments) > 1:
+        return f"ECS service {service.get('serviceName', '?')} has {len(deployments)} deployments"
+    rolling = [d for d in deployments if d.get("rolloutState") == "IN_PROGRESS"]
+    if rolling:
+        return f"ECS deployment {rolling[0].get('id', '?')} is IN_PROGRESS"
+    return None
+
+
+def raw_count(levels: Levels) -> int:
+    """Raw capacity is one number: the desired count, or min when the plan has none."""
+    return levels.desired if levels.desired is not None else levels.min
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _describe_scalable(ident: ScalableId) -> Mapping[str, Any] | None:
+    response = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace=ident.namespace, ResourceIds=[ident.resource_id], ScalableDimension=ident.dimension
+    )
+    found: list[Mapping[str, Any]] = response.get("ScalableTargets", [])
+    return found[0] if found else None
+
+
+def _describe_service(name: str, cluster: str, service: str) -> Mapping[str, Any]:
+    response = client("ecs").describe_services(cluster=cluster, services=[service])
+    found: list[Mapping[str, Any]] = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+    if not found:
+        raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
+    return found[0]
+
+
+def _with_deployment(live: Live, busy: str | None) -> Live:
+    return Live(live.target, live.owner, live.levels, live.suspended, busy is not None, busy, live.tags)
+
+
+def read(target: Target) -> Live:
+    """The live levels of one target, from whoever owns its capacity."""
+    if target.kind == "asg":
+        return _read_group(target)
+    ident = scalable_id(target)
+    registered = _describe_scalable(ident)
+    ecs = ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
+    if registered is not None:
+        live = to_scalable(target.name, registered)
+        if ecs is not None:
+            live = _with_deployment(live, deployment_busy(_describe_service(target.name, ecs[0], ecs[1])))
+        return live
+    if target.kind == "scalable-target":
+        raise UnknownTarget(
+            f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) is registered"
+        )
+    if target.kind == "ecs-service":
+        service = _describe_service(target.name, str(target.cluster), str(target.service))
+        count = int(service.get("desiredCount", 0))
+        live = Live(target.name, "raw", Levels(count, count, count))
+        return _with_deployment(live, deployment_busy(service))
+    return _read_provisioned(target)
+
+
+def _read_group(target: Target) -> Live:
+    autoscaling = client("autoscaling")
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"]
+    if not groups:
+        raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
+    live = to_group(target.name, groups[0])
+    refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=target.group, MaxRecords=5)
+    return _with_deployment(live, refresh_busy(refreshes.get("InstanceRefreshes", [])))
+
+
+def _read_provisioned(target: Target) -> Live:
+    lam = client("lambda")
+    try:
+        config = lam.get_provisioned_concurrency_config(FunctionName=target.function, Qualifier=target.qualifier)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code == "ProvisionedConcurrencyConfigNotFoundException":
+            return Live(target.name, "raw", Levels(0, 0, 0))
+        if code == "ResourceNotFoundException":
+            raise UnknownTarget(
+                f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
+            ) from error
+        raise
+    count = int(config.get("RequestedProvisionedConcurrentExecutions", 0))
+    busy = "provisioned concurrency is being allocated" if config.get("Status") == "IN_PROGRESS" else None
+    return Live(target.name, "raw", Levels(count, count, count), deployment_in_progress=busy is not None, busy=busy)
+
+
+# --- applying ---------------------------------------------------------------------------------------
+
+
+def calls(change: Change, target: Target, owner: Owner) -> list[Call]:
+    """The calls that carry out `change` on `target` owned by `owner`: pure, and empty when nothing changes."""
+    if change.target != target.name:
+        raise ValueError(f"the change is for {change.target!r}, not {target.name!r}")
+    if not change.changes_anything:
+        return []
+    after, suspend = change.after, change.suspended_after
+    suspend_changes = change.suspended_after != change.suspended_before
+    if owner == APPLICATION_AUTOSCALING:
+        if target.kind == "asg":
+            raise ValueError(f"target {target.name!r}: an Auto Scaling group is not an Application Auto Scaling target")
+        params = {**scalable_id(target).params(), "MinCapacity": after.min, "MaxCapacity": after.max}
+        if suspend_changes:
+            params["SuspendedState"] = {
+                "DynamicScalingInSuspended": suspend,
+                "DynamicScalingOutSuspended": suspend,
+                "ScheduledScalingSuspended": suspend,
+            }
+        return [Call("application-autoscaling", "register_scalable_target", params)]
+    if owner == "asg":
+        if target.kind != "asg":
+            raise ValueError(f"target {target.name!r} is an {target.kind}, not an Auto Scaling group")
+        update: dict[str, Any] = {"AutoScalingGroupName": target.group, "MinSize": after.min, "MaxSize": after.max}
+        if (after.max == 0 or change.restored) and after.desired is not None:
+            update["DesiredCapacity"] = after.desired
+        made = [Call("autoscaling", "update_auto_scaling_group", update)]
+        if suspend_changes:
+            method = "suspend_processes" if suspend else "resume_processes"
+            processes = {"AutoScalingGroupName": target.group, "ScalingProcesses": list(ASG_SCALING_PROCESSES)}
+            made.append(Call("autoscaling", method, processes))
+        return made
+    # raw: nothing else owns it
+    count = raw_count(after)
+    if target.kind == "ecs-service":
+        return [
+            Call("ecs", "update_service", {"cluster": target.cluster, "service": target.service, "desiredCount": count})
+        ]
+    if target.kind == "lambda-provisioned-concurrency":
+        where = {"FunctionName": target.function, "Qualifier": target.qualifier}
+        if count == 0:
+            return [Call("lambda", "delete_provisioned_concurrency_config", where)]
+        return [
+            Call("lambda", "put_provisioned_concurrency_config", {**where, "ProvisionedConcurrentExecutions": count})
+        ]
+    raise ValueError(f"target {target.name!r}: an {target.kind} has no raw capacity to write")
+
+
+def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> list[Call]:
+    """Carry out `change`; returns the calls made, or in dry-run the calls it would make (and makes none)."""
+    target = find(policy, change.target)
+    planned = calls(change, target, owner)
+    if dry_run:
+        return planned
+    made: list[Call] = []
+    for call in planned:
+        try:
+            getattr(client(call.service), call.method)(**call.params)
+        except ClientError as error:
+            raise ApplyFailed(target.name, call, made, error) from error
+        made.append(call)
+    return made

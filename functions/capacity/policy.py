@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from functions.gating.policy import ClockTime, Weekday
+from functions.gating.policy import ClockTime, TimeZone, Weekday
 from functions.shared.policy_base import Duty, Section
 
 Kind = Literal["ecs-service", "asg", "scalable-target", "lambda-provisioned-concurrency"]
@@ -65,14 +64,6 @@ def _dated(value: Any) -> Any:
 DateWithYear = Annotated[date, BeforeValidator(_dated)]
 
 
-def _zone(zone: str) -> str:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone like Europe/Paris") from None
-    return zone
-
-
 class Profile(Section):
     """Named bounds, e.g. day, night, weekend; a profile whose max is 0 is a zero profile."""
 
@@ -100,13 +91,8 @@ class Schedule(Section):
     at: ClockTime | None = None
     cron: str | None = None
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     except_dates: list[DateWithYear] = Field(default_factory=list)  # holidays and exclusions
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, zone: str) -> str:
-        return _zone(zone)
 
     @field_validator("cron")
     @classmethod

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from functions.shared.policy_base import Duty, Section
 
@@ -27,6 +27,16 @@ def _clock_time(value: Any) -> time:
         raise ValueError("expected a time of day like '09:30' (24-hour, quoted)")
     return time(int(value[:2]), int(value[3:]))
 
+
+def _zone(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone like Europe/Paris") from None
+    return zone
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
 
 # Dumped as written ("09:30"), so the section survives the JSON round trip to the functions.
 ClockTime = Annotated[
@@ -92,18 +102,9 @@ class DenyPeriod(Section):
 
 class WindowCheck(Section):
     mode: Mode = "enforce"
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     allow: list[AllowWindow] = Field(default_factory=list)
     deny: list[DenyPeriod] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone like Europe/Paris") from None
-        return zone
 
 
 class FreezeCheck(Section):

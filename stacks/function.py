@@ -25,6 +25,11 @@ RETENTION = {
 }  # fmt: skip
 
 
+def handler_path(service: str) -> str:
+    """Every function's handler is `functions/<service>/handler.py:handler`, `-` written `_`."""
+    return f"functions.{service.replace('-', '_')}.handler.handler"
+
+
 class DeckhandFunction(Construct):
     def __init__(
         self,
@@ -33,7 +38,6 @@ class DeckhandFunction(Construct):
         *,
         core: Core,
         service: str,
-        handler: str,
         description: str,
         timeout_seconds: int = 30,
         memory_size: int = 256,
@@ -72,7 +76,7 @@ class DeckhandFunction(Construct):
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             code=core.code,
-            handler=handler,
+            handler=handler_path(service),
             layers=[core.powertools],
             role=self.role,
             timeout=Duration.seconds(timeout_seconds),

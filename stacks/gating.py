@@ -19,10 +19,6 @@ from functions.shared.policy import Policy, PolicyError
 from .core import Core, audit_table_name, function_environment, topic_name
 from .function import DeckhandFunction
 
-GATE_HANDLER = "functions.gate.handler.handler"
-APPROVER_HANDLER = "functions.approver.handler.handler"
-WATCHDOG_HANDLER = "functions.watchdog.handler.handler"
-NOTICES_HANDLER = "functions.pipeline_notices.handler.handler"
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
 
 GATING_VARIABLE = "DECKHAND_GATING"
@@ -110,43 +106,32 @@ class Gating(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        self.gate = DeckhandFunction(
-            self,
-            "Gate",
-            core=core,
-            service="gate",
-            handler=GATE_HANDLER,
-            description="Deckhand deploy gate: CodePipeline Invoke action, and console evaluate",
-            timeout_seconds=60,
-            environment=gating_environment(policy, "gate"),
+        def function(construct_id: str, service: str, description: str, timeout_seconds: int = 30) -> DeckhandFunction:
+            return DeckhandFunction(
+                self,
+                construct_id,
+                core=core,
+                service=service,
+                description=description,
+                timeout_seconds=timeout_seconds,
+                environment=gating_environment(policy, service),
+            )
+
+        self.gate = function(
+            "Gate", "gate", "Deckhand deploy gate: CodePipeline Invoke action, and console evaluate", 60
         )
-        self.approver = DeckhandFunction(
-            self,
-            "Approver",
-            core=core,
-            service="approver",
-            handler=APPROVER_HANDLER,
-            description="Deckhand approval automation: approves manual approvals the gate passes",
-            timeout_seconds=60,
-            environment=gating_environment(policy, "approver"),
+        self.approver = function(
+            "Approver", "approver", "Deckhand approval automation: approves manual approvals the gate passes", 60
         )
-        self.watchdog = DeckhandFunction(
-            self,
+        self.watchdog = function(
             "Watchdog",
-            core=core,
-            service="watchdog",
-            handler=WATCHDOG_HANDLER,
-            description="Deckhand watchdog: stops or rolls back a stage whose alarms fire after it deployed",
-            environment=gating_environment(policy, "watchdog"),
+            "watchdog",
+            "Deckhand watchdog: stops or rolls back a stage whose alarms fire after it deployed",
         )
-        self.notices = DeckhandFunction(
-            self,
+        self.notices = function(
             "PipelineNotices",
-            core=core,
-            service="pipeline-notices",
-            handler=NOTICES_HANDLER,
-            description="Deckhand pipeline notices: says what failed or stopped, why, and what to do next",
-            environment=gating_environment(policy, "pipeline-notices"),
+            "pipeline-notices",
+            "Deckhand pipeline notices: says what failed or stopped, why, and what to do next",
         )
 
         self._grant_gate_reads(self.gate)

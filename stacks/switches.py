@@ -20,7 +20,6 @@ class Switches(Construct):
             "Function",
             core=core,
             service="switches",
-            handler="functions.switches.handler.handler",
             description="Show, set or clear Deckhand's deploy freeze and pause switches (console)",
         )
         self.function.role.add_to_policy(

@@ -1,0 +1,112 @@
+"""What every cleanup kind provides, and the plain data a kind and the cleanup engine exchange.
+
+A kind is a small module: an adapter that finds resources (largest pages, server-side filters), one
+that reads what keeps them in use, one that acts on one resource, and pure code that says which
+found resources the kind itself would act on and what each costs a month. The safety every kind
+shares (protect tag, foreign owner, in use, minimum age, mark then grace period, blast-radius cap)
+lives in the engine's pure decision, not in the kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import Field
+
+from functions.shared.policy_base import Section
+
+KindName = Literal[
+    "ebs-snapshot",
+    "ebs-volume",
+    "ami",
+    "ecr-image",
+    "log-group",
+    "lambda-version",
+    "elastic-ip",
+    "cfn-stack",
+    "stopped-instance",
+]
+
+
+class KindRule(Section):
+    """The policy of one kind; each kind subclasses it with its own settings."""
+
+    enabled: bool = True
+    min_age_days: Annotated[int, Field(ge=0, le=3650)] = 30  # younger resources are never acted on
+    # Blast radius: the kind is aborted for the run when it would act on more than this share of what it
+    # found in a scope (account and region), or on more than max_count resources.
+    max_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    max_count: Annotated[int, Field(ge=1, le=100_000)] = 500
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One unit of work: a kind in one account and region (what Step Functions would fan out)."""
+
+    account: str
+    region: str
+    kind: KindName
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One found resource, in plain data. `created` is the service's own timestamp, in UTC."""
+
+    kind: KindName
+    id: str
+    region: str
+    created: datetime
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owner: str | None = None  # the owning account, where the service says (snapshots, AMIs)
+    name: str = ""  # what a person calls it in the report (Name tag, group name, repository:digest...)
+    details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific facts its judge and act read
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The kind's own judgement of one resource: it would `action` it, saving `monthly_usd`."""
+
+    action: str  # a verb for the report and the audit: delete, release, set-retention, ...
+    monthly_usd: float
+    why: str  # why the kind would act, e.g. "unattached for 40 days"
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """The kind's own reason to leave a resource alone (attached, within the last K, ...)."""
+
+    why: str
+
+
+Judgement = Candidate | Excluded
+
+
+class Kind(Protocol):
+    name: KindName
+    rule: type[KindRule]
+    # True: a mark is a tag on the resource itself (read back by `find` in `Resource.tags`); False: the
+    # service cannot tag this resource, so the engine keeps its marks in the state table.
+    taggable: bool
+
+    def find(self, scope: Scope, rule: KindRule) -> Iterable[Resource]:
+        """Every resource of the kind in the scope, listed with the largest pages and server-side filters."""
+        ...
+
+    def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> Mapping[str, str]:
+        """Resource id -> what uses it (an AMI, an alias, a running task definition...), for the found ones."""
+        ...
+
+    def judge(self, found: Sequence[Resource], rule: KindRule, now: datetime) -> Mapping[str, Judgement]:
+        """Pure: for every found resource, a Candidate or the kind's reason to exclude it."""
+        ...
+
+    def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
+        """Carry out the candidate's action on one resource, for real (the engine never calls it in dry-run)."""
+        ...
+
+    def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
+        """Tag the resources with the mark (taggable kinds only), batching as the API allows."""
+        ...

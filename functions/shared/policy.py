@@ -14,9 +14,10 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from functions.capacity.policy import Capacity
+from functions.cleanup.policy import Cleanup
 from functions.gating.policy import Gating
 
-from .policy_base import Duty, Section
+from .policy_base import Section
 from .validation import describe_all
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -84,10 +85,6 @@ class Defaults(Section):
 class Switches(Section):
     cache_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     max_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24 * 14
-
-
-class Cleanup(Duty):
-    pass
 
 
 class Policy(Section):

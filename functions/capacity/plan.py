@@ -5,10 +5,11 @@ A lower-precedence trigger never overrides a still-active higher one: an active 
 refuses every automatic trigger; while the target is in ALARM, a schedule may not take it down and an
 OK may not step it in.
 
-Guardrails, in this order: opt-in, no change during a deployment or instance refresh, precedence,
-cooldown (alarm triggers), flap budget (alarm and schedule triggers); then every result is clamped to
-the hard bounds and moves each of min, max and desired by at most `max_step`, except going to a zero
-profile, restoring from zero and reverting an override, which land exactly.
+Guardrails, in this order: opt-in, precedence, cooldown (alarm triggers), flap budget (alarm and schedule
+triggers); then every result is clamped to the hard bounds and moves each of min, max and desired by at
+most `max_step`, except going to a zero profile, restoring from zero and reverting an override, which land
+exactly. Last, a deployment or instance refresh refuses a change that lowers min, max or desired: raising
+during a deployment is what the native scalers do too (scale-out continues, scale-in waits).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .policy import Target
 
 PRECEDENCE = {"manual": 4, "override-revert": 4, "alarm-out": 3, "schedule": 2, "alarm-in": 1}
 _AUTOMATIC = ("alarm-out", "alarm-in", "schedule")
+DEPLOYMENT = "a deployment or instance refresh is in progress; lowering capacity waits until it ends"
 
 
 def precedence(trigger: Trigger) -> int:
@@ -43,6 +45,13 @@ def plan(target: Target, state: TargetState, trigger: Trigger, now: datetime) ->
     refusal = _guard(target, state, trigger, now)
     if refusal:
         return refused(target, state, trigger, refusal)
+    change = _planned(target, state, trigger, now)
+    if change.refused is None and state.deployment_in_progress and lowers(change):
+        return refused(target, state, trigger, DEPLOYMENT)
+    return change
+
+
+def _planned(target: Target, state: TargetState, trigger: Trigger, now: datetime) -> Change:
     if trigger.kind == "manual":
         return _manual(target, state, trigger, now)
     if trigger.kind == "override-revert":
@@ -52,6 +61,11 @@ def plan(target: Target, state: TargetState, trigger: Trigger, now: datetime) ->
     if trigger.kind == "alarm-in":
         return _alarm_in(target, state, trigger)
     return _schedule(target, state, trigger)
+
+
+def lowers(change: Change) -> bool:
+    """The change lowers min, max or desired: what waits for a deployment or instance refresh to end."""
+    return _lowers(change.before, change.after)
 
 
 def refused(target: Target, state: TargetState, trigger: Trigger, reason: str) -> Change:
@@ -86,9 +100,6 @@ def _change(target: Target, state: TargetState, trigger: Trigger, after: Levels,
 def _guard(target: Target, state: TargetState, trigger: Trigger, now: datetime) -> str | None:
     if target.opt_in == "tag" and not state.tagged:
         return "the target opts in by tag and does not carry it"
-    moves = not (trigger.kind == "manual" and trigger.action != "apply")
-    if moves and state.deployment_in_progress:
-        return "a deployment or instance refresh is in progress; try again after it ends"
     if trigger.kind in _AUTOMATIC and state.override is not None and state.override.active(now):
         until = state.override.until.isoformat() if state.override.until else "it is resumed"
         return f"a manual {state.override.action} outranks this {trigger.kind} until {until}"

@@ -184,6 +184,7 @@ class Committed:
     calls: list[targets.Call]
     stored: Stored  # what is stored now
     unsaved: str | None = None  # the change was applied but its state not saved: why
+    conflict: bool = False  # unsaved because another run saved first: reload and plan again
 
     @property
     def saved(self) -> bool:
@@ -216,4 +217,5 @@ def commit(
             stored,
             unsaved=f"applied, but the saved state was not written ({error}); the next run reconciles "
             "from the live levels",
+            conflict=isinstance(error, Conflict),
         )

@@ -6,13 +6,15 @@ when going to zero or restoring), and raw capacity (an ECS service's desired cou
 provisioned concurrency) is written only where no scalable target is registered.
 
 What to call is decided by pure functions (`calls`, and the `to_*` conversions of responses); `apply`
-only runs those calls, and in dry-run runs none of them.
+only runs those calls, and in dry-run runs none of them. `read` makes one call where it can (the owner's
+describe); whether a deployment keeps the target busy (`check_deployment`) and its opt-in tags (`tags`) cost more
+calls and are asked only when they matter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -76,6 +78,7 @@ class Live:
     deployment_in_progress: bool = False
     busy: str | None = None  # why it is busy, said to the operator
     tags: Mapping[str, str] = field(default_factory=dict)
+    arn: str = ""  # the scalable target's ARN, where its tags live
 
 
 # --- resolving --------------------------------------------------------------------------------------
@@ -118,6 +121,7 @@ def to_scalable(name: str, raw: Mapping[str, Any]) -> Live:
         owner=APPLICATION_AUTOSCALING,
         levels=Levels(int(raw["MinCapacity"]), int(raw["MaxCapacity"])),
         suspended=any(bool(value) for value in suspended.values()),
+        arn=str(raw.get("ScalableTargetARN", "")),
     )
 
 
@@ -149,6 +153,16 @@ def deployment_busy(service: Mapping[str, Any]) -> str | None:
     return None
 
 
+def lambda_arn(function: str, home_arn: str) -> str:
+    """A function name as an ARN in the account and region of `home_arn` (Deckhand's own function)."""
+    if function.startswith("arn:"):
+        return function
+    parts = home_arn.split(":")
+    if len(parts) < 5 or parts[0] != "arn":
+        raise ValueError(f"cannot place Lambda function {function!r}: {home_arn!r} is not an ARN")
+    return f"arn:{parts[1]}:lambda:{parts[3]}:{parts[4]}:function:{function}"
+
+
 def raw_count(levels: Levels) -> int:
     """Raw capacity is one number: the desired count, or min when the plan has none."""
     return levels.desired if levels.desired is not None else levels.min
@@ -165,8 +179,10 @@ def _describe_scalable(ident: ScalableId) -> Mapping[str, Any] | None:
     return found[0] if found else None
 
 
-def _describe_service(name: str, cluster: str, service: str) -> Mapping[str, Any]:
-    response = client("ecs").describe_services(cluster=cluster, services=[service])
+def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> Mapping[str, Any]:
+    response = client("ecs").describe_services(
+        cluster=cluster, services=[service], **({"include": ["TAGS"]} if tags else {})
+    )
     found: list[Mapping[str, Any]] = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
     if not found:
         raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
@@ -174,21 +190,22 @@ def _describe_service(name: str, cluster: str, service: str) -> Mapping[str, Any
 
 
 def _with_deployment(live: Live, busy: str | None) -> Live:
-    return Live(live.target, live.owner, live.levels, live.suspended, busy is not None, busy, live.tags)
+    return replace(live, deployment_in_progress=busy is not None, busy=busy)
 
 
 def read(target: Target) -> Live:
-    """The live levels of one target, from whoever owns its capacity."""
+    """The live levels of one target, from whoever owns its capacity: one describe call (two for an
+    unregistered ECS service or Lambda alias, whose registration is looked up first).
+
+    The deployment state comes with it only where the same call says it (raw ECS, Lambda); for a
+    registered ECS service and an Auto Scaling group ask `check_deployment`.
+    """
     if target.kind == "asg":
         return _read_group(target)
     ident = scalable_id(target)
     registered = _describe_scalable(ident)
-    ecs = ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
     if registered is not None:
-        live = to_scalable(target.name, registered)
-        if ecs is not None:
-            live = _with_deployment(live, deployment_busy(_describe_service(target.name, ecs[0], ecs[1])))
-        return live
+        return to_scalable(target.name, registered)
     if target.kind == "scalable-target":
         raise UnknownTarget(
             f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) is registered"
@@ -206,9 +223,35 @@ def _read_group(target: Target) -> Live:
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"]
     if not groups:
         raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
-    live = to_group(target.name, groups[0])
-    refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=target.group, MaxRecords=5)
-    return _with_deployment(live, refresh_busy(refreshes.get("InstanceRefreshes", [])))
+    return to_group(target.name, groups[0])
+
+
+def check_deployment(target: Target, live: Live) -> str | None:
+    """Why a deployment or instance refresh keeps the target busy, or None; one call where `read` did not say."""
+    if target.kind == "asg":
+        refreshes = client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=target.group, MaxRecords=5)
+        return refresh_busy(refreshes.get("InstanceRefreshes", []))
+    if live.owner == APPLICATION_AUTOSCALING:
+        ident = scalable_id(target)
+        ecs = ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
+        return None if ecs is None else deployment_busy(_describe_service(target.name, ecs[0], ecs[1]))
+    return live.busy
+
+
+def tags(target: Target, live: Live, home_arn: str) -> Mapping[str, str]:
+    """The resource's tags, for a target that opts in by tag; `home_arn` places a Lambda function by name."""
+    if target.kind == "asg":
+        return live.tags
+    if target.kind == "ecs-service":
+        service = _describe_service(target.name, str(target.cluster), str(target.service), tags=True)
+        return {t["key"]: t.get("value", "") for t in service.get("tags", [])}
+    if target.kind == "lambda-provisioned-concurrency":
+        found = client("lambda").list_tags(Resource=lambda_arn(str(target.function), home_arn))
+        return dict(found.get("Tags", {}))
+    if not live.arn:
+        return {}
+    found = client("application-autoscaling").list_tags_for_resource(ResourceARN=live.arn)
+    return dict(found.get("Tags", {}))
 
 
 def _read_provisioned(target: Target) -> Live:

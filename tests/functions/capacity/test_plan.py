@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from functions.capacity.model import Change, Levels, Override, Saved, TargetState, Trigger
-from functions.capacity.plan import PRECEDENCE, active_precedence, plan, precedence
+from functions.capacity.plan import DEPLOYMENT, PRECEDENCE, active_precedence, lowers, plan, precedence
 from functions.capacity.policy import Target
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -107,11 +107,13 @@ def test_a_schedule_never_takes_a_target_in_alarm_down() -> None:
     assert "still in ALARM" in ok.refused
 
 
-def test_a_deployment_refuses_changes_but_not_a_pause() -> None:
+def test_a_deployment_refuses_lowering_but_not_raising_nor_a_pause() -> None:
     deploying = replace(DAY, deployment_in_progress=True)
 
-    change = plan(TARGET, deploying, Trigger("manual", min=10), NOW)
-    assert change.refused == "a deployment or instance refresh is in progress; try again after it ends"
+    lower = plan(TARGET, deploying, Trigger("manual", min=2), NOW)
+    assert lower.refused == "a deployment or instance refresh is in progress; lowering capacity waits until it ends"
+    assert plan(TARGET, deploying, Trigger("manual", min=6), NOW).after == Levels(6, 20)
+    assert plan(TARGET, deploying, Trigger("alarm-out", alarm="web-cpu-high"), NOW).refused is None
     assert plan(TARGET, deploying, Trigger("manual", action="pause"), NOW).refused is None
 
 
@@ -327,3 +329,16 @@ def test_precedence_is_respected(case: tuple[Target, TargetState, Trigger]) -> N
         assert change.after.max >= change.before.max, change
     if state.override is not None and state.override.active(NOW) and trigger.kind not in ("manual", "override-revert"):
         assert change.refused is not None
+
+
+@given(cases)
+def test_a_deployment_refuses_every_lowering_change_and_never_a_raising_one(
+    case: tuple[Target, TargetState, Trigger],
+) -> None:
+    target, state, trigger = case
+    idle = plan(target, replace(state, deployment_in_progress=False), trigger, NOW)
+    busy = plan(target, replace(state, deployment_in_progress=True), trigger, NOW)
+    if idle.refused is None and lowers(idle):
+        assert busy.refused == DEPLOYMENT, busy
+    else:
+        assert busy == idle  # the deployment is not even looked at: the runtime may check it lazily

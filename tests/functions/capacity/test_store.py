@@ -240,6 +240,7 @@ def test_a_throttled_save_after_a_good_apply_is_reported(audit_table: str, monke
     assert "applied, but the saved state was not written" in done.unsaved
     assert "Throttling" in done.unsaved
     assert "reconciles from the live levels" in done.unsaved
+    assert not done.conflict
     assert done.stored == before
     assert live_orders() == Levels(3, 9)  # the live levels are the truth the next run starts from
     assert states.load("orders") == before
@@ -255,6 +256,7 @@ def test_a_save_that_lost_the_race_is_reported(audit_table: str) -> None:
 
     assert done.unsaved is not None
     assert "changed since version 1" in done.unsaved
+    assert done.conflict
     assert states.load("orders") == newer
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from functions.capacity import targets
 from functions.capacity.model import Change, Levels, Owner, Trigger
 from functions.capacity.policy import Capacity
-from functions.capacity.targets import ApplyFailed, Call, UnknownTarget, apply, calls, read
+from functions.capacity.targets import ApplyFailed, Call, Live, UnknownTarget, apply, calls, read
 from tests.support.aws import REGION
 
 POLICY = Capacity.model_validate(
@@ -168,11 +168,14 @@ def test_zero_and_restore_carry_the_suspended_state(aws: None) -> None:
 def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws: None) -> None:
     make_service(desired=3)
 
-    live = read(POLICY.target("web"))  # type: ignore[arg-type]
+    web = POLICY.target("web")
+    assert web is not None
+    live = read(web)
     assert (live.owner, live.levels) == ("raw", Levels(3, 3, 3))
     assert live.deployment_in_progress  # moto runs no tasks: its deployment stays IN_PROGRESS
     assert live.busy is not None
     assert "is IN_PROGRESS" in live.busy
+    assert targets.check_deployment(web, live) == live.busy  # the describe already said: no second call
 
     apply(change("web", live.levels, Levels(5, 5, 5)), POLICY, "raw", dry_run=False)
 
@@ -233,7 +236,7 @@ def test_an_asg_moves_min_and_max_and_desired_only_when_zeroing_or_restoring(
 
     live = read(POLICY.target("workers"))  # type: ignore[arg-type]
     assert (live.owner, live.levels, live.deployment_in_progress) == ("asg", Levels(1, 4, 3), False)
-    assert live.tags == {"deckhand:capacity": "on"}
+    assert targets.tags(POLICY.target("workers"), live, "") == {"deckhand:capacity": "on"}  # type: ignore[arg-type]
 
     [step] = apply(change("workers", live.levels, Levels(3, 6, 5)), POLICY, "asg", dry_run=False)
     assert "DesiredCapacity" not in step.params  # the group's own scaling owns desired
@@ -257,10 +260,13 @@ def test_an_instance_refresh_in_progress_is_a_deployment(aws: None, monkeypatch:
     make_group()
     with_refreshes(monkeypatch, [{"InstanceRefreshId": "r-2", "Status": "InProgress"}])
 
-    live = read(POLICY.target("workers"))  # type: ignore[arg-type]
+    workers = POLICY.target("workers")
+    assert workers is not None
 
-    assert live.deployment_in_progress
-    assert live.busy == "instance refresh r-2 is InProgress"
+    live = read(workers)
+
+    assert not live.deployment_in_progress  # read does not ask: the refresh is checked only before lowering
+    assert targets.check_deployment(workers, live) == "instance refresh r-2 is InProgress"
 
 
 def test_a_missing_group_is_a_clear_error(aws: None) -> None:
@@ -296,9 +302,15 @@ def test_an_ecs_deployment_on_a_registered_service_is_reported(monkeypatch: pyte
     )
     monkeypatch.setattr(targets, "client", recorder)
 
-    live = read(POLICY.target("web"))  # type: ignore[arg-type]
+    web = POLICY.target("web")
+    assert web is not None
 
-    assert (live.levels, live.deployment_in_progress) == (Levels(2, 8), True)
+    live = read(web)
+    assert [method for _, method, _ in recorder.made] == ["describe_scalable_targets"]  # one call to read
+    assert (live.levels, live.deployment_in_progress) == (Levels(2, 8), False)
+
+    assert targets.check_deployment(web, live) == "ECS deployment d is IN_PROGRESS"
+    assert [method for _, method, _ in recorder.made][1:] == ["describe_services"]
 
 
 def test_plain_lambda_provisioned_concurrency_is_read_and_written_only_when_unregistered(
@@ -432,3 +444,49 @@ def test_dry_run_makes_no_mutating_call_and_returns_what_it_would_make(planned: 
         assert [(c.service, c.method, dict(c.params)) for c in made] == wet.made
         assert all(c.mutating for c in made)
         assert bool(made) == (the_change.changes_anything and the_change.target != "nope")
+
+
+# --- opt-in tags --------------------------------------------------------------------------------------------
+
+
+def test_an_ecs_service_says_its_tags_when_asked(aws: None) -> None:
+    make_service(desired=0)
+    ecs = boto3.client("ecs", region_name=REGION)
+    arn = ecs.describe_services(cluster="main", services=["web"])["services"][0]["serviceArn"]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "deckhand:capacity", "value": "on"}])
+    web = POLICY.target("web")
+    assert web is not None
+
+    assert targets.tags(web, read(web), "") == {"deckhand:capacity": "on"}
+
+
+def test_lambda_and_scalable_target_tags_come_from_their_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = Recorder(
+        responses={
+            ("lambda", "list_tags"): {"Tags": {"deckhand:capacity": "on"}},
+            ("application-autoscaling", "list_tags_for_resource"): {"Tags": {"team": "a"}},
+        }
+    )
+    monkeypatch.setattr(targets, "client", recorder)
+    api, orders = POLICY.target("api"), POLICY.target("orders")
+    assert api is not None
+    assert orders is not None
+    home = "arn:aws:lambda:eu-west-3:123456789012:function:deckhand-capacity"
+
+    assert targets.tags(api, Live("api", "raw", Levels(1, 1, 1)), home) == {"deckhand:capacity": "on"}
+    registered = Live("orders", "application-autoscaling", Levels(1, 5), arn="arn:aws:application-autoscaling:x")
+    assert targets.tags(orders, registered, home) == {"team": "a"}
+    assert targets.tags(orders, Live("orders", "application-autoscaling", Levels(1, 5)), home) == {}
+
+    assert [params for _, _, params in recorder.made] == [
+        {"Resource": "arn:aws:lambda:eu-west-3:123456789012:function:api"},
+        {"ResourceARN": "arn:aws:application-autoscaling:x"},
+    ]
+
+
+def test_a_lambda_function_name_is_placed_in_deckhands_account_and_region() -> None:
+    home = "arn:aws-cn:lambda:cn-north-1:123456789012:function:deckhand-capacity"
+    assert targets.lambda_arn("api", home) == "arn:aws-cn:lambda:cn-north-1:123456789012:function:api"
+    assert targets.lambda_arn("arn:aws:lambda:us-east-1:1:function:x", home) == "arn:aws:lambda:us-east-1:1:function:x"
+    with pytest.raises(ValueError, match="not an ARN"):
+        targets.lambda_arn("api", "local")

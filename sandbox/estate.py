@@ -28,10 +28,11 @@ from botocore.exceptions import ClientError
 
 from . import REGION
 
-__all__ = ["GATE_FUNCTION", "GATE_TAG", "PROTECT_TAG", "TTL_TAG", "Estate", "EstateError", "seed"]
+__all__ = ["GATE_FUNCTION", "GATE_TAG", "PROTECT_TAG", "TTL_TAG", "Estate", "EstateError", "recorded", "seed"]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 BACKDATE_ROUTE = "/_sandbox/backdate"
+ESTATE_ROUTE = "/_sandbox/estate"  # the sandbox keeps what was seeded, for scenarios to check by id
 PROTECT_TAG = "deckhand:protect"  # value "true"
 TTL_TAG = "deckhand:ttl"  # value: the expiry instant, ISO 8601 UTC, e.g. 2026-03-01T18:00:00Z
 GATE_TAG = "deckhand:gate"  # value: the pipeline the alarm gates
@@ -134,6 +135,24 @@ class Estate:
         """One human line per kind, as `sandbox seed` prints them."""
         return list(self.lines)
 
+    def records(self) -> dict[str, Any]:
+        """The estate as JSON: what `seed` posts to the sandbox and `recorded` reads back."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_records(cls, records: dict[str, Any]) -> Estate:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = records[f.name]
+            if f.name == "seeded_at":
+                value = datetime.fromisoformat(value)
+            elif f.name == "created":
+                value = {ident: datetime.fromisoformat(at) for ident, at in value.items()}
+            elif isinstance(value, list):
+                value = tuple(value)
+            values[f.name] = value
+        return cls(**values)
+
 
 def seed(endpoint: str, *, now: datetime, region: str = REGION) -> Estate:
     """Create the estate in the sandbox at `endpoint` (localhost only) as it would look at `now`."""
@@ -141,6 +160,18 @@ def seed(endpoint: str, *, now: datetime, region: str = REGION) -> Estate:
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}")
     return _Seeder(endpoint.rstrip("/"), now.astimezone(UTC), region).run()
+
+
+def recorded(endpoint: str, *, region: str = REGION) -> Estate:
+    """The estate `seed` created in the sandbox at `endpoint`, as it recorded it there."""
+    _require_local(endpoint)
+    url = f"{endpoint.rstrip('/')}{ESTATE_ROUTE}?region={urllib.parse.quote(region)}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - _require_local admitted it
+            return Estate.from_records(json.load(response))
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        raise EstateError(f"the sandbox at {endpoint} has no estate in {region}: seed it first ({detail})") from error
 
 
 def _require_local(endpoint: str) -> None:
@@ -208,7 +239,9 @@ class _Seeder:
         self.pipeline()
         for request in self.backdates:
             self.backdate(request)
-        return self.estate()
+        estate = self.estate()
+        self.post(ESTATE_ROUTE, estate.records(), "recording the estate")
+        return estate
 
     def refuse_if_seeded(self) -> None:
         try:
@@ -220,9 +253,12 @@ class _Seeder:
         raise EstateError(f"the sandbox at {self.endpoint} already has pipeline {PIPELINE!r}: seed once per sandbox")
 
     def backdate(self, request: dict[str, str]) -> None:
+        self.post(BACKDATE_ROUTE, request, f"backdating {request}")
+
+    def post(self, route: str, body: dict[str, Any], what: str) -> None:
         call = urllib.request.Request(  # noqa: S310 - _require_local admitted only http(s)://localhost
-            self.endpoint + BACKDATE_ROUTE,
-            data=json.dumps(request).encode(),
+            self.endpoint + route,
+            data=json.dumps(body).encode(),
             method="POST",
             headers={"Content-Type": "application/json"},
         )
@@ -233,9 +269,9 @@ class _Seeder:
             detail = error.read().decode(errors="replace")[:300]
             if error.code == 404 and "cannot backdate" not in detail:
                 raise EstateError(
-                    f"the sandbox at {self.endpoint} has no {BACKDATE_ROUTE} route: serve sandbox.gaps.make_app()"
+                    f"the sandbox at {self.endpoint} has no {route} route: serve sandbox.gaps.make_app()"
                 ) from error
-            raise EstateError(f"backdating {request} failed: HTTP {error.code} {detail}") from error
+            raise EstateError(f"{what} failed: HTTP {error.code} {detail}") from error
 
     # --- IAM, S3 ----------------------------------------------------------------------------------
 
@@ -695,6 +731,16 @@ class _Seeder:
         # Every other field is a kind of resource: what `add` recorded under the field's own name.
         made: dict[str, Any] = {f.name: got(f.name) for f in fields(Estate) if f.name not in given}
         return Estate(**given, **made)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _iso(instant: datetime) -> str:

@@ -3,7 +3,8 @@
 moto serves most of AWS; this module answers what it lacks or stubs (CodePipeline jobs, approvals and a
 pipeline runtime, Lambda provisioned concurrency, `/_sandbox/` control routes), seeds the reserved
 Powertools parameter and layer, exposes moto's EventBridge pattern matcher, and builds the alarm state
-change events CloudWatch would emit.
+change events CloudWatch would emit. It also plays what moto never does: an AWS error on one call
+(`/_sandbox/failures`), so a scenario can show that one failed action does not stop the others.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from xml.sax.saxutils import escape as xml_escape
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.utils import get_backend as lambda_backend
@@ -55,7 +57,7 @@ PUT_COMPOSITE_ALARM = "GraniteServiceVersion20100801.PutCompositeAlarm"
 PROVISIONED_PATH = re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/provisioned-concurrency/?$")
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 OUTPUT_VARIABLE_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
-CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[^/]+)/")
+CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 
 # Documented CodePipeline limits.
 MAX_CONTINUATION_TOKEN = 2048
@@ -343,6 +345,9 @@ class Store:
         self.approvals: list[JSON] = []
         self.events: list[JSON] = []
         self.provisioned: dict[tuple[str, str, str, str], JSON] = {}
+        self.failures: list[InjectedFailure] = []
+        self.answered_failures: list[JSON] = []
+        self.estates: dict[tuple[str, str], JSON] = {}
 
     # -- state transitions ---------------------------------------------------------------------------------------
 
@@ -898,8 +903,27 @@ class Store:
                 self._set_action(execution, stage, action, "Succeeded", at)
         self._finish_stage(execution, stage, "Succeeded", at)
 
+    def inject_failure(self, body: JSON) -> JSON:
+        failure = InjectedFailure.from_request(body)
+        self.failures.append(failure)
+        return failure.state()
+
+    def record_estate(self, account: str, region: str, records: JSON) -> JSON:
+        """What `sandbox.estate.seed` created, kept for the scenarios that check resources by id."""
+        self.estates[account, region] = records
+        return {"account": account, "region": region}
+
+    def recorded_estate(self, account: str, region: str) -> JSON:
+        if (account, region) not in self.estates:
+            raise ApiError("NotFound", f"no estate was seeded in account {account}, region {region}", 404)
+        return self.estates[account, region]
+
     def state(self) -> JSON:
         return {
+            "failures": {
+                "pending": [failure.state() for failure in self.failures],
+                "answered": list(self.answered_failures),
+            },
             "jobs": [job.state() for job in self.jobs.values()],
             "approvals": [dict(a) for a in self.approvals],
             "executions": [
@@ -1107,6 +1131,111 @@ def backdate(service: str, kind: str, resource_id: str, created: datetime, *, ac
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Injected failures: one call answers an AWS error instead of moto
+
+
+@dataclass
+class InjectedFailure:
+    """The next `times` calls of the operation `action` that name `resource_id` answer this error.
+
+    The operation is read from the query protocols' `Action` (EC2, CloudFormation, Auto Scaling...) or the
+    JSON protocol's `X-Amz-Target` (ECR, CloudWatch Logs...); REST services (Lambda, S3) are not matched.
+    """
+
+    action: str
+    resource_id: str
+    code: str
+    message: str
+    status: int = 400
+    times: int = 1
+
+    @classmethod
+    def from_request(cls, body: JSON) -> InjectedFailure:
+        failure = cls(
+            action=str(body["action"]),
+            resource_id=str(body["id"]),
+            code=str(body.get("code") or "InternalFailure"),
+            message=str(body.get("message") or f"injected failure of {body['action']} on {body['id']}"),
+            status=int(body.get("status", 400)),
+            times=int(body.get("times", 1)),
+        )
+        if not failure.action or not failure.resource_id or not 400 <= failure.status <= 599 or failure.times < 1:
+            raise ValueError("a failure needs an action, an id, a status 400-599 and times >= 1")
+        return failure
+
+    def state(self) -> JSON:
+        return {
+            "action": self.action,
+            "id": self.resource_id,
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "times": self.times,
+        }
+
+
+def _operation(request: Request) -> str | None:
+    target = request.headers.get("X-Amz-Target", "")
+    if target:
+        return target.rpartition(".")[2]
+    fields = parse_qs(request.query_string.decode())
+    if request.mimetype == "application/x-www-form-urlencoded":
+        fields |= parse_qs(request.get_data(as_text=True))
+    return fields.get("Action", [None])[0]
+
+
+def _names(request: Request, resource_id: str) -> bool:
+    said = " ".join((unquote(request.path), unquote(request.query_string.decode()), request.get_data(as_text=True)))
+    return resource_id in said or resource_id in unquote(said.replace("+", " "))
+
+
+def _aws_error(request: Request, failure: InjectedFailure) -> Response:
+    """The error as the request's protocol carries one, so that botocore raises a ClientError with its code."""
+    request_id = str(uuid.uuid4())
+    if request.headers.get("X-Amz-Target"):
+        return Response(
+            json.dumps({"__type": failure.code, "message": failure.message}),
+            status=failure.status,
+            content_type="application/x-amz-json-1.1",
+            headers={"x-amzn-ErrorType": failure.code, "x-amzn-RequestId": request_id},
+        )
+    code, message = xml_escape(failure.code), xml_escape(failure.message)
+    scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+    if scope and scope.group("service") == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+    else:
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    return Response(body, status=failure.status, content_type="text/xml")
+
+
+def _injected_failure(store: Store, environ: WSGIEnvironment) -> Response | None:
+    """The error of the first pending failure this request matches (spending one of its times), else None.
+
+    The body is read once and put back, so that moto reads the request as it came.
+    """
+    request = Request(environ)
+    environ["wsgi.input"] = io.BytesIO(request.get_data(cache=True))
+    operation = _operation(request)
+    if operation is None:
+        return None
+    with store.lock:
+        for failure in store.failures:
+            if failure.action == operation and _names(request, failure.resource_id):
+                failure.times -= 1
+                if failure.times == 0:
+                    store.failures.remove(failure)
+                store.answered_failures.append({**failure.state(), "at": _iso_ms_z(_now())})
+                return _aws_error(request, failure)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # The middleware
 
 
@@ -1133,7 +1262,10 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         matched = PROVISIONED_PATH.match(path)
-        if path.startswith("/_sandbox/"):
+        failed = _injected_failure(self.store, environ) if self.store.failures else None
+        if failed is not None:
+            response = failed
+        elif path.startswith("/_sandbox/"):
             response = self._control(Request(environ))
         elif target.startswith(TARGET_PREFIX) and target[len(TARGET_PREFIX) :] in CODEPIPELINE_ACTIONS:
             response = self._codepipeline(Request(environ), target[len(TARGET_PREFIX) :])
@@ -1191,29 +1323,43 @@ class SandboxApp:
     def _route(self, request: Request, body: JSON, account: str, region: str) -> JSON:
         method, path = request.method, request.path
         store = self.store
+        if method == "GET":
+            return self._read(request, account, region)
         if (method, path) == ("POST", "/_sandbox/codepipeline/job"):
             return store.create_job(account, region, body)
-        if method == "GET" and path.startswith("/_sandbox/codepipeline/job/"):
-            return store.job_event(account, path.rsplit("/", 1)[1])
         if (method, path) == ("POST", "/_sandbox/codepipeline/advance"):
             return store.advance(account, region, body)
         if (method, path) == ("POST", "/_sandbox/backdate"):
-            try:
-                created = _parse_time(str(body["created"]))
-                backdate(
-                    str(body["service"]), str(body["kind"]), str(body["id"]), created, account=account, region=region
-                )
-            except (KeyError, LambdaClientError, EC2ClientError) as error:
-                raise ApiError("NotFound", f"cannot backdate {body}: {error!r}", 404) from None
-            except ValueError as error:
-                raise _validation(str(error)) from None
-            return {key: body[key] for key in ("service", "kind", "id", "created")}
-        if (method, path) == ("GET", "/_sandbox/state"):
+            return _backdate_route(body, account, region)
+        if (method, path) == ("POST", "/_sandbox/failures"):
+            return store.inject_failure(body)
+        if (method, path) == ("POST", "/_sandbox/estate"):
+            return store.record_estate(account, region, body)
+        raise ApiError("NotFound", f"no sandbox route {method} {path}", 404)
+
+    def _read(self, request: Request, account: str, region: str) -> JSON:
+        path, store = request.path, self.store
+        if path.startswith("/_sandbox/codepipeline/job/"):
+            return store.job_event(account, path.rsplit("/", 1)[1])
+        if path == "/_sandbox/estate":
+            return store.recorded_estate(account, region)
+        if path == "/_sandbox/state":
             return store.state()
-        if (method, path) == ("GET", "/_sandbox/events"):
+        if path == "/_sandbox/events":
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}
-        raise ApiError("NotFound", f"no sandbox route {method} {path}", 404)
+        raise ApiError("NotFound", f"no sandbox route GET {path}", 404)
+
+
+def _backdate_route(body: JSON, account: str, region: str) -> JSON:
+    try:
+        created = _parse_time(str(body["created"]))
+        backdate(str(body["service"]), str(body["kind"]), str(body["id"]), created, account=account, region=region)
+    except (KeyError, LambdaClientError, EC2ClientError) as error:
+        raise ApiError("NotFound", f"cannot backdate {body}: {error!r}", 404) from None
+    except ValueError as error:
+        raise _validation(str(error)) from None
+    return {key: body[key] for key in ("service", "kind", "id", "created")}
 
 
 def _kms_tags(tags: Any) -> Any:

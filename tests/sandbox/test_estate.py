@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.estate import GATE_FUNCTION, PROTECT_TAG, TTL_TAG, Estate, EstateError, seed
+from sandbox.estate import GATE_FUNCTION, PROTECT_TAG, TTL_TAG, Estate, EstateError, recorded, seed
 
 # A region of its own: moto's backends are process-wide, so other in-process tests cannot collide with it.
 REGION = "eu-west-3"
@@ -79,6 +79,17 @@ def test_refuses_to_seed_twice(estate: Estate, endpoint: str) -> None:
 
 def test_is_fast(seeded: tuple[Estate, float]) -> None:
     assert seeded[1] < 10
+
+
+def test_the_sandbox_keeps_the_estate_as_seeded(estate: Estate, endpoint: str) -> None:
+    kept = recorded(endpoint, region=REGION)
+    assert kept == estate
+    assert kept.created[kept.snapshots[0]].tzinfo is not None
+
+
+def test_an_estate_never_seeded_in_a_region_is_refused(endpoint: str) -> None:
+    with pytest.raises(EstateError, match="no estate in ap-south-2"):
+        recorded(endpoint, region="ap-south-2")
 
 
 def test_summary_has_a_line_per_kind(estate: Estate) -> None:

@@ -743,6 +743,87 @@ def test_backdating_something_unknown_is_not_found(endpoint: str) -> None:
     )
 
 
+# --- injected failures ------------------------------------------------------------------------------------------
+
+
+def inject(endpoint: str, action: str, ident: str, code: str, **extra: Any) -> tuple[int, Any]:
+    body = {"action": action, "id": ident, "code": code, "message": f"{code} for the test", **extra}
+    return control(endpoint, "POST", "/_sandbox/failures", body)
+
+
+def test_an_injected_failure_answers_the_next_call_on_that_id_only(endpoint: str, client: Client) -> None:
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    failing, other = (ec2.create_snapshot(VolumeId=volume)["SnapshotId"] for _ in range(2))
+    assert inject(endpoint, "DeleteSnapshot", failing, "InvalidSnapshot.InUse")[0] == 200
+
+    ec2.delete_snapshot(SnapshotId=other)  # another id goes through while the failure waits
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_snapshot(SnapshotId=failing)
+    assert raised.value.response["Error"] == {
+        "Code": "InvalidSnapshot.InUse",
+        "Message": "InvalidSnapshot.InUse for the test",
+    }
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert ec2.describe_snapshots(SnapshotIds=[failing])["Snapshots"]  # moto never saw the delete
+
+    ec2.delete_snapshot(SnapshotId=failing)  # spent: the next call reaches moto
+    assert error_code(lambda: ec2.describe_snapshots(SnapshotIds=[failing])) == "InvalidSnapshot.NotFound"
+    failures = control(endpoint, "GET", "/_sandbox/state")[1]["failures"]
+    assert [f["id"] for f in failures["answered"] if f["id"] in (failing, other)] == [failing]
+    assert all(f["id"] != failing for f in failures["pending"])
+
+
+def test_other_operations_on_the_id_are_not_failed(endpoint: str, client: Client) -> None:
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    assert inject(endpoint, "DeleteVolume", volume, "VolumeInUse", times=2)[0] == 200
+
+    ec2.create_tags(Resources=[volume], Tags=[{"Key": "deckhand:cleanup-after", "Value": "2026-11-28"}])
+    assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["Tags"]
+    assert error_code(lambda: ec2.delete_volume(VolumeId=volume)) == "VolumeInUse"
+    assert error_code(lambda: ec2.delete_volume(VolumeId=volume)) == "VolumeInUse"
+    ec2.delete_volume(VolumeId=volume)
+
+
+def test_failures_in_the_json_and_query_protocols(endpoint: str, client: Client) -> None:
+    group = f"/aws/lambda/gone-{uuid.uuid4().hex[:6]}"
+    logs = client("logs")
+    logs.create_log_group(logGroupName=group)
+    stack = f"preview-{uuid.uuid4().hex[:6]}"
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack, TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    )
+    inject(endpoint, "DeleteLogGroup", group, "OperationAbortedException", status=409)
+    inject(endpoint, "DeleteStack", stack, "AccessDenied", status=403)
+
+    assert error_code(lambda: logs.delete_log_group(logGroupName=group)) == "OperationAbortedException"
+    assert error_code(lambda: cloudformation.delete_stack(StackName=stack)) == "AccessDenied"
+    logs.delete_log_group(logGroupName=group)
+    assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    cloudformation.delete_stack(StackName=stack)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "snap-1", "code": "X"},
+        {"action": "DeleteSnapshot", "code": "X"},
+        {"action": "DeleteSnapshot", "id": "snap-1", "status": 200},
+        {"action": "DeleteSnapshot", "id": "snap-1", "times": 0},
+    ],
+)
+def test_a_failure_without_an_action_an_id_an_error_status_or_a_count_is_refused(
+    endpoint: str, body: dict[str, Any]
+) -> None:
+    code, answer = control(endpoint, "POST", "/_sandbox/failures", body)
+    assert (code, answer["error"]) == (400, "ValidationException")
+    assert body.get("id", "-") not in {
+        f["id"] for f in control(endpoint, "GET", "/_sandbox/state")[1]["failures"]["pending"]
+    }
+
+
 # --- alarm state changes ---------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,8 @@ __all__ = ["KINDS", "Kind", "KindName", "KindRule", "KindRules"]
 
 KIND_NAMES: tuple[KindName, ...] = get_args(KindName)
 
-KINDS: dict[KindName, Kind] = {}
+_WRITTEN: tuple[Kind, ...] = (snapshots.KIND,)
+KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
 
 
 class KindRules(Section):

@@ -1,4 +1,4 @@
-"""What the kinds share: tag conversions, the TTL tag's instant, batching, and tag-key validation."""
+"""What the kinds share: tag conversions, TTL instants, batching, pagination, EC2 tagging, rule checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field
+
+from functions.cleanup.kinds.base import KindRule
+from functions.shared.clients import client
 
 _TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 T = TypeVar("T")
@@ -46,3 +50,45 @@ def ttl_instant(value: str | None) -> datetime | None:
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+R = TypeVar("R", bound=KindRule)
+
+
+def own_rule(rule: KindRule, expected: type[R]) -> R:
+    """The kind's own rule class; the engine passes the one KindRules holds for the kind."""
+    if not isinstance(rule, expected):
+        raise TypeError(f"expected a {expected.__module__}.{expected.__qualname__}, got {type(rule).__name__}")
+    return rule
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def already_gone(error: ClientError, *codes: str) -> bool:
+    """The resource no longer exists: acting again is a no-op, so a run twice is safe."""
+    return error_code(error) in codes
+
+
+EC2_TAG_BATCH = 1000  # CreateTags takes up to 1000 resource ids
+
+
+def tag_ec2(region: str, ids: Sequence[str], tag: str, value: str) -> None:
+    """Tag EC2 resources (snapshots, volumes, AMIs, addresses, instances), 1000 ids a call."""
+    ec2 = client("ec2", region)
+    for batch in chunks(ids, EC2_TAG_BATCH):
+        ec2.create_tags(Resources=list(batch), Tags=[{"Key": tag, "Value": value}])
+
+
+def pages(service: str, region: str, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a paginated operation; the caller sets the page size the API allows."""
+    yield from client(service, region).get_paginator(operation).paginate(**params)
+
+
+# A snapshot carrying this tag (an ISO instant) is kept until then: the final snapshot of a deleted volume.
+KEEP_UNTIL_TAG = "deckhand:keep-until"
+
+
+def age_days(created: datetime, now: datetime) -> int:
+    return max(0, (now - created).days)

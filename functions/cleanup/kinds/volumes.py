@@ -1,11 +1,124 @@
-"""Unattached EBS volumes, with an optional final snapshot before deleting one."""
+"""Unattached EBS volumes, with an optional final snapshot before deleting one.
+
+A final snapshot carries KEEP_UNTIL_TAG (now + final_snapshot_keep_days), which the ebs-snapshot kind
+honours, and FINAL_SNAPSHOT_TAG naming its volume, so a second run after a failed delete does not take
+another one.
+"""
 
 from __future__ import annotations
 
-from functions.cleanup.kinds.base import KindRule
-from functions.cleanup.kinds.common import Days
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.common import (
+    KEEP_UNTIL_TAG,
+    Days,
+    age_days,
+    already_gone,
+    own_rule,
+    pages,
+    tag_ec2,
+    tag_map,
+    utc,
+)
+from functions.cleanup.prices import ebs_volume_item, monthly
+from functions.shared.clients import client
+
+FINAL_SNAPSHOT_TAG = "deckhand:final-snapshot-of"
 
 
 class Rule(KindRule):
     min_age_days: Days = 14
-    final_snapshot: bool = True  # snapshot the volume (tagged) before deleting it
+    final_snapshot: bool = True  # snapshot the volume before deleting it
+    final_snapshot_keep_days: Annotated[int, Field(ge=1, le=3650)] = 90  # the ebs-snapshot kind leaves it that long
+
+
+def _resource(region: str, volume: Mapping[str, Any]) -> Resource:
+    tags = tag_map(volume.get("Tags"))
+    return Resource(
+        kind="ebs-volume",
+        id=volume["VolumeId"],
+        region=region,
+        created=utc(volume["CreateTime"]),
+        tags=tags,
+        name=tags.get("Name", ""),
+        details={
+            "gib": int(volume.get("Size", 0)),
+            "type": volume.get("VolumeType", "gp3"),
+            "attached_to": [a["InstanceId"] for a in volume.get("Attachments", []) if a.get("InstanceId")],
+        },
+    )
+
+
+class Volumes:
+    name: KindName = "ebs-volume"
+    rule: type[KindRule] = Rule
+    taggable = True
+
+    def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
+        listing = pages(
+            "ec2",
+            scope.region,
+            "describe_volumes",
+            Filters=[{"Name": "status", "Values": ["available"]}],
+            PaginationConfig={"PageSize": 500},
+        )
+        for page in listing:
+            for volume in page.get("Volumes", []):
+                yield _resource(scope.region, volume)
+
+    def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
+        return {}  # an attachment is the only use, and the listing says it (judge)
+
+    def judge(self, found: Sequence[Resource], rule: KindRule, now: datetime) -> dict[str, Judgement]:
+        final = own_rule(rule, Rule).final_snapshot
+        return {volume.id: judge_one(volume, final, now) for volume in found}
+
+    def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
+        own = own_rule(rule, Rule)
+        if own.final_snapshot:
+            take_final_snapshot(scope.region, resource, own.final_snapshot_keep_days)
+        try:
+            client("ec2", scope.region).delete_volume(VolumeId=resource.id)
+        except ClientError as error:
+            if not already_gone(error, "InvalidVolume.NotFound"):
+                raise
+
+    def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
+        tag_ec2(scope.region, [resource.id for resource in resources], tag, value)
+
+
+def judge_one(volume: Resource, final_snapshot: bool, now: datetime) -> Judgement:
+    attached = volume.details.get("attached_to") or []
+    if attached:
+        return Excluded(f"attached to {', '.join(attached)}")
+    gib, kind = int(volume.details.get("gib", 0)), str(volume.details.get("type", "gp3"))
+    action = "snapshot-then-delete" if final_snapshot else "delete"
+    why = f"{gib} GiB {kind} volume, unattached, {age_days(volume.created, now)} days old"
+    return Candidate(action, monthly(ebs_volume_item(kind), volume.region, gib), why)
+
+
+def take_final_snapshot(region: str, volume: Resource, keep_days: int) -> str:
+    """The volume's final snapshot: the one an earlier run took, or a new one."""
+    ec2 = client("ec2", region)
+    earlier = ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": f"tag:{FINAL_SNAPSHOT_TAG}", "Values": [volume.id]}]
+    ).get("Snapshots", [])
+    if earlier:
+        return str(earlier[0]["SnapshotId"])
+    keep_until = (datetime.now(UTC) + timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tags = {FINAL_SNAPSHOT_TAG: volume.id, KEEP_UNTIL_TAG: keep_until, "Name": volume.name or volume.id}
+    created = ec2.create_snapshot(
+        VolumeId=volume.id,
+        Description=f"final snapshot of {volume.id} ({volume.name or 'no name'}) before Deckhand deleted it",
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+    )
+    return str(created["SnapshotId"])
+
+
+KIND = Volumes()

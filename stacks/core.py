@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -17,7 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from functions.shared.audit import INDEX_BY_DUTY
-from functions.shared.policy import Policy
+from functions.shared.policy import Policy, PolicyError
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
 from .versions import REPO_ROOT, pinned_version
@@ -64,6 +65,55 @@ def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) ->
         "DECKHAND_PROTECT_TAG": policy.defaults.protect_tag,
         "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
     }
+
+
+# Lambda refuses a function whose variables, measured as their JSON object, exceed 4 KB.
+ENVIRONMENT_LIMIT_BYTES = 4096
+
+
+def environment_bytes(variables: Mapping[str, str]) -> int:
+    return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def largest_environment(policy: Policy, services: Iterable[str], duty: Mapping[str, str]) -> dict[str, str]:
+    """The biggest environment one of a duty's functions gets, with physical names in place of CDK tokens."""
+    prefix = policy.name_prefix
+    longest_arn = f"arn:aws-us-gov:sns:{policy.regions[0]}:000000000000:{topic_name(prefix)}"
+    shared = function_environment(policy, audit_table=audit_table_name(prefix), topic_arn=longest_arn)
+    return {**shared, "POWERTOOLS_SERVICE_NAME": max(services, key=len), **duty}
+
+
+def check_environment_size(
+    source: str, environment: Mapping[str, str], *, key: str, variable: str, remedy: str
+) -> None:
+    """Fail the synth, naming the policy key, when a duty's section makes its functions' environment too big."""
+    size = environment_bytes(environment)
+    if size > ENVIRONMENT_LIMIT_BYTES:
+        section, taken = key.split(".", maxsplit=1)[0], len(environment[variable].encode())
+        raise PolicyError(
+            source,
+            [
+                f"{key}: the {section} section takes {taken} bytes as the functions' {variable} "
+                f"setting, which brings their environment to {size} bytes, over Lambda's limit of "
+                f"{ENVIRONMENT_LIMIT_BYTES} bytes (4 KB); {remedy}"
+            ],
+        )
+
+
+POLICY_CONTEXT_KEY = "deckhand:policy"  # as in stacks/app.py, which imports the duties
+
+
+def policy_source(scope: Construct) -> str:
+    """The policy file's name, as a policy error names it."""
+    return str(scope.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml")
+
+
+def wildcard_finding(scope: Construct, service: str, resource: str) -> str:
+    """The id cdk-nag gives a wildcard resource of this stack's region and account, to acknowledge it."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:{region}:{account}:{resource}]"
 
 
 class Core(Construct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_events as events
@@ -14,17 +14,16 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.gating.policy import Gating as GatingPolicy
-from functions.shared.policy import Policy, PolicyError
+from functions.shared.policy import Policy
 
-from .core import Core, audit_table_name, function_environment, topic_name
+from . import core
+from .core import Core
 from .function import DeckhandFunction
 
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
 
 GATING_VARIABLE = "DECKHAND_GATING"
 IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
-# Lambda refuses a function whose variables, measured as their JSON object, exceed 4 KB.
-ENVIRONMENT_LIMIT_BYTES = 4096
 POLICY_CONTEXT_KEY = "deckhand:policy"  # as in stacks/app.py, which imports this module's stack
 
 # EMF metrics the gating functions emit (namespace Deckhand), shown on the dashboard.
@@ -43,35 +42,20 @@ def gating_environment(policy: Policy, service: str) -> dict[str, str]:
     return environment
 
 
-def environment_bytes(variables: Mapping[str, str]) -> int:
-    return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode())
-
-
 def largest_environment(policy: Policy) -> dict[str, str]:
-    """The biggest environment a gating function gets, with physical names in place of CDK tokens."""
-    prefix = policy.name_prefix
-    longest_arn = f"arn:aws-us-gov:sns:{policy.regions[0]}:000000000000:{topic_name(prefix)}"
-    shared = function_environment(policy, audit_table=audit_table_name(prefix), topic_arn=longest_arn)
-    return {
-        **shared,
-        "POWERTOOLS_SERVICE_NAME": max(SERVICES, key=len),
-        **gating_environment(policy, "gate"),
-    }
+    """The biggest environment a gating function gets (the gate's), with physical names in place of CDK tokens."""
+    return core.largest_environment(policy, SERVICES, gating_environment(policy, "gate"))
 
 
 def check_environment_size(policy: Policy, source: str) -> None:
-    size = environment_bytes(largest_environment(policy))
-    if size > ENVIRONMENT_LIMIT_BYTES:
-        gating = len(policy.gating.model_dump_json().encode())
-        raise PolicyError(
-            source,
-            [
-                f"gating.gates: the gating section takes {gating} bytes as the functions' {GATING_VARIABLE} "
-                f"setting, which brings their environment to {size} bytes, over Lambda's limit of "
-                f"{ENVIRONMENT_LIMIT_BYTES} bytes (4 KB); gate fewer stages, select alarms by prefix or tag "
-                "instead of listing names, or drop deny periods that have passed"
-            ],
-        )
+    core.check_environment_size(
+        source,
+        largest_environment(policy),
+        key="gating.gates",
+        variable=GATING_VARIABLE,
+        remedy="gate fewer stages, select alarms by prefix or tag instead of listing names, or drop deny periods "
+        "that have passed",
+    )
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -239,22 +223,18 @@ class Gating(Construct):
             "; codepipeline:GetJobDetails, PutJobSuccessResult and PutJobFailureResult support none either: "
             "a job id is not an ARN, and the job event does not name its pipeline"
         )
-        stack = Stack.of(self)
-        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-        arn = f"arn:<AWS::Partition>:{{service}}:{region}:{account}:{{resource}}"  # as cdk-nag names it
         alarms: list[Acknowledgment] = []
         if any(a.endswith(":alarm:*") for a in self.alarm_arns):
             alarms.append(
                 Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn.format(service='cloudwatch', resource='alarm:*')}]",
+                    id=core.wildcard_finding(self, "cloudwatch", "alarm:*"),
                     reason="cloudwatch:DescribeAlarms on this account's alarms in this region: the policy selects "
                     "alarms by prefix or tag, so their names are only known at run time; it only reads their states",
                 )
             )
         approvals = [
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{arn.format(service='codepipeline', resource=f'{p}/*')}]",
+                id=core.wildcard_finding(self, "codepipeline", f"{p}/*"),
                 reason=f"PutApprovalResult names an approval action as {p}/STAGE/ACTION; the approver answers "
                 f"the manual approvals of the gated pipeline {p} only",
             )

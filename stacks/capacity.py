@@ -1,0 +1,362 @@
+"""The capacity duty: one function that moves its targets' bounds on alarms, on schedules and from the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import cast
+
+from aws_cdk import Acknowledgment, ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, TimeZone, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from constructs import Construct
+
+from functions.capacity.policy import WEEKDAYS, Schedule, Target
+from functions.capacity.targets import scalable_id
+from functions.shared.policy import Policy
+
+from . import core
+from .core import Core, policy_source, wildcard_finding
+from .function import DeckhandFunction
+
+SERVICE = "capacity"
+CAPACITY_VARIABLE = "DECKHAND_CAPACITY"
+SCHEDULE_GROUP_VARIABLE = "DECKHAND_CAPACITY_SCHEDULE_GROUP"
+SCHEDULER_ROLE_VARIABLE = "DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN"
+ALARM_STATES = ["ALARM", "OK"]
+# A profile applied this late is no longer the right one: Scheduler drops the delivery instead.
+SCHEDULE_MAX_AGE = Duration.hours(1)
+
+# EMF metrics the capacity function emits (namespace Deckhand), shown on the dashboard.
+CHANGES_BY_TRIGGER = "SEARCH('{Deckhand,service,trigger} MetricName=\"CapacityChange\"', 'Sum', 300)"
+BOUND_METRICS = ("CapacityMin", "CapacityMax", "CapacityDesired")
+
+
+def bounds_search(metric: str) -> str:
+    return f"SEARCH('{{Deckhand,service,target}} MetricName=\"{metric}\"', 'Maximum', 300)"
+
+
+def schedule_group_name(prefix: str) -> str:
+    return f"{prefix}-capacity"
+
+
+def scheduler_role_name(prefix: str) -> str:
+    return f"{prefix}-capacity-scheduler"
+
+
+def scheduler_role_arn(prefix: str, *, partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/{scheduler_role_name(prefix)}"
+
+
+def capacity_environment(policy: Policy, scheduler_role: str) -> dict[str, str]:
+    """What the capacity function reads besides the shared settings (see the contract in its handler)."""
+    return {
+        CAPACITY_VARIABLE: policy.capacity.model_dump_json(),
+        SCHEDULE_GROUP_VARIABLE: schedule_group_name(policy.name_prefix),
+        SCHEDULER_ROLE_VARIABLE: scheduler_role,
+    }
+
+
+def check_environment_size(policy: Policy, source: str) -> None:
+    longest_role = scheduler_role_arn(policy.name_prefix, partition="aws-us-gov", account="000000000000")
+    core.check_environment_size(
+        source,
+        core.largest_environment(policy, (SERVICE,), capacity_environment(policy, longest_role)),
+        key="capacity.targets",
+        variable=CAPACITY_VARIABLE,
+        remedy="scale fewer targets, or drop profiles, schedules and except_dates they no longer use",
+    )
+
+
+def schedule_name(target: Target, index: int) -> str:
+    """Unique in the group by target and index; the profile only helps a reader (names end at 64 characters)."""
+    return f"{target.name}-{index}-{target.schedules[index].profile}"[:64]
+
+
+def cron(schedule: Schedule) -> str:
+    """Scheduler's cron for a schedule: its own, or one built from `at` and `days`."""
+    if schedule.cron is not None:
+        return schedule.cron
+    if schedule.at is None:  # the policy guarantees one of them
+        raise ValueError("a schedule needs at or cron")
+    days = "*" if set(schedule.days) == set(WEEKDAYS) else ",".join(d for d in WEEKDAYS if d in schedule.days)
+    return f"cron({schedule.at.minute} {schedule.at.hour} ? * {days} *)"
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class Capacity(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
+        super().__init__(scope, construct_id)
+        policy = core.policy
+        capacity = policy.capacity
+        check_environment_size(policy, policy_source(self))
+        self.core = core
+        self.policy = capacity
+        self.scale_out_alarms = _unique(a for t in capacity.targets if t.alarms for a in t.alarms.scale_out)
+        self.muted_alarms = _unique(a for t in capacity.targets for a in t.mute_at_zero)
+        prefix = policy.name_prefix
+        stack = Stack.of(self)
+
+        self.schedule_group = scheduler.ScheduleGroup(
+            self,
+            "Schedules",
+            schedule_group_name=schedule_group_name(prefix),
+            # Only schedules Deckhand itself declares or creates live in it: nothing to keep after the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            role_name=scheduler_role_name(prefix),
+            description="Lets EventBridge Scheduler invoke the Deckhand capacity function from its schedule group",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": self._schedules_arn()},
+                },
+            ),
+        )
+        core.key.grant(self.scheduler_role, "kms:Decrypt", "kms:GenerateDataKey")  # its dead letters, encrypted
+        self.function = DeckhandFunction(
+            self,
+            "Function",
+            core=core,
+            service=SERVICE,
+            description="Deckhand capacity tweaks: moves bounds on alarms, schedules and console commands",
+            timeout_seconds=60,
+            environment=capacity_environment(policy, self.scheduler_role.role_arn),
+        )
+        self._grant()
+        self.alarm_rule = self._alarm_rule()
+        self.schedules = [
+            self._schedule(target, index) for target in capacity.targets for index in range(len(target.schedules))
+        ]
+        self._acknowledge_wildcards()
+        self._add_dashboard()
+
+    # --- permissions --------------------------------------------------------------------------------
+
+    def _arn(self, service: str, resource: str, name: str, *, colon: bool = False) -> str:
+        return Stack.of(self).format_arn(
+            service=service,
+            resource=resource,
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME if colon else ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    def _schedules_arn(self) -> str:
+        return self._arn("scheduler", "schedule", f"{schedule_group_name(self.core.policy.name_prefix)}/*")
+
+    def _allow(self, actions: list[str], resources: list[str], conditions: Mapping[str, object] | None = None) -> None:
+        if resources:
+            self.function.role.add_to_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=dict(conditions or {}))
+            )
+
+    def _grant(self) -> None:
+        """Exactly the calls the function makes, on the policy's targets and alarms only."""
+        targets_ = self.policy.targets
+        unprotected = {"Null": {f"aws:ResourceTag/{self.core.policy.defaults.protect_tag}": "true"}}
+        # Every target but a group may have an Application Auto Scaling registration.
+        scalable = [scalable_id(t) for t in targets_ if t.kind != "asg"]
+        if scalable:
+            self._allow(
+                ["application-autoscaling:RegisterScalableTarget"],
+                [self._arn("application-autoscaling", "scalable-target", "*")],
+                {
+                    "StringEquals": {
+                        "application-autoscaling:service-namespace": _unique(s.namespace for s in scalable),
+                        "application-autoscaling:scalable-dimension": _unique(s.dimension for s in scalable),
+                    }
+                },
+            )
+        self.unscoped_reads = (["application-autoscaling:DescribeScalableTargets"] if scalable else []) + (
+            ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes"]
+            if any(t.kind == "asg" for t in targets_)
+            else []
+        )
+        self._allow(self.unscoped_reads, ["*"] if self.unscoped_reads else [])
+
+        services = _unique(_ecs_service(t) for t in targets_ if _ecs_service(t))
+        self._allow(
+            ["ecs:DescribeServices", "ecs:ListTagsForResource"], [self._arn("ecs", "service", s) for s in services]
+        )
+        raw = [f"{t.cluster}/{t.service}" for t in targets_ if t.kind == "ecs-service"]  # desiredCount, if unregistered
+        self._allow(["ecs:UpdateService"], [self._arn("ecs", "service", s) for s in raw], unprotected)
+
+        self.groups = _unique(str(t.group) for t in targets_ if t.kind == "asg")
+        self._allow(
+            ["autoscaling:UpdateAutoScalingGroup", "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"],
+            [self._arn("autoscaling", "autoScalingGroup", _group_resource(g), colon=True) for g in self.groups],
+            unprotected,
+        )
+
+        provisioned = [t for t in targets_ if t.kind == "lambda-provisioned-concurrency"]
+        self._allow(
+            [
+                "lambda:GetProvisionedConcurrencyConfig",
+                "lambda:PutProvisionedConcurrencyConfig",
+                "lambda:DeleteProvisionedConcurrencyConfig",
+            ],
+            [self._arn("lambda", "function", f"{t.function}:{t.qualifier}", colon=True) for t in provisioned],
+        )
+        self._allow(
+            ["lambda:ListTags"], [self._arn("lambda", "function", str(t.function), colon=True) for t in provisioned]
+        )
+
+        def alarms(names: list[str]) -> list[str]:
+            return [self._arn("cloudwatch", "alarm", n, colon=True) for n in names]
+
+        self._allow(["cloudwatch:DescribeAlarms"], alarms(_unique([*self.scale_out_alarms, *self.muted_alarms])))
+        self._allow(["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"], alarms(self.muted_alarms))
+
+        self._allow(
+            ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"], [self._schedules_arn()]
+        )
+        self._allow(
+            ["iam:PassRole"],
+            [self.scheduler_role.role_arn],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        )
+        self._allow(["dynamodb:GetItem"], [self.core.audit_table.table_arn])  # the saved state; PutItem is shared
+
+    def _acknowledge_wildcards(self) -> None:
+        """Each wildcard the function and scheduler roles hold, with why, beside their policies."""
+        group = schedule_group_name(self.core.policy.name_prefix)
+        reads = (
+            f"; {', '.join(self.unscoped_reads)} support none either (they only read levels and refreshes)"
+            if self.unscoped_reads
+            else ""
+        )
+        found = [
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+                f"{reads}. Every other statement of this role names its resources.",
+            ),
+            Acknowledgment(
+                id=wildcard_finding(self, "scheduler", f"schedule/{group}/*"),
+                reason=f"The one-time schedules that revert expiring overrides get their names at run time; "
+                f"the function may create, read and delete schedules in its own group {group} only.",
+            ),
+        ]
+        if any(t.kind != "asg" for t in self.policy.targets):
+            found.append(
+                Acknowledgment(
+                    id=wildcard_finding(self, "application-autoscaling", "scalable-target/*"),
+                    reason="A scalable target's ARN ends in an id AWS assigns, which RegisterScalableTarget does not "
+                    "take; the statement is limited to the policy's service namespaces and scalable dimensions.",
+                )
+            )
+        found += [
+            Acknowledgment(
+                id=wildcard_finding(self, "autoscaling", f"autoScalingGroup:{_group_resource(group)}"),
+                reason=f"An Auto Scaling group's ARN holds an id AWS assigns; this names the group {group} "
+                "exactly, and a condition excludes it while it carries the protect tag.",
+            )
+            for group in self.groups
+        ]
+        Validations.of(self.function.role.node.find_child("DefaultPolicy")).acknowledge(*found)
+        function_id = Stack.of(self).get_logical_id(cast(CfnElement, self.function.function.node.default_child))
+        Validations.of(self.scheduler_role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                reason="CDK's invoke grant covers the versions and aliases of the one capacity function, "
+                "the only target of Deckhand's capacity schedules.",
+            ),
+        )
+
+    # --- triggers -----------------------------------------------------------------------------------
+
+    def _alarm_rule(self) -> events.Rule | None:
+        """ALARM and OK of exactly the targets' scale-out alarms; none when no target names one."""
+        if not self.scale_out_alarms:
+            return None
+        return events.Rule(
+            self,
+            "AlarmChanged",
+            description="Hands ALARM and OK of the capacity targets' scale-out alarms to the capacity function",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={"alarmName": self.scale_out_alarms, "state": {"value": ALARM_STATES}},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.function.function, dead_letter_queue=self.function.dead_letter_queue, retry_attempts=2
+                )
+            ],
+        )
+
+    def _schedule(self, target: Target, index: int) -> scheduler.Schedule:
+        schedule = target.schedules[index]
+        when = f"at {schedule.at:%H:%M} on {','.join(schedule.days)}" if schedule.at else schedule.cron
+        return scheduler.Schedule(
+            self,
+            f"Schedule-{target.name}-{index}",
+            schedule_name=schedule_name(target, index),
+            schedule_group=self.schedule_group,
+            description=f"Deckhand capacity: {target.name} to profile {schedule.profile} {when} ({schedule.timezone})",
+            schedule=scheduler.ScheduleExpression.expression(cron(schedule), TimeZone.of(schedule.timezone)),
+            target=scheduler_targets.LambdaInvoke(
+                self.function.function,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"trigger": "schedule", "target": target.name, "profile": schedule.profile, "schedule": index}
+                ),
+                role=self.scheduler_role,
+                dead_letter_queue=self.function.dead_letter_queue,
+                retry_attempts=2,
+                max_event_age=SCHEDULE_MAX_AGE,
+            ),
+        )
+
+    # --- dashboard ----------------------------------------------------------------------------------
+
+    def _add_dashboard(self) -> None:
+        core_ = self.core
+        core_.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Capacity changes by trigger (and refusals, right)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=CHANGES_BY_TRIGGER,
+                        label="${PROP('Dim.trigger')}",  # one line per trigger
+                        period=Duration.minutes(5),
+                    )
+                ],
+                right=[core_.count_metric("CapacityRefused")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Capacity bounds per target",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=bounds_search(metric),
+                        label=f"${{PROP('Dim.target')}} {metric.removeprefix('Capacity').lower()}",
+                        period=Duration.minutes(5),
+                    )
+                    for metric in BOUND_METRICS
+                ],
+                width=12,
+            ),
+        )
+
+
+def _group_resource(group: str) -> str:
+    return f"*:autoScalingGroupName/{group}"
+
+
+def _ecs_service(target: Target) -> str:
+    """CLUSTER/SERVICE of the ECS service behind a target, or ''."""
+    if target.kind == "ecs-service":
+        return f"{target.cluster}/{target.service}"
+    if target.namespace == "ecs" and target.resource_id:
+        return target.resource_id.removeprefix("service/")
+    return ""

@@ -1,9 +1,170 @@
-"""AMIs no instance, launch template, Auto Scaling group or launch configuration uses, with their snapshots."""
+"""AMIs no instance, launch template, Auto Scaling group or launch configuration uses, with their snapshots.
+
+A launch template counts through its default and latest versions, and through any other version an Auto
+Scaling group names. An image given as `resolve:ssm:...` cannot be matched without reading the parameter,
+so such templates hold nothing here: keep an AMI they resolve to with the protect tag.
+"""
 
 from __future__ import annotations
 
-from functions.cleanup.kinds.base import KindRule
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.common import age_days, already_gone, chunks, pages, tag_ec2, tag_map
+from functions.cleanup.kinds.snapshots import delete_snapshot
+from functions.cleanup.prices import monthly
+from functions.shared.clients import client
+
+LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]  # all but terminated
+DELETABLE_STATES = frozenset({"available", "failed", "invalid", "error", "disabled"})
+FILTER_VALUES = 200  # the most values one EC2 filter takes
 
 
 class Rule(KindRule):
     pass
+
+
+def _snapshots(image: Mapping[str, Any]) -> list[tuple[str, int]]:
+    return [
+        (m["Ebs"]["SnapshotId"], int(m["Ebs"].get("VolumeSize", 0)))
+        for m in image.get("BlockDeviceMappings", [])
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+
+
+def _created(image: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(image["CreationDate"]).replace("Z", "+00:00"))
+
+
+class Images:
+    name: KindName = "ami"
+    rule: type[KindRule] = Rule
+    taggable = True
+
+    def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
+        listing = pages(
+            "ec2",
+            scope.region,
+            "describe_images",
+            Owners=["self"],
+            IncludeDisabled=True,
+            IncludeDeprecated=True,
+            PaginationConfig={"PageSize": 1000},
+        )
+        images = [image for page in listing for image in page.get("Images", [])]
+        # A snapshot two AMIs were registered from stays with the one that is left.
+        holders = Counter(snapshot for image in images for snapshot, _ in _snapshots(image))
+        found = []
+        for image in images:
+            tags = tag_map(image.get("Tags"))
+            own = [(snapshot, gib) for snapshot, gib in _snapshots(image) if holders[snapshot] == 1]
+            found.append(
+                Resource(
+                    kind="ami",
+                    id=image["ImageId"],
+                    region=scope.region,
+                    created=_created(image),
+                    tags=tags,
+                    owner=image.get("OwnerId"),
+                    name=tags.get("Name") or image.get("Name", ""),
+                    details={
+                        "state": image.get("State", "unknown"),
+                        "snapshots": [snapshot for snapshot, _ in own],
+                        "gib": sum(gib for _, gib in own),
+                    },
+                )
+            )
+        return found
+
+    def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
+        wanted = {image.id for image in found}
+        used: dict[str, str] = {}
+        for image, user in users(scope.region, sorted(wanted)):
+            if image in wanted:
+                used.setdefault(image, user)
+        return used
+
+    def judge(self, found: Sequence[Resource], rule: KindRule, now: datetime) -> dict[str, Judgement]:
+        return {image.id: judge_one(image, now) for image in found}
+
+    def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
+        try:
+            client("ec2", scope.region).deregister_image(ImageId=resource.id)
+        except ClientError as error:
+            if not already_gone(error, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                raise
+        for snapshot in resource.details.get("snapshots", []):
+            delete_snapshot(scope.region, snapshot)
+
+    def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
+        tag_ec2(scope.region, [resource.id for resource in resources], tag, value)
+
+
+def judge_one(image: Resource, now: datetime) -> Judgement:
+    state = str(image.details.get("state", "unknown"))
+    if state not in DELETABLE_STATES:
+        return Excluded(f"state {state}")
+    snapshots, gib = len(image.details.get("snapshots", [])), int(image.details.get("gib", 0))
+    why = f"unused AMI, {age_days(image.created, now)} days old, with {snapshots} snapshot(s) of {gib} GiB"
+    return Candidate("deregister", monthly("ebs-snapshot-gb", image.region, gib), why)
+
+
+def users(region: str, images: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(AMI id, what uses it) from instances, launch templates, Auto Scaling groups and launch configurations."""
+    yield from _instance_users(region, images)
+    yield from _template_users(region)
+    listing = pages("autoscaling", region, "describe_launch_configurations", PaginationConfig={"PageSize": 100})
+    for page in listing:
+        for configuration in page.get("LaunchConfigurations", []):
+            yield configuration.get("ImageId", ""), f"launch configuration {configuration['LaunchConfigurationName']}"
+
+
+def _instance_users(region: str, images: Sequence[str]) -> Iterator[tuple[str, str]]:
+    for batch in chunks(images, FILTER_VALUES):
+        filters = [
+            {"Name": "image-id", "Values": list(batch)},
+            {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES},
+        ]
+        for page in pages("ec2", region, "describe_instances", Filters=filters, PaginationConfig={"PageSize": 1000}):
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    yield instance["ImageId"], f"instance {instance['InstanceId']} ({instance['State']['Name']})"
+
+
+def _template_users(region: str) -> Iterator[tuple[str, str]]:
+    """Every template's default and latest versions (one listing), then the versions groups pin, per template."""
+    pinned: dict[tuple[str, str], set[str]] = {}  # ("LaunchTemplateId" or "LaunchTemplateName", value) -> versions
+    for group in _groups(region):
+        for template in _templates_of(group):
+            version = str(template.get("Version") or "$Default")
+            key = "LaunchTemplateId" if template.get("LaunchTemplateId") else "LaunchTemplateName"
+            if version not in {"$Default", "$Latest"} and template.get(key):
+                pinned.setdefault((key, str(template[key])), set()).add(version)
+    listings: list[dict[str, Any]] = [{"Versions": ["$Default", "$Latest"]}]
+    listings += [{key: value, "Versions": sorted(versions)} for (key, value), versions in pinned.items()]
+    for params in listings:
+        for page in pages("ec2", region, "describe_launch_template_versions", **params):
+            for version in page.get("LaunchTemplateVersions", []):
+                image = version.get("LaunchTemplateData", {}).get("ImageId", "")
+                yield image, f"launch template {version['LaunchTemplateName']} version {version['VersionNumber']}"
+
+
+def _groups(region: str) -> Iterator[Mapping[str, Any]]:
+    listing = pages("autoscaling", region, "describe_auto_scaling_groups", PaginationConfig={"PageSize": 100})
+    for page in listing:
+        yield from page.get("AutoScalingGroups", [])
+
+
+def _templates_of(group: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    mixed = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
+    overrides = [o.get("LaunchTemplateSpecification") for o in mixed.get("Overrides", [])]
+    specified = [group.get("LaunchTemplate"), mixed.get("LaunchTemplateSpecification"), *overrides]
+    return [template for template in specified if template]
+
+
+KIND = Images()

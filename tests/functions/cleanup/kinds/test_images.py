@@ -1,0 +1,106 @@
+"""AMIs against moto: what instances, launch templates (default, latest, pinned by a group) and launch
+configurations use; deregistration takes the AMI's own snapshots with it; judge is pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.cleanup.kinds.base import Candidate, Excluded, Resource
+from functions.cleanup.kinds.images import KIND, Rule
+from tests.support.aws import REGION
+
+from .support import record_calls, scope, setup_client
+
+SCOPE = scope("ami")
+RULE = Rule()
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def images(aws: None) -> dict[str, str]:
+    ec2, autoscaling = setup_client("ec2"), setup_client("autoscaling")
+    made = {
+        name: ec2.register_image(Name=f"image-{name}", RootDeviceName="/dev/xvda")["ImageId"]
+        for name in ("free", "instance", "default", "latest", "pinned", "configuration", "old-version")
+    }
+    instance = ec2.run_instances(ImageId=made["instance"], MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    template = ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": made["default"]})
+    ident = template["LaunchTemplate"]["LaunchTemplateId"]
+    for name in ("pinned", "old-version", "latest"):  # versions 2, 3, 4; the default stays 1
+        ec2.create_launch_template_version(LaunchTemplateId=ident, LaunchTemplateData={"ImageId": made[name]})
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="workers",
+        LaunchTemplate={"LaunchTemplateId": ident, "Version": "2"},
+        MinSize=0,
+        MaxSize=0,
+        AvailabilityZones=[f"{REGION}a"],
+    )
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="legacy", ImageId=made["configuration"], InstanceType="t3.micro"
+    )
+    return made
+
+
+def test_find_lists_own_images_with_their_snapshots(images: dict[str, str]) -> None:
+    calls = record_calls("ec2")
+    found = {image.id: image for image in KIND.find(SCOPE, RULE)}
+
+    assert set(found) == set(images.values())
+    free = found[images["free"]]
+    assert free.name == "image-free"
+    assert free.details["state"] == "available"
+    assert len(free.details["snapshots"]) == 1
+    assert free.created.utcoffset() == timedelta(0)
+    (request,) = calls.params("DescribeImages")
+    assert (request["Owners"], request["IncludeDisabled"], request["MaxResults"]) == (["self"], True, 1000)
+
+
+def test_in_use_sees_instances_templates_pinned_versions_and_configurations(images: dict[str, str]) -> None:
+    found = list(KIND.find(SCOPE, RULE))
+
+    used = KIND.in_use(SCOPE, RULE, found)
+
+    assert used[images["instance"]].endswith("(stopped)")
+    assert used[images["default"]] == "launch template web version 1"
+    assert used[images["latest"]] == "launch template web version 4"
+    assert used[images["pinned"]] == "launch template web version 2"
+    assert used[images["configuration"]] == "launch configuration legacy"
+    assert set(images.values()) - set(used) == {images["free"], images["old-version"]}
+
+
+def test_act_deregisters_and_deletes_the_snapshots_and_twice_is_safe(images: dict[str, str]) -> None:
+    free = next(image for image in KIND.find(SCOPE, RULE) if image.id == images["free"])
+    (snapshot,) = free.details["snapshots"]
+    candidate = Candidate("deregister", 0.4, "unused")
+
+    KIND.act(SCOPE, free, candidate, RULE)
+    KIND.act(SCOPE, free, candidate, RULE)
+
+    assert images["free"] not in {image.id for image in KIND.find(SCOPE, RULE)}
+    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert snapshot not in {s["SnapshotId"] for s in snapshots}
+
+
+def test_mark_tags_the_images_in_one_call(images: dict[str, str]) -> None:
+    found = list(KIND.find(SCOPE, RULE))
+    calls = record_calls("ec2")
+
+    KIND.mark(SCOPE, found, "deckhand:cleanup-after", "2026-06-08")
+
+    assert calls.count() == {"CreateTags": 1}
+    assert {image.tags.get("deckhand:cleanup-after") for image in KIND.find(SCOPE, RULE)} == {"2026-06-08"}
+
+
+def image(state: str, snapshots: list[str], gib: int) -> Resource:
+    details = {"state": state, "snapshots": snapshots, "gib": gib}
+    return Resource(kind="ami", id="ami-1", region=REGION, created=NOW - timedelta(days=500), details=details)
+
+
+def test_judge_prices_the_snapshots_and_leaves_a_pending_image() -> None:
+    assert KIND.judge([image("available", ["snap-1", "snap-2"], 40)], RULE, NOW)["ami-1"] == Candidate(
+        "deregister", 2.0, "unused AMI, 500 days old, with 2 snapshot(s) of 40 GiB"
+    )
+    assert KIND.judge([image("pending", [], 0)], RULE, NOW)["ami-1"] == Excluded("state pending")

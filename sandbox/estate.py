@@ -110,6 +110,7 @@ class Estate:
     auto_scaling_groups: tuple[str, ...]
     running_instances: tuple[str, ...]
     stopped_instances: tuple[str, ...]
+    expired_instances: tuple[str, ...]  # stopped, past their TTL tag
     attached_volumes: tuple[str, ...]
     unattached_volumes: tuple[str, ...]
     snapshots: tuple[str, ...]
@@ -348,6 +349,8 @@ class _Seeder:
             launched[name] = instance
             self.age("ec2", "instance", instance["InstanceId"], days)
             self.add("running_instances" if ttl_days is None else "stopped_instances", instance["InstanceId"])
+            if ttl_days is not None and ttl_days < 0:
+                self.add("expired_instances", instance["InstanceId"])
         ec2.stop_instances(InstanceIds=list(self.got("stopped_instances")))
         bastion = launched["bastion"]["InstanceId"]
         zone = launched["bastion"]["Placement"]["AvailabilityZone"]

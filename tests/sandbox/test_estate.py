@@ -229,8 +229,9 @@ def test_stopped_instances_carry_a_ttl_one_expired(estate: Estate, client: Clien
     described = client("ec2").describe_instances(InstanceIds=list(estate.stopped_instances))["Reservations"]
     instances = [i for r in described for i in r["Instances"]]
     assert {i["State"]["Name"] for i in instances} == {"stopped"}
-    expiries = [datetime.fromisoformat(tags_of(i)[TTL_TAG].replace("Z", "+00:00")) for i in instances]
-    assert sorted(expiry < NOW for expiry in expiries) == [False, True]
+    expiries = {i["InstanceId"]: datetime.fromisoformat(tags_of(i)[TTL_TAG].replace("Z", "+00:00")) for i in instances}
+    assert sorted(expiry < NOW for expiry in expiries.values()) == [False, True]
+    assert [ident for ident, expiry in expiries.items() if expiry < NOW] == list(estate.expired_instances)
 
 
 def test_ecr_images_some_untagged_and_the_running_one_tagged(estate: Estate, client: Client) -> None:

@@ -23,7 +23,9 @@ from .policy import Target
 
 PRECEDENCE = {"manual": 4, "override-revert": 4, "alarm-out": 3, "schedule": 2, "alarm-in": 1}
 _AUTOMATIC = ("alarm-out", "alarm-in", "schedule")
-DEPLOYMENT = "a deployment or instance refresh is in progress; lowering capacity waits until it ends"
+FLAP = "flap budget spent"
+WAITS = "lowering capacity waits until it ends"
+DEPLOYMENT = f"a deployment or instance refresh is in progress; {WAITS}"
 
 
 def precedence(trigger: Trigger) -> int:
@@ -119,7 +121,7 @@ def _pace(target: Target, state: TargetState, trigger: Trigger, now: datetime) -
         recent = [t for t in state.last_changes if now - window < t <= now]
         if len(recent) >= target.flap.max_changes:
             return (
-                f"flap budget spent: {len(recent)} changes in the last {target.flap.window_minutes} min "
+                f"{FLAP}: {len(recent)} changes in the last {target.flap.window_minutes} min "
                 f"(at most {target.flap.max_changes})"
             )
     return None

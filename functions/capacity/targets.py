@@ -329,10 +329,15 @@ def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> l
     if dry_run:
         return planned
     made: list[Call] = []
-    for call in planned:
+    for planned_call in planned:
         try:
-            getattr(client(call.service), call.method)(**call.params)
+            make(planned_call)
         except ClientError as error:
-            raise ApplyFailed(target.name, call, made, error) from error
-        made.append(call)
+            raise ApplyFailed(target.name, planned_call, made, error) from error
+        made.append(planned_call)
     return made
+
+
+def make(planned: Call) -> Any:
+    """Make one call through the shared clients."""
+    return getattr(client(planned.service), planned.method)(**planned.params)

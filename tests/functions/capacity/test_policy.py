@@ -5,6 +5,7 @@ from datetime import date, time
 import pytest
 import yaml
 
+from functions.capacity.config import parse_capacity
 from functions.shared.policy import PolicyError, load_policy, parse_policy
 
 GOOD = """
@@ -77,11 +78,11 @@ def test_the_section_survives_the_json_round_trip() -> None:
     assert type(capacity).model_validate_json(capacity.model_dump_json()) == capacity
 
 
-def test_the_example_policy_still_loads_with_capacity_off() -> None:
+def test_the_example_policy_loads_and_its_capacity_section_survives_the_trip_to_the_function() -> None:
     policy = load_policy("deckhand.yaml")
 
-    assert policy.capacity.enabled is False
-    assert policy.capacity.targets == []
+    # The stack hands the section over as DECKHAND_CAPACITY (model_dump_json); the function reads it back.
+    assert parse_capacity(policy.capacity.model_dump_json()) == policy.capacity
 
 
 # (id, target keys, key path, bad value as shown, expectation)

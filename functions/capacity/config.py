@@ -1,0 +1,58 @@
+"""What the stack hands the capacity function besides the shared settings, parsed once per container.
+
+DECKHAND_CAPACITY is the policy's `capacity` section as compact JSON; DECKHAND_CAPACITY_SCHEDULE_GROUP and
+DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN say where one-time revert schedules go and which role runs them.
+A missing or invalid value is a deployment problem, reported as a SettingsError naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from pydantic import ValidationError
+
+from functions.shared.settings import SettingsError
+from functions.shared.validation import describe_all
+
+from .policy import Capacity
+
+ENV = "DECKHAND_CAPACITY"
+GROUP_ENV = "DECKHAND_CAPACITY_SCHEDULE_GROUP"
+ROLE_ENV = "DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN"
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    policy: Capacity
+    schedule_group: str  # where the function creates one-time revert schedules
+    scheduler_role_arn: str  # the role EventBridge Scheduler assumes to invoke the function
+
+
+def parse_capacity(raw: str) -> Capacity:
+    if not raw.strip():
+        raise SettingsError(f"{ENV} is not set: the stack passes the policy's capacity section; redeploy")
+    try:
+        json.loads(raw)
+    except ValueError as bad:
+        raise SettingsError(f"{ENV} is not JSON ({bad}); redeploy the stack") from None
+    try:
+        return Capacity.model_validate_json(raw)
+    except ValidationError as invalid:
+        raise SettingsError(f"{ENV} is not a valid capacity section: {'; '.join(describe_all(invalid))}") from None
+
+
+def from_env(env: Mapping[str, str]) -> CapacityConfig:
+    policy = parse_capacity(env.get(ENV, ""))
+    missing = [name for name in (GROUP_ENV, ROLE_ENV) if not env.get(name, "").strip()]
+    if missing:
+        raise SettingsError(f"{', '.join(missing)} not set: the capacity stack sets them; redeploy")
+    return CapacityConfig(policy, env[GROUP_ENV].strip(), env[ROLE_ENV].strip())
+
+
+@cache
+def capacity() -> CapacityConfig:
+    return from_env(os.environ)

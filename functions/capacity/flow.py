@@ -1,0 +1,285 @@
+"""One trigger for one target: from the saved state and the live levels to an audited, notified outcome.
+
+load the saved state -> read the live target -> plan (pure) -> create the revert schedule of an expiring
+override -> commit (apply, then save) -> mute or unmute alarms -> delete a superseded revert schedule ->
+audit -> notify -> metrics.
+
+AWS calls on the way are made only when they matter: the opt-in tags for a target that opts in by tag,
+the states of its other alarms for a schedule or an OK (where "in ALARM" changes the plan), and the
+deployment check only for a change that lowers capacity. One alarm-driven scale-out of a registered
+ECS service costs GetItem, DescribeScalableTargets, RegisterScalableTarget and PutItem.
+
+Consistency under faults: nothing mutates before the plan; the revert schedule is created before the
+apply, so an override never lands without its revert (if creating it fails, nothing changes); a failed
+apply saves nothing and deletes that schedule; a failed save after a good apply is reported for
+reconciliation (the live levels are the truth the next run starts from); a save that lost a race reloads
+and plans once more. Muting and deleting a superseded schedule come after the save: their failures are
+reported, never undo the change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from functions.shared.audit import AuditRecord, new_id
+from functions.shared.runtime import Runtime
+
+from . import alarms, scheduler, store, targets
+from .config import CapacityConfig
+from .model import Change, Levels, Override, Trigger
+from .plan import DEPLOYMENT, WAITS, lowers, plan, refused
+from .policy import Target
+from .store import StateStore, Stored
+from .targets import ApplyFailed, Call, Live, UnknownTarget
+from .triggers import Request
+
+DUTY = "capacity"
+Status = Literal["changed", "planned", "unchanged", "refused", "skipped", "paused", "failed", "rejected"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    rt: Runtime
+    config: CapacityConfig
+    function_arn: str  # this function: the revert schedule's target, and where a Lambda target's name lives
+    correlation_id: str = ""
+
+    @property
+    def store(self) -> StateStore:
+        return StateStore(self.rt.settings.audit_table)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: str
+    status: Status
+    trigger: Trigger
+    reason: str
+    dry_run: bool
+    before: Levels | None = None
+    after: Levels | None = None
+    suspended: tuple[bool, bool] | None = None  # before, after
+    refused: str | None = None
+    calls: tuple[Call, ...] = ()  # made, or in dry-run planned
+    warnings: tuple[str, ...] = ()  # the change stands, but something beside it failed: act on it
+    errors: tuple[str, ...] = ()
+    audit_id: str = field(default_factory=new_id)
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "status": self.status,
+            "trigger": trigger_of(self.trigger),
+            "before": levels_of(self.before, self.suspended[0] if self.suspended else None),
+            "after": levels_of(self.after, self.suspended[1] if self.suspended else None),
+            "reason": self.reason,
+            "refused": self.refused,
+            "dry_run": self.dry_run,
+            "calls": [call_of(c) for c in self.calls],
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "audit_id": self.audit_id,
+        }
+
+
+def levels_of(levels: Levels | None, suspended: bool | None = None) -> dict[str, Any] | None:
+    if levels is None:
+        return None
+    shown: dict[str, Any] = {"min": levels.min, "max": levels.max, "desired": levels.desired}
+    return shown if suspended is None else {**shown, "suspended": suspended}
+
+
+def trigger_of(trigger: Trigger) -> dict[str, Any]:
+    shown: dict[str, Any] = {"kind": trigger.kind}
+    if trigger.kind == "manual":
+        shown["action"] = trigger.action
+    for name in ("profile", "min", "max", "desired", "alarm"):
+        if getattr(trigger, name) is not None:
+            shown[name] = getattr(trigger, name)
+    for name in ("until", "override_set_at"):
+        moment = getattr(trigger, name)
+        if moment is not None:
+            shown[name] = moment.isoformat()
+    return shown
+
+
+def call_of(call: Call) -> dict[str, Any]:
+    return {"call": f"{call.service}.{call.method}", "params": dict(call.params)}
+
+
+# --- deciding -----------------------------------------------------------------------------------------
+
+
+def decide(target: Target, trigger: Trigger, live: Live, stored: Stored, *, now: datetime, deps: Deps) -> Change:
+    """The plan, with the reads it needs and no others."""
+    tagged = target.opt_in == "tag" and deps.config.policy.opt_in_tag in targets.tags(target, live, deps.function_arn)
+    firing: list[str] = []
+    if trigger.kind in ("schedule", "alarm-in") and target.alarms is not None:
+        firing = [name for name in alarms.in_alarm(target) if name != trigger.alarm]
+    state = store.state(live, stored, in_alarm=trigger.kind == "alarm-out" or bool(firing), tagged=tagged)
+    change = plan(target, state, trigger, now)
+    busy = live.busy
+    if not state.deployment_in_progress and change.refused is None and lowers(change):
+        busy = targets.check_deployment(target, live)
+        if busy is not None:
+            state = replace(state, deployment_in_progress=True)
+            change = plan(target, state, trigger, now)
+    if change.refused == DEPLOYMENT and busy:
+        change = refused(target, state, trigger, f"{busy}; {WAITS}")
+    return change
+
+
+def acts(change: Change) -> bool:
+    """The change moves the target or sets or clears an override: what an operator calls a change."""
+    return change.refused is None and (change.changes_anything or change.override is not None or change.clear_override)
+
+
+def revert_call(change: Change, deps: Deps, *, dry_run: bool) -> Call | None:
+    held = change.override
+    if change.refused is not None or held is None or held.action != "apply" or held.until is None:
+        return None
+    return scheduler.revert_schedule(
+        change.target,
+        held,
+        group=deps.config.schedule_group,
+        function_arn=deps.function_arn,
+        role_arn=deps.config.scheduler_role_arn,
+        dry_run=dry_run,
+    )
+
+
+def mute_calls(change: Change) -> list[Call]:
+    if change.refused is not None:
+        return []
+    return alarms.actions(change.mute, enabled=False) + alarms.actions(change.unmute, enabled=True)
+
+
+def superseded(before: Override | None, now_held: Override | None, trigger: Trigger) -> Override | None:
+    """An override with a revert schedule that is no longer in force (a revert's own schedule deletes itself)."""
+    if before is None or before.action != "apply" or before.until is None or before == now_held:
+        return None
+    return None if trigger.kind == "override-revert" else before
+
+
+# --- acting -------------------------------------------------------------------------------------------
+
+
+def outcome_of(change: Change, status: Status, dry_run: bool, **more: Any) -> Outcome:
+    return Outcome(
+        target=change.target,
+        status=status,
+        trigger=change.trigger,
+        reason=change.reason,
+        dry_run=dry_run,
+        before=change.before,
+        after=change.after,
+        suspended=(change.suspended_before, change.suspended_after),
+        refused=change.refused,
+        **more,
+    )
+
+
+def act(target: Target, request: Request, deps: Deps, *, dry_run: bool) -> Outcome:
+    try:
+        return attempt(target, request, deps, dry_run=dry_run, again=True)
+    except UnknownTarget as missing:
+        return Outcome(target.name, "rejected", request.trigger, str(missing), dry_run, errors=(str(missing),))
+    except ApplyFailed as failed:
+        made = ", ".join(f"{c.service}.{c.method}" for c in failed.made) or "none"
+        why = f"{failed}; calls that succeeded before it: {made}; nothing was saved"
+        return Outcome(target.name, "failed", request.trigger, why, dry_run, calls=tuple(failed.made), errors=(why,))
+    except ClientError as error:
+        why = f"{error}; nothing was changed"
+        return Outcome(target.name, "failed", request.trigger, why, dry_run, errors=(why,))
+
+
+def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, again: bool) -> Outcome:
+    now = deps.rt.clock()
+    stored = deps.store.load(target.name)
+    live = targets.read(target)
+    change = decide(target, request.trigger, live, stored, now=now, deps=deps)
+    revert = revert_call(change, deps, dry_run=dry_run)
+    side = mute_calls(change)
+    worth_saving = change.refused is None and store.after(stored, change, now) != stored
+    if change.refused is not None:
+        return outcome_of(change, "refused", dry_run)
+    if dry_run or not (acts(change) or worth_saving):
+        planned = targets.calls(change, target, live.owner) + ([revert] if revert else []) + side
+        return outcome_of(change, "planned" if acts(change) else "unchanged", dry_run, calls=tuple(planned))
+    if revert is not None:
+        targets.make(revert)  # before the apply: if it fails, nothing has changed
+    try:
+        committed = store.commit(
+            change, deps.config.policy, live.owner, stored, store=deps.store, now=now, dry_run=False
+        )
+    except ApplyFailed:
+        if revert is not None:
+            _forget(revert, deps)
+        raise
+    if committed.conflict and again:
+        if revert is not None:
+            _forget(revert, deps)  # the new plan schedules its own
+        return attempt(target, request, deps, dry_run=dry_run, again=False)
+    warnings = [committed.unsaved] if committed.unsaved else []
+    made = [*committed.calls, *([revert] if revert else [])]
+    for call in side:
+        try:
+            targets.make(call)
+            made.append(call)
+        except ClientError as error:
+            warnings.append(f"{call.service}.{call.method} {call.params.get('AlarmNames')} failed: {error}")
+    stale = superseded(stored.override, committed.stored.override, change.trigger) if committed.saved else None
+    if stale is not None:
+        name = scheduler.revert_name(target.name, stale.set_at)
+        try:
+            scheduler.delete(name, deps.config.schedule_group)
+        except ClientError as error:
+            warnings.append(
+                f"the revert schedule {name} of the replaced override was not deleted ({error}); it is "
+                "refused when it runs, delete it at leisure"
+            )
+    status: Status = "changed" if acts(change) else "unchanged"
+    return outcome_of(change, status, dry_run, calls=tuple(made), warnings=tuple(warnings))
+
+
+def _forget(revert: Call, deps: Deps) -> None:
+    """Delete a revert schedule whose override did not land; one left behind is refused when it runs."""
+    with contextlib.suppress(ClientError):
+        scheduler.delete(str(revert.params["Name"]), deps.config.schedule_group)
+
+
+# --- bookkeeping ---------------------------------------------------------------------------------------
+
+
+def audit(outcome: Outcome, request: Request, deps: Deps) -> None:
+    trigger = outcome.trigger
+    deps.rt.audit.record(
+        AuditRecord(
+            duty=DUTY,
+            action=trigger.action if trigger.kind == "manual" else trigger.kind,
+            subject=f"capacity/{outcome.target}",
+            outcome=outcome.status,
+            reason=outcome.reason,
+            dry_run=outcome.dry_run,
+            at=deps.rt.clock(),
+            inputs={
+                "trigger": trigger_of(trigger),
+                "source": request.source,
+                "note": request.note,
+                "refused": outcome.refused,
+                "calls": [call_of(c) for c in outcome.calls],
+                "warnings": list(outcome.warnings),
+                "errors": list(outcome.errors),
+            },
+            before=outcome.answer()["before"],
+            after=outcome.answer()["after"],
+            actor=request.actor,
+            correlation_id=deps.correlation_id,
+            id=outcome.audit_id,
+        )
+    )

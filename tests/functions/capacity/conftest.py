@@ -1,0 +1,3 @@
+from tests.functions.capacity.world import recorded, world
+
+__all__ = ["recorded", "world"]

@@ -1,0 +1,259 @@
+"""The capacity function end to end against moto: alarms, schedules, overrides, guardrails and faults."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from functions.capacity.model import Levels
+from tests.functions.capacity.world import NOW, WEB, World, policy_of, register_web
+
+
+def notices(world: World) -> list[dict[str, str]]:
+    return world.deployed.notifications()
+
+
+# --- alarms ---------------------------------------------------------------------------------------------
+
+
+def test_an_alarm_scales_the_service_out_by_its_bounds_in_four_calls_and_ok_steps_back(world: World) -> None:
+    world.recorded.clear()
+    out = world.alarm("web-cpu-high", "ALARM")
+
+    assert out["status"] == "changed"
+    [change] = out["changes"]
+    assert (change["before"]["min"], change["after"]["min"], change["after"]["max"]) == (4, 6, 20)
+    assert [c["call"] for c in change["calls"]] == ["application-autoscaling.register_scalable_target"]
+    assert world.live() == Levels(6, 20)
+    desired = boto3.client("ecs").describe_services(cluster="main", services=["web"])["services"][0]["desiredCount"]
+    assert desired == 0  # the autoscaler's raw count is left to it
+    bookkeeping = ("ssm.GetParametersByPath", "sns.Publish")
+    change_path = [name for name in world.recorded.names() if name not in bookkeeping]
+    assert Counter(change_path) == Counter(
+        {
+            "dynamodb.GetItem": 1,
+            "application-auto-scaling.DescribeScalableTargets": 1,
+            "application-auto-scaling.RegisterScalableTarget": 1,
+            "dynamodb.PutItem": 2,  # the saved state, and the audit record beside it
+        }
+    )
+    [record] = world.audit()
+    assert (record["action"]["S"], record["outcome"]["S"], record["dry_run"]["BOOL"]) == ("alarm-out", "changed", False)
+    assert json.loads(record["after"]["S"])["min"] == 6
+    [notice] = notices(world)
+    assert notice["Subject"] == "Deckhand capacity: web: 4..20 -> 6..20 (alarm-out)"
+
+    world.clock.advance(minutes=10)
+    back = world.alarm("web-cpu-high", "OK")
+    assert back["status"] == "changed"
+    assert world.live() == Levels(4, 20)
+    assert "step in toward the level before the alarm" in back["changes"][0]["reason"]
+
+
+def test_ok_does_not_step_in_while_another_scale_out_alarm_is_in_alarm(world: World) -> None:
+    world.alarm("web-cpu-high", "ALARM")
+    world.clock.advance(minutes=10)
+    world.alarm("web-latency-high", "ALARM")
+    world.clock.advance(minutes=10)
+
+    back = world.alarm("web-cpu-high", "OK")
+
+    assert back["status"] == "refused"
+    assert "still in ALARM" in back["changes"][0]["refused"]
+    assert world.live() == Levels(8, 20)
+
+
+def test_a_lowering_waits_for_a_deployment_which_is_checked_only_then(world: World) -> None:
+    boto3.client("ecs").create_service(cluster="main", serviceName="api", taskDefinition="web", desiredCount=2)
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/main/api",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=4,
+        MaxCapacity=20,
+    )
+    world.policy = policy_of({**WEB, "name": "api", "service": "api"})  # moto: its deployment stays IN_PROGRESS
+    world.recorded.clear()
+
+    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+    assert "ecs.DescribeServices" not in world.recorded.names()  # raising never waits
+    world.clock.advance(minutes=10)
+    back = world.alarm("web-cpu-high", "OK")
+
+    assert back["status"] == "refused"
+    assert back["changes"][0]["refused"].endswith("is IN_PROGRESS; lowering capacity waits until it ends")
+    assert "ecs.DescribeServices" in world.recorded.names()
+    assert world.stored("api").last_changes == (NOW,)  # only the step out
+    assert notices(world)[-1]["Subject"] == "Deckhand capacity: api: alarm web-cpu-high OK refused"
+
+
+def test_a_flap_storm_is_stopped_by_the_budget(world: World) -> None:
+    world.policy = world.policy.model_copy(
+        update={"targets": [world.policy.targets[0].model_copy(update={"cooldown_minutes": 0})]}
+    )
+    statuses = []
+    for _ in range(3):
+        for state in ("ALARM", "OK"):
+            world.clock.advance(minutes=1)
+            statuses.append(world.alarm("web-cpu-high", state)["status"])
+
+    assert statuses == ["changed"] * 4 + ["refused"] * 2
+    assert world.live() == Levels(4, 20)
+    refusal = notices(world)[-2]
+    assert refusal["Subject"] == "Deckhand capacity: web: alarm web-cpu-high ALARM refused"
+    assert "flap budget spent: 4 changes in the last 60 min (at most 4)" in refusal["Message"]
+
+
+def test_a_muted_or_unknown_alarm_does_nothing(world: World) -> None:
+    muted = world.alarm(
+        "web-cpu-high",
+        "ALARM",
+        muteDetail={
+            "mutedByArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:release",
+            "muteWindowStart": "2026-11-20T08:00:00.000+0000",
+            "muteWindowEnd": "2026-11-20T10:00:00.000+0000",
+        },
+    )
+    assert muted["status"] == "ignored"
+    assert "muted by arn:aws:cloudwatch" in muted["reason"]
+    assert world.alarm("web-unhealthy", "ALARM")["status"] == "ignored"
+    assert world.live() == Levels(4, 20)
+    assert world.audit() == []
+
+
+# --- schedules: zero and restore ------------------------------------------------------------------------
+
+
+def test_the_zero_profile_saves_the_live_capacity_mutes_and_the_day_profile_restores_it_exactly(
+    world: World,
+) -> None:
+    register_web(3, 12)  # not the day profile: the restore must return these, not a default
+
+    night = world.schedule(1)
+    assert night["status"] == "changed"
+    assert world.live() == Levels(0, 0)
+    assert world.stored().saved_before_zero is not None
+    assert world.stored().saved_before_zero.levels == Levels(3, 12)
+    assert not world.actions_enabled("web-unhealthy")
+    calls = [c["call"] for c in night["changes"][0]["calls"]]
+    assert calls == ["application-autoscaling.register_scalable_target", "cloudwatch.disable_alarm_actions"]
+
+    world.clock.advance(hours=11)
+    morning = world.schedule(0)
+    assert morning["status"] == "changed"
+    assert world.live() == Levels(3, 12)
+    assert world.actions_enabled("web-unhealthy")
+    assert world.stored().saved_before_zero is None
+    assert world.stored().profile == "day"
+
+
+def test_a_schedule_on_one_of_its_except_dates_is_skipped_and_audited(world: World) -> None:
+    result = world.schedule(2)  # night, except 2026-11-20 in Paris
+
+    assert result["status"] == "skipped"
+    assert "2026-11-20 is one of schedules[2].except_dates" in result["changes"][0]["reason"]
+    assert world.live() == Levels(4, 20)
+    [record] = world.audit()
+    assert record["outcome"]["S"] == "skipped"
+
+
+def test_a_schedule_never_takes_a_target_in_alarm_down(world: World) -> None:
+    world.alarm("web-cpu-high", "ALARM")
+    world.clock.advance(minutes=10)
+
+    result = world.schedule(1)
+
+    assert result["status"] == "refused"
+    assert world.live() == Levels(6, 20)
+
+
+def test_a_schedule_payload_that_does_not_match_the_policy_is_rejected(world: World) -> None:
+    result = world.run({"trigger": "schedule", "target": "web", "profile": "night", "schedule": 0})
+    assert result["status"] == "rejected"
+    assert result["errors"] == ["profile: got 'night': schedules[0] of 'web' applies 'day'; redeploy the stack"]
+    assert world.run({"trigger": "schedule", "target": "web", "profile": "day", "schedule": 7})["errors"] == [
+        "schedule: got 7: expected 0..2 for 'web'"
+    ]
+
+
+# --- manual overrides -----------------------------------------------------------------------------------
+
+
+def apply_until(world: World, **more: Any) -> dict[str, Any]:
+    return world.run(
+        {"action": "apply", "target": "web", "min": 10, "until": "23:00 Europe/Paris", "dry_run": False, **more}
+    )
+
+
+def test_an_apply_with_until_creates_its_one_time_revert_which_restores_the_level(world: World) -> None:
+    applied = apply_until(world, reason="launch")
+
+    assert applied["status"] == "changed"
+    assert world.live() == Levels(10, 20)
+    [schedule] = world.schedules()
+    assert schedule["Name"] == "web-revert-20261120090000"
+    assert schedule["ScheduleExpression"] == "at(2026-11-20T22:00:00)"  # 23:00 in Paris
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["Target"]["Arn"].endswith(":function:deckhand-capacity")
+    assert schedule["Target"]["RoleArn"].endswith(":role/deckhand-capacity-scheduler")
+    payload = json.loads(schedule["Target"]["Input"])
+    assert payload == {
+        "trigger": "override-revert",
+        "target": "web",
+        "override_set_at": "2026-11-20T09:00:00+00:00",
+        "dry_run": False,
+    }
+
+    world.clock.advance(hours=2)
+    assert world.schedule(1)["status"] == "refused"  # the override outranks the zero schedule
+    world.clock.advance(hours=11)
+    reverted = world.run(payload)
+    assert reverted["status"] == "changed"
+    assert world.live() == Levels(4, 20)
+    assert world.stored().override is None
+    assert world.run(payload)["status"] == "refused"  # safe to run twice
+
+
+def test_a_replaced_override_and_a_resume_delete_the_revert_schedule(world: World) -> None:
+    apply_until(world)
+    world.clock.advance(minutes=1)
+    apply_until(world, min=12)
+    assert [s["Name"] for s in world.schedules()] == ["web-revert-20261120090100"]
+
+    resumed = world.run({"action": "resume", "target": "web", "dry_run": False})
+    assert resumed["status"] == "changed"
+    assert world.schedules() == []
+    assert world.stored().override is None
+
+
+def test_pause_holds_off_automatic_triggers_until_resumed_and_status_shows_it(world: World) -> None:
+    paused = world.run({"action": "pause", "target": "web", "dry_run": False, "reason": "load test"})
+    assert paused["status"] == "changed"
+
+    refused = world.alarm("web-cpu-high", "ALARM")
+    assert refused["changes"][0]["refused"] == "a manual pause outranks this alarm-out until it is resumed"
+    shown = world.run({"action": "status", "target": "web"})
+    assert shown["status"] == "ok"
+    [web] = shown["targets"]
+    assert (web["owner"], web["live"]["min"], web["override"]["action"], web["override"]["active"]) == (
+        "application-autoscaling",
+        4,
+        "pause",
+        True,
+    )
+
+    assert world.run({"action": "resume", "target": "web", "dry_run": False})["status"] == "changed"
+    world.clock.advance(minutes=10)
+    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+
+
+def test_status_of_every_target_reads_and_changes_nothing(world: World) -> None:
+    world.recorded.clear()
+    shown = world.run({"action": "status"})
+    assert [t["target"] for t in shown["targets"]] == ["web"]
+    assert world.recorded.mutating() == []
+    assert world.audit() == []

@@ -19,7 +19,14 @@ __all__ = ["KINDS", "Kind", "KindName", "KindRule", "KindRules"]
 
 KIND_NAMES: tuple[KindName, ...] = get_args(KindName)
 
-_WRITTEN: tuple[Kind, ...] = (snapshots.KIND, volumes.KIND, images.KIND, addresses.KIND, instances.KIND)
+_WRITTEN: tuple[Kind, ...] = (
+    snapshots.KIND,
+    volumes.KIND,
+    images.KIND,
+    addresses.KIND,
+    instances.KIND,
+    stacks.KIND,
+)
 KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
 
 

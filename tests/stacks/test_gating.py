@@ -142,11 +142,14 @@ def test_the_gate_remembers_answered_jobs_in_an_encrypted_expiring_table(templat
 # --- rules ---------------------------------------------------------------------------------------------------
 
 
-def rule_for(template: Template, detail_type: str) -> dict[str, Any]:
+def rule_for(template: Template, detail_type: str, function_name: str) -> dict[str, Any]:
+    """The one rule of this detail type that targets the function (capacity reads alarm changes too)."""
+    arn = {"Fn::GetAtt": [function_ids(template)[function_name], "Arn"]}
     [rule] = [
         r["Properties"]
         for r in template.find_resources("AWS::Events::Rule").values()
         if r["Properties"].get("EventPattern", {}).get("detail-type") == [detail_type]
+        and any(t["Arn"] == arn for t in r["Properties"]["Targets"])
     ]
     return rule
 
@@ -158,7 +161,7 @@ def targets_function(template: Template, rule: dict[str, Any], function_name: st
 
 
 def test_manual_approvals_of_the_policy_pipelines_go_to_the_approver(template: Template) -> None:
-    rule = rule_for(template, "CodePipeline Action Execution State Change")
+    rule = rule_for(template, "CodePipeline Action Execution State Change", "deckhand-approver")
     assert rule["EventPattern"] == {
         "source": ["aws.codepipeline"],
         "detail-type": ["CodePipeline Action Execution State Change"],
@@ -168,7 +171,7 @@ def test_manual_approvals_of_the_policy_pipelines_go_to_the_approver(template: T
 
 
 def test_only_the_watchdog_alarms_going_to_alarm_wake_the_watchdog(template: Template) -> None:
-    rule = rule_for(template, "CloudWatch Alarm State Change")
+    rule = rule_for(template, "CloudWatch Alarm State Change", "deckhand-watchdog")
     assert rule["EventPattern"]["source"] == ["aws.cloudwatch"]
     assert rule["EventPattern"]["detail"] == {
         "alarmName": ["web-app-5xx", "web-app-health"],
@@ -178,7 +181,7 @@ def test_only_the_watchdog_alarms_going_to_alarm_wake_the_watchdog(template: Tem
 
 
 def test_failed_and_stopped_executions_of_the_policy_pipelines_are_noticed(template: Template) -> None:
-    rule = rule_for(template, "CodePipeline Pipeline Execution State Change")
+    rule = rule_for(template, "CodePipeline Pipeline Execution State Change", "deckhand-pipeline-notices")
     assert rule["EventPattern"]["detail"] == {"pipeline": ["web-app"], "state": ["FAILED", "STOPPED"]}
     assert targets_function(template, rule, "deckhand-pipeline-notices")
 
@@ -252,8 +255,14 @@ def test_each_gating_function_may_call_what_its_code_calls_on_the_pipelines(temp
     assert pipeline_actions("deckhand-pipeline-notices") == reads
 
 
+def gating_statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    """The statements of the gating functions' roles only (capacity describes alarms too)."""
+    policies = {role_policy_of(template, name) for name in HANDLERS}
+    return [(p, s) for p, s in statements(template) if p in policies]
+
+
 def test_alarms_selected_by_tag_or_prefix_let_the_gate_describe_the_regions_alarms(template: Template) -> None:
-    describers = {p: s for p, s in statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]}
+    describers = {p: s for p, s in gating_statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]}
     assert set(describers) == {role_policy_of(template, "deckhand-gate"), role_policy_of(template, "deckhand-approver")}
     for statement in describers.values():
         assert statement["Action"] == ["cloudwatch:DescribeAlarms"]
@@ -297,7 +306,7 @@ def test_alarms_selected_by_name_only_are_described_by_their_arns_and_pass_cdk_n
     stack = build(app, policy)
     app.synth()  # with cdk-nag: no alarm wildcard is left to acknowledge
     template = Template.from_stack(stack)
-    describers = [s for _, s in statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]]
+    describers = [s for _, s in gating_statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]]
     alarm = "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:"
     assert [s["Resource"] for s in describers] == [[f"{alarm}web-app-5xx", f"{alarm}web-app-latency-p99"]] * 2
 

@@ -26,6 +26,7 @@ _WRITTEN: tuple[Kind, ...] = (
     addresses.KIND,
     instances.KIND,
     stacks.KIND,
+    ecr.KIND,
 )
 KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
 

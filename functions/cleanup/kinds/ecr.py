@@ -1,18 +1,209 @@
-"""ECR images: untagged ones older than N days beyond the last K of each repository, never one a task runs."""
+"""ECR images: untagged ones older than N days beyond the last K of each repository, never one a task runs.
+
+The listing reads every image of a repository (pages of 1000), not only the untagged ones, because the
+last K are counted over all of them and a tagged image index (multi-architecture) holds untagged
+children: those are in use, as are images a running ECS task runs (its task definition's image by tag
+or digest, and the digest the task resolved). An image's protect tag is its repository's (images carry
+no tags of their own), and marks live in the engine's state table (taggable False). The saving is the
+image's size, an upper bound: layers shared with other images stay billed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from functions.cleanup.kinds.base import KindRule
-from functions.cleanup.kinds.common import Days
+from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.common import Days, age_days, chunks, own_rule, pages, utc
+from functions.cleanup.prices import GIB, monthly
+from functions.shared.clients import client
 
 RepositoryName = Annotated[str, Field(pattern=r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")]
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+BATCH = 100  # BatchGetImage, DescribeTasks: at most 100 ids a call
 
 
 class Rule(KindRule):
     untagged_older_than_days: Days = 14
     keep_last: Annotated[int, Field(ge=0, le=10_000)] = 10  # the newest K images of each repository stay
     repositories: Annotated[list[RepositoryName], Field(min_length=1)] | None = None  # None: every repository
+
+
+def _resource(
+    region: str, repository: Mapping[str, Any], tags: Mapping[str, str], image: Mapping[str, Any]
+) -> Resource:
+    name, digest = repository["repositoryName"], image["imageDigest"]
+    image_tags = list(image.get("imageTags", []))
+    return Resource(
+        kind="ecr-image",
+        id=f"{name}@{digest}",
+        region=region,
+        created=utc(image["imagePushedAt"]),
+        tags=tags,
+        owner=image.get("registryId"),
+        name=f"{name}:{image_tags[0]}" if image_tags else f"{name}@{digest[:19]}",
+        details={
+            "repository": name,
+            "uri": repository["repositoryUri"],
+            "digest": digest,
+            "image_tags": image_tags,
+            "gib": int(image.get("imageSizeInBytes", 0)) / GIB,
+            "media_type": image.get("imageManifestMediaType", ""),
+        },
+    )
+
+
+class Images:
+    name: KindName = "ecr-image"
+    rule: type[KindRule] = Rule
+    taggable = False
+
+    def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
+        wanted = own_rule(rule, Rule).repositories
+        ecr = client("ecr", scope.region)
+        for page in pages("ecr", scope.region, "describe_repositories", PaginationConfig={"PageSize": 1000}):
+            for repository in page.get("repositories", []):
+                if wanted is not None and repository["repositoryName"] not in wanted:
+                    continue
+                listed = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
+                tags = {tag["Key"]: tag.get("Value", "") for tag in listed}
+                listing = pages(
+                    "ecr",
+                    scope.region,
+                    "describe_images",
+                    repositoryName=repository["repositoryName"],
+                    registryId=repository["registryId"],
+                    PaginationConfig={"PageSize": 1000},
+                )
+                for images in listing:
+                    for image in images.get("imageDetails", []):
+                        yield _resource(scope.region, repository, tags, image)
+
+    def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
+        by_reference: dict[tuple[str, str], str] = {}  # (repository URI, tag or digest) -> image id
+        for image in found:
+            for reference in (image.details["digest"], *image.details.get("image_tags", [])):
+                by_reference[(str(image.details["uri"]), reference)] = image.id
+        used: dict[str, str] = {}
+        for reference, user in [*_index_children(scope.region, found), *_running(scope.region)]:
+            ident = by_reference.get(reference)
+            if ident is not None:
+                used.setdefault(ident, user)
+        return used
+
+    def judge(self, found: Sequence[Resource], rule: KindRule, now: datetime) -> dict[str, Judgement]:
+        own = own_rule(rule, Rule)
+        by_repository: dict[str, list[Resource]] = defaultdict(list)
+        for image in found:
+            by_repository[str(image.details["repository"])].append(image)
+        judged: dict[str, Judgement] = {}
+        for repository, images in by_repository.items():
+            newest_first = sorted(images, key=lambda image: (image.created, image.id), reverse=True)
+            for rank, image in enumerate(newest_first):
+                judged[image.id] = judge_one(image, rank, repository, own, now)
+        return judged
+
+    def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
+        answer = client("ecr", scope.region).batch_delete_image(
+            repositoryName=resource.details["repository"],
+            registryId=resource.owner,
+            imageIds=[{"imageDigest": resource.details["digest"]}],
+        )
+        failures = [f for f in answer.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
+        if failures:
+            raise RuntimeError(f"{failures[0].get('failureCode')}: {failures[0].get('failureReason')}")
+
+    def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
+        raise NotImplementedError("ECR images carry no tags: the engine keeps ecr-image marks")
+
+
+def judge_one(image: Resource, rank: int, repository: str, rule: Rule, now: datetime) -> Judgement:
+    if rank < rule.keep_last:
+        return Excluded(f"one of the last {rule.keep_last} images of {repository}")
+    image_tags = image.details.get("image_tags") or []
+    if image_tags:
+        return Excluded(f"tagged {', '.join(image_tags)}")
+    age = age_days(image.created, now)
+    if age < rule.untagged_older_than_days:
+        return Excluded(f"untagged for {age} days, fewer than {rule.untagged_older_than_days}")
+    gib = float(image.details.get("gib", 0))
+    return Candidate("delete", monthly("ecr-gb", image.region, gib), f"untagged, pushed {age} days ago")
+
+
+def _index_children(region: str, found: Sequence[Resource]) -> Iterator[tuple[tuple[str, str], str]]:
+    """((repository URI, child digest), 'part of image index ...') for the images image indexes list."""
+    indexes: dict[str, list[Resource]] = defaultdict(list)
+    for image in found:
+        if image.details.get("media_type") in INDEX_MEDIA_TYPES:
+            indexes[str(image.details["repository"])].append(image)
+    ecr = client("ecr", region)
+    for repository, listed in indexes.items():
+        for batch in chunks(listed, BATCH):
+            answer = ecr.batch_get_image(
+                repositoryName=repository,
+                registryId=batch[0].owner,
+                imageIds=[{"imageDigest": image.details["digest"]} for image in batch],
+                acceptedMediaTypes=list(INDEX_MEDIA_TYPES),
+            )
+            uri = str(batch[0].details["uri"])
+            for got in answer.get("images", []):
+                manifest = json.loads(got.get("imageManifest", "{}"))
+                for child in manifest.get("manifests", []):
+                    yield (uri, child["digest"]), f"part of image index {repository}@{got['imageId']['imageDigest']}"
+
+
+def _running(region: str) -> Iterator[tuple[tuple[str, str], str]]:
+    """((repository URI, tag or digest), 'running task ...') for what running ECS tasks run."""
+    ecs = client("ecs", region)
+    definitions: dict[str, str] = {}  # task definition ARN -> a task running it
+    for clusters in pages("ecs", region, "list_clusters", PaginationConfig={"PageSize": 100}):
+        for cluster in clusters.get("clusterArns", []):
+            listing = pages(
+                "ecs",
+                region,
+                "list_tasks",
+                cluster=cluster,
+                desiredStatus="RUNNING",
+                PaginationConfig={"PageSize": 100},
+            )
+            arns = [arn for tasks in listing for arn in tasks.get("taskArns", [])]
+            for batch in chunks(arns, BATCH):
+                for task in ecs.describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", []):
+                    definition = task["taskDefinitionArn"].rpartition("/")[2]
+                    user = f"running task {task['taskArn'].rpartition('/')[2]} ({definition})"
+                    definitions.setdefault(task["taskDefinitionArn"], user)
+                    for container in task.get("containers", []):
+                        if container.get("imageDigest") and container.get("image"):
+                            yield (_repository_uri(container["image"]), container["imageDigest"]), user
+    for arn, user in definitions.items():
+        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        yield from ((reference, user) for reference in _references(definition.get("containerDefinitions", [])))
+
+
+def _references(containers: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+    for container in containers:
+        image = str(container.get("image", ""))
+        if "@" in image:
+            uri, _, digest = image.partition("@")
+            yield uri, digest
+        else:
+            uri = _repository_uri(image)
+            yield uri, image[len(uri) + 1 :] or "latest"
+
+
+def _repository_uri(image: str) -> str:
+    """'acct.dkr.ecr.region.amazonaws.com/web:v1' or '...@sha256:...' -> 'acct.dkr.ecr.region.amazonaws.com/web'."""
+    image = image.partition("@")[0]
+    registry, slash, path = image.rpartition("/")
+    return f"{registry}{slash}{path.partition(':')[0]}"
+
+
+KIND = Images()

@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
+CUSTODIAN_VENV := .venv-custodian
 
 # Quiet the Node 20 end-of-life banners (jsii and the CDK CLI) and opt out of CDK telemetry.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -24,8 +25,14 @@ test: lint typecheck unit synth cfn-lint
 demo: $(VENV)/.installed $(CDK)
 	$(PY) -m sandbox demo
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(CUSTODIAN_VENV)/.installed
 	$(PY) -m benchmarks
+
+# Cloud Custodian, which the cleanup bench compares with, in its own environment (its boto3 is not ours).
+$(CUSTODIAN_VENV)/.installed: benchmarks/custodian-requirements.txt
+	test -x $(CUSTODIAN_VENV)/bin/python || $(PYTHON) -m venv $(CUSTODIAN_VENV)
+	$(CUSTODIAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/custodian-requirements.txt
+	touch $@
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed as $(PYTHON)"; exit 1; }

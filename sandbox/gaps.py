@@ -4,7 +4,9 @@ moto serves most of AWS; this module answers what it lacks or stubs (CodePipelin
 pipeline runtime, Lambda provisioned concurrency, `/_sandbox/` control routes), seeds the reserved
 Powertools parameter and layer, exposes moto's EventBridge pattern matcher, and builds the alarm state
 change events CloudWatch would emit. It also plays what moto never does: an AWS error on one call
-(`/_sandbox/failures`), so a scenario can show that one failed action does not stop the others.
+(`/_sandbox/failures`), so a scenario can show that one failed action does not stop the others. Its
+CloudFormation creates EventBridge Scheduler groups and schedules (moto's skips them), and Auto Scaling
+answers DescribeInstanceRefreshes (moto runs no instance refresh).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from xml.sax.saxutils import escape as xml_escape
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation.models import cloudformation_backends
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.codepipeline.models import codepipeline_backends
+from moto.core.common_models import CloudFormationModel
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
@@ -41,6 +45,7 @@ from moto.iam.models import get_account_id_from
 from moto.kms.models import Key as KmsKey
 from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
 from moto.ssm.models import Parameter, ssm_backends
 from moto.ssm.models import Parameter as SsmParameter
 from werkzeug.serving import BaseWSGIServer
@@ -1219,8 +1224,7 @@ def _injected_failure(store: Store, environ: WSGIEnvironment) -> Response | None
 
     The body is read once and put back, so that moto reads the request as it came.
     """
-    request = Request(environ)
-    environ["wsgi.input"] = io.BytesIO(request.get_data(cache=True))
+    request = _reread(environ)
     operation = _operation(request)
     if operation is None:
         return None
@@ -1233,6 +1237,197 @@ def _injected_failure(store: Store, environ: WSGIEnvironment) -> Response | None
                 store.answered_failures.append({**failure.state(), "at": _iso_ms_z(_now())})
                 return _aws_error(request, failure)
     return None
+
+
+def _reread(environ: WSGIEnvironment) -> Request:
+    """The request, its body read once and put back so that moto reads the request as it came."""
+    request = Request(environ)
+    environ["wsgi.input"] = io.BytesIO(request.get_data(cache=True))
+    return request
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Auto Scaling: moto runs no instance refresh and does not answer DescribeInstanceRefreshes
+
+DESCRIBE_INSTANCE_REFRESHES = "DescribeInstanceRefreshes"
+
+
+def _signed_for(environ: WSGIEnvironment, service: str) -> bool:
+    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return scope is not None and scope.group("service") == service
+
+
+def _no_instance_refreshes() -> Response:
+    namespace = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+    body = (
+        f'<DescribeInstanceRefreshesResponse xmlns="{namespace}"><DescribeInstanceRefreshesResult>'
+        "<InstanceRefreshes></InstanceRefreshes></DescribeInstanceRefreshesResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</DescribeInstanceRefreshesResponse>"
+    )
+    return Response(body, content_type="text/xml")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# EventBridge Scheduler in CloudFormation: moto's CloudFormation skips AWS::Scheduler::* with a warning
+
+
+def _scheduler(account: str, region: str) -> EventBridgeSchedulerBackend:
+    return scheduler_backends[account][region]
+
+
+class CfnScheduleGroup(CloudFormationModel):
+    """AWS::Scheduler::ScheduleGroup, created through moto's Scheduler backend."""
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::ScheduleGroup"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name != "Arn":
+            raise ValueError(f"AWS::Scheduler::ScheduleGroup has no attribute {attribute_name!r} in the sandbox")
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnScheduleGroup:
+        tags = cloudformation_json.get("Properties", {}).get("Tags") or []
+        group = _scheduler(account_id, region_name).create_schedule_group(name=resource_name, tags=tags)
+        return cls(group.name, group.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnScheduleGroup,
+        new_resource_name: str,
+        cloudformation_json: JSON,
+        account_id: str,
+        region_name: str,
+    ) -> CfnScheduleGroup:
+        if new_resource_name == original_resource.name:
+            return original_resource  # only its tags could change, and nothing reads them
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        _scheduler(account_id, region_name).schedule_groups.pop(resource_name, None)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        _scheduler(account_id, region_name).schedule_groups.pop(self.name, None)
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CfnSchedule(CloudFormationModel):
+    """AWS::Scheduler::Schedule, created through moto's Scheduler backend, so that `tick` fires it."""
+
+    def __init__(self, name: str, group: str, arn: str) -> None:
+        self.name = name
+        self.group = group
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::Schedule"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name != "Arn":
+            raise ValueError(f"AWS::Scheduler::Schedule has no attribute {attribute_name!r} in the sandbox")
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnSchedule:
+        properties = cloudformation_json["Properties"]
+
+        def epoch(key: str) -> Any:
+            return _parse_time(properties[key]).timestamp() if properties.get(key) else None
+
+        schedule = _scheduler(account_id, region_name).create_schedule(
+            description=properties.get("Description"),
+            end_date=epoch("EndDate"),
+            flexible_time_window=properties["FlexibleTimeWindow"],
+            group_name=properties.get("GroupName") or "default",
+            kms_key_arn=properties.get("KmsKeyArn"),
+            name=resource_name,
+            schedule_expression=properties["ScheduleExpression"],
+            schedule_expression_timezone=properties.get("ScheduleExpressionTimezone"),
+            start_date=epoch("StartDate"),
+            state=properties.get("State"),
+            target=dict(properties["Target"]),
+            action_after_completion=properties.get("ActionAfterCompletion"),
+        )
+        return cls(schedule.name, schedule.group_name, schedule.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnSchedule,
+        new_resource_name: str,
+        cloudformation_json: JSON,
+        account_id: str,
+        region_name: str,
+    ) -> CfnSchedule:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        group = cloudformation_json.get("Properties", {}).get("GroupName") or "default"
+        cls(resource_name, group, "").delete(account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        found = _scheduler(account_id, region_name).schedule_groups.get(self.group)
+        if found is not None:
+            found.schedules.pop(self.name, None)
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _forget_cloudformation_models() -> None:
+    for listing in (
+        cloudformation_parsing.get_model_list,
+        cloudformation_parsing.get_model_map,
+        cloudformation_parsing.get_name_type_map,
+    ):
+        listing.cache_clear()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1271,6 +1466,8 @@ class SandboxApp:
             response = self._codepipeline(Request(environ), target[len(TARGET_PREFIX) :])
         elif target == PUT_COMPOSITE_ALARM:
             response = _put_composite_alarm(Request(environ))
+        elif _signed_for(environ, "autoscaling") and _operation(_reread(environ)) == DESCRIBE_INSTANCE_REFRESHES:
+            response = _no_instance_refreshes()
         elif matched:
             request = Request(environ)
             try:
@@ -1393,6 +1590,7 @@ def make_app() -> SandboxApp:
     # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
     _convert_cloudformation_tags(KmsKey, _kms_tags)
     _convert_cloudformation_tags(SsmParameter, _ssm_tags)
+    _forget_cloudformation_models()  # moto lists its models once: let it see the Scheduler ones below
     return SandboxApp(DomainDispatcherApplication(create_backend_app))
 
 

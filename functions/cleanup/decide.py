@@ -1,0 +1,141 @@
+"""The safety decision every kind shares: pure, from one found resource, what the kind thinks of it and a clock.
+
+In order: the protect tag, another account's resource, in use, the kind's own exclusion, too young;
+then mark first and act only once the mark's due date (UTC) has come. A mark that cannot be read is
+written again, never trusted. The blast-radius cap then looks at a scope's decisions as a whole.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from .kinds.base import Candidate, Excluded, Judgement, KindRule, Resource
+
+Verdict = Literal["act", "mark", "skip"]
+
+PROTECTED = "protected"
+FOREIGN = "foreign"
+IN_USE = "in use"
+NOT_JUDGED = "not judged by its kind"
+TOO_YOUNG = "too young"
+NOT_YET_DUE = "marked, not yet due"
+
+_MARK = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one resource. `reason` is short and stable (it is counted); `detail` says more."""
+
+    resource: Resource
+    verdict: Verdict
+    reason: str
+    detail: str = ""
+    candidate: Candidate | None = None  # the kind's planned action (act, mark)
+    due: date | None = None  # the mark's due date (mark, and a skip until it comes)
+
+
+def due_date(mark: str | None) -> date | None:
+    """The due date a mark holds, or None when it holds none that can be trusted."""
+    if mark is None or not _MARK.fullmatch(mark):
+        return None
+    try:
+        return date.fromisoformat(mark)
+    except ValueError:
+        return None
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment.isoformat()} has no UTC offset; a service timestamp always carries one")
+    return moment.astimezone(UTC)
+
+
+def decide(
+    resource: Resource,
+    judgement: Judgement | None,
+    in_use: str | None,
+    rule: KindRule,
+    mark: str | None,
+    *,
+    now: datetime,
+    protect_tag: str,
+    account: str,
+    grace_days: int,
+) -> Decision:
+    """`in_use` says what uses the resource (None: nothing); `mark` is the raw mark (None: unmarked)."""
+    now = utc(now)
+    left_alone = reason_to_leave(resource, judgement, in_use, rule, now, protect_tag=protect_tag, account=account)
+    if left_alone is not None or not isinstance(judgement, Candidate):
+        reason, detail = left_alone or (NOT_JUDGED, "")
+        return Decision(resource, "skip", reason, detail)
+    today = now.date()
+    due = due_date(mark)
+    if due is None:
+        planned = today + timedelta(days=grace_days)
+        if mark is None and grace_days == 0:  # no grace period: nothing to wait for, so no mark to write
+            return Decision(resource, "act", judgement.why, "no grace period", candidate=judgement, due=planned)
+        detail = f"mark {mark!r} is unreadable; marked again, due {planned}" if mark is not None else f"due {planned}"
+        return Decision(resource, "mark", judgement.why, detail, candidate=judgement, due=planned)
+    if due > today:
+        return Decision(resource, "skip", NOT_YET_DUE, f"due {due}", candidate=judgement, due=due)
+    return Decision(resource, "act", judgement.why, f"due {due}", candidate=judgement, due=due)
+
+
+def reason_to_leave(
+    resource: Resource,
+    judgement: Judgement | None,
+    in_use: str | None,
+    rule: KindRule,
+    now: datetime,
+    *,
+    protect_tag: str,
+    account: str,
+) -> tuple[str, str] | None:
+    """The first reason, in the order of the checks, to leave the resource alone: (reason, detail)."""
+    age = now - utc(resource.created)
+    checks = (
+        (protect_tag in resource.tags, PROTECTED, f"tagged {protect_tag}"),
+        (resource.owner is not None and resource.owner != account, FOREIGN, f"owned by account {resource.owner}"),
+        (in_use is not None, IN_USE, in_use or ""),
+        (judgement is None, NOT_JUDGED, ""),
+        (isinstance(judgement, Excluded), judgement.why if isinstance(judgement, Excluded) else "", ""),
+        (age < timedelta(days=rule.min_age_days), TOO_YOUNG, f"{age.days} days old, under {rule.min_age_days}"),
+    )
+    return next(((reason, detail) for hit, reason, detail in checks if hit), None)
+
+
+@dataclass(frozen=True)
+class Blast:
+    """A scope's blast radius: how many it would act on, of how many found, against the rule's caps."""
+
+    found: int
+    acting: int
+    max_count: int
+    max_share: float
+
+    @property
+    def allowed(self) -> int:
+        # The tolerance keeps 0.29 x 100 at 29, not 28.999...
+        return min(self.max_count, math.floor(self.max_share * self.found + 1e-9))
+
+    @property
+    def exceeded(self) -> bool:
+        return self.acting > self.allowed
+
+    def describe(self) -> str:
+        share = self.acting / self.found if self.found else 0.0
+        return (
+            f"would act on {self.acting} of {self.found} found ({share:.0%}), above the cap of {self.allowed} "
+            f"(max_count {self.max_count}, max_share {self.max_share:.0%} of {self.found}); nothing was done"
+        )
+
+
+def blast_radius(decisions: Sequence[Decision], rule: KindRule, found: int) -> Blast:
+    acting = sum(1 for decision in decisions if decision.verdict == "act")
+    return Blast(found=found, acting=acting, max_count=rule.max_count, max_share=rule.max_share)

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from functions.shared.policy import Policy
 
+from .capacity import Capacity
 from .core import Core
 from .gating import Gating
 from .switches import Switches
@@ -21,3 +22,4 @@ class DeckhandStack(Stack):
         self.core = Core(self, "Core", policy=policy)
         self.switches = Switches(self, "Switches", core=self.core)
         self.gating = Gating(self, "Gating", core=self.core) if policy.gating.enabled else None
+        self.capacity = Capacity(self, "Capacity", core=self.core) if policy.capacity.enabled else None

@@ -27,6 +27,7 @@ _WRITTEN: tuple[Kind, ...] = (
     instances.KIND,
     stacks.KIND,
     ecr.KIND,
+    log_groups.KIND,
 )
 KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
 

@@ -28,6 +28,7 @@ _WRITTEN: tuple[Kind, ...] = (
     stacks.KIND,
     ecr.KIND,
     log_groups.KIND,
+    lambda_versions.KIND,
 )
 KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
 

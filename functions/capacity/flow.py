@@ -34,7 +34,7 @@ from .config import CapacityConfig
 from .model import Change, Levels, Override, Trigger
 from .plan import DEPLOYMENT, WAITS, lowers, plan, refused
 from .policy import Target
-from .store import StateStore, Stored
+from .store import Conflict, StateStore, Stored
 from .targets import ApplyFailed, Call, Live, UnknownTarget
 from .triggers import Request
 
@@ -224,7 +224,7 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
     if committed.conflict and again:
         if revert is not None:
             _forget(revert, deps)  # the new plan schedules its own
-        return attempt(target, request, deps, dry_run=dry_run, again=False)
+        return after_race(change, committed.calls, target, request, deps, now=now)
     warnings = [committed.unsaved] if committed.unsaved else []
     made = [*committed.calls, *([revert] if revert else [])]
     for call in side:
@@ -245,6 +245,24 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
             )
     status: Status = "changed" if acts(change) else "unchanged"
     return outcome_of(change, status, dry_run, calls=tuple(made), warnings=tuple(warnings))
+
+
+def after_race(
+    change: Change, made: list[Call], target: Target, request: Request, deps: Deps, *, now: datetime
+) -> Outcome:
+    """Another run saved the target's state between our load and our save, after our apply: reload and plan
+    again from the live levels (which include our apply). When the new plan has nothing more to do, the
+    change already made is remembered on top of the other run's state (its time counts in the flap budget)."""
+    again = attempt(target, request, deps, dry_run=False, again=False)
+    if again.status in ("changed", "failed", "rejected"):
+        return replace(again, calls=(*made, *again.calls))
+    note = f"another run saved the state of {target.name} first; planned again: {again.reason}"
+    fresh = deps.store.load(target.name)
+    try:
+        deps.store.save(target.name, store.after(fresh, replace(change, override=None), now), fresh.version)
+    except (ClientError, Conflict) as error:
+        note += f"; the change made was not remembered ({error}), the next run reconciles from the live levels"
+    return outcome_of(change, "changed", False, calls=tuple(made), warnings=(note,))
 
 
 def _forget(revert: Call, deps: Deps) -> None:

@@ -76,7 +76,7 @@ class Recorded:
     faults: dict[str, list[int]] = field(default_factory=dict)  # operation -> which occurrences fail (1-based)
 
     def hook(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        name = event_name.removeprefix("before-call.")
+        name = event_name.removeprefix("before-parameter-build.")
         self.calls.append((name, params))
         seen = sum(1 for made, _ in self.calls if made == name)
         if seen in self.faults.get(name, []):
@@ -188,9 +188,9 @@ def recorded(aws: None) -> Iterator[Recorded]:
     record = Recorded()
     clients.reset()
     session = clients._session()
-    session.events.register("before-call", record.hook)
+    session.events.register("before-parameter-build", record.hook)
     yield record
-    session.events.unregister("before-call", record.hook)
+    session.events.unregister("before-parameter-build", record.hook)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ __all__ = ["KINDS", "Kind", "KindName", "KindRule", "KindRules"]
 
 KIND_NAMES: tuple[KindName, ...] = get_args(KindName)
 
-_WRITTEN: tuple[Kind, ...] = (
+_ALL: tuple[Kind, ...] = (
     snapshots.KIND,
     volumes.KIND,
     images.KIND,
@@ -30,7 +30,7 @@ _WRITTEN: tuple[Kind, ...] = (
     log_groups.KIND,
     lambda_versions.KIND,
 )
-KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _WRITTEN}
+KINDS: dict[KindName, Kind] = {kind.name: kind for kind in _ALL}
 
 
 class KindRules(Section):

@@ -24,6 +24,20 @@ def _tag_key(key: str) -> str:
 
 
 TagKey = Annotated[str, AfterValidator(_tag_key)]
+
+
+def matching(pattern: str, expected: str) -> AfterValidator:
+    """Check a value with fullmatch, and say what was expected in words rather than the pattern."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
 Days = Annotated[int, Field(ge=0, le=3650)]
 
 

@@ -19,11 +19,17 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
-from functions.cleanup.kinds.common import Days, age_days, chunks, own_rule, pages, utc
+from functions.cleanup.kinds.common import Days, age_days, chunks, matching, own_rule, pages, utc
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 
-RepositoryName = Annotated[str, Field(pattern=r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")]
+RepositoryName = Annotated[
+    str,
+    matching(
+        r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*",
+        "an ECR repository name: lowercase letters and digits, parts joined by . _ - or /",
+    ),
+]
 INDEX_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",

@@ -17,10 +17,22 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
-from functions.cleanup.kinds.common import Days, TagKey, error_code, own_rule, pages, tag_map, ttl_instant, utc
+from functions.cleanup.kinds.common import (
+    Days,
+    TagKey,
+    error_code,
+    matching,
+    own_rule,
+    pages,
+    tag_map,
+    ttl_instant,
+    utc,
+)
 from functions.shared.clients import client
 
-StackNamePrefix = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")]
+StackNamePrefix = Annotated[
+    str, matching(r"[A-Za-z][A-Za-z0-9-]{0,127}", "the start of a stack name: a letter, then letters, digits or -")
+]
 # The statuses DeleteStack accepts: no operation in progress.
 DELETABLE = frozenset(
     {

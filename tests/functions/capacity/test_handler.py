@@ -257,3 +257,17 @@ def test_status_of_every_target_reads_and_changes_nothing(world: World) -> None:
     assert [t["target"] for t in shown["targets"]] == ["web"]
     assert world.recorded.mutating() == []
     assert world.audit() == []
+
+
+def test_a_target_that_opts_in_by_tag_moves_only_while_it_carries_the_tag(world: World) -> None:
+    world.policy = policy_of({**WEB, "opt_in": "tag"})
+
+    untagged = world.alarm("web-cpu-high", "ALARM")
+    assert untagged["changes"][0]["refused"] == "the target opts in by tag and does not carry it"
+
+    ecs = boto3.client("ecs")
+    arn = ecs.describe_services(cluster="main", services=["web"])["services"][0]["serviceArn"]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "deckhand:capacity", "value": "on"}])
+    world.clock.advance(minutes=1)
+    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+    assert world.live() == Levels(6, 20)

@@ -32,6 +32,7 @@ __all__ = ["GATE_FUNCTION", "GATE_TAG", "PROTECT_TAG", "TTL_TAG", "Estate", "Est
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 BACKDATE_ROUTE = "/_sandbox/backdate"
+STEADY_ROUTE = "/_sandbox/ecs/steady"  # a year-old service's deployment finished long ago
 ESTATE_ROUTE = "/_sandbox/estate"  # the sandbox keeps what was seeded, for scenarios to check by id
 PROTECT_TAG = "deckhand:protect"  # value "true"
 TTL_TAG = "deckhand:ttl"  # value: the expiry instant, ISO 8601 UTC, e.g. 2026-03-01T18:00:00Z
@@ -463,6 +464,8 @@ class _Seeder:
             launchType="FARGATE",
             networkConfiguration={"awsvpcConfiguration": network},
         )["service"]["serviceArn"]
+        steady = {"cluster": CLUSTER, "service": SERVICE, "account": self.account, "region": self.region}
+        self.post(STEADY_ROUTE, steady, "finishing the web deployment")
         self.add("ecs_services", service)
         target = {
             "ServiceNamespace": "ecs",
@@ -548,6 +551,30 @@ class _Seeder:
                 "Statistic": "Average",
                 "Period": 60,
                 "Threshold": 80,
+                **above,
+                **steady,
+            },
+            {
+                "AlarmName": "web-tasks-low",
+                "AlarmDescription": "the web ECS service runs no task (muted while Deckhand holds it at zero)",
+                "Namespace": "ECS/ContainerInsights",
+                "MetricName": "RunningTaskCount",
+                "Dimensions": [{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": SERVICE}],
+                "Statistic": "Minimum",
+                "Period": 60,
+                "Threshold": 1,
+                "ComparisonOperator": "LessThanThreshold",
+                **steady,
+            },
+            {
+                "AlarmName": "workers-backlog-high",
+                "AlarmDescription": "the workers' job queue backs up",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": "worker-jobs"}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "Threshold": 500,
                 **above,
                 **steady,
             },

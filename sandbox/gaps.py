@@ -40,6 +40,8 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ecr.models import ecr_backends
+from moto.ecs.exceptions import ECSException
+from moto.ecs.models import ecs_backends
 from moto.events.models import EventPattern
 from moto.iam.models import get_account_id_from
 from moto.kms.models import Key as KmsKey
@@ -1522,16 +1524,16 @@ class SandboxApp:
         store = self.store
         if method == "GET":
             return self._read(request, account, region)
-        if (method, path) == ("POST", "/_sandbox/codepipeline/job"):
-            return store.create_job(account, region, body)
-        if (method, path) == ("POST", "/_sandbox/codepipeline/advance"):
-            return store.advance(account, region, body)
-        if (method, path) == ("POST", "/_sandbox/backdate"):
-            return _backdate_route(body, account, region)
-        if (method, path) == ("POST", "/_sandbox/failures"):
-            return store.inject_failure(body)
-        if (method, path) == ("POST", "/_sandbox/estate"):
-            return store.record_estate(account, region, body)
+        posts: dict[str, Callable[[], JSON]] = {
+            "/_sandbox/codepipeline/job": lambda: store.create_job(account, region, body),
+            "/_sandbox/codepipeline/advance": lambda: store.advance(account, region, body),
+            "/_sandbox/backdate": lambda: _backdate_route(body, account, region),
+            "/_sandbox/failures": lambda: store.inject_failure(body),
+            "/_sandbox/estate": lambda: store.record_estate(account, region, body),
+            "/_sandbox/ecs/steady": lambda: _steady_service(body, account, region),
+        }
+        if method == "POST" and path in posts:
+            return posts[path]()
         raise ApiError("NotFound", f"no sandbox route {method} {path}", 404)
 
     def _read(self, request: Request, account: str, region: str) -> JSON:
@@ -1546,6 +1548,23 @@ class SandboxApp:
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}
         raise ApiError("NotFound", f"no sandbox route GET {path}", 404)
+
+
+def _steady_service(body: JSON, account: str, region: str) -> JSON:
+    """moto leaves a new service's deployment IN_PROGRESS with no task running: finish it, as ECS would."""
+    try:
+        service = ecs_backends[account][region].describe_services(str(body["cluster"]), [str(body["service"])])[0][0]
+    except (IndexError, ECSException):
+        raise ApiError("NotFound", f"no ECS service {body.get('service')!r} in {body.get('cluster')!r}", 404) from None
+    service.running_count, service.pending_count = service.desired_count, 0
+    for deployment in service.deployments:
+        deployment |= {
+            "runningCount": deployment["desiredCount"],
+            "pendingCount": 0,
+            "rolloutState": "COMPLETED",
+            "rolloutStateReason": f"ECS deployment {deployment['id']} completed.",
+        }
+    return {"cluster": body["cluster"], "service": body["service"], "rolloutState": "COMPLETED"}
 
 
 def _backdate_route(body: JSON, account: str, region: str) -> JSON:

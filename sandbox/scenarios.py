@@ -21,8 +21,10 @@ from functions.shared.switches import parameter_name
 from stacks.versions import REPO_ROOT
 
 from . import runner
+from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
 from .cli import Demo, Fired, Scenario, default_policy, resolve_function, status_of
 from .estate import PIPELINE
+from .rehearsal import redeployed, set_alarm
 
 SWITCHES = "switches"
 
@@ -236,13 +238,6 @@ def approval_of(demo: Demo, execution_id: str) -> dict[str, Any]:
 # Alarms, metrics, switches ---------------------------------------------------------------------------
 
 
-def set_alarm(demo: Demo, name: str, state: str, reason: str) -> dict[str, Any]:
-    """Set the alarm's state and return the `CloudWatch Alarm State Change` event AWS would emit."""
-    from . import gaps  # noqa: PLC0415 - moto's models load only for the scenarios that need them
-
-    return gaps.alarm_state_change(demo.client("cloudwatch"), name, state, reason, datetime.now(UTC))
-
-
 def ready(demo: Demo) -> None:
     """Every alarm the gate reads OK (moto starts them in INSUFFICIENT_DATA) and no freeze."""
     for name in GATE_ALARMS:
@@ -273,28 +268,6 @@ def burn_error_budget(demo: Demo, minutes: int = 60) -> None:
 
 
 # The deployed configuration --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def redeployed(demo: Demo, services: tuple[str, ...], **variables: str) -> Iterator[None]:
-    """For the block, the deployed functions as a redeploy of an edited policy would leave them.
-
-    Only the named environment variables change (UpdateFunctionConfiguration); they are put back after.
-    """
-    lambda_client = demo.client("lambda")
-    saved: dict[str, dict[str, str]] = {}
-    for service in services:
-        name = resolve_function(service, demo.endpoint)
-        current = dict(lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"])
-        saved[name] = current
-        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": current | variables})
-        demo.functions.loaded.pop(name, None)
-    try:
-        yield
-    finally:
-        for name, before in saved.items():
-            lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": before})
-            demo.functions.loaded.pop(name, None)
 
 
 def deployed_gate() -> Gate:
@@ -936,5 +909,6 @@ SCENARIOS: list[Scenario] = [
     approver_answers_approvals,
     watchdog_rolls_back,
     gate_shadow_rule,
+    *CAPACITY_SCENARIOS,
     event_samples,
 ]

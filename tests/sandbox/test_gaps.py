@@ -1037,3 +1037,21 @@ def test_a_stack_creates_its_schedule_group_and_schedules_and_deletes_them(clien
 def test_an_auto_scaling_group_has_no_instance_refresh(client: Client) -> None:
     refreshes = client("autoscaling").describe_instance_refreshes(AutoScalingGroupName="workers", MaxRecords=5)
     assert refreshes["InstanceRefreshes"] == []
+
+
+def test_a_new_ecs_service_can_be_made_steady(endpoint: str, client: Client) -> None:
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="steady")
+    task = ecs.register_task_definition(
+        family="steady", containerDefinitions=[{"name": "app", "image": "app", "memory": 512}]
+    )
+    arn = task["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="steady", serviceName="app", taskDefinition=arn, desiredCount=2)
+    [deployment] = ecs.describe_services(cluster="steady", services=["app"])["services"][0]["deployments"]
+    assert deployment["rolloutState"] == "IN_PROGRESS"  # moto's, for ever
+
+    assert control(endpoint, "POST", "/_sandbox/ecs/steady", {"cluster": "steady", "service": "app"})[0] == 200
+    [service] = ecs.describe_services(cluster="steady", services=["app"])["services"]
+    [deployment] = service["deployments"]
+    assert (deployment["rolloutState"], deployment["runningCount"], service["runningCount"]) == ("COMPLETED", 2, 2)
+    assert control(endpoint, "POST", "/_sandbox/ecs/steady", {"cluster": "steady", "service": "nope"})[0] == 404

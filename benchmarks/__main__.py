@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks import capacity
+
 RUNS = 7
 HANDLERS = ["functions.switches.handler", "functions.gate.handler"]
 DECISIONS = 5  # warm gate decisions timed after the first
@@ -183,6 +185,7 @@ def main() -> None:
         f"AWS calls, {gate.job_ms:.0f} ms"
     )
     print_calls(gate.job_calls)
+    capacity.report()
 
 
 if __name__ == "__main__":

@@ -76,11 +76,14 @@ def decide(
         return Decision(resource, "skip", reason, detail)
     today = now.date()
     due = due_date(mark)
-    if due is None:
+    if due is None and mark is None:
         planned = today + timedelta(days=grace_days)
-        if mark is None and grace_days == 0:  # no grace period: nothing to wait for, so no mark to write
+        if grace_days == 0:  # no grace period: nothing to wait for, so no mark to write
             return Decision(resource, "act", judgement.why, "no grace period", candidate=judgement, due=planned)
-        detail = f"mark {mark!r} is unreadable; marked again, due {planned}" if mark is not None else f"due {planned}"
+        return Decision(resource, "mark", judgement.why, f"due {planned}", candidate=judgement, due=planned)
+    if due is None:  # someone wrote the mark by hand: give at least a day's notice, even without a grace period
+        planned = today + timedelta(days=max(grace_days, 1))
+        detail = f"mark {mark!r} is unreadable; marked again, due {planned}"
         return Decision(resource, "mark", judgement.why, detail, candidate=judgement, due=planned)
     if due > today:
         return Decision(resource, "skip", NOT_YET_DUE, f"due {due}", candidate=judgement, due=due)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
@@ -76,3 +77,36 @@ judgements: st.SearchStrategy[Judgement | None] = st.one_of(
     st.builds(Excluded, why=st.sampled_from(["attached", "within the last 3"])),
 )
 in_uses: st.SearchStrategy[str | None] = st.sampled_from([None, None, None, None, "image ami-1"])
+
+
+@dataclass(frozen=True)
+class Estate:
+    """A random scope: resources (marks as tags when taggable), the kind's judgements, what uses them, marks."""
+
+    resources: list[Resource]
+    judgements: dict[str, Judgement]
+    users: dict[str, str]
+    marks: dict[str, str]  # the mark store's content when the kind is not taggable
+
+
+@st.composite
+def estates(draw: st.DrawFn, now: datetime, taggable: bool, max_size: int = 40) -> Estate:
+    found: list[Resource] = []
+    judged: dict[str, Judgement] = {}
+    users: dict[str, str] = {}
+    marks: dict[str, str] = {}
+    for index in range(draw(st.integers(0, max_size))):
+        resource = draw(resources(now, index))
+        judgement = draw(judgements)
+        if judgement is not None:
+            judged[resource.id] = judgement
+        user = draw(in_uses)
+        if user is not None:
+            users[resource.id] = user
+        mark = draw(mark_values(now))
+        if mark is not None and taggable:
+            resource = replace(resource, tags={**resource.tags, MARK_TAG: mark})
+        elif mark is not None:
+            marks[resource.id] = mark
+        found.append(resource)
+    return Estate(found, judged, users, marks)

@@ -110,7 +110,7 @@ def test_an_unreadable_mark_is_written_again_never_trusted(mark: str) -> None:
     remarked = decision(mark=mark, grace_days=0)
 
     assert remarked.verdict == "mark"
-    assert remarked.detail == f"mark {mark!r} is unreadable; marked again, due 2026-06-10"
+    assert remarked.detail == f"mark {mark!r} is unreadable; marked again, due 2026-06-11"
 
 
 def test_without_a_grace_period_an_unmarked_resource_is_acted_on_at_once() -> None:
@@ -161,7 +161,7 @@ def test_nothing_protected_foreign_in_use_young_or_not_yet_due_is_ever_acted_on(
     elif result.verdict == "mark":
         assert qualifies
         assert due is None
-        assert result.due == today + timedelta(days=grace)
+        assert result.due == today + timedelta(days=max(grace, 1))
     else:
         assert not qualifies or (due is not None and due > today)
 

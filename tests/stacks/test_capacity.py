@@ -1,0 +1,212 @@
+"""The capacity duty's wiring: one function, the alarm rule, a Scheduler schedule per profile schedule, scoped IAM."""
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from functions.capacity.policy import Capacity as CapacityPolicy
+from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
+from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE, cron
+from stacks.core import ENVIRONMENT_LIMIT_BYTES
+from stacks.deckhand_stack import DeckhandStack
+from stacks.versions import REPO_ROOT
+
+ARN = "arn:${AWS::Partition}:{service}:us-east-1:${AWS::AccountId}:{resource}"
+
+
+@pytest.fixture(scope="module")
+def example() -> Policy:
+    return load_policy(REPO_ROOT / "deckhand.yaml")
+
+
+def text(value: Any) -> str:
+    """A template value as text: Fn::Join flattened, Ref and GetAtt as ${...}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(text(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + str(value["Ref"]) + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def arn(service: str, resource: str) -> str:
+    return ARN.replace("{service}", service).replace("{resource}", resource)
+
+
+def capacity_function(template: Template) -> tuple[str, dict[str, Any]]:
+    [(logical_id, function)] = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": "deckhand-capacity"}}
+    ).items()
+    return logical_id, function
+
+
+def function_statements(template: Template) -> list[dict[str, Any]]:
+    """The capacity function role's statements, actions and resources as lists of text."""
+    role = capacity_function(template)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = [
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    found = []
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        found.append({**statement, "Action": actions, "Resource": [text(r) for r in resources]})
+    return found
+
+
+def granting(template: Template, action: str) -> dict[str, Any]:
+    [statement] = [s for s in function_statements(template) if action in s["Action"]]
+    return statement
+
+
+def test_the_function_runs_its_handler_with_the_capacity_section(template: Template, example: Policy) -> None:
+    _, function = capacity_function(template)
+    assert function["Properties"]["Handler"] == "functions.capacity.handler.handler"
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert CapacityPolicy.model_validate_json(variables[CAPACITY_VARIABLE]) == example.capacity
+    assert variables[SCHEDULE_GROUP_VARIABLE] == "deckhand-capacity"
+    [role] = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "deckhand-capacity-scheduler"}})
+    assert variables[SCHEDULER_ROLE_VARIABLE] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def test_only_the_targets_scale_out_alarms_going_to_alarm_or_ok_reach_it(template: Template) -> None:
+    logical_id, _ = capacity_function(template)
+    [rule] = [
+        r["Properties"]
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]} for t in r["Properties"]["Targets"])
+    ]
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": ["web-cpu-high", "workers-backlog-high"], "state": {"value": ["ALARM", "OK"]}},
+    }
+    assert "DeadLetterConfig" in rule["Targets"][0]
+
+
+def test_each_profile_schedule_is_a_scheduler_schedule_in_its_time_zone(template: Template) -> None:
+    logical_id, _ = capacity_function(template)
+    schedules = {
+        s["Properties"]["Name"]: s["Properties"] for s in template.find_resources("AWS::Scheduler::Schedule").values()
+    }
+    assert {name: (s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) for name, s in schedules.items()} == {
+        "web-0-day": ("cron(0 8 ? * MON,TUE,WED,THU,FRI *)", "Europe/Paris"),
+        "web-1-weekend": ("cron(0 10 ? * SAT,SUN *)", "Europe/Paris"),
+        "web-2-night": ("cron(0 20 ? * * *)", "Europe/Paris"),
+    }
+    night = schedules["web-2-night"]
+    assert json.loads(night["Target"]["Input"]) == {
+        "trigger": "schedule",
+        "target": "web",
+        "profile": "night",
+        "schedule": 2,
+    }
+    assert night["Target"]["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    assert night["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    [group] = template.find_resources("AWS::Scheduler::ScheduleGroup").values()
+    assert group["Properties"]["Name"] == "deckhand-capacity"
+    assert {text(s["GroupName"]) for s in schedules.values()} == {"deckhand-capacity"}
+
+
+def test_a_schedule_cron_comes_from_at_and_days_or_is_given() -> None:
+    document = yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8"))
+    web = document["capacity"]["targets"][0]
+    web["schedules"] = [
+        {"profile": "day", "at": "07:30", "days": ["SUN", "MON"]},
+        {"profile": "night", "cron": "cron(0 22 ? * MON-FRI *)"},
+    ]
+    target = parse_policy(document, "test.yaml").capacity.targets[0]
+    assert [cron(s) for s in target.schedules] == ["cron(30 7 ? * MON,SUN *)", "cron(0 22 ? * MON-FRI *)"]
+
+
+def test_scheduler_assumes_its_role_only_for_the_capacity_group(template: Template) -> None:
+    [role] = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": "deckhand-capacity-scheduler"}}
+    ).values()
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert text(trust["Condition"]["ArnLike"]["aws:SourceArn"]) == arn("scheduler", "schedule/deckhand-capacity/*")
+
+
+def test_bounds_move_only_for_the_policys_namespaces_and_dimensions(template: Template) -> None:
+    statement = granting(template, "application-autoscaling:RegisterScalableTarget")
+    assert statement["Action"] == ["application-autoscaling:RegisterScalableTarget"]
+    assert statement["Resource"] == [arn("application-autoscaling", "scalable-target/*")]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "application-autoscaling:service-namespace": ["ecs"],
+            "application-autoscaling:scalable-dimension": ["ecs:service:DesiredCount"],
+        }
+    }
+
+
+def test_raw_writes_name_the_targets_and_spare_protected_ones(template: Template) -> None:
+    unprotected = {"Null": {"aws:ResourceTag/deckhand:protect": "true"}}
+    service = granting(template, "ecs:UpdateService")
+    assert (service["Resource"], service["Condition"]) == ([arn("ecs", "service/web-app/web")], unprotected)
+    group = granting(template, "autoscaling:UpdateAutoScalingGroup")
+    assert sorted(group["Action"]) == [
+        "autoscaling:ResumeProcesses",
+        "autoscaling:SuspendProcesses",
+        "autoscaling:UpdateAutoScalingGroup",
+    ]
+    assert group["Resource"] == [arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/workers")]
+    assert group["Condition"] == unprotected
+
+
+def test_alarms_schedules_and_the_scheduler_role_are_named(template: Template) -> None:
+    mute = granting(template, "cloudwatch:DisableAlarmActions")
+    assert mute["Resource"] == [arn("cloudwatch", "alarm:web-tasks-low")]
+    assert set(granting(template, "cloudwatch:DescribeAlarms")["Resource"]) == {
+        arn("cloudwatch", f"alarm:{name}") for name in ("web-cpu-high", "workers-backlog-high", "web-tasks-low")
+    }
+    schedules = granting(template, "scheduler:CreateSchedule")
+    assert schedules["Resource"] == [arn("scheduler", "schedule/deckhand-capacity/*")]
+    assert sorted(schedules["Action"]) == [
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+    ]
+    passing = granting(template, "iam:PassRole")
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    assert passing["Resource"][0].startswith("${CapacitySchedulerRole")
+
+
+def test_only_reads_without_resource_level_permissions_go_unscoped(template: Template) -> None:
+    unscoped = {a for s in function_statements(template) if "*" in s["Resource"] for a in s["Action"]}
+    assert unscoped == {
+        "application-autoscaling:DescribeScalableTargets",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeInstanceRefreshes",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+
+
+def test_the_dashboard_shows_changes_by_trigger_and_bounds_per_target(template: Template) -> None:
+    [dashboard] = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = text(dashboard["Properties"]["DashboardBody"])
+    assert '{Deckhand,service,trigger} MetricName=\\"CapacityChange\\"' in body
+    for metric in ("CapacityMin", "CapacityMax", "CapacityDesired"):
+        assert f'{{Deckhand,service,target}} MetricName=\\"{metric}\\"' in body
+    assert "CapacityRefused" in body
+
+
+def test_an_oversized_capacity_section_fails_the_synth_naming_capacity_targets() -> None:
+    document = yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8"))
+    [web, *_] = document["capacity"]["targets"]
+    document["capacity"]["targets"] = [{**web, "name": f"web-service-{n:02}"} for n in range(12)]
+    with pytest.raises(PolicyError) as refused:
+        DeckhandStack(App(), "TooBig", policy=parse_policy(document, "big.yaml"))
+    message = str(refused.value)
+    assert "deckhand.yaml" in message  # the file the app deploys
+    assert "capacity.targets" in message
+    assert f"{ENVIRONMENT_LIMIT_BYTES} bytes" in message

@@ -1,11 +1,12 @@
-"""ECR images: untagged ones older than N days beyond the last K of each repository, never one a task runs.
+"""ECR images: untagged ones older than N days beyond the last K of each repository, never one ECS runs.
 
 The listing reads every image of a repository (pages of 1000), not only the untagged ones, because the
 last K are counted over all of them and a tagged image index (multi-architecture) holds untagged
-children: those are in use, as are images a running ECS task runs (its task definition's image by tag
-or digest, and the digest the task resolved). An image's protect tag is its repository's (images carry
-no tags of their own), and marks live in the engine's state table (taggable False). The saving is the
-image's size, an upper bound: layers shared with other images stay billed.
+children: those are in use, as are images ECS runs: a running task's (its task definition's image by
+tag or digest, and the digest the task resolved) and every service deployment's task definition. An
+image's protect tag is its repository's (images carry no tags of their own), and marks live in the
+engine's state table (taggable False). The saving is the image's size, an upper bound: layers shared
+with other images stay billed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ INDEX_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 BATCH = 100  # BatchGetImage, DescribeTasks: at most 100 ids a call
+SERVICES_BATCH = 10  # DescribeServices: at most 10 services a call
 
 
 class Rule(KindRule):
@@ -167,31 +169,39 @@ def _index_children(region: str, found: Sequence[Resource]) -> Iterator[tuple[tu
 
 
 def _running(region: str) -> Iterator[tuple[tuple[str, str], str]]:
-    """((repository URI, tag or digest), 'running task ...') for what running ECS tasks run."""
+    """((repository URI, tag or digest), who runs it) for ECS: running tasks, and services' deployments, which
+    run their task definition again whenever they scale out or replace a task."""
     ecs = client("ecs", region)
-    definitions: dict[str, str] = {}  # task definition ARN -> a task running it
+    definitions: dict[str, str] = {}  # task definition ARN -> a task or service running it
     for clusters in pages("ecs", region, "list_clusters", PaginationConfig={"PageSize": 100}):
         for cluster in clusters.get("clusterArns", []):
-            listing = pages(
-                "ecs",
-                region,
-                "list_tasks",
-                cluster=cluster,
-                desiredStatus="RUNNING",
-                PaginationConfig={"PageSize": 100},
-            )
-            arns = [arn for tasks in listing for arn in tasks.get("taskArns", [])]
-            for batch in chunks(arns, BATCH):
-                for task in ecs.describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", []):
-                    definition = task["taskDefinitionArn"].rpartition("/")[2]
-                    user = f"running task {task['taskArn'].rpartition('/')[2]} ({definition})"
-                    definitions.setdefault(task["taskDefinitionArn"], user)
-                    for container in task.get("containers", []):
-                        if container.get("imageDigest") and container.get("image"):
-                            yield (_repository_uri(container["image"]), container["imageDigest"]), user
+            for task in _tasks(region, cluster):
+                definition = task["taskDefinitionArn"].rpartition("/")[2]
+                user = f"running task {task['taskArn'].rpartition('/')[2]} ({definition})"
+                definitions.setdefault(task["taskDefinitionArn"], user)
+                for container in task.get("containers", []):
+                    if container.get("imageDigest") and container.get("image"):
+                        yield (_repository_uri(container["image"]), container["imageDigest"]), user
+            for service in _services(region, cluster):
+                for deployment in service.get("deployments", []):
+                    definitions.setdefault(deployment["taskDefinition"], f"ECS service {service['serviceName']}")
     for arn, user in definitions.items():
         definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         yield from ((reference, user) for reference in _references(definition.get("containerDefinitions", [])))
+
+
+def _tasks(region: str, cluster: str) -> Iterator[Mapping[str, Any]]:
+    running = {"cluster": cluster, "desiredStatus": "RUNNING", "PaginationConfig": {"PageSize": 100}}
+    arns = [arn for page in pages("ecs", region, "list_tasks", **running) for arn in page.get("taskArns", [])]
+    for batch in chunks(arns, BATCH):
+        yield from client("ecs", region).describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", [])
+
+
+def _services(region: str, cluster: str) -> Iterator[Mapping[str, Any]]:
+    listing = pages("ecs", region, "list_services", cluster=cluster, PaginationConfig={"PageSize": 100})
+    arns = [arn for page in listing for arn in page.get("serviceArns", [])]
+    for batch in chunks(arns, SERVICES_BATCH):
+        yield from client("ecs", region).describe_services(cluster=cluster, services=list(batch)).get("services", [])
 
 
 def _references(containers: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:

@@ -61,6 +61,10 @@ def images(aws: None) -> dict[str, str]:
     ecs.register_task_definition(
         family="web", containerDefinitions=[{"name": "web", "image": f"{URI}:v1.4.0", "memory": 128}]
     )
+    ecs.register_task_definition(
+        family="api", containerDefinitions=[{"name": "api", "image": f"{URI}:v1.0.0", "memory": 128}]
+    )
+    ecs.create_service(cluster="web-app", serviceName="api", taskDefinition="api", desiredCount=0)
     network = {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}
     ecs.run_task(cluster="web-app", taskDefinition="web", launchType="FARGATE", networkConfiguration=network)
     return {name: f"web@{digest}" for name, digest in digests.items()}
@@ -78,11 +82,12 @@ def test_find_lists_every_image_of_the_chosen_repositories(images: dict[str, str
     assert len(list(KIND.find(SCOPE, Rule()))) == len(images) + 1
 
 
-def test_an_image_a_running_task_runs_is_in_use(images: dict[str, str]) -> None:
+def test_images_a_running_task_or_a_service_runs_are_in_use(images: dict[str, str]) -> None:
     used = KIND.in_use(SCOPE, RULE, list(KIND.find(SCOPE, RULE)))
 
-    assert set(used) == {images["v1.4.0"]}
+    assert set(used) == {images["v1.4.0"], images["v1.0.0"]}
     assert used[images["v1.4.0"]].startswith("running task ")
+    assert used[images["v1.0.0"]] == "ECS service api"  # scaled to zero, it runs the image again when it scales out
 
 
 def test_the_children_of_an_image_index_are_in_use(aws: None) -> None:

@@ -1,0 +1,60 @@
+"""The cleanup function's own settings: the policy's section (DECKHAND_CLEANUP, JSON), the report bucket, the regions.
+
+Parsed once per container. Anything missing or invalid is a deployment problem, reported as a SettingsError
+that names the variable and each invalid key path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from pydantic import ValidationError
+
+from functions.shared.settings import SettingsError
+from functions.shared.validation import describe_all
+
+from .policy import Cleanup
+
+SECTION = "DECKHAND_CLEANUP"
+BUCKET = "DECKHAND_CLEANUP_BUCKET"
+REGIONS = "DECKHAND_REGIONS"
+
+
+@dataclass(frozen=True)
+class CleanupConfig:
+    cleanup: Cleanup
+    bucket: str
+    regions: tuple[str, ...]  # where this duty cleans: the section's regions, else the policy's
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CleanupConfig:
+        raw = env.get(SECTION, "")
+        if not raw.strip():
+            raise SettingsError(f"{SECTION} is not set: the stack passes the policy's cleanup section; redeploy")
+        try:
+            json.loads(raw)
+            cleanup = Cleanup.model_validate_json(raw)
+        except ValidationError as invalid:
+            raise SettingsError(
+                f"{SECTION} is not a valid cleanup section: {'; '.join(describe_all(invalid))}"
+            ) from None
+        except ValueError as bad:
+            raise SettingsError(f"{SECTION} is not JSON ({bad}); redeploy the stack") from None
+        bucket = env.get(BUCKET, "").strip()
+        policy_regions = tuple(region.strip() for region in env.get(REGIONS, "").split(",") if region.strip())
+        regions = tuple(cleanup.regions) or policy_regions
+        problems = [f"{BUCKET} is not set"] if not bucket else []
+        if not regions:
+            problems.append(f"{REGIONS} is not set and the cleanup section lists no regions")
+        if problems:
+            raise SettingsError("Deckhand cleanup settings are incomplete (redeploy the stack): " + "; ".join(problems))
+        return cls(cleanup=cleanup, bucket=bucket, regions=regions)
+
+
+@cache
+def config() -> CleanupConfig:
+    return CleanupConfig.from_env(os.environ)

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
+from moto import mock_aws
 
 from functions.shared import clients
 
@@ -48,3 +49,16 @@ def test_reset_forgets_cached_clients() -> None:
     before = clients.client("sqs")
     clients.reset()
     assert clients.client("sqs") is not before
+
+
+def test_a_role_gets_its_own_cached_clients_with_the_roles_credentials() -> None:
+    role = "arn:aws:iam::111111111111:role/deckhand-cleanup"
+    with mock_aws():
+        own = clients.client("sts", "us-east-1")
+        assumed = clients.client("sts", "us-east-1", role=role)
+
+        assert assumed is clients.client("sts", "us-east-1", role=role)
+        assert assumed is not own
+        assert own.get_caller_identity()["Account"] == "123456789012"
+        assert assumed.get_caller_identity()["Account"] == "111111111111"
+        assert assumed.meta.config.retries["mode"] == "adaptive"

@@ -5,6 +5,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,6 +17,7 @@ from functions.cleanup.config import CleanupConfig
 from functions.cleanup.handler import AUDIT_IDS_CHARS, handle, id_chunks
 from functions.shared import clients
 from functions.shared.audit import MAX_JSON_CHARS, to_json
+from functions.shared.policy import load_policy
 from functions.shared.switches import SwitchState, parameter_name
 from tests.support.deployed import NOW, PATH, Deployed
 
@@ -345,3 +347,29 @@ def test_the_lambda_handler_reads_the_account_from_the_context_and_its_settings_
     assert answer["status"] == "planned"
     assert ("sts", "GetCallerIdentity") not in calls.count()
     assert deployed.audit_items()[0]["pk"]["S"] == f"cleanup/{ACCOUNT}/{REGION}/ebs-snapshot"
+
+
+def test_every_console_event_shipped_in_events_is_accepted_under_the_example_policy(
+    deployed: Deployed, no_default_amis: None, calls: Calls
+) -> None:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    policy = load_policy("deckhand.yaml")
+    example = CleanupConfig.from_env(
+        {
+            "DECKHAND_CLEANUP": policy.cleanup.model_dump_json(by_alias=True),
+            "DECKHAND_CLEANUP_BUCKET": BUCKET,
+            "DECKHAND_REGIONS": ",".join(policy.regions),
+        }
+    )
+    shipped = sorted(Path("events/cleanup").glob("*.json"))
+
+    answers = {path.name: invoke(deployed, json.loads(path.read_text()), example) for path in shipped}
+
+    assert len(shipped) >= 5
+    assert {name: answer["status"] for name, answer in answers.items()} == {
+        "plan-all.json": "planned",
+        "plan-snapshots.json": "planned",
+        "resume.json": "idle",
+        "run-snapshots-and-volumes.json": "done",
+        "schedule-storage.json": "planned",
+    }

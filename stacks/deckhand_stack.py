@@ -10,6 +10,7 @@ from constructs import Construct
 from functions.shared.policy import Policy
 
 from .capacity import Capacity
+from .cleanup import Cleanup
 from .core import Core
 from .gating import Gating
 from .switches import Switches
@@ -23,3 +24,4 @@ class DeckhandStack(Stack):
         self.switches = Switches(self, "Switches", core=self.core)
         self.gating = Gating(self, "Gating", core=self.core) if policy.gating.enabled else None
         self.capacity = Capacity(self, "Capacity", core=self.core) if policy.capacity.enabled else None
+        self.cleanup = Cleanup(self, "Cleanup", core=self.core) if policy.cleanup.enabled else None

@@ -96,7 +96,11 @@ def test_cdk_nag_fails_the_synth_on_a_finding_nobody_acknowledged(tmp_path: obje
 
 def test_the_switches_function_sweeps_on_a_schedule_and_watches_hand_edits(template: Template) -> None:
     rules = template.find_resources("AWS::Events::Rule")
-    [sweep] = [r for r in rules.values() if "ScheduleExpression" in r["Properties"]]
+    [sweep] = [
+        r
+        for r in rules.values()
+        if any(json.loads(t.get("Input", "{}")).get("action") == "sweep" for t in r["Properties"].get("Targets", []))
+    ]
     assert sweep["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
     [target] = sweep["Properties"]["Targets"]
     assert json.loads(target["Input"]) == {"action": "sweep", "dry_run": False}

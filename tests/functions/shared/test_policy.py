@@ -34,8 +34,16 @@ def test_the_example_file_loads_with_its_commented_values() -> None:
     assert (gate.pipeline, gate.stage) == ("web-app", "Deploy")
     assert gate.error_budget is not None
     assert gate.error_budget.mode == "shadow"
-    assert policy.capacity.enabled is False
-    assert policy.cleanup.enabled is False
+    assert policy.capacity.enabled is True
+    assert policy.cleanup.enabled is True
+    assert policy.cleanup.regions == []
+    assert (policy.cleanup.grace_days, policy.cleanup.mark_tag) == (7, "deckhand:cleanup-after")
+    assert [group.name for group in policy.cleanup.schedules] == ["storage", "compute", "housekeeping"]
+    scheduled = sorted(kind for group in policy.cleanup.schedules for kind in group.kinds)
+    assert scheduled == sorted(policy.cleanup.kinds.listed())  # every configured kind runs on some schedule
+    snapshots = policy.cleanup.kinds.ebs_snapshot
+    assert snapshots is not None
+    assert (snapshots.min_age_days, snapshots.max_share, snapshots.max_count) == (30, 0.5, 500)
 
 
 def test_a_minimal_file_takes_the_safe_defaults(tmp_path: Path) -> None:

@@ -1,0 +1,295 @@
+"""The cleanup duty's wiring: its function, report bucket, schedules, and permissions scoped by tags."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from functions.cleanup.policy import Cleanup as CleanupPolicy
+from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
+from stacks.cleanup import FINAL_SNAPSHOT_TAGS, check_environment_size
+from stacks.deckhand_stack import DeckhandStack
+from stacks.versions import REPO_ROOT
+from tests.stacks.test_gating import function_ids, statements, text
+
+MARK = "aws:ResourceTag/deckhand:cleanup-after"
+PROTECT = "aws:ResourceTag/deckhand:protect"
+EC2_DESTRUCTIVE = {
+    "ec2:DeleteSnapshot",
+    "ec2:DeleteVolume",
+    "ec2:DeregisterImage",
+    "ec2:ReleaseAddress",
+    "ec2:TerminateInstances",
+}
+DESTRUCTIVE = EC2_DESTRUCTIVE | {
+    "ec2:CreateTags",
+    "ec2:CreateSnapshot",
+    "ecr:BatchDeleteImage",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:TagResource",
+    "lambda:DeleteFunction",
+    "cloudformation:DeleteStack",
+    "s3:PutObject",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+}
+
+
+def arn(service: str, resource: str, *, account: bool = True) -> str:
+    owner = "${AWS::AccountId}" if account else ""
+    return f"arn:${{AWS::Partition}}:{service}:us-east-1:{owner}:{resource}"
+
+
+def role_statements(template: Template, function_name: str) -> list[dict[str, Any]]:
+    """Every statement the function's role holds: its default policy, and the managed ones it overflows into."""
+    fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)[function_name]]
+    role = {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]}
+    found = []
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for policy in template.find_resources(kind).values():
+            if role in policy["Properties"].get("Roles", []):
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    found.append(
+                        {
+                            **statement,
+                            "Action": statement["Action"]
+                            if isinstance(statement["Action"], list)
+                            else [statement["Action"]],
+                            "Resource": [
+                                text(r)
+                                for r in (
+                                    statement["Resource"]
+                                    if isinstance(statement["Resource"], list)
+                                    else [statement["Resource"]]
+                                )
+                            ],
+                        }
+                    )
+    return found
+
+
+@pytest.fixture(scope="module")
+def example() -> Policy:
+    return load_policy(REPO_ROOT / "deckhand.yaml")
+
+
+@pytest.fixture(scope="module")
+def cleanup_statements(template: Template) -> list[dict[str, Any]]:
+    return role_statements(template, "deckhand-cleanup")
+
+
+def granting(cleanup_statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [s for s in cleanup_statements if action in s["Action"]]
+
+
+def bucket(template: Template) -> tuple[str, dict[str, Any]]:
+    [(logical_id, found)] = [
+        (k, b) for k, b in template.find_resources("AWS::S3::Bucket").items() if k.startswith("CleanupReports")
+    ]
+    return logical_id, found["Properties"]
+
+
+# --- the function --------------------------------------------------------------------------------------------
+
+
+def test_the_function_runs_15_minutes_with_the_section_the_bucket_and_the_regions(
+    template: Template, example: Policy
+) -> None:
+    fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)["deckhand-cleanup"]]["Properties"]
+    assert fn["Handler"] == "functions.cleanup.handler.handler"
+    assert (fn["Timeout"], fn["MemorySize"]) == (900, 256)
+    variables = fn["Environment"]["Variables"]
+    assert CleanupPolicy.model_validate_json(variables["DECKHAND_CLEANUP"]) == example.cleanup
+    assert variables["DECKHAND_CLEANUP_BUCKET"] == {"Ref": bucket(template)[0]}
+    assert variables["DECKHAND_REGIONS"] == "us-east-1"
+    assert variables["DECKHAND_PROTECT_TAG"] == "deckhand:protect"
+
+
+# --- the report bucket ---------------------------------------------------------------------------------------
+
+
+def test_reports_are_encrypted_with_the_key_private_versioned_and_expire(template: Template, example: Policy) -> None:
+    _, props = bucket(template)
+    [key] = template.find_resources("AWS::KMS::Key")
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == {
+        "BucketKeyEnabled": False,
+        "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]}, "SSEAlgorithm": "aws:kms"},
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "reports/"
+    assert rule["ExpirationInDays"] == example.defaults.audit_retention_days
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert text(props["BucketName"]) == "deckhand-cleanup-${AWS::AccountId}-us-east-1"
+
+
+def test_the_bucket_refuses_requests_without_tls(template: Template) -> None:
+    logical_id, _ = bucket(template)
+    [policy] = [
+        p["Properties"]["PolicyDocument"]
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logical_id}
+    ]
+    [deny] = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_function_writes_reports_only(template: Template, cleanup_statements: list[dict[str, Any]]) -> None:
+    logical_id, _ = bucket(template)
+    users = [s for _, s in statements(template) if any(logical_id in r for r in s["Resource"])]
+    assert users == granting(cleanup_statements, "s3:PutObject")
+    [put] = users
+    assert (put["Action"], put["Resource"]) == (["s3:PutObject"], [f"${{{logical_id}.Arn}}/reports/*"])
+
+
+# --- schedules -----------------------------------------------------------------------------------------------
+
+
+def test_one_rule_per_schedule_group_hands_the_function_its_group(template: Template, example: Policy) -> None:
+    rules = {
+        json.loads(target["Input"])["group"]: (rule["Properties"], target)
+        for rule in template.find_resources("AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if target["Arn"] == {"Fn::GetAtt": [function_ids(template)["deckhand-cleanup"], "Arn"]}
+    }
+    assert sorted(rules) == sorted(group.name for group in example.cleanup.schedules)
+    for group in example.cleanup.schedules:
+        rule, target = rules[group.name]
+        assert rule["ScheduleExpression"] == group.cron
+        assert json.loads(target["Input"]) == {"trigger": "schedule", "group": group.name}
+        assert "DeadLetterConfig" in target
+
+
+# --- permissions ---------------------------------------------------------------------------------------------
+
+
+def test_no_destructive_action_is_granted_on_every_resource(cleanup_statements: list[dict[str, Any]]) -> None:
+    granted = {a for s in cleanup_statements for a in s["Action"]}
+    assert granted >= DESTRUCTIVE
+    for statement in cleanup_statements:
+        if DESTRUCTIVE & set(statement["Action"]):
+            assert "*" not in statement["Resource"], statement
+
+
+def test_ec2_removals_need_the_mark_and_never_touch_the_protect_tag(cleanup_statements: list[dict[str, Any]]) -> None:
+    marked = {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
+    for action in EC2_DESTRUCTIVE - {"ec2:DeleteSnapshot"}:
+        [statement] = granting(cleanup_statements, action)
+        assert statement["Condition"] == marked, action
+    snapshots = granting(cleanup_statements, "ec2:DeleteSnapshot")
+    assert marked in [s["Condition"] for s in snapshots]  # ebs-snapshot
+    # the snapshots behind a deregistered AMI carry no mark of their own; still never a protected one
+    assert all(s["Condition"]["Null"] == {PROTECT: "true"} for s in snapshots)
+    assert {r for s in snapshots for r in s["Resource"]} == {arn("ec2", "snapshot/*", account=False)}
+
+
+def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(cleanup_statements: list[dict[str, Any]]) -> None:
+    tagging = granting(cleanup_statements, "ec2:CreateTags")
+    [marks] = [s for s in tagging if "ec2:CreateAction" not in json.dumps(s["Condition"])]
+    assert marks["Condition"] == {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["deckhand:cleanup-after"]},
+        "Null": {PROTECT: "true"},
+    }
+    assert sorted(marks["Resource"]) == sorted(
+        [
+            arn("ec2", "snapshot/*", account=False),
+            arn("ec2", "image/*", account=False),
+            arn("ec2", "volume/*"),
+            arn("ec2", "elastic-ip/*"),
+            arn("ec2", "instance/*"),
+        ]
+    )
+    [final] = [s for s in tagging if s is not marks]
+    assert final["Condition"] == {
+        "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": list(FINAL_SNAPSHOT_TAGS)},
+    }
+    assert final["Resource"] == [arn("ec2", "snapshot/*", account=False)]
+    [logs] = granting(cleanup_statements, "logs:TagResource")
+    assert logs["Condition"] == marks["Condition"]
+
+
+def test_other_services_are_scoped_by_resource_and_tag(cleanup_statements: list[dict[str, Any]]) -> None:
+    [delete_version] = granting(cleanup_statements, "lambda:DeleteFunction")
+    assert delete_version["Resource"] == [arn("lambda", "function:*:*")]  # a qualified version, never a function
+    [delete_stack] = granting(cleanup_statements, "cloudformation:DeleteStack")
+    assert delete_stack["Resource"] == [arn("cloudformation", "stack/preview-*/*")]
+    assert delete_stack["Condition"] == {"StringLike": {"aws:ResourceTag/deckhand:ttl": "*"}, "Null": {PROTECT: "true"}}
+    [delete_images] = granting(cleanup_statements, "ecr:BatchDeleteImage")
+    assert delete_images["Resource"] == [arn("ecr", "repository/*")]
+    assert delete_images["Condition"] == {"Null": {PROTECT: "true"}}
+    [log_changes] = granting(cleanup_statements, "logs:DeleteLogGroup")
+    assert log_changes["Resource"] == [arn("logs", "log-group:*")]
+    assert log_changes["Condition"] == {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
+    [state] = granting(cleanup_statements, "dynamodb:DeleteItem")
+    assert state["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cleanup-mark/*", "cleanup-run/*"]}
+    }
+
+
+def test_the_dashboard_shows_removals_savings_and_failures(template: Template) -> None:
+    [dashboard] = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = text(dashboard["Properties"]["DashboardBody"])
+    for title in ("resources removed per kind", "estimated monthly saving", "failed actions, aborted kinds"):
+        assert title in body
+    for metric in ("CleanupActed", "CleanupMonthlySavingUSD", "CleanupFailed", "CleanupAborted", "CleanupMarked"):
+        assert f'MetricName=\\"{metric}\\"' in body
+
+
+# --- other policies ------------------------------------------------------------------------------------------
+
+
+def policy_with(**cleanup: Any) -> Policy:
+    document = yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8"))
+    document["cleanup"] = {**document["cleanup"], **cleanup}
+    return parse_policy(document, "test.yaml")
+
+
+def test_only_the_configured_kinds_are_granted_in_every_cleanup_region(tmp_path: Path) -> None:
+    policy = policy_with(
+        regions=["eu-west-1", "eu-central-1"],
+        grace_days=0,
+        schedules=[],
+        kinds={"ebs-snapshot": {"min_age_days": 60}},
+    )
+    stack = DeckhandStack(App(outdir=str(tmp_path)), "Snapshots", policy=policy)
+    template = Template.from_stack(stack)
+    granted = role_statements(template, "deckhand-cleanup")
+    services = {a.split(":")[0] for s in granted for a in s["Action"]} - {"logs", "sqs", "kms", "dynamodb", "sns"}
+    assert services == {"ec2", "s3", "ssm", "xray"}
+    [delete] = [s for s in granted if "ec2:DeleteSnapshot" in s["Action"]]
+    assert delete["Resource"] == [
+        "arn:${AWS::Partition}:ec2:eu-west-1::snapshot/*",
+        "arn:${AWS::Partition}:ec2:eu-central-1::snapshot/*",
+    ]
+    assert delete["Condition"] == {"Null": {PROTECT: "true"}}  # no grace period: nothing is marked first
+    assert not [r for r in template.find_resources("AWS::Events::Rule").values() if "group" in json.dumps(r)]
+
+
+def test_a_policy_with_cleanup_disabled_creates_none_of_it(tmp_path: Path) -> None:
+    stack = DeckhandStack(App(outdir=str(tmp_path)), "Plain", policy=policy_with(enabled=False))
+    assert stack.cleanup is None
+    assert "deckhand-cleanup" not in function_ids(Template.from_stack(stack))
+
+
+def test_an_oversized_cleanup_section_fails_the_synth_naming_the_key() -> None:
+    prefixes = [f"preview-environment-{n:03}-" for n in range(150)]
+    policy = policy_with(kinds={"cfn-stack": {"name_prefixes": prefixes}}, schedules=[])
+    with pytest.raises(PolicyError) as refused:
+        check_environment_size(policy, "deckhand.yaml")
+    assert "cleanup.kinds" in str(refused.value)
+    assert "4096 bytes" in str(refused.value)

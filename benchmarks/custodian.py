@@ -14,7 +14,7 @@ from benchmarks.plan import MIN_AGE_DAYS
 VENV = Path(__file__).resolve().parent.parent / ".venv-custodian"
 REQUIREMENTS = Path(__file__).with_name("custodian-requirements.txt")  # what `make bench` installs in VENV
 VERSION = next(line.split("==")[1] for line in REQUIREMENTS.read_text().splitlines() if line.startswith("c7n=="))
-CUSTODIAN = VENV / "bin" / "custodian"
+PYTHON = VENV / "bin" / "python"
 POLICY_NAME = "bench-stale-snapshots"
 
 
@@ -42,13 +42,15 @@ def policy() -> dict[str, object]:
 
 def run(aws_env: Mapping[str, str], region: str) -> tuple[Measured, int]:
     """`custodian run` against the bench's server; returns its measure and how many snapshots it matched."""
-    if not CUSTODIAN.exists():
-        raise RuntimeError(f"{CUSTODIAN} is missing: run `make bench`, which installs it from the pinned file")
+    if not (VENV / "bin" / "custodian").exists():
+        raise RuntimeError(f"Cloud Custodian is not installed in {VENV}: `make bench` installs it from {REQUIREMENTS}")
     with tempfile.TemporaryDirectory(prefix="bench-custodian-") as folder:
         path = Path(folder) / "policy.json"  # Custodian reads JSON policy files as well as YAML
         path.write_text(json.dumps(policy()))
         output = Path(folder) / "out"
-        command = [str(CUSTODIAN), "run", "--cache-period", "0", "-s", str(output), "-r", region, str(path)]
-        result = measured(command, {**aws_env, "PATH": str(VENV / "bin")}).check("custodian run")
+        args = ["run", "--cache-period", "0", "-s", str(output), "-r", region, str(path)]
+        # `custodian` is the console script of c7n.cli:main
+        result = measured(str(PYTHON), "c7n.cli:main", args, {**aws_env, "PATH": str(VENV / "bin")})
+        result.check("custodian run")
         matched = json.loads((output / POLICY_NAME / "resources.json").read_text())
         return result, len(matched)

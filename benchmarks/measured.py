@@ -1,8 +1,12 @@
-"""Run a command as a child process and measure it: wall clock and the child's own peak resident memory."""
+"""Run a Python entry point as a child process and measure it: wall clock and its own peak resident memory.
+
+The peak is the child's VmHWM, written by the child as it exits: Linux's ru_maxrss (getrusage, wait4) carries
+the high-water mark of the process that forked it across exec, so every child of the bench (which holds moto
+and ten thousand snapshots) would report the bench's own memory.
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -10,6 +14,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+PEAK_FILE = "BENCH_PEAK_FILE"
+# Runs "module:function" as the program, argv as given, and at exit writes VmHWM (kB) to $BENCH_PEAK_FILE.
+LAUNCHER = """\
+import atexit, os, re, sys
+def peak():
+    with open('/proc/self/status') as status, open(os.environ['{peak_file}'], 'w') as out:
+        out.write(re.search(r'VmHWM:\\s*(\\d+)', status.read())[1])
+atexit.register(peak)
+from {module} import {function}
+sys.exit({function}())
+"""
 
 
 @dataclass(frozen=True)
@@ -27,20 +43,26 @@ class Measured:
         return self
 
 
-def measured(command: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Measured:
-    """Run `command` to its end; its peak RSS is the child's own (wait4), not the bench's or another child's."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+def measured(python: str, entry: str, args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Measured:
+    """Run `entry` ("module:function") in a fresh `python` with `args` to its end, measured."""
+    module, function = entry.split(":")
+    code = LAUNCHER.format(peak_file=PEAK_FILE, module=module, function=function)
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as folder:
+        peak = Path(folder) / "peak"
         started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, env=dict(env), cwd=cwd)
-        _, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run(
+            [python, "-c", code, *args],
+            env={**env, PEAK_FILE: str(peak)},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
         return Measured(
-            returncode=child.returncode,
+            returncode=done.returncode,
             wall_s=wall,
-            peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-            stdout=out.read().decode("utf-8", "replace"),
-            stderr=err.read().decode("utf-8", "replace"),
+            peak_rss_mb=int(peak.read_text()) / 1024 if peak.exists() else float("nan"),
+            stdout=done.stdout,
+            stderr=done.stderr,
         )

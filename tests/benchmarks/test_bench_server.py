@@ -95,3 +95,17 @@ def test_calls_over_the_limits_are_refused_as_ec2_refuses_them(server: tuple[str
     meter.start(None)
     assert tally.throttled == {"ec2:DescribeVolumes": 1}
     assert tally.calls == {"ec2:DescribeVolumes": 3}
+
+
+def test_a_measured_child_reports_its_own_peak_memory_not_the_benchmarks() -> None:
+    import os
+    import sys
+
+    from benchmarks.measured import measured
+
+    ballast = bytearray(200 * 1024 * 1024)  # the parent's peak, which ru_maxrss would hand down
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    result = measured(sys.executable, "timeit:main", ["-n", "1", "pass"], {"PATH": os.defpath}).check("timeit")
+    assert "1 loop" in result.stdout
+    assert 1 < result.peak_rss_mb < 100
+    assert result.wall_s > 0

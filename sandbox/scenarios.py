@@ -22,6 +22,7 @@ from stacks.versions import REPO_ROOT
 
 from . import runner
 from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
+from .cleanup_scenarios import SCENARIOS as CLEANUP_SCENARIOS
 from .cli import Demo, Fired, Scenario, default_policy, resolve_function, status_of
 from .estate import PIPELINE
 from .rehearsal import redeployed, set_alarm
@@ -910,5 +911,6 @@ SCENARIOS: list[Scenario] = [
     watchdog_rolls_back,
     gate_shadow_rule,
     *CAPACITY_SCENARIOS,
+    *CLEANUP_SCENARIOS,
     event_samples,
 ]

@@ -920,6 +920,9 @@ class Store:
         self.estates[account, region] = records
         return {"account": account, "region": region}
 
+    def failure_state(self) -> JSON:
+        return {"pending": [failure.state() for failure in self.failures], "answered": list(self.answered_failures)}
+
     def recorded_estate(self, account: str, region: str) -> JSON:
         if (account, region) not in self.estates:
             raise ApiError("NotFound", f"no estate was seeded in account {account}, region {region}", 404)
@@ -927,10 +930,6 @@ class Store:
 
     def state(self) -> JSON:
         return {
-            "failures": {
-                "pending": [failure.state() for failure in self.failures],
-                "answered": list(self.answered_failures),
-            },
             "jobs": [job.state() for job in self.jobs.values()],
             "approvals": [dict(a) for a in self.approvals],
             "executions": [
@@ -1544,6 +1543,8 @@ class SandboxApp:
             return store.recorded_estate(account, region)
         if path == "/_sandbox/state":
             return store.state()
+        if path == "/_sandbox/failures":
+            return store.failure_state()
         if path == "/_sandbox/events":
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}

@@ -769,7 +769,7 @@ def test_an_injected_failure_answers_the_next_call_on_that_id_only(endpoint: str
 
     ec2.delete_snapshot(SnapshotId=failing)  # spent: the next call reaches moto
     assert error_code(lambda: ec2.describe_snapshots(SnapshotIds=[failing])) == "InvalidSnapshot.NotFound"
-    failures = control(endpoint, "GET", "/_sandbox/state")[1]["failures"]
+    failures = control(endpoint, "GET", "/_sandbox/failures")[1]
     assert [f["id"] for f in failures["answered"] if f["id"] in (failing, other)] == [failing]
     assert all(f["id"] != failing for f in failures["pending"])
 
@@ -819,9 +819,7 @@ def test_a_failure_without_an_action_an_id_an_error_status_or_a_count_is_refused
 ) -> None:
     code, answer = control(endpoint, "POST", "/_sandbox/failures", body)
     assert (code, answer["error"]) == (400, "ValidationException")
-    assert body.get("id", "-") not in {
-        f["id"] for f in control(endpoint, "GET", "/_sandbox/state")[1]["failures"]["pending"]
-    }
+    assert body.get("id", "-") not in {f["id"] for f in control(endpoint, "GET", "/_sandbox/failures")[1]["pending"]}
 
 
 # --- alarm state changes ---------------------------------------------------------------------------------------

@@ -194,23 +194,30 @@ def _tags_of(self: Any) -> list[dict[str, str]]:
     return [{"resource_id": self.id, "key": key, "value": value, "resource_type": kind} for key, value in tags.items()]
 
 
-def fill_gaps() -> None:
+@contextmanager
+def filled_gaps() -> Iterator[None]:
+    """moto with the bench's gap fillers, for the `with` block only (tests share moto's classes)."""
+    saved = ElasticBlockStore.describe_snapshots, TaggedEC2Resource.get_tags
     ElasticBlockStore.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
     TaggedEC2Resource.get_tags = _tags_of  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ElasticBlockStore.describe_snapshots, TaggedEC2Resource.get_tags = saved  # type: ignore[method-assign]
 
 
 @contextmanager
 def serve() -> Iterator[tuple[str, Meter]]:
     """The sandbox's moto app behind a Meter on a free localhost port, for the `with` block."""
-    fill_gaps()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
     meter = Meter(gaps.make_app())
     server = gaps.make_server(HOST, 0, meter)
     worker = threading.Thread(target=server.serve_forever, name="bench-moto", daemon=True)
-    worker.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}", meter
-    finally:
-        server.shutdown()
-        worker.join(timeout=5)
-        server.server_close()
+    with filled_gaps():
+        worker.start()
+        try:
+            yield f"http://{HOST}:{server.server_port}", meter
+        finally:
+            server.shutdown()
+            worker.join(timeout=5)
+            server.server_close()

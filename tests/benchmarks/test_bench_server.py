@@ -40,6 +40,18 @@ def test_requests_are_named_by_service_and_action() -> None:
     assert action_of({"HTTP_AUTHORIZATION": auth.format("s3"), "REQUEST_METHOD": "PUT"}, b"data") == ("s3", "PUT")
 
 
+def test_the_gap_fillers_leave_moto_as_it_was() -> None:
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    from benchmarks.server import filled_gaps
+
+    before = ElasticBlockStore.describe_snapshots, TaggedEC2Resource.get_tags
+    with filled_gaps():
+        assert ElasticBlockStore.describe_snapshots is not before[0]
+    assert (ElasticBlockStore.describe_snapshots, TaggedEC2Resource.get_tags) == before
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, Meter]]:
     with pytest.MonkeyPatch.context() as patch:

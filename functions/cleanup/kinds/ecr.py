@@ -3,7 +3,8 @@
 The listing reads every image of a repository (pages of 1000), not only the untagged ones, because the
 last K are counted over all of them and a tagged image index (multi-architecture) holds untagged
 children: those are in use, as are images ECS runs: a running task's (its task definition's image by
-tag or digest, and the digest the task resolved) and every service deployment's task definition. An
+tag or digest, and the digest the task resolved), every service deployment's task definition, and every
+version of a container-image Lambda function (GetFunction, one call a version of such functions). An
 image's protect tag is its repository's (images carry no tags of their own), and marks live in the
 engine's state table (taggable False). The saving is the image's size, an upper bound: layers shared
 with other images stay billed.
@@ -98,11 +99,12 @@ class Images:
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         by_reference: dict[tuple[str, str], str] = {}  # (repository URI, tag or digest) -> image id
         for image in found:
-            for reference in (image.details["digest"], *image.details.get("image_tags", [])):
-                by_reference[(str(image.details["uri"]), reference)] = image.id
+            for tag_or_digest in (image.details["digest"], *image.details.get("image_tags", [])):
+                by_reference[(str(image.details["uri"]), tag_or_digest)] = image.id
         used: dict[str, str] = {}
-        for reference, user in [*_index_children(scope.region, found), *_running(scope.region)]:
-            ident = by_reference.get(reference)
+        holders = [*_index_children(scope.region, found), *_running(scope.region), *_lambda_images(scope.region)]
+        for held, user in holders:
+            ident = by_reference.get(held)
             if ident is not None:
                 used.setdefault(ident, user)
         return used
@@ -205,14 +207,34 @@ def _services(region: str, cluster: str) -> Iterator[Mapping[str, Any]]:
 
 
 def _references(containers: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
-    for container in containers:
-        image = str(container.get("image", ""))
-        if "@" in image:
-            uri, _, digest = image.partition("@")
-            yield uri, digest
-        else:
-            uri = _repository_uri(image)
-            yield uri, image[len(uri) + 1 :] or "latest"
+    return (reference(str(container.get("image", ""))) for container in containers)
+
+
+def reference(image: str) -> tuple[str, str]:
+    """'URI:tag' or 'URI@digest' (no tag: latest) as (repository URI, tag or digest)."""
+    if "@" in image:
+        uri, _, digest = image.partition("@")
+        return uri, digest
+    uri = _repository_uri(image)
+    return uri, image[len(uri) + 1 :] or "latest"
+
+
+def _lambda_images(region: str) -> Iterator[tuple[tuple[str, str], str]]:
+    """((repository URI, tag or digest), 'Lambda function NAME:VERSION') for container-image functions,
+    every published version included: each pins the digest it was published with."""
+    awslambda = client("lambda", region)
+    for page in pages("lambda", region, "list_functions", PaginationConfig={"PageSize": 50}):
+        for function in page.get("Functions", []):
+            if function.get("PackageType") != "Image":
+                continue
+            name = function["FunctionName"]
+            listing = pages(
+                "lambda", region, "list_versions_by_function", FunctionName=name, PaginationConfig={"PageSize": 50}
+            )
+            for version in (v["Version"] for versions in listing for v in versions.get("Versions", [])):
+                code = awslambda.get_function(FunctionName=name, Qualifier=version).get("Code", {})
+                for image in {code.get("ImageUri"), code.get("ResolvedImageUri")} - {None, ""}:
+                    yield reference(str(image)), f"Lambda function {name}:{version}"
 
 
 def _repository_uri(image: str) -> str:

@@ -65,6 +65,13 @@ def images(aws: None) -> dict[str, str]:
         family="api", containerDefinitions=[{"name": "api", "image": f"{URI}:v1.0.0", "memory": 128}]
     )
     ecs.create_service(cluster="web-app", serviceName="api", taskDefinition="api", desiredCount=0)
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = setup_client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    setup_client("lambda").create_function(
+        FunctionName="thumbnails", Role=role, PackageType="Image", Code={"ImageUri": f"{URI}@{digests['untagged-2']}"}
+    )
     network = {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}
     ecs.run_task(cluster="web-app", taskDefinition="web", launchType="FARGATE", networkConfiguration=network)
     return {name: f"web@{digest}" for name, digest in digests.items()}
@@ -82,10 +89,11 @@ def test_find_lists_every_image_of_the_chosen_repositories(images: dict[str, str
     assert len(list(KIND.find(SCOPE, Rule()))) == len(images) + 1
 
 
-def test_images_a_running_task_or_a_service_runs_are_in_use(images: dict[str, str]) -> None:
+def test_images_a_task_a_service_or_a_function_runs_are_in_use(images: dict[str, str]) -> None:
     used = KIND.in_use(SCOPE, RULE, list(KIND.find(SCOPE, RULE)))
 
-    assert set(used) == {images["v1.4.0"], images["v1.0.0"]}
+    assert set(used) == {images["v1.4.0"], images["v1.0.0"], images["untagged-2"]}
+    assert used[images["untagged-2"]] == "Lambda function thumbnails:$LATEST"
     assert used[images["v1.4.0"]].startswith("running task ")
     assert used[images["v1.0.0"]] == "ECS service api"  # scaled to zero, it runs the image again when it scales out
 

@@ -524,8 +524,7 @@ def here_settings(function_name: str, policy_path: Path) -> HereSettings:
 
     from functions.shared.policy import load_policy  # noqa: PLC0415
     from stacks.core import audit_table_name, function_environment, topic_name  # noqa: PLC0415
-    from stacks.gating import SERVICES as GATING_SERVICES  # noqa: PLC0415
-    from stacks.gating import gating_environment  # noqa: PLC0415
+    from stacks.deckhand_stack import service_environment  # noqa: PLC0415
 
     policy = load_policy(policy_path)
     region = policy.regions[0]  # where the stack, and so the function, lives
@@ -539,8 +538,7 @@ def here_settings(function_name: str, policy_path: Path) -> HereSettings:
         audit_table=audit_table_name(prefix),
         topic_arn=f"arn:{partition}:sns:{region}:{account}:{topic_name(prefix)}",
     )
-    if service in GATING_SERVICES:
-        environment |= gating_environment(policy, service)
+    environment |= service_environment(policy, service, partition=partition, account=account, region=region)
     return HereSettings(
         function_name=function_name,
         environment={**environment, "POWERTOOLS_SERVICE_NAME": service},

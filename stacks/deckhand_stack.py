@@ -9,11 +9,25 @@ from constructs import Construct
 
 from functions.shared.policy import Policy
 
+from . import capacity, cleanup, gating
 from .capacity import Capacity
 from .cleanup import Cleanup
 from .core import Core
 from .gating import Gating
 from .switches import Switches
+
+
+def service_environment(policy: Policy, service: str, *, partition: str, account: str, region: str) -> dict[str, str]:
+    """What one function reads besides the shared settings, with the physical names the stack gives them."""
+    prefix = policy.name_prefix
+    if service in gating.SERVICES:
+        return gating.gating_environment(policy, service)
+    if service == capacity.SERVICE:
+        role = capacity.scheduler_role_arn(prefix, partition=partition, account=account)
+        return capacity.capacity_environment(policy, role)
+    if service == cleanup.SERVICE:
+        return cleanup.cleanup_environment(policy, cleanup.report_bucket_name(prefix, account, region))
+    return {}
 
 
 class DeckhandStack(Stack):

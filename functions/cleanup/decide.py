@@ -2,7 +2,9 @@
 
 In order: the protect tag, another account's resource, in use, the kind's own exclusion, too young;
 then mark first and act only once the mark's due date (UTC) has come. A mark that cannot be read is
-written again, never trusted. The blast-radius cap then looks at a scope's decisions as a whole.
+written again, never trusted; so is a stale one, more than MARK_VALID_DAYS past its due date: the resource
+may have been in use in between, and its owners deserve a fresh grace period. The blast-radius cap then
+looks at a scope's decisions as a whole.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ TOO_YOUNG = "too young"
 NOT_YET_DUE = "marked, not yet due"
 
 _MARK = re.compile(r"\d{4}-\d{2}-\d{2}")
+MARK_VALID_DAYS = 30  # a mark is honoured this long after its due date (weekly runs may miss a few)
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,11 @@ def decide(
         if grace_days == 0:  # no grace period: nothing to wait for, so no mark to write
             return Decision(resource, "act", judgement.why, "no grace period", candidate=judgement, due=planned)
         return Decision(resource, "mark", judgement.why, f"due {planned}", candidate=judgement, due=planned)
-    if due is None:  # someone wrote the mark by hand: give at least a day's notice, even without a grace period
+    stale = due is not None and (today - due).days > MARK_VALID_DAYS
+    if due is None or stale:  # a hand-written or stale mark: give at least a day's notice, even without grace
         planned = today + timedelta(days=max(grace_days, 1))
-        detail = f"mark {mark!r} is unreadable; marked again, due {planned}"
+        problem = f"is stale (over {MARK_VALID_DAYS} days past due)" if stale else "is unreadable"
+        detail = f"mark {mark!r} {problem}; marked again, due {planned}"
         return Decision(resource, "mark", judgement.why, detail, candidate=judgement, due=planned)
     if due > today:
         return Decision(resource, "skip", NOT_YET_DUE, f"due {due}", candidate=judgement, due=due)

@@ -17,13 +17,13 @@ from typing import Any
 
 from functions.shared.clients import client
 
+from .decide import MARK_VALID_DAYS
 from .kinds.base import Scope
 
 UNFINISHED = "cleanup-run/unfinished"
 PART_BYTES = 350_000  # a DynamoDB item stops at 400 KB
 BATCH = 25  # BatchWriteItem's limit
 RUN_STATE_DAYS = 7  # an unfinished run not resumed within a week is dropped by the table's TTL
-MARK_DAYS_AFTER_DUE = 30  # a mark outlives its due date this long, so a resource that stayed in use is marked anew
 
 
 def _epoch(moment: datetime) -> str:
@@ -65,7 +65,7 @@ class MarkStore:
         return {item["sk"]["S"]: item.get("due", {}).get("S", "") for item in items}
 
     def write(self, scope: Scope, ids: Sequence[str], due: date) -> None:
-        expires = datetime(due.year, due.month, due.day, tzinfo=UTC) + timedelta(days=MARK_DAYS_AFTER_DUE)
+        expires = datetime(due.year, due.month, due.day, tzinfo=UTC) + timedelta(days=MARK_VALID_DAYS)
         pk = {"S": self.partition(scope)}
         _batch_write(
             self.table,

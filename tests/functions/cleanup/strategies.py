@@ -42,7 +42,7 @@ MALFORMED_MARKS = [
 def mark_values(now: datetime) -> st.SearchStrategy[str | None]:
     return st.one_of(
         st.none(),
-        (st.integers(-2, 2) | st.integers(-30, 30)).map(
+        (st.integers(-2, 2) | st.integers(-40, 30)).map(
             lambda days: (now.astimezone(UTC).date() + timedelta(days=days)).isoformat()
         ),
         st.sampled_from(MALFORMED_MARKS),

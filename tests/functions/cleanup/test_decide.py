@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from functions.cleanup.decide import (
     FOREIGN,
     IN_USE,
+    MARK_VALID_DAYS,
     NOT_JUDGED,
     NOT_YET_DUE,
     PROTECTED,
@@ -113,6 +114,16 @@ def test_an_unreadable_mark_is_written_again_never_trusted(mark: str) -> None:
     assert remarked.detail == f"mark {mark!r} is unreadable; marked again, due 2026-06-11"
 
 
+def test_a_mark_long_past_due_is_stale_and_written_again_with_a_fresh_grace_period() -> None:
+    honoured = decision(mark=(NOW.date() - timedelta(days=MARK_VALID_DAYS)).isoformat())
+    stale_mark = (NOW.date() - timedelta(days=MARK_VALID_DAYS + 1)).isoformat()
+    remarked = decision(mark=stale_mark)
+
+    assert honoured.verdict == "act"
+    assert (remarked.verdict, remarked.due) == ("mark", due_date("2026-06-17"))
+    assert remarked.detail == f"mark {stale_mark!r} is stale (over 30 days past due); marked again, due 2026-06-17"
+
+
 def test_without_a_grace_period_an_unmarked_resource_is_acted_on_at_once() -> None:
     assert decision(mark=None, grace_days=0).verdict == "act"
 
@@ -156,11 +167,13 @@ def test_nothing_protected_foreign_in_use_young_or_not_yet_due_is_ever_acted_on(
     if result.verdict == "act":
         assert qualifies
         assert mark is None or due is not None, "a malformed mark was acted on"
-        assert (due is not None and due <= today) or (mark is None and grace == 0)
+        assert (due is not None and today - timedelta(days=MARK_VALID_DAYS) <= due <= today) or (
+            mark is None and grace == 0
+        )
         assert result.candidate == judgement
     elif result.verdict == "mark":
         assert qualifies
-        assert due is None
+        assert due is None or (today - due).days > MARK_VALID_DAYS
         assert result.due == today + timedelta(days=max(grace, 1))
     else:
         assert not qualifies or (due is not None and due > today)

@@ -1277,8 +1277,13 @@ def _scheduler(account: str, region: str) -> EventBridgeSchedulerBackend:
     return scheduler_backends[account][region]
 
 
-class CfnScheduleGroup(CloudFormationModel):
-    """AWS::Scheduler::ScheduleGroup, created through moto's Scheduler backend."""
+class _SchedulerModel:
+    """What moto's CloudFormation needs of a Scheduler resource: named by `Name`, with an `Arn` attribute.
+
+    A mixin: moto finds resource types among CloudFormationModel's direct subclasses only.
+    """
+
+    TYPE = ""
 
     def __init__(self, name: str, arn: str) -> None:
         self.name = name
@@ -1292,9 +1297,9 @@ class CfnScheduleGroup(CloudFormationModel):
     def cloudformation_name_type() -> str:
         return "Name"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::ScheduleGroup"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -1302,8 +1307,17 @@ class CfnScheduleGroup(CloudFormationModel):
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name != "Arn":
-            raise ValueError(f"AWS::Scheduler::ScheduleGroup has no attribute {attribute_name!r} in the sandbox")
+            raise ValueError(f"{self.TYPE} has no attribute {attribute_name!r} in the sandbox")
         return self.arn
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CfnScheduleGroup(_SchedulerModel, CloudFormationModel):
+    """AWS::Scheduler::ScheduleGroup, created through moto's Scheduler backend."""
+
+    TYPE = "AWS::Scheduler::ScheduleGroup"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -1336,38 +1350,15 @@ class CfnScheduleGroup(CloudFormationModel):
     def delete(self, account_id: str, region_name: str) -> None:
         _scheduler(account_id, region_name).schedule_groups.pop(self.name, None)
 
-    def is_created(self) -> bool:
-        return True
 
-
-class CfnSchedule(CloudFormationModel):
+class CfnSchedule(_SchedulerModel, CloudFormationModel):
     """AWS::Scheduler::Schedule, created through moto's Scheduler backend, so that `tick` fires it."""
 
+    TYPE = "AWS::Scheduler::Schedule"
+
     def __init__(self, name: str, group: str, arn: str) -> None:
-        self.name = name
+        super().__init__(name, arn)
         self.group = group
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name != "Arn":
-            raise ValueError(f"AWS::Scheduler::Schedule has no attribute {attribute_name!r} in the sandbox")
-        return self.arn
 
     @classmethod
     def create_from_cloudformation_json(
@@ -1417,9 +1408,6 @@ class CfnSchedule(CloudFormationModel):
         found = _scheduler(account_id, region_name).schedule_groups.get(self.group)
         if found is not None:
             found.schedules.pop(self.name, None)
-
-    def is_created(self) -> bool:
-        return True
 
 
 def _forget_cloudformation_models() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from functions.gating.policy import ClockTime, TimeZone, Weekday
-from functions.shared.policy_base import Duty, Section
+from functions.shared.policy_base import NAME_PATTERN, NAME_RULE, Cron, Duty, Name, Section, TagKey
 
 Kind = Literal["ecs-service", "asg", "scalable-target", "lambda-provisioned-concurrency"]
 # The service namespaces of Application Auto Scaling.
@@ -32,11 +32,8 @@ Namespace = Literal[
 ]
 WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-_CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 _DIMENSION = re.compile(r"^[a-z-]+:[A-Za-z-]+:[A-Za-z]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 Count = Annotated[int, Field(ge=0, le=100_000)]
 
 # The resource keys each kind needs; the others must stay unset.
@@ -89,17 +86,10 @@ class Schedule(Section):
 
     profile: str
     at: ClockTime | None = None
-    cron: str | None = None
+    cron: Cron | None = None
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
     timezone: TimeZone = "UTC"
     except_dates: list[DateWithYear] = Field(default_factory=list)  # holidays and exclusions
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, cron: str | None) -> str | None:
-        if cron is not None and not _CRON.fullmatch(cron):
-            raise ValueError("expected an EventBridge Scheduler cron like 'cron(0 8 ? * MON-FRI *)' (six fields)")
-        return cron
 
     @model_validator(mode="after")
     def _one_time(self) -> Schedule:
@@ -122,7 +112,7 @@ class AlarmTriggers(Section):
 
 
 class Target(Section):
-    name: str
+    name: Name
     kind: Kind
     cluster: str | None = None
     service: str | None = None
@@ -143,19 +133,12 @@ class Target(Section):
     mute_at_zero: list[str] = Field(default_factory=list)  # alarms muted while deliberately at zero
     opt_in: Literal["policy", "tag"] = "policy"  # tag: act only while the resource carries the opt-in tag
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        if not _NAME.fullmatch(name):
-            raise ValueError("expected 1-40 lowercase letters, digits or '-', starting with a letter or digit")
-        return name
-
     @field_validator("profiles")
     @classmethod
     def _profile_names(cls, profiles: dict[str, Profile]) -> dict[str, Profile]:
         for name in profiles:
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"profile name {name!r}: expected 1-40 lowercase letters, digits or '-'")
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"profile name {name!r}: expected {NAME_RULE}")
         return profiles
 
     @field_validator("dimension")
@@ -199,15 +182,8 @@ class Target(Section):
 
 
 class Capacity(Duty):
-    opt_in_tag: str = "deckhand:capacity"
+    opt_in_tag: TagKey = "deckhand:capacity"
     targets: list[Target] = Field(default_factory=list)
-
-    @field_validator("opt_in_tag")
-    @classmethod
-    def _tag(cls, key: str) -> str:
-        if key.startswith("aws:") or not _TAG_KEY.fullmatch(key):
-            raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
-        return key
 
     @model_validator(mode="after")
     def _unique_names(self) -> Capacity:

@@ -17,7 +17,7 @@ from functions.capacity.policy import Capacity
 from functions.cleanup.policy import Cleanup
 from functions.gating.policy import Gating
 
-from .policy_base import Section
+from .policy_base import Region, Section, TagKey, listed_once, matching
 from .validation import describe_all
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -26,53 +26,23 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
-_TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 
 
-def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
-    """Check one value with fullmatch (`$` alone would let a trailing newline through)."""
-
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"expected {expected}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _listed_once(values: list[str]) -> list[str]:
-    first: dict[str, int] = {}
-    for index, value in enumerate(values):
-        if value in first:
-            raise ValueError(f"{value!r} is listed twice, at [{first[value]}] and [{index}]; list each once")
-        first[value] = index
-    return values
-
-
-Email = Annotated[str, _matching(_EMAIL, "an email address like ops@example.com")]
-Region = Annotated[str, _matching(_REGION, "an AWS region name like eu-west-1")]
+Email = Annotated[str, matching(_EMAIL, "an email address like ops@example.com")]
 
 
 class Notifications(Section):
-    emails: Annotated[list[Email], AfterValidator(_listed_once)] = Field(default_factory=list)
+    emails: Annotated[list[Email], AfterValidator(listed_once)] = Field(default_factory=list)
 
 
 class Defaults(Section):
     dry_run: bool = True
-    protect_tag: str = "deckhand:protect"
+    protect_tag: TagKey = "deckhand:protect"
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARN|ERROR)$")] = "INFO"
     log_retention_days: int = 30
     audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 400
-
-    @field_validator("protect_tag")
-    @classmethod
-    def _protect_tag(cls, key: str) -> str:
-        if key.startswith("aws:") or not _TAG_KEY.fullmatch(key):
-            raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
-        return key
 
     @field_validator("log_retention_days")
     @classmethod
@@ -90,7 +60,7 @@ class Switches(Section):
 class Policy(Section):
     version: int = Field(ge=1, le=1)
     name_prefix: str = "deckhand"
-    regions: Annotated[list[Region], AfterValidator(_listed_once)] = Field(
+    regions: Annotated[list[Region], AfterValidator(listed_once)] = Field(
         default_factory=lambda: ["us-east-1"], min_length=1
     )
     notifications: Notifications = Field(default_factory=Notifications)

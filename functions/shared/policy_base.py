@@ -1,6 +1,10 @@
-"""The base of every policy section: strict, frozen, and no key it does not know."""
+"""The base of every policy section (strict, frozen, and no key it does not know) and the value types they share."""
 
-from pydantic import BaseModel, ConfigDict
+import re
+from collections.abc import Hashable
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 class Section(BaseModel):
@@ -11,3 +15,43 @@ class Duty(Section):
     """A duty's section; each duty adds its own settings to a subclass."""
 
     enabled: bool = False
+
+
+def matching(pattern: str, expected: str) -> AfterValidator:
+    """Check one value with fullmatch (`$` alone would let a trailing newline through)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+Listed = TypeVar("Listed", bound=Hashable)
+
+
+def listed_once(values: list[Listed]) -> list[Listed]:
+    first: dict[Listed, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            raise ValueError(f"{value!r} is listed twice, at [{first[value]}] and [{index}]; list each once")
+        first[value] = index
+    return values
+
+
+def _tag_key(key: str) -> str:
+    if key.startswith("aws:") or not re.fullmatch(r"[\w.:/=+@ -]{1,128}", key):
+        raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
+    return key
+
+
+NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,39}"
+NAME_RULE = "1-40 lowercase letters, digits or '-', starting with a letter or digit"
+Name = Annotated[str, matching(NAME_PATTERN, NAME_RULE)]
+Cron = Annotated[
+    str, matching(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", "an EventBridge cron of six fields like 'cron(0 3 ? * MON *)'")
+]
+Region = Annotated[str, matching(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region name like eu-west-1")]
+TagKey = Annotated[str, AfterValidator(_tag_key)]

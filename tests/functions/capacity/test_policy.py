@@ -144,7 +144,7 @@ BAD_TARGETS: list[tuple[str, str, str, str, str]] = [
         "      schedules:\n        - {profile: day, cron: 'cron(0 8 * * ?)'}\n",
         "capacity.targets[0].schedules[0].cron",
         "got 'cron(0 8 * * ?)'",
-        "expected an EventBridge Scheduler cron",
+        "expected an EventBridge cron of six fields",
     ),
     (
         "holiday without a year",

@@ -86,7 +86,7 @@ BAD: list[tuple[str, str, str, str, str]] = [
         "  schedules:\n    - {name: storage, cron: 'cron(0 3 * * ?)', kinds: [ebs-snapshot]}\n",
         "cleanup.schedules[0].cron",
         "got 'cron(0 3 * * ?)'",
-        "expected an EventBridge cron in UTC like 'cron(0 3 ? * MON *)' (six fields)",
+        "expected an EventBridge cron of six fields like 'cron(0 3 ? * MON *)'",
     ),
     (
         "schedule with an unknown kind",
@@ -124,7 +124,7 @@ BAD: list[tuple[str, str, str, str, str]] = [
         "got 'Storage'",
         "expected 1-40 lowercase letters",
     ),
-    ("bad region", "  regions: [eu-west]\n", "cleanup.regions", "got ['eu-west']", "[0] 'eu-west': expected an AWS"),
+    ("bad region", "  regions: [eu-west]\n", "cleanup.regions[0]", "got 'eu-west'", "expected an AWS region name"),
     (
         "region twice",
         "  regions: [eu-west-1, eu-west-1]\n",

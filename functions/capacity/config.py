@@ -7,16 +7,13 @@ A missing or invalid value is a deployment problem, reported as a SettingsError 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from pydantic import ValidationError
-
+from functions.shared.sections import parse_section
 from functions.shared.settings import SettingsError
-from functions.shared.validation import describe_all
 
 from .policy import Capacity
 
@@ -33,16 +30,7 @@ class CapacityConfig:
 
 
 def parse_capacity(raw: str) -> Capacity:
-    if not raw.strip():
-        raise SettingsError(f"{ENV} is not set: the stack passes the policy's capacity section; redeploy")
-    try:
-        json.loads(raw)
-    except ValueError as bad:
-        raise SettingsError(f"{ENV} is not JSON ({bad}); redeploy the stack") from None
-    try:
-        return Capacity.model_validate_json(raw)
-    except ValidationError as invalid:
-        raise SettingsError(f"{ENV} is not a valid capacity section: {'; '.join(describe_all(invalid))}") from None
+    return parse_section(Capacity, raw, variable=ENV, name="capacity")
 
 
 def from_env(env: Mapping[str, str]) -> CapacityConfig:

@@ -6,16 +6,13 @@ that names the variable and each invalid key path.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from pydantic import ValidationError
-
+from functions.shared.sections import parse_section
 from functions.shared.settings import SettingsError
-from functions.shared.validation import describe_all
 
 from .policy import Cleanup
 
@@ -32,18 +29,7 @@ class CleanupConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CleanupConfig:
-        raw = env.get(SECTION, "")
-        if not raw.strip():
-            raise SettingsError(f"{SECTION} is not set: the stack passes the policy's cleanup section; redeploy")
-        try:
-            json.loads(raw)
-            cleanup = Cleanup.model_validate_json(raw)
-        except ValidationError as invalid:
-            raise SettingsError(
-                f"{SECTION} is not a valid cleanup section: {'; '.join(describe_all(invalid))}"
-            ) from None
-        except ValueError as bad:
-            raise SettingsError(f"{SECTION} is not JSON ({bad}); redeploy the stack") from None
+        cleanup = parse_section(Cleanup, env.get(SECTION, ""), variable=SECTION, name="cleanup")
         bucket = env.get(BUCKET, "").strip()
         policy_regions = tuple(region.strip() for region in env.get(REGIONS, "").split(",") if region.strip())
         regions = tuple(cleanup.regions) or policy_regions

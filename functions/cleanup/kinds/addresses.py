@@ -12,7 +12,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import Days, already_gone, tag_ec2, tag_map
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
@@ -46,6 +55,10 @@ class Addresses:
     name: KindName = "elastic-ip"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=["ec2:DescribeAddresses"],
+        writes=["ec2:CreateTags", "ec2:ReleaseAddress"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         # DescribeAddresses is not paginated: it answers every address of the region at once.

@@ -9,6 +9,7 @@ lives in the engine's pure decision, not in the kinds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,12 +85,42 @@ class Excluded:
 Judgement = Candidate | Excluded
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """The IAM actions (`service:Action`) a kind's calls need: the stack grants exactly these, and the kind's
+    tests check every call they see against them.
+
+    `reads` list and describe; `writes` change something (the mark, the kind's action), so the stack grants
+    each only on the kind's own resource types, with the mark and protect tag conditions where the service has them.
+    """
+
+    reads: frozenset[str]
+    writes: frozenset[str]
+
+    @classmethod
+    def of(cls, *, reads: Iterable[str], writes: Iterable[str]) -> Permissions:
+        return cls(reads=frozenset(reads), writes=frozenset(writes))
+
+    def __post_init__(self) -> None:
+        malformed = sorted(a for a in self.reads | self.writes if not re.fullmatch(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]+", a))
+        if malformed:
+            raise ValueError(f"expected IAM actions written service:Action, got {', '.join(malformed)}")
+        both = sorted(self.reads & self.writes)
+        if both:
+            raise ValueError(f"an action is either a read or a write, not both: {', '.join(both)}")
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return self.reads | self.writes
+
+
 class Kind(Protocol):
     name: KindName
     rule: type[KindRule]
     # True: a mark is a tag on the resource itself (read back by `find` in `Resource.tags`); False: the
     # service cannot tag this resource, so the engine keeps its marks in the state table.
     taggable: bool
+    permissions: Permissions  # every IAM action its methods call, for the stack to grant
 
     def find(self, scope: Scope, rule: KindRule) -> Iterable[Resource]:
         """Every resource of the kind in the scope, listed with the largest pages and server-side filters."""

@@ -20,7 +20,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import Days, age_days, chunks, matching, own_rule, pages, utc
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
@@ -74,6 +83,24 @@ class Images:
     name: KindName = "ecr-image"
     rule: type[KindRule] = Rule
     taggable = False
+    permissions = Permissions.of(
+        reads=[
+            "ecr:DescribeRepositories",
+            "ecr:ListTagsForResource",
+            "ecr:DescribeImages",
+            "ecr:BatchGetImage",
+            "ecs:ListClusters",
+            "ecs:ListTasks",
+            "ecs:DescribeTasks",
+            "ecs:ListServices",
+            "ecs:DescribeServices",
+            "ecs:DescribeTaskDefinition",
+            "lambda:ListFunctions",
+            "lambda:ListVersionsByFunction",
+            "lambda:GetFunction",
+        ],
+        writes=["ecr:BatchDeleteImage"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         wanted = own_rule(rule, Rule).repositories

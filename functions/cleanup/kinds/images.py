@@ -3,6 +3,11 @@
 A launch template counts through its default and latest versions, and through any other version an Auto
 Scaling group names. An image given as `resolve:ssm:...` cannot be matched without reading the parameter,
 so such templates hold nothing here: keep an AMI they resolve to with the protect tag.
+
+Marking an AMI marks its own snapshots (those no other AMI was registered from) with it, in the same
+CreateTags batch: they go when it goes, and the role deletes only marked snapshots. A protected snapshot
+behind an unprotected AMI makes that batch's mark fail (the role never tags a protected resource), which
+the run lists: protect the AMI too.
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import age_days, already_gone, chunks, pages, tag_ec2, tag_map
 from functions.cleanup.kinds.snapshots import delete_snapshot
 from functions.cleanup.prices import monthly
@@ -45,6 +59,16 @@ class Images:
     name: KindName = "ami"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=[
+            "ec2:DescribeImages",
+            "ec2:DescribeInstances",
+            "ec2:DescribeLaunchTemplateVersions",
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeLaunchConfigurations",
+        ],
+        writes=["ec2:CreateTags", "ec2:DeregisterImage", "ec2:DeleteSnapshot"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         listing = pages(
@@ -102,7 +126,9 @@ class Images:
             delete_snapshot(scope.region, snapshot)
 
     def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
-        tag_ec2(scope.region, [resource.id for resource in resources], tag, value)
+        # The AMI's own snapshots carry its mark too: they go with it, and the role deletes only marked snapshots.
+        ids = [ident for image in resources for ident in (image.id, *image.details.get("snapshots", []))]
+        tag_ec2(scope.region, ids, tag, value)
 
 
 def judge_one(image: Resource, now: datetime) -> Judgement:

@@ -17,7 +17,16 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import (
     Days,
     TagKey,
@@ -78,6 +87,10 @@ class Instances:
     name: KindName = "stopped-instance"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=["ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeVolumes"],
+        writes=["ec2:CreateTags", "ec2:TerminateInstances"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         listing = pages(

@@ -17,7 +17,16 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import already_gone, own_rule, pages, utc
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
@@ -53,6 +62,16 @@ class Versions:
     name: KindName = "lambda-version"
     rule: type[KindRule] = Rule
     taggable = False
+    permissions = Permissions.of(
+        reads=[
+            "lambda:ListFunctions",
+            "lambda:ListTags",
+            "lambda:ListVersionsByFunction",
+            "lambda:ListAliases",
+            "lambda:ListEventSourceMappings",
+        ],
+        writes=["lambda:DeleteFunction"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         awslambda = client("lambda", scope.region)

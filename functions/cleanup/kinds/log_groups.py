@@ -18,7 +18,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import field_validator
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import age_days, already_gone, own_rule, pages
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
@@ -54,6 +63,15 @@ class LogGroups:
     name: KindName = "log-group"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=[
+            "logs:DescribeLogGroups",
+            "logs:ListTagsForResource",
+            "logs:DescribeLogStreams",
+            "lambda:ListFunctions",
+        ],
+        writes=["logs:TagResource", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         listing = pages("logs", scope.region, "describe_log_groups", PaginationConfig={"PageSize": 50})

@@ -13,7 +13,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import (
     KEEP_UNTIL_TAG,
     age_days,
@@ -79,6 +88,10 @@ class Snapshots:
     name: KindName = "ebs-snapshot"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=["ec2:DescribeSnapshots", "ec2:DescribeImages"],
+        writes=["ec2:CreateTags", "ec2:DeleteSnapshot"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         listing = pages(

@@ -16,7 +16,16 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import (
     Days,
     TagKey,
@@ -78,6 +87,10 @@ class Stacks:
     name: KindName = "cfn-stack"
     rule: type[KindRule] = Rule
     taggable = False
+    permissions = Permissions.of(
+        reads=["cloudformation:DescribeStacks", "cloudformation:ListImports"],
+        writes=["cloudformation:DeleteStack"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         own = own_rule(rule, Rule)

@@ -14,7 +14,16 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindName, KindRule, Resource, Scope
+from functions.cleanup.kinds.base import (
+    Candidate,
+    Excluded,
+    Judgement,
+    KindName,
+    KindRule,
+    Permissions,
+    Resource,
+    Scope,
+)
 from functions.cleanup.kinds.common import (
     KEEP_UNTIL_TAG,
     Days,
@@ -59,6 +68,10 @@ class Volumes:
     name: KindName = "ebs-volume"
     rule: type[KindRule] = Rule
     taggable = True
+    permissions = Permissions.of(
+        reads=["ec2:DescribeVolumes", "ec2:DescribeSnapshots"],
+        writes=["ec2:CreateTags", "ec2:CreateSnapshot", "ec2:DeleteVolume"],
+    )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         listing = pages(

@@ -1,14 +1,19 @@
-"""What the kind tests share: the scope, a moto account id, and a recorder of the AWS calls a kind makes."""
+"""What the kind tests share: the scope, a moto account id, recorders of the AWS calls a kind makes (by
+operation, and by the IAM action each needs), and a whole cycle of a kind checked against its permissions."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
-from functions.cleanup.kinds.base import KindName, Scope
+from functions.cleanup.kinds.base import Candidate, Kind, KindName, KindRule, Scope
+from functions.shared import clients
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
@@ -49,3 +54,61 @@ def record_calls(*services: str) -> Calls:
 def setup_client(service: str) -> Any:
     """A client for arranging the estate, apart from the ones whose calls are recorded."""
     return boto3.client(service, region_name=REGION)
+
+
+# botocore operation -> IAM action, where the names differ (botocore's service name is the IAM prefix of
+# every service Deckhand calls; for CloudWatch too, though it signs as "monitoring").
+IAM_ACTIONS: dict[str, str] = {}
+
+
+def iam_action(model: Any) -> str:
+    """The IAM action a call needs: `service:Operation`, or the action IAM_ACTIONS names for it."""
+    called = f"{model.service_model.service_name}:{model.name}"
+    return IAM_ACTIONS.get(called, called)
+
+
+@contextmanager
+def iam_actions() -> Iterator[set[str]]:
+    """The IAM actions of every call Deckhand's clients (functions.shared.clients) make inside the block.
+
+    The hook is on the session, so the clients are made afresh inside; it sees calls botocore's Stubber answers.
+    """
+    made: set[str] = set()
+
+    def record(model: Any, **_: Any) -> None:
+        made.add(iam_action(model))
+
+    clients.reset()
+    session = clients._session()
+    session.events.register("provide-client-params", record)
+    try:
+        yield made
+    finally:
+        session.events.unregister("provide-client-params", record)
+        clients.reset()
+
+
+def undeclared(kind: Kind, made: set[str]) -> set[str]:
+    return made - kind.permissions.actions
+
+
+def whole_cycle(kind: Kind, rule: KindRule, among: set[str] | None = None) -> tuple[set[str], list[str]]:
+    """find, in_use, judge, mark (taggable kinds), then act on every candidate nothing uses (`among` these ids,
+    when given), as a real run would, well after moto made the estate: the IAM actions called, the ids acted on."""
+    the_scope, now = scope(kind.name), datetime.now(UTC) + timedelta(days=400)
+    with iam_actions() as made:
+        found = list(kind.find(the_scope, rule))
+        used = kind.in_use(the_scope, rule, found)
+        judged = kind.judge(found, rule, now)
+        due = [
+            r
+            for r in found
+            if isinstance(judged[r.id], Candidate) and r.id not in used and (among is None or r.id in among)
+        ]
+        if kind.taggable and due:
+            kind.mark(the_scope, due, "deckhand:cleanup-after", f"{now:%Y-%m-%d}")
+        for resource in due:
+            candidate = judged[resource.id]
+            assert isinstance(candidate, Candidate)
+            kind.act(the_scope, resource, candidate, rule)
+    return made, [resource.id for resource in due]

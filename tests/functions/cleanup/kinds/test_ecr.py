@@ -22,7 +22,7 @@ from functions.cleanup.kinds.ecr import INDEX_MEDIA_TYPES, KIND, Rule
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import ACCOUNT, scope, setup_client
+from .support import ACCOUNT, scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("ecr-image")
 RULE = Rule(keep_last=0, repositories=["web"])
@@ -189,3 +189,10 @@ def test_judge_says_why() -> None:
 
     assert judged["web@sha256:new"] == Excluded("one of the last 1 images of web")
     assert judged["web@sha256:old"] == Candidate("delete", 0.05, "untagged, pushed 90 days ago")
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(images: object) -> None:
+    made, acted = whole_cycle(KIND, RULE)
+
+    assert acted
+    assert not undeclared(KIND, made)

@@ -11,7 +11,7 @@ from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.images import KIND, Rule
 from tests.support.aws import REGION
 
-from .support import record_calls, scope, setup_client
+from .support import record_calls, scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("ami")
 RULE = Rule()
@@ -84,14 +84,31 @@ def test_act_deregisters_and_deletes_the_snapshots_and_twice_is_safe(images: dic
     assert snapshot not in {s["SnapshotId"] for s in snapshots}
 
 
-def test_mark_tags_the_images_in_one_call(images: dict[str, str]) -> None:
-    found = list(KIND.find(SCOPE, RULE))
+def test_mark_tags_the_images_and_their_own_snapshots_in_one_call(images: dict[str, str]) -> None:
+    found = {image.id: image for image in KIND.find(SCOPE, RULE)}
+    marked = [found[images["free"]], found[images["old-version"]]]
     calls = record_calls("ec2")
 
-    KIND.mark(SCOPE, found, "deckhand:cleanup-after", "2026-06-08")
+    KIND.mark(SCOPE, marked, "deckhand:cleanup-after", "2026-06-08")
 
     assert calls.count() == {"CreateTags": 1}
-    assert {image.tags.get("deckhand:cleanup-after") for image in KIND.find(SCOPE, RULE)} == {"2026-06-08"}
+    tagged = {
+        ident
+        for kind in ("images", "snapshots")
+        for ident, tags in tags_of(kind).items()
+        if tags.get("deckhand:cleanup-after") == "2026-06-08"
+    }
+    # the role deletes only marked snapshots: those that go with a marked AMI carry its mark, no other does
+    assert tagged == {image.id for image in marked} | {s for image in marked for s in image.details["snapshots"]}
+
+
+def tags_of(kind: str) -> dict[str, dict[str, str]]:
+    ec2 = setup_client("ec2")
+    if kind == "images":
+        listed = ec2.describe_images(Owners=["self"])["Images"]
+        return {i["ImageId"]: {t["Key"]: t["Value"] for t in i.get("Tags", [])} for i in listed}
+    listed = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    return {s["SnapshotId"]: {t["Key"]: t["Value"] for t in s.get("Tags", [])} for s in listed}
 
 
 def image(state: str, snapshots: list[str], gib: int) -> Resource:
@@ -104,3 +121,10 @@ def test_judge_prices_the_snapshots_and_leaves_a_pending_image() -> None:
         "deregister", 2.0, "unused AMI, 500 days old, with 2 snapshot(s) of 40 GiB"
     )
     assert KIND.judge([image("pending", [], 0)], RULE, NOW)["ami-1"] == Excluded("state pending")
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(images: object) -> None:
+    made, acted = whole_cycle(KIND, RULE)
+
+    assert acted
+    assert not undeclared(KIND, made)

@@ -13,7 +13,7 @@ from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.instances import KIND, Rule, stopped_at
 from tests.support.aws import REGION
 
-from .support import scope, setup_client
+from .support import scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("stopped-instance")
 RULE = Rule()
@@ -124,3 +124,10 @@ def test_stopped_at_reads_aws_and_moto_reasons() -> None:
     assert stopped_at("User initiated (2026-01-05 10:00:00 GMT)") == datetime(2026, 1, 5, 10, tzinfo=UTC)
     assert stopped_at("User initiated (2026-01-05 10:00:00 UTC)") == datetime(2026, 1, 5, 10, tzinfo=UTC)
     assert stopped_at("Server.ScheduledStop: Stopped due to scheduled retirement") is None
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(instances: object) -> None:
+    made, acted = whole_cycle(KIND, RULE)
+
+    assert acted
+    assert not undeclared(KIND, made)

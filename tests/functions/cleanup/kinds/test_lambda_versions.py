@@ -16,7 +16,7 @@ from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.lambda_versions import KIND, LATEST, Rule
 from tests.support.aws import REGION
 
-from .support import scope, setup_client
+from .support import scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("lambda-version")
 RULE = Rule(keep_last=1)
@@ -149,3 +149,10 @@ def test_judge_says_why() -> None:
     assert judged["api:$LATEST"] == Excluded("$LATEST is the function's current code")
     assert judged["api:10"] == Excluded("one of the last 1 versions of api")
     assert judged["api:9"] == Candidate("delete", 0.0, "version 9, beyond the last 1")
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(versions: object) -> None:
+    made, acted = whole_cycle(KIND, RULE)
+
+    assert acted
+    assert not undeclared(KIND, made)

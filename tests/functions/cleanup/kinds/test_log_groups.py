@@ -18,7 +18,7 @@ from functions.cleanup.kinds.log_groups import KIND, Rule, function_of
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import ACCOUNT, scope, setup_client
+from .support import ACCOUNT, scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("log-group")
 RULE = Rule(retention_days=30)
@@ -143,3 +143,10 @@ def test_the_retention_saving_is_never_more_than_what_is_stored(days: int, gib: 
 
     assert isinstance(judged, Candidate)
     assert 0 <= judged.monthly_usd <= round(gib * 0.03, 4) + 1e-9
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(groups: object) -> None:
+    made, acted = whole_cycle(KIND, RULE)
+
+    assert acted
+    assert not undeclared(KIND, made)

@@ -16,7 +16,7 @@ from functions.cleanup.kinds.stacks import KIND, Rule
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import scope, setup_client
+from .support import scope, setup_client, undeclared, whole_cycle
 
 SCOPE = scope("cfn-stack")
 RULE = Rule(name_prefixes=["preview-"])
@@ -127,3 +127,10 @@ def test_judge_says_why() -> None:
     )
     assert KIND.judge([stack("tomorrow")], RULE, NOW)["s-1"] == Excluded(f"{TTL} is not an ISO instant: 'tomorrow'")
     assert KIND.judge([stack("2026-06-02T00:00:00Z")], RULE, NOW)["s-1"] == Excluded("TTL not past: 2026-06-02T00:00Z")
+
+
+def test_a_whole_cycle_calls_only_what_the_kind_declares(stacks: object) -> None:
+    made, acted = whole_cycle(KIND, Rule(name_prefixes=["preview-pr-101"]))  # no export: ListImports is stubbed above
+
+    assert acted
+    assert not undeclared(KIND, made)

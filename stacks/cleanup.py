@@ -8,6 +8,7 @@ marked a grace period before) and not the protect tag. The reports go to a bucke
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions.cleanup.kinds import KINDS
+from functions.cleanup.kinds.base import KindName, Permissions
 from functions.cleanup.kinds.common import KEEP_UNTIL_TAG
 from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAG
 from functions.cleanup.policy import Cleanup as CleanupPolicy
@@ -72,33 +75,65 @@ def check_environment_size(policy: Policy, source: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Scoped:
+    """Actions granted on named resources only (under conditions), and why the resources hold a wildcard."""
+
+    actions: tuple[str, ...]
+    resources: Sequence[str]
+    why: str
+    conditions: Mapping[str, Mapping[str, Any]] | None = None
+
+
 @dataclass
 class Grants:
-    """The statements of the function's role, and why each wildcard in them is needed (for cdk-nag)."""
+    """The statements of the function's role, and why each wildcard in them is needed (for cdk-nag).
 
-    statements: list[iam.PolicyStatement] = field(default_factory=list)
+    Statements with the same actions and conditions are one, naming the resources of all of them.
+    """
+
+    scoped: dict[str, tuple[Scoped, list[str]]] = field(default_factory=dict)  # actions, conditions -> resources
     wildcards: dict[str, list[str]] = field(default_factory=dict)  # resource pattern -> why, per statement
     reads: list[str] = field(default_factory=list)  # actions on "*"
 
     def read(self, *actions: str) -> None:
         self.reads += [action for action in actions if action not in self.reads]
 
-    def allow(
-        self,
-        actions: Sequence[str],
-        resources: Sequence[str],
-        why: str,
-        conditions: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        self.statements.append(
-            iam.PolicyStatement(
-                actions=list(actions), resources=list(resources), conditions=dict(conditions) if conditions else None
-            )
-        )
-        for resource in resources:
+    def allow(self, grant: Scoped) -> None:
+        key = json.dumps([sorted(grant.actions), grant.conditions], sort_keys=True)
+        _, resources = self.scoped.setdefault(key, (grant, []))
+        resources += [resource for resource in grant.resources if resource not in resources]
+        for resource in grant.resources:
             reasons = self.wildcards.setdefault(resource, [])
-            if why not in reasons:
-                reasons.append(why)
+            if grant.why not in reasons:
+                reasons.append(grant.why)
+
+    def statements(self) -> list[iam.PolicyStatement]:
+        reads = [iam.PolicyStatement(actions=self.reads, resources=["*"])] if self.reads else []
+        return reads + [
+            iam.PolicyStatement(
+                actions=list(grant.actions),
+                resources=resources,
+                conditions=dict(grant.conditions) if grant.conditions else None,
+            )
+            for grant, resources in self.scoped.values()
+        ]
+
+
+def grant_kind(grants: Grants, kind: KindName, declared: Permissions, scoped: Sequence[Scoped]) -> None:
+    """Grant what the kind declares: its scoped statements, and its other reads on `*`. A write is never granted
+    on `*`, nor anything the kind does not declare: either is a mistake the synth names."""
+    named = {action for grant in scoped for action in grant.actions}
+    if undeclared := sorted(named - declared.actions):
+        raise ValueError(f"the stack would grant {kind} {', '.join(undeclared)}, which it does not declare it calls")
+    if unscoped := sorted(declared.writes - named):
+        raise ValueError(
+            f"{kind} declares the writes {', '.join(unscoped)}: give each the resources and conditions it may act "
+            "on in stacks/cleanup.py (a write never goes on *)"
+        )
+    grants.read(*sorted(declared.reads - named))
+    for grant in scoped:
+        grants.allow(grant)
 
 
 class Cleanup(Construct):
@@ -129,11 +164,9 @@ class Cleanup(Construct):
         )
         self.grants = Grants()
         self._grant_state(core, self.grants)
-        self._grant_kinds(self.grants)
-        for statement in [
-            *([iam.PolicyStatement(actions=self.grants.reads, resources=["*"])] if self.grants.reads else []),
-            *self.grants.statements,
-        ]:
+        for kind in self.kinds:
+            grant_kind(self.grants, kind, KINDS[kind].permissions, self._scoped(kind))
+        for statement in self.grants.statements():
             self.function.role.add_to_policy(statement)
         self._acknowledge_wildcards(stack)
         self.schedules = {group.name: self._schedule(group) for group in cleanup.schedules}
@@ -181,9 +214,11 @@ class Cleanup(Construct):
     def _grant_state(self, core: Core, grants: Grants) -> None:
         """Reports to the bucket; the marks of untaggable kinds and the run checkpoints in the audit table."""
         grants.allow(
-            ["s3:PutObject"],
-            [self.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
-            "the run reports, under reports/YYYY/MM/DD/ of the cleanup bucket only",
+            Scoped(
+                ("s3:PutObject",),
+                [self.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+                "the run reports, under reports/YYYY/MM/DD/ of the cleanup bucket only",
+            )
         )
         table = core.audit_table.table_arn
         self.function.role.add_to_policy(
@@ -215,157 +250,159 @@ class Cleanup(Construct):
             "Null": {f"aws:ResourceTag/{self.protect_tag}": "true"},
         }
 
-    def _grant_kinds(self, grants: Grants) -> None:
-        ec2_types: dict[str, list[str]] = {}  # EC2 resource type -> ARNs the marks may be written on
-
-        def ec2(resource_type: str, *, account: bool = True) -> list[str]:
-            arns = self._arns("ec2", f"{resource_type}/*", account=account)
-            ec2_types[resource_type] = arns
-            return arns
-
+    def _scoped(self, kind: KindName) -> list[Scoped]:
+        """What the kind may call on named resources only: every write it declares, and the reads that IAM
+        scopes by resource. Its other reads go on `*`."""
         marked = self._marked_unprotected()
         destroy = "destructive, so only on resources that carry the mark tag and not the protect tag"
-        for kind in self.kinds:
-            match kind:
-                case "ebs-snapshot":
-                    grants.read("ec2:DescribeSnapshots", "ec2:DescribeImages")
-                    grants.allow(["ec2:DeleteSnapshot"], ec2("snapshot", account=False), destroy, marked)
-                case "ebs-volume":
-                    grants.read("ec2:DescribeVolumes", "ec2:DescribeSnapshots")
-                    volumes = ec2("volume")
-                    grants.allow(["ec2:DeleteVolume", "ec2:CreateSnapshot"], volumes, destroy, marked)
-                    final = self._arns("ec2", "snapshot/*", account=False)
-                    grants.allow(
-                        ["ec2:CreateSnapshot"], final, "the final snapshot of a volume before it goes (not yet tagged)"
-                    )
-                    grants.allow(
-                        ["ec2:CreateTags"],
-                        final,
+        mark = "writes the mark tag, and only that tag, on the kinds' own resource types, never on a protected one"
+
+        def ec2(resource_type: str, *, account: bool = True) -> list[str]:
+            return self._arns("ec2", f"{resource_type}/*", account=account)
+
+        snapshots, images = ec2("snapshot", account=False), ec2("image", account=False)
+        match kind:
+            case "ebs-snapshot":
+                scoped = [
+                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked),
+                    Scoped(("ec2:CreateTags",), snapshots, mark, self._only_the_mark()),
+                ]
+            case "ebs-volume":
+                volumes = ec2("volume")
+                scoped = [
+                    Scoped(("ec2:DeleteVolume", "ec2:CreateSnapshot"), volumes, destroy, marked),
+                    Scoped(("ec2:CreateSnapshot",), snapshots, "the final snapshot of a volume before it goes"),
+                    Scoped(
+                        ("ec2:CreateTags",),
+                        snapshots,
                         "tags a final snapshot as it is created, with the final snapshot's own tags only",
                         {
                             "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
                             "ForAllValues:StringEquals": {"aws:TagKeys": list(FINAL_SNAPSHOT_TAGS)},
                         },
-                    )
-                case "ami":
-                    grants.read(
-                        "ec2:DescribeImages",
-                        "ec2:DescribeInstances",
-                        "ec2:DescribeLaunchTemplates",
-                        "ec2:DescribeLaunchTemplateVersions",
-                        "autoscaling:DescribeAutoScalingGroups",
-                        "autoscaling:DescribeLaunchConfigurations",
-                    )
-                    grants.allow(["ec2:DeregisterImage"], ec2("image", account=False), destroy, marked)
-                    # The snapshots behind a deregistered AMI go with it. The kind marks the AMI, not them, so this
-                    # statement cannot ask for the mark: it widens ebs-snapshot's DeleteSnapshot to any unprotected
-                    # snapshot of the account.
-                    grants.allow(
-                        ["ec2:DeleteSnapshot"],
-                        self._arns("ec2", "snapshot/*", account=False),
-                        "the snapshots behind a deregistered AMI (marked through their AMI), never protected ones",
-                        {"Null": {f"aws:ResourceTag/{self.protect_tag}": "true"}},
-                    )
-                case "elastic-ip":
-                    grants.read("ec2:DescribeAddresses")
-                    grants.allow(["ec2:ReleaseAddress"], ec2("elastic-ip"), destroy, marked)
-                case "stopped-instance":
-                    grants.read("ec2:DescribeInstances")
-                    grants.allow(["ec2:TerminateInstances"], ec2("instance"), destroy, marked)
-                case "ecr-image":
-                    self._ecr_grants(grants)
-                case "log-group":
-                    self._log_group_grants(grants, marked)
-                case "lambda-version":
-                    self._lambda_version_grants(grants)
-                case "cfn-stack":
-                    self._stack_grants(grants)
-        if ec2_types:
-            grants.allow(
-                ["ec2:CreateTags"],
-                [arn for arns in ec2_types.values() for arn in arns],
-                "writes the mark tag, and only that tag, on the kinds' own resource types, never on a protected one",
-                self._only_the_mark(),
-            )
+                    ),
+                    Scoped(("ec2:CreateTags",), volumes, mark, self._only_the_mark()),
+                ]
+            case "ami":
+                # The AMI's own snapshots carry its mark (the kind marks them with it), so they need it here too.
+                scoped = [
+                    Scoped(("ec2:DeregisterImage",), images, destroy, marked),
+                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked),
+                    Scoped(("ec2:CreateTags",), [*images, *snapshots], mark, self._only_the_mark()),
+                ]
+            case "elastic-ip":
+                addresses = ec2("elastic-ip")
+                scoped = [
+                    Scoped(("ec2:ReleaseAddress",), addresses, destroy, marked),
+                    Scoped(("ec2:CreateTags",), addresses, mark, self._only_the_mark()),
+                ]
+            case "stopped-instance":
+                instances = ec2("instance")
+                scoped = [
+                    Scoped(("ec2:TerminateInstances",), instances, destroy, marked),
+                    Scoped(("ec2:CreateTags",), instances, mark, self._only_the_mark()),
+                ]
+            case "ecr-image":
+                scoped = self._ecr_scoped()
+            case "log-group":
+                scoped = self._log_group_scoped(marked)
+            case "lambda-version":
+                scoped = self._lambda_version_scoped()
+            case "cfn-stack":
+                scoped = self._stack_scoped()
+        return scoped
 
-    def _ecr_grants(self, grants: Grants) -> None:
+    def _ecr_scoped(self) -> list[Scoped]:
         rule = self.policy.kinds.ecr_image
         names = rule.repositories if rule is not None and rule.repositories else None
         repositories = [arn for name in names or ["*"] for arn in self._arns("ecr", f"repository/{name}")]
-        grants.read("ecs:ListClusters", "ecs:DescribeTaskDefinition")
-        grants.allow(
-            ["ecs:ListTasks"],
-            self._arns("ecs", "container-instance/*"),
-            "which tasks run, in any cluster: an image a running task uses is never removed",
-        )
-        grants.allow(["ecs:DescribeTasks"], self._arns("ecs", "task/*"), "the task definitions of the running tasks")
-        grants.allow(
-            ["ecr:DescribeRepositories", "ecr:DescribeImages"],
-            repositories,
-            "lists the repositories the policy cleans, and their images",
-        )
-        grants.allow(
-            ["ecr:BatchDeleteImage"],
-            repositories,
-            "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect",
-            {"Null": {f"aws:ResourceTag/{self.protect_tag}": "true"}},
-        )
+        return [
+            Scoped(
+                ("ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:DescribeImages", "ecr:BatchGetImage"),
+                repositories,
+                "lists the repositories the policy cleans, their tags, their images and what image indexes hold",
+            ),
+            Scoped(
+                ("ecr:BatchDeleteImage",),
+                repositories,
+                "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect",
+                {"Null": {f"aws:ResourceTag/{self.protect_tag}": "true"}},
+            ),
+            Scoped(
+                ("ecs:ListTasks",),
+                self._arns("ecs", "container-instance/*"),
+                "which tasks run, in any cluster: an image a running task uses is never removed",
+            ),
+            Scoped(("ecs:DescribeTasks",), self._arns("ecs", "task/*"), "the task definitions of the running tasks"),
+            Scoped(
+                ("ecs:DescribeServices",),
+                self._arns("ecs", "service/*"),
+                "the task definitions of every service's deployments, in any cluster",
+            ),
+            Scoped(
+                ("lambda:ListVersionsByFunction", "lambda:GetFunction"),
+                self._arns("lambda", "function:*"),
+                "the image every version of a container-image function pins",
+            ),
+        ]
 
-    def _log_group_grants(self, grants: Grants, marked: Mapping[str, Mapping[str, str]]) -> None:
+    def _log_group_scoped(self, marked: Mapping[str, Mapping[str, str]]) -> list[Scoped]:
         groups = self._arns("logs", "log-group:*")
-        grants.allow(
-            ["logs:DescribeLogGroups", "logs:ListTagsForResource"],
-            groups,
-            "lists the log groups of the policy's regions and their tags",
-        )
-        grants.allow(
-            ["logs:PutRetentionPolicy", "logs:DeleteLogGroup"],
-            groups,
-            "sets a retention or removes an empty group of a deleted function, only on marked, unprotected groups",
-            marked,
-        )
-        grants.allow(
-            ["logs:TagResource"], groups, "writes the mark tag, and only that tag, on log groups", self._only_the_mark()
-        )
-        grants.allow(
-            ["lambda:GetFunction"],
-            self._arns("lambda", "function:*"),
-            "whether the function of a /aws/lambda/ log group still exists",
-        )
+        return [
+            Scoped(
+                ("logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:DescribeLogStreams"),
+                groups,
+                "lists the log groups of the policy's regions, their tags, and whether one is empty",
+            ),
+            Scoped(
+                ("logs:PutRetentionPolicy", "logs:DeleteLogGroup"),
+                groups,
+                "sets a retention or removes an empty group of a deleted function, only on marked, unprotected groups",
+                marked,
+            ),
+            Scoped(
+                ("logs:TagResource",),
+                groups,
+                "writes the mark tag, and only that tag, on log groups",
+                self._only_the_mark(),
+            ),
+        ]
 
-    def _lambda_version_grants(self, grants: Grants) -> None:
-        grants.read("lambda:ListFunctions")
-        grants.allow(
-            ["lambda:ListVersionsByFunction", "lambda:ListAliases"],
-            self._arns("lambda", "function:*"),
-            "the versions of every function and the aliases that keep some of them",
-        )
-        grants.allow(
-            ["lambda:DeleteFunction"],
-            self._arns("lambda", "function:*:*"),
-            "deletes published versions only: the ARN must carry a version qualifier, so no function as a whole "
-            "(versions cannot be tagged; their marks are in the audit table)",
-        )
+    def _lambda_version_scoped(self) -> list[Scoped]:
+        return [
+            Scoped(
+                ("lambda:ListVersionsByFunction", "lambda:ListAliases", "lambda:ListTags"),
+                self._arns("lambda", "function:*"),
+                "the versions of every function, the aliases that keep some of them, and the function's tags",
+            ),
+            Scoped(
+                ("lambda:DeleteFunction",),
+                self._arns("lambda", "function:*:*"),
+                "deletes published versions only: the ARN must carry a version qualifier, so no function as a "
+                "whole (versions cannot be tagged; their marks are in the audit table)",
+            ),
+        ]
 
-    def _stack_grants(self, grants: Grants) -> None:
+    def _stack_scoped(self) -> list[Scoped]:
         rule = self.policy.kinds.cfn_stack
-        if rule is None:
-            return
+        assert rule is not None  # the kind is cleaned, so the policy gives its rule
         prefixes = rule.name_prefixes or [""]
         stacks = [arn for prefix in prefixes for arn in self._arns("cloudformation", f"stack/{prefix}*/*")]
-        grants.allow(
-            ["cloudformation:DescribeStacks"], stacks, "lists the stacks the policy may remove, with their tags"
-        )
-        grants.allow(
-            ["cloudformation:DeleteStack"],
-            stacks,
-            f"only stacks that carry the TTL tag {rule.ttl_tag} and not the protect tag (stack tags cannot change "
-            "without an update: their marks are in the audit table)",
-            {
-                "StringLike": {f"aws:ResourceTag/{rule.ttl_tag}": "*"},
-                "Null": {f"aws:ResourceTag/{self.protect_tag}": "true"},
-            },
-        )
+        return [
+            Scoped(
+                ("cloudformation:DescribeStacks",), stacks, "lists the stacks the policy may remove, with their tags"
+            ),
+            Scoped(
+                ("cloudformation:DeleteStack",),
+                stacks,
+                f"only stacks that carry the TTL tag {rule.ttl_tag} and not the protect tag (stack tags cannot "
+                "change without an update: their marks are in the audit table)",
+                {
+                    "StringLike": {f"aws:ResourceTag/{rule.ttl_tag}": "*"},
+                    "Null": {f"aws:ResourceTag/{self.protect_tag}": "true"},
+                },
+            ),
+        ]
 
     def _acknowledge_wildcards(self, stack: Stack) -> None:
         reads = (

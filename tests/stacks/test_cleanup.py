@@ -1,20 +1,30 @@
 """The cleanup duty's wiring: its function, report bucket, schedules, and permissions scoped by tags."""
 
 import json
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from functions.cleanup.config import CleanupConfig
+from functions.cleanup.handler import handle
+from functions.cleanup.kinds import KINDS
+from functions.cleanup.kinds.base import Permissions
 from functions.cleanup.policy import Cleanup as CleanupPolicy
+from functions.shared import clients
 from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
-from stacks.cleanup import FINAL_SNAPSHOT_TAGS, check_environment_size
+from stacks.cleanup import FINAL_SNAPSHOT_TAGS, Grants, Scoped, check_environment_size, grant_kind
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
+from tests.functions.cleanup.kinds.support import iam_actions
 from tests.stacks.test_gating import function_ids, statements, text
+from tests.support.deployed import NOW, Deployed
 
 MARK = "aws:ResourceTag/deckhand:cleanup-after"
 PROTECT = "aws:ResourceTag/deckhand:protect"
@@ -25,15 +35,8 @@ EC2_DESTRUCTIVE = {
     "ec2:ReleaseAddress",
     "ec2:TerminateInstances",
 }
-DESTRUCTIVE = EC2_DESTRUCTIVE | {
-    "ec2:CreateTags",
-    "ec2:CreateSnapshot",
-    "ecr:BatchDeleteImage",
-    "logs:DeleteLogGroup",
-    "logs:PutRetentionPolicy",
-    "logs:TagResource",
-    "lambda:DeleteFunction",
-    "cloudformation:DeleteStack",
+# Every write any kind declares, and the engine's own (reports, marks of untaggable kinds, checkpoints).
+DESTRUCTIVE = {action for kind in KINDS.values() for action in kind.permissions.writes} | {
     "s3:PutObject",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
@@ -185,16 +188,26 @@ def test_no_destructive_action_is_granted_on_every_resource(cleanup_statements: 
             assert "*" not in statement["Resource"], statement
 
 
+def test_every_action_the_configured_kinds_declare_is_granted_and_no_write_on_every_resource(
+    example: Policy, cleanup_statements: list[dict[str, Any]]
+) -> None:
+    granted = {a for s in cleanup_statements for a in s["Action"]}
+    for name in example.cleanup.kinds.listed():
+        declared = KINDS[name].permissions
+        assert declared.actions <= granted, (name, sorted(declared.actions - granted))
+        for action in declared.writes:
+            for statement in granting(cleanup_statements, action):
+                assert "*" not in statement["Resource"], (name, statement)
+
+
 def test_ec2_removals_need_the_mark_and_never_touch_the_protect_tag(cleanup_statements: list[dict[str, Any]]) -> None:
     marked = {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
-    for action in EC2_DESTRUCTIVE - {"ec2:DeleteSnapshot"}:
+    for action in EC2_DESTRUCTIVE:
         [statement] = granting(cleanup_statements, action)
         assert statement["Condition"] == marked, action
-    snapshots = granting(cleanup_statements, "ec2:DeleteSnapshot")
-    assert marked in [s["Condition"] for s in snapshots]  # ebs-snapshot
-    # the snapshots behind a deregistered AMI carry no mark of their own; still never a protected one
-    assert all(s["Condition"]["Null"] == {PROTECT: "true"} for s in snapshots)
-    assert {r for s in snapshots for r in s["Resource"]} == {arn("ec2", "snapshot/*", account=False)}
+    # one statement for ebs-snapshot and ami: the snapshots behind an AMI carry its mark, as any other
+    [snapshots] = granting(cleanup_statements, "ec2:DeleteSnapshot")
+    assert snapshots["Resource"] == [arn("ec2", "snapshot/*", account=False)]
 
 
 def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(cleanup_statements: list[dict[str, Any]]) -> None:
@@ -293,3 +306,88 @@ def test_an_oversized_cleanup_section_fails_the_synth_naming_the_key() -> None:
         check_environment_size(policy, "deckhand.yaml")
     assert "cleanup.kinds" in str(refused.value)
     assert "4096 bytes" in str(refused.value)
+
+
+# --- declarations and grants agree ---------------------------------------------------------------------------
+
+
+def test_a_write_the_stack_cannot_scope_or_a_grant_no_kind_declares_fails_the_synth() -> None:
+    scoped = [Scoped(("ec2:DeleteVolume",), ["arn:aws:ec2:us-east-1:1:volume/*"], "destructive")]
+    unscoped_write = Permissions.of(reads=["ec2:DescribeVolumes"], writes=["ec2:DeleteVolume", "ec2:DetachVolume"])
+    with pytest.raises(ValueError, match=r"writes ec2:DetachVolume: give each the resources"):
+        grant_kind(Grants(), "ebs-volume", unscoped_write, scoped)
+    undeclared = Permissions.of(reads=["ec2:DescribeVolumes"], writes=[])
+    with pytest.raises(ValueError, match=r"grant ebs-volume ec2:DeleteVolume, which it does not declare"):
+        grant_kind(Grants(), "ebs-volume", undeclared, scoped)
+    grants = Grants()
+    grant_kind(grants, "ebs-volume", Permissions.of(reads=["ec2:DescribeVolumes"], writes=["ec2:DeleteVolume"]), scoped)
+    assert grants.reads == ["ec2:DescribeVolumes"]
+
+
+@pytest.fixture
+def run_estate(deployed: Deployed) -> None:
+    """Three old snapshots (taggable: marks are tags) and one untagged ECR image (marks in the audit table)."""
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    for _ in range(3):
+        ec2.create_snapshot(VolumeId=volume)
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    ecr.create_repository(repositoryName="web")
+    layer = {"mediaType": "application/octet-stream", "size": 1, "digest": "sha256:" + "a" * 64}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName="web", imageManifest=json.dumps(manifest | {"config": layer, "layers": [layer]}))
+
+
+BUCKET = "deckhand-cleanup-reports"
+
+
+def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
+    no_default_amis: None, deployed: Deployed, run_estate: None, cleanup_statements: list[dict[str, Any]]
+) -> None:
+    section = {
+        "enabled": True,
+        "grace_days": 7,
+        "kinds": {
+            "ebs-snapshot": {"min_age_days": 0, "max_share": 1.0},
+            "ecr-image": {"min_age_days": 0, "keep_last": 0, "max_share": 1.0},
+        },
+    }
+    cfg = CleanupConfig.from_env(
+        {"DECKHAND_CLEANUP": json.dumps(section), "DECKHAND_CLEANUP_BUCKET": BUCKET, "DECKHAND_REGIONS": "us-east-1"}
+    )
+    run = {"action": "run", "kinds": ["ebs-snapshot", "ecr-image"], "dry_run": False}
+
+    def invoke(event: dict[str, Any], days: int, remaining_ms: int = 900_000) -> str:
+        rt = replace(deployed.runtime, clock=lambda: NOW + timedelta(days=days))
+        answer = handle(event, rt, cfg, account="123456789012", remaining_ms=lambda: remaining_ms)
+        return str(answer["status"])
+
+    on_table: set[str] = set()  # DynamoDB actions on the table itself, not an index: the core grants only Query there
+
+    def table_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if "IndexName" not in params:
+            on_table.add(f"dynamodb:{model.name}")
+
+    with iam_actions() as made:
+        clients._session().events.register("provide-client-params.dynamodb", table_call)
+        assert invoke({"action": "plan"}, 100) == "planned"
+        assert invoke(run, 100) == "done"  # marks: tags on snapshots, items for the image
+        assert invoke(run, 120, remaining_ms=1_000) == "stopped"  # one action, then a checkpoint
+        assert invoke({"action": "resume"}, 120) == "done"  # claims the checkpoint, acts on the rest
+
+    assert {"ec2:DeleteSnapshot", "ecr:BatchDeleteImage", "dynamodb:BatchWriteItem", "dynamodb:Query"} <= made
+    granted = {a for s in cleanup_statements for a in s["Action"]}
+    assert made <= granted, sorted(made - granted)
+    on_table_granted = {
+        a
+        for s in cleanup_statements
+        for a in s["Action"]
+        if any(".Arn}" in r and "/index/" not in r for r in s["Resource"])
+    }
+    assert on_table <= on_table_granted, sorted(on_table - on_table_granted)
+
+
+@pytest.fixture
+def no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # read when moto first builds the EC2 backend

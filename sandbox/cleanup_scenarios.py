@@ -346,8 +346,9 @@ def cleanup_after_the_grace_period(demo: Demo) -> None:
     found = marks(demo)
     due = (datetime.now(UTC).date() + timedelta(days=load_policy(default_policy()).cleanup.grace_days)).isoformat()
     demo.step(
-        "the marks are on the resources (tags) or in the audit table, due after the grace period",
-        [sum(want.candidates().values()), {due}],
+        "the marks are on the resources (tags, an AMI's also on its own snapshots) or in the audit table, due after "
+        "the grace period",
+        [sum(want.candidates().values()) + len(want.with_their_images), {due}],
         [found.count(), {*found.ec2.values(), *found.logs.values(), *found.table.values()}],
     )
     demo.step("nothing was removed yet", [], missing(demo, removed(want)))

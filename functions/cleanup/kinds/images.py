@@ -4,10 +4,10 @@ A launch template counts through its default and latest versions, and through an
 Scaling group names. An image given as `resolve:ssm:...` cannot be matched without reading the parameter,
 so such templates hold nothing here: keep an AMI they resolve to with the protect tag.
 
-Marking an AMI marks its own snapshots (those no other AMI was registered from) with it, in the same
-CreateTags batch: they go when it goes, and the role deletes only marked snapshots. A protected snapshot
-behind an unprotected AMI makes that batch's mark fail (the role never tags a protected resource), which
-the run lists: protect the AMI too.
+An AMI shows the tags of its own snapshots (those no other AMI was registered from) under its own, which
+win: so a protected snapshot protects its AMI, and the engine's protect check covers both. Marking an AMI
+marks those snapshots with it, in the same CreateTags batch: they go when it goes, and the role deletes
+only marked snapshots.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class Images:
     permissions = Permissions.of(
         reads=[
             "ec2:DescribeImages",
+            "ec2:DescribeSnapshots",
             "ec2:DescribeInstances",
             "ec2:DescribeLaunchTemplateVersions",
             "autoscaling:DescribeAutoScalingGroups",
@@ -83,10 +84,12 @@ class Images:
         images = [image for page in listing for image in page.get("Images", [])]
         # A snapshot two AMIs were registered from stays with the one that is left.
         holders = Counter(snapshot for image in images for snapshot, _ in _snapshots(image))
+        snapshot_tags = _snapshot_tags(scope.region, sorted(holders))
         found = []
         for image in images:
-            tags = tag_map(image.get("Tags"))
             own = [(snapshot, gib) for snapshot, gib in _snapshots(image) if holders[snapshot] == 1]
+            tags = {k: v for snapshot, _ in own for k, v in snapshot_tags.get(snapshot, {}).items()}
+            tags |= tag_map(image.get("Tags"))
             found.append(
                 Resource(
                     kind="ami",
@@ -129,6 +132,24 @@ class Images:
         # The AMI's own snapshots carry its mark too: they go with it, and the role deletes only marked snapshots.
         ids = [ident for image in resources for ident in (image.id, *image.details.get("snapshots", []))]
         tag_ec2(scope.region, ids, tag, value)
+
+
+def _snapshot_tags(region: str, snapshots: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The tags of the given snapshots, in as few calls as a filter's values allow."""
+    tags: dict[str, dict[str, str]] = {}
+    for chunk in chunks(snapshots, FILTER_VALUES):
+        listing = pages(
+            "ec2",
+            region,
+            "describe_snapshots",
+            OwnerIds=["self"],
+            Filters=[{"Name": "snapshot-id", "Values": list(chunk)}],
+            PaginationConfig={"PageSize": 1000},
+        )
+        for page in listing:
+            for snapshot in page.get("Snapshots", []):
+                tags[snapshot["SnapshotId"]] = tag_map(snapshot.get("Tags"))
+    return tags
 
 
 def judge_one(image: Resource, now: datetime) -> Judgement:

@@ -58,6 +58,22 @@ def test_find_lists_own_images_with_their_snapshots(images: dict[str, str]) -> N
     assert (request["Owners"], request["IncludeDisabled"], request["MaxResults"]) == (["self"], True, 1000)
 
 
+def test_an_image_shows_its_own_snapshots_tags_under_its_own_so_a_protected_snapshot_protects_it(
+    images: dict[str, str],
+) -> None:
+    ec2 = setup_client("ec2")
+    free = next(image for image in KIND.find(SCOPE, RULE) if image.id == images["free"])
+    (snapshot,) = free.details["snapshots"]
+    ec2.create_tags(
+        Resources=[snapshot], Tags=[{"Key": "deckhand:protect", "Value": ""}, {"Key": "team", "Value": "a"}]
+    )
+    ec2.create_tags(Resources=[images["free"]], Tags=[{"Key": "team", "Value": "b"}])
+
+    shown = next(image for image in KIND.find(SCOPE, RULE) if image.id == images["free"])
+
+    assert shown.tags == {"deckhand:protect": "", "team": "b"}
+
+
 def test_in_use_sees_instances_templates_pinned_versions_and_configurations(images: dict[str, str]) -> None:
     found = list(KIND.find(SCOPE, RULE))
 

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from botocore.exceptions import ClientError
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from functions.cleanup.kinds.base import KindRule
 from functions.shared.clients import client
 
-_TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 T = TypeVar("T")
-
-
-def _tag_key(key: str) -> str:
-    if key.startswith("aws:") or not _TAG_KEY.fullmatch(key):
-        raise ValueError("expected a tag key of 1-128 letters, digits, spaces or _.:/=+-@ not starting with 'aws:'")
-    return key
-
-
-TagKey = Annotated[str, AfterValidator(_tag_key)]
-
-
-def matching(pattern: str, expected: str) -> AfterValidator:
-    """Check a value with fullmatch, and say what was expected in words rather than the pattern."""
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"expected {expected}")
-        return value
-
-    return AfterValidator(check)
-
-
 Days = Annotated[int, Field(ge=0, le=3650)]
 
 

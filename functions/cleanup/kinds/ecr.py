@@ -30,9 +30,10 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import Days, age_days, chunks, matching, own_rule, pages, utc
+from functions.cleanup.kinds.common import Days, age_days, chunks, own_rule, pages, utc
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
+from functions.shared.policy_base import matching
 
 RepositoryName = Annotated[
     str,

@@ -29,7 +29,6 @@ from functions.cleanup.kinds.base import (
 )
 from functions.cleanup.kinds.common import (
     Days,
-    TagKey,
     age_days,
     already_gone,
     chunks,
@@ -42,6 +41,7 @@ from functions.cleanup.kinds.common import (
 )
 from functions.cleanup.prices import ebs_volume_item, monthly
 from functions.shared.clients import client
+from functions.shared.policy_base import TagKey
 
 GROUP_TAG = "aws:autoscaling:groupName"
 FILTER_VALUES = 200

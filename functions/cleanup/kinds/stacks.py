@@ -28,9 +28,7 @@ from functions.cleanup.kinds.base import (
 )
 from functions.cleanup.kinds.common import (
     Days,
-    TagKey,
     error_code,
-    matching,
     own_rule,
     pages,
     tag_map,
@@ -38,6 +36,7 @@ from functions.cleanup.kinds.common import (
     utc,
 )
 from functions.shared.clients import client
+from functions.shared.policy_base import TagKey, matching
 
 StackNamePrefix = Annotated[
     str, matching(r"[A-Za-z][A-Za-z0-9-]{0,127}", "the start of a stack name: a letter, then letters, digits or -")

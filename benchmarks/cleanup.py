@@ -2,8 +2,9 @@
 
 Seeds a moto server in this process with N snapshots (`plan.py`), runs Deckhand's cleanup function for real
 in a child process, re-seeds the same estate and runs the equivalent Custodian policy, then prints a table
-and ends with the one `bench:` line. The server counts every request; with `--throttle` it answers EC2
-calls beyond token-bucket limits with RequestLimitExceeded, as EC2 does.
+and ends with the one `bench:` line. The server counts every request and answers each after a round-trip
+latency (`--latency-ms`, default 20, as a request to AWS within a region takes at least); with `--throttle`
+it answers EC2 calls beyond token-bucket limits with RequestLimitExceeded, as EC2 does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from benchmarks import custodian, estate
 from benchmarks.measured import Measured, measured
 from benchmarks.plan import MIN_AGE_DAYS, Bound, SnapshotSpec, lower_bound, plan
-from benchmarks.server import MODERATE, Limits, Meter, Tally, serve
+from benchmarks.server import MODERATE, Conditions, Meter, Tally, serve
 from sandbox import REGION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,14 +143,14 @@ def judged(
     return Outcome(tool, result, tally, len((seeded_ids - left) - expected), len(expected & left), note)
 
 
-def run_deckhand(endpoint: str, meter: Meter, specs: list[SnapshotSpec], limits: Limits | None) -> Outcome:
+def run_deckhand(endpoint: str, meter: Meter, specs: list[SnapshotSpec], conditions: Conditions) -> Outcome:
     seeded_ids, expected, function_env = seeded(endpoint, specs)
     # As in Lambda: the X-Ray SDK starts far faster when it sees a Lambda environment.
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "deckhand-cleanup", "LAMBDA_TASK_ROOT": str(REPO)}
     env = {**aws_environment(endpoint), **function_env, **lambda_env, "PYTHONPATH": str(REPO), "PATH": os.defpath}
     with tempfile.TemporaryDirectory(prefix="bench-deckhand-") as folder:
         out = Path(folder) / "answer.json"
-        tally = meter.start(limits)
+        tally = meter.start(conditions)
         result = measured(sys.executable, "benchmarks.deckhand_run:main", [json.dumps(EVENT), str(out)], env, cwd=REPO)
         result.check("Deckhand's cleanup run")
         meter.start(None)
@@ -165,18 +166,17 @@ def run_deckhand(endpoint: str, meter: Meter, specs: list[SnapshotSpec], limits:
     return judged("Deckhand", result, tally, seeded_ids=seeded_ids, expected=expected, note=note)
 
 
-def run_custodian(endpoint: str, meter: Meter, specs: list[SnapshotSpec], limits: Limits | None) -> Outcome:
+def run_custodian(endpoint: str, meter: Meter, specs: list[SnapshotSpec], conditions: Conditions) -> Outcome:
     seeded_ids, expected, _ = seeded(endpoint, specs)
-    tally = meter.start(limits)
+    tally = meter.start(conditions)
     result, matched = custodian.run(aws_environment(endpoint), REGION)
     meter.start(None)
     note = f"c7n {custodian.VERSION}, matched {matched}"
     return judged("Custodian", result, tally, seeded_ids=seeded_ids, expected=expected, note=note)
 
 
-def report(count: int, bound: Bound, limits: Limits | None, outcomes: list[Outcome]) -> None:
-    throttle = f"on ({limits})" if limits else "off"
-    print(f"snapshot cleanup, {count} snapshots seeded in moto (in-process, threaded), EC2 throttling {throttle}")
+def report(count: int, bound: Bound, conditions: Conditions, outcomes: list[Outcome]) -> None:
+    print(f"snapshot cleanup, {count} snapshots seeded in moto (in-process, threaded), {conditions}")
     print(
         f"  lower bound {bound.total} calls: {bound.snapshot_pages} DescribeSnapshots + {bound.image_pages} "
         f"DescribeImages pages of 1000, {bound.deletes} DeleteSnapshot"
@@ -223,20 +223,26 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("DECKHAND_BENCH_THROTTLE", "") == "1",
         help=f"answer EC2 calls beyond token buckets with RequestLimitExceeded ({MODERATE})",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=float(os.environ.get("DECKHAND_BENCH_LATENCY_MS", "20")),
+        help="round-trip latency of every AWS request (default: $DECKHAND_BENCH_LATENCY_MS or %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
     specs = plan(args.snapshots, args.seed)
-    limits = MODERATE if args.throttle else None
+    conditions = Conditions(latency_s=args.latency_ms / 1000, limits=MODERATE if args.throttle else None)
     started = time.perf_counter()
     # moto would otherwise load hundreds of public AMIs (each with a snapshot) into every account it creates.
     with environment({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}), serve() as (endpoint, meter):
-        deckhand = run_deckhand(endpoint, meter, specs, limits)
-        custodian_run = run_custodian(endpoint, meter, specs, limits)
+        deckhand = run_deckhand(endpoint, meter, specs, conditions)
+        custodian_run = run_custodian(endpoint, meter, specs, conditions)
     bound = lower_bound(specs)
-    report(args.snapshots, bound, limits, [deckhand, custodian_run])
+    report(args.snapshots, bound, conditions, [deckhand, custodian_run])
     print(f"  (whole cleanup bench {time.perf_counter() - started:.0f} s, seeding twice included)")
     print(final_line(args.snapshots, bound, deckhand, custodian_run), flush=True)
 

@@ -80,6 +80,24 @@ class Limits:
 MODERATE = Limits(mutating=(50, 100), describe=(100, 20))
 
 
+@dataclass(frozen=True)
+class Conditions:
+    """How the bench's AWS answers: a round-trip latency on every AWS request, and EC2's rate limits if given.
+
+    moto answers in well under a millisecond from one interpreter; AWS answers over a network, in tens of
+    milliseconds. Without a latency, a benchmark measures moto's own serialization, the same for every
+    client, and not how a client keeps calls in flight. The sleep happens outside the GIL, so requests
+    in flight overlap as they would against AWS.
+    """
+
+    latency_s: float = 0.0
+    limits: Limits | None = None
+
+    def __str__(self) -> str:
+        throttle = f"EC2 throttling on ({self.limits})" if self.limits else "EC2 throttling off"
+        return f"{self.latency_s * 1000:.0f} ms latency per AWS request, {throttle}"
+
+
 def action_of(environ: WSGIEnvironment, body: bytes) -> tuple[str, str]:
     """(service, action) of an AWS request: JSON target header, query-protocol Action, or REST method."""
     found = SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -117,12 +135,15 @@ class Meter:
         self.lock = threading.Lock()
         self.tally = Tally()
         self.buckets: dict[str, TokenBucket] = {}
+        self.latency_s = 0.0
 
-    def start(self, limits: Limits | None) -> Tally:
-        """Count afresh from now on (and throttle with `limits`); returns the tally being filled."""
+    def start(self, conditions: Conditions | None) -> Tally:
+        """Count afresh from now on, answering under `conditions` (None: at once, unthrottled); the tally."""
         with self.lock:
             self.tally = Tally()
+            limits = conditions.limits if conditions else None
             self.buckets = limits.buckets() if limits else {}
+            self.latency_s = conditions.latency_s if conditions else 0.0
             return self.tally
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -138,6 +159,8 @@ class Meter:
             self.tally.calls[name] += 1
             if not allowed:
                 self.tally.throttled[name] += 1
+        if self.latency_s:
+            time.sleep(self.latency_s)
         if not allowed:
             start_response("503 Service Unavailable", [("Content-Type", "text/xml")])
             return [THROTTLED.format(id=uuid.uuid4()).encode()]

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from benchmarks import estate
 from benchmarks.cleanup import reset
 from benchmarks.plan import plan
-from benchmarks.server import Limits, Meter, TokenBucket, action_of, serve
+from benchmarks.server import Conditions, Limits, Meter, TokenBucket, action_of, serve
 
 
 class Clock:
@@ -96,7 +96,7 @@ def test_describe_snapshots_pages_by_owner_and_lists_shared_ones_without_owner(s
 
 def test_calls_over_the_limits_are_refused_as_ec2_refuses_them(server: tuple[str, Meter]) -> None:
     endpoint, meter = server
-    tally = meter.start(Limits(mutating=(1, 0.001), describe=(2, 0.001)))
+    tally = meter.start(Conditions(limits=Limits(mutating=(1, 0.001), describe=(2, 0.001))))
     client = ec2(endpoint, retries={"total_max_attempts": 1})
     client.describe_volumes()
     client.describe_volumes()
@@ -107,6 +107,26 @@ def test_calls_over_the_limits_are_refused_as_ec2_refuses_them(server: tuple[str
     meter.start(None)
     assert tally.throttled == {"ec2:DescribeVolumes": 1}
     assert tally.calls == {"ec2:DescribeVolumes": 3}
+
+
+def test_requests_in_flight_each_wait_the_latency_and_overlap(server: tuple[str, Meter]) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    endpoint, meter = server
+    meter.start(Conditions(latency_s=0.3))
+    client = ec2(endpoint)
+    started = time.monotonic()
+    client.describe_volumes()
+    one = time.monotonic() - started
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: client.describe_volumes(), range(4)))
+    four = time.monotonic() - started
+    meter.start(None)
+
+    assert one >= 0.3
+    assert four < 2 * 0.3  # together, not one after the other
 
 
 def test_a_measured_child_reports_its_own_peak_memory_not_the_benchmarks() -> None:

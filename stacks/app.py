@@ -10,15 +10,15 @@ from cdk_nag import AwsSolutionsChecks
 
 from functions.shared.policy import Policy, load_policy
 
+from .core import POLICY_CONTEXT_KEY, policy_source
 from .deckhand_stack import DeckhandStack
 from .versions import REPO_ROOT
 
-POLICY_CONTEXT_KEY = "deckhand:policy"
+__all__ = ["POLICY_CONTEXT_KEY", "build", "policy_path"]
 
 
 def policy_path(app: App) -> Path:
-    named = app.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml"
-    path = Path(str(named))
+    path = Path(policy_source(app))
     return path if path.is_absolute() else REPO_ROOT / path
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import cast
 
 from aws_cdk import Acknowledgment, ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, TimeZone, Validations
@@ -19,7 +19,7 @@ from functions.capacity.targets import scalable_id
 from functions.shared.policy import Policy
 
 from . import core
-from .core import Core, policy_source, wildcard_finding
+from .core import Core, policy_source, unique, wildcard_finding
 from .function import DeckhandFunction
 
 SERVICE = "capacity"
@@ -86,10 +86,6 @@ def cron(schedule: Schedule) -> str:
     return f"cron({schedule.at.minute} {schedule.at.hour} ? * {days} *)"
 
 
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 class Capacity(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
         super().__init__(scope, construct_id)
@@ -98,8 +94,8 @@ class Capacity(Construct):
         check_environment_size(policy, policy_source(self))
         self.core = core
         self.policy = capacity
-        self.scale_out_alarms = _unique(a for t in capacity.targets if t.alarms for a in t.alarms.scale_out)
-        self.muted_alarms = _unique(a for t in capacity.targets for a in t.mute_at_zero)
+        self.scale_out_alarms = unique(a for t in capacity.targets if t.alarms for a in t.alarms.scale_out)
+        self.muted_alarms = unique(a for t in capacity.targets for a in t.mute_at_zero)
         prefix = policy.name_prefix
         stack = Stack.of(self)
 
@@ -172,8 +168,8 @@ class Capacity(Construct):
                 [self._arn("application-autoscaling", "scalable-target", "*")],
                 {
                     "StringEquals": {
-                        "application-autoscaling:service-namespace": _unique(s.namespace for s in scalable),
-                        "application-autoscaling:scalable-dimension": _unique(s.dimension for s in scalable),
+                        "application-autoscaling:service-namespace": unique(s.namespace for s in scalable),
+                        "application-autoscaling:scalable-dimension": unique(s.dimension for s in scalable),
                     }
                 },
             )
@@ -184,14 +180,14 @@ class Capacity(Construct):
         )
         self._allow(self.unscoped_reads, ["*"] if self.unscoped_reads else [])
 
-        services = _unique(_ecs_service(t) for t in targets_ if _ecs_service(t))
+        services = unique(_ecs_service(t) for t in targets_ if _ecs_service(t))
         self._allow(
             ["ecs:DescribeServices", "ecs:ListTagsForResource"], [self._arn("ecs", "service", s) for s in services]
         )
         raw = [f"{t.cluster}/{t.service}" for t in targets_ if t.kind == "ecs-service"]  # desiredCount, if unregistered
         self._allow(["ecs:UpdateService"], [self._arn("ecs", "service", s) for s in raw], unprotected)
 
-        self.groups = _unique(str(t.group) for t in targets_ if t.kind == "asg")
+        self.groups = unique(str(t.group) for t in targets_ if t.kind == "asg")
         self._allow(
             ["autoscaling:UpdateAutoScalingGroup", "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"],
             [self._arn("autoscaling", "autoScalingGroup", _group_resource(g), colon=True) for g in self.groups],
@@ -214,7 +210,7 @@ class Capacity(Construct):
         def alarms(names: list[str]) -> list[str]:
             return [self._arn("cloudwatch", "alarm", n, colon=True) for n in names]
 
-        self._allow(["cloudwatch:DescribeAlarms"], alarms(_unique([*self.scale_out_alarms, *self.muted_alarms])))
+        self._allow(["cloudwatch:DescribeAlarms"], alarms(unique([*self.scale_out_alarms, *self.muted_alarms])))
         self._allow(["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"], alarms(self.muted_alarms))
 
         self._allow(

@@ -100,12 +100,17 @@ def check_environment_size(
         )
 
 
-POLICY_CONTEXT_KEY = "deckhand:policy"  # as in stacks/app.py, which imports the duties
+POLICY_CONTEXT_KEY = "deckhand:policy"  # cdk.json's context key naming the policy file (`cdk deploy -c` overrides)
 
 
 def policy_source(scope: Construct) -> str:
-    """The policy file's name, as a policy error names it."""
+    """The policy file's name as the app's context gives it, as a policy error names it."""
     return str(scope.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml")
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """The values in their first order, each once."""
+    return list(dict.fromkeys(values))
 
 
 def wildcard_finding(scope: Construct, service: str, resource: str) -> str:

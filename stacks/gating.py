@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -17,14 +17,13 @@ from functions.gating.policy import Gating as GatingPolicy
 from functions.shared.policy import Policy
 
 from . import core
-from .core import Core
+from .core import Core, policy_source, unique
 from .function import DeckhandFunction
 
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
 
 GATING_VARIABLE = "DECKHAND_GATING"
 IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
-POLICY_CONTEXT_KEY = "deckhand:policy"  # as in stacks/app.py, which imports this module's stack
 
 # EMF metrics the gating functions emit (namespace Deckhand), shown on the dashboard.
 DECISIONS_BY_VERDICT = "SEARCH('{Deckhand,service,verdict} MetricName=\"Decision\"', 'Sum', 300)"
@@ -58,23 +57,19 @@ def check_environment_size(policy: Policy, source: str) -> None:
     )
 
 
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 class Gating(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
         super().__init__(scope, construct_id)
         policy = core.policy
         gating: GatingPolicy = policy.gating
-        source = str(self.node.try_get_context(POLICY_CONTEXT_KEY) or "deckhand.yaml")
+        source = policy_source(self)
         check_environment_size(policy, source)
 
         self.core = core
         self.policy = gating
-        self.pipelines = _unique(g.pipeline for g in gating.gates)
-        self.approval_pipelines = _unique(g.pipeline for g in gating.gates if g.approvals)
-        self.watchdog_alarms = _unique(a for g in gating.gates if g.watchdog for a in g.watchdog.alarms)
+        self.pipelines = unique(g.pipeline for g in gating.gates)
+        self.approval_pipelines = unique(g.pipeline for g in gating.gates if g.approvals)
+        self.watchdog_alarms = unique(a for g in gating.gates if g.watchdog for a in g.watchdog.alarms)
         self.alarm_checks = [g.alarms for g in gating.gates if g.alarms and g.alarms.mode != "off"]
         self.alarm_arns = self._alarm_arns()
         stack = Stack.of(self)
@@ -211,7 +206,7 @@ class Gating(Construct):
             return []
         if any(c.tags or c.prefixes for c in self.alarm_checks):
             return [alarm("*")]
-        return [alarm(n) for n in _unique(n for c in self.alarm_checks for n in c.names)]
+        return [alarm(n) for n in unique(n for c in self.alarm_checks for n in c.names)]
 
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the gate and approver roles hold, with why, beside their policy (closest to the finding)."""

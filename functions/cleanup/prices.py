@@ -41,31 +41,26 @@ Item = Literal[
 
 _IPV4 = 0.005 * HOURS_PER_MONTH
 
+_US_EAST_1: dict[Item, float] = {
+    "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.10, "ebs-gp3-gb": 0.08,
+    "ebs-io1-gb": 0.125, "ebs-io2-gb": 0.125, "ebs-st1-gb": 0.045, "ebs-sc1-gb": 0.015,
+    "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
+}  # fmt: skip
+
 MONTHLY_USD: dict[str, dict[Item, float]] = {
-    "us-east-1": {
-        "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.10, "ebs-gp3-gb": 0.08,
-        "ebs-io1-gb": 0.125, "ebs-io2-gb": 0.125, "ebs-st1-gb": 0.045, "ebs-sc1-gb": 0.015,
-        "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
-    },
-    "us-east-2": {
-        "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.10, "ebs-gp3-gb": 0.08,
-        "ebs-io1-gb": 0.125, "ebs-io2-gb": 0.125, "ebs-st1-gb": 0.045, "ebs-sc1-gb": 0.015,
-        "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
-    },
-    "us-west-2": {
-        "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.10, "ebs-gp3-gb": 0.08,
-        "ebs-io1-gb": 0.125, "ebs-io2-gb": 0.125, "ebs-st1-gb": 0.045, "ebs-sc1-gb": 0.015,
-        "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
-    },
+    "us-east-1": _US_EAST_1,
+    "us-east-2": _US_EAST_1,  # the same list prices as us-east-1
+    "us-west-2": _US_EAST_1,
     "eu-west-1": {
-        "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.11, "ebs-gp3-gb": 0.088,
-        "ebs-io1-gb": 0.138, "ebs-io2-gb": 0.138, "ebs-st1-gb": 0.05, "ebs-sc1-gb": 0.0168,
-        "ebs-standard-gb": 0.055, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
+        **_US_EAST_1,
+        "ebs-gp2-gb": 0.11, "ebs-gp3-gb": 0.088, "ebs-io1-gb": 0.138, "ebs-io2-gb": 0.138,
+        "ebs-st1-gb": 0.05, "ebs-sc1-gb": 0.0168, "ebs-standard-gb": 0.055,
     },
     "eu-central-1": {
+        **_US_EAST_1,
         "ebs-snapshot-gb": 0.054, "ebs-snapshot-archive-gb": 0.0135, "ebs-gp2-gb": 0.119, "ebs-gp3-gb": 0.0952,
         "ebs-io1-gb": 0.149, "ebs-io2-gb": 0.149, "ebs-st1-gb": 0.054, "ebs-sc1-gb": 0.018,
-        "ebs-standard-gb": 0.059, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.0324, "lambda-version": 0.0,
+        "ebs-standard-gb": 0.059, "logs-gb": 0.0324,
     },
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ import yaml
 
 from functions.capacity.config import parse_capacity
 from functions.shared.policy import PolicyError, load_policy, parse_policy
+from tests.support.policy import assert_named_problem
 
 GOOD = """
 version: 1
@@ -192,12 +193,7 @@ BAD_TARGETS: list[tuple[str, str, str, str, str]] = [
 def test_a_bad_target_names_key_path_value_and_expectation(
     body: str, key_path: str, bad_value: str, expected: str
 ) -> None:
-    with pytest.raises(PolicyError) as raised:
-        parse_policy(yaml.safe_load(target_text(body)), "deckhand.yaml")
-
-    lines = [p for p in raised.value.problems if p.startswith(f"{key_path}: ")]
-    assert lines, f"no problem names {key_path!r}: {raised.value.problems}"
-    assert any(bad_value in line and expected in line for line in lines), lines
+    assert_named_problem(target_text(body), key_path, bad_value, expected)
 
 
 def web(**keys: object) -> dict[str, object]:

@@ -14,6 +14,7 @@ from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULE
 from stacks.core import ENVIRONMENT_LIMIT_BYTES
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
+from tests.support.template import role_statements, text
 
 ARN = "arn:${AWS::Partition}:{service}:us-east-1:${AWS::AccountId}:{resource}"
 
@@ -21,20 +22,6 @@ ARN = "arn:${AWS::Partition}:{service}:us-east-1:${AWS::AccountId}:{resource}"
 @pytest.fixture(scope="module")
 def example() -> Policy:
     return load_policy(REPO_ROOT / "deckhand.yaml")
-
-
-def text(value: Any) -> str:
-    """A template value as text: Fn::Join flattened, Ref and GetAtt as ${...}."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(text(part) for part in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + str(value["Ref"]) + "}"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return json.dumps(value, sort_keys=True)
 
 
 def arn(service: str, resource: str) -> str:
@@ -50,16 +37,7 @@ def capacity_function(template: Template) -> tuple[str, dict[str, Any]]:
 
 def function_statements(template: Template) -> list[dict[str, Any]]:
     """The capacity function role's statements, actions and resources as lists of text."""
-    role = capacity_function(template)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
-    [policy] = [
-        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
-    ]
-    found = []
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        found.append({**statement, "Action": actions, "Resource": [text(r) for r in resources]})
-    return found
+    return role_statements(template, "deckhand-capacity")
 
 
 def granting(template: Template, action: str) -> dict[str, Any]:

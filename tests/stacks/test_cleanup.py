@@ -23,8 +23,8 @@ from stacks.cleanup import FINAL_SNAPSHOT_TAGS, Grants, Scoped, check_environmen
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
 from tests.functions.cleanup.kinds.support import iam_actions
-from tests.stacks.test_gating import function_ids, statements, text
 from tests.support.deployed import NOW, Deployed
+from tests.support.template import function_ids, role_statements, statements, text
 
 MARK = "aws:ResourceTag/deckhand:cleanup-after"
 PROTECT = "aws:ResourceTag/deckhand:protect"
@@ -47,34 +47,6 @@ DESTRUCTIVE = {action for kind in KINDS.values() for action in kind.permissions.
 def arn(service: str, resource: str, *, account: bool = True) -> str:
     owner = "${AWS::AccountId}" if account else ""
     return f"arn:${{AWS::Partition}}:{service}:us-east-1:{owner}:{resource}"
-
-
-def role_statements(template: Template, function_name: str) -> list[dict[str, Any]]:
-    """Every statement the function's role holds: its default policy, and the managed ones it overflows into."""
-    fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)[function_name]]
-    role = {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]}
-    found = []
-    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for policy in template.find_resources(kind).values():
-            if role in policy["Properties"].get("Roles", []):
-                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                    found.append(
-                        {
-                            **statement,
-                            "Action": statement["Action"]
-                            if isinstance(statement["Action"], list)
-                            else [statement["Action"]],
-                            "Resource": [
-                                text(r)
-                                for r in (
-                                    statement["Resource"]
-                                    if isinstance(statement["Resource"], list)
-                                    else [statement["Resource"]]
-                                )
-                            ],
-                        }
-                    )
-    return found
 
 
 @pytest.fixture(scope="module")

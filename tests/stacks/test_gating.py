@@ -19,6 +19,7 @@ from stacks.core import ENVIRONMENT_LIMIT_BYTES, environment_bytes
 from stacks.deckhand_stack import DeckhandStack
 from stacks.gating import Gating, largest_environment
 from stacks.versions import REPO_ROOT
+from tests.support.template import function_ids, statements, text
 
 HANDLERS = {
     "deckhand-gate": "functions.gate.handler.handler",
@@ -36,38 +37,6 @@ def example() -> Policy:
 
 def example_document() -> dict[str, Any]:
     return dict(yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8")))
-
-
-def text(value: Any) -> str:
-    """A template value as text: Fn::Join flattened, Ref and GetAtt as ${...}."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(text(part) for part in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + str(value["Ref"]) + "}"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return json.dumps(value, sort_keys=True)
-
-
-def statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
-    """(policy logical id, statement) for every IAM statement, actions and resources as lists."""
-    found = []
-    for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            found.append((logical_id, {**statement, "Action": actions, "Resource": [text(r) for r in resources]}))
-    return found
-
-
-def function_ids(template: Template) -> dict[str, str]:
-    return {
-        fn["Properties"]["FunctionName"]: logical_id
-        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
-    }
 
 
 def role_policy_of(template: Template, function_name: str) -> str:

@@ -17,7 +17,7 @@ from functions.shared.policy import load_policy
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
 from tests.functions.capacity import test_handler
-from tests.stacks.test_cleanup import role_statements
+from tests.support.template import role_statements
 
 # botocore's service id (in the recorded event names) -> the IAM prefix, where they differ
 IAM_PREFIXES = {"application-auto-scaling": "application-autoscaling", "auto-scaling": "autoscaling"}

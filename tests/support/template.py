@@ -1,0 +1,56 @@
+"""Reading a synthesized template: values as text, and IAM statements with actions and resources as lists."""
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+
+def text(value: Any) -> str:
+    """A template value as text: Fn::Join flattened, Ref and GetAtt as ${...}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(text(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + str(value["Ref"]) + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def listed(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement with its actions and resources as lists, resources as text."""
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return {**statement, "Action": actions, "Resource": [text(r) for r in resources]}
+
+
+def statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    """(policy logical id, statement) for every IAM statement of the template's inline policies."""
+    return [
+        (logical_id, listed(statement))
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def function_ids(template: Template) -> dict[str, str]:
+    return {
+        fn["Properties"]["FunctionName"]: logical_id
+        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
+    }
+
+
+def role_statements(template: Template, function_name: str) -> list[dict[str, Any]]:
+    """Every statement the function's role holds: its default policy, and the managed ones it overflows into."""
+    fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)[function_name]]
+    role = {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]}
+    return [
+        listed(statement)
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for policy in template.find_resources(kind).values()
+        if role in policy["Properties"].get("Roles", [])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]

@@ -5,19 +5,40 @@ Every AWS call in Deckhand goes through `client()`, so retries, timeouts and the
 clients with that role's credentials, refreshed before they expire: what a fan-out over accounts needs.
 """
 
+from __future__ import annotations
+
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
+if TYPE_CHECKING:  # the stubs are a development dependency: types only, never in the function's asset
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+
 RETRIES = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=20,
-    user_agent_appid="deckhand",
+    user_agent_appid="deckhand",  # type: ignore[call-arg]  # botocore takes it since 1.31; botocore-stubs lacks it
 )
 
 
@@ -37,19 +58,106 @@ def _assumed(role: str) -> boto3.session.Session:
         extra_args={"RoleSessionName": "deckhand"},
     )
     assumed = botocore.session.Session()
-    assumed._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
+    # No public setter takes refreshable credentials; botocore's own assume-role provider sets this attribute too.
+    assumed._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
+        method="assume-role", refresh_using=fetcher.fetch_credentials
+    )
     return boto3.session.Session(botocore_session=assumed)
 
 
-@cache
+@overload
+def client(
+    service: Literal["application-autoscaling"], region: str | None = None, role: str | None = None
+) -> ApplicationAutoScalingClient: ...
+
+
+@overload
+def client(
+    service: Literal["autoscaling"], region: str | None = None, role: str | None = None
+) -> AutoScalingClient: ...
+
+
+@overload
+def client(
+    service: Literal["cloudformation"], region: str | None = None, role: str | None = None
+) -> CloudFormationClient: ...
+
+
+@overload
+def client(service: Literal["cloudwatch"], region: str | None = None, role: str | None = None) -> CloudWatchClient: ...
+
+
+@overload
+def client(
+    service: Literal["codepipeline"], region: str | None = None, role: str | None = None
+) -> CodePipelineClient: ...
+
+
+@overload
+def client(service: Literal["dynamodb"], region: str | None = None, role: str | None = None) -> DynamoDBClient: ...
+
+
+@overload
+def client(service: Literal["ec2"], region: str | None = None, role: str | None = None) -> EC2Client: ...
+
+
+@overload
+def client(service: Literal["ecr"], region: str | None = None, role: str | None = None) -> ECRClient: ...
+
+
+@overload
+def client(service: Literal["ecs"], region: str | None = None, role: str | None = None) -> ECSClient: ...
+
+
+@overload
+def client(service: Literal["lambda"], region: str | None = None, role: str | None = None) -> LambdaClient: ...
+
+
+@overload
+def client(service: Literal["logs"], region: str | None = None, role: str | None = None) -> CloudWatchLogsClient: ...
+
+
+@overload
+def client(
+    service: Literal["resourcegroupstaggingapi"], region: str | None = None, role: str | None = None
+) -> ResourceGroupsTaggingAPIClient: ...
+
+
+@overload
+def client(service: Literal["s3"], region: str | None = None, role: str | None = None) -> S3Client: ...
+
+
+@overload
+def client(
+    service: Literal["scheduler"], region: str | None = None, role: str | None = None
+) -> EventBridgeSchedulerClient: ...
+
+
+@overload
+def client(service: Literal["sns"], region: str | None = None, role: str | None = None) -> SNSClient: ...
+
+
+@overload
+def client(service: Literal["ssm"], region: str | None = None, role: str | None = None) -> SSMClient: ...
+
+
+@overload
+def client(service: Literal["sts"], region: str | None = None, role: str | None = None) -> STSClient: ...
+
+
 def client(service: str, region: str | None = None, role: str | None = None) -> Any:
     """One client per service, region and role; region None is the function's own, role None its own account."""
+    return _client(service, region, role)
+
+
+@cache
+def _client(service: str, region: str | None, role: str | None) -> Any:
     session = _session() if role is None else _assumed(role)
-    return session.client(service, region_name=region, config=RETRIES)
+    return session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
 
 
 def reset() -> None:
     """Forget cached clients, e.g. after a test moved the endpoint or credentials."""
-    client.cache_clear()
+    _client.cache_clear()
     _assumed.cache_clear()
     _session.cache_clear()

@@ -313,7 +313,7 @@ def sandbox_session() -> boto3.session.Session:
 
 @cache
 def sandbox_client(service: str, endpoint: str) -> Any:
-    return sandbox_session().client(service, endpoint_url=endpoint)
+    return sandbox_session().client(service, endpoint_url=endpoint)  # type: ignore[call-overload]  # named at run time
 
 
 def pages(method: Callable[..., Any], key: str, cursor: str = "NextToken", **request: Any) -> Iterator[Any]:

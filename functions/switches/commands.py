@@ -7,23 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, model_validator
 
 from functions.shared.clock import parse_instant
+from functions.shared.refusal import Refused, cap
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, SwitchState
-from functions.shared.validation import describe_all
 
 SwitchName = Literal["freeze", "pause-all", "pause-gating", "pause-capacity", "pause-cleanup"]
 assert set(SwitchName.__args__) == set(SWITCH_NAMES)  # type: ignore[attr-defined]
 
-_DURATION = re.compile(r"^(\d+)([mhd])$")
+_DURATION = re.compile(r"^([0-9]{1,9})([mhd])$")  # ASCII digits only: int() would also take '٣'
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-class CommandError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 class SwitchCommand(BaseModel):
@@ -33,11 +27,12 @@ class SwitchCommand(BaseModel):
 
     action: Literal["show", "set", "clear", "sweep"]
     switch: SwitchName | None = None
-    reason: Annotated[str, Field(min_length=3, max_length=256)] | None = None
-    expires_at: str | None = None
-    duration: str | None = Field(default=None, alias="for")
-    actor: Annotated[str, Field(min_length=1, max_length=64)] = "console"
-    dry_run: bool | None = None
+    reason: Annotated[StrictStr, Field(min_length=3, max_length=256)] | None = None
+    expires_at: Annotated[StrictStr, Field(max_length=64)] | None = None
+    duration: Annotated[StrictStr, Field(max_length=16)] | None = Field(default=None, alias="for")
+    actor: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "console"
+    # Strict: "false", "no", "off" and 0 are refused, never read as a real run.
+    dry_run: StrictBool | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> SwitchCommand:
@@ -62,31 +57,33 @@ class SwitchCommand(BaseModel):
 
 def parse_command(payload: Any) -> SwitchCommand:
     if not isinstance(payload, dict):
-        raise CommandError([f'expected a JSON object like {{"action": "show"}}, got {type(payload).__name__}'])
+        raise Refused([f'expected a JSON object like {{"action": "show"}}, got {type(payload).__name__}'])
     try:
         return SwitchCommand.model_validate(payload)
     except ValidationError as invalid:
-        raise CommandError(describe_all(invalid)) from None
+        raise Refused.from_validation(invalid) from None
 
 
 def expiry(command: SwitchCommand, now: datetime, max_hours: int) -> datetime:
+    too_far = f"is more than the policy's switches.max_hours={max_hours} away"
     if command.duration is not None:
         match = _DURATION.match(command.duration)
         if not match:
-            raise CommandError([f"for: got {command.duration!r}: expected minutes, hours or days like 90m, 2h, 3d"])
-        until = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            raise Refused([f"for: got {cap(command.duration)!r}: expected minutes, hours or days like 90m, 2h, 3d"])
+        requested = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        if requested > timedelta(hours=max_hours):  # checked before adding: now + 999999999d overflows
+            raise Refused([f"for: got {command.duration!r}: {too_far}"])
+        until = now + requested
     else:
         assert command.expires_at is not None
         try:
             until = parse_instant(command.expires_at)
-        except ValueError as bad:
-            raise CommandError([f"expires_at: got {command.expires_at!r}: {bad}"]) from None
+        except (ValueError, OverflowError) as bad:  # year 1 at +14:00 is before datetime.min in UTC
+            raise Refused([f"expires_at: got {command.expires_at!r}: {bad}"]) from None
     if until <= now:
-        raise CommandError([f"expiry {until.isoformat()} is not in the future (now {now.isoformat()})"])
+        raise Refused([f"expiry {until.isoformat()} is not in the future (now {now.isoformat()})"])
     if until > now + timedelta(hours=max_hours):
-        raise CommandError(
-            [f"expiry {until.isoformat()} is more than the policy's switches.max_hours={max_hours} away"]
-        )
+        raise Refused([f"expiry {until.isoformat()} {too_far}"])
     return until
 
 

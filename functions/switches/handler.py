@@ -10,16 +10,19 @@ from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.notify import Notice
 from functions.shared.observability import logger, metrics, tracer
+from functions.shared.refusal import Refused, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
-from functions.shared.switches import SWITCH_NAMES, SwitchBoard, store
+from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name, store
+from functions.shared.validation import describe_all
 
-from .commands import CommandError, SwitchChange, SwitchCommand, expired, parse_command, plan
+from .commands import SwitchChange, SwitchCommand, expired, parse_command, plan
+from .events import ParameterChangeEvent
 
 DUTY = "switches"
 CLEAR_HINT = (
@@ -102,7 +105,7 @@ def commit(
 
 def apply(command: SwitchCommand, rt: Runtime, correlation_id: str) -> dict[str, Any]:
     if command.switch is None:
-        raise CommandError([f"'{command.action}' needs 'switch'"])
+        raise Refused([f"'{command.action}' needs 'switch'"])
     board = rt.switches.read(fresh=True)
     change = plan(command, board.get(command.switch), rt.clock(), rt.settings.switch_max_hours)
     dry_run = rt.dry_run(command.dry_run)
@@ -144,11 +147,11 @@ def sweep(command: SwitchCommand, rt: Runtime, correlation_id: str) -> dict[str,
     return {"status": "ok", "dry_run": dry_run, "expired": done}
 
 
-def observe(event: EventBridgeEvent, rt: Runtime, correlation_id: str) -> dict[str, Any]:
+def observe(event: ParameterChangeEvent, rt: Runtime, correlation_id: str) -> dict[str, Any]:
     """A switch parameter changed. The switches function's own writes carry their audit id; others do not."""
-    name = str(event.detail.get("name", "")).rsplit("/", 1)[-1]
-    if name not in SWITCH_NAMES:
-        return {"status": "ignored", "reason": f"{event.detail.get('name')!r} is not a Deckhand switch"}
+    name = event.detail.name.rsplit("/", 1)[-1]
+    if name not in SWITCH_NAMES or event.detail.name != parameter_name(rt.settings.switches_path, name):
+        return ignore(f"{event.detail.name!r} is not a Deckhand switch")
     state = rt.switches.read(fresh=True).get(name)
     if state.change_id and not state.unreadable:
         return {"status": "ok", "switch": name, "observed": "change made by the switches function"}
@@ -161,7 +164,7 @@ def observe(event: EventBridgeEvent, rt: Runtime, correlation_id: str) -> dict[s
         reason=state.reason,
         dry_run=False,
         at=rt.clock(),
-        inputs={"event_id": event.get_id, "operation": event.detail.get("operation")},
+        inputs={"event_id": event.id, "operation": event.detail.operation},
         after=state.document(),
         actor="parameter-store",
         correlation_id=correlation_id,
@@ -181,24 +184,40 @@ def observe(event: EventBridgeEvent, rt: Runtime, correlation_id: str) -> dict[s
     return {"status": "observed", "switch": name, "audit_id": record.id, "state": state.document()}
 
 
-def run(event: Any, rt: Runtime, correlation_id: str = "") -> dict[str, Any]:
-    if isinstance(event, dict) and event.get("source") == "aws.ssm":
-        return observe(EventBridgeEvent(event), rt, correlation_id)
+def ignore(reason: str) -> dict[str, Any]:
+    answer = ignored(reason)
+    logger.info("event ignored", extra={"reason": answer["reason"]})
+    metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
+    return answer
+
+
+def command(payload: Any, rt: Runtime, correlation_id: str) -> dict[str, Any]:
+    """A console payload, or the sweep rule's constant input."""
     try:
-        command = parse_command(event)
-        if command.action == "show":
+        parsed = parse_command(payload)
+        if parsed.action == "show":
             return {"status": "ok", "switches": describe_board(rt.switches.read(fresh=True), rt)}
-        if command.action == "sweep":
-            return sweep(command, rt, correlation_id)
-        return apply(command, rt, correlation_id)
-    except CommandError as bad:
-        logger.warning("switch command rejected", extra={"problems": bad.problems})
+        if parsed.action == "sweep":
+            return sweep(parsed, rt, correlation_id)
+        return apply(parsed, rt, correlation_id)
+    except Refused as refused:
+        logger.warning("switch command rejected", extra={"problems": refused.problems})
         metrics.add_metric(name="CommandRejected", unit=MetricUnit.Count, value=1)
-        return {"status": "rejected", "errors": bad.problems, "changed": False}
+        return rejected(refused)
+
+
+def run(event: Any, rt: Runtime, correlation_id: str = "") -> dict[str, Any]:
+    if not (isinstance(event, dict) and "source" in event):  # console payloads carry no EventBridge source
+        return command(event, rt, correlation_id)
+    try:
+        change = ParameterChangeEvent.model_validate(event)
+    except ValidationError as invalid:
+        return ignore(f"not a Parameter Store Change event: {'; '.join(describe_all(invalid)[:3])}")
+    return observe(change, rt, correlation_id)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, runtime(), correlation_id=context.aws_request_id)

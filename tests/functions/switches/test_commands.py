@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.shared.refusal import Refused
 from functions.shared.switches import SWITCH_NAMES, SwitchState
-from functions.switches.commands import CommandError, parse_command, plan
+from functions.switches.commands import parse_command, plan
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MAX_HOURS = 72
@@ -17,7 +18,7 @@ def parse_and_plan(payload: object) -> None:
 
 
 def rejected(payload: object) -> str:
-    with pytest.raises(CommandError) as error:
+    with pytest.raises(Refused) as error:
         parse_and_plan(payload)
     return str(error.value)
 
@@ -50,6 +51,29 @@ def rejected(payload: object) -> str:
 )
 def test_bad_commands_are_rejected_with_what_was_wrong(payload: object, expected: str) -> None:
     assert expected in rejected(payload)
+
+
+@pytest.mark.parametrize("dry_run", ["false", "no", "off", 0, "False", "0", 0.0, "yes", 1])
+@pytest.mark.parametrize("action", ["set", "clear", "sweep", "show"])
+def test_dry_run_takes_only_a_json_boolean(action: str, dry_run: object) -> None:
+    payload = {"set": {"switch": "freeze", "reason": "release", "for": "2h"}, "clear": {"switch": "freeze"}}
+    assert "dry_run: got" in rejected({"action": action, **payload.get(action, {}), "dry_run": dry_run})
+
+
+@pytest.mark.parametrize(
+    ("timing", "expected"),
+    [
+        ({"for": "999999999d"}, "max_hours=72"),
+        ({"for": "9999999999d"}, "for: got"),
+        ({"expires_at": "0001-01-01T00:00:00+14:00"}, "expires_at: got"),
+        ({"expires_at": "0001-01-01T00:00:00-14:00"}, "not in the future"),
+        ({"expires_at": "9999-12-31T23:59:59-14:00"}, "expires_at: got"),
+        ({"expires_at": "9999-12-31T23:59:59+14:00"}, "max_hours=72"),
+        ({"for": "\u0663h"}, "for: got"),
+    ],
+)
+def test_expiries_past_the_calendar_are_rejected_not_raised(timing: dict[str, str], expected: str) -> None:
+    assert expected in rejected({"action": "set", "switch": "freeze", "reason": "release", **timing})
 
 
 def test_set_plans_the_switch_on_until_its_expiry() -> None:

@@ -5,9 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.shared.clients import client
+from functions.shared.refusal import ECHO_LIMIT
 from functions.switches.handler import run
 from tests.support.deployed import NOW, Deployed
 
@@ -176,3 +179,87 @@ def test_a_change_to_another_parameter_is_ignored(deployed: Deployed) -> None:
     event = {**EDIT_EVENT, "detail": {**EDIT_EVENT["detail"], "name": "/deckhand/switches/other"}}
     assert run(event, deployed.runtime)["status"] == "ignored"
     assert deployed.audit_items() == []
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [[{"name": "/deckhand/switches/freeze"}], None, "freeze", {}, {"name": 7, "operation": "Update"}],
+)
+def test_a_parameter_store_event_without_a_readable_detail_is_ignored(deployed: Deployed, detail: object) -> None:
+    result = run({**EDIT_EVENT, "detail": detail}, deployed.runtime)
+    assert (result["status"], result["changed"]) == ("ignored", False)
+    assert deployed.audit_items() == []
+
+
+def test_an_event_from_another_source_is_ignored_with_a_capped_reason(deployed: Deployed) -> None:
+    result = run({**EDIT_EVENT, "source": "aws.ec2" + "x" * 5000}, deployed.runtime)
+    assert result["status"] == "ignored"
+    assert len(result["reason"]) <= ECHO_LIMIT
+
+
+def test_a_switch_of_another_deployment_is_ignored(deployed: Deployed) -> None:
+    event = {**EDIT_EVENT, "detail": {**EDIT_EVENT["detail"], "name": "/other/switches/freeze"}}
+    assert run(event, deployed.runtime)["status"] == "ignored"
+    assert deployed.audit_items() == []
+
+
+def test_a_huge_console_value_is_echoed_capped(deployed: Deployed) -> None:
+    result = run({**FREEZE, "reason": "r" * 1_000_000}, deployed.runtime)
+    assert result["status"] == "rejected"
+    assert all(len(error) <= ECHO_LIMIT for error in result["errors"])
+
+
+class MutatingCalls:
+    """Every AWS call the handler makes that is not a read, as service:Operation."""
+
+    READS = ("Get", "Describe", "List", "Query", "Scan")
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        for service in ("ssm", "dynamodb", "sns"):
+            client(service).meta.events.register("before-call", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        if not model.name.startswith(self.READS):
+            self.made.append(f"{model.service_model.service_name}:{model.name}")
+
+
+SAMPLES = [
+    EDIT_EVENT,
+    *(json.loads(path.read_text()) for path in sorted(Path("events/switches").glob("*.json"))),
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> Any:
+    """A real sample with one key, at the top or in `detail`, replaced, removed or added."""
+    sample = json.loads(json.dumps(draw(st.sampled_from(SAMPLES))))
+    target = sample["detail"] if isinstance(sample.get("detail"), dict) and draw(st.booleans()) else sample
+    key = draw(st.sampled_from([*target, "extra"]))
+    if draw(st.booleans()) and key in target:
+        del target[key]
+    else:
+        target[key] = draw(json_values | st.sampled_from(["false", "off", 0, "999999999d", "0001-01-01T00:00+14:00"]))
+    return sample
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=json_values | mutated_samples())
+def test_no_event_raises_or_changes_aws_when_refused(deployed: Deployed, event: Any) -> None:
+    recorder = MutatingCalls()
+    result = run(event, deployed.runtime)
+    assert result["status"] in {"ok", "planned", "changed", "unchanged", "observed", "rejected", "ignored"}
+    if result["status"] in {"rejected", "ignored"}:
+        assert result["changed"] is False
+        assert recorder.made == []
+
+
+def test_the_recorder_sees_the_writes_of_a_real_change(deployed: Deployed) -> None:
+    recorder = MutatingCalls()
+    run({**FREEZE, "dry_run": False}, deployed.runtime)
+    assert {"ssm:PutParameter", "dynamodb:PutItem", "sns:Publish"} <= set(recorder.made)

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.shared.audit import MAX_JSON_CHARS, AuditRecord, AuditTrail, new_id, to_json
+from functions.shared.audit import MAX_JSON_CHARS, AuditRecord, AuditTrail, audit_partition, new_id, to_json
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RETENTION_DAYS = 400
@@ -40,7 +40,8 @@ def test_record_writes_one_item_with_ttl_and_json(audit_table: str) -> None:
     AuditTrail(audit_table, RETENTION_DAYS).record(entry)
 
     [item] = items(audit_table)
-    assert item["pk"] == {"S": entry.subject}
+    assert item["pk"] == {"S": f"audit/cleanup/{entry.subject}"}
+    assert item["subject"] == {"S": entry.subject}
     assert item["sk"] == {"S": f"2026-11-21T12:00:00+00:00#{entry.id}"}
     assert item["id"] == {"S": entry.id}
     assert item["duty"] == {"S": "cleanup"}
@@ -97,7 +98,7 @@ def test_recent_returns_one_dutys_records_newest_first(audit_table: str) -> None
 
     recent = trail.recent("cleanup")
 
-    assert [row["pk"] for row in recent] == ["snap-4", "snap-3", "snap-2", "snap-1"]
+    assert [row["subject"] for row in recent] == ["snap-4", "snap-3", "snap-2", "snap-1"]
     assert {row["duty"] for row in recent} == {"cleanup"}
     assert recent[0]["dry_run"] is True
     assert recent[0]["expires_at"] == str(int((AT + timedelta(minutes=4, days=RETENTION_DAYS)).timestamp()))
@@ -155,3 +156,22 @@ def test_recent_needs_the_table() -> None:
     trail = AuditTrail("no-such-table", RETENTION_DAYS)
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         trail.recent("cleanup")
+
+
+def test_every_duty_writes_under_its_own_audit_prefix() -> None:
+    pks = {duty: record(duty=duty).item(RETENTION_DAYS)["pk"]["S"] for duty in ("gating", "capacity", "cleanup")}
+    for duty, pk in pks.items():
+        assert audit_partition(duty) == f"audit/{duty}/"
+        assert pk.startswith(audit_partition(duty))
+        assert not any(pk.startswith(audit_partition(other)) for other in pks if other != duty)
+
+
+def test_a_huge_actor_reason_or_subject_still_fits_an_item(audit_table: str) -> None:
+    entry = record(actor="a" * 1_000_000, reason="r" * 1_000_000, subject="s" * 1_000_000)
+
+    AuditTrail(audit_table, RETENTION_DAYS).record(entry)
+
+    [item] = items(audit_table)
+    assert len(item["pk"]["S"].encode()) <= 2048
+    assert len(item["actor"]["S"]) <= 300
+    assert len(item["reason"]["S"]) <= 4000

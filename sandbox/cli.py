@@ -467,6 +467,7 @@ class Functions:
                 name,
                 lambda_client=sandbox_client("lambda", self.endpoint),
                 s3_client=sandbox_client("s3", self.endpoint),
+                sts_client=sandbox_client("sts", self.endpoint),
                 cache_dir=self.paths.assets,
             )
         return self.loaded[name]

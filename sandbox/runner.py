@@ -2,7 +2,8 @@
 
 `load()` fetches what CloudFormation deployed (configuration, and the code from its asset zip in the
 bootstrap bucket, checked against CodeSha256) and `invoke()` runs that code with the deployed
-environment, boto3 pointed at the sandbox. moto cannot run Lambda code without Docker; this is the
+environment and a session of the deployed execution role, boto3 pointed at the sandbox (which authorizes
+every request of that session against the role's policies). moto cannot run Lambda code without Docker; this is the
 Lambda runtime's part, played by the current process.
 """
 
@@ -36,11 +37,6 @@ from . import ACCOUNT, REGION
 
 PACKAGE = "functions"  # every Deckhand handler lives in this package, in the asset as in the repo
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK's default bootstrap qualifier
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 # Names a real Lambda sandbox would not inherit from the shell that runs this one.
 SCRUBBED_PREFIXES = ("AWS_", "DECKHAND_", "POWERTOOLS_", "LAMBDA_", "_X_AMZN_", "_HANDLER")
 BROKEN_ASSET_HINT = "the function asset is broken — check ASSET_EXCLUDE in stacks/core.py"
@@ -60,6 +56,9 @@ class DeployedFunction:
     runtime: str = ""
     memory_mb: int = 128
     timeout_seconds: int = 3
+    role: str = ""
+    # The execution role's session, as Lambda gives it; none (a function loaded by hand) leaves boto3 without any.
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,20 @@ def code_digest(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def load(function_name: str, *, lambda_client: Any, s3_client: Any, cache_dir: Path) -> DeployedFunction:
+def role_credentials(sts_client: Any, role_arn: str, function_name: str) -> dict[str, str]:
+    """The execution role's session, named after the function as Lambda names it (assumed-role/ROLE/FUNCTION)."""
+    issued = sts_client.assume_role(RoleArn=role_arn, RoleSessionName=function_name)["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": issued["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": issued["SessionToken"],
+    }
+
+
+def load(
+    function_name: str, *, lambda_client: Any, s3_client: Any, sts_client: Any, cache_dir: Path
+) -> DeployedFunction:
+    """The deployed function, with a session of its deployed execution role (`sts_client` assumes it)."""
     found = lambda_client.get_function(FunctionName=function_name)
     config = found["Configuration"]
     name = config["FunctionName"]
@@ -135,6 +147,8 @@ def load(function_name: str, *, lambda_client: Any, s3_client: Any, cache_dir: P
         runtime=config.get("Runtime", ""),
         memory_mb=int(config.get("MemorySize", 128)),
         timeout_seconds=int(config.get("Timeout", 3)),
+        role=config["Role"],
+        credentials=role_credentials(sts_client, config["Role"], name),
     )
 
 
@@ -296,7 +310,7 @@ def lambda_environment(fn: DeployedFunction, *, endpoint: str) -> dict[str, str]
     region = fn.arn.split(":")[3] if fn.arn.count(":") >= 4 else REGION
     return {
         **fn.environment,
-        **DUMMY_CREDENTIALS,
+        **fn.credentials,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,

@@ -17,6 +17,7 @@ import pytest
 from functions.shared.policy import load_policy
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 from sandbox import ACCOUNT, REGION, runner
+from sandbox.iam import policies
 from stacks.core import audit_table_name, function_environment, switches_path, topic_name
 from stacks.versions import REPO_ROOT
 from tests.support.aws import make_audit_table
@@ -70,7 +71,11 @@ class Account:
 
     def load(self, name: str) -> runner.DeployedFunction:
         return runner.load(
-            name, lambda_client=self.client("lambda"), s3_client=self.client("s3"), cache_dir=self.cache_dir
+            name,
+            lambda_client=self.client("lambda"),
+            s3_client=self.client("s3"),
+            sts_client=self.client("sts"),
+            cache_dir=self.cache_dir,
         )
 
 
@@ -83,6 +88,9 @@ def account(endpoint: str, client: Callable[[str], Any], tmp_path: Path, monkeyp
     acct = Account(endpoint, client, tmp_path / "assets")
     acct.client("s3").create_bucket(Bucket=BUCKET)
     acct.client("iam").create_role(RoleName="deckhand", AssumeRolePolicyDocument="{}")
+    # These tests are about running the code, not about IAM (tests/sandbox/iam): the role may do anything.
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    acct.client("iam").put_role_policy(RoleName="deckhand", PolicyName="all", PolicyDocument=json.dumps(everything))
     acct.client("sns").create_topic(Name="deckhand-notifications")
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # make_audit_table uses the default endpoint
     make_audit_table()
@@ -175,11 +183,18 @@ def test_the_handler_gets_the_deployed_environment_and_a_context(
         "AWS_PROFILE": None,
         "AWS_LAMBDA_FUNCTION_NAME": "deckhand-probe",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_ACCESS_KEY_ID": probe.credentials["AWS_ACCESS_KEY_ID"],
     }
     name, request_id, remaining = result["context"]
     assert (name, request_id) == ("deckhand-probe", "r-9")
     assert 0 < remaining <= 30_000
+
+
+def test_the_handler_runs_with_a_session_of_its_deployed_role(probe: runner.DeployedFunction) -> None:
+    session = policies.role_of_session(probe.credentials["AWS_ACCESS_KEY_ID"])
+
+    assert probe.role == f"arn:aws:iam::{ACCOUNT}:role/deckhand"
+    assert session == (ACCOUNT, probe.role, f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand/deckhand-probe")
 
 
 def test_the_host_process_is_restored(probe: runner.DeployedFunction, monkeypatch: pytest.MonkeyPatch) -> None:

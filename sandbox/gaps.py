@@ -55,6 +55,8 @@ from werkzeug.serving import make_server as werkzeug_make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox import REGION
+from sandbox.iam import deliveries, policies
+from sandbox.iam.simulator import Simulator
 
 JSON = dict[str, Any]
 
@@ -355,6 +357,8 @@ class Store:
         self.failures: list[InjectedFailure] = []
         self.answered_failures: list[JSON] = []
         self.estates: dict[tuple[str, str], JSON] = {}
+        self.simulator = Simulator()  # its Node process starts on the first evaluation
+        self.deliveries = deliveries.Ledger()
 
     # -- state transitions ---------------------------------------------------------------------------------------
 
@@ -1518,6 +1522,9 @@ class SandboxApp:
             "/_sandbox/failures": lambda: store.inject_failure(body),
             "/_sandbox/estate": lambda: store.record_estate(account, region, body),
             "/_sandbox/ecs/steady": lambda: _steady_service(body, account, region),
+            deliveries.CHECK_ROUTE: lambda: store.deliveries.authorize(
+                deliveries.CheckRequest.model_validate(body), policies, store.simulator
+            ).model_dump(mode="json"),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -1533,6 +1540,8 @@ class SandboxApp:
             return store.state()
         if path == "/_sandbox/failures":
             return store.failure_state()
+        if path == deliveries.LEDGER_ROUTE:
+            return store.deliveries.document()
         if path == "/_sandbox/events":
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}

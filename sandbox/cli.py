@@ -37,6 +37,7 @@ import boto3.session
 from stacks.versions import REPO_ROOT
 
 from . import ACCOUNT, REGION, runner
+from .iam import deliveries
 
 CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 SERVER_READY_SECONDS = 30
@@ -333,6 +334,7 @@ def pages(method: Callable[..., Any], key: str, cursor: str = "NextToken", **req
 class Up:
     endpoint: str
     timings: dict[str, float]
+    refused: list[str]  # the delivery paths AWS would refuse, as `up` printed them
 
 
 def up(paths: Paths, *, verbose: bool = False) -> Up:
@@ -353,6 +355,7 @@ def up(paths: Paths, *, verbose: bool = False) -> Up:
             wait_ready(server, paths, port)
         write_state(paths, new_state(endpoint, port, server.pid))
         deploy_app(paths, endpoint, synth, timings, verbose)
+        refused = check_wiring(endpoint, timings)
     except BaseException as failed:
         # A failed deploy leaves moto in a state no retry recovers from: start again from scratch.
         with contextlib.suppress(Exception):
@@ -367,7 +370,34 @@ def up(paths: Paths, *, verbose: bool = False) -> Up:
     timings["up"] = round(time.monotonic() - started, 1)
     say(f"sandbox ready at {endpoint} in {timings['up']:.1f} s")
     say(f"  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={REGION}")
-    return Up(endpoint, timings)
+    if refused:
+        say(f"{len(refused)} delivery path(s) AWS would refuse (the sandbox runs; `status` lists them)")
+    return Up(endpoint, timings, refused)
+
+
+def wiring(endpoint: str) -> deliveries.Wiring:
+    return deliveries.Wiring(lambda service: sandbox_client(service, endpoint), ACCOUNT, REGION)
+
+
+def check_wiring(endpoint: str, timings: dict[str, float]) -> list[str]:
+    """Every delivery path the deployed stacks wire, authorized as its service would: the refused ones."""
+    with step("authorize every delivery path the stacks wire", timings, "deliveries"):
+        wired = wiring(endpoint).discover()
+        refused = [r.line() for r in deliveries.ask(endpoint, wired, phase="deploy") if r is not None]
+        say(f"  {len(wired) - len(refused)} of {len(wired)} paths authorized")
+    for line in refused:
+        say(f"  REFUSED {line}")
+    return refused
+
+
+def authorized(endpoint: str, planned: list[deliveries.Delivery]) -> list[bool]:
+    """Whether each delivery may be made; a refused one is not made, and counted where its service counts it."""
+    refusals = deliveries.ask(endpoint, planned, phase="delivery")
+    for refusal in refusals:
+        if refusal is not None:
+            say(f"  not delivered: {refusal.line()}")
+            deliveries.put_failure_metric(sandbox_client("cloudwatch", endpoint), refusal.delivery)
+    return [refusal is None for refusal in refusals]
 
 
 def refuse_a_second_sandbox(paths: Paths) -> None:
@@ -534,8 +564,15 @@ def complete_event(event: dict[str, Any]) -> dict[str, Any]:
 def emit(event: dict[str, Any], functions: Functions) -> list[Fired]:
     from . import router  # noqa: PLC0415 - keeps `up`/`down` free of moto's import time
 
-    routes = router.route(complete_event(event), events_client=sandbox_client("events", functions.endpoint))
-    return [Fired(f"rule {r.rule_name}", r.target_id, functions.invoke(r.function_name, r.payload)) for r in routes]
+    endpoint = functions.endpoint
+    routes = router.route(complete_event(event), events_client=sandbox_client("events", endpoint))
+    paths = wiring(endpoint)
+    allowed = authorized(endpoint, [paths.rule_to_function(r.rule_name, r.target_arn) for r in routes])
+    return [
+        Fired(f"rule {r.rule_name}", r.target_id, functions.invoke(r.function_name, r.payload))
+        for r, delivered in zip(routes, allowed, strict=True)
+        if delivered
+    ]
 
 
 def iso_z(moment: datetime) -> str:
@@ -560,7 +597,12 @@ def tick(at: datetime, functions: Functions, paths: Paths) -> tuple[datetime, li
         raise SandboxError(f"--at {iso_z(at)} is not after the last tick {iso_z(start)}: time only moves forward")
     endpoint = functions.endpoint
     dues = sorted([*due_rule_targets(start, at, endpoint), *due_schedule_targets(start, at, endpoint)])
-    fired = [Fired(d.source, d.target_id, functions.invoke(d.function, d.payload), iso_z(d.at)) for d in dues]
+    allowed = authorized(endpoint, [d.delivery for d in dues])
+    fired = [
+        Fired(d.source, d.target_id, functions.invoke(d.function, d.payload), iso_z(d.at))
+        for d, delivered in zip(dues, allowed, strict=True)
+        if delivered
+    ]
     finish_one_time_schedules(dues, endpoint)
     write_state(paths, {**state, "last_tick": at.isoformat()})
     return start, fired
@@ -575,6 +617,7 @@ class Due:
     target_id: str
     function: str
     payload: Any = field(compare=False)
+    delivery: deliveries.Delivery = field(compare=False)  # what the service must be allowed to do
     one_time: tuple[str, str] | None = field(default=None, compare=False)  # (group, name) to delete after
 
 
@@ -582,6 +625,7 @@ def due_rule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[
     """EventBridge rules with a ScheduleExpression (UTC); each target gets what EventBridge would send."""
     from . import router, schedules  # noqa: PLC0415
 
+    paths = wiring(endpoint)
     for name, expression, targets in router.scheduled_rules(sandbox_client("events", endpoint)):
         arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
         for moment in schedules.due(expression, None, start, end):
@@ -592,7 +636,8 @@ def due_rule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[
                 function = router.lambda_function_name(target["Arn"])
                 if function is not None:
                     payload = router.target_payload(target, event, rule_name=name, rule_arn=arn)
-                    yield Due(moment, f"rule {name}", target["Id"], function, payload)
+                    delivery = paths.rule_to_function(name, target["Arn"])
+                    yield Due(moment, f"rule {name}", target["Id"], function, payload, delivery)
 
 
 def due_schedule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[Due]:
@@ -600,6 +645,7 @@ def due_schedule_targets(start: datetime, end: datetime, endpoint: str) -> Itera
     from . import router, schedules  # noqa: PLC0415
 
     scheduler = sandbox_client("scheduler", endpoint)
+    paths = wiring(endpoint)
     for summary in pages(scheduler.list_schedules, "Schedules"):
         group = summary.get("GroupName", "default")
         schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
@@ -618,7 +664,13 @@ def due_schedule_targets(start: datetime, end: datetime, endpoint: str) -> Itera
             source = f"schedule {group}/{schedule['Name']}"
             payload = schedule_payload(schedule, moment)
             yield Due(
-                moment, source, schedule["Arn"], function, payload, (group, schedule["Name"]) if one_time else None
+                moment,
+                source,
+                schedule["Arn"],
+                function,
+                payload,
+                paths.schedule_to_function(schedule),
+                (group, schedule["Name"]) if one_time else None,
             )
 
 
@@ -684,8 +736,16 @@ def status(endpoint: str) -> dict[str, Any]:
             for s in pages(scheduler.list_schedules, "Schedules")
         ],
         "pipelines": sandbox_state(endpoint),
+        "deliveries": delivery_ledger(endpoint),
         "audit": audit_records(endpoint, configs),
     }
+
+
+def delivery_ledger(endpoint: str) -> dict[str, Any]:
+    try:
+        return deliveries.ledger(endpoint)
+    except (urllib.error.URLError, ValueError) as failed:
+        return {"error": f"GET {endpoint}{deliveries.LEDGER_ROUTE} failed: {failed}"}
 
 
 def sandbox_state(endpoint: str) -> dict[str, Any]:
@@ -734,6 +794,13 @@ def print_status(report: dict[str, Any]) -> None:
         say(f"  job {job['id']} {job.get('pipeline')}/{job.get('stage')}/{job.get('action')}: {job.get('status')}")
     for approval in pipelines.get("approvals", []):
         say(f"  approval {json.dumps(approval, default=str)}")
+    ledger = report["deliveries"]
+    if "error" in ledger:
+        say(f"deliveries: {ledger['error']}")
+    else:
+        say(f"deliveries: {ledger['deliveries']} authorized, {ledger['refused']} refused")
+    for refusal in ledger.get("refusals", []):
+        say(f"  REFUSED at {refusal['phase']}: {refusal['line']}")
     say(f"audit (newest {len(report['audit'])}):" if report["audit"] else "audit: no records")
     for record in report["audit"]:
         when = str(record.get("sk", "")).split("#", 1)[0]
@@ -935,8 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
-    up(paths, verbose=args.verbose)
-    return 0
+    return 1 if up(paths, verbose=args.verbose).refused else 0
 
 
 def cmd_down(args: argparse.Namespace, paths: Paths) -> int:

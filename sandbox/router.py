@@ -23,6 +23,7 @@ class Route:
     target_id: str
     function_name: str
     payload: Any
+    target_arn: str  # the function, or its alias or version, that EventBridge invokes
 
 
 def route(event: dict[str, Any], *, events_client: Any) -> list[Route]:
@@ -37,7 +38,7 @@ def route(event: dict[str, Any], *, events_client: Any) -> list[Route]:
             name = lambda_function_name(target["Arn"])
             if name is not None:
                 payload = target_payload(target, event, rule_name=rule["Name"], rule_arn=rule.get("Arn", ""))
-                routes.append(Route(rule["Name"], target["Id"], name, payload))
+                routes.append(Route(rule["Name"], target["Id"], name, payload, target["Arn"]))
     return sorted(routes, key=lambda r: (r.rule_name, r.target_id))
 
 

@@ -31,7 +31,7 @@ from functions.shared.runtime import Runtime
 
 from . import alarms, scheduler, store, targets
 from .config import CapacityConfig
-from .model import Change, Levels, Override, Trigger
+from .model import Change, Levels, Override, Suspension, Trigger
 from .plan import DEPLOYMENT, WAITS, lowers, plan, refused
 from .policy import Target
 from .store import Conflict, StateStore, Stored
@@ -63,7 +63,7 @@ class Outcome:
     dry_run: bool
     before: Levels | None = None
     after: Levels | None = None
-    suspended: tuple[bool, bool] | None = None  # before, after
+    suspended: tuple[Suspension, Suspension] | None = None  # before, after
     refused: str | None = None
     calls: tuple[Call, ...] = ()  # made, or in dry-run planned
     warnings: tuple[str, ...] = ()  # the change stands, but something beside it failed: act on it
@@ -87,11 +87,11 @@ class Outcome:
         }
 
 
-def levels_of(levels: Levels | None, suspended: bool | None = None) -> dict[str, Any] | None:
+def levels_of(levels: Levels | None, suspended: Suspension | None = None) -> dict[str, Any] | None:
     if levels is None:
         return None
     shown: dict[str, Any] = {"min": levels.min, "max": levels.max, "desired": levels.desired}
-    return shown if suspended is None else {**shown, "suspended": suspended}
+    return shown if suspended is None else {**shown, "suspended": suspended.shown()}
 
 
 def trigger_of(trigger: Trigger) -> dict[str, Any]:

@@ -21,11 +21,32 @@ class Levels:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """Which scaling a target's owner has suspended, flag by flag as Application Auto Scaling's SuspendedState
+    says it. An Auto Scaling group shows its AlarmNotification process as both dynamic flags and its
+    ScheduledActions process as the scheduled one."""
+
+    dynamic_in: bool = False
+    dynamic_out: bool = False
+    scheduled: bool = False
+
+    @classmethod
+    def every(cls, suspended: bool) -> Suspension:
+        return cls(suspended, suspended, suspended)
+
+    def shown(self) -> dict[str, bool]:
+        return {"dynamic_in": self.dynamic_in, "dynamic_out": self.dynamic_out, "scheduled": self.scheduled}
+
+
+NOT_SUSPENDED = Suspension()
+
+
+@dataclass(frozen=True)
 class Saved:
     """The live capacity saved when a target goes to zero, restored exactly."""
 
     levels: Levels
-    suspended: bool
+    suspended: Suspension
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,7 @@ class Override:
 class TargetState:
     current: Levels
     owner: Owner
-    suspended: bool = False  # scaling activities suspended
+    suspended: Suspension = NOT_SUSPENDED
     in_alarm: bool = False  # any of its scale-out alarms is in ALARM
     deployment_in_progress: bool = False  # an ECS deployment or ASG instance refresh
     last_changes: tuple[datetime, ...] = ()  # when Deckhand changed it, for cooldown and flap budget
@@ -80,8 +101,8 @@ class Change:
     refused: str | None
     trigger: Trigger
     precedence: int
-    suspended_before: bool = False
-    suspended_after: bool = False
+    suspended_before: Suspension = NOT_SUSPENDED
+    suspended_after: Suspension = NOT_SUSPENDED
     save: Saved | None = None  # store it: the target goes to zero
     restored: bool = False  # after is the saved state; forget it
     mute: tuple[str, ...] = ()

@@ -30,9 +30,35 @@ Namespace = Literal[
     "sagemaker",
     "workspaces",
 ]
+# Application Auto Scaling's scalable dimensions, as its service model lists them.
+Dimension = Literal[
+    "appstream:fleet:DesiredCapacity",
+    "cassandra:table:ReadCapacityUnits",
+    "cassandra:table:WriteCapacityUnits",
+    "comprehend:document-classifier-endpoint:DesiredInferenceUnits",
+    "comprehend:entity-recognizer-endpoint:DesiredInferenceUnits",
+    "custom-resource:ResourceType:Property",
+    "dynamodb:index:ReadCapacityUnits",
+    "dynamodb:index:WriteCapacityUnits",
+    "dynamodb:table:ReadCapacityUnits",
+    "dynamodb:table:WriteCapacityUnits",
+    "ec2:spot-fleet-request:TargetCapacity",
+    "ecs:service:DesiredCount",
+    "elasticache:cache-cluster:Nodes",
+    "elasticache:replication-group:NodeGroups",
+    "elasticache:replication-group:Replicas",
+    "elasticmapreduce:instancegroup:InstanceCount",
+    "kafka:broker-storage:VolumeSize",
+    "lambda:function:ProvisionedConcurrency",
+    "neptune:cluster:ReadReplicaCount",
+    "rds:cluster:ReadReplicaCount",
+    "sagemaker:inference-component:DesiredCopyCount",
+    "sagemaker:variant:DesiredInstanceCount",
+    "sagemaker:variant:DesiredProvisionedConcurrency",
+    "workspaces:workspacespool:DesiredUserSessions",
+]
 WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
-_DIMENSION = re.compile(r"^[a-z-]+:[A-Za-z-]+:[A-Za-z]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Count = Annotated[int, Field(ge=0, le=100_000)]
 
@@ -118,7 +144,7 @@ class Target(Section):
     service: str | None = None
     group: str | None = None
     namespace: Namespace | None = None
-    dimension: str | None = None  # a scalable dimension like ecs:service:DesiredCount
+    dimension: Dimension | None = None  # a scalable dimension like ecs:service:DesiredCount
     resource_id: str | None = None  # like service/my-cluster/my-service
     function: str | None = None
     qualifier: str | None = None  # an alias or version
@@ -140,13 +166,6 @@ class Target(Section):
             if not re.fullmatch(NAME_PATTERN, name):
                 raise ValueError(f"profile name {name!r}: expected {NAME_RULE}")
         return profiles
-
-    @field_validator("dimension")
-    @classmethod
-    def _dimension(cls, dimension: str | None) -> str | None:
-        if dimension is not None and not _DIMENSION.fullmatch(dimension):
-            raise ValueError("expected a scalable dimension like ecs:service:DesiredCount")
-        return dimension
 
     @model_validator(mode="after")
     def _consistent(self) -> Target:

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from functions.shared.clients import client
 
 from . import targets
-from .model import Change, Levels, Override, Owner, Saved, TargetState
+from .model import Change, Levels, Override, Owner, Saved, Suspension, TargetState
 from .policy import Capacity
 
 SORT_KEY = "state"
@@ -64,11 +64,18 @@ def _instant(raw: Any) -> datetime | None:
     return None if raw is None else datetime.fromisoformat(raw)
 
 
+def _suspension(raw: Any) -> Suspension:
+    # Items saved before the flags were kept one by one hold a single boolean: it stood for all three.
+    return Suspension.every(raw) if isinstance(raw, bool) else Suspension(**raw)
+
+
 def to_json(stored: Stored) -> str:
     saved = stored.saved_before_zero
     override = stored.override
     body = {
-        "saved_before_zero": None if saved is None else {"levels": _levels(saved.levels), "suspended": saved.suspended},
+        "saved_before_zero": None
+        if saved is None
+        else {"levels": _levels(saved.levels), "suspended": saved.suspended.shown()},
         "last_changes": [t.isoformat() for t in stored.last_changes],
         "override": None
         if override is None
@@ -91,7 +98,7 @@ def from_json(text: str, version: int) -> Stored:
         version=version,
         saved_before_zero=None
         if saved is None
-        else Saved(_from_levels(saved["levels"]) or Levels(0, 0), bool(saved["suspended"])),
+        else Saved(_from_levels(saved["levels"]) or Levels(0, 0), _suspension(saved["suspended"])),
         last_changes=tuple(datetime.fromisoformat(t) for t in body.get("last_changes", [])),
         override=None
         if override is None

@@ -13,20 +13,32 @@ calls and are asked only when they matter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
 
-from .model import Change, Levels, Owner
-from .policy import Capacity, Target
+from .model import NOT_SUSPENDED, Change, Levels, Owner, Suspension
+from .policy import Capacity, Dimension, Namespace, Target
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling.type_defs import ScalableTargetTypeDef, SuspendedStateTypeDef
+    from mypy_boto3_autoscaling.type_defs import AutoScalingGroupTypeDef, InstanceRefreshTypeDef
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef
+
+Service = Literal["application-autoscaling", "autoscaling", "cloudwatch", "ecs", "lambda", "scheduler"]
+ResourceKey = Literal["cluster", "service", "group", "function", "qualifier", "resource_id"]
 
 MUTATING_PREFIXES = ("register_", "update_", "put_", "delete_", "suspend_", "resume_", "deregister_", "set_")
-# The ASG processes that scale it on its own: suspended together, like App Auto Scaling's SuspendedState.
-ASG_SCALING_PROCESSES = ("AlarmNotification", "ScheduledActions")
+# The ASG processes that scale it on its own: alarms (both dynamic flags) and scheduled actions.
+DYNAMIC_PROCESS = "AlarmNotification"
+SCHEDULED_PROCESS = "ScheduledActions"
+# The operator tags each Application Auto Scaling target with the policy's name for it: the only way IAM can
+# tell one scalable target from another (see stacks/capacity.py).
+TARGET_TAG = "deckhand:capacity-target"
 REFRESH_BUSY = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
 APPLICATION_AUTOSCALING: Owner = "application-autoscaling"
 
@@ -48,7 +60,7 @@ class ApplyFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Call:
-    service: str
+    service: Service
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -59,9 +71,9 @@ class Call:
 
 @dataclass(frozen=True)
 class ScalableId:
-    namespace: str
+    namespace: Namespace
     resource_id: str
-    dimension: str
+    dimension: Dimension
 
     def params(self) -> dict[str, Any]:
         return {"ServiceNamespace": self.namespace, "ResourceId": self.resource_id, "ScalableDimension": self.dimension}
@@ -74,7 +86,7 @@ class Live:
     target: str
     owner: Owner
     levels: Levels
-    suspended: bool = False
+    suspended: Suspension = NOT_SUSPENDED
     deployment_in_progress: bool = False
     busy: str | None = None  # why it is busy, said to the operator
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -92,10 +104,20 @@ def find(policy: Capacity, name: str) -> Target:
     return target
 
 
+def resource(target: Target, key: ResourceKey) -> str:
+    """One of the resource keys the policy requires of the target's kind."""
+    value = getattr(target, key)
+    if value is None:
+        raise ValueError(f"target {target.name!r}: an {target.kind} has no {key}")
+    return str(value)
+
+
 def scalable_id(target: Target) -> ScalableId:
     """The Application Auto Scaling identity a target has (or would have) when registered."""
     if target.kind == "scalable-target":
-        return ScalableId(str(target.namespace), str(target.resource_id), str(target.dimension))
+        if target.namespace is None or target.dimension is None:
+            raise ValueError(f"target {target.name!r}: a scalable-target needs its namespace and dimension")
+        return ScalableId(target.namespace, resource(target, "resource_id"), target.dimension)
     if target.kind == "ecs-service":
         return ScalableId("ecs", f"service/{target.cluster}/{target.service}", "ecs:service:DesiredCount")
     if target.kind == "lambda-provisioned-concurrency":
@@ -114,36 +136,58 @@ def ecs_service_of(resource_id: str) -> tuple[str, str] | None:
 # --- pure conversions of responses ------------------------------------------------------------------
 
 
-def to_scalable(name: str, raw: Mapping[str, Any]) -> Live:
-    suspended = raw.get("SuspendedState") or {}
+def to_suspension(state: SuspendedStateTypeDef) -> Suspension:
+    return Suspension(
+        dynamic_in=state.get("DynamicScalingInSuspended", False),
+        dynamic_out=state.get("DynamicScalingOutSuspended", False),
+        scheduled=state.get("ScheduledScalingSuspended", False),
+    )
+
+
+def suspended_state(suspension: Suspension) -> SuspendedStateTypeDef:
+    return {
+        "DynamicScalingInSuspended": suspension.dynamic_in,
+        "DynamicScalingOutSuspended": suspension.dynamic_out,
+        "ScheduledScalingSuspended": suspension.scheduled,
+    }
+
+
+def to_scalable(name: str, raw: ScalableTargetTypeDef) -> Live:
     return Live(
         target=name,
         owner=APPLICATION_AUTOSCALING,
-        levels=Levels(int(raw["MinCapacity"]), int(raw["MaxCapacity"])),
-        suspended=any(bool(value) for value in suspended.values()),
-        arn=str(raw.get("ScalableTargetARN", "")),
+        levels=Levels(raw["MinCapacity"], raw["MaxCapacity"]),
+        suspended=to_suspension(raw.get("SuspendedState", {})),
+        arn=raw.get("ScalableTargetARN", ""),
     )
 
 
-def to_group(name: str, raw: Mapping[str, Any]) -> Live:
-    processes = {p["ProcessName"] for p in raw.get("SuspendedProcesses", [])}
+def to_group(name: str, raw: AutoScalingGroupTypeDef) -> Live:
+    processes = {p.get("ProcessName") for p in raw.get("SuspendedProcesses", [])}
+    dynamic = DYNAMIC_PROCESS in processes
     return Live(
         target=name,
         owner="asg",
-        levels=Levels(int(raw["MinSize"]), int(raw["MaxSize"]), int(raw["DesiredCapacity"])),
-        suspended=set(ASG_SCALING_PROCESSES) <= processes,
-        tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])},
+        levels=Levels(raw["MinSize"], raw["MaxSize"], raw["DesiredCapacity"]),
+        suspended=Suspension(dynamic, dynamic, SCHEDULED_PROCESS in processes),
+        tags={t.get("Key", ""): t.get("Value", "") for t in raw.get("Tags", [])},
     )
 
 
-def refresh_busy(refreshes: list[Mapping[str, Any]]) -> str | None:
+def group_processes(suspension: Suspension) -> dict[str, bool]:
+    """Whether each of the group's own scaling processes is to be suspended: one dynamic flag is enough."""
+    return {DYNAMIC_PROCESS: suspension.dynamic_in or suspension.dynamic_out, SCHEDULED_PROCESS: suspension.scheduled}
+
+
+def refresh_busy(refreshes: Sequence[InstanceRefreshTypeDef]) -> str | None:
     for refresh in refreshes:
-        if refresh.get("Status") in REFRESH_BUSY:
-            return f"instance refresh {refresh.get('InstanceRefreshId', '?')} is {refresh['Status']}"
+        status = refresh.get("Status")
+        if status in REFRESH_BUSY:
+            return f"instance refresh {refresh.get('InstanceRefreshId', '?')} is {status}"
     return None
 
 
-def deployment_busy(service: Mapping[str, Any]) -> str | None:
+def deployment_busy(service: ServiceTypeDef) -> str | None:
     deployments = service.get("deployments", [])
     if len(deployments) > 1:
         return f"ECS service {service.get('serviceName', '?')} has {len(deployments)} deployments"
@@ -171,19 +215,22 @@ def raw_count(levels: Levels) -> int:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _describe_scalable(ident: ScalableId) -> Mapping[str, Any] | None:
+def _describe_scalable(ident: ScalableId) -> ScalableTargetTypeDef | None:
     response = client("application-autoscaling").describe_scalable_targets(
         ServiceNamespace=ident.namespace, ResourceIds=[ident.resource_id], ScalableDimension=ident.dimension
     )
-    found: list[Mapping[str, Any]] = response.get("ScalableTargets", [])
+    found = response.get("ScalableTargets", [])
     return found[0] if found else None
 
 
-def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> Mapping[str, Any]:
-    response = client("ecs").describe_services(
-        cluster=cluster, services=[service], **({"include": ["TAGS"]} if tags else {})
+def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> ServiceTypeDef:
+    ecs = client("ecs")
+    response = (
+        ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
+        if tags
+        else ecs.describe_services(cluster=cluster, services=[service])
     )
-    found: list[Mapping[str, Any]] = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+    found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
     if not found:
         raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
     return found[0]
@@ -211,8 +258,8 @@ def read(target: Target) -> Live:
             f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) is registered"
         )
     if target.kind == "ecs-service":
-        service = _describe_service(target.name, str(target.cluster), str(target.service))
-        count = int(service.get("desiredCount", 0))
+        service = _describe_service(target.name, resource(target, "cluster"), resource(target, "service"))
+        count = service.get("desiredCount", 0)
         live = Live(target.name, "raw", Levels(count, count, count))
         return _with_deployment(live, deployment_busy(service))
     return _read_provisioned(target)
@@ -220,7 +267,8 @@ def read(target: Target) -> Live:
 
 def _read_group(target: Target) -> Live:
     autoscaling = client("autoscaling")
-    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"]
+    group = resource(target, "group")
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
     if not groups:
         raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
     return to_group(target.name, groups[0])
@@ -229,7 +277,9 @@ def _read_group(target: Target) -> Live:
 def check_deployment(target: Target, live: Live) -> str | None:
     """Why a deployment or instance refresh keeps the target busy, or None; one call where `read` did not say."""
     if target.kind == "asg":
-        refreshes = client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=target.group, MaxRecords=5)
+        refreshes = client("autoscaling").describe_instance_refreshes(
+            AutoScalingGroupName=resource(target, "group"), MaxRecords=5
+        )
         return refresh_busy(refreshes.get("InstanceRefreshes", []))
     if live.owner == APPLICATION_AUTOSCALING:
         ident = scalable_id(target)
@@ -243,10 +293,10 @@ def tags(target: Target, live: Live, home_arn: str) -> Mapping[str, str]:
     if target.kind == "asg":
         return live.tags
     if target.kind == "ecs-service":
-        service = _describe_service(target.name, str(target.cluster), str(target.service), tags=True)
-        return {t["key"]: t.get("value", "") for t in service.get("tags", [])}
+        service = _describe_service(target.name, resource(target, "cluster"), resource(target, "service"), tags=True)
+        return {t.get("key", ""): t.get("value", "") for t in service.get("tags", [])}
     if target.kind == "lambda-provisioned-concurrency":
-        found = client("lambda").list_tags(Resource=lambda_arn(str(target.function), home_arn))
+        found = client("lambda").list_tags(Resource=lambda_arn(resource(target, "function"), home_arn))
         return dict(found.get("Tags", {}))
     if not live.arn:
         return {}
@@ -257,7 +307,9 @@ def tags(target: Target, live: Live, home_arn: str) -> Mapping[str, str]:
 def _read_provisioned(target: Target) -> Live:
     lam = client("lambda")
     try:
-        config = lam.get_provisioned_concurrency_config(FunctionName=target.function, Qualifier=target.qualifier)
+        config = lam.get_provisioned_concurrency_config(
+            FunctionName=resource(target, "function"), Qualifier=resource(target, "qualifier")
+        )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code == "ProvisionedConcurrencyConfigNotFoundException":
@@ -267,7 +319,7 @@ def _read_provisioned(target: Target) -> Live:
                 f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
             ) from error
         raise
-    count = int(config.get("RequestedProvisionedConcurrentExecutions", 0))
+    count = config.get("RequestedProvisionedConcurrentExecutions", 0)
     busy = "provisioned concurrency is being allocated" if config.get("Status") == "IN_PROGRESS" else None
     return Live(target.name, "raw", Levels(count, count, count), deployment_in_progress=busy is not None, busy=busy)
 
@@ -281,31 +333,16 @@ def calls(change: Change, target: Target, owner: Owner) -> list[Call]:
         raise ValueError(f"the change is for {change.target!r}, not {target.name!r}")
     if not change.changes_anything:
         return []
-    after, suspend = change.after, change.suspended_after
-    suspend_changes = change.suspended_after != change.suspended_before
+    after = change.after
     if owner == APPLICATION_AUTOSCALING:
         if target.kind == "asg":
             raise ValueError(f"target {target.name!r}: an Auto Scaling group is not an Application Auto Scaling target")
         params = {**scalable_id(target).params(), "MinCapacity": after.min, "MaxCapacity": after.max}
-        if suspend_changes:
-            params["SuspendedState"] = {
-                "DynamicScalingInSuspended": suspend,
-                "DynamicScalingOutSuspended": suspend,
-                "ScheduledScalingSuspended": suspend,
-            }
+        if change.suspended_after != change.suspended_before:
+            params["SuspendedState"] = suspended_state(change.suspended_after)
         return [Call("application-autoscaling", "register_scalable_target", params)]
     if owner == "asg":
-        if target.kind != "asg":
-            raise ValueError(f"target {target.name!r} is an {target.kind}, not an Auto Scaling group")
-        update: dict[str, Any] = {"AutoScalingGroupName": target.group, "MinSize": after.min, "MaxSize": after.max}
-        if (after.max == 0 or change.restored) and after.desired is not None:
-            update["DesiredCapacity"] = after.desired
-        made = [Call("autoscaling", "update_auto_scaling_group", update)]
-        if suspend_changes:
-            method = "suspend_processes" if suspend else "resume_processes"
-            processes = {"AutoScalingGroupName": target.group, "ScalingProcesses": list(ASG_SCALING_PROCESSES)}
-            made.append(Call("autoscaling", method, processes))
-        return made
+        return _group_calls(change, target)
     # raw: nothing else owns it
     count = raw_count(after)
     if target.kind == "ecs-service":
@@ -320,6 +357,24 @@ def calls(change: Change, target: Target, owner: Owner) -> list[Call]:
             Call("lambda", "put_provisioned_concurrency_config", {**where, "ProvisionedConcurrentExecutions": count})
         ]
     raise ValueError(f"target {target.name!r}: an {target.kind} has no raw capacity to write")
+
+
+def _group_calls(change: Change, target: Target) -> list[Call]:
+    if target.kind != "asg":
+        raise ValueError(f"target {target.name!r} is an {target.kind}, not an Auto Scaling group")
+    after, group = change.after, resource(target, "group")
+    update: dict[str, Any] = {"AutoScalingGroupName": group, "MinSize": after.min, "MaxSize": after.max}
+    if (after.max == 0 or change.restored) and after.desired is not None:
+        update["DesiredCapacity"] = after.desired
+    made = [Call("autoscaling", "update_auto_scaling_group", update)]
+    was, will = group_processes(change.suspended_before), group_processes(change.suspended_after)
+    for method, moved in (
+        ("suspend_processes", [p for p in will if will[p] and not was[p]]),
+        ("resume_processes", [p for p in will if was[p] and not will[p]]),
+    ):
+        if moved:
+            made.append(Call("autoscaling", method, {"AutoScalingGroupName": group, "ScalingProcesses": moved}))
+    return made
 
 
 def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> list[Call]:
@@ -338,6 +393,7 @@ def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> l
     return made
 
 
-def make(planned: Call) -> Any:
+def make(planned: Call) -> object:
     """Make one call through the shared clients."""
-    return getattr(client(planned.service), planned.method)(**planned.params)
+    made: object = getattr(client(planned.service), planned.method)(**planned.params)
+    return made

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from functions.capacity.model import Change, Levels, Override, Saved, TargetState, Trigger
+from functions.capacity.model import Change, Levels, Override, Saved, Suspension, TargetState, Trigger
 from functions.capacity.plan import DEPLOYMENT, PRECEDENCE, active_precedence, lowers, plan, precedence
 from functions.capacity.policy import Target
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+ALL_SUSPENDED = Suspension.every(True)
+suspensions = st.builds(Suspension, st.booleans(), st.booleans(), st.booleans())
 
 
 def make_target(**keys: object) -> Target:
@@ -79,19 +81,19 @@ def test_a_schedule_moves_at_most_max_step_toward_its_profile() -> None:
 
 
 def test_zero_saves_the_live_capacity_and_the_restore_returns_it_exactly() -> None:
-    live = TargetState(current=Levels(7, 13, 9), owner="asg", suspended=True)
+    live = TargetState(current=Levels(7, 13, 9), owner="asg", suspended=ALL_SUSPENDED)
 
     to_zero = plan(TARGET, live, Trigger("schedule", profile="zero"), NOW)
     assert to_zero.after == Levels(0, 0, 0)
-    assert to_zero.save == Saved(Levels(7, 13, 9), suspended=True)
+    assert to_zero.save == Saved(Levels(7, 13, 9), suspended=ALL_SUSPENDED)
     assert to_zero.mute == ("web-unhealthy",)
 
-    at_zero = TargetState(current=to_zero.after, owner="asg", suspended=False, saved_before_zero=to_zero.save)
+    at_zero = TargetState(current=to_zero.after, owner="asg", saved_before_zero=to_zero.save)
     again = plan(TARGET, at_zero, Trigger("schedule", profile="zero"), NOW)
     assert again.save is None  # the saved state is never overwritten by zeros
 
     morning = plan(TARGET, at_zero, Trigger("schedule", profile="day"), NOW)
-    assert (morning.after, morning.suspended_after, morning.restored) == (Levels(7, 13, 9), True, True)
+    assert (morning.after, morning.suspended_after, morning.restored) == (Levels(7, 13, 9), ALL_SUSPENDED, True)
     assert morning.unmute == ("web-unhealthy",)
 
 
@@ -224,7 +226,7 @@ def states(draw: st.DrawFn, target: Target) -> TargetState:
     return TargetState(
         current=Levels(low, high, desired),
         owner=draw(st.sampled_from(["application-autoscaling", "asg", "raw"])),
-        suspended=draw(st.booleans()),
+        suspended=draw(suspensions),
         in_alarm=draw(st.booleans()),
         deployment_in_progress=draw(st.booleans()),
         last_changes=tuple(NOW - timedelta(minutes=m) for m in draw(st.lists(st.integers(0, 90), max_size=6))),
@@ -310,7 +312,7 @@ def test_the_restore_after_zero_equals_the_saved_state(case: tuple[Target, Targe
     # Only a profile that is not itself a zero profile restores (one with max 0 is another way to zero).
     waking = [name for name, profile in target.profiles.items() if not profile.zero]
     assume(waking)
-    at_zero = replace(state, current=to_zero.after, suspended=False, saved_before_zero=to_zero.save)
+    at_zero = replace(state, current=to_zero.after, suspended=Suspension(), saved_before_zero=to_zero.save)
     restored = plan(target, at_zero, Trigger("schedule", profile=waking[0]), NOW + timedelta(hours=10))
     assert restored.after == state.current
     assert restored.suspended_after == state.suspended

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from functions.capacity import store as store_module
 from functions.capacity import targets
-from functions.capacity.model import Change, Levels, Override, Saved, Trigger
+from functions.capacity.model import Change, Levels, Override, Saved, Suspension, Trigger
 from functions.capacity.policy import Capacity
 from functions.capacity.store import Conflict, StateStore, Stored, after, commit, from_json, state, to_json
 from functions.capacity.targets import ApplyFailed, Live
@@ -95,7 +95,7 @@ def live_orders() -> Levels:
 
 
 FULL = Stored(
-    saved_before_zero=Saved(Levels(2, 9, 4), suspended=True),
+    saved_before_zero=Saved(Levels(2, 9, 4), suspended=Suspension(dynamic_in=True)),
     last_changes=(NOW - timedelta(minutes=30), NOW - timedelta(minutes=5)),
     override=Override("apply", set_at=NOW, until=NOW + timedelta(hours=2), before=Levels(1, 5)),
     profile="day",
@@ -107,7 +107,12 @@ FULL = Stored(
 
 
 @given(
-    saved=st.none() | st.builds(Saved, st.builds(Levels, st.integers(0, 9), st.integers(0, 9)), st.booleans()),
+    saved=st.none()
+    | st.builds(
+        Saved,
+        st.builds(Levels, st.integers(0, 9), st.integers(0, 9)),
+        st.builds(Suspension, st.booleans(), st.booleans(), st.booleans()),
+    ),
     minutes=st.lists(st.integers(0, 2000), max_size=5),
     override=st.none() | st.just(FULL.override) | st.just(Override("pause", set_at=NOW)),
     profile=st.none() | st.sampled_from(["day", "night"]),
@@ -121,8 +126,8 @@ def test_the_stored_state_survives_its_json_round_trip(
 
 
 def test_going_to_zero_saves_and_restoring_forgets() -> None:
-    zero = after(Stored(), change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), False), profile="zero"), NOW)
-    assert (zero.saved_before_zero, zero.last_changes, zero.profile) == (Saved(Levels(2, 9), False), (NOW,), "zero")
+    zero = after(Stored(), change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), Suspension()), profile="zero"), NOW)
+    assert (zero.saved_before_zero, zero.last_changes, zero.profile) == (Saved(Levels(2, 9), Suspension()), (NOW,), "zero")
 
     later = NOW + timedelta(hours=8)
     day = after(zero, change(Levels(0, 0), Levels(2, 9), restored=True, profile="day"), later)
@@ -143,11 +148,12 @@ def test_overrides_are_kept_and_cleared_and_old_changes_forgotten() -> None:
 
 
 def test_the_planner_state_joins_live_levels_and_stored_memory() -> None:
-    live = Live("orders", "application-autoscaling", Levels(3, 8), suspended=True, deployment_in_progress=True)
+    out = Suspension(dynamic_out=True)
+    live = Live("orders", "application-autoscaling", Levels(3, 8), suspended=out, deployment_in_progress=True)
     seen = state(live, FULL, in_alarm=True, tagged=True)
     assert (seen.current, seen.suspended, seen.deployment_in_progress, seen.in_alarm) == (
         Levels(3, 8),
-        True,
+        out,
         True,
         True,
     )
@@ -193,7 +199,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(audit_table: str) -> 
 def test_commit_applies_then_saves(audit_table: str) -> None:
     register_orders(2, 9)
     states = StateStore(audit_table)
-    zero = change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), False), profile="zero")
+    zero = change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), Suspension()), profile="zero")
 
     done = commit(zero, POLICY, OWNER, Stored(), store=states, now=NOW, dry_run=False)
 
@@ -285,3 +291,8 @@ def test_a_refused_change_or_an_unknown_target_commits_nothing(audit_table: str)
         )
     assert states.load("orders") == Stored()
     assert states.load("ghost") == Stored()
+
+
+def test_a_state_saved_with_one_suspended_boolean_restores_all_three_flags_as_it_meant() -> None:
+    legacy = '{"saved_before_zero": {"levels": {"min": 2, "max": 9, "desired": null}, "suspended": true}}'
+    assert from_json(legacy, 4).saved_before_zero == Saved(Levels(2, 9), Suspension.every(True))

@@ -18,11 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.capacity import targets
-from functions.capacity.model import Change, Levels, Owner, Trigger
+from functions.capacity.model import Change, Levels, Owner, Suspension, Trigger
 from functions.capacity.policy import Capacity
 from functions.capacity.targets import ApplyFailed, Call, Live, UnknownTarget, apply, calls, read
 from tests.support.aws import REGION
 
+ALL = Suspension.every(True)
 POLICY = Capacity.model_validate(
     {
         "targets": [
@@ -134,7 +135,7 @@ def test_an_ecs_service_registered_with_application_auto_scaling_moves_by_its_bo
     assert (live.owner, live.levels, live.suspended, live.deployment_in_progress) == (
         "application-autoscaling",
         Levels(2, 10),
-        False,
+        Suspension(),
         False,
     )
 
@@ -146,23 +147,29 @@ def test_an_ecs_service_registered_with_application_auto_scaling_moves_by_its_bo
     assert desired["services"][0]["desiredCount"] == 0  # the raw count is the autoscaler's, untouched
 
 
-def test_zero_and_restore_carry_the_suspended_state(aws: None) -> None:
+def test_zero_and_restore_carry_each_suspended_flag_on_its_own(aws: None) -> None:
     make_service()
     register_web(2, 10)
+    only_in = Suspension(dynamic_in=True)
 
     apply(
-        change("web", Levels(2, 10), Levels(0, 0), suspended_after=True),
+        change("web", Levels(2, 10), Levels(0, 0), suspended_after=only_in),
         POLICY,
         "application-autoscaling",
         dry_run=False,
     )
-    suspended = scalable_web()["SuspendedState"]
-    assert (scalable_web()["MaxCapacity"], suspended["DynamicScalingInSuspended"]) == (0, True)
-    assert read(POLICY.target("web")).suspended  # type: ignore[arg-type]
+    assert scalable_web()["SuspendedState"] == {
+        "DynamicScalingInSuspended": True,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    }
+    assert read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
 
-    back = change("web", Levels(0, 0), Levels(2, 10), suspended_before=True, restored=True)
+    # Someone resumed everything while it was at zero: the restore puts back the one saved flag, not all three.
+    back = change("web", Levels(0, 0), Levels(2, 10), suspended_after=only_in, restored=True)
     apply(back, POLICY, "application-autoscaling", dry_run=False)
-    assert (scalable_web()["MinCapacity"], scalable_web()["SuspendedState"]["ScheduledScalingSuspended"]) == (2, False)
+    assert read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
+    assert scalable_web()["MinCapacity"] == 2
 
 
 def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws: None) -> None:
@@ -242,18 +249,34 @@ def test_an_asg_moves_min_and_max_and_desired_only_when_zeroing_or_restoring(
     assert "DesiredCapacity" not in step.params  # the group's own scaling owns desired
     assert (group()["MinSize"], group()["MaxSize"]) == (3, 6)
 
-    made = apply(
-        change("workers", Levels(3, 6, 3), Levels(0, 0, 0), suspended_after=True), POLICY, "asg", dry_run=False
-    )
+    made = apply(change("workers", Levels(3, 6, 3), Levels(0, 0, 0), suspended_after=ALL), POLICY, "asg", dry_run=False)
     assert [c.method for c in made] == ["update_auto_scaling_group", "suspend_processes"]
     assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (0, 0, 0)
-    assert read(POLICY.target("workers")).suspended  # type: ignore[arg-type]
+    assert read(POLICY.target("workers")).suspended == ALL  # type: ignore[arg-type]
 
-    back = change("workers", Levels(0, 0, 0), Levels(1, 4, 3), suspended_before=True, restored=True)
+    back = change("workers", Levels(0, 0, 0), Levels(1, 4, 3), suspended_before=ALL, restored=True)
     made = apply(back, POLICY, "asg", dry_run=False)
     assert [c.method for c in made] == ["update_auto_scaling_group", "resume_processes"]
     assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (1, 4, 3)
-    assert not read(POLICY.target("workers")).suspended  # type: ignore[arg-type]
+    assert read(POLICY.target("workers")).suspended == Suspension()  # type: ignore[arg-type]
+
+
+def test_a_group_suspends_and_resumes_only_the_processes_whose_flag_moves() -> None:
+    target = POLICY.target("workers")
+    assert target is not None
+    scheduled_only = change(
+        "workers",
+        Levels(1, 4, 3),
+        Levels(1, 4, 3),
+        suspended_before=Suspension(dynamic_in=True),
+        suspended_after=Suspension(scheduled=True),
+    )
+    made = calls(scheduled_only, target, "asg")
+    assert [(c.method, c.params.get("ScalingProcesses")) for c in made] == [
+        ("update_auto_scaling_group", None),
+        ("suspend_processes", ["ScheduledActions"]),
+        ("resume_processes", ["AlarmNotification"]),
+    ]
 
 
 def test_an_instance_refresh_in_progress_is_a_deployment(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -372,7 +395,7 @@ def test_a_throttled_call_says_what_failed_and_what_was_already_made(monkeypatch
         return throttling("SuspendProcesses") if method == "suspend_processes" else None
 
     monkeypatch.setattr(targets, "client", Recorder(fail=fail))
-    zero = change("workers", Levels(1, 4, 3), Levels(0, 0, 0), suspended_after=True)
+    zero = change("workers", Levels(1, 4, 3), Levels(0, 0, 0), suspended_after=ALL)
 
     with pytest.raises(ApplyFailed, match=r"autoscaling\.suspend_processes failed") as failed:
         apply(zero, POLICY, "asg", dry_run=False)
@@ -413,8 +436,8 @@ def changes(draw: st.DrawFn) -> tuple[Change, Owner]:
         draw(levels()),
         draw(levels()),
         refused=draw(st.none() | st.just("refused")),
-        suspended_before=draw(st.booleans()),
-        suspended_after=draw(st.booleans()),
+        suspended_before=draw(st.builds(Suspension, st.booleans(), st.booleans(), st.booleans())),
+        suspended_after=draw(st.builds(Suspension, st.booleans(), st.booleans(), st.booleans())),
         restored=draw(st.booleans()),
     )
     return made, owner

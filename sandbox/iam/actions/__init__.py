@@ -1,0 +1,67 @@
+"""One IAM table per service, in one place: the requests AWS authorizes for each API call.
+
+Each module holds one service's table (operation -> `Row`), read from the Service Authorization
+Reference, with AWS's documented special cases as data beside their source. `requests_for` is the only
+way in: an operation without a row raises `Unmapped`, so the sandbox refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sandbox.iam.actions import (
+    application_autoscaling,
+    autoscaling,
+    awslambda,
+    cloudformation,
+    cloudwatch,
+    codepipeline,
+    dynamodb,
+    ec2,
+    ecr,
+    ecs,
+    kms,
+    logs,
+    s3,
+    scheduler,
+    sns,
+    sqs,
+    ssm,
+    sts,
+    tagging,
+)
+from sandbox.iam.actions.rows import Table
+from sandbox.iam.model import Call, IamRequest, Unmapped
+
+# botocore's service name -> its table
+TABLES: Mapping[str, Table] = {
+    "application-autoscaling": application_autoscaling.TABLE,
+    "autoscaling": autoscaling.TABLE,
+    "cloudformation": cloudformation.TABLE,
+    "cloudwatch": cloudwatch.TABLE,
+    "codepipeline": codepipeline.TABLE,
+    "dynamodb": dynamodb.TABLE,
+    "ec2": ec2.TABLE,
+    "ecr": ecr.TABLE,
+    "ecs": ecs.TABLE,
+    "kms": kms.TABLE,
+    "lambda": awslambda.TABLE,
+    "logs": logs.TABLE,
+    "resourcegroupstaggingapi": tagging.TABLE,
+    "s3": s3.TABLE,
+    "scheduler": scheduler.TABLE,
+    "sns": sns.TABLE,
+    "sqs": sqs.TABLE,
+    "ssm": ssm.TABLE,
+    "sts": sts.TABLE,
+}
+SERVICES = tuple(TABLES)
+
+
+def requests_for(call: Call) -> list[IamRequest]:
+    """Every IAM request AWS makes of the call, each with the global keys a request over TLS carries."""
+    row = TABLES.get(call.service, {}).get(call.operation)
+    if row is None:
+        raise Unmapped(call)
+    common = {"aws:SecureTransport": "true", "aws:RequestedRegion": call.region}
+    return [IamRequest(r.action, r.resource, {**common, **r.context}) for r in row.requests(call)]

@@ -1,0 +1,43 @@
+"""Application Auto Scaling: SAR https://docs.aws.amazon.com/service-authorization/latest/reference/list_applicationautoscaling.html"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+from sandbox.iam.actions.rows import Context, Row, Table, everything, request_tags
+from sandbox.iam.model import Call
+
+
+def scalable_target(call: Call) -> Sequence[str]:
+    """The scalable target's ARN ends with an id AWS assigns at registration: read from moto.
+
+    A first registration names no target yet, so it is authorized on "*".
+    """
+    p = call.params
+    backend = applicationautoscaling_backends[call.account][call.region]
+    found = backend.targets.get(p["ScalableDimension"], {}).get(p["ResourceId"])
+    return (str(found.arn),) if found else everything(call)
+
+
+def named(call: Call) -> Sequence[str]:
+    return (call.params["ResourceARN"],)
+
+
+def registering(call: Call, resource: str) -> Context:
+    """The namespace and dimension keys, and the tags the call sends (moto keeps no tags of a target)."""
+    found: dict[str, str | Sequence[str]] = {
+        "application-autoscaling:service-namespace": str(call.params["ServiceNamespace"]),
+        "application-autoscaling:scalable-dimension": str(call.params["ScalableDimension"]),
+    }
+    sent = call.params.get("Tags")
+    return {**found, **(request_tags(sent) if sent else {})}
+
+
+TABLE: Table = {
+    "DescribeScalableTargets": Row("application-autoscaling:DescribeScalableTargets"),
+    "DescribeScalingActivities": Row("application-autoscaling:DescribeScalingActivities"),
+    "RegisterScalableTarget": Row("application-autoscaling:RegisterScalableTarget", scalable_target, registering),
+    "ListTagsForResource": Row("application-autoscaling:ListTagsForResource", named),
+}

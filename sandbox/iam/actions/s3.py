@@ -1,0 +1,47 @@
+"""Amazon S3: SAR https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from moto.s3.models import s3_backends
+from moto.utilities.utils import get_partition
+
+from sandbox.iam.actions import kms
+from sandbox.iam.actions.rows import Also, Row, Table
+from sandbox.iam.model import Call, IamRequest
+
+SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+
+
+def obj(call: Call) -> Sequence[str]:
+    """An object's ARN names neither region nor account."""
+    return (f"arn:{get_partition(call.region)}:s3:::{call.params['Bucket']}/{call.params['Key']}",)
+
+
+def _bucket_key(call: Call) -> str | None:
+    """The key the request names, else the bucket's default SSE-KMS key."""
+    named = call.params.get("SSEKMSKeyId")
+    if named:
+        return str(named)
+    bucket = s3_backends[call.account][get_partition(call.region)].buckets.get(call.params["Bucket"])
+    for rule in ((bucket.encryption or {}).get("Rule") if bucket else None) or []:
+        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
+            return str(default["KMSMasterKeyID"])
+    return None
+
+
+def upload_key(call: Call) -> Sequence[IamRequest]:
+    return kms.via(call, "s3", _bucket_key(call), ("kms:GenerateDataKey",))
+
+
+def download_key(call: Call) -> Sequence[IamRequest]:
+    return kms.via(call, "s3", _bucket_key(call), ("kms:Decrypt",))
+
+
+TABLE: Table = {
+    # An object encrypted with SSE-KMS: PutObject needs kms:GenerateDataKey, GetObject kms:Decrypt.
+    "PutObject": Row("s3:PutObject", obj, also=(Also(upload_key, SSE_KMS),)),
+    "GetObject": Row("s3:GetObject", obj, also=(Also(download_key, SSE_KMS),)),
+}

@@ -1,0 +1,31 @@
+"""Amazon SNS: SAR https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from moto.sns.models import sns_backends
+
+from sandbox.iam.actions import kms
+from sandbox.iam.actions.rows import Also, Row, Table
+from sandbox.iam.model import Call, IamRequest
+
+
+def topic(call: Call) -> Sequence[str]:
+    return (str(call.params.get("TopicArn") or call.params["TargetArn"]),)
+
+
+def topic_key(call: Call) -> Sequence[IamRequest]:
+    """Publishing to a topic encrypted with a customer managed key needs the key's data key and decrypt."""
+    found = sns_backends[call.account][call.region].topics.get(topic(call)[0])
+    key = found.kms_master_key_id if found else None
+    return kms.via(call, "sns", key, ("kms:GenerateDataKey", "kms:Decrypt"))
+
+
+TABLE: Table = {
+    "Publish": Row(
+        "sns:Publish",
+        topic,
+        also=(Also(topic_key, "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"),),
+    ),
+}

@@ -15,7 +15,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
-from functions.capacity.targets import scalable_id
+from functions.capacity.targets import TARGET_TAG, scalable_id
 from functions.shared.policy import Policy
 
 from . import core
@@ -111,11 +111,13 @@ class Capacity(Construct):
             "SchedulerRole",
             role_name=scheduler_role_name(prefix),
             description="Lets EventBridge Scheduler invoke the Deckhand capacity function from its schedule group",
+            # Scheduler sets aws:SourceArn to the schedule GROUP's ARN, never a schedule's: the user guide's
+            # "Confused deputy prevention" (scheduler/latest/UserGuide/cross-service-confused-deputy-prevention)
+            # says so, and aws-cdk-lib's aws_scheduler_targets conditions its roles the same way.
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self._schedules_arn()},
+                    "StringEquals": {"aws:SourceAccount": stack.account, "aws:SourceArn": self._group_arn()},
                 },
             ),
         )
@@ -147,6 +149,9 @@ class Capacity(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME if colon else ArnFormat.SLASH_RESOURCE_NAME,
         )
 
+    def _group_arn(self) -> str:
+        return self._arn("scheduler", "schedule-group", schedule_group_name(self.core.policy.name_prefix))
+
     def _schedules_arn(self) -> str:
         return self._arn("scheduler", "schedule", f"{schedule_group_name(self.core.policy.name_prefix)}/*")
 
@@ -161,18 +166,8 @@ class Capacity(Construct):
         targets_ = self.policy.targets
         unprotected = {"Null": {f"aws:ResourceTag/{self.core.policy.defaults.protect_tag}": "true"}}
         # Every target but a group may have an Application Auto Scaling registration.
-        scalable = [scalable_id(t) for t in targets_ if t.kind != "asg"]
-        if scalable:
-            self._allow(
-                ["application-autoscaling:RegisterScalableTarget"],
-                [self._arn("application-autoscaling", "scalable-target", "*")],
-                {
-                    "StringEquals": {
-                        "application-autoscaling:service-namespace": unique(s.namespace for s in scalable),
-                        "application-autoscaling:scalable-dimension": unique(s.dimension for s in scalable),
-                    }
-                },
-            )
+        scalable = [t for t in targets_ if t.kind != "asg"]
+        self._allow_registrations(scalable)
         self.unscoped_reads = (["application-autoscaling:DescribeScalableTargets"] if scalable else []) + (
             ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes"]
             if any(t.kind == "asg" for t in targets_)
@@ -223,6 +218,42 @@ class Capacity(Construct):
         )
         self._allow(["dynamodb:GetItem"], [self.core.audit_table.table_arn])  # the saved state; PutItem is shared
 
+    def _allow_registrations(self, scalable: list[Target]) -> None:
+        """RegisterScalableTarget on exactly the policy's targets, as far as AWS lets a policy say it.
+
+        Its resource is the scalable target's ARN, whose id AWS assigns, and its only service condition keys
+        are the namespace and the dimension (Service Authorization Reference, Application Auto Scaling): the
+        resource behind a target can be told only by the scalable target's tags. So the operator tags each
+        scalable target with the policy's name for it, and the role may not send tags itself (aws:TagKeys
+        absent), so it cannot tag a registration into scope.
+        """
+        by_pair: dict[tuple[str, str], list[str]] = {}
+        for target in scalable:
+            ident = scalable_id(target)
+            by_pair.setdefault((ident.namespace, ident.dimension), []).append(target.name)
+        any_target = [self._arn("application-autoscaling", "scalable-target", "*")]
+        for (namespace, dimension), names in by_pair.items():
+            self._allow(
+                ["application-autoscaling:RegisterScalableTarget"],
+                any_target,
+                {
+                    "StringEquals": {
+                        "application-autoscaling:service-namespace": namespace,
+                        "application-autoscaling:scalable-dimension": dimension,
+                        f"aws:ResourceTag/{TARGET_TAG}": names,
+                    },
+                    "Null": {"aws:TagKeys": "true"},
+                },
+            )
+        # A scalable-target target that opts in by tag reads its tags (a request without namespace keys).
+        tagged = [t.name for t in scalable if t.kind == "scalable-target" and t.opt_in == "tag"]
+        if tagged:
+            self._allow(
+                ["application-autoscaling:ListTagsForResource"],
+                any_target,
+                {"StringEquals": {f"aws:ResourceTag/{TARGET_TAG}": tagged}},
+            )
+
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the function and scheduler roles hold, with why, beside their policies."""
         group = schedule_group_name(self.core.policy.name_prefix)
@@ -247,8 +278,11 @@ class Capacity(Construct):
             found.append(
                 Acknowledgment(
                     id=wildcard_finding(self, "application-autoscaling", "scalable-target/*"),
-                    reason="A scalable target's ARN ends in an id AWS assigns, which RegisterScalableTarget does not "
-                    "take; the statement is limited to the policy's service namespaces and scalable dimensions.",
+                    reason="A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
+                    "resource it scales (Service Authorization Reference, Application Auto Scaling), so the ARN "
+                    f"cannot be written here. Each statement allows only scalable targets tagged {TARGET_TAG} "
+                    "with the name of one of the policy's targets, in that target's service namespace and "
+                    "scalable dimension, and no request that carries tags.",
                 )
             )
         found += [

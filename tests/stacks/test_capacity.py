@@ -9,12 +9,15 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.capacity.policy import Capacity as CapacityPolicy
+from functions.capacity.targets import TARGET_TAG
 from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
+from sandbox.iam.simulator import Policy as SimPolicy
+from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE, cron
 from stacks.core import ENVIRONMENT_LIMIT_BYTES
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
-from tests.support.template import role_statements, text
+from tests.support.template import listed, role_statements, text
 
 ARN = "arn:${AWS::Partition}:{service}:us-east-1:${AWS::AccountId}:{resource}"
 
@@ -105,24 +108,57 @@ def test_a_schedule_cron_comes_from_at_and_days_or_is_given() -> None:
     assert [cron(s) for s in target.schedules] == ["cron(30 7 ? * MON,SUN *)", "cron(0 22 ? * MON-FRI *)"]
 
 
-def test_scheduler_assumes_its_role_only_for_the_capacity_group(template: Template) -> None:
+def scheduler_role(template: Template) -> dict[str, Any]:
     [role] = template.find_resources(
         "AWS::IAM::Role", {"Properties": {"RoleName": "deckhand-capacity-scheduler"}}
     ).values()
-    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    return role
+
+
+def test_scheduler_assumes_its_role_only_for_the_capacity_group(template: Template) -> None:
+    [trust] = scheduler_role(template)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert text(trust["Condition"]["ArnLike"]["aws:SourceArn"]) == arn("scheduler", "schedule/deckhand-capacity/*")
+    assert trust["Condition"].keys() == {"StringEquals"}
+    condition = trust["Condition"]["StringEquals"]
+    assert text(condition["aws:SourceArn"]) == arn("scheduler", "schedule-group/deckhand-capacity")
+    assert text(condition["aws:SourceAccount"]) == "${AWS::AccountId}"
 
 
-def test_bounds_move_only_for_the_policys_namespaces_and_dimensions(template: Template) -> None:
+def test_the_scheduler_role_invokes_only_the_capacity_function(template: Template) -> None:
+    logical_id, _ = capacity_function(template)
+    role = {
+        "Ref": next(
+            iter(template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "deckhand-capacity-scheduler"}}))
+        )
+    }
+    held = [
+        listed(statement)
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    [invoke] = [s for s in held if "lambda:InvokeFunction" in s["Action"]]
+    assert invoke["Action"] == ["lambda:InvokeFunction"]
+    assert invoke["Resource"] == [f"${{{logical_id}.Arn}}", f"${{{logical_id}.Arn}}:*"]
+    assert {a for s in held for a in s["Action"]} <= {
+        "lambda:InvokeFunction",
+        "sqs:SendMessage",  # its dead letters
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+
+
+def test_bounds_move_only_for_scalable_targets_tagged_with_a_policy_target_name(template: Template) -> None:
     statement = granting(template, "application-autoscaling:RegisterScalableTarget")
     assert statement["Action"] == ["application-autoscaling:RegisterScalableTarget"]
     assert statement["Resource"] == [arn("application-autoscaling", "scalable-target/*")]
     assert statement["Condition"] == {
         "StringEquals": {
-            "application-autoscaling:service-namespace": ["ecs"],
-            "application-autoscaling:scalable-dimension": ["ecs:service:DesiredCount"],
-        }
+            "application-autoscaling:service-namespace": "ecs",
+            "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+            f"aws:ResourceTag/{TARGET_TAG}": ["web"],
+        },
+        "Null": {"aws:TagKeys": "true"},
     }
 
 
@@ -188,3 +224,123 @@ def test_an_oversized_capacity_section_fails_the_synth_naming_capacity_targets()
     assert "deckhand.yaml" in message  # the file the app deploys
     assert "capacity.targets" in message
     assert f"{ENVIRONMENT_LIMIT_BYTES} bytes" in message
+
+
+# --- regressions under AWS's authorizer: the old grant kept as a fixture, the new one read from the template ---
+
+ACCOUNT = "123456789012"
+GROUP_ARN = f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule-group/deckhand-capacity"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deckhand-capacity-scheduler"
+CAPACITY_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand-capacity/deckhand-capacity"
+# An id AWS assigns (the user guide's example): the ARN says nothing of the service behind it.
+SCALABLE_TARGET_ARN = (
+    f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/1234abcd56ab78cd901ef1234567890ab123"
+)
+ECS_SERVICE_KEYS = {
+    "application-autoscaling:service-namespace": "ecs",
+    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+}
+OLD_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/deckhand-capacity/*"},
+            },
+        }
+    ],
+}
+OLD_REGISTER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "application-autoscaling:RegisterScalableTarget",
+            "Resource": f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/*",
+            "Condition": {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": ["ecs"],
+                    "application-autoscaling:scalable-dimension": ["ecs:service:DesiredCount"],
+                }
+            },
+        }
+    ],
+}
+
+
+def deployed(value: Any) -> Any:
+    """A template value as the account would hold it: pseudo parameters and the roles' ARNs filled in."""
+    if isinstance(value, str) or (isinstance(value, dict) and value.keys() in ({"Fn::Join"}, {"Ref"}, {"Fn::GetAtt"})):
+        flat = text(value).replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", ACCOUNT)
+        return flat.replace("${AWS::Region}", "us-east-1")
+    if isinstance(value, dict):
+        return {key: deployed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [deployed(item) for item in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Simulator:
+    return Simulator()
+
+
+def register(simulator: Simulator, policy: dict[str, Any], **context: str) -> Verdict:
+    return simulator.evaluate(
+        Simulation(
+            principal=CAPACITY_SESSION,
+            action="application-autoscaling:RegisterScalableTarget",
+            resource=SCALABLE_TARGET_ARN,
+            resource_account=ACCOUNT,
+            context={**ECS_SERVICE_KEYS, **context},
+            identity_policies=[SimPolicy("capacity", policy)],
+        )
+    )
+
+
+def assume(simulator: Simulator, trust: dict[str, Any]) -> Verdict:
+    """Scheduler assuming the role for a schedule of the group, with the context Scheduler sets."""
+    return simulator.evaluate(
+        Simulation(
+            principal="scheduler.amazonaws.com",
+            action="sts:AssumeRole",
+            resource=SCHEDULER_ROLE_ARN,
+            resource_account=ACCOUNT,
+            context={"aws:SourceAccount": ACCOUNT, "aws:SourceArn": GROUP_ARN},
+            resource_policy=trust,
+        )
+    )
+
+
+def test_scheduler_assuming_the_role_was_refused_and_is_now_allowed(template: Template, simulator: Simulator) -> None:
+    trust = deployed(scheduler_role(template)["Properties"]["AssumeRolePolicyDocument"])
+
+    assert not assume(simulator, OLD_TRUST).allowed
+    assert assume(simulator, trust).allowed, assume(simulator, trust).explain()
+
+
+def test_registering_a_scalable_target_outside_the_policy_was_allowed_and_is_now_refused(
+    template: Template, simulator: Simulator
+) -> None:
+    new = {"Version": "2012-10-17", "Statement": deployed(function_statements(template))}
+    billing = {f"aws:ResourceTag/{TARGET_TAG}": "billing"}  # an ECS service the policy does not list
+
+    assert register(simulator, OLD_REGISTER).allowed  # untagged, like any service of the account
+    assert not register(simulator, new).allowed
+    assert not register(simulator, new, **billing).allowed
+    assert register(simulator, new, **{f"aws:ResourceTag/{TARGET_TAG}": "web"}).allowed
+
+
+def test_the_function_cannot_tag_a_registration_into_its_scope(template: Template, simulator: Simulator) -> None:
+    new = {"Version": "2012-10-17", "Statement": deployed(function_statements(template))}
+    web = {f"aws:ResourceTag/{TARGET_TAG}": "web"}
+
+    tagging = register(
+        simulator, new, **web, **{"aws:TagKeys": [TARGET_TAG]}, **{f"aws:RequestTag/{TARGET_TAG}": "web"}
+    )
+
+    assert not tagging.allowed

@@ -12,6 +12,7 @@ answers DescribeInstanceRefreshes (moto runs no instance refresh).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -30,6 +31,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from xml.sax.saxutils import escape as xml_escape
 
 from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation.models import cloudformation_backends
@@ -1513,6 +1515,8 @@ class SandboxApp:
     def _route(self, request: Request, body: JSON, account: str, region: str) -> JSON:
         method, path = request.method, request.path
         store = self.store
+        if method == "GET" and path == deliveries.LEDGER_ROUTE:
+            return store.deliveries.document()
         if method == "GET":
             return self._read(request, account, region)
         posts: dict[str, Callable[[], JSON]] = {
@@ -1540,8 +1544,6 @@ class SandboxApp:
             return store.state()
         if path == "/_sandbox/failures":
             return store.failure_state()
-        if path == deliveries.LEDGER_ROUTE:
-            return store.deliveries.document()
         if path == "/_sandbox/events":
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}
@@ -1602,8 +1604,94 @@ def _convert_cloudformation_tags(resource: Any, convert: Any) -> None:
     resource.create_from_cloudformation_json = classmethod(create)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Where a failed asynchronous invocation goes: moto drops a function's DeadLetterConfig and has no
+# AWS::Lambda::EventInvokeConfig, so the sandbox could not see (nor authorize) either path.
+
+LAMBDA_EVENT_INVOKE_CONFIG_KEYS = ("DestinationConfig", "MaximumEventAgeInSeconds", "MaximumRetryAttempts")
+
+
+def _keep_dead_letter_config() -> None:
+    """A function keeps its DeadLetterConfig (from CreateFunction, UpdateFunctionConfiguration or its template)
+    and GetFunctionConfiguration answers it, as Lambda does."""
+    original_configuration = LambdaFunction.get_configuration
+    if getattr(original_configuration, "deckhand_dead_letters", False):
+        return
+    original_init, original_update = LambdaFunction.__init__, LambdaFunction.update_configuration
+    original_create = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def init(self: LambdaFunction, account_id: str, spec: JSON, region: str, version: str | int = 1) -> None:
+        original_init(self, account_id, spec, region, version)
+        self.dead_letter_config = spec.get("DeadLetterConfig")  # type: ignore[attr-defined]
+
+    def configuration(self: LambdaFunction, on_create: bool = False) -> JSON:
+        answer = original_configuration(self, on_create)
+        if getattr(self, "dead_letter_config", None):
+            answer["DeadLetterConfig"] = self.dead_letter_config  # type: ignore[attr-defined]
+        return answer
+
+    def update(self: LambdaFunction, config_updates: JSON) -> JSON:
+        if "DeadLetterConfig" in config_updates:
+            self.dead_letter_config = config_updates["DeadLetterConfig"]  # type: ignore[attr-defined]
+        return original_update(self, config_updates)
+
+    def create(cls: Any, /, name: str, template: JSON, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        function = original_create(cls, name, template, account_id, region_name, **kwargs)
+        function.dead_letter_config = template.get("Properties", {}).get("DeadLetterConfig")
+        return function
+
+    configuration.deckhand_dead_letters = True  # type: ignore[attr-defined]
+    LambdaFunction.__init__ = init  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign, assignment]
+
+
+class CfnEventInvokeConfig(CloudFormationModel):
+    """AWS::Lambda::EventInvokeConfig, put through moto's Lambda backend (PutFunctionEventInvokeConfig)."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.function_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnEventInvokeConfig:
+        properties = cloudformation_json["Properties"]
+        config = {key: properties[key] for key in LAMBDA_EVENT_INVOKE_CONFIG_KEYS if key in properties}
+        for limit in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
+            if limit in config:
+                config[limit] = int(config[limit])  # the template may carry them as strings
+        lambda_backend(account_id, region_name).put_function_event_invoke_config(properties["FunctionName"], config)
+        return cls(str(properties["FunctionName"]))
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        function_name = cloudformation_json.get("Properties", {}).get("FunctionName") or resource_name
+        with contextlib.suppress(LambdaClientError):  # the function went first
+            lambda_backend(account_id, region_name).delete_function_event_invoke_config(function_name)
+
+    def is_created(self) -> bool:
+        return True
+
+
 def make_app() -> SandboxApp:
     """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers."""
+    _keep_dead_letter_config()
     # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
     _convert_cloudformation_tags(KmsKey, _kms_tags)
     _convert_cloudformation_tags(SsmParameter, _ssm_tags)

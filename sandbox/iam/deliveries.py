@@ -33,6 +33,7 @@ CLOUDWATCH = "cloudwatch.amazonaws.com"
 SCHEDULER = "scheduler.amazonaws.com"
 LAMBDA = "lambda.amazonaws.com"
 SEND_TO_ENCRYPTED_QUEUE = ("kms:GenerateDataKey", "kms:Decrypt")
+SCHEDULER_SESSION = "scheduler"
 TLS = {"aws:SecureTransport": "true"}  # every service-to-service call travels over TLS
 
 
@@ -303,46 +304,54 @@ class Wiring:
 
     def schedule(self, schedule: Mapping[str, Any]) -> list[Delivery]:
         target = schedule["Target"]
-        group = str(schedule.get("GroupName") or "default")
-        role = str(target["RoleArn"])
-        # Scheduler user guide, "Confused deputy prevention": the aws:SourceArn Scheduler sets when it assumes
-        # the execution role is the schedule GROUP's ARN, not the schedule's ("do not scope the aws:SourceArn
-        # statement to a specific schedule or a schedule name prefix").
-        assume = Check(
-            principal=SCHEDULER,
-            action="sts:AssumeRole",
-            resource=role,
-            context=on_behalf_of(self.arn("scheduler", f"schedule-group/{group}")),
-        )
-        session = session_of(role, "scheduler")
-        metric = Metric(
-            namespace="AWS/Scheduler",
-            names=("InvocationAttemptCount", "TargetErrorCount"),
-            dimensions={"ScheduleGroup": group},
-        )
-        found = []
-        if str(target["Arn"]).startswith("arn:aws:lambda:"):
-            invoke = Check(principal=session, action="lambda:InvokeFunction", resource=str(target["Arn"]), role=role)
-            found.append(
-                Delivery(
-                    kind="schedule → function",
-                    source=str(schedule["Arn"]),
-                    target=str(target["Arn"]),
-                    checks=(assume, invoke),
-                    metric=metric,
-                )
-            )
+        found = [self.schedule_to_function(schedule)] if str(target["Arn"]).startswith("arn:aws:lambda:") else []
         dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
         if dead_letters:
+            role = str(target["RoleArn"])
             found.append(
                 Delivery(
                     kind="schedule → dead-letter queue",
                     source=str(schedule["Arn"]),
                     target=dead_letters,
-                    checks=(assume, *self.send_to_queue(session, dead_letters, {}, role=role)),
+                    checks=(
+                        self.scheduler_assumes(schedule),
+                        *self.send_to_queue(session_of(role, SCHEDULER_SESSION), dead_letters, {}, role=role),
+                    ),
                 )
             )
         return found
+
+    def scheduler_assumes(self, schedule: Mapping[str, Any]) -> Check:
+        # Scheduler user guide, "Confused deputy prevention": the aws:SourceArn Scheduler sets when it assumes
+        # the execution role is the schedule GROUP's ARN, not the schedule's ("do not scope the aws:SourceArn
+        # statement to a specific schedule or a schedule name prefix").
+        group = str(schedule.get("GroupName") or "default")
+        return Check(
+            principal=SCHEDULER,
+            action="sts:AssumeRole",
+            resource=str(schedule["Target"]["RoleArn"]),
+            context=on_behalf_of(self.arn("scheduler", f"schedule-group/{group}")),
+        )
+
+    def schedule_to_function(self, schedule: Mapping[str, Any]) -> Delivery:
+        """Scheduler assumes the schedule's role, then invokes the function as that role."""
+        target = schedule["Target"]
+        role, function = str(target["RoleArn"]), str(target["Arn"])
+        session = session_of(role, SCHEDULER_SESSION)
+        return Delivery(
+            kind="schedule → function",
+            source=str(schedule["Arn"]),
+            target=function,
+            checks=(
+                self.scheduler_assumes(schedule),
+                Check(principal=session, action="lambda:InvokeFunction", resource=function, role=role),
+            ),
+            metric=Metric(
+                namespace="AWS/Scheduler",
+                names=("InvocationAttemptCount", "TargetErrorCount"),
+                dimensions={"ScheduleGroup": str(schedule.get("GroupName") or "default")},
+            ),
+        )
 
     # -- Lambda functions
 

@@ -1,0 +1,564 @@
+"""Service-to-service deliveries, checked the way each service checks them.
+
+The first part builds each path by hand in the in-process sandbox server (quick, one resource at a time);
+the second deploys the real app once with `sandbox up` and checks every path it wires, then puts back the
+defective policies of issues 10/11, kept here as fixtures, and shows the delivery refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox import ACCOUNT, REGION, cli
+from sandbox.iam import deliveries
+
+Client = Callable[[str], Any]
+
+TLS_ONLY_TOPIC_POLICY_SID = "AllowPublishThroughSSLOnly"
+
+
+def tls_only_topic_policy(topic_arn: str) -> dict[str, Any]:
+    """The notifications topic's policy before issue 11 item 5: CDK's enforce_ssl Deny and nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": TLS_ONLY_TOPIC_POLICY_SID,
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def cloudwatch_may_publish(topic_arn: str, account: str) -> dict[str, Any]:
+    """The TLS Deny plus the Allow AWS asks for: CloudWatch, for this account's alarms."""
+    allow = {
+        "Sid": "CloudWatchAlarms",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:*:{account}:alarm:*"},
+        },
+    }
+    policy = tls_only_topic_policy(topic_arn)
+    return {**policy, "Statement": [*policy["Statement"], allow]}
+
+
+def scheduler_trust(source_arn: str, account: str) -> dict[str, Any]:
+    """The Scheduler role's trust; before issue 11 item 2 `source_arn` was `…:schedule/<group>/*`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": source_arn}},
+            }
+        ],
+    }
+
+
+def service_trust(service: str) -> str:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def allow(
+    actions: list[str], resource: str, principal: dict[str, Any] | None = None, **condition: Any
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    if principal is not None:
+        statement["Principal"] = principal
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def key_policy(*services: str) -> str:
+    """A key policy like CDK's: the account's IAM policies decide, and each service may use the key directly."""
+    root = allow(["kms:*"], "*", {"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+    uses = [
+        allow(["kms:Decrypt", "kms:GenerateDataKey*"], "*", {"Service": s}, StringEquals={"aws:SourceAccount": ACCOUNT})
+        for s in services
+    ]
+    return document(root, *uses)
+
+
+def refusals(endpoint: str, found: list[deliveries.Delivery]) -> list[tuple[str, str, str]]:
+    """(kind, refused action, decision) of each refused delivery."""
+    return [
+        (r.delivery.kind, r.check.action, r.decision)
+        for r in deliveries.ask(endpoint, found, phase="deploy")
+        if r is not None
+    ]
+
+
+def of_kind(found: list[deliveries.Delivery], kind: str) -> list[deliveries.Delivery]:
+    return [d for d in found if d.kind == kind]
+
+
+# --- each path, built by hand ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def region() -> str:
+    return "eu-west-3"  # moto's backends are process-wide: keep this module's resources apart
+
+
+@pytest.fixture(scope="module")
+def wiring(client: Client, region: str) -> deliveries.Wiring:
+    return deliveries.Wiring(client, ACCOUNT, region)
+
+
+def customer_key(client: Client, policy: str) -> str:
+    return str(client("kms").create_key(Policy=policy)["KeyMetadata"]["Arn"])
+
+
+def role(client: Client, name: str, trust: str, *statements: dict[str, Any]) -> str:
+    iam = client("iam")
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"])
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="grants", PolicyDocument=document(*statements))
+    return arn
+
+
+def queue(client: Client, name: str, key: str | None = None) -> tuple[str, str]:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes={"KmsMasterKeyId": key} if key else {})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(url), str(arn)
+
+
+def function(client: Client, name: str, role_arn: str, **extra: Any) -> str:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
+    made = client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler="index.handler",
+        Code={"ZipFile": code.getvalue()},
+        **extra,
+    )
+    return str(made["FunctionArn"])
+
+
+def test_alarm_to_topic_is_refused_under_the_tls_only_topic_policy(
+    client: Client, endpoint: str, wiring: deliveries.Wiring
+) -> None:
+    key = customer_key(client, key_policy("cloudwatch.amazonaws.com"))
+    sns = client("sns")
+    topic = sns.create_topic(Name="notices", Attributes={"KmsMasterKeyId": key})["TopicArn"]
+    sns.set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(tls_only_topic_policy(topic))
+    )
+    client("cloudwatch").put_metric_alarm(
+        AlarmName="errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[topic],
+    )
+    [delivery] = [d for d in wiring.alarms() if d.target == topic]
+    assert [c.action for c in delivery.checks] == ["sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"]
+    assert delivery.checks[0].context["aws:SourceArn"].endswith(":alarm:errors")
+
+    assert refusals(endpoint, [delivery]) == [("alarm → topic", "sns:Publish", "ImplicitlyDenied")]
+
+    fixed = json.dumps(cloudwatch_may_publish(topic, ACCOUNT))
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=fixed)
+    assert refusals(endpoint, [delivery]) == []
+
+
+def test_alarm_to_an_encrypted_topic_needs_cloudwatch_on_the_key_policy(
+    client: Client, endpoint: str, wiring: deliveries.Wiring
+) -> None:
+    key = customer_key(client, key_policy())  # only the account's IAM policies: no service may use the key
+    sns = client("sns")
+    topic = sns.create_topic(Name="notices-own-key", Attributes={"KmsMasterKeyId": key})["TopicArn"]
+    fixed = json.dumps(cloudwatch_may_publish(topic, ACCOUNT))
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=fixed)
+    delivery = wiring.alarm_to_topic(f"arn:aws:cloudwatch:{wiring.region}:{ACCOUNT}:alarm:errors", topic)
+
+    assert refusals(endpoint, [delivery]) == [("alarm → topic", "kms:GenerateDataKey", "ImplicitlyDenied")]
+
+
+def test_scheduler_assumes_its_role_for_the_schedule_group_not_for_a_schedule(
+    client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
+) -> None:
+    target = f"arn:aws:lambda:{region}:{ACCOUNT}:function:capacity"
+    old_trust = scheduler_trust(f"arn:aws:scheduler:{region}:{ACCOUNT}:schedule/capacity-group/*", ACCOUNT)
+    role_arn = role(client, "capacity-scheduler", json.dumps(old_trust), allow(["lambda:InvokeFunction"], target))
+    scheduler = client("scheduler")
+    scheduler.create_schedule_group(Name="capacity-group")
+    scheduler.create_schedule(
+        Name="night",
+        GroupName="capacity-group",
+        ScheduleExpression="cron(0 22 * * ? *)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": target, "RoleArn": role_arn},
+    )
+    [delivery] = [d for d in wiring.schedules() if d.source.endswith("schedule/capacity-group/night")]
+    assert (
+        delivery.checks[0].context["aws:SourceArn"]
+        == f"arn:aws:scheduler:{region}:{ACCOUNT}:schedule-group/capacity-group"
+    )
+
+    assert refusals(endpoint, [delivery]) == [("schedule → function", "sts:AssumeRole", "ImplicitlyDenied")]
+
+    iam = client("iam")
+    group_trust = scheduler_trust(f"arn:aws:scheduler:{region}:{ACCOUNT}:schedule-group/capacity-group", ACCOUNT)
+    iam.update_assume_role_policy(RoleName="capacity-scheduler", PolicyDocument=json.dumps(group_trust))
+    assert refusals(endpoint, [delivery]) == []
+
+    other_group = scheduler_trust(f"arn:aws:scheduler:{region}:{ACCOUNT}:schedule-group/other", ACCOUNT)
+    iam.update_assume_role_policy(RoleName="capacity-scheduler", PolicyDocument=json.dumps(other_group))
+    assert refusals(endpoint, [delivery]) == [("schedule → function", "sts:AssumeRole", "ImplicitlyDenied")]
+
+    iam.update_assume_role_policy(RoleName="capacity-scheduler", PolicyDocument=json.dumps(group_trust))
+    iam.delete_role_policy(RoleName="capacity-scheduler", PolicyName="grants")
+    assert refusals(endpoint, [delivery]) == [("schedule → function", "lambda:InvokeFunction", "ImplicitlyDenied")]
+
+
+def test_a_rule_invokes_a_function_only_with_the_function_policy_naming_that_rule(
+    client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
+) -> None:
+    executor = role(client, "switches-function", service_trust("lambda.amazonaws.com"))
+    arn = function(client, "switches", executor)
+    events = client("events")
+    for rule in ("ssm-changes", "other-rule"):
+        events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.ssm"]}))
+        events.put_targets(Rule=rule, Targets=[{"Id": "switches", "Arn": arn}])
+    client("lambda").add_permission(
+        FunctionName="switches",
+        StatementId="ssm-changes",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=wiring.rule_arn("ssm-changes"),
+    )
+    found = [d for d in wiring.rules() if d.target == arn]
+
+    assert sorted(d.source.rsplit("/", 1)[1] for d in found) == ["other-rule", "ssm-changes"]
+    assert refusals(endpoint, found) == [("rule → function", "lambda:InvokeFunction", "ImplicitlyDenied")]
+    [refused] = [r for r in deliveries.ask(endpoint, found, phase="deploy") if r is not None]
+    assert refused.delivery.source == wiring.rule_arn("other-rule")
+
+
+def test_a_rule_dead_letter_queue_under_a_customer_key_needs_the_key_policy_too(
+    client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
+) -> None:
+    target = f"arn:aws:lambda:{region}:{ACCOUNT}:function:watchdog"
+    rule_arn = wiring.rule_arn("alarms")
+    key = customer_key(client, key_policy("cloudwatch.amazonaws.com"))
+    url, dlq = queue(client, "watchdog-dlq", key)
+    events_may_send = allow(
+        ["sqs:SendMessage"], dlq, {"Service": "events.amazonaws.com"}, ArnEquals={"aws:SourceArn": rule_arn}
+    )
+    client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(events_may_send)})
+    events = client("events")
+    events.put_rule(Name="alarms", EventPattern=json.dumps({"source": ["aws.cloudwatch"]}))
+    events.put_targets(Rule="alarms", Targets=[{"Id": "watchdog", "Arn": target, "DeadLetterConfig": {"Arn": dlq}}])
+    [delivery] = of_kind([d for d in wiring.rules() if d.source == rule_arn], "rule → dead-letter queue")
+
+    assert refusals(endpoint, [delivery]) == [("rule → dead-letter queue", "kms:GenerateDataKey", "ImplicitlyDenied")]
+
+    client("kms").put_key_policy(
+        KeyId=key, PolicyName="default", Policy=key_policy("cloudwatch.amazonaws.com", "events.amazonaws.com")
+    )
+    assert refusals(endpoint, [delivery]) == []
+
+
+def test_a_function_assumes_its_role_and_sends_its_failures_with_it(
+    client: Client, endpoint: str, wiring: deliveries.Wiring
+) -> None:
+    key = customer_key(client, key_policy())
+    _, dlq = queue(client, "cleanup-dlq", key)
+    send = allow(["sqs:SendMessage"], dlq)
+    use_key = allow(["kms:GenerateDataKey", "kms:Decrypt"], key)
+    executor = role(client, "cleanup-function", service_trust("lambda.amazonaws.com"), send)
+    function(client, "cleanup", executor, DeadLetterConfig={"TargetArn": dlq})
+    found = [d for d in wiring.functions() if d.source.endswith(":function:cleanup")]
+
+    assert sorted(d.kind for d in found) == ["lambda async failure → dead-letter queue", "lambda → execution role"]
+    assert refusals(endpoint, found) == [
+        ("lambda async failure → dead-letter queue", "kms:GenerateDataKey", "ImplicitlyDenied")
+    ]
+
+    client("iam").put_role_policy(
+        RoleName="cleanup-function", PolicyName="grants", PolicyDocument=document(send, use_key)
+    )
+    assert refusals(endpoint, found) == []
+
+    client("iam").update_assume_role_policy(
+        RoleName="cleanup-function", PolicyDocument=service_trust("ecs-tasks.amazonaws.com")
+    )
+    assert refusals(endpoint, found) == [("lambda → execution role", "sts:AssumeRole", "ImplicitlyDenied")]
+
+
+def test_a_deployed_function_shows_its_dead_letter_queue_and_on_failure_destination(
+    client: Client, wiring: deliveries.Wiring
+) -> None:
+    executor = role(client, "notices-function", service_trust("lambda.amazonaws.com"))
+    _, dlq = queue(client, "notices-dlq")
+    _, failed = queue(client, "failed-invocations")
+    code = {"ZipFile": "def handler(event, context):\n    return event\n"}
+    function_properties = {
+        "FunctionName": "notices",
+        "Runtime": "python3.13",
+        "Handler": "index.handler",
+        "Role": executor,
+        "Code": code,
+        "DeadLetterConfig": {"TargetArn": dlq},
+    }
+    on_failure = {
+        "FunctionName": {"Ref": "Function"},
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Destination": failed}},
+    }
+    template = {
+        "Resources": {
+            "Function": {"Type": "AWS::Lambda::Function", "Properties": function_properties},
+            "Failures": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": on_failure},
+        }
+    }
+    client("cloudformation").create_stack(StackName="notices", TemplateBody=json.dumps(template))
+
+    found = {d.kind: d.target for d in wiring.functions() if d.source.endswith(":function:notices")}
+    assert found == {
+        "lambda → execution role": executor,
+        "lambda async failure → dead-letter queue": dlq,
+        "lambda async failure → on-failure destination": failed,
+    }
+
+
+def test_a_pipeline_invokes_its_gate_with_its_service_role(
+    client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
+) -> None:
+    gate = f"arn:aws:lambda:{region}:{ACCOUNT}:function:gate"
+    pipeline_role = role(client, "web-app-pipeline", service_trust("codepipeline.amazonaws.com"))
+    source = {"S3Bucket": "artifacts", "S3ObjectKey": "source.zip"}
+    client("codepipeline").create_pipeline(
+        pipeline={
+            "name": "web-app",
+            "roleArn": pipeline_role,
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [action("Source", "Source", "S3", source, outputArtifacts=[{"name": "src"}])],
+                },
+                {"name": "Gate", "actions": [action("Gate", "Invoke", "Lambda", {"FunctionName": "gate"})]},
+            ],
+        }
+    )
+    found = [d for d in wiring.pipelines() if d.target == gate]
+
+    assert [d.source for d in found] == [f"arn:aws:codepipeline:{region}:{ACCOUNT}:web-app/Gate"]
+    assert refusals(endpoint, found) == [("pipeline → function", "lambda:InvokeFunction", "ImplicitlyDenied")]
+
+    grant = document(allow(["lambda:InvokeFunction"], gate))
+    client("iam").put_role_policy(RoleName="web-app-pipeline", PolicyName="gate", PolicyDocument=grant)
+    assert refusals(endpoint, found) == []
+
+
+def action(name: str, category: str, provider: str, configuration: dict[str, str], **extra: Any) -> dict[str, Any]:
+    kind = {"category": category, "owner": "AWS", "provider": provider, "version": "1"}
+    return {"name": name, "actionTypeId": kind, "configuration": configuration, "runOrder": 1, **extra}
+
+
+def test_the_ledger_counts_every_authorized_delivery_and_lists_each_refusal(
+    client: Client, endpoint: str, wiring: deliveries.Wiring
+) -> None:
+    before = deliveries.ledger(endpoint)
+    found = wiring.discover()
+    answers = deliveries.ask(endpoint, found, phase="deploy")
+    after = deliveries.ledger(endpoint)
+
+    refused = [a for a in answers if a is not None]
+    assert after["deliveries"] - before["deliveries"] == len(found) - len(refused)
+    assert after["refused"] - before["refused"] == len(refused) > 0
+    assert [r["line"] for r in after["refusals"][before["refused"] :]] == [r.line() for r in refused]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_a_malformed_check_is_answered_400_and_counts_nothing(endpoint: str, body: Any) -> None:
+    before = deliveries.ledger(endpoint)
+    request = urllib.request.Request(
+        endpoint + deliveries.CHECK_ROUTE, data=json.dumps({"deliveries": [body]}).encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 400
+    assert deliveries.ledger(endpoint) == before
+
+
+# --- the real app, as `sandbox up` deploys it -----------------------------------------------------------------
+
+WIRED_KINDS = {
+    "rule → function",
+    "rule → dead-letter queue",
+    "alarm → topic",
+    "schedule → function",
+    "schedule → dead-letter queue",
+    "lambda → execution role",
+    "lambda async failure → dead-letter queue",
+    "lambda async failure → on-failure destination",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cli.Up, cli.Paths]]:
+    if not cli.CDK.exists():
+        pytest.fail("the CDK CLI is not installed: run `npm ci` (make test does)")
+    paths = cli.Paths(tmp_path_factory.mktemp("sandbox"))
+    try:
+        yield cli.up(paths), paths
+    finally:
+        cli.down(paths)
+
+
+@pytest.fixture(scope="module")
+def app_wiring(deployed: tuple[cli.Up, cli.Paths]) -> deliveries.Wiring:
+    return cli.wiring(deployed[0].endpoint)
+
+
+@pytest.mark.sandbox
+def test_up_authorizes_every_path_the_stacks_wire(
+    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+) -> None:
+    up, _ = deployed
+    found = app_wiring.discover()
+
+    assert {d.kind for d in found} >= WIRED_KINDS
+    assert up.refused == []
+    ledger = deliveries.ledger(up.endpoint)
+    assert ledger["refused"] == 0
+    assert ledger["deliveries"] >= len(found)
+
+
+@pytest.mark.sandbox
+def test_the_tls_only_topic_policy_refuses_every_error_alarm(
+    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+) -> None:
+    endpoint = deployed[0].endpoint
+    alarms = of_kind(app_wiring.discover(), "alarm → topic")
+    [topic] = {d.target for d in alarms}
+    sns = cli.sandbox_client("sns", endpoint)
+    deployed_policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    sns.set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(tls_only_topic_policy(topic))
+    )
+    try:
+        refused = refusals(endpoint, alarms)
+    finally:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=deployed_policy)
+
+    assert refused == [("alarm → topic", "sns:Publish", "ImplicitlyDenied")] * len(alarms)
+    assert refusals(endpoint, alarms) == []
+
+
+@pytest.mark.sandbox
+def test_the_schedule_arn_trust_refuses_every_schedule(
+    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+) -> None:
+    endpoint = deployed[0].endpoint
+    schedules = of_kind(app_wiring.discover(), "schedule → function")
+    [role_arn] = {d.checks[0].resource for d in schedules}
+    role_name = role_arn.rsplit("/", 1)[1]
+    iam = cli.sandbox_client("iam", endpoint)
+    deployed_trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    groups = {d.source.split(":schedule/", 1)[1].split("/", 1)[0] for d in schedules}
+    [group] = groups
+    old = scheduler_trust(f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/*", ACCOUNT)
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(old))
+    try:
+        refused = refusals(endpoint, schedules)
+    finally:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(deployed_trust))
+
+    assert schedules
+    assert refused == [("schedule → function", "sts:AssumeRole", "ImplicitlyDenied")] * len(schedules)
+    assert refusals(endpoint, schedules) == []
+
+
+SSM_CHANGE = {
+    "detail-type": "Parameter Store Change",
+    "source": "aws.ssm",
+    "resources": [f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/deckhand/switches/freeze"],
+    "detail": {"operation": "Update", "name": "/deckhand/switches/freeze", "type": "String", "description": ""},
+}
+
+
+@pytest.mark.sandbox
+def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_counts_it(
+    deployed: tuple[cli.Up, cli.Paths], capsys: pytest.CaptureFixture[str]
+) -> None:
+    up, paths = deployed
+    functions = cli.Functions(up.endpoint, paths)
+    delivered = cli.emit(SSM_CHANGE, functions)
+    [fired] = delivered
+    name = fired.invocation.function_name
+    lam = cli.sandbox_client("lambda", up.endpoint)
+    statements = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]
+    [permission] = [s for s in statements if fired.source.removeprefix("rule ") in json.dumps(s.get("Condition", {}))]
+    lam.remove_permission(FunctionName=name, StatementId=permission["Sid"])
+    try:
+        refused = cli.emit(SSM_CHANGE, functions)
+    finally:
+        lam.add_permission(
+            FunctionName=name,
+            StatementId=permission["Sid"],
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+            SourceArn=permission["Condition"]["ArnLike"]["AWS:SourceArn"],
+        )
+
+    assert refused == []
+    assert (
+        f"not delivered: rule → function: {cli.wiring(up.endpoint).rule_arn(fired.source.removeprefix('rule '))}"
+        in capsys.readouterr().out
+    )
+    metrics = cli.sandbox_client("cloudwatch", up.endpoint).list_metrics(
+        Namespace="AWS/Events", MetricName="FailedInvocations"
+    )
+    assert [m["Dimensions"] for m in metrics["Metrics"]] == [
+        [{"Name": "RuleName", "Value": fired.source.removeprefix("rule ")}]
+    ]
+    status = cli.status(up.endpoint)["deliveries"]
+    assert [r["phase"] for r in status["refusals"]] == ["delivery"]
+    assert len(cli.emit(SSM_CHANGE, functions)) == 1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -17,7 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from functions.shared.audit import INDEX_BY_DUTY
+from functions.shared.audit import AUDIT_PREFIX, INDEX_BY_DUTY, audit_partition
 from functions.shared.policy import Policy, PolicyError
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
@@ -49,6 +49,19 @@ def topic_name(prefix: str) -> str:
 
 def switches_path(prefix: str) -> str:
     return f"/{prefix}/switches"
+
+
+ALARM_KINDS = ("errors", "dead-letters")  # every Deckhand alarm is named <prefix>-<service>-<kind>
+
+
+def alarm_name(function_name: str, kind: str) -> str:
+    if kind not in ALARM_KINDS:
+        raise ValueError(f"a Deckhand alarm is one of {ALARM_KINDS}, not {kind!r}")
+    return f"{function_name}-{kind}"
+
+
+def dead_letter_queue_name(function_name: str) -> str:
+    return f"{function_name}-dlq"
 
 
 def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) -> dict[str, str]:
@@ -136,13 +149,48 @@ class Core(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch alarms publish to the encrypted topic, so the service needs the data key.
+        # Physical ARNs, not the resources' tokens: the key's policy naming the topic or an alarm would be a cycle.
+        deckhand_alarms = [
+            stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=alarm_name(f"{prefix}-*", kind),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for kind in ALARM_KINDS
+        ]
+        # Services deliver to the encrypted topic and queues with the key, and each key use must be allowed
+        # by the key policy (SNS developer guide, "Enable compatibility between event sources from AWS
+        # services and encrypted topics"; SQS developer guide, "Configure KMS permissions for AWS services"),
+        # on behalf of Deckhand's own sources only. AWS also lets the key policy name the topic or queue
+        # (kms:EncryptionContext:aws:sns:topicArn, ...:aws:sqs:arn), but the sandbox's evaluator ignores
+        # context keys of that form (iam-simulate matches `/` variables only), so it could not check them.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
+                sid="DeckhandAlarmsToTheTopic",
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": deckhand_alarms},
+                },
+            )
+        )
+        # EventBridge rules send undeliverable events to the functions' dead-letter queues; the rules' names
+        # are CDK's, so the source is any rule of this account's (the queue policies name each rule).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DeckhandRulesToDeadLetterQueues",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(service="events", resource="rule", resource_name="*")
+                    },
+                },
             )
         )
 
@@ -153,6 +201,19 @@ class Core(Construct):
             display_name="Deckhand",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        # A topic policy replaces SNS's default one, so the alarms need their own Allow beside the TLS Deny.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DeckhandAlarmsPublish",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": deckhand_alarms},
+                },
+            )
         )
         for email in policy.notifications.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -273,11 +334,48 @@ class Core(Construct):
             self.policy, audit_table=self.audit_table.table_name, topic_arn=self.topic.topic_arn
         )
 
+    def grant_audit(self, grantee: iam.IGrantable, duty: str) -> None:
+        """Add records to one duty's audit trail: PutItem under `audit/<duty>/` only, never UpdateItem or DeleteItem.
+
+        IAM alone guarantees that the role writes no other duty's records, no state item, and deletes or
+        updates no record. IAM cannot require PutItem's ConditionExpression, so a role could still replace
+        one of its own duty's records by writing the same key; `AuditTrail.record`'s `attribute_not_exists`
+        is what keeps Deckhand's code from doing so.
+        """
+        self._grant_partitions(grantee, ["dynamodb:PutItem"], [audit_partition(duty)])
+
+    def grant_state(self, grantee: iam.IGrantable, actions: Sequence[str], partitions: Sequence[str]) -> None:
+        """Keep a duty's own state items (saved capacity, cleanup marks and runs, watchdog slots) in the table.
+
+        Each partition is a key prefix ending in `/` that is not an audit record's, so the audit records
+        stay write-once whatever these actions are.
+        """
+        for partition in partitions:
+            clash = partition.startswith(AUDIT_PREFIX) or AUDIT_PREFIX.startswith(partition)
+            if clash or not partition.endswith("/") or "*" in partition or "?" in partition:
+                raise ValueError(
+                    f"state partition {partition!r}: expected a plain key prefix ending in '/' "
+                    f"that neither starts nor prefixes {AUDIT_PREFIX!r}"
+                )
+        self._grant_partitions(grantee, actions, partitions)
+
+    def _grant_partitions(self, grantee: iam.IGrantable, actions: Sequence[str], partitions: Sequence[str]) -> None:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(actions),
+                resources=[self.audit_table.table_arn],
+                conditions={
+                    # ForAllValues holds on a request without the key, so the key must be there too.
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in partitions]},
+                    "Null": {"dynamodb:LeadingKeys": "false"},
+                },
+            )
+        )
+
     def grant_runtime(self, grantee: iam.IGrantable) -> None:
-        """What every function needs: write audit records, notify, read the switches."""
+        """What every function needs: read audit records, notify, read the switches (writes: `grant_audit`)."""
         principal = grantee.grant_principal
         table_arn = self.audit_table.table_arn
-        principal.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table_arn]))
         principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{table_arn}/index/{INDEX_BY_DUTY}"])
         )

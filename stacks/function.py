@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .core import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Core
+from .core import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Core, alarm_name, dead_letter_queue_name
 
 RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
@@ -66,7 +66,7 @@ class DeckhandFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
-        self.dead_letter_queue = core.queue("DeadLetterQueue", f"{function_name}-dlq", scope=self)
+        self.dead_letter_queue = core.queue("DeadLetterQueue", dead_letter_queue_name(function_name), scope=self)
 
         self.function = lambda_.Function(
             self,
@@ -117,7 +117,7 @@ class DeckhandFunction(Construct):
         ).create_alarm(
             self,
             "Errors",
-            alarm_name=f"{function_name}-errors",
+            alarm_name=alarm_name(function_name, "errors"),
             alarm_description=f"The Deckhand {service} function failed; see its log group "
             f"{self.log_group.log_group_name} and its dead-letter queue.",
             threshold=1,
@@ -131,8 +131,9 @@ class DeckhandFunction(Construct):
         ).create_alarm(
             self,
             "DeadLetters",
-            alarm_name=f"{function_name}-dead-letters",
-            alarm_description=f"Events the Deckhand {service} function could not process wait in {function_name}-dlq.",
+            alarm_name=alarm_name(function_name, "dead-letters"),
+            alarm_description=f"Events the Deckhand {service} function could not process wait in "
+            f"{dead_letter_queue_name(function_name)}.",
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -8,6 +8,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from functions.switches.commands import DUTY
+
 from .core import Core
 from .function import DeckhandFunction
 
@@ -22,6 +24,7 @@ class Switches(Construct):
             service="switches",
             description="Show, set or clear Deckhand's deploy freeze and pause switches (console)",
         )
+        core.grant_audit(self.function.role, DUTY)
         self.function.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["ssm:PutParameter"],

@@ -21,10 +21,9 @@ from functions.shared.runtime import Runtime, runtime
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name, store
 from functions.shared.validation import describe_all
 
-from .commands import SwitchChange, SwitchCommand, expired, parse_command, plan
+from .commands import DUTY, SwitchChange, SwitchCommand, expired, parse_command, plan
 from .events import ParameterChangeEvent
 
-DUTY = "switches"
 CLEAR_HINT = (
     'invoke the switches function with {{"action": "clear", "switch": "{name}", "reason": "...", "dry_run": false}}'
 )

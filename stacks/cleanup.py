@@ -1,9 +1,12 @@
 """The cleanup duty: one function that finds and removes stale, costly resources in every policy region.
 
-Its role holds exactly what the configured kinds call. Reads go on `*` where the service has no
-resource-level permissions; every destructive action names its resource types in each policy region
-and, where the service supports tag conditions, requires the resource to carry the mark tag (it was
-marked a grace period before) and not the protect tag. The reports go to a bucket of their own.
+Two identities, so that IAM alone keeps the mark meaningful. The function's own role reads, writes the
+mark tag (that key only, never on a protected resource) and keeps state, but deletes nothing; for each
+removal the function assumes the deleter role, which may delete or change only what carries the mark
+and not the protect tag, and can write no mark (its one tagging grant is the final snapshot's own tags,
+while creating it). Only the function's role may assume the deleter. Reads go on `*` where the call names
+no resource; every other statement names its resource types in each policy region. The reports go to a
+bucket of their own.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from constructs import Construct
 
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import KindName, Permissions
-from functions.cleanup.kinds.common import KEEP_UNTIL_TAG
+from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE, KEEP_UNTIL_TAG
 from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAG
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
@@ -35,6 +38,7 @@ from .function import DeckhandFunction
 
 SERVICE = "cleanup"
 CLEANUP_VARIABLE = "DECKHAND_CLEANUP"
+DELETER_VARIABLE = DELETER_ROLE_VARIABLE
 BUCKET_VARIABLE = "DECKHAND_CLEANUP_BUCKET"
 REGIONS_VARIABLE = "DECKHAND_REGIONS"
 REPORTS_PREFIX = "reports/"
@@ -54,21 +58,31 @@ def report_bucket_name(prefix: str, account: str, region: str) -> str:
     return f"{prefix}-cleanup-{account}-{region}"
 
 
-def cleanup_environment(policy: Policy, bucket: str) -> dict[str, str]:
+def deleter_role_name(prefix: str) -> str:
+    return f"{prefix}-cleanup-deleter"
+
+
+def deleter_role_arn(prefix: str, *, partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/{deleter_role_name(prefix)}"
+
+
+def cleanup_environment(policy: Policy, bucket: str, deleter_role: str) -> dict[str, str]:
     """What the cleanup function reads besides the shared settings."""
     return {
         CLEANUP_VARIABLE: policy.cleanup.model_dump_json(by_alias=True),
         BUCKET_VARIABLE: bucket,
         REGIONS_VARIABLE: ",".join(policy.regions),
+        DELETER_VARIABLE: deleter_role,
     }
 
 
 def check_environment_size(policy: Policy, source: str) -> None:
     longest = max([*policy.regions, LONGEST_REGION], key=len)
     bucket = report_bucket_name(policy.name_prefix, "000000000000", longest)
+    deleter = deleter_role_arn(policy.name_prefix, partition="aws-us-gov", account="000000000000")
     check_duty_environment(
         source,
-        largest_environment(policy, (SERVICE,), cleanup_environment(policy, bucket)),
+        largest_environment(policy, (SERVICE,), cleanup_environment(policy, bucket, deleter)),
         key="cleanup.kinds",
         variable=CLEANUP_VARIABLE,
         remedy="clean fewer kinds, list fewer repositories or stack name prefixes, or merge schedule groups",
@@ -77,12 +91,16 @@ def check_environment_size(policy: Policy, source: str) -> None:
 
 @dataclass(frozen=True)
 class Scoped:
-    """Actions granted on named resources only (under conditions), and why the resources hold a wildcard."""
+    """Actions granted on named resources only (under conditions), and why the resources hold a wildcard.
+
+    `deleter`: the grant goes to the deleter role (removals and changes), not to the function's role.
+    """
 
     actions: tuple[str, ...]
     resources: Sequence[str]
     why: str
     conditions: Mapping[str, Mapping[str, Any]] | None = None
+    deleter: bool = False
 
 
 @dataclass
@@ -120,9 +138,12 @@ class Grants:
         ]
 
 
-def grant_kind(grants: Grants, kind: KindName, declared: Permissions, scoped: Sequence[Scoped]) -> None:
-    """Grant what the kind declares: its scoped statements, and its other reads on `*`. A write is never granted
-    on `*`, nor anything the kind does not declare: either is a mistake the synth names."""
+def grant_kind(
+    grants: Grants, deleter: Grants, kind: KindName, declared: Permissions, scoped: Sequence[Scoped]
+) -> None:
+    """Grant what the kind declares: its scoped statements (to the deleter role those marked so), and its other
+    reads on `*`. A write is never granted on `*`, nor anything the kind does not declare: either is a mistake the
+    synth names."""
     named = {action for grant in scoped for action in grant.actions}
     if undeclared := sorted(named - declared.actions):
         raise ValueError(f"the stack would grant {kind} {', '.join(undeclared)}, which it does not declare it calls")
@@ -133,7 +154,7 @@ def grant_kind(grants: Grants, kind: KindName, declared: Permissions, scoped: Se
         )
     grants.read(*sorted(declared.reads - named))
     for grant in scoped:
-        grants.allow(grant)
+        (deleter if grant.deleter else grants).allow(grant)
 
 
 class Cleanup(Construct):
@@ -150,7 +171,9 @@ class Cleanup(Construct):
         self.kinds = cleanup.kinds.listed()
         self.mark_tag = cleanup.mark_tag
         self.protect_tag = policy.defaults.protect_tag
+        self.protect_values = policy.defaults.protect_values
         self.bucket = self._report_bucket(core, stack)
+        deleter_name = deleter_role_name(policy.name_prefix)
         self.function = DeckhandFunction(
             self,
             "Function",
@@ -160,15 +183,31 @@ class Cleanup(Construct):
             "reports the saving",
             timeout_seconds=TIMEOUT_SECONDS,
             memory_size=MEMORY_MB,
-            environment=cleanup_environment(policy, self.bucket.bucket_name),
+            environment=cleanup_environment(
+                policy,
+                self.bucket.bucket_name,
+                deleter_role_arn(policy.name_prefix, partition=stack.partition, account=stack.account),
+            ),
         )
-        self.grants = Grants()
+        self.deleter = iam.Role(
+            self,
+            "Deleter",
+            role_name=deleter_name,
+            assumed_by=iam.ArnPrincipal(self.function.role.role_arn),
+            description="Deckhand cleanup's removals: only resources that carry the mark and not the protect tag; "
+            "it writes no mark",
+        )
+        self.deleter.grant_assume_role(self.function.role)
+        self.grants, self.deleter_grants = Grants(), Grants()
         self._grant_state(core, self.grants)
         for kind in self.kinds:
-            grant_kind(self.grants, kind, KINDS[kind].permissions, self._scoped(kind))
+            grant_kind(self.grants, self.deleter_grants, kind, KINDS[kind].permissions, self._scoped(kind))
         for statement in self.grants.statements():
             self.function.role.add_to_policy(statement)
-        self._acknowledge_wildcards(stack)
+        for statement in self.deleter_grants.statements():
+            self.deleter.add_to_policy(statement)
+        self._acknowledge_wildcards(stack, self.function.role, self.grants)
+        self._acknowledge_wildcards(stack, self.deleter, self.deleter_grants)
         self.schedules = {group.name: self._schedule(group) for group in cleanup.schedules}
         self._add_dashboard(core)
 
@@ -236,23 +275,28 @@ class Cleanup(Construct):
         owner = stack.account if account else ""
         return [f"arn:{stack.partition}:{service}:{region}:{owner}:{resource}" for region in self.regions]
 
-    def _marked_unprotected(self) -> dict[str, dict[str, str]]:
-        """The resource carries the mark (unless there is no grace period, so no mark) and not the protect tag."""
-        conditions: dict[str, dict[str, str]] = {"Null": {f"aws:ResourceTag/{self.protect_tag}": "true"}}
+    def _unprotected(self) -> dict[str, dict[str, Any]]:
+        """The resource does not carry the protect tag (with one of its protecting values, when the policy names
+        them). A negated operator on a tag the resource lacks matches: IAM User Guide, "Condition operators"."""
+        tag = f"aws:ResourceTag/{self.protect_tag}"
+        if self.protect_values:
+            return {"StringNotEquals": {tag: list(self.protect_values)}}
+        return {"Null": {tag: "true"}}
+
+    def _marked_unprotected(self) -> dict[str, dict[str, Any]]:
+        """The resource carries the mark (unless there is no grace period, so no mark) and is not protected."""
+        conditions = self._unprotected()
         if self.policy.grace_days > 0:
             conditions["StringLike"] = {f"aws:ResourceTag/{self.mark_tag}": "*"}
         return conditions
 
     def _only_the_mark(self) -> dict[str, dict[str, Any]]:
         """Tagging may add the mark tag only, and never to a protected resource."""
-        return {
-            "ForAllValues:StringEquals": {"aws:TagKeys": [self.mark_tag]},
-            "Null": {f"aws:ResourceTag/{self.protect_tag}": "true"},
-        }
+        return {"ForAllValues:StringEquals": {"aws:TagKeys": [self.mark_tag]}, **self._unprotected()}
 
     def _scoped(self, kind: KindName) -> list[Scoped]:
-        """What the kind may call on named resources only: every write it declares, and the reads that IAM
-        scopes by resource. Its other reads go on `*`."""
+        """What the kind may call on named resources only: every write it declares (removals to the deleter role,
+        marks to the function's), and the reads that IAM scopes by resource. Its other reads go on `*`."""
         marked = self._marked_unprotected()
         destroy = "destructive, so only on resources that carry the mark tag and not the protect tag"
         mark = "writes the mark tag, and only that tag, on the kinds' own resource types, never on a protected one"
@@ -264,42 +308,49 @@ class Cleanup(Construct):
         match kind:
             case "ebs-snapshot":
                 scoped = [
-                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked),
+                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked, deleter=True),
                     Scoped(("ec2:CreateTags",), snapshots, mark, self._only_the_mark()),
                 ]
             case "ebs-volume":
                 volumes = ec2("volume")
                 scoped = [
-                    Scoped(("ec2:DeleteVolume", "ec2:CreateSnapshot"), volumes, destroy, marked),
-                    Scoped(("ec2:CreateSnapshot",), snapshots, "the final snapshot of a volume before it goes"),
+                    Scoped(("ec2:DeleteVolume", "ec2:CreateSnapshot"), volumes, destroy, marked, deleter=True),
+                    Scoped(
+                        ("ec2:CreateSnapshot",),
+                        snapshots,
+                        "the final snapshot of a volume before it goes",
+                        deleter=True,
+                    ),
                     Scoped(
                         ("ec2:CreateTags",),
                         snapshots,
-                        "tags a final snapshot as it is created, with the final snapshot's own tags only",
+                        "tags a final snapshot as it is created, with the final snapshot's own tags only (never the "
+                        "mark)",
                         {
                             "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
                             "ForAllValues:StringEquals": {"aws:TagKeys": list(FINAL_SNAPSHOT_TAGS)},
                         },
+                        deleter=True,
                     ),
                     Scoped(("ec2:CreateTags",), volumes, mark, self._only_the_mark()),
                 ]
             case "ami":
                 # The AMI's own snapshots carry its mark (the kind marks them with it), so they need it here too.
                 scoped = [
-                    Scoped(("ec2:DeregisterImage",), images, destroy, marked),
-                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked),
+                    Scoped(("ec2:DeregisterImage",), images, destroy, marked, deleter=True),
+                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked, deleter=True),
                     Scoped(("ec2:CreateTags",), [*images, *snapshots], mark, self._only_the_mark()),
                 ]
             case "elastic-ip":
                 addresses = ec2("elastic-ip")
                 scoped = [
-                    Scoped(("ec2:ReleaseAddress",), addresses, destroy, marked),
+                    Scoped(("ec2:ReleaseAddress",), addresses, destroy, marked, deleter=True),
                     Scoped(("ec2:CreateTags",), addresses, mark, self._only_the_mark()),
                 ]
             case "stopped-instance":
                 instances = ec2("instance")
                 scoped = [
-                    Scoped(("ec2:TerminateInstances",), instances, destroy, marked),
+                    Scoped(("ec2:TerminateInstances",), instances, destroy, marked, deleter=True),
                     Scoped(("ec2:CreateTags",), instances, mark, self._only_the_mark()),
                 ]
             case "ecr-image":
@@ -325,13 +376,19 @@ class Cleanup(Construct):
             Scoped(
                 ("ecr:BatchDeleteImage",),
                 repositories,
-                "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect",
-                {"Null": {f"aws:ResourceTag/{self.protect_tag}": "true"}},
+                "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect "
+                "(the repository resource type takes aws:ResourceTag: Service Authorization Reference, Amazon ECR)",
+                self._unprotected(),
+                deleter=True,
             ),
             Scoped(
+                # Listing by cluster names no container instance, so AWS authorizes it on * (Service Authorization
+                # Reference, Amazon ECS; cdklabs/construct-hub#1207): the ecs:cluster condition scopes it instead.
                 ("ecs:ListTasks",),
-                self._arns("ecs", "container-instance/*"),
-                "which tasks run, in any cluster: an image a running task uses is never removed",
+                ["*"],
+                "ecs:ListTasks by cluster names no resource, so it is authorized on * and scoped by the ecs:cluster "
+                "condition to the clusters of the policy's regions",
+                {"ArnLike": {"ecs:cluster": self._arns("ecs", "cluster/*")}},
             ),
             Scoped(("ecs:DescribeTasks",), self._arns("ecs", "task/*"), "the task definitions of the running tasks"),
             Scoped(
@@ -346,7 +403,7 @@ class Cleanup(Construct):
             ),
         ]
 
-    def _log_group_scoped(self, marked: Mapping[str, Mapping[str, str]]) -> list[Scoped]:
+    def _log_group_scoped(self, marked: Mapping[str, Mapping[str, Any]]) -> list[Scoped]:
         groups = self._arns("logs", "log-group:*")
         return [
             Scoped(
@@ -359,6 +416,7 @@ class Cleanup(Construct):
                 groups,
                 "sets a retention or removes an empty group of a deleted function, only on marked, unprotected groups",
                 marked,
+                deleter=True,
             ),
             Scoped(
                 ("logs:TagResource",),
@@ -379,7 +437,10 @@ class Cleanup(Construct):
                 ("lambda:DeleteFunction",),
                 self._arns("lambda", "function:*:*"),
                 "deletes published versions only: the ARN must carry a version qualifier, so no function as a "
-                "whole (versions cannot be tagged; their marks are in the audit table)",
+                "whole, and never one of a function tagged protect (versions cannot be tagged; their marks are in "
+                "the audit table; DeleteFunction takes aws:ResourceTag: Service Authorization Reference, AWS Lambda)",
+                self._unprotected(),
+                deleter=True,
             ),
         ]
 
@@ -390,42 +451,46 @@ class Cleanup(Construct):
         stacks = [arn for prefix in prefixes for arn in self._arns("cloudformation", f"stack/{prefix}*/*")]
         return [
             Scoped(
-                ("cloudformation:DescribeStacks",), stacks, "lists the stacks the policy may remove, with their tags"
-            ),
-            Scoped(
                 ("cloudformation:DeleteStack",),
                 stacks,
                 f"only stacks that carry the TTL tag {rule.ttl_tag} and not the protect tag (stack tags cannot "
                 "change without an update: their marks are in the audit table)",
-                {
-                    "StringLike": {f"aws:ResourceTag/{rule.ttl_tag}": "*"},
-                    "Null": {f"aws:ResourceTag/{self.protect_tag}": "true"},
-                },
+                {"StringLike": {f"aws:ResourceTag/{rule.ttl_tag}": "*"}, **self._unprotected()},
+                deleter=True,
             ),
         ]
 
-    def _acknowledge_wildcards(self, stack: Stack) -> None:
+    def _acknowledge_wildcards(self, stack: Stack, role: iam.IRole, grants: Grants) -> None:
         reads = (
-            f"{', '.join(self.grants.reads)} support no resource-level permissions (list and describe calls), "
-            if self.grants.reads
+            f"{', '.join(grants.reads)} are list and describe calls that name no resource, so AWS authorizes them on "
+            "*; "
+            if grants.reads
             else ""
         )
-        acknowledgments = [
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason=f"{reads}nor do X-Ray's PutTraceSegments and PutTelemetryRecords. Every other statement of "
-                "this role names its resource types in the policy's regions.",
-            ),
-        ]
+        on_any = "; ".join(grants.wildcards.get("*", []))
+        xray = "nor do X-Ray's PutTraceSegments and PutTelemetryRecords support resource-level permissions. "
+        reason = f"{reads}{on_any + '; ' if on_any else ''}{xray if role is self.function.role else ''}"
+        acknowledgments = (
+            [
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason=f"{reason}Every other statement of this role names its resource types in the policy's "
+                    "regions.",
+                )
+            ]
+            if reason
+            else []
+        )
         acknowledgments += [
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_nag_name(stack, resource)}]",
                 reason=f"The resources are only known at run time: {'; '.join(why)}",
             )
-            for resource, why in self.grants.wildcards.items()
+            for resource, why in grants.wildcards.items()
+            if resource != "*"
         ]
         # On the role: its statements may overflow from the default policy into managed policies of its own.
-        Validations.of(self.function.role).acknowledge(*acknowledgments)
+        Validations.of(role).acknowledge(*acknowledgments)
 
     # --- triggers -------------------------------------------------------------------------------------
 

@@ -66,6 +66,8 @@ def dead_letter_queue_name(function_name: str) -> str:
 
 def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) -> dict[str, str]:
     """The settings every function reads (see functions/shared/settings.py)."""
+    values = policy.defaults.protect_values
+    protect_values = {"DECKHAND_PROTECT_VALUES": json.dumps(values)} if values else {}
     return {
         "DECKHAND_NAME_PREFIX": policy.name_prefix,
         "DECKHAND_AUDIT_TABLE": audit_table,
@@ -76,6 +78,7 @@ def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) ->
         "DECKHAND_SWITCH_CACHE_SECONDS": str(policy.switches.cache_seconds),
         "DECKHAND_SWITCH_MAX_HOURS": str(policy.switches.max_hours),
         "DECKHAND_PROTECT_TAG": policy.defaults.protect_tag,
+        **protect_values,
         "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
     }
 

@@ -26,7 +26,9 @@ def service_environment(policy: Policy, service: str, *, partition: str, account
         role = capacity.scheduler_role_arn(prefix, partition=partition, account=account)
         return capacity.capacity_environment(policy, role)
     if service == cleanup.SERVICE:
-        return cleanup.cleanup_environment(policy, cleanup.report_bucket_name(prefix, account, region))
+        bucket = cleanup.report_bucket_name(prefix, account, region)
+        deleter = cleanup.deleter_role_arn(prefix, partition=partition, account=account)
+        return cleanup.cleanup_environment(policy, bucket, deleter)
     return {}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -26,6 +26,21 @@ IN_USE = "in use"
 NOT_JUDGED = "not judged by its kind"
 TOO_YOUNG = "too young"
 NOT_YET_DUE = "marked, not yet due"
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The policy's protect tag: any value protects, unless the policy names the values that do."""
+
+    tag: str
+    values: tuple[str, ...] = ()
+
+    def protects(self, tags: Mapping[str, str]) -> bool:
+        return self.tag in tags and (not self.values or tags[self.tag] in self.values)
+
+    def describe(self, tags: Mapping[str, str]) -> str:
+        return f"tagged {self.tag}={tags[self.tag]}" if self.values else f"tagged {self.tag}"
+
 
 _MARK = re.compile(r"\d{4}-\d{2}-\d{2}")
 MARK_VALID_DAYS = 30  # a mark is honoured this long after its due date (weekly runs may miss a few)
@@ -67,13 +82,13 @@ def decide(
     mark: str | None,
     *,
     now: datetime,
-    protect_tag: str,
+    protect: Protection,
     account: str,
     grace_days: int,
 ) -> Decision:
     """`in_use` says what uses the resource (None: nothing); `mark` is the raw mark (None: unmarked)."""
     now = utc(now)
-    left_alone = reason_to_leave(resource, judgement, in_use, rule, now, protect_tag=protect_tag, account=account)
+    left_alone = reason_to_leave(resource, judgement, in_use, rule, now, protect=protect, account=account)
     if left_alone is not None or not isinstance(judgement, Candidate):
         reason, detail = left_alone or (NOT_JUDGED, "")
         return Decision(resource, "skip", reason, detail)
@@ -102,13 +117,13 @@ def reason_to_leave(
     rule: KindRule,
     now: datetime,
     *,
-    protect_tag: str,
+    protect: Protection,
     account: str,
 ) -> tuple[str, str] | None:
     """The first reason, in the order of the checks, to leave the resource alone: (reason, detail)."""
     age = now - utc(resource.created)
     checks = (
-        (protect_tag in resource.tags, PROTECTED, f"tagged {protect_tag}"),
+        (protect.protects(resource.tags), PROTECTED, protect.describe(resource.tags)),
         (resource.owner is not None and resource.owner != account, FOREIGN, f"owned by account {resource.owner}"),
         (in_use is not None, IN_USE, in_use or ""),
         (judgement is None, NOT_JUDGED, ""),

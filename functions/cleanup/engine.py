@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from functions.shared.observability import logger
 
-from .decide import Decision, blast_radius, decide
+from .decide import Decision, Protection, blast_radius, decide
 from .kinds import KindRules
 from .kinds.base import Kind, KindName, KindRule, Resource, Scope
 from .state import MarkStore
@@ -146,7 +146,7 @@ class Options:
 
     now: datetime
     dry_run: bool
-    protect_tag: str
+    protect: Protection
     mark_tag: str
     grace_days: int
     concurrency: int
@@ -180,7 +180,7 @@ def run_scope(
             rule,
             marks.get(resource.id),
             now=options.now,
-            protect_tag=options.protect_tag,
+            protect=options.protect,
             account=scope.account,
             grace_days=options.grace_days,
         )

@@ -24,6 +24,7 @@ from functions.shared.runtime import Runtime, runtime
 from . import engine
 from .command import Command, CommandError, parse_command
 from .config import CleanupConfig, config
+from .decide import Protection
 from .engine import Deadline, Options, RunState, ScopeResult
 from .kinds import KINDS, Kind
 from .kinds.base import KindName
@@ -134,7 +135,7 @@ def carry(
     options = Options(
         now=now,
         dry_run=state.dry_run,
-        protect_tag=rt.settings.protect_tag,
+        protect=Protection(rt.settings.protect_tag, rt.settings.protect_values),
         mark_tag=cfg.cleanup.mark_tag,
         grace_days=cfg.cleanup.grace_days,
         concurrency=cfg.cleanup.concurrency,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from functions.capacity.policy import Capacity
 from functions.cleanup.policy import Cleanup
@@ -37,12 +37,28 @@ class Notifications(Section):
     emails: Annotated[list[Email], AfterValidator(listed_once)] = Field(default_factory=list)
 
 
+TagValue = Annotated[str, Field(max_length=256)]
+
+
 class Defaults(Section):
     dry_run: bool = True
+    # `protect_tag: KEY` protects whatever carries the tag; `protect_tag: {key: KEY, values: [...]}` only what
+    # carries it with one of the values (keep=true, not keep=false). The form with values is held as protect_values.
     protect_tag: TagKey = "deckhand:protect"
+    protect_values: Annotated[list[TagValue], Field(min_length=1), AfterValidator(listed_once)] | None = None
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARN|ERROR)$")] = "INFO"
     log_retention_days: int = 30
     audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 400
+
+    @model_validator(mode="before")
+    @classmethod
+    def _protect_tag_with_values(cls, given: Any) -> Any:
+        if not isinstance(given, dict) or not isinstance(given.get("protect_tag"), dict):
+            return given
+        form = given["protect_tag"]
+        if sorted(form) != ["key", "values"]:
+            raise ValueError(f"protect_tag: expected a tag key, or {{key: KEY, values: [VALUE, ...]}}; got {form!r}")
+        return {**given, "protect_tag": form["key"], "protect_values": form["values"]}
 
     @field_validator("log_retention_days")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class Settings:
     switch_cache_seconds: int
     switch_max_hours: int
     protect_tag: str
+    protect_values: tuple[str, ...] = ()  # empty: the tag protects whatever its value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -47,6 +49,17 @@ class Settings:
                 problems.append(f"{name}={raw!r} is not true or false")
             return raw == "true"
 
+        def values(name: str) -> tuple[str, ...]:
+            raw = env.get(name, "").strip()
+            try:
+                listed = json.loads(raw) if raw else []
+            except ValueError:
+                listed = None
+            if not isinstance(listed, list) or not all(isinstance(value, str) for value in listed):
+                problems.append(f"{name}={raw!r} is not a JSON list of strings")
+                return ()
+            return tuple(listed)
+
         settings = cls(
             name_prefix=text("DECKHAND_NAME_PREFIX"),
             audit_table=text("DECKHAND_AUDIT_TABLE"),
@@ -57,6 +70,7 @@ class Settings:
             switch_cache_seconds=number("DECKHAND_SWITCH_CACHE_SECONDS"),
             switch_max_hours=number("DECKHAND_SWITCH_MAX_HOURS"),
             protect_tag=text("DECKHAND_PROTECT_TAG"),
+            protect_values=values("DECKHAND_PROTECT_VALUES"),
         )
         if problems:
             raise SettingsError(

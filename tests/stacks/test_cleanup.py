@@ -24,7 +24,7 @@ from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
 from tests.functions.cleanup.kinds.support import iam_actions
 from tests.support.deployed import NOW, Deployed
-from tests.support.template import function_ids, role_statements, statements, text
+from tests.support.template import function_ids, named_role, role_statements, statements, statements_of_role, text
 
 MARK = "aws:ResourceTag/deckhand:cleanup-after"
 PROTECT = "aws:ResourceTag/deckhand:protect"
@@ -57,6 +57,18 @@ def example() -> Policy:
 @pytest.fixture(scope="module")
 def cleanup_statements(template: Template) -> list[dict[str, Any]]:
     return role_statements(template, "deckhand-cleanup")
+
+
+@pytest.fixture(scope="module")
+def deleter_statements(template: Template) -> list[dict[str, Any]]:
+    return statements_of_role(template, named_role(template, "deckhand-cleanup-deleter"))
+
+
+@pytest.fixture(scope="module")
+def both_roles(
+    cleanup_statements: list[dict[str, Any]], deleter_statements: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return cleanup_statements + deleter_statements
 
 
 def granting(cleanup_statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
@@ -152,39 +164,40 @@ def test_one_rule_per_schedule_group_hands_the_function_its_group(template: Temp
 # --- permissions ---------------------------------------------------------------------------------------------
 
 
-def test_no_destructive_action_is_granted_on_every_resource(cleanup_statements: list[dict[str, Any]]) -> None:
-    granted = {a for s in cleanup_statements for a in s["Action"]}
+def test_no_destructive_action_is_granted_on_every_resource(both_roles: list[dict[str, Any]]) -> None:
+    granted = {a for s in both_roles for a in s["Action"]}
     assert granted >= DESTRUCTIVE
-    for statement in cleanup_statements:
+    for statement in both_roles:
         if DESTRUCTIVE & set(statement["Action"]):
             assert "*" not in statement["Resource"], statement
 
 
 def test_every_action_the_configured_kinds_declare_is_granted_and_no_write_on_every_resource(
-    example: Policy, cleanup_statements: list[dict[str, Any]]
+    example: Policy, both_roles: list[dict[str, Any]]
 ) -> None:
-    granted = {a for s in cleanup_statements for a in s["Action"]}
+    granted = {a for s in both_roles for a in s["Action"]}
     for name in example.cleanup.kinds.listed():
         declared = KINDS[name].permissions
         assert declared.actions <= granted, (name, sorted(declared.actions - granted))
         for action in declared.writes:
-            for statement in granting(cleanup_statements, action):
+            for statement in granting(both_roles, action):
                 assert "*" not in statement["Resource"], (name, statement)
 
 
-def test_ec2_removals_need_the_mark_and_never_touch_the_protect_tag(cleanup_statements: list[dict[str, Any]]) -> None:
+def test_ec2_removals_need_the_mark_and_never_touch_the_protect_tag(deleter_statements: list[dict[str, Any]]) -> None:
     marked = {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
     for action in EC2_DESTRUCTIVE:
-        [statement] = granting(cleanup_statements, action)
+        [statement] = granting(deleter_statements, action)
         assert statement["Condition"] == marked, action
     # one statement for ebs-snapshot and ami: the snapshots behind an AMI carry its mark, as any other
-    [snapshots] = granting(cleanup_statements, "ec2:DeleteSnapshot")
+    [snapshots] = granting(deleter_statements, "ec2:DeleteSnapshot")
     assert snapshots["Resource"] == [arn("ec2", "snapshot/*", account=False)]
 
 
-def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(cleanup_statements: list[dict[str, Any]]) -> None:
-    tagging = granting(cleanup_statements, "ec2:CreateTags")
-    [marks] = [s for s in tagging if "ec2:CreateAction" not in json.dumps(s["Condition"])]
+def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(
+    cleanup_statements: list[dict[str, Any]], deleter_statements: list[dict[str, Any]]
+) -> None:
+    [marks] = granting(cleanup_statements, "ec2:CreateTags")
     assert marks["Condition"] == {
         "ForAllValues:StringEquals": {"aws:TagKeys": ["deckhand:cleanup-after"]},
         "Null": {PROTECT: "true"},
@@ -198,7 +211,7 @@ def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(cleanup_statem
             arn("ec2", "instance/*"),
         ]
     )
-    [final] = [s for s in tagging if s is not marks]
+    [final] = granting(deleter_statements, "ec2:CreateTags")  # the final snapshot's own tags, never the mark
     assert final["Condition"] == {
         "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
         "ForAllValues:StringEquals": {"aws:TagKeys": list(FINAL_SNAPSHOT_TAGS)},
@@ -208,16 +221,47 @@ def test_tagging_writes_the_mark_only_on_the_kinds_resource_types(cleanup_statem
     assert logs["Condition"] == marks["Condition"]
 
 
-def test_other_services_are_scoped_by_resource_and_tag(cleanup_statements: list[dict[str, Any]]) -> None:
-    [delete_version] = granting(cleanup_statements, "lambda:DeleteFunction")
+REMOVALS = {action for kind in KINDS.values() for action in kind.permissions.writes} - {
+    "ec2:CreateTags",
+    "logs:TagResource",
+}
+
+
+def test_the_function_marks_but_removes_nothing_and_the_deleter_removes_but_writes_no_mark(
+    template: Template, cleanup_statements: list[dict[str, Any]], deleter_statements: list[dict[str, Any]]
+) -> None:
+    assert not REMOVALS & {a for s in cleanup_statements for a in s["Action"]}
+    assert {a for s in deleter_statements for a in s["Action"]} <= REMOVALS | {"ec2:CreateTags"}
+    for tagging in granting(deleter_statements, "ec2:CreateTags"):
+        assert tagging["Condition"]["StringEquals"] == {"ec2:CreateAction": "CreateSnapshot"}
+        assert (
+            MARK.removeprefix("aws:ResourceTag/")
+            not in tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+        )
+    deleter = named_role(template, "deckhand-cleanup-deleter")
+    [trust] = template.find_resources("AWS::IAM::Role")[deleter]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    function_role = template.find_resources("AWS::Lambda::Function")[function_ids(template)["deckhand-cleanup"]]
+    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [function_role["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]}}
+    [assume] = granting(cleanup_statements, "sts:AssumeRole")
+    assert assume["Resource"] == [f"${{{deleter}.Arn}}"]
+
+
+def test_other_services_are_scoped_by_resource_and_tag(
+    cleanup_statements: list[dict[str, Any]], deleter_statements: list[dict[str, Any]]
+) -> None:
+    [delete_version] = granting(deleter_statements, "lambda:DeleteFunction")
     assert delete_version["Resource"] == [arn("lambda", "function:*:*")]  # a qualified version, never a function
-    [delete_stack] = granting(cleanup_statements, "cloudformation:DeleteStack")
+    assert delete_version["Condition"] == {"Null": {PROTECT: "true"}}
+    [delete_stack] = granting(deleter_statements, "cloudformation:DeleteStack")
     assert delete_stack["Resource"] == [arn("cloudformation", "stack/preview-*/*")]
     assert delete_stack["Condition"] == {"StringLike": {"aws:ResourceTag/deckhand:ttl": "*"}, "Null": {PROTECT: "true"}}
-    [delete_images] = granting(cleanup_statements, "ecr:BatchDeleteImage")
+    [delete_images] = granting(deleter_statements, "ecr:BatchDeleteImage")
     assert delete_images["Resource"] == [arn("ecr", "repository/*")]
     assert delete_images["Condition"] == {"Null": {PROTECT: "true"}}
-    [log_changes] = granting(cleanup_statements, "logs:DeleteLogGroup")
+    [list_tasks] = granting(cleanup_statements, "ecs:ListTasks")
+    assert list_tasks["Resource"] == ["*"]
+    assert [text(c) for c in list_tasks["Condition"]["ArnLike"]["ecs:cluster"]] == [arn("ecs", "cluster/*")]
+    [log_changes] = granting(deleter_statements, "logs:DeleteLogGroup")
     assert log_changes["Resource"] == [arn("logs", "log-group:*")]
     assert log_changes["Condition"] == {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
     [state] = granting(cleanup_statements, "dynamodb:DeleteItem")
@@ -255,8 +299,12 @@ def test_only_the_configured_kinds_are_granted_in_every_cleanup_region(tmp_path:
     template = Template.from_stack(stack)
     granted = role_statements(template, "deckhand-cleanup")
     services = {a.split(":")[0] for s in granted for a in s["Action"]} - {"logs", "sqs", "kms", "dynamodb", "sns"}
-    assert services == {"ec2", "s3", "ssm", "xray"}
-    [delete] = [s for s in granted if "ec2:DeleteSnapshot" in s["Action"]]
+    assert services == {"ec2", "s3", "ssm", "xray", "sts"}
+    [delete] = [
+        s
+        for s in statements_of_role(template, named_role(template, "deckhand-cleanup-deleter"))
+        if "ec2:DeleteSnapshot" in s["Action"]
+    ]
     assert delete["Resource"] == [
         "arn:${AWS::Partition}:ec2:eu-west-1::snapshot/*",
         "arn:${AWS::Partition}:ec2:eu-central-1::snapshot/*",
@@ -287,13 +335,16 @@ def test_a_write_the_stack_cannot_scope_or_a_grant_no_kind_declares_fails_the_sy
     scoped = [Scoped(("ec2:DeleteVolume",), ["arn:aws:ec2:us-east-1:1:volume/*"], "destructive")]
     unscoped_write = Permissions.of(reads=["ec2:DescribeVolumes"], writes=["ec2:DeleteVolume", "ec2:DetachVolume"])
     with pytest.raises(ValueError, match=r"writes ec2:DetachVolume: give each the resources"):
-        grant_kind(Grants(), "ebs-volume", unscoped_write, scoped)
+        grant_kind(Grants(), Grants(), "ebs-volume", unscoped_write, scoped)
     undeclared = Permissions.of(reads=["ec2:DescribeVolumes"], writes=[])
     with pytest.raises(ValueError, match=r"grant ebs-volume ec2:DeleteVolume, which it does not declare"):
-        grant_kind(Grants(), "ebs-volume", undeclared, scoped)
-    grants = Grants()
-    grant_kind(grants, "ebs-volume", Permissions.of(reads=["ec2:DescribeVolumes"], writes=["ec2:DeleteVolume"]), scoped)
+        grant_kind(Grants(), Grants(), "ebs-volume", undeclared, scoped)
+    grants, deleter = Grants(), Grants()
+    removal = [Scoped(("ec2:DeleteVolume",), ["arn:aws:ec2:us-east-1:1:volume/*"], "destructive", deleter=True)]
+    declared = Permissions.of(reads=["ec2:DescribeVolumes"], writes=["ec2:DeleteVolume"])
+    grant_kind(grants, deleter, "ebs-volume", declared, removal)
     assert grants.reads == ["ec2:DescribeVolumes"]
+    assert (grants.scoped, [s.actions for s, _ in deleter.scoped.values()]) == ({}, [("ec2:DeleteVolume",)])
 
 
 @pytest.fixture
@@ -315,7 +366,7 @@ BUCKET = "deckhand-cleanup-reports"
 
 
 def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
-    no_default_amis: None, deployed: Deployed, run_estate: None, cleanup_statements: list[dict[str, Any]]
+    no_default_amis: None, deployed: Deployed, run_estate: None, both_roles: list[dict[str, Any]]
 ) -> None:
     section = {
         "enabled": True,
@@ -349,13 +400,10 @@ def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
         assert invoke({"action": "resume"}, 120) == "done"  # claims the checkpoint, acts on the rest
 
     assert {"ec2:DeleteSnapshot", "ecr:BatchDeleteImage", "dynamodb:BatchWriteItem", "dynamodb:Query"} <= made
-    granted = {a for s in cleanup_statements for a in s["Action"]}
+    granted = {a for s in both_roles for a in s["Action"]}
     assert made <= granted, sorted(made - granted)
     on_table_granted = {
-        a
-        for s in cleanup_statements
-        for a in s["Action"]
-        if any(".Arn}" in r and "/index/" not in r for r in s["Resource"])
+        a for s in both_roles for a in s["Action"] if any(".Arn}" in r and "/index/" not in r for r in s["Resource"])
     }
     assert on_table <= on_table_granted, sorted(on_table - on_table_granted)
 

@@ -46,7 +46,22 @@ def function_ids(template: Template) -> dict[str, str]:
 def role_statements(template: Template, function_name: str) -> list[dict[str, Any]]:
     """Every statement the function's role holds: its default policy, and the managed ones it overflows into."""
     fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)[function_name]]
-    role = {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]}
+    return statements_of_role(template, fn["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def named_role(template: Template, role_name: str) -> str:
+    """The logical id of the role the stack names `role_name`."""
+    [logical_id] = [
+        logical_id
+        for logical_id, role in template.find_resources("AWS::IAM::Role").items()
+        if role["Properties"].get("RoleName") == role_name
+    ]
+    return logical_id
+
+
+def statements_of_role(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement the role holds: its default policy, and the managed ones it overflows into."""
+    role = {"Ref": role_logical_id}
     return [
         listed(statement)
         for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")

@@ -22,7 +22,7 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import Days, already_gone, tag_ec2, tag_map
+from functions.cleanup.kinds.common import Days, already_gone, deleter_role, tag_ec2, tag_map
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
@@ -73,7 +73,7 @@ class Addresses:
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
         try:
-            client("ec2", scope.region).release_address(AllocationId=resource.id)
+            client("ec2", scope.region, deleter_role()).release_address(AllocationId=resource.id)
         except ClientError as error:
             if not already_gone(error, "InvalidAllocationID.NotFound"):
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -58,6 +59,15 @@ def error_code(error: ClientError) -> str:
 def already_gone(error: ClientError, *codes: str) -> bool:
     """The resource no longer exists: acting again is a no-op, so a run twice is safe."""
     return error_code(error) in codes
+
+
+# The role every removal acts as (the stack's deleter role, which can write no mark); unset, the function's own.
+DELETER_ROLE_VARIABLE = "DECKHAND_CLEANUP_DELETER_ROLE"
+
+
+def deleter_role() -> str | None:
+    """The role a kind's `act` calls AWS with: `client(service, region, deleter_role())`."""
+    return os.environ.get(DELETER_ROLE_VARIABLE) or None
 
 
 EC2_TAG_BATCH = 1000  # CreateTags takes up to 1000 resource ids

@@ -30,7 +30,7 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import Days, age_days, chunks, own_rule, pages, utc
+from functions.cleanup.kinds.common import Days, age_days, chunks, deleter_role, own_rule, pages, utc
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 from functions.shared.policy_base import matching
@@ -150,7 +150,7 @@ class Images:
         return judged
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
-        answer = client("ecr", scope.region).batch_delete_image(
+        answer = client("ecr", scope.region, deleter_role()).batch_delete_image(
             repositoryName=resource.details["repository"],
             registryId=resource.owner,
             imageIds=[{"imageDigest": resource.details["digest"]}],

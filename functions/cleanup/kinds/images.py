@@ -12,8 +12,9 @@ only marked snapshots.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,16 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import age_days, already_gone, chunks, pages, tag_ec2, tag_map
+from functions.cleanup.kinds.common import (
+    age_days,
+    already_gone,
+    chunks,
+    deleter_role,
+    error_code,
+    pages,
+    tag_ec2,
+    tag_map,
+)
 from functions.cleanup.kinds.snapshots import delete_snapshot
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
@@ -37,6 +47,7 @@ from functions.shared.clients import client
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]  # all but terminated
 DELETABLE_STATES = frozenset({"available", "failed", "invalid", "error", "disabled"})
 FILTER_VALUES = 200  # the most values one EC2 filter takes
+RELEASE_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds between tries of a snapshot its AMI held until just now
 
 
 class Rule(KindRule):
@@ -121,17 +132,33 @@ class Images:
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
         try:
-            client("ec2", scope.region).deregister_image(ImageId=resource.id)
+            client("ec2", scope.region, deleter_role()).deregister_image(ImageId=resource.id)
         except ClientError as error:
             if not already_gone(error, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
                 raise
         for snapshot in resource.details.get("snapshots", []):
-            delete_snapshot(scope.region, snapshot)
+            delete_released_snapshot(scope.region, snapshot)
 
     def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
         # The AMI's own snapshots carry its mark too: they go with it, and the role deletes only marked snapshots.
         ids = [ident for image in resources for ident in (image.id, *image.details.get("snapshots", []))]
         tag_ec2(scope.region, ids, tag, value)
+
+
+def delete_released_snapshot(
+    region: str, snapshot: str, sleep: Callable[[float], None] = time.sleep, delays: Sequence[float] = RELEASE_DELAYS
+) -> None:
+    """Delete a snapshot of a just deregistered AMI: EC2 may answer InvalidSnapshot.InUse for a moment after
+    DeregisterImage returns, so that answer is retried, a bounded number of times. (DeregisterImage's
+    DeleteAssociatedSnapshots would do it in one call, but the botocore model Deckhand pins lacks it.)"""
+    for delay in (*delays, None):
+        try:
+            delete_snapshot(region, snapshot)
+            return
+        except ClientError as error:
+            if delay is None or error_code(error) != "InvalidSnapshot.InUse":
+                raise
+        sleep(delay)
 
 
 def _snapshot_tags(region: str, snapshots: Sequence[str]) -> dict[str, dict[str, str]]:

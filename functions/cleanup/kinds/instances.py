@@ -32,6 +32,7 @@ from functions.cleanup.kinds.common import (
     age_days,
     already_gone,
     chunks,
+    deleter_role,
     own_rule,
     pages,
     tag_ec2,
@@ -122,7 +123,7 @@ class Instances:
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
         try:
-            client("ec2", scope.region).terminate_instances(InstanceIds=[resource.id])
+            client("ec2", scope.region, deleter_role()).terminate_instances(InstanceIds=[resource.id])
         except ClientError as error:
             if not already_gone(error, "InvalidInstanceID.NotFound"):
                 raise

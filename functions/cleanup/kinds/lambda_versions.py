@@ -27,7 +27,7 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import already_gone, own_rule, pages, utc
+from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, pages, utc
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
@@ -117,7 +117,9 @@ class Versions:
         if version == LATEST:  # deleting without a version would delete the function itself
             raise ValueError(f"refusing to delete {resource.id}: {LATEST} is never cleaned")
         try:
-            client("lambda", scope.region).delete_function(FunctionName=resource.details["function"], Qualifier=version)
+            client("lambda", scope.region, deleter_role()).delete_function(
+                FunctionName=resource.details["function"], Qualifier=version
+            )
         except ClientError as error:
             if not already_gone(error, "ResourceNotFoundException"):
                 raise

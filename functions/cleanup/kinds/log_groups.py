@@ -28,7 +28,7 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import age_days, already_gone, own_rule, pages
+from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule, pages
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 
@@ -110,7 +110,7 @@ class LogGroups:
         return {group.id: judge_one(group, own, now) for group in found}
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
-        logs = client("logs", scope.region)
+        logs = client("logs", scope.region, deleter_role())
         try:
             if candidate.action == "delete":
                 logs.delete_log_group(logGroupName=resource.id)

@@ -27,6 +27,7 @@ from functions.cleanup.kinds.common import (
     KEEP_UNTIL_TAG,
     age_days,
     already_gone,
+    deleter_role,
     pages,
     tag_ec2,
     tag_map,
@@ -151,7 +152,7 @@ def judge_one(snapshot: Resource, now: datetime) -> Judgement:
 
 def delete_snapshot(region: str, snapshot: str) -> None:
     try:
-        client("ec2", region).delete_snapshot(SnapshotId=snapshot)
+        client("ec2", region, deleter_role()).delete_snapshot(SnapshotId=snapshot)
     except ClientError as error:
         if not already_gone(error, "InvalidSnapshot.NotFound"):
             raise

@@ -28,6 +28,7 @@ from functions.cleanup.kinds.base import (
 )
 from functions.cleanup.kinds.common import (
     Days,
+    deleter_role,
     error_code,
     own_rule,
     pages,
@@ -87,7 +88,10 @@ class Stacks:
     rule: type[KindRule] = Rule
     taggable = False
     permissions = Permissions.of(
-        reads=["cloudformation:DescribeStacks", "cloudformation:ListImports"],
+        # DescribeStacks without a stack name is authorized on * and also needs ListStacks (Service Authorization
+        # Reference, AWS CloudFormation). Granting both keeps one paginated listing that carries the tags and the
+        # termination protection; ListStacks instead would need a DescribeStacks per stack for them.
+        reads=["cloudformation:DescribeStacks", "cloudformation:ListStacks", "cloudformation:ListImports"],
         writes=["cloudformation:DeleteStack"],
     )
 
@@ -120,7 +124,7 @@ class Stacks:
 
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
         # Deleting a stack already gone (or being deleted) is accepted by CloudFormation: safe to run twice.
-        client("cloudformation", scope.region).delete_stack(StackName=resource.id)
+        client("cloudformation", scope.region, deleter_role()).delete_stack(StackName=resource.id)
 
     def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
         raise NotImplementedError("stack tags change only with a stack update: the engine keeps cfn-stack marks")

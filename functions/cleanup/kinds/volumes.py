@@ -29,6 +29,7 @@ from functions.cleanup.kinds.common import (
     Days,
     age_days,
     already_gone,
+    deleter_role,
     own_rule,
     pages,
     tag_ec2,
@@ -97,7 +98,7 @@ class Volumes:
         if own.final_snapshot:
             take_final_snapshot(scope.region, resource, own.final_snapshot_keep_days)
         try:
-            client("ec2", scope.region).delete_volume(VolumeId=resource.id)
+            client("ec2", scope.region, deleter_role()).delete_volume(VolumeId=resource.id)
         except ClientError as error:
             if not already_gone(error, "InvalidVolume.NotFound"):
                 raise
@@ -126,7 +127,7 @@ def take_final_snapshot(region: str, volume: Resource, keep_days: int) -> str:
         return str(earlier[0]["SnapshotId"])
     keep_until = (datetime.now(UTC) + timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     tags = {FINAL_SNAPSHOT_TAG: volume.id, KEEP_UNTIL_TAG: keep_until, "Name": volume.name or volume.id}
-    created = ec2.create_snapshot(
+    created = client("ec2", region, deleter_role()).create_snapshot(
         VolumeId=volume.id,
         Description=f"final snapshot of {volume.id} ({volume.name or 'no name'}) before Deckhand deleted it",
         TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.cleanup.decide import (
+    Protection,
     FOREIGN,
     IN_USE,
     MARK_VALID_DAYS,
@@ -55,7 +56,7 @@ def decision(
         RULE,
         mark,
         now=now,
-        protect_tag=PROTECT_TAG,
+        protect=Protection(PROTECT_TAG),
         account=ACCOUNT,
         grace_days=grace_days,
     )
@@ -90,6 +91,31 @@ def test_each_reason_to_leave_a_resource_alone_comes_in_the_contracts_order(
 
     assert (skipped.verdict, skipped.reason) == ("skip", reason)
     assert skipped.detail.startswith(detail)
+
+
+@pytest.mark.parametrize(("value", "verdict"), [("true", "skip"), ("false", "act"), ("True", "act"), ("", "act")])
+def test_a_protect_tag_with_values_protects_only_those_values(value: str, verdict: str) -> None:
+    keep = Protection("keep", ("true",))
+
+    result = decide(
+        with_(tags={"keep": value}),
+        DELETE,
+        None,
+        RULE,
+        "2026-06-10",
+        now=NOW,
+        protect=keep,
+        account=ACCOUNT,
+        grace_days=7,
+    )
+
+    assert result.verdict == verdict
+    if verdict == "skip":
+        assert (result.reason, result.detail) == (PROTECTED, "tagged keep=true")
+
+
+def test_a_plain_protect_tag_protects_whatever_its_value() -> None:
+    assert decision(with_(tags={PROTECT_TAG: "false"})).reason == PROTECTED
 
 
 def test_an_unmarked_resource_is_marked_due_after_the_grace_period_in_utc() -> None:
@@ -150,7 +176,7 @@ def test_nothing_protected_foreign_in_use_young_or_not_yet_due_is_ever_acted_on(
         rule,
         mark,
         now=now,
-        protect_tag=PROTECT_TAG,
+        protect=Protection(PROTECT_TAG),
         account=ACCOUNT,
         grace_days=grace,
     )

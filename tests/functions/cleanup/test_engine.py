@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.cleanup.decide import due_date
+from functions.cleanup.decide import Protection, due_date
 from functions.cleanup.engine import ABORTED, GONE, Deadline, Options, RunState, ScopeResult, run, run_scope
 from functions.cleanup.kinds import KindRules
 from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindRule, Resource, Scope
@@ -28,7 +28,7 @@ def options(
     return Options(
         now=more.pop("now", NOW),  # type: ignore[arg-type]
         dry_run=dry_run,
-        protect_tag=PROTECT_TAG,
+        protect=Protection(PROTECT_TAG),
         mark_tag=MARK_TAG,
         grace_days=grace_days,
         concurrency=concurrency,

@@ -16,7 +16,7 @@ from functions.cleanup import handler as cleanup_handler
 from functions.cleanup.config import CleanupConfig
 from functions.cleanup.handler import AUDIT_IDS_CHARS, handle, id_chunks
 from functions.shared import clients
-from functions.shared.audit import MAX_JSON_CHARS, to_json
+from functions.shared.audit import MAX_JSON_CHARS, audit_partition, to_json
 from functions.shared.policy import load_policy
 from functions.shared.switches import SwitchState, parameter_name
 from tests.support.deployed import NOW, PATH, Deployed
@@ -137,7 +137,7 @@ def test_a_plan_reports_candidates_and_their_saving_and_never_reaches_a_mutating
     assert "Dry run: nothing was changed" in objects[json_key[:-4] + "md"].decode()
     [record] = deployed.audit_items()
     assert (record["action"]["S"], record["outcome"]["S"], record["dry_run"]["BOOL"]) == ("plan", "planned", True)
-    assert record["pk"]["S"] == f"cleanup/{ACCOUNT}/{REGION}/ebs-snapshot"
+    assert record["pk"]["S"] == audit_partition("cleanup", f"cleanup/{ACCOUNT}/{REGION}/ebs-snapshot")
     [notice] = deployed.notifications()
     assert notice["Subject"].startswith("Deckhand cleanup: plan: 0 to act on ($0.00/month), 3 to mark")
 
@@ -346,7 +346,9 @@ def test_the_lambda_handler_reads_the_account_from_the_context_and_its_settings_
 
     assert answer["status"] == "planned"
     assert ("sts", "GetCallerIdentity") not in calls.count()
-    assert deployed.audit_items()[0]["pk"]["S"] == f"cleanup/{ACCOUNT}/{REGION}/ebs-snapshot"
+    assert deployed.audit_items()[0]["pk"]["S"] == audit_partition(
+        "cleanup", f"cleanup/{ACCOUNT}/{REGION}/ebs-snapshot"
+    )
 
 
 def test_every_console_event_shipped_in_events_is_accepted_under_the_example_policy(

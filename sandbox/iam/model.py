@@ -35,5 +35,5 @@ class Unmapped(LookupError):
         self.call = call
         super().__init__(
             f"the sandbox has no IAM mapping for {call.service}:{call.operation}: "
-            "add it to sandbox/iam/actions.py with its Service Authorization Reference row"
+            "add its row to its service's table in sandbox/iam/actions/, from the Service Authorization Reference"
         )

@@ -60,7 +60,12 @@ def parse_call(environ: WSGIEnvironment) -> Call | None:
         return None
     account = get_account_id_from(signature.access_key)  # moto's default account unless the key is another's
     for service in _signed_as().get(signature.service, ()):
-        found = _read(_model(service), request, body)
+        try:
+            found = _read(_model(service), request, body)
+        except (ValueError, LookupError, TypeError):
+            # A body the service could not read either: the call, named, without its input. Its row then
+            # finds nothing to authorize and refuses it (`Unreadable`).
+            found = _read_name_only(_model(service), request)
         if found is not None:
             operation, params = found
             return Call(service, operation, params, account, signature.region)
@@ -81,6 +86,9 @@ def _unread_operation(request: Request) -> str:
     target = request.headers.get("X-Amz-Target")
     if target:
         return target.rpartition(".")[2]
+    cbor = CBOR_PATH.match(request.path)
+    if cbor:
+        return cbor.group("operation")
     return request.values.get("Action") or f"{request.method} {request.path}"
 
 
@@ -114,6 +122,11 @@ def _read(model: ServiceModel, request: Request, body: bytes) -> tuple[str, dict
     return None
 
 
+def _read_name_only(model: ServiceModel, request: Request) -> tuple[str, dict[str, Any]] | None:
+    name = _unread_operation(request)
+    return (name, {}) if _operation(model, name) is not None else None
+
+
 def _operation(model: ServiceModel, name: str) -> OperationModel | None:
     return model.operation_model(name) if name in model.operation_names else None
 
@@ -122,7 +135,10 @@ def _read_json(model: ServiceModel, target: str, body: bytes) -> tuple[str, dict
     prefix, _, name = target.rpartition(".")
     if prefix != model.metadata.get("targetPrefix") or _operation(model, name) is None:
         return None
-    return name, json.loads(body or b"{}")
+    params = json.loads(body or b"{}")
+    if not isinstance(params, dict):
+        raise TypeError(f"a JSON body is an object, not {type(params).__name__}")
+    return name, params
 
 
 def _read_cbor(model: ServiceModel, service: str, name: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -131,7 +147,9 @@ def _read_cbor(model: ServiceModel, service: str, name: str, body: bytes) -> tup
     if not body:
         return name, {}
     parser = RpcV2CBORParser()
-    params: dict[str, Any] = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    params = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    if not isinstance(params, dict):
+        raise TypeError(f"a CBOR body is a map, not {type(params).__name__}")
     return name, params
 
 
@@ -214,6 +232,7 @@ class Route:
     method: str
     path: re.Pattern[str]
     query: Mapping[str, str | None]  # the URI's literal query: `?tagging`, `?x-id=GetObject`
+    headers: tuple[str, ...]  # the required members sent as headers: CopyObject's x-amz-copy-source
     specificity: int
 
     def matches(self, request: Request, path: str) -> re.Match[str] | None:
@@ -225,6 +244,8 @@ class Route:
                     return None
             elif name not in request.args or (value is not None and request.args[name] != value):
                 return None
+        if any(header not in request.headers for header in self.headers):
+            return None
         return self.path.fullmatch(path)
 
 
@@ -239,10 +260,15 @@ def _routes(service: str) -> tuple[Route, ...]:
         for part in filter(None, literal.split("&")):
             key, equals, value = part.partition("=")
             query[key] = value if equals else None
-        literal_chars = len(LABEL.sub("", template))
-        routes.append(
-            Route(operation, operation.http["method"], _pattern(template), query, literal_chars + 100 * len(query))
+        shape = operation.input_shape
+        members = shape.members if shape is not None else {}
+        headers = tuple(
+            members[member].serialization.get("name", member)
+            for member in (shape.required_members if shape is not None else [])
+            if members[member].serialization.get("location") == "header"
         )
+        specificity = len(LABEL.sub("", template)) + 100 * len(set(query) - {"x-id"}) + 100 * len(headers)
+        routes.append(Route(operation, operation.http["method"], _pattern(template), query, headers, specificity))
     return tuple(sorted(routes, key=lambda route: -route.specificity))
 
 

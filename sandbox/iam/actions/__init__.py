@@ -58,10 +58,25 @@ TABLES: Mapping[str, Table] = {
 SERVICES = tuple(TABLES)
 
 
+class Unreadable(Unmapped):
+    """A call whose input lacks what its row reads (a resource name, a key): refused like an unmapped one."""
+
+    def __init__(self, call: Call, missing: Exception) -> None:
+        super().__init__(call)
+        self.args = (
+            f"the sandbox cannot read the IAM request of {call.service}:{call.operation} from its input "
+            f"({type(missing).__name__}: {missing}): refused",
+        )
+
+
 def requests_for(call: Call) -> list[IamRequest]:
     """Every IAM request AWS makes of the call, each with the global keys a request over TLS carries."""
     row = TABLES.get(call.service, {}).get(call.operation)
     if row is None:
         raise Unmapped(call)
+    try:
+        found = row.requests(call)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as missing:
+        raise Unreadable(call, missing) from missing
     common = {"aws:SecureTransport": "true", "aws:RequestedRegion": call.region}
-    return [IamRequest(r.action, r.resource, {**common, **r.context}) for r in row.requests(call)]
+    return [IamRequest(r.action, r.resource, {**common, **r.context}) for r in found]

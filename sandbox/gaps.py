@@ -47,6 +47,7 @@ from moto.ecs.models import ecs_backends
 from moto.events.models import EventPattern
 from moto.iam.models import get_account_id_from
 from moto.kms.models import Key as KmsKey
+from moto.kms.models import KmsBackend
 from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
@@ -1689,9 +1690,24 @@ class CfnEventInvokeConfig(CloudFormationModel):
         return True
 
 
+def _key_policy_as_text() -> None:
+    """moto's CloudFormation hands a template's KeyPolicy object to create_key, and DescribeKey then fails on it:
+    KMS keeps a key policy as text."""
+    original = KmsBackend.create_key
+    if getattr(original, "deckhand_policy_text", False):
+        return
+
+    def create_key(self: KmsBackend, policy: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, json.dumps(policy) if isinstance(policy, dict) else policy, *args, **kwargs)
+
+    create_key.deckhand_policy_text = True  # type: ignore[attr-defined]
+    KmsBackend.create_key = create_key  # type: ignore[method-assign]
+
+
 def make_app() -> SandboxApp:
     """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers."""
     _keep_dead_letter_config()
+    _key_policy_as_text()
     # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
     _convert_cloudformation_tags(KmsKey, _kms_tags)
     _convert_cloudformation_tags(SsmParameter, _ssm_tags)

@@ -295,6 +295,19 @@ def test_a_rule_dead_letter_queue_under_a_customer_key_needs_the_key_policy_too(
     assert refusals(endpoint, [delivery]) == []
 
 
+def test_a_queue_under_a_key_from_a_template_names_that_key(client: Client, wiring: deliveries.Wiring) -> None:
+    key = {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": json.loads(key_policy("events.amazonaws.com"))}}
+    encrypted = {"QueueName": "templated-dlq", "KmsMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}
+    template = {"Resources": {"Key": key, "Queue": {"Type": "AWS::SQS::Queue", "Properties": encrypted}}}
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(StackName="templated-dlq", TemplateBody=json.dumps(template))
+    made = cloudformation.describe_stack_resources(StackName="templated-dlq")["StackResources"]
+    [key_id] = [r["PhysicalResourceId"] for r in made if r["LogicalResourceId"] == "Key"]
+
+    queue_arn = f"arn:aws:sqs:{wiring.region}:{ACCOUNT}:templated-dlq"
+    assert wiring.queue_key(queue_arn) == f"arn:aws:kms:{wiring.region}:{ACCOUNT}:key/{key_id}"
+
+
 def test_a_function_assumes_its_role_and_sends_its_failures_with_it(
     client: Client, endpoint: str, wiring: deliveries.Wiring
 ) -> None:

@@ -4,7 +4,8 @@ moto serves most of AWS; this module answers what it lacks or stubs (CodePipelin
 pipeline runtime, Lambda provisioned concurrency, `/_sandbox/` control routes), seeds the reserved
 Powertools parameter and layer, exposes moto's EventBridge pattern matcher, and builds the alarm state
 change events CloudWatch would emit. It also plays what moto never does: an AWS error on one call
-(`/_sandbox/failures`), so a scenario can show that one failed action does not stop the others. Its
+(`/_sandbox/failures`), so a scenario can show that one failed action does not stop the others, and
+DynamoDB's partial BatchWriteItem (`UnprocessedItems`), so a writer's retries can be seen at work. Its
 CloudFormation creates EventBridge Scheduler groups and schedules (moto's skips them), and Auto Scaling
 answers DescribeInstanceRefreshes (moto runs no instance refresh).
 """
@@ -1147,12 +1148,17 @@ def backdate(service: str, kind: str, resource_id: str, created: datetime, *, ac
 # Injected failures: one call answers an AWS error instead of moto
 
 
+UNPROCESSED_ITEMS = "UnprocessedItems"  # a failure "code" that answers BatchWriteItem 200 with requests left undone
+
+
 @dataclass
 class InjectedFailure:
     """The next `times` calls of the operation `action` that name `resource_id` answer this error.
 
     The operation is read from the query protocols' `Action` (EC2, CloudFormation, Auto Scaling...) or the
     JSON protocol's `X-Amz-Target` (ECR, CloudWatch Logs...); REST services (Lambda, S3) are not matched.
+    With the code `UnprocessedItems` (BatchWriteItem only, status 200) the call succeeds in part instead:
+    the write requests that name `resource_id` come back unprocessed and moto writes the others.
     """
 
     action: str
@@ -1169,10 +1175,15 @@ class InjectedFailure:
             resource_id=str(body["id"]),
             code=str(body.get("code") or "InternalFailure"),
             message=str(body.get("message") or f"injected failure of {body['action']} on {body['id']}"),
-            status=int(body.get("status", 400)),
+            status=int(body.get("status", 200 if body.get("code") == UNPROCESSED_ITEMS else 400)),
             times=int(body.get("times", 1)),
         )
-        if not failure.action or not failure.resource_id or not 400 <= failure.status <= 599 or failure.times < 1:
+        if failure.code == UNPROCESSED_ITEMS:
+            if (failure.action, failure.status) != ("BatchWriteItem", 200):
+                raise ValueError(f"{UNPROCESSED_ITEMS} is an answer of BatchWriteItem, with status 200")
+        elif not 400 <= failure.status <= 599:
+            raise ValueError("a failure needs an action, an id, a status 400-599 and times >= 1")
+        if not failure.action or not failure.resource_id or failure.times < 1:
             raise ValueError("a failure needs an action, an id, a status 400-599 and times >= 1")
         return failure
 
@@ -1238,13 +1249,63 @@ def _injected_failure(store: Store, environ: WSGIEnvironment) -> Response | None
         return None
     with store.lock:
         for failure in store.failures:
+            if failure.code == UNPROCESSED_ITEMS:
+                continue
             if failure.action == operation and _names(request, failure.resource_id):
-                failure.times -= 1
-                if failure.times == 0:
-                    store.failures.remove(failure)
-                store.answered_failures.append({**failure.state(), "at": _iso_ms_z(_now())})
+                _spend(store, failure)
                 return _aws_error(request, failure)
     return None
+
+
+def _spend(store: Store, failure: InjectedFailure) -> None:
+    failure.times -= 1
+    if failure.times == 0:
+        store.failures.remove(failure)
+    store.answered_failures.append({**failure.state(), "at": _iso_ms_z(_now())})
+
+
+def _unprocessed_items(store: Store, environ: WSGIEnvironment, moto_app: WSGIApplication) -> Response | None:
+    """BatchWriteItem processed in part, as DynamoDB answers under load (HTTP 200, the rest in UnprocessedItems).
+
+    The write requests that name a pending UnprocessedItems failure's id are left out of what moto writes
+    and come back unprocessed; the call spends one of each matching failure's times. None when none match.
+    """
+    if environ.get("HTTP_X_AMZ_TARGET", "") != "DynamoDB_20120810.BatchWriteItem":
+        return None
+    body = json.loads(_reread(environ).get_data(as_text=True) or "{}")
+    kept: dict[str, list[JSON]] = {}
+    unprocessed: dict[str, list[JSON]] = {}
+    with store.lock:
+        pending = [f for f in store.failures if f.code == UNPROCESSED_ITEMS]
+        matched = set()
+        for table, writes in body.get("RequestItems", {}).items():
+            for write in writes:
+                said = json.dumps(write)
+                failure = next((f for f in pending if f.resource_id in said), None)
+                (kept if failure is None else unprocessed).setdefault(table, []).append(write)
+                if failure is not None:
+                    matched.add(id(failure))
+        if not unprocessed:
+            return None
+        for failure in [f for f in pending if id(f) in matched]:
+            _spend(store, failure)
+    answer: JSON = {}
+    if kept:
+        data = json.dumps({**body, "RequestItems": kept}).encode()
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
+        status: list[str] = []
+
+        def started(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+            status.append(code)
+            return lambda _: None
+
+        written = b"".join(moto_app(environ, started))
+        if not status[0].startswith("200"):
+            return Response(written, status=int(status[0].split()[0]), content_type="application/x-amz-json-1.0")
+        answer = json.loads(written or b"{}")
+    answer["UnprocessedItems"] = {**answer.get("UnprocessedItems", {}), **unprocessed}
+    # A fresh response: moto's x-amz-crc32 header would no longer match the body, and botocore checks it.
+    return Response(json.dumps(answer), content_type="application/x-amz-json-1.0")
 
 
 def _reread(environ: WSGIEnvironment) -> Request:
@@ -1453,6 +1514,9 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         matched = PROVISIONED_PATH.match(path)
+        partial = _unprocessed_items(self.store, environ, self.moto_app) if self.store.failures else None
+        if partial is not None:
+            return partial(environ, start_response)
         failed = _injected_failure(self.store, environ) if self.store.failures else None
         if failed is not None:
             response = failed

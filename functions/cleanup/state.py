@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from functions.shared.batch import batch_write
 from functions.shared.clients import client
 
 from .decide import MARK_VALID_DAYS
@@ -22,21 +23,11 @@ from .kinds.base import Scope
 
 UNFINISHED = "cleanup-run/unfinished"
 PART_BYTES = 350_000  # a DynamoDB item stops at 400 KB
-BATCH = 25  # BatchWriteItem's limit
 RUN_STATE_DAYS = 7  # an unfinished run not resumed within a week is dropped by the table's TTL
 
 
 def _epoch(moment: datetime) -> str:
     return str(int(moment.timestamp()))
-
-
-def _batch_write(table: str, requests: Sequence[Mapping[str, Any]]) -> None:
-    """Write or delete in batches of 25, retrying what DynamoDB leaves unprocessed (the client backs off)."""
-    dynamodb = client("dynamodb")
-    for start in range(0, len(requests), BATCH):
-        unprocessed: Mapping[str, Any] = {table: list(requests[start : start + BATCH])}
-        while unprocessed:
-            unprocessed = dynamodb.batch_write_item(RequestItems=unprocessed).get("UnprocessedItems") or {}
 
 
 def _query(table: str, **conditions: Any) -> Iterator[dict[str, Any]]:
@@ -67,7 +58,7 @@ class MarkStore:
     def write(self, scope: Scope, ids: Sequence[str], due: date) -> None:
         expires = datetime(due.year, due.month, due.day, tzinfo=UTC) + timedelta(days=MARK_VALID_DAYS)
         pk = {"S": self.partition(scope)}
-        _batch_write(
+        batch_write(
             self.table,
             [
                 {"PutRequest": {"Item": {"pk": pk, "sk": {"S": id_}, "due": {"S": due.isoformat()},
@@ -79,7 +70,7 @@ class MarkStore:
     def forget(self, scope: Scope, ids: Sequence[str]) -> None:
         """Drop the marks of resources acted on, so a later resource reusing an id starts unmarked."""
         pk = {"S": self.partition(scope)}
-        _batch_write(self.table, [{"DeleteRequest": {"Key": {"pk": pk, "sk": {"S": id_}}}} for id_ in ids])
+        batch_write(self.table, [{"DeleteRequest": {"Key": {"pk": pk, "sk": {"S": id_}}}} for id_ in ids])
 
 
 class RunStore:
@@ -92,7 +83,7 @@ class RunStore:
         data = zlib.compress(json.dumps(state, separators=(",", ":")).encode())
         parts = [data[start : start + PART_BYTES] for start in range(0, len(data), PART_BYTES)]
         expires = {"N": _epoch(now + timedelta(days=RUN_STATE_DAYS))}
-        _batch_write(
+        batch_write(
             self.table,
             [
                 {"PutRequest": {"Item": {"pk": {"S": f"cleanup-run/{run_id}"}, "sk": {"S": f"part#{index:04d}"},

@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from functions.shared import clients
+from functions.shared.batch import batch_write
 from sandbox import gaps
 
 SHARED_EVENTS = Path(__file__).parents[2].parent / "shared/events"
@@ -820,6 +822,88 @@ def test_a_failure_without_an_action_an_id_an_error_status_or_a_count_is_refused
     code, answer = control(endpoint, "POST", "/_sandbox/failures", body)
     assert (code, answer["error"]) == (400, "ValidationException")
     assert body.get("id", "-") not in {f["id"] for f in control(endpoint, "GET", "/_sandbox/failures")[1]["pending"]}
+
+
+# --- BatchWriteItem processed in part (UnprocessedItems), through the failure route -----------------------------
+
+
+@pytest.fixture
+def batch_table(client: Client) -> str:
+    name = f"audit-{uuid.uuid4().hex[:8]}"
+    client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    return name
+
+
+def put_request(sk: str) -> dict[str, Any]:
+    return {"PutRequest": {"Item": {"pk": {"S": "cleanup-mark/x"}, "sk": {"S": sk}}}}
+
+
+def written(client: Client, table: str) -> set[str]:
+    return {item["sk"]["S"] for item in client("dynamodb").scan(TableName=table)["Items"]}
+
+
+def test_the_writes_naming_the_id_come_back_unprocessed_and_the_rest_is_written(
+    endpoint: str, client: Client, batch_table: str
+) -> None:
+    assert inject(endpoint, "BatchWriteItem", "img-7", "UnprocessedItems")[0] == 200
+
+    requests = [put_request("img-1"), put_request("img-7"), put_request("img-9")]
+    answer = client("dynamodb").batch_write_item(RequestItems={batch_table: requests})
+
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert answer["UnprocessedItems"] == {batch_table: [put_request("img-7")]}
+    assert written(client, batch_table) == {"img-1", "img-9"}
+    again = client("dynamodb").batch_write_item(RequestItems=answer["UnprocessedItems"])  # spent: moto writes it
+    assert again["UnprocessedItems"] == {}
+    assert written(client, batch_table) == {"img-1", "img-7", "img-9"}
+
+
+@pytest.fixture
+def deckhand_clients(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """functions.shared.clients pointed at the sandbox server, as a deployed function's are."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    clients.reset()
+    yield
+    clients.reset()
+
+
+@pytest.mark.usefixtures("deckhand_clients")
+def test_the_batch_writer_retries_until_dynamodb_took_every_write(
+    endpoint: str, client: Client, batch_table: str
+) -> None:
+    inject(endpoint, "BatchWriteItem", "img-3", "UnprocessedItems", times=3)
+    waits: list[float] = []
+
+    batch_write(batch_table, [put_request(f"img-{n}") for n in range(5)], sleep=waits.append)
+
+    assert written(client, batch_table) == {f"img-{n}" for n in range(5)}
+    assert len(waits) == 3  # three partial answers, three waits, then the fourth call took the rest
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "PutItem", "id": "x", "code": "UnprocessedItems"},
+        {"action": "BatchWriteItem", "id": "x", "code": "UnprocessedItems", "status": 500},
+    ],
+)
+def test_unprocessed_items_is_an_answer_of_batch_write_item_only(endpoint: str, body: dict[str, Any]) -> None:
+    assert control(endpoint, "POST", "/_sandbox/failures", body)[0] == 400
 
 
 # --- alarm state changes ---------------------------------------------------------------------------------------

@@ -805,7 +805,7 @@ def print_status(report: dict[str, Any]) -> None:
     for record in report["audit"]:
         when = str(record.get("sk", "")).split("#", 1)[0]
         dry = " (dry run)" if record.get("dry_run") else ""
-        what = f"{record.get('duty')} {record.get('action')} {record.get('pk')}"  # pk is the subject
+        what = f"{record.get('duty')} {record.get('action')} {record.get('subject')}"
         say(f"  {when} {what}: {record.get('outcome')}{dry} — {record.get('reason')}")
 
 

@@ -59,7 +59,7 @@ from werkzeug.serving import make_server as werkzeug_make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox import REGION
-from sandbox.iam import deliveries, policies
+from sandbox.iam import actions, deliveries, enforce, policies, requests
 from sandbox.iam.simulator import Simulator
 
 JSON = dict[str, Any]
@@ -1506,11 +1506,17 @@ def _caller(request: Request) -> tuple[str, str]:
 class SandboxApp:
     """WSGI middleware: answers the gaps itself and hands everything else to moto."""
 
-    def __init__(self, moto_app: WSGIApplication, store: Store | None = None) -> None:
+    def __init__(
+        self, moto_app: WSGIApplication, store: Store | None = None, enforcer: enforce.Enforcer | None = None
+    ) -> None:
         self.moto_app = moto_app
         self.store = store or Store()
+        self.enforcer = enforcer  # AWS's authorizer, consulted before anything else; None serves unenforced
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        refused = self.enforcer.refusal(environ) if self.enforcer is not None else None
+        if refused is not None:
+            return refused(environ, start_response)
         path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         matched = PROVISIONED_PATH.match(path)
@@ -1594,6 +1600,9 @@ class SandboxApp:
             deliveries.CHECK_ROUTE: lambda: store.deliveries.authorize(
                 deliveries.CheckRequest.model_validate(body), policies, store.simulator
             ).model_dump(mode="json"),
+            enforce.EXPECT_ROUTE: lambda: self._iam().expect(body),
+            enforce.SWITCH_ROUTE: lambda: self._iam().switch(body),
+            enforce.AUTHORIZE_ROUTE: lambda: self._iam().authorize(body, region),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -1609,10 +1618,18 @@ class SandboxApp:
             return store.state()
         if path == "/_sandbox/failures":
             return store.failure_state()
+        if path == enforce.ROUTE:
+            ledger = store.deliveries.document()
+            return {**self._iam().document(), "deliveries": ledger["deliveries"], "refused": ledger["refused"]}
         if path == "/_sandbox/events":
             after = int(request.args.get("after", "0"))
             return {"events": store.events[after:], "next": len(store.events)}
         raise ApiError("NotFound", f"no sandbox route GET {path}", 404)
+
+    def _iam(self) -> enforce.Enforcer:
+        if self.enforcer is None:
+            raise ApiError("NotFound", "this sandbox server authorizes nothing: it has no IAM enforcer", 404)
+        return self.enforcer
 
 
 def _steady_service(body: JSON, account: str, region: str) -> JSON:
@@ -1769,14 +1786,16 @@ def _key_policy_as_text() -> None:
 
 
 def make_app() -> SandboxApp:
-    """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers."""
+    """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers and IAM."""
     _keep_dead_letter_config()
     _key_policy_as_text()
     # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
     _convert_cloudformation_tags(KmsKey, _kms_tags)
     _convert_cloudformation_tags(SsmParameter, _ssm_tags)
     _forget_cloudformation_models()  # moto lists its models once: let it see the Scheduler ones below
-    return SandboxApp(DomainDispatcherApplication(create_backend_app))
+    store = Store()
+    enforcer = enforce.Enforcer(store.simulator, parse_call=requests.parse_call, requests_for=actions.requests_for)
+    return SandboxApp(DomainDispatcherApplication(create_backend_app), store, enforcer)
 
 
 def make_server(host: str, port: int, app: WSGIApplication | None = None) -> BaseWSGIServer:

@@ -54,9 +54,9 @@ def put_5xx_alarm(cloudwatch: Any, name: str, tags: dict[str, str] | None = None
     )
 
 
-def serve() -> Iterator[str]:
-    """`gaps.make_app()` on a free port in a thread, for as long as the caller iterates."""
-    server = gaps.make_server("127.0.0.1", 0, gaps.make_app())
+def serve(app: gaps.SandboxApp | None = None) -> Iterator[str]:
+    """`app` (default `gaps.make_app()`) on a free port in a thread, for as long as the caller iterates."""
+    server = gaps.make_server("127.0.0.1", 0, app or gaps.make_app())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

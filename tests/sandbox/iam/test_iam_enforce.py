@@ -1,0 +1,220 @@
+"""The enforcing sandbox server: a role session's call is authorized before moto sees it, answered as AWS answers.
+
+One server for the module (`gaps.make_app()`, as `sandbox up` serves it), with the real call reader and
+IAM mapping; the role `enforce-fn` may publish to topics and describe snapshots, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+ACCOUNT = "123456789012"
+REGION = "ap-south-1"  # a region of this module's own: moto's backends are process-wide
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+}
+ALLOWED = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ec2:DescribeSnapshots", "Resource": "*"},
+    ],
+}
+
+Client = Callable[[str], Any]
+
+
+@pytest.fixture(scope="module")
+def region() -> str:
+    return REGION
+
+
+@pytest.fixture(scope="module")
+def estate(client: Client) -> dict[str, str]:
+    """What the refused calls name: a queue, a bucket, a snapshot."""
+    volume = client("ec2").create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
+    client("s3").create_bucket(Bucket="enforce-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    client("s3").put_object(Bucket="enforce-bucket", Key="report.json", Body=b"{}")
+    return {
+        "queue": client("sqs").create_queue(QueueName="enforce-queue")["QueueUrl"],
+        "snapshot": client("ec2").create_snapshot(VolumeId=volume)["SnapshotId"],
+    }
+
+
+@pytest.fixture(scope="module")
+def as_role(client: Client, endpoint: str) -> Client:
+    """`as_role("sns")`: a client signed with a session of the role `enforce-fn`, as a deployed function's."""
+    iam = client("iam")
+    role = iam.create_role(RoleName="enforce-fn", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="enforce-fn", PolicyName="allowed", PolicyDocument=json.dumps(ALLOWED))
+    credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="enforce-fn")["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+    return lambda service: session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+
+def refused(call: Callable[[], Any]) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as raised:
+        call()
+    error = raised.value.response
+    return error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Message"]
+
+
+def iam_state(endpoint: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{endpoint}/_sandbox/iam", timeout=10) as response:
+        document: dict[str, Any] = json.loads(response.read())
+    return document
+
+
+def post(endpoint: str, path: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{endpoint}{path}", data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/enforce-fn/enforce-fn"
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "answer"),
+    [
+        ("sqs", ("send_message", {"QueueUrl": "{queue}", "MessageBody": "x"}), ("AccessDeniedException", 400)),
+        ("cloudwatch", ("describe_alarms", {}), ("AccessDeniedException", 400)),
+        ("lambda", ("list_functions", {}), ("AccessDeniedException", 403)),
+        ("ec2", ("delete_snapshot", {"SnapshotId": "{snapshot}"}), ("UnauthorizedOperation", 403)),
+        ("s3", ("get_object", {"Bucket": "enforce-bucket", "Key": "report.json"}), ("AccessDenied", 403)),
+    ],
+)
+def test_a_refusal_is_answered_as_aws_answers_it_in_each_protocol(
+    as_role: Client, estate: dict[str, str], service: str, call: tuple[str, dict[str, str]], answer: tuple[str, int]
+) -> None:
+    operation, params = call
+    named = {key: value.format(**estate) for key, value in params.items()}
+
+    code, status, message = refused(lambda: getattr(as_role(service), operation)(**named))
+
+    assert (code, status) == answer
+    assert "because no identity-based policy allows the" in message
+
+
+def test_the_message_names_principal_action_resource_and_why(as_role: Client) -> None:
+    _, _, message = refused(lambda: as_role("cloudwatch").describe_alarms())
+
+    assert message == (
+        f"User: {SESSION} is not authorized to perform: cloudwatch:DescribeAlarms on resource: "
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:* "
+        "because no identity-based policy allows the cloudwatch:DescribeAlarms action"
+    )
+
+
+def test_a_query_service_refuses_with_access_denied(client: Client, as_role: Client) -> None:
+    topic = client("sns").create_topic(Name="enforce-denied")["TopicArn"]
+    deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": topic}
+    client("sns").set_topic_attributes(
+        TopicArn=topic,
+        AttributeName="Policy",
+        AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [deny]}),
+    )
+
+    code, status, message = refused(lambda: as_role("sns").publish(TopicArn=topic, Message="hello"))
+
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.endswith("because with an explicit deny in a resource-based policy")
+
+
+def test_an_allowed_call_reaches_moto(client: Client, as_role: Client, estate: dict[str, str]) -> None:
+    topic = client("sns").create_topic(Name="enforce-allowed")["TopicArn"]
+
+    published = as_role("sns").publish(TopicArn=topic, Message="hello")
+    described = as_role("ec2").describe_snapshots(SnapshotIds=[estate["snapshot"]])["Snapshots"]
+
+    assert published["MessageId"]
+    assert [s["SnapshotId"] for s in described] == [estate["snapshot"]]
+
+
+def test_a_refused_call_changes_nothing(client: Client, as_role: Client, estate: dict[str, str]) -> None:
+    snapshot = estate["snapshot"]
+
+    code, _, message = refused(lambda: as_role("ec2").delete_snapshot(SnapshotId=snapshot))
+    _, _, sent = refused(lambda: as_role("sqs").send_message(QueueUrl=estate["queue"], MessageBody="x"))
+
+    assert code == "UnauthorizedOperation"
+    assert message.startswith(f"You are not authorized to perform this operation. User: {SESSION} ")
+    assert [s["SnapshotId"] for s in client("ec2").describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]] == [
+        snapshot
+    ]
+    assert "sqs:SendMessage" in sent
+    assert client("sqs").receive_message(QueueUrl=estate["queue"]).get("Messages", []) == []
+
+
+def test_an_unmapped_call_is_refused_and_counted(client: Client, as_role: Client, endpoint: str) -> None:
+    before = iam_state(endpoint)["unmapped"]
+
+    code, _, message = refused(lambda: as_role("sns").create_topic(Name="enforce-unmapped"))
+
+    assert code == "AccessDenied"
+    assert "no IAM mapping for sns:CreateTopic" in message
+    assert "enforce-unmapped" not in str(client("sns").list_topics()["Topics"])
+    assert iam_state(endpoint)["unmapped"] == before + 1
+
+
+def test_admin_keys_pass_unenforced(client: Client, endpoint: str) -> None:
+    before = iam_state(endpoint)
+
+    client("cloudwatch").describe_alarms()
+    client("sns").create_topic(Name="enforce-admin")
+
+    after = iam_state(endpoint)
+    assert (after["calls"], after["unmapped"], after["denied"]) == (
+        before["calls"],
+        before["unmapped"],
+        before["denied"],
+    )
+
+
+def test_the_state_route_lists_refusals_and_an_expected_denial_counts_apart(as_role: Client, endpoint: str) -> None:
+    post(
+        endpoint, "/_sandbox/iam/expect", {"action": "lambda:ListFunctions", "resource": "*", "principal": "enforce-fn"}
+    )
+    before = iam_state(endpoint)
+
+    refused(lambda: as_role("lambda").list_functions())
+
+    after = iam_state(endpoint)
+    assert after["expected_denied"] == before["expected_denied"] + 1
+    assert after["denied"] == before["denied"]
+    assert after["refusals"][-1] == {
+        "principal": SESSION,
+        "operation": "lambda:ListFunctions",
+        "action": "lambda:ListFunctions",
+        "resource": "*",
+        "why": "no identity-based policy allows the lambda:ListFunctions action",
+        "kind": "denied",
+        "expected": True,
+    }
+    assert after["simulator"]["requests"] > after["simulator"]["distinct"] > 0
+    assert {"deliveries", "refused", "requests", "distinct"} <= set(after)
+
+
+def test_enforcement_can_be_turned_off(as_role: Client, endpoint: str) -> None:
+    post(endpoint, "/_sandbox/iam/enforcement", {"enabled": False})
+    try:
+        alarms = as_role("cloudwatch").describe_alarms()
+    finally:
+        post(endpoint, "/_sandbox/iam/enforcement", {"enabled": True})
+
+    assert alarms["MetricAlarms"] == []
+    assert refused(lambda: as_role("cloudwatch").describe_alarms())[0] == "AccessDeniedException"

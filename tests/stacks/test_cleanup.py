@@ -1,6 +1,7 @@
 """The cleanup duty's wiring: its function, report bucket, schedules, and permissions scoped by tags."""
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,12 +20,22 @@ from functions.cleanup.kinds.base import Permissions
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.shared import clients
 from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
+from sandbox.iam.simulator import Policy as SimPolicy
+from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.cleanup import FINAL_SNAPSHOT_TAGS, Grants, Scoped, check_environment_size, grant_kind
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
 from tests.functions.cleanup.kinds.support import iam_actions
 from tests.support.deployed import NOW, Deployed
-from tests.support.template import function_ids, named_role, role_statements, statements, statements_of_role, text
+from tests.support.template import (
+    as_deployed,
+    function_ids,
+    named_role,
+    role_statements,
+    statements,
+    statements_of_role,
+    text,
+)
 
 MARK = "aws:ResourceTag/deckhand:cleanup-after"
 PROTECT = "aws:ResourceTag/deckhand:protect"
@@ -411,3 +422,191 @@ def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
 @pytest.fixture
 def no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # read when moto first builds the EC2 backend
+
+
+# --- regressions: the exact IAM request under the old policy and the new (sandbox.iam.simulator) --------------
+
+ACCOUNT = "123456789012"
+MARK_KEY = "deckhand:cleanup-after"
+SNAPSHOT_ARN = "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0"
+FUNCTION_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand-cleanup-role/deckhand-cleanup"
+DELETER_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand-cleanup-deleter/deckhand"
+# The one role of the old stack, statements as it synthesized them (the ones these requests meet).
+OLD_ROLE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "ecs:ListTasks",
+            "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:container-instance/*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "cloudformation:DescribeStacks",
+            "Resource": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/preview-*/*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "ec2:DeleteSnapshot",
+            "Resource": "arn:aws:ec2:us-east-1::snapshot/*",
+            "Condition": {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": "arn:aws:ec2:us-east-1::snapshot/*",
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [MARK_KEY]}, "Null": {PROTECT: "true"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "lambda:DeleteFunction",
+            "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:*:*",
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[Simulator]:
+    simulator = Simulator()
+    yield simulator
+    simulator.close()
+
+
+def deployed_policy(found: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": as_deployed(found, ACCOUNT)}
+
+
+@pytest.fixture(scope="module")
+def function_policy(cleanup_statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return deployed_policy(cleanup_statements)
+
+
+@pytest.fixture(scope="module")
+def deleter_policy(deleter_statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return deployed_policy(deleter_statements)
+
+
+def ask(
+    simulator: Simulator, policy: dict[str, Any], action: str, resource: str, session: str, **context: Any
+) -> Verdict:
+    return simulator.evaluate(
+        Simulation(
+            principal=session,
+            action=action,
+            resource=resource,
+            resource_account=ACCOUNT,
+            context=context,
+            identity_policies=[SimPolicy("cleanup", policy)],
+        )
+    )
+
+
+def test_listing_a_clusters_tasks_was_refused_and_is_now_allowed_in_the_policys_regions_only(
+    simulator: Simulator, function_policy: dict[str, Any]
+) -> None:
+    def list_tasks(policy: dict[str, Any], cluster: str) -> Verdict:
+        return ask(simulator, policy, "ecs:ListTasks", "*", FUNCTION_SESSION, **{"ecs:cluster": cluster})
+
+    web = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/web"
+    assert not list_tasks(OLD_ROLE, web).allowed  # a request on * never matches container-instance/*
+    assert list_tasks(function_policy, web).allowed, list_tasks(function_policy, web).explain()
+    assert not list_tasks(function_policy, f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/web").allowed
+
+
+@pytest.mark.parametrize("action", ["cloudformation:DescribeStacks", "cloudformation:ListStacks"])
+def test_describing_every_stack_was_refused_and_is_now_allowed(
+    simulator: Simulator, function_policy: dict[str, Any], action: str
+) -> None:
+    assert not ask(simulator, OLD_ROLE, action, "*", FUNCTION_SESSION).allowed
+    assert ask(simulator, function_policy, action, "*", FUNCTION_SESSION).allowed
+
+
+def test_the_deleting_identity_could_write_the_mark_and_now_cannot(
+    simulator: Simulator, function_policy: dict[str, Any], deleter_policy: dict[str, Any]
+) -> None:
+    mark = {"aws:TagKeys": [MARK_KEY], f"aws:RequestTag/{MARK_KEY}": "2026-12-13"}
+
+    assert ask(simulator, OLD_ROLE, "ec2:CreateTags", SNAPSHOT_ARN, FUNCTION_SESSION, **mark).allowed
+    assert not ask(simulator, deleter_policy, "ec2:CreateTags", SNAPSHOT_ARN, DELETER_SESSION, **mark).allowed
+    final = {**mark, "ec2:CreateAction": "CreateSnapshot"}  # not even while creating a final snapshot
+    assert not ask(simulator, deleter_policy, "ec2:CreateTags", SNAPSHOT_ARN, DELETER_SESSION, **final).allowed
+    assert ask(simulator, function_policy, "ec2:CreateTags", SNAPSHOT_ARN, FUNCTION_SESSION, **mark).allowed
+
+
+def test_the_marking_identity_could_delete_what_it_marked_and_now_cannot(
+    simulator: Simulator, function_policy: dict[str, Any], deleter_policy: dict[str, Any]
+) -> None:
+    marked = {MARK: "2026-12-13"}
+
+    assert ask(simulator, OLD_ROLE, "ec2:DeleteSnapshot", SNAPSHOT_ARN, FUNCTION_SESSION, **marked).allowed
+    assert not ask(simulator, function_policy, "ec2:DeleteSnapshot", SNAPSHOT_ARN, FUNCTION_SESSION, **marked).allowed
+    assert ask(simulator, deleter_policy, "ec2:DeleteSnapshot", SNAPSHOT_ARN, DELETER_SESSION, **marked).allowed
+    assert not ask(simulator, deleter_policy, "ec2:DeleteSnapshot", SNAPSHOT_ARN, DELETER_SESSION).allowed  # unmarked
+    protected = {**marked, PROTECT: "true"}
+    assert not ask(simulator, deleter_policy, "ec2:DeleteSnapshot", SNAPSHOT_ARN, DELETER_SESSION, **protected).allowed
+
+
+def test_a_version_of_a_protected_function_could_be_deleted_and_now_cannot(
+    simulator: Simulator, deleter_policy: dict[str, Any]
+) -> None:
+    version = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:api:3"
+    protected = {PROTECT: "true"}
+
+    assert ask(simulator, OLD_ROLE, "lambda:DeleteFunction", version, DELETER_SESSION, **protected).allowed
+    assert not ask(simulator, deleter_policy, "lambda:DeleteFunction", version, DELETER_SESSION, **protected).allowed
+    assert ask(simulator, deleter_policy, "lambda:DeleteFunction", version, DELETER_SESSION).allowed
+
+
+def test_only_the_function_may_assume_the_deleter(template: Template, simulator: Simulator) -> None:
+    deleter = named_role(template, "deckhand-cleanup-deleter")
+    function_role = template.find_resources("AWS::Lambda::Function")[function_ids(template)["deckhand-cleanup"]]
+    role_id = function_role["Properties"]["Role"]["Fn::GetAtt"][0]
+    function_role_arn = f"arn:aws:iam::{ACCOUNT}:role/deckhand-cleanup-role"
+    trust = as_deployed(
+        template.find_resources("AWS::IAM::Role")[deleter]["Properties"]["AssumeRolePolicyDocument"],
+        ACCOUNT,
+        refs={f"{role_id}.Arn": function_role_arn},
+    )
+
+    def assume(principal: str) -> Verdict:
+        return simulator.evaluate(
+            Simulation(
+                principal=principal,
+                action="sts:AssumeRole",
+                resource=f"arn:aws:iam::{ACCOUNT}:role/deckhand-cleanup-deleter",
+                resource_account=ACCOUNT,
+                resource_policy=trust,
+            )
+        )
+
+    assert assume(FUNCTION_SESSION).allowed
+    assert not assume(f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand-capacity-role/deckhand-capacity").allowed
+
+
+def test_a_protect_tag_with_values_protects_only_those_values_in_iam(tmp_path: Path, simulator: Simulator) -> None:
+    document = yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8"))
+    document["defaults"]["protect_tag"] = {"key": "keep", "values": ["true"]}
+    stack = DeckhandStack(App(outdir=str(tmp_path)), "Keep", policy=parse_policy(document, "test.yaml"))
+    template = Template.from_stack(stack)
+    deleter = deployed_policy(statements_of_role(template, named_role(template, "deckhand-cleanup-deleter")))
+    function = deployed_policy(role_statements(template, "deckhand-cleanup"))
+
+    def delete(keep: str) -> Verdict:
+        context = {MARK: "2026-12-13", "aws:ResourceTag/keep": keep}
+        return ask(simulator, deleter, "ec2:DeleteSnapshot", SNAPSHOT_ARN, DELETER_SESSION, **context)
+
+    assert not delete("true").allowed
+    assert delete("false").allowed, delete("false").explain()
+    mark = {"aws:TagKeys": [MARK_KEY], "aws:ResourceTag/keep": "false"}
+    assert ask(simulator, function, "ec2:CreateTags", SNAPSHOT_ARN, FUNCTION_SESSION, **mark).allowed
+    assert not ask(
+        simulator,
+        function,
+        "ec2:CreateTags",
+        SNAPSHOT_ARN,
+        FUNCTION_SESSION,
+        **{**mark, "aws:ResourceTag/keep": "true"},
+    ).allowed
+    fn = template.find_resources("AWS::Lambda::Function")[function_ids(template)["deckhand-cleanup"]]["Properties"]
+    assert json.loads(fn["Environment"]["Variables"]["DECKHAND_PROTECT_VALUES"]) == ["true"]

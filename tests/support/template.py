@@ -69,3 +69,19 @@ def statements_of_role(template: Template, role_logical_id: str) -> list[dict[st
         if role in policy["Properties"].get("Roles", [])
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def as_deployed(value: Any, account: str, region: str = "us-east-1", refs: dict[str, str] | None = None) -> Any:
+    """A template value as the account holds it, for the IAM simulator: pseudo parameters filled in, and each
+    `${Ref}` or `${Logical.Attribute}` that `refs` names replaced with its physical value."""
+    if isinstance(value, str) or (isinstance(value, dict) and value.keys() in ({"Fn::Join"}, {"Ref"}, {"Fn::GetAtt"})):
+        flat = text(value).replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", account)
+        flat = flat.replace("${AWS::Region}", region)
+        for name, physical in (refs or {}).items():
+            flat = flat.replace("${" + name + "}", physical)
+        return flat
+    if isinstance(value, dict):
+        return {key: as_deployed(item, account, region, refs) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_deployed(item, account, region, refs) for item in value]
+    return value

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -477,11 +478,10 @@ def test_up_authorizes_every_path_the_stacks_wire(
     up, _ = deployed
     found = app_wiring.discover()
 
-    assert {d.kind for d in found} >= WIRED_KINDS
+    assert WIRED_KINDS - {d.kind for d in found} == set()
     assert up.refused == []
     ledger = deliveries.ledger(up.endpoint)
-    assert ledger["refused"] == 0
-    assert ledger["deliveries"] >= len(found)
+    assert (ledger["deliveries"], ledger["refused"]) == (len(found), 0)
 
 
 @pytest.mark.sandbox
@@ -537,18 +537,23 @@ SSM_CHANGE = {
 }
 
 
+def refused_since(endpoint: str, before: int) -> list[dict[str, Any]]:
+    return list(deliveries.ledger(endpoint)["refusals"][before:])
+
+
 @pytest.mark.sandbox
 def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_counts_it(
     deployed: tuple[cli.Up, cli.Paths], capsys: pytest.CaptureFixture[str]
 ) -> None:
     up, paths = deployed
     functions = cli.Functions(up.endpoint, paths)
-    delivered = cli.emit(SSM_CHANGE, functions)
-    [fired] = delivered
+    [fired] = cli.emit(SSM_CHANGE, functions)
+    rule = fired.source.removeprefix("rule ")
     name = fired.invocation.function_name
     lam = cli.sandbox_client("lambda", up.endpoint)
     statements = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]
-    [permission] = [s for s in statements if fired.source.removeprefix("rule ") in json.dumps(s.get("Condition", {}))]
+    [permission] = [s for s in statements if f"rule/{rule}" in json.dumps(s.get("Condition", {}))]
+    before = deliveries.ledger(up.endpoint)["refused"]
     lam.remove_permission(FunctionName=name, StatementId=permission["Sid"])
     try:
         refused = cli.emit(SSM_CHANGE, functions)
@@ -558,20 +563,51 @@ def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_c
             StatementId=permission["Sid"],
             Action="lambda:InvokeFunction",
             Principal="events.amazonaws.com",
-            SourceArn=permission["Condition"]["ArnLike"]["AWS:SourceArn"],
+            SourceArn=cli.wiring(up.endpoint).rule_arn(rule),
         )
 
     assert refused == []
-    assert (
-        f"not delivered: rule → function: {cli.wiring(up.endpoint).rule_arn(fired.source.removeprefix('rule '))}"
-        in capsys.readouterr().out
+    assert f"not delivered: rule → function: {cli.wiring(up.endpoint).rule_arn(rule)}" in capsys.readouterr().out
+    cloudwatch = cli.sandbox_client("cloudwatch", up.endpoint)
+    metrics = cloudwatch.list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")["Metrics"]
+    assert [m["Dimensions"] for m in metrics] == [[{"Name": "RuleName", "Value": rule}]]
+    [recorded] = refused_since(up.endpoint, before)
+    assert (recorded["phase"], recorded["check"]["action"]) == ("delivery", "lambda:InvokeFunction")
+    assert [f.source for f in cli.emit(SSM_CHANGE, functions)] == [fired.source]
+
+
+@pytest.mark.sandbox
+def test_tick_does_not_fire_a_schedule_whose_role_refuses_scheduler_and_counts_it(
+    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+) -> None:
+    up, paths = deployed
+    [schedule, *_] = of_kind(app_wiring.discover(), "schedule → function")
+    group = schedule.source.split(":schedule/", 1)[1].split("/", 1)[0]
+    role_arn = schedule.checks[0].resource
+    scheduler = cli.sandbox_client("scheduler", up.endpoint)
+    scheduler.create_schedule(
+        Name="every-minute",
+        GroupName=group,
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": schedule.target, "RoleArn": role_arn, "Input": "{}"},
     )
-    metrics = cli.sandbox_client("cloudwatch", up.endpoint).list_metrics(
-        Namespace="AWS/Events", MetricName="FailedInvocations"
-    )
-    assert [m["Dimensions"] for m in metrics["Metrics"]] == [
-        [{"Name": "RuleName", "Value": fired.source.removeprefix("rule ")}]
-    ]
-    status = cli.status(up.endpoint)["deliveries"]
-    assert [r["phase"] for r in status["refusals"]] == ["delivery"]
-    assert len(cli.emit(SSM_CHANGE, functions)) == 1
+    iam = cli.sandbox_client("iam", up.endpoint)
+    role_name = role_arn.rsplit("/", 1)[1]
+    deployed_trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    old = scheduler_trust(f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/*", ACCOUNT)
+    before = deliveries.ledger(up.endpoint)["refused"]
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(old))
+    try:
+        _, fired = cli.tick(datetime.now(UTC) + timedelta(minutes=2), cli.Functions(up.endpoint, paths), paths)
+    finally:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(deployed_trust))
+        scheduler.delete_schedule(Name="every-minute", GroupName=group)
+
+    assert [f for f in fired if f.source.startswith(f"schedule {group}/")] == []
+    refused = [r for r in refused_since(up.endpoint, before) if r["delivery"]["source"].endswith("/every-minute")]
+    assert refused
+    assert {(r["phase"], r["check"]["action"]) for r in refused} == {("delivery", "sts:AssumeRole")}
+    cloudwatch = cli.sandbox_client("cloudwatch", up.endpoint)
+    metrics = cloudwatch.list_metrics(Namespace="AWS/Scheduler", MetricName="TargetErrorCount")["Metrics"]
+    assert [m["Dimensions"] for m in metrics] == [[{"Name": "ScheduleGroup", "Value": group}]]

@@ -13,14 +13,29 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 from .clients import client
 from .clock import parse_instant
+from .refusal import cap
 
 DUTIES = ("gating", "capacity", "cleanup")  # each has a section in the policy file
 FREEZE = "freeze"
 PAUSE_ALL = "pause-all"
 SWITCH_NAMES = (FREEZE, PAUSE_ALL, *(f"pause-{duty}" for duty in DUTIES))
+
+
+class StoredSwitch(BaseModel):
+    """A switch parameter's JSON as `SwitchState.document()` writes it; a hand edit may leave out all but `on`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    on: StrictBool  # strict: a hand-written "false" is unreadable (so on), never read as true or false by chance
+    reason: StrictStr | None = None
+    expires_at: StrictStr | None = None
+    set_by: StrictStr | None = None
+    set_at: StrictStr | None = None
+    change_id: StrictStr | None = None
 
 
 @dataclass(frozen=True)
@@ -49,21 +64,21 @@ class SwitchState:
     def from_document(cls, name: str, raw: str) -> SwitchState:
         """Parse a stored switch. One that cannot be read counts as on: automation stops, not acts."""
         try:
-            data = json.loads(raw)
+            stored = StoredSwitch.model_validate_json(raw)
             return cls(
                 name=name,
-                on=bool(data["on"]),
-                reason=str(data.get("reason") or ""),
-                expires_at=parse_instant(data["expires_at"]) if data.get("expires_at") else None,
-                set_by=str(data.get("set_by") or ""),
-                set_at=parse_instant(data["set_at"]) if data.get("set_at") else None,
-                change_id=str(data.get("change_id") or ""),
+                on=stored.on,
+                reason=stored.reason or "",
+                expires_at=parse_instant(stored.expires_at) if stored.expires_at else None,
+                set_by=stored.set_by or "",
+                set_at=parse_instant(stored.set_at) if stored.set_at else None,
+                change_id=stored.change_id or "",
             )
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as unreadable:
+        except (ValueError, OverflowError) as unreadable:  # pydantic's ValidationError is a ValueError
             return cls(
                 name=name,
                 on=True,
-                reason=f"switch parameter is unreadable ({unreadable}); fix or clear it",
+                reason=f"switch parameter is unreadable ({cap(str(unreadable))}); fix or clear it",
                 unreadable=True,
             )
 

@@ -1159,6 +1159,9 @@ class InjectedFailure:
     JSON protocol's `X-Amz-Target` (ECR, CloudWatch Logs...); REST services (Lambda, S3) are not matched.
     With the code `UnprocessedItems` (BatchWriteItem only, status 200) the call succeeds in part instead:
     the write requests that name `resource_id` come back unprocessed and moto writes the others.
+    With `after` ({"action", "id"}), the failure sleeps until a call of that operation naming that id has
+    passed: e.g. InvalidSnapshot.InUse for a snapshot right after its AMI's DeregisterImage, as EC2 answers
+    for a moment while it releases the AMI's snapshots.
     """
 
     action: str
@@ -1167,6 +1170,7 @@ class InjectedFailure:
     message: str
     status: int = 400
     times: int = 1
+    after: tuple[str, str] | None = None  # (operation, id) whose call arms the failure
 
     @classmethod
     def from_request(cls, body: JSON) -> InjectedFailure:
@@ -1177,6 +1181,7 @@ class InjectedFailure:
             message=str(body.get("message") or f"injected failure of {body['action']} on {body['id']}"),
             status=int(body.get("status", 200 if body.get("code") == UNPROCESSED_ITEMS else 400)),
             times=int(body.get("times", 1)),
+            after=_trigger(body.get("after")),
         )
         if failure.code == UNPROCESSED_ITEMS:
             if (failure.action, failure.status) != ("BatchWriteItem", 200):
@@ -1195,7 +1200,17 @@ class InjectedFailure:
             "message": self.message,
             "status": self.status,
             "times": self.times,
+            **({"after": {"action": self.after[0], "id": self.after[1]}} if self.after else {}),
         }
+
+
+def _trigger(after: Any) -> tuple[str, str] | None:
+    if after is None:
+        return None
+    named = isinstance(after, dict) and all(isinstance(after.get(key), str) and after[key] for key in ("action", "id"))
+    if not named:
+        raise ValueError('"after" names the call that arms the failure: {"action": OPERATION, "id": ID}')
+    return str(after["action"]), str(after["id"])
 
 
 def _operation(request: Request) -> str | None:
@@ -1249,6 +1264,10 @@ def _injected_failure(store: Store, environ: WSGIEnvironment) -> Response | None
         return None
     with store.lock:
         for failure in store.failures:
+            if failure.after is not None:
+                if failure.after[0] == operation and _names(request, failure.after[1]):
+                    failure.after = None  # this call goes through; the ones after it meet the failure
+                continue
             if failure.code == UNPROCESSED_ITEMS:
                 continue
             if failure.action == operation and _names(request, failure.resource_id):

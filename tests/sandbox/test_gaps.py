@@ -776,6 +776,50 @@ def test_an_injected_failure_answers_the_next_call_on_that_id_only(endpoint: str
     assert all(f["id"] != failing for f in failures["pending"])
 
 
+def test_a_snapshot_can_stay_in_use_right_after_its_ami_is_deregistered(endpoint: str, client: Client) -> None:
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    image = ec2.register_image(
+        Name=f"released-{uuid.uuid4().hex[:6]}",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+    )["ImageId"]
+    after = {"action": "DeregisterImage", "id": image}
+    assert inject(endpoint, "DeleteSnapshot", snapshot, "InvalidSnapshot.InUse", after=after)[0] == 200
+    [pending] = [f for f in control(endpoint, "GET", "/_sandbox/failures")[1]["pending"] if f["id"] == snapshot]
+    assert pending["after"] == after
+
+    ec2.deregister_image(ImageId=image)  # the call that arms it goes through itself
+    assert image not in {found["ImageId"] for found in ec2.describe_images(Owners=["self"])["Images"]}
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_snapshot(SnapshotId=snapshot)
+    assert raised.value.response["Error"] == {
+        "Code": "InvalidSnapshot.InUse",
+        "Message": "InvalidSnapshot.InUse for the test",
+    }
+    ec2.delete_snapshot(SnapshotId=snapshot)  # a moment later it is released
+    assert error_code(lambda: ec2.describe_snapshots(SnapshotIds=[snapshot])) == "InvalidSnapshot.NotFound"
+
+
+def test_a_failure_after_a_call_sleeps_until_that_call(endpoint: str, client: Client) -> None:
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    after = {"action": "DeregisterImage", "id": "ami-0123456789abcdef0"}
+    assert inject(endpoint, "DeleteSnapshot", snapshot, "InvalidSnapshot.InUse", after=after)[0] == 200
+
+    ec2.delete_snapshot(SnapshotId=snapshot)  # no such deregistration yet: the call reaches moto
+
+    assert error_code(lambda: ec2.describe_snapshots(SnapshotIds=[snapshot])) == "InvalidSnapshot.NotFound"
+
+
+def test_a_failure_after_a_call_needs_the_operation_and_the_id(endpoint: str) -> None:
+    code, answer = inject(endpoint, "DeleteSnapshot", "snap-1", "InvalidSnapshot.InUse", after={"action": "X"})
+    assert code == 400
+    assert "after" in json.dumps(answer)
+
+
 def test_other_operations_on_the_id_are_not_failed(endpoint: str, client: Client) -> None:
     ec2 = client("ec2")
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]

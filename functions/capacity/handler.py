@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.shared.observability import logger, metrics, tracer
+from functions.shared.refusal import Refused, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 
 from . import flow, report, status, triggers
 from .config import CapacityConfig, capacity
 from .flow import Deps, Outcome
-from .triggers import Ignored, PayloadError, Request, StatusRequest
+from .triggers import Ignored, Request, StatusRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -98,13 +99,15 @@ def run(
     """The testable core: the handler with its runtime, configuration and own ARN given."""
     try:
         request = triggers.parse(event, config.policy, rt.clock())
-    except PayloadError as bad:
-        logger.warning("capacity event rejected", extra={"problems": bad.problems})
+    except Refused as refused:
+        logger.warning("capacity payload rejected", extra={"problems": refused.problems})
         metrics.add_metric(name="CapacityRejected", unit=MetricUnit.Count, value=1)
-        return {"status": "rejected", "errors": bad.problems, "changes": []}
+        return rejected(refused)
     if isinstance(request, Ignored):
-        logger.info("capacity event ignored", extra={"reason": request.reason})
-        return {"status": "ignored", "reason": request.reason, "changes": []}
+        answer = ignored(request.reason)
+        logger.info("capacity event ignored", extra={"reason": answer["reason"]})
+        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
+        return answer
     deps = Deps(rt, config, function_arn, correlation_id)
     if isinstance(request, StatusRequest):
         return show(request, deps)
@@ -114,7 +117,7 @@ def run(
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(
         event,
         runtime(),

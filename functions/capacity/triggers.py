@@ -5,8 +5,9 @@
 3. a one-time revert schedule's input {"trigger": "override-revert", "target", "override_set_at", "dry_run"};
 4. a console payload {"action": "apply" | "pause" | "resume" | "status", "target", ...}.
 
-Anything else, or a payload naming an unknown target, profile or schedule, is a PayloadError listing
-every problem; nothing acts on it.
+Each shape is a typed model. An EventBridge event that is not a readable alarm state change of one of the
+targets' alarms is not ours: `Ignored`. A schedule's input or a console payload that does not fit its model,
+or names an unknown target, profile or schedule, is `Refused` with every problem; nothing acts on either.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-from aws_lambda_powertools.utilities.data_classes.cloud_watch_alarm_event import CloudWatchAlarmData
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from functions.gating.observe import parse_cloudwatch_time
 from functions.shared.clock import parse_instant
+from functions.shared.refusal import Refused, cap
 from functions.shared.validation import describe_all
 
 from .model import Trigger
@@ -33,12 +43,9 @@ MAX_UNTIL = timedelta(days=7)  # an override or pause longer than a week is a po
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d) (\S+)$")
 
 Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
-
-
-class PayloadError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
+# Longer than any name the policy accepts, short enough to echo: a longer one is refused before any lookup.
+NameText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Instant = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
 @dataclass(frozen=True)
@@ -64,20 +71,76 @@ class Ignored:
     reason: str
 
 
+# --- the models ----------------------------------------------------------------------------------------
+
+
+class AlarmState(BaseModel):
+    value: Annotated[StrictStr, Field(max_length=64)]
+    timestamp: Instant | None = None
+
+
+class MuteDetail(BaseModel):
+    """A mute rule's window, as CloudWatch puts it on the state change event of a muted alarm."""
+
+    mutedByArn: Annotated[StrictStr, Field(max_length=2048)] | None = None
+    muteWindowStart: Instant | None = None
+    muteWindowEnd: Instant | None = None
+
+
+class AlarmChange(BaseModel):
+    """`detail` of a CloudWatch Alarm State Change event (CloudWatch user guide, "Alarm events and EventBridge")."""
+
+    alarmName: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    state: AlarmState
+    muteDetail: MuteDetail | None = None
+
+
+class AlarmChangeEvent(EventBridgeModel):
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    detail: AlarmChange
+
+
+class Fired(BaseModel):
+    """A profile schedule's input, as the stack writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trigger: Literal["schedule"]
+    target: NameText
+    profile: NameText
+    schedule: Annotated[StrictInt, Field(ge=0, le=10_000)]
+
+
+class Expired(BaseModel):
+    """A revert schedule's input, as `scheduler.revert_schedule` writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trigger: Literal["override-revert"]
+    target: NameText
+    override_set_at: Instant
+    dry_run: StrictBool | None = None
+
+
+SCHEDULED: dict[object, type[Fired] | type[Expired]] = {"schedule": Fired, "override-revert": Expired}
+
+
 class Command(BaseModel):
     """A console payload, e.g. {"action": "apply", "target": "web", "profile": "day", "until": "23:00 Europe/Paris"}."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["apply", "pause", "resume", "status"]
-    target: str | None = None
-    profile: str | None = None
+    target: NameText | None = None
+    profile: NameText | None = None
     min: Count | None = None
     max: Count | None = None
     desired: Count | None = None
-    until: str | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=256)] | None = None
-    actor: Annotated[str, Field(min_length=1, max_length=64)] = "console"
+    until: Instant | None = None
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=256)] | None = None
+    actor: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "console"
+    # Strict: "false", "no", "off" and 0 are refused, never read as a real run.
     dry_run: StrictBool | None = None
 
     @model_validator(mode="after")
@@ -100,15 +163,26 @@ class Command(BaseModel):
 
 
 def parse(event: Any, policy: Capacity, now: datetime) -> Request | StatusRequest | Ignored:
+    """The request an event makes; raises `Refused` for a schedule's input or a console payload that is wrong."""
     if not isinstance(event, dict):
-        raise PayloadError([f'expected a JSON object like {{"action": "status"}}, got {type(event).__name__}'])
-    if event.get("detail-type") == ALARM_EVENT:
-        return alarm_request(EventBridgeEvent(event), policy)
+        raise Refused([f'expected a JSON object like {{"action": "status"}}, got {type(event).__name__}'])
+    if "source" in event or "detail-type" in event:  # console payloads and schedule inputs carry neither
+        try:
+            alarm = AlarmChangeEvent.model_validate(event)
+        except ValidationError as invalid:
+            return Ignored(f"not a CloudWatch alarm state change: {'; '.join(describe_all(invalid)[:3])}")
+        return alarm_request(alarm, policy)
     if "trigger" in event:
-        return scheduled_request(event, policy)
+        model = SCHEDULED.get(event["trigger"]) if isinstance(event["trigger"], str) else None
+        if model is None:
+            raise Refused([f"trigger: got {cap(repr(event['trigger']))}: expected 'schedule' or 'override-revert'"])
+        try:
+            return scheduled_request(model.model_validate(event), policy)
+        except ValidationError as invalid:
+            raise Refused.from_validation(invalid) from None
     if "action" in event:
         return console_request(event, policy, now)
-    raise PayloadError(
+    raise Refused(
         [
             "not a capacity event: expected a CloudWatch alarm state change, a schedule's "
             '{"trigger": ...} or a console {"action": "apply" | "pause" | "resume" | "status", ...}'
@@ -123,28 +197,30 @@ def scaled_by(policy: Capacity, alarm: str) -> tuple[str, ...]:
     return tuple(t.name for t in policy.targets if t.alarms is not None and alarm in t.alarms.scale_out)
 
 
-def _muted(raw: dict[str, Any], at: datetime) -> str | None:
-    mute = raw.get("muteDetail")
-    if not isinstance(mute, dict) or not mute.get("muteWindowEnd"):
+def _muted(mute: MuteDetail | None, at: datetime) -> str | None:
+    """Why the alarm is muted at `at`, or None; raises ValueError on a window CloudWatch would not write."""
+    if mute is None or mute.muteWindowEnd is None:
         return None
-    ends = parse_cloudwatch_time(str(mute["muteWindowEnd"]))
-    starts = parse_cloudwatch_time(str(mute["muteWindowStart"])) if mute.get("muteWindowStart") else None
+    ends = parse_cloudwatch_time(mute.muteWindowEnd)
+    starts = parse_cloudwatch_time(mute.muteWindowStart) if mute.muteWindowStart else None
     if (starts is None or starts <= at) and at < ends:
-        return f"muted by {mute.get('mutedByArn') or 'a mute rule'} until {ends.isoformat()}"
+        return f"muted by {cap(mute.mutedByArn or 'a mute rule')} until {ends.isoformat()}"
     return None
 
 
-def alarm_request(event: EventBridgeEvent, policy: Capacity) -> Request | Ignored:
-    data = CloudWatchAlarmData(event.detail)
-    name, state = data.alarm_name, str(data.state.get("value", ""))
+def alarm_request(event: AlarmChangeEvent, policy: Capacity) -> Request | Ignored:
+    name, state = event.detail.alarmName, event.detail.state.value
     names = scaled_by(policy, name)
     if not names:
         return Ignored(f"no capacity target scales on alarm {name}")
     if state not in ("ALARM", "OK"):
         return Ignored(f"alarm {name} went to {state}: only ALARM and OK move capacity")
-    stamp = data.state.get("timestamp")
-    at = parse_cloudwatch_time(str(stamp)) if stamp else parse_instant(event.time)
-    muted = _muted(event.detail, at)
+    stamp = event.detail.state.timestamp
+    try:
+        at = parse_cloudwatch_time(stamp) if stamp else event.time
+        muted = _muted(event.detail.muteDetail, at)
+    except (ValueError, OverflowError) as bad:  # a time no CloudWatch event carries
+        return Ignored(f"alarm {name}: unreadable time in the event: {bad}")
     if muted:
         return Ignored(f"alarm {name} is {muted}")
     kind: Literal["alarm-out", "alarm-in"] = "alarm-out" if state == "ALARM" else "alarm-in"
@@ -154,10 +230,7 @@ def alarm_request(event: EventBridgeEvent, policy: Capacity) -> Request | Ignore
 # --- schedules ----------------------------------------------------------------------------------------
 
 
-def _target(policy: Capacity, name: Any, problems: list[str]) -> Target | None:
-    if not isinstance(name, str) or not name:
-        problems.append("target: required, the name of a capacity target")
-        return None
+def _target(policy: Capacity, name: str, problems: list[str]) -> Target | None:
     target = policy.target(name)
     if target is None:
         known = ", ".join(sorted(t.name for t in policy.targets)) or "none"
@@ -165,43 +238,35 @@ def _target(policy: Capacity, name: Any, problems: list[str]) -> Target | None:
     return target
 
 
-def scheduled_request(event: dict[str, Any], policy: Capacity) -> Request:
+def scheduled_request(payload: Fired | Expired, policy: Capacity) -> Request:
     problems: list[str] = []
-    kind = event.get("trigger")
-    target = _target(policy, event.get("target"), problems)
-    if kind == "schedule":
-        index, profile = event.get("schedule"), event.get("profile")
-        if target is not None:
-            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(target.schedules):
-                problems.append(f"schedule: got {index!r}: expected 0..{len(target.schedules) - 1} for {target.name!r}")
-            elif target.schedules[index].profile != profile:
-                problems.append(
+    target = _target(policy, payload.target, problems)
+    if target is None:
+        raise Refused(problems)
+    if isinstance(payload, Fired):
+        index, profile = payload.schedule, payload.profile
+        if index >= len(target.schedules):
+            raise Refused([f"schedule: got {index!r}: expected 0..{len(target.schedules) - 1} for {target.name!r}"])
+        if target.schedules[index].profile != profile:
+            raise Refused(
+                [
                     f"profile: got {profile!r}: schedules[{index}] of {target.name!r} applies "
                     f"{target.schedules[index].profile!r}; redeploy the stack"
-                )
-        if problems or target is None or not isinstance(index, int):
-            raise PayloadError(problems)
-        trigger = Trigger("schedule", profile=str(profile))
+                ]
+            )
+        trigger = Trigger("schedule", profile=profile)
         return Request((target.name,), trigger, source=f"schedule {index} ({profile})", schedule=index)
-    if kind == "override-revert":
-        set_at = _instant(event.get("override_set_at"), "override_set_at", problems)
-        dry_run = event.get("dry_run")
-        if dry_run is not None and not isinstance(dry_run, bool):
-            problems.append(f"dry_run: got {dry_run!r}: expected true or false")
-        if problems or target is None or set_at is None:
-            raise PayloadError(problems)
-        trigger = Trigger("override-revert", override_set_at=set_at)
-        return Request((target.name,), trigger, source="override expiry", dry_run=dry_run)
-    raise PayloadError([*problems, f"trigger: got {kind!r}: expected 'schedule' or 'override-revert'"])
+    set_at = _instant(payload.override_set_at, "override_set_at", problems)
+    if set_at is None:
+        raise Refused(problems)
+    trigger = Trigger("override-revert", override_set_at=set_at)
+    return Request((target.name,), trigger, source="override expiry", dry_run=payload.dry_run)
 
 
-def _instant(value: Any, key: str, problems: list[str]) -> datetime | None:
-    if not isinstance(value, str):
-        problems.append(f"{key}: got {value!r}: expected an ISO instant with its offset")
-        return None
+def _instant(value: str, key: str, problems: list[str]) -> datetime | None:
     try:
         return parse_instant(value)
-    except ValueError as bad:
+    except (ValueError, OverflowError) as bad:  # year 1 at +14:00 is before datetime.min in UTC
         problems.append(f"{key}: got {value!r}: {bad}")
         return None
 
@@ -222,7 +287,7 @@ def until_of(text: str, now: datetime) -> datetime:
     if local is None:
         try:
             until = parse_instant(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(
                 "expected an ISO instant with its offset (2026-11-20T23:00:00+01:00) or a local time "
                 "and zone like '23:00 Europe/Paris'"
@@ -237,7 +302,11 @@ def until_of(text: str, now: datetime) -> datetime:
         until = datetime.combine(day, at, tzinfo=zone)
         if until <= now:
             until = datetime.combine(day + timedelta(days=1), at, tzinfo=zone)
-    if until <= now:
+    try:
+        past = until <= now
+    except OverflowError:  # year 1 at +14:00, or 9999-12-31 at -14:00, is outside datetime's range in UTC
+        raise ValueError(f"{until.isoformat()} is outside the calendar once in UTC") from None
+    if past:
         raise ValueError(f"{until.isoformat()} is already past (now {now.isoformat()})")
     if until > now + MAX_UNTIL:
         raise ValueError(f"{until.isoformat()} is more than {MAX_UNTIL.days} days away; change the policy instead")
@@ -248,7 +317,7 @@ def console_request(event: dict[str, Any], policy: Capacity, now: datetime) -> R
     try:
         command = Command.model_validate(event)
     except ValidationError as invalid:
-        raise PayloadError(describe_all(invalid)) from None
+        raise Refused.from_validation(invalid) from None
     problems: list[str] = []
     target = _target(policy, command.target, problems) if command.target is not None else None
     if target is not None and command.profile is not None and command.profile not in target.profiles:
@@ -261,7 +330,7 @@ def console_request(event: dict[str, Any], policy: Capacity, now: datetime) -> R
         except ValueError as bad:
             problems.append(f"until: got {command.until!r}: {bad}")
     if problems:
-        raise PayloadError(problems)
+        raise Refused(problems)
     if command.action == "status":
         return StatusRequest(command.target)
     assert target is not None

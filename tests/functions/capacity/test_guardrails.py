@@ -141,7 +141,7 @@ def test_no_payload_in_dry_run_reaches_a_mutating_call(world: World, payload: An
         ({**UNTIL, "until": "23:00 Mars/Base"}, "'Mars/Base' is not an IANA time zone"),
         ({**UNTIL, "until": "tomorrow"}, "expected an ISO instant with its offset"),
         ({"action": "resume", "target": "web", "until": "23:00 Europe/Paris"}, "'resume' takes no 'until'"),
-        ({"trigger": "override-revert", "target": "web"}, "override_set_at: got None"),
+        ({"trigger": "override-revert", "target": "web"}, "override_set_at: required key is missing"),
     ],
 )
 def test_a_bad_payload_is_rejected_naming_what_is_wrong_and_changes_nothing(

@@ -3,13 +3,16 @@ alarms the policy names while a target is deliberately at zero (their actions di
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from functions.shared.clients import client
 
 from .policy import Target
 from .targets import Call
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import DescribeAlarmsOutputTypeDef
 
 BATCH = 100  # DescribeAlarms takes at most 100 names
 
@@ -19,10 +22,10 @@ def _batches(names: Sequence[str]) -> Iterator[list[str]]:
         yield list(names[start : start + BATCH])
 
 
-def firing(response: Mapping[str, Any]) -> list[str]:
+def firing(response: DescribeAlarmsOutputTypeDef) -> list[str]:
     """The alarms of a DescribeAlarms response that are in ALARM, metric and composite alike."""
     found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
-    return sorted(alarm["AlarmName"] for alarm in found if alarm.get("StateValue") == "ALARM")
+    return sorted(alarm.get("AlarmName", "") for alarm in found if alarm.get("StateValue") == "ALARM")
 
 
 def in_alarm(target: Target) -> list[str]:

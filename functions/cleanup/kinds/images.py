@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -145,20 +145,18 @@ class Images:
         tag_ec2(scope.region, ids, tag, value)
 
 
-def delete_released_snapshot(
-    region: str, snapshot: str, sleep: Callable[[float], None] = time.sleep, delays: Sequence[float] = RELEASE_DELAYS
-) -> None:
+def delete_released_snapshot(region: str, snapshot: str) -> None:
     """Delete a snapshot of a just deregistered AMI: EC2 may answer InvalidSnapshot.InUse for a moment after
     DeregisterImage returns, so that answer is retried, a bounded number of times. (DeregisterImage's
     DeleteAssociatedSnapshots would do it in one call, but the botocore model Deckhand pins lacks it.)"""
-    for delay in (*delays, None):
+    for delay in (*RELEASE_DELAYS, None):
         try:
             delete_snapshot(region, snapshot)
             return
         except ClientError as error:
             if delay is None or error_code(error) != "InvalidSnapshot.InUse":
                 raise
-        sleep(delay)
+        time.sleep(delay)
 
 
 def _snapshot_tags(region: str, snapshots: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
+from functions.cleanup.kinds import images as images_module
 from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.images import KIND, Rule
 from tests.support.aws import REGION
@@ -98,6 +100,50 @@ def test_act_deregisters_and_deletes_the_snapshots_and_twice_is_safe(images: dic
     assert images["free"] not in {image.id for image in KIND.find(SCOPE, RULE)}
     snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
     assert snapshot not in {s["SnapshotId"] for s in snapshots}
+
+
+def test_a_snapshot_its_ami_held_until_just_now_is_retried_until_released(
+    images: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = next(image for image in KIND.find(SCOPE, RULE) if image.id == images["free"])
+    (snapshot,) = free.details["snapshots"]
+    slept: list[float] = []
+    monkeypatch.setattr(images_module.time, "sleep", slept.append)
+    still_held = iter([True, True])  # EC2 answers InUse twice after DeregisterImage, then releases it
+    delete = images_module.delete_snapshot
+
+    def released_later(region: str, snapshot_id: str) -> None:
+        if next(still_held, False):
+            raise ClientError({"Error": {"Code": "InvalidSnapshot.InUse", "Message": "in use"}}, "DeleteSnapshot")
+        delete(region, snapshot_id)
+
+    monkeypatch.setattr(images_module, "delete_snapshot", released_later)
+
+    KIND.act(SCOPE, free, Candidate("deregister", 0.4, "unused"), RULE)
+
+    assert slept == list(images_module.RELEASE_DELAYS[:2])
+    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert snapshot not in {s["SnapshotId"] for s in snapshots}
+
+
+def test_a_snapshot_held_past_every_retry_fails_the_act_and_an_ami_already_gone_does_not(
+    images: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = next(image for image in KIND.find(SCOPE, RULE) if image.id == images["free"])
+    monkeypatch.setattr(images_module.time, "sleep", lambda _: None)
+
+    def held(region: str, snapshot_id: str) -> None:
+        raise ClientError({"Error": {"Code": "InvalidSnapshot.InUse", "Message": "in use"}}, "DeleteSnapshot")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(images_module, "delete_snapshot", held)
+        with pytest.raises(ClientError, match=r"InvalidSnapshot\.InUse"):
+            KIND.act(SCOPE, free, Candidate("deregister", 0.4, "unused"), RULE)
+
+    KIND.act(SCOPE, free, Candidate("deregister", 0.4, "unused"), RULE)  # the AMI is gone: its snapshots go now
+
+    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert not set(free.details["snapshots"]) & {s["SnapshotId"] for s in snapshots}
 
 
 def test_mark_tags_the_images_and_their_own_snapshots_in_one_call(images: dict[str, str]) -> None:

@@ -8,9 +8,10 @@ from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from sandbox.iam.actions import kms
-from sandbox.iam.actions.rows import Also, Row, Table
+from sandbox.iam.actions.rows import Also, Context, Row, Table
 from sandbox.iam.model import Call, IamRequest
 
+LISTING_KEYS = (("Prefix", "prefix"), ("Delimiter", "delimiter"), ("MaxKeys", "max-keys"))
 SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 
 
@@ -19,14 +20,24 @@ def obj(call: Call) -> Sequence[str]:
     return (f"arn:{get_partition(call.region)}:s3:::{call.params['Bucket']}/{call.params['Key']}",)
 
 
+def bucket(call: Call) -> Sequence[str]:
+    return (f"arn:{get_partition(call.region)}:s3:::{call.params['Bucket']}",)
+
+
+def listing(call: Call, resource: str) -> Context:
+    """ListObjectsV2's own keys: the prefix, delimiter and page size it asks for."""
+    return {f"s3:{key.lower()}": str(call.params[member]) for member, key in LISTING_KEYS if member in call.params}
+
+
 def _bucket_key(call: Call) -> str | None:
     """The key the request names, else the bucket's default SSE-KMS key."""
     named = call.params.get("SSEKMSKeyId")
     if named:
         return str(named)
     bucket = s3_backends[call.account][get_partition(call.region)].buckets.get(call.params["Bucket"])
-    for rule in ((bucket.encryption or {}).get("Rule") if bucket else None) or []:
-        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    rules = ((bucket.encryption or {}).get("Rule") if bucket else None) or []
+    for rule in rules if isinstance(rules, list) else [rules]:  # moto keeps one rule as itself, not in a list
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
         if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
             return str(default["KMSMasterKeyID"])
     return None
@@ -44,4 +55,11 @@ TABLE: Table = {
     # An object encrypted with SSE-KMS: PutObject needs kms:GenerateDataKey, GetObject kms:Decrypt.
     "PutObject": Row("s3:PutObject", obj, also=(Also(upload_key, SSE_KMS),)),
     "GetObject": Row("s3:GetObject", obj, also=(Also(download_key, SSE_KMS),)),
+    # The CDK CLI's asset publishing, as the bootstrap file-publishing role (a role session, so enforced too).
+    # Some operations are authorized as an action of another name (SAR, "Actions defined by Amazon S3").
+    "HeadObject": Row("s3:GetObject", obj),
+    "HeadBucket": Row("s3:ListBucket", bucket),
+    "ListObjectsV2": Row("s3:ListBucket", bucket, listing),
+    "GetBucketLocation": Row("s3:GetBucketLocation", bucket),
+    "GetBucketEncryption": Row("s3:GetEncryptionConfiguration", bucket),
 }

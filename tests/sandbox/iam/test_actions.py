@@ -479,3 +479,52 @@ def test_an_operation_without_a_row_is_unmapped() -> None:
 def test_a_call_missing_what_its_row_reads_is_refused_not_raised() -> None:
     with pytest.raises(Unreadable, match="codepipeline:RollbackStage"):
         requests_for(call("codepipeline", "RollbackStage", pipelineName="web-app"))
+
+
+def test_an_object_in_a_bucket_encrypted_by_default_with_a_customer_key_needs_the_key(aws: None) -> None:
+    key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="assets")
+    s3.create_bucket(Bucket="reports")
+    s3.put_bucket_encryption(
+        Bucket="reports",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
+        },
+    )
+    via = {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    assert requests_for(call("s3", "PutObject", Bucket="reports", Key="r/1.json")) == [
+        request("s3:PutObject", "arn:aws:s3:::reports/r/1.json"),
+        request("kms:GenerateDataKey", key, **via),
+    ]
+    assert requests_for(call("s3", "GetObject", Bucket="reports", Key="r/1.json"))[1:] == [
+        request("kms:Decrypt", key, **via)
+    ]
+    # An AWS managed key (aws/s3, what SSE-KMS without a key id uses) is the key policy's to allow.
+    assert requests_for(call("s3", "PutObject", Bucket="assets", Key="a.zip", ServerSideEncryption="aws:kms")) == [
+        request("s3:PutObject", "arn:aws:s3:::assets/a.zip")
+    ]
+
+
+def test_the_cdk_asset_publishing_calls_are_authorized_as_their_s3_actions(aws: None) -> None:
+    bucket = "cdk-hnb659fds-assets-123456789012-us-east-1"
+    assert requests_for(call("s3", "ListObjectsV2", Bucket=bucket, Prefix="4cf5", MaxKeys=1)) == [
+        request("s3:ListBucket", f"arn:aws:s3:::{bucket}", **{"s3:prefix": "4cf5", "s3:max-keys": "1"})
+    ]
+    assert requests_for(call("s3", "HeadObject", Bucket=bucket, Key="4cf5.json")) == [
+        request("s3:GetObject", f"arn:aws:s3:::{bucket}/4cf5.json")
+    ]
+    assert requests_for(call("s3", "GetBucketEncryption", Bucket=bucket)) == [
+        request("s3:GetEncryptionConfiguration", f"arn:aws:s3:::{bucket}")
+    ]
+
+
+def test_a_stack_operation_with_a_service_role_passes_it_to_cloudformation(aws: None) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}"
+    made = call("cloudformation", "CreateStack", StackName="deckhand", TemplateURL="https://x/t.json", RoleARN=role)
+    assert requests_for(made) == [
+        request(
+            "cloudformation:CreateStack", arn("cloudformation", "stack/deckhand/*"), **{"cloudformation:RoleArn": role}
+        ),
+        request("iam:PassRole", role, **{"iam:PassedToService": "cloudformation.amazonaws.com"}),
+    ]

@@ -6,6 +6,7 @@ invoke   run a deployed function's handler with a payload (or the repo's, with -
 emit     route an EventBridge event through the deployed rules and run every target
 tick     fire the scheduled rules and Scheduler schedules due up to a time
 status   what is deployed and what happened
+authorize whether a function (or role) may make an IAM request or an API call, by the deployed policies
 down     stop the server
 demo     up, seed, scenarios, report, down
 """
@@ -37,7 +38,7 @@ import boto3.session
 from stacks.versions import REPO_ROOT
 
 from . import ACCOUNT, REGION, runner
-from .iam import deliveries
+from .iam import authorize, deliveries, enforce
 
 CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 SERVER_READY_SECONDS = 30
@@ -748,6 +749,12 @@ def delivery_ledger(endpoint: str) -> dict[str, Any]:
         return {"error": f"GET {endpoint}{deliveries.LEDGER_ROUTE} failed: {failed}"}
 
 
+def iam_state(endpoint: str) -> dict[str, Any]:
+    """What the server's authorizer counted (`enforce.Enforcer.document`), with the deliveries' counts."""
+    with urllib.request.urlopen(endpoint + enforce.ROUTE, timeout=10) as answer:  # noqa: S310 - localhost
+        return dict(json.load(answer))
+
+
 def sandbox_state(endpoint: str) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(f"{endpoint}/_sandbox/state", timeout=10) as answer:  # noqa: S310 - localhost
@@ -863,6 +870,14 @@ class Demo:
     def tick(self, at: datetime) -> list[Fired]:
         return tick(at, self.functions, self.paths)[1]
 
+    def expect_denial(self, action: str, resource: str, function: str) -> None:
+        """Register a denial a scenario provokes on purpose, before it does: it counts apart, the demo passes."""
+        body = json.dumps({"action": action, "resource": resource, "principal": function}).encode()
+        request = urllib.request.Request(  # noqa: S310 - localhost
+            self.endpoint + enforce.EXPECT_ROUTE, data=body, headers={"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - localhost
+
     @property
     def failed(self) -> list[Step]:
         return [s for s in self.steps if not s.passed]
@@ -884,6 +899,7 @@ def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) 
     timings: dict[str, float] = {}
     demo: Demo | None = None
     crashed: str | None = None
+    iam: dict[str, Any] | None = None
     try:
         started = up(paths, verbose=verbose)
         timings.update(started.timings)
@@ -894,6 +910,7 @@ def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) 
         demo = Demo(started.endpoint, paths, Functions(started.endpoint, paths), started=began)
         for scenario in scenarios:
             run_scenario(demo, scenario)
+        iam = iam_state(started.endpoint)
     except Exception as failed:  # the report and `down` must happen whatever broke
         crashed = f"{type(failed).__name__}: {failed}" if not isinstance(failed, SandboxError) else str(failed)
         say(f"demo stopped: {crashed}")
@@ -904,11 +921,21 @@ def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) 
     write_report(paths.report, demo, timings, estate_lines, crashed)
     say(f"report: {paths.report}")
     failed_steps = demo.failed if demo else []
-    if crashed is None and demo is not None and not failed_steps:
+    refused = enforce.unexpected(iam) if iam is not None else []
+    for line in refused:
+        say(f"  IAM refused, unexpected: {line}")
+    passed = crashed is None and demo is not None and not failed_steps and iam is not None and not refused
+    if passed and demo is not None:
         say(f"demo passed: {len(demo.steps)} steps in {timings['demo']:.1f} s")
-        return 0
-    say(f"demo FAILED: {len(failed_steps)} step(s) failed" + (f"; {crashed}" if crashed else ""))
-    return 1
+    else:
+        reasons = [f"{len(failed_steps)} step(s) failed"]
+        reasons += [crashed] if crashed else []
+        reasons += [f"{len(refused)} unexpected IAM refusal(s)"] if refused else []
+        say("demo FAILED: " + "; ".join(reasons))
+    if iam is not None:  # the last line, whatever happened
+        say(enforce.cost_line(iam))
+        say(enforce.summary_line(iam))
+    return 0 if passed else 1
 
 
 def run_scenario(demo: Demo, scenario: Scenario) -> None:
@@ -981,6 +1008,18 @@ def parser() -> argparse.ArgumentParser:
     tick_cmd = commands.add_parser("tick", help="fire the schedules due up to a time")
     tick_cmd.add_argument("--at", required=True, help="ISO-8601 time with offset, e.g. 2026-11-22T09:00:00Z")
     tick_cmd.add_argument("--json", action="store_true")
+    authorize_cmd = commands.add_parser(
+        "authorize", help="decide an IAM request or an API call of a function or role by the deployed policies"
+    )
+    authorize_cmd.add_argument("asker", help="deployed function name (its execution role's session) or role name")
+    authorize_cmd.add_argument("request", nargs="*", metavar="ACTION RESOURCE", help="an IAM request")
+    authorize_cmd.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help="a context key")
+    authorize_cmd.add_argument(
+        "--call",
+        nargs=2,
+        metavar=("SERVICE:OPERATION", "JSON"),
+        help="an API call and its input, as botocore names them",
+    )
     return top
 
 
@@ -1105,6 +1144,19 @@ def report_fired(fired: list[Fired], *, as_json: bool, none: str) -> int:
     return 1 if failed else 0
 
 
+def cmd_authorize(args: argparse.Namespace, paths: Paths) -> int:
+    """Exit 0 when Allowed, 1 otherwise."""
+    endpoint = running_state(paths)["endpoint"]
+    try:
+        question = authorize.question(args.request, args.context, args.call)
+        answer = authorize.ask(endpoint, authorize.asker(args.asker, lambda s: sandbox_client(s, endpoint)), question)
+    except authorize.AuthorizeError as bad:
+        raise SandboxError(str(bad)) from None
+    for line in authorize.render(answer):
+        print(line, flush=True)
+    return 0 if answer["decision"] == "Allowed" else 1
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     from .scenarios import SCENARIOS  # noqa: PLC0415 - scenarios import the cli's Demo
 
@@ -1119,5 +1171,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Paths], int]] = {
     "invoke": cmd_invoke,
     "emit": cmd_emit,
     "tick": cmd_tick,
+    "authorize": cmd_authorize,
     "demo": cmd_demo,
 }

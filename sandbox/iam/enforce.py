@@ -213,13 +213,21 @@ class Enforcer:
             call = Call(str(asked["service"]), str(asked["operation"]), dict(asked["params"]), account, region)
             try:
                 requests = list(self.requests_for(call))
-            except Unmapped as unmapped:
-                return {"decision": "ImplicitlyDenied", "unmapped": str(unmapped), "requests": []}
+            except Unmapped as unmapped:  # refused in the sandbox, whatever the policies say
+                return {
+                    "principal": principal.session_arn,
+                    "decision": "ImplicitlyDenied",
+                    "unmapped": str(unmapped),
+                    "requests": [],
+                }
         else:
             requests = [IamRequest(str(body["action"]), str(body["resource"]), dict(body.get("context") or {}))]
         answers = []
         for request in requests:
-            verdict = evaluate(self.simulator, principal, request, region)
+            try:
+                verdict = evaluate(self.simulator, principal, request, region)
+            except SimulatorError as failed:  # answered 400: the question names what IAM does not know
+                raise ValueError(str(failed)) from failed
             answers.append(
                 {
                     "action": request.action,
@@ -251,6 +259,35 @@ class Enforcer:
                 "ms_per_distinct": round(stats.ms_per_distinct, 2),
             },
         }
+
+
+def summary_line(document: Mapping[str, Any]) -> str:
+    """The demo's last line: function requests authorized, and deliveries (counted by `sandbox.iam.deliveries`)."""
+    return (
+        f"iam: requests={document['requests']} distinct={document['distinct']} denied={document['denied']} "
+        f"unmapped={document['unmapped']} deliveries={document['deliveries']} refused={document['refused']}"
+    )
+
+
+def cost_line(document: Mapping[str, Any]) -> str:
+    simulator = document["simulator"]
+    return (
+        f"iam enforcement cost: {simulator['requests']} requests simulated, {simulator['cache_hits']} cache hits, "
+        f"{simulator['ms_per_distinct']} ms per distinct request; "
+        f"{document['expected_denied']} denial(s) provoked on purpose by scenarios"
+    )
+
+
+def unexpected(document: Mapping[str, Any]) -> list[str]:
+    """Every refusal no scenario expected: denials, unmapped calls, refused deliveries (by count)."""
+    found = [
+        f"{r['principal']} {r['action']} on {r['resource']}: {r['why']}"
+        for r in document["refusals"]
+        if not r["expected"]
+    ]
+    if document["refused"]:
+        found.append(f"{document['refused']} service-to-service delivery(ies) refused: see `sandbox status`")
+    return found
 
 
 def session_of(environ: WSGIEnvironment) -> Principal | None:

@@ -7,6 +7,7 @@ IAM mapping; the role `enforce-fn` may publish to topics and describe snapshots,
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from sandbox.iam import enforce
 
 ACCOUNT = "123456789012"
 REGION = "ap-south-1"  # a region of this module's own: moto's backends are process-wide
@@ -192,9 +195,10 @@ def test_the_state_route_lists_refusals_and_an_expected_denial_counts_apart(as_r
     before = iam_state(endpoint)
 
     refused(lambda: as_role("lambda").list_functions())
+    refused(lambda: as_role("lambda").list_functions())  # the same request: the simulator's cache answers
 
     after = iam_state(endpoint)
-    assert after["expected_denied"] == before["expected_denied"] + 1
+    assert after["expected_denied"] == before["expected_denied"] + 2
     assert after["denied"] == before["denied"]
     assert after["refusals"][-1] == {
         "principal": SESSION,
@@ -205,8 +209,13 @@ def test_the_state_route_lists_refusals_and_an_expected_denial_counts_apart(as_r
         "kind": "denied",
         "expected": True,
     }
-    assert after["simulator"]["requests"] > after["simulator"]["distinct"] > 0
-    assert {"deliveries", "refused", "requests", "distinct"} <= set(after)
+    assert after["simulator"]["cache_hits"] > before["simulator"]["cache_hits"]
+    assert after["simulator"]["distinct"] > 0
+    assert re.fullmatch(
+        r"iam: requests=\d+ distinct=\d+ denied=\d+ unmapped=\d+ deliveries=\d+ refused=\d+",
+        enforce.summary_line(after),
+    )
+    assert len(enforce.unexpected(after)) == after["denied"] + after["unmapped"]
 
 
 def test_enforcement_can_be_turned_off(as_role: Client, endpoint: str) -> None:

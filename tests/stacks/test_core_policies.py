@@ -14,8 +14,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
 from functions.shared.audit import AuditRecord
+from functions.shared.policy import load_policy
 from sandbox.iam.simulator import Policy, Simulation, Simulator
-from stacks.app import load_policy, policy_path
+from stacks.app import policy_path
 from stacks.core import Core
 from tests.support.template import role_statements
 

@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import Permission as LambdaPermission
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation.models import cloudformation_backends
@@ -52,6 +53,8 @@ from moto.kms.models import KmsBackend
 from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.ssm.models import Parameter, ssm_backends
 from moto.ssm.models import Parameter as SsmParameter
 from werkzeug.serving import BaseWSGIServer
@@ -1497,6 +1500,172 @@ class CfnSchedule(_SchedulerModel, CloudFormationModel):
             found.schedules.pop(self.name, None)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# AWS::SQS::QueuePolicy, AWS::SNS::TopicPolicy and AWS::CloudWatch::Alarm: moto's CloudFormation skips them, so a
+# deployed stack had no queue or topic policy and no alarm, and the deliveries they govern could not be checked.
+
+
+class _CfnAttachment:
+    """What moto's CloudFormation needs of a resource that sets a policy on others, named by its logical id.
+
+    A mixin: moto finds resource types among CloudFormationModel's direct subclasses only.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        cls.attach(properties, account_id, region_name, json.dumps(properties["PolicyDocument"]))
+        return cls(resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: JSON,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        cls.attach(cloudformation_json["Properties"], account_id, region_name, "")
+
+
+class CfnQueuePolicy(_CfnAttachment, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+        for url in properties["Queues"]:
+            name = str(url).rstrip("/").rsplit("/", 1)[1]
+            sqs_backends[account_id][region_name].set_queue_attributes(name, {"Policy": policy})
+
+
+class CfnTopicPolicy(_CfnAttachment, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+        for arn in properties["Topics"]:
+            topic = sns_backends[account_id][region_name].get_topic(str(arn))
+            # Without a policy of its own a topic has SNS's default one.
+            topic.policy = policy or json.dumps(topic._create_default_topic_policy(region_name, account_id, topic.name))
+
+
+class CfnAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm on one metric, put through moto's CloudWatch backend (a metric-math alarm keeps its
+    actions and loses its math, which nothing in the sandbox evaluates)."""
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name != "Arn":
+            raise ValueError(f"AWS::CloudWatch::Alarm has no attribute {attribute_name!r} in the sandbox")
+        return self.arn
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnAlarm:
+        p = cloudformation_json["Properties"]
+
+        def number(key: str) -> Any:
+            return float(p[key]) if key in p else None
+
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 0)),  # a metric-math alarm's periods are in its Metrics
+            threshold=number("Threshold"),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            datapoints_to_alarm=int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None,
+            extended_statistic=p.get("ExtendedStatistic"),
+            unit=p.get("Unit"),
+            actions_enabled=str(p.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(alarm.name, alarm.alarm_arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnAlarm,
+        new_resource_name: str,
+        cloudformation_json: JSON,
+        account_id: str,
+        region_name: str,
+    ) -> CfnAlarm:
+        cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.name])
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
 def _forget_cloudformation_models() -> None:
     for listing in (
         cloudformation_parsing.get_model_list,
@@ -1790,6 +1959,23 @@ class CfnEventInvokeConfig(CloudFormationModel):
         return True
 
 
+def _permission_without_function_name() -> None:
+    """moto's AWS::Lambda::Permission copies its template properties into the function policy, FunctionName and
+    all; Lambda's policy statement holds no such key (and IAM rejects a statement that does)."""
+    original = LambdaPermission.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    if getattr(original, "deckhand_statement", False):
+        return
+
+    def create(cls: Any, /, name: str, template: JSON, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = dict(template["Properties"])
+        function = lambda_backend(account_id, region_name).get_function(properties.pop("FunctionName"))
+        function.policy.add_statement(raw=json.dumps(properties))
+        return cls(region=region_name)
+
+    create.deckhand_statement = True  # type: ignore[attr-defined]
+    LambdaPermission.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign, assignment]
+
+
 def _key_policy_as_text() -> None:
     """moto's CloudFormation hands a template's KeyPolicy object to create_key, and DescribeKey then fails on it:
     KMS keeps a key policy as text."""
@@ -1808,6 +1994,7 @@ def make_app() -> SandboxApp:
     """moto's server application (as `ThreadedMotoServer` builds it) wrapped by the gap fillers and IAM."""
     _keep_dead_letter_config()
     _key_policy_as_text()
+    _permission_without_function_name()
     # A tagged stack (the CDK app tags everything) fails on KMS keys and SSM parameters otherwise.
     _convert_cloudformation_tags(KmsKey, _kms_tags)
     _convert_cloudformation_tags(SsmParameter, _ssm_tags)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.iam.simulator import Policy, Simulation, Simulator, Verdict
+from sandbox.iam.simulator import Policy, Simulation, Simulator, SimulatorError, Verdict
 
 CHECK_ROUTE = "/_sandbox/iam/deliveries/check"
 LEDGER_ROUTE = "/_sandbox/iam/deliveries"
@@ -156,7 +156,10 @@ class Ledger:
 def refused(delivery: Delivery, policies: Policies, simulator: Simulator, *, phase: str) -> Refusal | None:
     """The first check the delivery fails, as AWS stops at the first refused call; None when all pass."""
     for check in delivery.checks:
-        verdict = decide(check, policies, simulator)
+        try:
+            verdict = decide(check, policies, simulator)
+        except SimulatorError as failed:  # a policy IAM would not even accept: nothing is delivered through it
+            return Refusal(delivery=delivery, check=check, decision="Unevaluable", reason=str(failed), phase=phase)
         if not verdict.allowed:
             return Refusal(
                 delivery=delivery, check=check, decision=verdict.decision, reason=verdict.explain(), phase=phase

@@ -198,6 +198,57 @@ def test_alarm_to_topic_is_refused_under_the_tls_only_topic_policy(
     assert refusals(endpoint, [delivery]) == []
 
 
+def test_alarms_queue_and_topic_policies_from_a_template_are_deployed_and_decide(
+    client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
+) -> None:
+    topic = {"Ref": "Topic"}
+    allowed = cloudwatch_may_publish("TOPIC", ACCOUNT)
+    allowed["Statement"] = [{**s, "Resource": topic} for s in allowed["Statement"]]
+    rule_may_send = allow(["sqs:SendMessage"], "*", {"Service": "events.amazonaws.com"})
+    alarm = {
+        "AlarmName": "templated-errors",
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": "gate"}],
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "AlarmActions": [topic],
+    }
+    resources = {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "templated-notices"}},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {"PolicyDocument": allowed, "Topics": [topic]}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "templated-queue"}},
+        "QueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {"PolicyDocument": json.loads(document(rule_may_send)), "Queues": [{"Ref": "Queue"}]},
+        },
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": alarm},
+    }
+    client("cloudformation").create_stack(StackName="templated", TemplateBody=json.dumps({"Resources": resources}))
+    topic_arn = f"arn:aws:sns:{region}:{ACCOUNT}:templated-notices"
+
+    [delivery] = [d for d in wiring.alarms() if d.target == topic_arn]
+    assert delivery.source == f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:templated-errors"
+    assert refusals(endpoint, [delivery]) == []
+    queue_url = client("sqs").get_queue_url(QueueName="templated-queue")["QueueUrl"]
+    policy = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    assert json.loads(policy)["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+
+    old = {
+        **resources,
+        "TopicPolicy": {
+            **resources["TopicPolicy"],
+            "Properties": {"PolicyDocument": tls_only_topic_policy("TOPIC"), "Topics": [topic]},
+        },
+    }
+    old["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] = topic
+    client("cloudformation").update_stack(StackName="templated", TemplateBody=json.dumps({"Resources": old}))
+    assert refusals(endpoint, [delivery]) == [("alarm → topic", "sns:Publish", "ImplicitlyDenied")]
+
+
 def test_alarm_to_an_encrypted_topic_needs_cloudwatch_on_the_key_policy(
     client: Client, endpoint: str, wiring: deliveries.Wiring
 ) -> None:

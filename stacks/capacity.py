@@ -15,6 +15,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
+from functions.capacity.store import PARTITION
 from functions.capacity.targets import TARGET_TAG, scalable_id
 from functions.shared.policy import Policy
 
@@ -216,7 +217,8 @@ class Capacity(Construct):
             [self.scheduler_role.role_arn],
             {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
         )
-        self._allow(["dynamodb:GetItem"], [self.core.audit_table.table_arn])  # the saved state; PutItem is shared
+        self.core.grant_state(self.function.role, ["dynamodb:GetItem", "dynamodb:PutItem"], [PARTITION])
+        self.core.grant_audit(self.function.role, SERVICE)
 
     def _allow_registrations(self, scalable: list[Target]) -> None:
         """RegisterScalableTarget on exactly the policy's targets, as far as AWS lets a policy say it.

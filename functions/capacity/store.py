@@ -25,6 +25,7 @@ from . import targets
 from .model import Change, Levels, Override, Owner, Saved, Suspension, TargetState
 from .policy import Capacity
 
+PARTITION = "capacity/"  # the state items' key prefix: the function's role may write under it and audit/capacity/
 SORT_KEY = "state"
 # Changes older than the longest cooldown or flap window (a day) no longer matter.
 KEEP_CHANGES_FOR = timedelta(days=1)
@@ -49,7 +50,7 @@ class Stored:
 
 
 def key(target_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"capacity/{target_id}"}, "sk": {"S": SORT_KEY}}
+    return {"pk": {"S": f"{PARTITION}{target_id}"}, "sk": {"S": SORT_KEY}}
 
 
 def _levels(levels: Levels | None) -> dict[str, Any] | None:

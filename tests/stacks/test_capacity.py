@@ -344,3 +344,27 @@ def test_the_function_cannot_tag_a_registration_into_its_scope(template: Templat
     )
 
     assert not tagging.allowed
+
+
+def test_the_function_writes_its_state_and_its_own_audit_records_only(template: Template, simulator: Simulator) -> None:
+    [table] = [t for t in template.find_resources("AWS::DynamoDB::Table") if t.startswith("CoreAuditTable")]
+    table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/deckhand-audit"
+    statements = json.dumps(deployed(function_statements(template))).replace(f"${{{table}.Arn}}", table_arn)
+    new = {"Version": "2012-10-17", "Statement": json.loads(statements)}
+
+    def put(key: str) -> bool:
+        return simulator.evaluate(
+            Simulation(
+                principal=CAPACITY_SESSION,
+                action="dynamodb:PutItem",
+                resource=table_arn,
+                resource_account=ACCOUNT,
+                context={"dynamodb:LeadingKeys": [key]},
+                identity_policies=[SimPolicy("capacity", new)],
+            )
+        ).allowed
+
+    assert put("capacity/web")
+    assert put("audit/capacity/web")
+    assert not put("audit/gating/web")
+    assert not put("cleanup-mark/vol-1")

@@ -25,11 +25,12 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from xml.sax.saxutils import escape as xml_escape
+from zoneinfo import ZoneInfo
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
@@ -184,7 +185,6 @@ class Execution:
     rollback_target: str | None = None
     variables: list[dict[str, str]] = field(default_factory=list)
     status: str = "InProgress"
-    status_summary: str | None = None
     last_update: datetime | None = None
     stop_reason: str | None = None
 
@@ -202,8 +202,6 @@ class Execution:
             "executionMode": "SUPERSEDED",
             "executionType": self.execution_type,
         }
-        if self.status_summary:
-            item["statusSummary"] = self.status_summary
         if self.stop_reason is not None:
             item["stopTrigger"] = {"reason": self.stop_reason}
         if self.rollback_target:
@@ -222,8 +220,6 @@ class Execution:
             "executionMode": "SUPERSEDED",
             "executionType": self.execution_type,
         }
-        if self.status_summary:
-            item["statusSummary"] = self.status_summary
         if self.rollback_target:
             item["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": self.rollback_target}
         return item
@@ -366,6 +362,7 @@ class Store:
         self.estates: dict[tuple[str, str], JSON] = {}
         self.simulator = Simulator()  # its Node process starts on the first evaluation
         self.deliveries = deliveries.Ledger()
+        self.mute_rules: dict[tuple[str, str], dict[str, JSON]] = {}
 
     # -- state transitions ---------------------------------------------------------------------------------------
 
@@ -702,8 +699,8 @@ class Store:
         if execution.status == "Stopping" and not abandon:
             raise ApiError("DuplicatedStopRequestException", "A stop request is already in progress")
         at = _now()
+        # AWS keeps the reason in ListPipelineExecutions' stopTrigger, not in GetPipelineExecution's statusSummary.
         execution.stop_reason = reason
-        execution.status_summary = reason or None
         for stage in execution.stages:
             for action in stage.actions:
                 # An approval cannot finish by itself, so stop-and-wait abandons it like abandon does.
@@ -1093,6 +1090,131 @@ def _put_composite_alarm(request: Request) -> Response:
         **arguments,
     )
     return Response("{}", content_type="application/x-amz-json-1.0")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CloudWatch alarm mute rules: moto has none. Shapes and statuses from botocore's cloudwatch model
+# (PutAlarmMuteRule, GetAlarmMuteRule, ListAlarmMuteRules, DeleteAlarmMuteRule); DescribeAlarms shows no mute.
+
+MUTE_RULE_TARGET = "GraniteServiceVersion20100801."
+MUTE_RULE_OPERATIONS = ("PutAlarmMuteRule", "GetAlarmMuteRule", "ListAlarmMuteRules", "DeleteAlarmMuteRule")
+MUTE_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2})\)$")
+MUTE_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+MUTE_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+CRON_NAMES = {
+    **{name: str(number) for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
+    **{
+        name: str(number)
+        for number, name in enumerate(
+            ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+        )
+    },
+}
+
+
+def _cron_field_matches(field_text: str, value: int) -> bool:
+    for written in field_text.upper().split(","):
+        part = CRON_NAMES.get(written, written)
+        if part == "*":
+            return True
+        low, _, high = part.partition("-")
+        if low.isdigit() and int(CRON_NAMES.get(low, low)) <= value <= int(CRON_NAMES.get(high, high) if high else low):
+            return True
+    return False
+
+
+def _mute_window(rule: JSON, now: datetime) -> tuple[datetime, datetime] | None:
+    """The window of `rule` that covers `now` or comes next (a one-time one), None when none does."""
+    schedule = rule["Rule"]["Schedule"]
+    found = MUTE_DURATION.match(schedule["Duration"])
+    if found is None:
+        raise ApiError("ValidationError", f"Duration {schedule['Duration']!r} is not an ISO 8601 duration from PT1M to P15D")
+    days, hours, minutes = (int(part or 0) for part in found.groups())
+    length = timedelta(days=days, hours=hours, minutes=minutes)
+    zone = ZoneInfo(schedule.get("Timezone") or "UTC")
+    once = MUTE_AT.match(schedule["Expression"])
+    if once is not None:
+        begins = datetime.fromisoformat(once.group(1)).replace(tzinfo=zone).astimezone(UTC)
+        return begins, begins + length
+    cron = MUTE_CRON.match(schedule["Expression"])
+    if cron is None:
+        raise ApiError("ValidationError", f"Expression {schedule['Expression']!r} is neither cron(...) nor at(...)")
+    minute = now.astimezone(zone).replace(second=0, microsecond=0)
+    for back in range(int(length.total_seconds() // 60)):
+        moment = minute - timedelta(minutes=back)
+        fields = (moment.minute, moment.hour, moment.day, moment.month, (moment.weekday() + 1) % 7)
+        if all(_cron_field_matches(text, value) for text, value in zip(cron.groups(), fields, strict=True)):
+            return moment.astimezone(UTC), moment.astimezone(UTC) + length
+    return None
+
+
+def _mute_status(rule: JSON, now: datetime) -> str:
+    expires = rule.get("ExpireDate")
+    if expires is not None and now >= datetime.fromtimestamp(expires, UTC):
+        return "EXPIRED"
+    starts = rule.get("StartDate")
+    window = _mute_window(rule, now)
+    if (starts is None or now >= datetime.fromtimestamp(starts, UTC)) and window and window[0] <= now < window[1]:
+        return "ACTIVE"
+    if MUTE_AT.match(rule["Rule"]["Schedule"]["Expression"]) and window and now >= window[1]:
+        return "EXPIRED"
+    return "SCHEDULED"
+
+
+def _mute_rules(request: Request, operation: str, store: Store) -> Response:
+    account, region = _caller(request)
+    body: JSON = json.loads(request.get_data() or b"{}")
+    rules = store.mute_rules.setdefault((account, region), {})
+    now = _now()
+    try:
+        if operation == "PutAlarmMuteRule":
+            rule: JSON = {
+                key: body[key]
+                for key in ("Name", "Description", "Rule", "MuteTargets", "StartDate", "ExpireDate")
+                if key in body
+            }
+            rule["AlarmMuteRuleArn"] = f"arn:aws:cloudwatch:{region}:{account}:alarm-mute-rule:{body['Name']}"
+            rule["LastUpdatedTimestamp"] = now.timestamp()
+            _mute_status(rule, now)  # refuses a schedule CloudWatch would refuse
+            rules[body["Name"]] = rule
+            result: JSON = {}
+        elif operation == "GetAlarmMuteRule":
+            found = rules.get(body.get("AlarmMuteRuleName", ""))
+            if found is None:
+                raise ApiError(
+                    "ResourceNotFoundException", f"Alarm mute rule {body.get('AlarmMuteRuleName')} not found"
+                )
+            result = {**found, "Status": _mute_status(found, now), "MuteType": "ALARM"}
+        elif operation == "ListAlarmMuteRules":
+            wanted = set(body.get("Statuses") or ("SCHEDULED", "ACTIVE", "EXPIRED"))
+            alarm = body.get("AlarmName")
+            result = {
+                "AlarmMuteRuleSummaries": [
+                    {
+                        "AlarmMuteRuleArn": rule["AlarmMuteRuleArn"],
+                        "Status": status,
+                        "MuteType": "ALARM",
+                        "LastUpdatedTimestamp": rule["LastUpdatedTimestamp"],
+                        **({"ExpireDate": rule["ExpireDate"]} if "ExpireDate" in rule else {}),
+                    }
+                    for rule in rules.values()
+                    if (status := _mute_status(rule, now)) in wanted
+                    and (alarm is None or alarm in rule.get("MuteTargets", {}).get("AlarmNames", []))
+                ]
+            }
+        else:
+            rules.pop(body.get("AlarmMuteRuleName", ""), None)
+            result = {}
+    except (KeyError, TypeError, ValueError) as error:
+        return _json_error(ApiError("ValidationError", f"invalid request: {error!r}"))
+    except ApiError as error:
+        return _json_error(error)
+    return Response(json.dumps(result), content_type="application/x-amz-json-1.0")
+
+
+def _json_error(error: ApiError) -> Response:
+    body = {"__type": error.code, "message": error.message}
+    return Response(json.dumps(body), status=error.status, content_type="application/x-amz-json-1.0")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1720,6 +1842,9 @@ class SandboxApp:
             response = self._codepipeline(Request(environ), target[len(TARGET_PREFIX) :])
         elif target == PUT_COMPOSITE_ALARM:
             response = _put_composite_alarm(Request(environ))
+        elif target.startswith(MUTE_RULE_TARGET) and target[len(MUTE_RULE_TARGET) :] in MUTE_RULE_OPERATIONS:
+            with self.store.lock:
+                response = _mute_rules(Request(environ), target[len(MUTE_RULE_TARGET) :], self.store)
         elif _signed_for(environ, "autoscaling") and _operation(_reread(environ)) == DESCRIBE_INSTANCE_REFRESHES:
             response = _no_instance_refreshes()
         elif matched:

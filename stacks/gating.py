@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
@@ -15,12 +14,14 @@ from constructs import Construct
 
 from functions.gating.policy import Gating as GatingPolicy
 from functions.shared.policy import Policy
+from functions.watchdog.slots import LOCK_PREFIX
 
 from . import core
 from .core import Core, policy_source, unique
 from .function import DeckhandFunction
 
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
+DUTY = "gating"
 
 GATING_VARIABLE = "DECKHAND_GATING"
 IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
@@ -69,6 +70,7 @@ class Gating(Construct):
         self.policy = gating
         self.pipelines = unique(g.pipeline for g in gating.gates)
         self.approval_pipelines = unique(g.pipeline for g in gating.gates if g.approvals)
+        self.watched_pipelines = unique(g.pipeline for g in gating.gates if g.watchdog)
         self.watchdog_alarms = unique(a for g in gating.gates if g.watchdog for a in g.watchdog.alarms)
         self.alarm_checks = [g.alarms for g in gating.gates if g.alarms and g.alarms.mode != "off"]
         self.alarm_arns = self._alarm_arns()
@@ -113,7 +115,12 @@ class Gating(Construct):
             "Deckhand pipeline notices: says what failed or stopped, why, and what to do next",
         )
 
+        for gating_function in (self.gate, self.approver, self.watchdog, self.notices):
+            core.grant_audit(gating_function.role, DUTY)
         self._grant_gate_reads(self.gate)
+        # The Service Authorization Reference lists no resource type for GetJobDetails, PutJobSuccessResult and
+        # PutJobFailureResult, so only "*" grants them. The scope comes from the code: the gate answers only a
+        # job that GetJobDetails places before a gated stage, in an action that invokes the gate.
         self.gate.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -124,30 +131,31 @@ class Gating(Construct):
                 resources=["*"],
             )
         )
+        # Which gated stage a job stands before, when the job's own stage is not gated (GetPipeline).
+        self._on_pipelines(self.gate, "codepipeline:GetPipeline")
         self.idempotency_table.grant(
             self.gate.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
         self._grant_gate_reads(self.approver)
         # Which gate answers an approval: the first gated stage after the approval's (GetPipeline).
         self._on_pipelines(self.approver, "codepipeline:GetPipeline")
-        if self.approval_pipelines:
-            self.approver.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["codepipeline:PutApprovalResult"],
-                    resources=[
-                        stack.format_arn(service="codepipeline", resource=p, resource_name="*")
-                        for p in self.approval_pipelines
-                    ],
-                )
-            )
-        self._on_pipelines(
-            self.watchdog,
-            "codepipeline:GetPipelineState",
-            "codepipeline:ListPipelineExecutions",
-            "codepipeline:StopPipelineExecution",
-            "codepipeline:RollbackStage",
+        # PutApprovalResult acts on the approval action (SAR: PIPELINE/STAGE/ACTION): only those the policy lists.
+        approval_actions = unique(
+            stack.format_arn(service="codepipeline", resource=g.pipeline, resource_name=approval)
+            for g in gating.gates
+            for approval in g.approvals
         )
-        self._on_pipelines(self.notices, "codepipeline:GetPipelineExecution", "codepipeline:GetPipelineState")
+        if approval_actions:
+            self.approver.role.add_to_policy(
+                iam.PolicyStatement(actions=["codepipeline:PutApprovalResult"], resources=approval_actions)
+            )
+        self._grant_watchdog(core)
+        self._on_pipelines(
+            self.notices,
+            "codepipeline:GetPipelineExecution",
+            "codepipeline:GetPipelineState",
+            "codepipeline:ListPipelineExecutions",  # who stopped an execution: its stopTrigger.reason
+        )
         self._acknowledge_wildcards()
 
         self.approval_rule = self._rule(
@@ -182,25 +190,77 @@ class Gating(Construct):
         if self.pipeline_arns:
             function.role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=self.pipeline_arns))
 
+    def _grant_watchdog(self, core: Core) -> None:
+        """Confirm the alarm and its mutes, read the stage, stop (pipeline) or roll back (stage), give back slots."""
+        if not self.watched_pipelines:
+            return
+        role = self.watchdog.role
+        stack = Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "codepipeline:GetPipelineState",
+                    "codepipeline:ListPipelineExecutions",
+                    "codepipeline:StopPipelineExecution",
+                ],
+                resources=[stack.format_arn(service="codepipeline", resource=p) for p in self.watched_pipelines],
+            )
+        )
+        # RollbackStage acts on the stage (SAR resource type "stage": PIPELINE/STAGE), not on the pipeline.
+        stages = unique(
+            stack.format_arn(service="codepipeline", resource=g.pipeline, resource_name=g.stage)
+            for g in self.policy.gates
+            if g.watchdog and g.watchdog.action == "rollback"
+        )
+        if stages:
+            role.add_to_policy(iam.PolicyStatement(actions=["codepipeline:RollbackStage"], resources=stages))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"], resources=[self._alarm(name) for name in self.watchdog_alarms]
+            )
+        )
+        self._grant_mute_reads(self.watchdog)
+        # The hourly slots: claimed (PutItem) and given back (DeleteItem) under their own partition only.
+        core.grant_state(self.watchdog.role, ["dynamodb:PutItem", "dynamodb:DeleteItem"], [LOCK_PREFIX])
+
+    def _grant_mute_reads(self, function: DeckhandFunction) -> None:
+        """Alarm mute rules: a muted alarm vouches for nothing. ListAlarmMuteRules names no mute rule, so AWS
+        authorizes it on "*"; GetAlarmMuteRule names one (alarm-mute-rule:NAME)."""
+        stack = Stack.of(self)
+        function.role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:ListAlarmMuteRules"], resources=["*"]))
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:GetAlarmMuteRule"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm-mute-rule",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+
     def _grant_gate_reads(self, function: DeckhandFunction) -> None:
         """What deciding a gate reads: alarms, metrics, tags, the bake stage's state, the execution (exemptions)."""
         role = function.role
         if self.alarm_arns:
             role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=self.alarm_arns))
+            self._grant_mute_reads(function)
         role.add_to_policy(
             iam.PolicyStatement(actions=["cloudwatch:GetMetricData", "tag:GetResources"], resources=["*"])
         )
         self._on_pipelines(function, "codepipeline:GetPipelineState", "codepipeline:GetPipelineExecution")
 
+    def _alarm(self, name: str) -> str:
+        return Stack.of(self).format_arn(
+            service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+
     def _alarm_arns(self) -> list[str]:
         """The alarms the gates name; every alarm of the region when one is selected by prefix or tag."""
-        stack = Stack.of(self)
-
-        def alarm(name: str) -> str:
-            return stack.format_arn(
-                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-            )
-
+        alarm = self._alarm
         # DescribeAlarms by AlarmNamePrefix or by the names GetResources returns cannot be scoped beforehand.
         if not self.alarm_checks:
             return []
@@ -209,14 +269,21 @@ class Gating(Construct):
         return [alarm(n) for n in unique(n for c in self.alarm_checks for n in c.names)]
 
     def _acknowledge_wildcards(self) -> None:
-        """Each wildcard the gate and approver roles hold, with why, beside their policy (closest to the finding)."""
-        no_resource_level = (
-            "X-Ray's PutTraceSegments and PutTelemetryRecords, cloudwatch:GetMetricData and tag:GetResources "
-            "support no resource-level permissions (the metrics and tags read are named in the request)"
+        """Each wildcard the gating roles hold, with why, beside their policy (closest to the finding)."""
+        x_ray = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+        reads = (
+            "; cloudwatch:GetMetricData and tag:GetResources support none either (the metrics and tags read are "
+            "named in the request); cloudwatch:ListAlarmMuteRules names no mute rule, so AWS authorizes it on *"
         )
         jobs = (
-            "; codepipeline:GetJobDetails, PutJobSuccessResult and PutJobFailureResult support none either: "
-            "a job id is not an ARN, and the job event does not name its pipeline"
+            "; codepipeline:GetJobDetails, PutJobSuccessResult and PutJobFailureResult have no resource type in "
+            "the Service Authorization Reference: the gate answers only jobs GetJobDetails places before a gated "
+            "stage"
+        )
+        mute_rules = Acknowledgment(
+            id=core.wildcard_finding(self, "cloudwatch", "alarm-mute-rule:*"),
+            reason="cloudwatch:GetAlarmMuteRule reads the mute rules ListAlarmMuteRules returns, whose names are only "
+            "known at run time; it only reads them",
         )
         alarms: list[Acknowledgment] = []
         if any(a.endswith(":alarm:*") for a in self.alarm_arns):
@@ -227,21 +294,15 @@ class Gating(Construct):
                     "alarms by prefix or tag, so their names are only known at run time; it only reads their states",
                 )
             )
-        approvals = [
-            Acknowledgment(
-                id=core.wildcard_finding(self, "codepipeline", f"{p}/*"),
-                reason=f"PutApprovalResult names an approval action as {p}/STAGE/ACTION; the approver answers "
-                f"the manual approvals of the gated pipeline {p} only",
-            )
-            for p in self.approval_pipelines
-        ]
+        reading = [mute_rules, *alarms] if self.alarm_arns else []
         tail = ". Every other statement of this role names its resources."
-        for function, extra, more in (
-            (self.gate, jobs, alarms),
-            (self.approver, "", alarms + approvals),
-        ):
+        roles = [(self.gate, x_ray + reads + jobs, reading), (self.approver, x_ray + reads, reading)]
+        if self.watched_pipelines:
+            watchdog_reads = "; cloudwatch:ListAlarmMuteRules names no mute rule, so AWS authorizes it on *"
+            roles.append((self.watchdog, x_ray + watchdog_reads, [mute_rules]))
+        for function, text, more in roles:
             Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(
-                Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=no_resource_level + extra + tail), *more
+                Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=text + tail), *more
             )
 
     # --- events -------------------------------------------------------------------------------------
@@ -309,7 +370,8 @@ class Gating(Construct):
         run_order: int = 1,
         variables_namespace: str | None = None,
     ) -> codepipeline_actions.LambdaInvokeAction:
-        """The Invoke action that runs the gate for `pipeline`'s `stage`; add it to a stage before that one.
+        """The Invoke action that runs the gate for `pipeline`'s `stage`; add it to that stage or one before it
+        (the gate answers for the first gated stage at or after the action's own).
 
         With `variables_namespace`, later actions read `#{NAMESPACE.decision}`, `reasons` and `decision_id`.
         """
@@ -319,10 +381,10 @@ class Gating(Construct):
                 f"the policy has no gate for pipeline {pipeline!r} stage {stage!r} (gated: {gated}); "
                 "add it under gating.gates so that the stack grants the gate access to that pipeline"
             )
+        # No UserParameters: the gate reads where its job stands from GetJobDetails, never from the invoker.
         return codepipeline_actions.LambdaInvokeAction(
             action_name=action_name,
             lambda_=self.gate.function,
-            user_parameters_string=json.dumps({"pipeline": pipeline, "stage": stage}, separators=(",", ":")),
             run_order=run_order,
             variables_namespace=variables_namespace,
         )

@@ -1,9 +1,10 @@
 """The `approver` function: answer a Manual approval for Deckhand when the gate is green.
 
 EventBridge sends `CodePipeline Action Execution State Change` for an approval action reaching
-STARTED. The gate that answers is the policy's gate of that pipeline with `approvals: true`; when
-the pipeline has several, the one whose stage comes first after the approval's stage (one
-GetPipeline call), and none when no gated stage follows. It decides as the Invoke action would,
+STARTED. The gate that answers is the policy's gate of that pipeline whose stage comes first after
+the approval's stage (one GetPipeline call), when that gate lists the approval (`approvals:
+[STAGE/ACTION]`); none when no gated stage follows: an approval after the gated stages stays with
+humans. The stack grants PutApprovalResult only on the listed approval actions. It decides as the Invoke action would,
 records the decision, and:
 
 - proceed: approves (token from GetPipelineState) with a summary naming the decision id;
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.gate import core
@@ -24,8 +26,9 @@ from functions.gate.answer import approval_summary
 from functions.gating import pipeline
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
-from functions.gating.policy import Gate, Gating
+from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.observability import logger, metrics, tracer
+from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
 from . import plan
@@ -36,10 +39,13 @@ if TYPE_CHECKING:
 
 
 def choose_gate(approval: Approval, policy: Gating) -> Gate | None:
+    """The gate of the first gated stage after the approval's, whatever the number of gates: an approval
+    after every gated stage (or beside one) is not Deckhand's to answer."""
     gates = plan.candidates(policy, approval.pipeline)
-    if len(gates) <= 1:
-        return gates[0] if gates else None
-    return plan.gate_after(gates, pipeline.stage_names(approval.pipeline), approval.stage)
+    if not gates:
+        return None
+    gate = gate_after(gates, pipeline.stage_names(approval.pipeline), approval.stage)
+    return gate if gate is not None and gate.answers(approval.stage, approval.action) else None
 
 
 def approve(approval: Approval, decided: core.Decided) -> str:
@@ -64,13 +70,19 @@ def approve(approval: Approval, decided: core.Decided) -> str:
     return "approved"
 
 
+def not_ours(reason: str) -> dict[str, Any]:
+    logger.info("approver ignored an event", extra={"reason": cap(reason)})
+    metrics.add_metric(name="ApproverIgnored", unit=MetricUnit.Count, value=1)
+    return ignored(reason)
+
+
 def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> dict[str, Any]:
     approval = plan.approval_of(event)
     if approval is None:
-        return {"status": "ignored", "reason": "not a Manual approval action reaching STARTED"}
+        return not_ours("not a Manual approval action reaching STARTED")
     gate = choose_gate(approval, policy)
     if gate is None:
-        return {"status": "ignored", "reason": f"no gate with approvals answers {approval.where}"}
+        return not_ours(f"no gated stage with approvals stands after {approval.where}: left to humans")
     logger.append_keys(pipeline=approval.pipeline, stage=approval.stage, execution_id=approval.execution_id)
     now = rt.clock()
     board = rt.switches.read()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, Field, ValidationError
 
 from functions.gate.answer import next_steps
 from functions.gating.model import Decision
 from functions.gating.pipeline import console_link
 from functions.gating.policy import Gate, Gating
 from functions.shared.notify import Notice
+from functions.shared.refusal import cap
 from functions.shared.switches import SwitchState
 
-DETAIL_TYPE = "CodePipeline Action Execution State Change"
 DUTY = "gating"
 
 
@@ -31,35 +33,48 @@ class Approval:
         return f"{self.pipeline}/{self.stage}/{self.action}"
 
 
+class _ActionType(BaseModel):
+    category: str
+    provider: str = ""
+
+
+class _Detail(BaseModel):
+    pipeline: str = Field(min_length=1, max_length=100)  # CodePipeline's name limits
+    stage: str = Field(min_length=1, max_length=100)
+    action: str = Field(min_length=1, max_length=100)
+    execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
+    action_execution_id: str = Field("", alias="action-execution-id", max_length=200)
+    state: str
+    region: str = ""
+    type: _ActionType
+
+
+class ActionStateChange(EventBridgeModel):
+    detail_type: Literal["CodePipeline Action Execution State Change"] = Field(alias="detail-type")
+    detail: _Detail  # EventBridgeModel's detail, typed
+
+
 def approval_of(event: Any) -> Approval | None:
     """The approval an event announces, or None when it is not a Manual approval action reaching STARTED."""
-    if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
+    try:
+        parsed = ActionStateChange.model_validate(event)
+    except ValidationError:
         return None
-    detail = event.get("detail") or {}
-    kind = detail.get("type") or {}
-    if detail.get("state") != "STARTED" or kind.get("category") != "Approval":
+    detail, region = parsed.detail, parsed.region
+    if detail.state != "STARTED" or detail.type.category != "Approval":
         return None
     return Approval(
-        pipeline=str(detail.get("pipeline", "")),
-        stage=str(detail.get("stage", "")),
-        action=str(detail.get("action", "")),
-        execution_id=str(detail.get("execution-id", "")),
-        region=str(detail.get("region") or event.get("region", "")),
-        action_execution_id=str(detail.get("action-execution-id", "")),
+        pipeline=detail.pipeline,
+        stage=detail.stage,
+        action=detail.action,
+        execution_id=detail.execution_id,
+        region=cap(detail.region or region),
+        action_execution_id=detail.action_execution_id,
     )
 
 
 def candidates(gating: Gating, pipeline: str) -> list[Gate]:
-    return [gate for gate in gating.gates if gate.pipeline == pipeline and gate.approvals]
-
-
-def gate_after(gates: Sequence[Gate], stages: Sequence[str], approval_stage: str) -> Gate | None:
-    """Of several gates of one pipeline, the one whose stage comes first after the approval's stage."""
-    if approval_stage not in stages:
-        return None
-    by_stage = {gate.stage: gate for gate in gates}
-    following = stages[stages.index(approval_stage) + 1 :]
-    return next((by_stage[stage] for stage in following if stage in by_stage), None)
+    return [gate for gate in gating.gates if gate.pipeline == pipeline]
 
 
 def left_to_humans(approval: Approval, decision: Decision, gate: Gate) -> Notice:

@@ -10,14 +10,12 @@ from functions.gating.policy import Gating
 from functions.shared.runtime import Runtime, runtime
 
 from .console import evaluate_now
-from .job import run_job
+from .job import JOB_KEY, run_job
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = ["gating", "route", "runtime"]
-
-JOB_KEY = "CodePipeline.job"
 
 
 def route(

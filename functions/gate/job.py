@@ -2,35 +2,38 @@
 
 CodePipeline invokes the function asynchronously, so a job can arrive twice: each delivery (job id and
 continuation token) is processed once, through Powertools Idempotency on DECKHAND_IDEMPOTENCY_TABLE.
-Whatever goes wrong, the job is answered: a policy or UserParameters problem as a ConfigurationError,
-anything unexpected as JobFailed, so a pipeline never hangs until CodePipeline times it out.
-The event carries live artifact credentials: only the job id, pipeline and stage are ever logged.
+Where the job stands comes from GetJobDetails (`jobDetails.data.pipelineContext`: pipeline, stage, action),
+never from the event's UserParameters, which anyone allowed to invoke the function can write. A job of an
+action that does not invoke this function is left alone; a job of this function that stands before no gated
+stage fails as a ConfigurationError saying why; anything unexpected fails as JobFailed, so a pipeline never
+hangs until CodePipeline times it out.
+The event carries live artifact credentials: it is never logged; only the job id, pipeline and stage are.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating import pipeline
 from functions.gating.model import ExecutionObservation
-from functions.gating.pipeline import MAX_USER_PARAMETERS, JobContext
-from functions.gating.policy import Gate, Gating
+from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext
+from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.clients import client
 from functions.shared.notify import Notice
 from functions.shared.observability import logger, metrics
+from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime
 from functions.shared.settings import SettingsError
 from functions.shared.switches import SwitchState
@@ -39,82 +42,100 @@ from . import answer, core
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_codepipeline.literals import FailureTypeType
 
 IDEMPOTENCY_ENV = "DECKHAND_IDEMPOTENCY_TABLE"
 DELIVERY_MEMORY_SECONDS = 24 * 3600  # async retries come within the function's 6-hour maximum event age
-PARAMETER_KEYS = ("pipeline", "stage")
-USAGE = 'UserParameters must be a JSON object like {"pipeline": "web-app", "stage": "Deploy"} (both optional)'
+JOB_KEY = "CodePipeline.job"
+JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # CodePipeline's JobId pattern
+GATE_ACTION = ("Invoke", "Lambda")  # (category, provider) of the action that runs the gate
 
 
 class ConfigurationProblem(Exception):
     """The job cannot be gated as configured; CodePipeline shows the message as a ConfigurationError."""
 
 
+class NotOurs(Exception):
+    """A job of an action that does not run this function: left alone, not answered."""
+
+
+class _JobData(BaseModel):
+    continuationToken: str | None = Field(default=None, min_length=1, max_length=MAX_CONTINUATION_TOKEN)
+
+
+class _Job(BaseModel):
+    id: str = Field(pattern=JOB_ID)
+    data: _JobData = Field(default_factory=_JobData)
+
+
+class JobEvent(BaseModel):
+    """The Invoke action's event. Only the job id and the continuation token are read: everything else is
+    the invoker's word (and `data.artifactCredentials` live credentials, never logged)."""
+
+    job: _Job = Field(alias="CodePipeline.job")
+
+
 @dataclass(frozen=True)
 class JobRequest:
     job_id: str
     continuation_token: str | None
-    user_parameters: str | None
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> JobRequest:
-        job = CodePipelineJobEvent(event)
-        return cls(
-            job_id=job.get_id,
-            continuation_token=job.data.continuation_token or None,
-            user_parameters=job.user_parameters,
-        )
+    def from_event(cls, event: Any) -> JobRequest | None:
+        try:
+            job = JobEvent.model_validate(event).job
+        except ValidationError:
+            return None
+        return cls(job_id=job.id, continuation_token=job.data.continuationToken)
 
 
 @dataclass(frozen=True)
 class Target:
     pipeline: str
-    stage: str
-    context: JobContext | None = None  # read from GetJobDetails, when it was needed
+    stage: str  # the gated stage
+    context: JobContext  # where the job stands, from GetJobDetails
 
 
-def parse_user_parameters(raw: str | None) -> dict[str, str]:
-    if raw is None or not raw.strip():
-        return {}
-    if len(raw) > MAX_USER_PARAMETERS:
-        raise ConfigurationProblem(f"UserParameters is {len(raw)} characters, over CodePipeline's 1000. {USAGE}")
-    try:
-        data = json.loads(raw)
-    except ValueError as bad:
-        raise ConfigurationProblem(f"UserParameters is not JSON ({bad.args[0]}). {USAGE}") from None
-    if not isinstance(data, dict):
-        raise ConfigurationProblem(f"UserParameters is a JSON {type(data).__name__}, not an object. {USAGE}")
-    unknown = sorted(set(data) - set(PARAMETER_KEYS))
-    if unknown:
-        raise ConfigurationProblem(f"UserParameters has unknown keys {', '.join(map(repr, unknown))}. {USAGE}")
-    wrong = [key for key, value in data.items() if not isinstance(value, str) or not value]
-    if wrong:
-        raise ConfigurationProblem(f"UserParameters {', '.join(map(repr, wrong))} must be non-empty strings. {USAGE}")
-    return {str(key): str(value) for key, value in data.items()}
+def function_name(configured: str) -> str:
+    """FunctionName as an action configures it (name, name:alias or ARN) -> the function's name."""
+    parts = configured.split(":")
+    return parts[6] if configured.startswith("arn:") and len(parts) > 6 else parts[0]
 
 
-def resolve(request: JobRequest) -> Target:
-    given = parse_user_parameters(request.user_parameters)
-    if all(key in given for key in PARAMETER_KEYS):
-        return Target(given["pipeline"], given["stage"])
+def resolve(request: JobRequest, gating: Gating, own_function: str) -> tuple[Target, Gate]:
+    """The gated stage the job stands before, from CodePipeline's own account of the job (GetJobDetails):
+    the job's pipeline, and the first gated stage at or after the job's stage. UserParameters are not read:
+    anyone allowed to invoke the function can write them."""
     context = pipeline.job_context(request.job_id)
-    return Target(given.get("pipeline", context.pipeline), given.get("stage", context.stage), context)
-
-
-def gate_of(gating: Gating, target: Target) -> Gate:
-    gate = gating.gate(target.pipeline, target.stage)
-    if gate is None:
+    if (context.category, context.provider) != GATE_ACTION or (
+        own_function and function_name(context.function) != own_function
+    ):
+        raise NotOurs(
+            f"job {request.job_id} is a {context.category}/{context.provider} action that invokes "
+            f"{cap(context.function) or 'nothing'}, not this function"
+        )
+    where = f"{context.pipeline}/{context.stage}/{context.action}"
+    gates = [g for g in gating.gates if g.pipeline == context.pipeline]
+    if not gates:
         gated = ", ".join(f"{g.pipeline}/{g.stage}" for g in gating.gates) or "none"
         raise ConfigurationProblem(
-            f"{target.pipeline}/{target.stage} is not gated by the Deckhand policy (gated: {gated}). "
-            "Add it under gating.gates in the policy file and redeploy, or fix the Invoke action's UserParameters."
+            f"{where}: pipeline {context.pipeline} is not gated by the Deckhand policy (gated: {gated}). "
+            "Add it under gating.gates in the policy file and redeploy, or remove this action."
         )
-    return gate
+    stages = [g.stage for g in gates]
+    own = next((g for g in gates if g.stage == context.stage), None)
+    gate = own or gate_after(gates, pipeline.stage_names(context.pipeline), context.stage)
+    if gate is None:
+        raise ConfigurationProblem(
+            f"{where}: no gated stage of {context.pipeline} ({', '.join(stages)}) stands at or after stage "
+            f"{context.stage}. Move the gate action into a stage before the gated one, or gate its stage in the policy."
+        )
+    return Target(gate.pipeline, gate.stage, context), gate
 
 
-def execution_loader(request: JobRequest, target: Target) -> Callable[[], ExecutionObservation | None]:
+def execution_loader(target: Target) -> Callable[[], ExecutionObservation | None]:
     def load() -> ExecutionObservation | None:
-        context = target.context or pipeline.job_context(request.job_id)
+        context = target.context
         return pipeline.execution(context.pipeline, context.execution_id) if context.execution_id else None
 
     return load
@@ -153,11 +174,10 @@ def let_through_paused(pause: SwitchState, target: Target, rt: Runtime, job_id: 
     return answer.paused_answer(pause, where, record_id)
 
 
-def decide_and_answer(request: JobRequest, rt: Runtime, gating: Gating) -> dict[str, Any]:
-    """Decide, record, answer. A ConfigurationProblem is raised before anything is answered."""
-    target = resolve(request)
+def decide_and_answer(request: JobRequest, rt: Runtime, gating: Gating, own_function: str) -> dict[str, Any]:
+    """Decide, record, answer. NotOurs and ConfigurationProblem are raised before anything is answered."""
+    target, gate = resolve(request, gating, own_function)
     logger.append_keys(pipeline=target.pipeline, stage=target.stage)
-    gate = gate_of(gating, target)
     now = rt.clock()
     board = rt.switches.read()
     pause = board.pause(core.DUTY, now)
@@ -166,7 +186,7 @@ def decide_and_answer(request: JobRequest, rt: Runtime, gating: Gating) -> dict[
         decision_id = reply.output_variables["decision_id"]
     else:
         progress = answer.Progress.parse(request.continuation_token, now)
-        decided = core.decide(gate, board, now, execution=execution_loader(request, target))
+        decided = core.decide(gate, board, now, execution=execution_loader(target))
         reply = answer.plan(decided.decision, gate, progress, now)
         core.record(decided, rt, action="gate", outcome=reply.outcome, correlation_id=request.job_id)
         decision_id = decided.decision.id
@@ -185,7 +205,7 @@ def unexpected(request: JobRequest, error: Exception) -> dict[str, Any]:
     return _fail(request, "JobFailed", message, "error")
 
 
-def _fail(request: JobRequest, kind: str, message: str, status: str) -> dict[str, Any]:
+def _fail(request: JobRequest, kind: FailureTypeType, message: str, status: str) -> dict[str, Any]:
     try:
         pipeline.fail_job(request.job_id, kind, message)
     except Exception as error:
@@ -195,9 +215,15 @@ def _fail(request: JobRequest, kind: str, message: str, status: str) -> dict[str
     return {"status": status, "answer": "failure", "failure_type": kind, "message": message}
 
 
-def answer_job(request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating]) -> dict[str, Any]:
+def answer_job(
+    request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating], own_function: str
+) -> dict[str, Any]:
     try:
-        return decide_and_answer(request, rt(), gating())
+        return decide_and_answer(request, rt(), gating(), own_function)
+    except NotOurs as other:
+        logger.warning("job of another action left alone", extra={"reason": str(other)})
+        metrics.add_metric(name="GateIgnored", unit=MetricUnit.Count, value=1)
+        return ignored(str(other))
     except (ConfigurationProblem, SettingsError) as problem:
         logger.warning("gate configuration problem", extra={"problem": str(problem)})
         metrics.add_metric(name="GateConfigurationError", unit=MetricUnit.Count, value=1)
@@ -209,7 +235,7 @@ def answer_job(request: JobRequest, rt: Callable[[], Runtime], gating: Callable[
         return unexpected(request, error)
 
 
-def _guarded(table: str, context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
+def _guarded(table: str, context: LambdaContext | None, own_function: str) -> Callable[..., dict[str, Any]]:
     """`answer_job`, run once per delivery: a repeated delivery gets the first one's result."""
     config = IdempotencyConfig(expires_after_seconds=DELIVERY_MEMORY_SECONDS)
     if context is not None:
@@ -219,7 +245,7 @@ def _guarded(table: str, context: LambdaContext | None) -> Callable[..., dict[st
     def once(
         *, delivery: dict[str, Any], request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating]
     ) -> dict[str, Any]:
-        return answer_job(request, rt, gating)
+        return answer_job(request, rt, gating, own_function)
 
     guarded: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="delivery", persistence_store=layer, config=config
@@ -228,13 +254,18 @@ def _guarded(table: str, context: LambdaContext | None) -> Callable[..., dict[st
 
 
 def run_job(
-    event: dict[str, Any],
+    event: Any,
     rt: Callable[[], Runtime],
     gating: Callable[[], Gating],
     context: LambdaContext | None = None,
 ) -> dict[str, Any]:
     request = JobRequest.from_event(event)
+    if request is None:
+        metrics.add_metric(name="GateIgnored", unit=MetricUnit.Count, value=1)
+        return ignored("a CodePipeline.job without a job id: nothing to answer")
     logger.append_keys(job_id=request.job_id)
+    # The function's own name, to recognise its own actions' jobs (Lambda sets it; tests pass a context).
+    own_function = context.function_name if context is not None else os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
     table = os.environ.get(IDEMPOTENCY_ENV, "").strip()
     if not table:
         return _fail(
@@ -245,7 +276,7 @@ def run_job(
         )
     delivery = {"job_id": request.job_id, "continuation_token": request.continuation_token}
     try:
-        return _guarded(table, context)(delivery=delivery, request=request, rt=rt, gating=gating)
+        return _guarded(table, context, own_function)(delivery=delivery, request=request, rt=rt, gating=gating)
     except IdempotencyAlreadyInProgressError:
         logger.info("duplicate delivery of a job in progress; the first delivery answers it")
         return {"status": "duplicate", "job_id": request.job_id}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ from functions.shared.clients import client
 from functions.shared.clock import parse_instant
 from functions.shared.switches import SwitchBoard
 
-from . import pipeline
+from . import mutes, pipeline
 from .model import AlarmObservation, AlarmValue, FreezeObservation, Observations
 from .policy import AlarmCheck, Gate, Metric
 
@@ -36,22 +36,12 @@ def alarm_name(arn: str) -> str:
     return arn.split(":", 6)[6]
 
 
-def _muted_until(raw: Mapping[str, Any], now: datetime) -> datetime | None:
-    """When a mute or an actions suppression ends, if one covers `now`: such an alarm cannot vouch for health."""
-    mute = _field(raw, "muteDetail")
-    if isinstance(mute, Mapping):
-        begins, ends = _moment(_field(mute, "muteWindowStart")), _moment(_field(mute, "muteWindowEnd"))
-        if ends is not None and (begins is None or begins <= now) and now < ends:
-            return ends
+def _suppressed_until(raw: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When a composite alarm's actions suppression ends, if one holds now: such an alarm cannot vouch for health."""
     if raw.get("ActionsSuppressedBy") in ("Alarm", "ExtensionPeriod"):
         # Suppressed while the suppressor alarm is in ALARM, then for the extension period: a lower bound.
         return now + timedelta(seconds=int(raw.get("ActionsSuppressorExtensionPeriod") or 0) + 60)
     return None
-
-
-def _field(raw: Mapping[str, Any], name: str) -> Any:
-    """A field spelt as in events (muteDetail) or as in API responses (MuteDetail)."""
-    return raw.get(name, raw.get(name[0].upper() + name[1:]))
 
 
 def _moment(value: Any) -> datetime | None:
@@ -77,7 +67,7 @@ def to_alarm(raw: Mapping[str, Any], kind: Literal["metric", "composite"], now: 
         state=state,
         reason=raw.get("StateReason", ""),
         updated=_moment(raw.get("StateUpdatedTimestamp")) or now,
-        muted_until=_muted_until(raw, now),
+        muted_until=_suppressed_until(raw, now),
     )
 
 
@@ -134,7 +124,17 @@ def observe_alarms(check: AlarmCheck, now: datetime) -> tuple[AlarmObservation, 
     for prefix in check.prefixes:
         found.update((alarm.name, alarm) for alarm in _describe(now, AlarmNamePrefix=prefix))
     missing = [missing_alarm(name, now) for name in check.names if name not in found]
-    return (*found.values(), *missing)
+    return (*with_mutes(found, now).values(), *missing)
+
+
+def with_mutes(found: Mapping[str, AlarmObservation], now: datetime) -> dict[str, AlarmObservation]:
+    """The alarms, each muted until the later of its suppression's and its active mute rule's end."""
+    observed = dict(found)
+    for name, mute in mutes.active_mutes(set(found), now).items():
+        alarm = observed[name]
+        until = max(mute.until, alarm.muted_until) if alarm.muted_until else mute.until
+        observed[name] = replace(alarm, muted_until=until)
+    return observed
 
 
 def freeze_observation(board: SwitchBoard, now: datetime) -> FreezeObservation | None:

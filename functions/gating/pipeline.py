@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline.literals import FailureTypeType
+    from mypy_boto3_codepipeline.type_defs import JobDetailsTypeDef, PipelineExecutionSummaryTypeDef
 
 from .model import ExecutionObservation
 
@@ -50,19 +54,29 @@ def _instant(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class JobContext:
+    """Where a job stands, as CodePipeline says (GetJobDetails), never as the invoker says (UserParameters)."""
+
     pipeline: str
     stage: str
     action: str
     execution_id: str
+    category: str  # the action's type: Invoke for a Lambda invoke action
+    provider: str
+    function: str  # the FunctionName the action invokes, as configured (a name, name:alias or an ARN)
 
 
-def to_job_context(details: Mapping[str, Any]) -> JobContext:
-    context = details["data"]["pipelineContext"]
+def to_job_context(details: JobDetailsTypeDef) -> JobContext:
+    data = details.get("data", {})
+    context = data.get("pipelineContext", {})
+    kind = data.get("actionTypeId")
     return JobContext(
-        pipeline=context["pipelineName"],
-        stage=context["stage"]["name"],
-        action=context["action"]["name"],
+        pipeline=context.get("pipelineName", ""),
+        stage=context.get("stage", {}).get("name", ""),
+        action=context.get("action", {}).get("name", ""),
         execution_id=context.get("pipelineExecutionId", ""),
+        category=kind["category"] if kind else "",
+        provider=kind["provider"] if kind else "",
+        function=data.get("actionConfiguration", {}).get("configuration", {}).get("FunctionName", ""),
     )
 
 
@@ -91,7 +105,7 @@ def succeed_job(
     client("codepipeline").put_job_success_result(**request)
 
 
-def fail_job(job_id: str, kind: str, message: str) -> None:
+def fail_job(job_id: str, kind: FailureTypeType, message: str) -> None:
     client("codepipeline").put_job_failure_result(
         jobId=job_id, failureDetails={"type": kind, "message": clip(message, MAX_FAILURE_MESSAGE)}
     )
@@ -136,12 +150,33 @@ def execution(pipeline: str, execution_id: str) -> ExecutionObservation:
     return to_execution(get_execution(pipeline, execution_id))
 
 
-def successful_executions(pipeline: str, stage: str, limit: int = 10) -> list[dict[str, Any]]:
+def successful_executions(pipeline: str, stage: str, limit: int = 10) -> list[PipelineExecutionSummaryTypeDef]:
     """The newest executions that succeeded in `stage`, newest first (one page)."""
     response = client("codepipeline").list_pipeline_executions(
         pipelineName=pipeline, maxResults=limit, filter={"succeededInStage": {"stageName": stage}}
     )
     return list(response.get("pipelineExecutionSummaries", []))
+
+
+def stop_trigger_reason(pipeline: str, execution_id: str, pages: int = 3) -> str:
+    """Why (and by whom, as they wrote it) an execution was stopped: ListPipelineExecutions' stopTrigger.reason.
+
+    GetPipelineExecution has no such field (botocore's PipelineExecution); the newest `pages` pages are read.
+    """
+    codepipeline = client("codepipeline")
+    token = ""
+    for _ in range(pages):
+        if token:
+            page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100, nextToken=token)
+        else:
+            page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100)
+        for summary in page.get("pipelineExecutionSummaries", []):
+            if summary.get("pipelineExecutionId") == execution_id:
+                return summary.get("stopTrigger", {}).get("reason", "")
+        token = page.get("nextToken", "")
+        if not token:
+            break
+    return ""
 
 
 def rollback_stage(pipeline: str, stage: str, target_execution_id: str) -> str:
@@ -151,9 +186,10 @@ def rollback_stage(pipeline: str, stage: str, target_execution_id: str) -> str:
     return str(response["pipelineExecutionId"])
 
 
-def stop_execution(pipeline: str, execution_id: str, reason: str) -> None:
+def stop_execution(pipeline: str, execution_id: str, reason: str, *, abandon: bool) -> None:
+    """abandon=False lets the actions in progress finish (stop and wait); True abandons them."""
     client("codepipeline").stop_pipeline_execution(
-        pipelineName=pipeline, pipelineExecutionId=execution_id, reason=clip(reason, MAX_STOP_REASON), abandon=False
+        pipelineName=pipeline, pipelineExecutionId=execution_id, reason=clip(reason, MAX_STOP_REASON), abandon=abandon
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -184,8 +185,36 @@ class Gate(Section):
     bake: BakeCheck | None = None
     error_budget: ErrorBudgetCheck | None = None
     exemption: Exemption = Field(default_factory=Exemption)
-    approvals: bool = True
+    # The manual approval actions, as STAGE/ACTION, standing before this stage that Deckhand may answer: the
+    # stack grants PutApprovalResult on exactly these (PIPELINE/STAGE/ACTION), so IAM alone keeps the approver
+    # off every other approval. `false` (or none listed) leaves every approval to humans.
+    approvals: list[str] = Field(default_factory=list)
     watchdog: Watchdog | None = None
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _approvals(cls, value: Any) -> Any:
+        if value is False:
+            return []
+        if value is True:
+            raise ValueError(
+                'name the manual approval actions that stand before this stage, as ["STAGE/ACTION", ...] '
+                '(e.g. ["Approve/Approve"]): the stack grants PutApprovalResult on those only'
+            )
+        return value
+
+    @field_validator("approvals")
+    @classmethod
+    def _approval_names(cls, approvals: list[str]) -> list[str]:
+        for approval in approvals:
+            stage, _, action = approval.partition("/")
+            if not (_NAME.fullmatch(stage) and _NAME.fullmatch(action)):
+                raise ValueError(f"{approval!r}: expected STAGE/ACTION, two CodePipeline names")
+        return approvals
+
+    def answers(self, stage: str, action: str) -> bool:
+        """Whether the policy lets Deckhand answer the approval action `action` of stage `stage`."""
+        return f"{stage}/{action}" in self.approvals
 
     @field_validator("pipeline", "stage")
     @classmethod
@@ -210,3 +239,13 @@ class Gating(Duty):
 
     def gate(self, pipeline: str, stage: str) -> Gate | None:
         return next((g for g in self.gates if (g.pipeline, g.stage) == (pipeline, stage)), None)
+
+
+def gate_after(gates: Sequence[Gate], stages: Sequence[str], stage: str) -> Gate | None:
+    """Of the gates of one pipeline, the one whose stage comes first after `stage` in the pipeline's `stages`;
+    None when `stage` is not one of them or no gated stage follows it."""
+    if stage not in stages:
+        return None
+    by_stage = {gate.stage: gate for gate in gates}
+    following = stages[stages.index(stage) + 1 :]
+    return next((by_stage[name] for name in following if name in by_stage), None)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating.pipeline import FailedAction, console_link
 from functions.shared.notify import Notice
+from functions.shared.refusal import cap
 
 DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
 STATES = ("FAILED", "STOPPED")
@@ -23,21 +27,35 @@ class Ended:
     state: str  # FAILED | STOPPED
     region: str
     at: str
+    event_id: str = ""
+
+
+class _Detail(BaseModel):
+    pipeline: str = Field(min_length=1, max_length=100)  # CodePipeline's PipelineName limits
+    execution_id: str = Field(alias="execution-id", min_length=1, max_length=200)
+    state: str
+
+
+class ExecutionStateChange(EventBridgeModel):
+    detail_type: Literal["CodePipeline Pipeline Execution State Change"] = Field(alias="detail-type")
+    detail: _Detail  # EventBridgeModel's detail, typed
 
 
 def ended_of(event: Any) -> Ended | None:
     """A pipeline execution that FAILED or was STOPPED, or None for any other event."""
-    if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
+    try:
+        parsed = ExecutionStateChange.model_validate(event)
+    except ValidationError:
         return None
-    detail = event.get("detail") or {}
-    if detail.get("state") not in STATES:
+    if parsed.detail.state not in STATES:
         return None
     return Ended(
-        pipeline=str(detail.get("pipeline", "")),
-        execution_id=str(detail.get("execution-id", "")),
-        state=str(detail["state"]),
-        region=str(event.get("region", "")),
-        at=str(event.get("time", "")),
+        pipeline=parsed.detail.pipeline,
+        execution_id=parsed.detail.execution_id,
+        state=parsed.detail.state,
+        region=cap(parsed.region),
+        at=parsed.time.isoformat(),
+        event_id=cap(parsed.id),
     )
 
 
@@ -63,9 +81,9 @@ def failed(ended: Ended, execution: Mapping[str, Any], action: FailedAction | No
     )
 
 
-def stopped(ended: Ended, execution: Mapping[str, Any]) -> Notice:
+def stopped(ended: Ended, execution: Mapping[str, Any], reason: str) -> Notice:
+    """`reason` is the execution's stopTrigger.reason (ListPipelineExecutions), as whoever stopped it wrote it."""
     link = console_link(ended.region, ended.pipeline)
-    reason = str(execution.get("statusSummary") or "")
     by_deckhand = reason.startswith(WATCHDOG)
     who = "the Deckhand watchdog" if by_deckhand else "someone (see CloudTrail StopPipelineExecution for who)"
     next_step = (

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.utilities.data_classes.cloud_watch_alarm_event import CloudWatchAlarmData
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from functions.gating.observe import parse_cloudwatch_time
 from functions.gating.pipeline import StageRun, console_link
 from functions.gating.policy import Gate, Gating
-from functions.shared.clock import parse_instant
 from functions.shared.notify import Notice
+from functions.shared.refusal import cap
 
-DETAIL_TYPE = "CloudWatch Alarm State Change"
-SNS_SOURCE = "aws:sns"
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline.type_defs import PipelineExecutionSummaryTypeDef
+
 DUTY = "gating"
 
 Act = Literal["rollback", "stop"]
@@ -24,77 +26,109 @@ Act = Literal["rollback", "stop"]
 
 @dataclass(frozen=True)
 class AlarmChange:
+    """What an event says of an alarm. The watchdog trusts none of it before DescribeAlarms confirms it:
+    anyone allowed to invoke the function, or to publish to a user's topic, can forge an event."""
+
     name: str
     state: str
     reason: str
     at: datetime
     region: str
-    muted_by: str = ""
-    mute_start: datetime | None = None
-    mute_end: datetime | None = None
-
-    @property
-    def muted(self) -> bool:
-        """A mute window covering the change: the alarm's owner silenced it on purpose."""
-        if self.mute_end is None:
-            return False
-        return (self.mute_start is None or self.mute_start <= self.at) and self.at < self.mute_end
 
 
-def _time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
+class _State(BaseModel):
+    value: str = Field(min_length=1)
+    reason: str = ""
+    timestamp: str = ""
+
+
+class _AlarmData(BaseModel):
+    """`detail` of the EventBridge event and `alarmData` of a Lambda alarm action's event (same shape);
+    `muteDetail` is not read: mutes come from the mute rules API."""
+
+    alarmName: str = Field(min_length=1)
+    state: _State
+
+
+class AlarmStateChangeEvent(EventBridgeModel):
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    detail: _AlarmData  # EventBridgeModel's detail, typed
+
+
+class AlarmActionEvent(BaseModel):
+    """What a Lambda alarm action sends (CloudWatch's "Lambda action" documentation)."""
+
+    source: Literal["aws.cloudwatch"]
+    alarmArn: str = ""
+    region: str = ""
+    time: str = ""
+    alarmData: _AlarmData
+
+
+class ClassicNotification(BaseModel):
+    """The JSON message an alarm's SNS action publishes."""
+
+    AlarmName: str = Field(min_length=1)
+    NewStateValue: str = Field(min_length=1)
+    NewStateReason: str = ""
+    StateChangeTime: str = ""
+    AlarmArn: str = ""
+
+
+class _SnsPart(BaseModel):
+    Message: str
+    TopicArn: str = ""
+    Timestamp: str = ""
+
+
+class _SnsRecord(BaseModel):
+    EventSource: Literal["aws:sns"]
+    Sns: _SnsPart
+
+
+class SnsDelivery(BaseModel):
+    Records: list[_SnsRecord] = Field(min_length=1)
+
+
+AlarmEvent = AlarmStateChangeEvent | AlarmActionEvent | SnsDelivery
+ALARM_EVENT: TypeAdapter[AlarmEvent] = TypeAdapter(AlarmEvent)
+
+
+def _time(text: str) -> datetime | None:
+    if not text:
         return None
     try:
         return parse_cloudwatch_time(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+def _arn_region(arn: str) -> str:
+    """`arn:aws:SERVICE:REGION:...` -> REGION; "" for anything else."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" else ""
 
 
 def alarm_change_of(event: Any) -> AlarmChange | None:
     """An EventBridge `CloudWatch Alarm State Change`, the event of a Lambda alarm action, or an alarm
-    notification an SNS topic delivered (see `alarm_change_of_sns`)."""
-    if not isinstance(event, dict):
-        return None
-    if event.get("detail-type") == DETAIL_TYPE and isinstance(event.get("detail"), dict):
-        raw = event["detail"]
-    elif isinstance(event.get("alarmData"), dict):
-        raw = event["alarmData"]
-    else:
-        return alarm_change_of_sns(event)
-    data = CloudWatchAlarmData(raw)
-    state = data.state
-    at = _time(state.get("timestamp")) or _time(event.get("time")) or parse_instant(str(event["time"]))
-    mute = raw.get("muteDetail") or {}
-    return AlarmChange(
-        name=data.alarm_name,
-        state=str(state.get("value", "")),
-        reason=str(state.get("reason", "")),
-        at=at,
-        region=str(event.get("region", "")),
-        muted_by=str(mute.get("mutedByArn", "")),
-        mute_start=_time(mute.get("muteWindowStart")),
-        mute_end=_time(mute.get("muteWindowEnd")),
-    )
-
-
-def _arn_region(arn: Any) -> str:
-    """`arn:aws:SERVICE:REGION:...` -> REGION; "" for anything else."""
-    parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[3] if len(parts) > 4 and parts[0] == "arn" else ""
-
-
-def _sns_delivery(event: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the `Sns` part of the record, its message as JSON) of an SNS topic's delivery to Lambda, or None."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    record = records[0] if isinstance(records, list) and records else None
-    sns = record.get("Sns") if isinstance(record, dict) and record.get("EventSource") == SNS_SOURCE else None
-    if not isinstance(sns, dict):
-        return None
+    notification an SNS topic delivered (see `alarm_change_of_sns`); None for anything else."""
     try:
-        message = json.loads(sns.get("Message") or "")
-    except (TypeError, ValueError):
+        parsed = ALARM_EVENT.validate_python(event)
+    except ValidationError:
         return None
-    return (sns, message) if isinstance(message, dict) else None
+    if isinstance(parsed, SnsDelivery):
+        return alarm_change_of_sns(event)
+    fallback: datetime | None
+    if isinstance(parsed, AlarmStateChangeEvent):
+        data, region, fallback = parsed.detail, parsed.region, parsed.time
+    else:
+        data, region, fallback = parsed.alarmData, parsed.region, _time(parsed.time)
+    at = _time(data.state.timestamp) or fallback
+    if at is None:
+        return None
+    return AlarmChange(
+        name=cap(data.alarmName), state=cap(data.state.value), reason=cap(data.state.reason), at=at, region=cap(region)
+    )
 
 
 def alarm_change_of_sns(event: Any) -> AlarmChange | None:
@@ -102,23 +136,22 @@ def alarm_change_of_sns(event: Any) -> AlarmChange | None:
     AlarmArn, ...) that an alarm's SNS action publishes, as a topic subscription delivers it to Lambda:
     `Records[0].Sns.Message` holds it as JSON. None for any other event or message.
 
-    CloudWatch publishes nothing while an alarm is muted, so a notification is never muted. The region is
-    the alarm's (from AlarmArn, else the topic's): the notification's `Region` is a display name.
+    The region is the alarm's (from AlarmArn, else the topic's): the notification's `Region` is a display name.
     """
-    delivery = _sns_delivery(event)
-    if delivery is None:
+    try:
+        sns = SnsDelivery.model_validate(event).Records[0].Sns
+        message = ClassicNotification.model_validate_json(sns.Message)
+    except ValidationError:
         return None
-    sns, message = delivery
-    name, state = message.get("AlarmName"), message.get("NewStateValue")
-    at = _time(message.get("StateChangeTime")) or _time(sns.get("Timestamp"))
-    if not isinstance(name, str) or not name or not isinstance(state, str) or at is None:
+    at = _time(message.StateChangeTime) or _time(sns.Timestamp)
+    if at is None:
         return None
     return AlarmChange(
-        name=name,
-        state=state,
-        reason=str(message.get("NewStateReason") or ""),
+        name=cap(message.AlarmName),
+        state=cap(message.NewStateValue),
+        reason=cap(message.NewStateReason),
         at=at,
-        region=_arn_region(message.get("AlarmArn")) or _arn_region(sns.get("TopicArn")),
+        region=cap(_arn_region(message.AlarmArn) or _arn_region(sns.TopicArn)),
     )
 
 
@@ -171,7 +204,7 @@ def plan(gate: Gate, run: StageRun | None, now: datetime) -> Move:
     return Move("stop", f"{done}: stopping its execution", run.execution_id)
 
 
-def rollback_target(successes: list[dict[str, Any]], bad_execution: str) -> str | None:
+def rollback_target(successes: Sequence[PipelineExecutionSummaryTypeDef], bad_execution: str) -> str | None:
     """What the stage ran before `bad_execution`: the newest other success, newest first.
 
     CodePipeline refuses a rollback execution as a target, so a rollback stands for the execution it
@@ -181,10 +214,10 @@ def rollback_target(successes: list[dict[str, Any]], bad_execution: str) -> str 
         if summary.get("pipelineExecutionId") == bad_execution:
             continue
         if summary.get("executionType") != "ROLLBACK":
-            return str(summary["pipelineExecutionId"])
-        target = (summary.get("rollbackMetadata") or {}).get("rollbackTargetPipelineExecutionId")
+            return summary.get("pipelineExecutionId")
+        target = summary.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId")
         if target and target != bad_execution:
-            return str(target)
+            return target
     return None
 
 
@@ -241,6 +274,14 @@ def notice(gate: Gate, alarm: AlarmChange, move: Move, outcome: str, details: di
             f"cannot roll back {where}",
             f"CodePipeline refused to roll {where} back: {details.get('reason')}.",
             f"Roll back or fix forward by hand at {link}",
+        ),
+        "action-failed": (
+            "critical",
+            f"FAILED to {move.act} {where}",
+            f"AWS refused Deckhand's {move.act} of {where} ({details.get('code')}: {details.get('reason')}); "
+            f"{move.reason}. Nothing was changed.",
+            f"{'Roll back' if move.act == 'rollback' else 'Stop the execution'} by hand now at {link}; then check "
+            "the watchdog role's permissions (python -m sandbox authorize explains a denial in the sandbox).",
         ),
         "not-stoppable": (
             "warning",

@@ -164,13 +164,15 @@ def test_pipeline_changing_actions_name_the_policy_pipelines_only(template: Temp
     for _, statement in granted:
         assert statement["Resource"], statement
         for resource in statement["Resource"]:
-            assert resource in (pipeline_arn("web-app"), pipeline_arn("web-app/*")), resource
-    stop_and_rollback = [s for _, s in granted if "codepipeline:RollbackStage" in s["Action"]]
-    assert [s["Resource"] for s in stop_and_rollback] == [[pipeline_arn("web-app")]]
-    approvals = [p for p, s in granted if "codepipeline:PutApprovalResult" in s["Action"]]
-    assert approvals == [role_policy_of(template, "deckhand-approver")]
-    rollbacks = [p for p, s in granted if "codepipeline:RollbackStage" in s["Action"]]
-    assert rollbacks == [role_policy_of(template, "deckhand-watchdog")]
+            assert "*" not in resource, resource
+            assert resource.startswith(pipeline_arn("web-app")), resource
+    # Each on the resource type the Service Authorization Reference gives: the pipeline, the stage, the action.
+    stops = [s["Resource"] for _, s in granted if "codepipeline:StopPipelineExecution" in s["Action"]]
+    assert stops == [[pipeline_arn("web-app")]]
+    rollbacks = [(p, s["Resource"]) for p, s in granted if "codepipeline:RollbackStage" in s["Action"]]
+    assert rollbacks == [(role_policy_of(template, "deckhand-watchdog"), [pipeline_arn("web-app/Deploy")])]
+    approvals = [(p, s["Resource"]) for p, s in granted if "codepipeline:PutApprovalResult" in s["Action"]]
+    assert approvals == [(role_policy_of(template, "deckhand-approver"), [pipeline_arn("web-app/Approve/Approve")])]
 
 
 def test_only_codepipeline_job_actions_go_unscoped(template: Template) -> None:
@@ -210,7 +212,7 @@ def test_each_gating_function_may_call_what_its_code_calls_on_the_pipelines(temp
 
     reads = {"codepipeline:GetPipelineState", "codepipeline:GetPipelineExecution"}
     jobs = {"codepipeline:GetJobDetails", "codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
-    assert pipeline_actions("deckhand-gate") == reads | jobs
+    assert pipeline_actions("deckhand-gate") == reads | jobs | {"codepipeline:GetPipeline"}
     assert pipeline_actions("deckhand-approver") == reads | {
         "codepipeline:GetPipeline",
         "codepipeline:PutApprovalResult",
@@ -221,7 +223,7 @@ def test_each_gating_function_may_call_what_its_code_calls_on_the_pipelines(temp
         "codepipeline:StopPipelineExecution",
         "codepipeline:RollbackStage",
     }
-    assert pipeline_actions("deckhand-pipeline-notices") == reads
+    assert pipeline_actions("deckhand-pipeline-notices") == reads | {"codepipeline:ListPipelineExecutions"}
 
 
 def gating_statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
@@ -232,10 +234,14 @@ def gating_statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
 
 def test_alarms_selected_by_tag_or_prefix_let_the_gate_describe_the_regions_alarms(template: Template) -> None:
     describers = {p: s for p, s in gating_statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]}
-    assert set(describers) == {role_policy_of(template, "deckhand-gate"), role_policy_of(template, "deckhand-approver")}
-    for statement in describers.values():
+    deciders = {role_policy_of(template, "deckhand-gate"), role_policy_of(template, "deckhand-approver")}
+    assert set(describers) == {*deciders, role_policy_of(template, "deckhand-watchdog")}
+    alarm = "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:"
+    for policy, statement in describers.items():
         assert statement["Action"] == ["cloudwatch:DescribeAlarms"]
-        assert statement["Resource"] == ["arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:*"]
+        # The watchdog confirms only the alarms it watches.
+        expected = [f"{alarm}*"] if policy in deciders else [f"{alarm}web-app-5xx", f"{alarm}web-app-health"]
+        assert statement["Resource"] == expected
 
 
 def test_the_dashboard_shows_decisions_shadow_blocks_and_watchdog_actions(template: Template) -> None:
@@ -275,7 +281,10 @@ def test_alarms_selected_by_name_only_are_described_by_their_arns_and_pass_cdk_n
     stack = build(app, policy)
     app.synth()  # with cdk-nag: no alarm wildcard is left to acknowledge
     template = Template.from_stack(stack)
-    describers = [s for _, s in gating_statements(template) if "cloudwatch:DescribeAlarms" in s["Action"]]
+    deciders = {role_policy_of(template, "deckhand-gate"), role_policy_of(template, "deckhand-approver")}
+    describers = [
+        s for p, s in gating_statements(template) if "cloudwatch:DescribeAlarms" in s["Action"] and p in deciders
+    ]
     alarm = "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:"
     assert [s["Resource"] for s in describers] == [[f"{alarm}web-app-5xx", f"{alarm}web-app-latency-p99"]] * 2
 
@@ -302,7 +311,7 @@ def test_the_example_environment_leaves_room_under_the_limit(example: Policy) ->
 # --- the Invoke action for CDK pipelines ---------------------------------------------------------------------
 
 
-def test_invoke_action_runs_the_gate_with_the_pipeline_and_stage(tmp_path: Path, example: Policy) -> None:
+def test_invoke_action_runs_the_gate_without_user_parameters(tmp_path: Path, example: Policy) -> None:
     app = App(outdir=str(tmp_path))
     deckhand = DeckhandStack(app, "Deckhand", policy=example)
     assert isinstance(deckhand.gating, Gating)
@@ -330,7 +339,7 @@ def test_invoke_action_runs_the_gate_with_the_pipeline_and_stage(tmp_path: Path,
     assert invoke["ActionTypeId"] == {"Category": "Invoke", "Owner": "AWS", "Provider": "Lambda", "Version": "1"}
     assert invoke["Namespace"] == "Gate"
     configuration = invoke["Configuration"]
-    assert json.loads(configuration["UserParameters"]) == {"pipeline": "web-app", "stage": "Deploy"}
+    assert "UserParameters" not in configuration  # the gate reads where its job stands from GetJobDetails
     assert "FunctionName" in configuration
 
 

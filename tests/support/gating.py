@@ -89,10 +89,6 @@ def action(name: str, category: str, provider: str, **extra: Any) -> dict[str, A
     }
 
 
-def gate_parameters(pipeline: str = PIPELINE, stage: str = "Deploy") -> str:
-    return json.dumps({"pipeline": pipeline, "stage": stage})
-
-
 @dataclass
 class GatingSandbox:
     endpoint: str
@@ -136,8 +132,11 @@ class GatingSandbox:
 
     # --- pipelines --------------------------------------------------------------------------
 
-    def create_pipeline(self, name: str = PIPELINE, user_parameters: str | None = None) -> str:
-        """Source -> Gate (Invoke the gate) -> Approve (manual) -> Deploy, like the sandbox estate."""
+    def create_pipeline(
+        self, name: str = PIPELINE, user_parameters: str | None = None, *, approval_after_deploy: bool = False
+    ) -> str:
+        """Source -> Gate (Invoke the gate) -> Approve (manual) -> Deploy, like the sandbox estate; with
+        `approval_after_deploy`, a last manual approval ProdApproval/Approval after the gated Deploy."""
         trust = {
             "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
@@ -157,6 +156,11 @@ class GatingSandbox:
                     {"name": "Gate", "actions": [action("Check", "Invoke", "Lambda", configuration=configuration)]},
                     {"name": "Approve", "actions": [action("Approval", "Approval", "Manual")]},
                     {"name": "Deploy", "actions": [action("Ship", "Deploy", "S3", inputArtifacts=[{"name": "src"}])]},
+                    *(
+                        [{"name": "ProdApproval", "actions": [action("Approval", "Approval", "Manual")]}]
+                        if approval_after_deploy
+                        else []
+                    ),
                 ],
             }
         )
@@ -333,8 +337,15 @@ def gating(*gates: dict[str, Any]) -> Gating:
 
 
 def web_app_gate(**overrides: Any) -> dict[str, Any]:
-    """The gate the sandbox estate deploys: web-app's Deploy stage, held by its 5xx alarm."""
-    return {"pipeline": PIPELINE, "stage": "Deploy", "alarms": {"names": ["web-app-5xx"]}, **overrides}
+    """The gate the sandbox estate deploys: web-app's Deploy stage, held by its 5xx alarm; it answers the
+    manual approval before it (`create_pipeline`'s Approve/Approval)."""
+    return {
+        "pipeline": PIPELINE,
+        "stage": "Deploy",
+        "alarms": {"names": ["web-app-5xx"]},
+        "approvals": ["Approve/Approval"],
+        **overrides,
+    }
 
 
 def secrets_of(event: dict[str, Any]) -> list[str]:

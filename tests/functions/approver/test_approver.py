@@ -10,10 +10,10 @@ import pytest
 
 from functions.approver import handler as approver
 from functions.approver.handler import run
-from functions.approver.plan import approval_of, gate_after
+from functions.approver.plan import approval_of
 from functions.gating import pipeline
-from functions.gating.policy import Gate
-from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gate_parameters, gating, web_app_gate
+from functions.gating.policy import Gate, gate_after
+from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
 ACTION_EVENT = "CodePipeline Action Execution State Change"
 WEB_APP = gating(web_app_gate())
@@ -21,7 +21,7 @@ WEB_APP = gating(web_app_gate())
 
 def at_approval(sandbox: GatingSandbox, alarm: str = "OK") -> tuple[str, dict[str, Any]]:
     """An execution waiting in the Approve stage, and the STARTED event EventBridge delivers for it."""
-    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx", alarm, "5xx above 10" if alarm == "ALARM" else "")
     execution = sandbox.start()
     sandbox.advance(execution, "Gate", "Succeeded")
@@ -150,8 +150,34 @@ def test_an_approval_of_a_pipeline_the_policy_does_not_gate_is_ignored(sandbox: 
     assert approval is not None
     assert approval.pipeline == "myPipeline"
     result = run(sample, sandbox.runtime, WEB_APP)
-    assert result == {"status": "ignored", "reason": "no gate with approvals answers myPipeline/Deploy/Deploy"}
+    assert result == {
+        "status": "ignored",
+        "reason": "no gated stage with approvals stands after myPipeline/Deploy/Deploy: left to humans",
+        "changed": False,
+    }
     assert run(sample, sandbox.runtime, gating(web_app_gate(approvals=False)))["status"] == "ignored"
+
+
+def test_an_approval_after_the_only_gated_stage_is_left_to_humans(sandbox: GatingSandbox) -> None:
+    """Issue 11 item 6: with one gate, an approval standing after the gated Deploy is not the gate's to answer,
+    even when the policy lists it."""
+    sandbox.live().create_pipeline(approval_after_deploy=True)
+    sandbox.metric_alarm("web-app-5xx", "OK")
+    execution = sandbox.start()
+    sandbox.advance(execution, "Deploy", "Succeeded")
+    [event] = sandbox.events(ACTION_EVENT, execution_id=execution, stage="ProdApproval", state="STARTED")
+    policy = gating(web_app_gate(approvals=["Approve/Approval", "ProdApproval/Approval"]))
+    result = run(event, sandbox.runtime, policy)
+    assert result["status"] == "ignored"
+    assert "no gated stage with approvals stands after web-app/ProdApproval/Approval" in result["reason"]
+    [last] = [a for a in sandbox.approvals() if a["execution_id"] == execution and a["stage"] == "ProdApproval"]
+    assert last["status"] == "InProgress"
+
+
+def test_an_approval_the_policy_does_not_list_is_left_to_humans(sandbox: GatingSandbox) -> None:
+    _, event = at_approval(sandbox.live())
+    result = run(event, sandbox.runtime, gating(web_app_gate(approvals=["Approve/Other"])))
+    assert result["status"] == "ignored"
 
 
 def test_the_real_handler_runs_with_the_deployed_environment(

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.__main__ import counted_aws_calls
 from functions.gate import handler as gate_handler
 from functions.gate.handler import run
-from functions.gating import observe, pipeline
+from functions.gating import observe
 from functions.gating.policy import Gating
-from functions.shared import clients
 from functions.shared.settings import SettingsError
 from tests.support.gating import (
     PIPELINE,
     GatingSandbox,
     captured_logs,
     fake_context,
-    gate_parameters,
     gating,
     secrets_of,
     web_app_gate,
@@ -40,9 +38,9 @@ def job_id(event: dict[str, Any]) -> str:
 
 
 def ready(sandbox: GatingSandbox, state: str = "OK", reason: str = "") -> tuple[str, dict[str, Any]]:
-    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx", state, reason)
-    return sandbox.at_gate(user_parameters=gate_parameters())
+    return sandbox.at_gate()
 
 
 # --- answers ------------------------------------------------------------------------------------
@@ -69,7 +67,7 @@ def test_a_green_gate_succeeds_with_output_variables_and_the_pipeline_moves_on(s
         "gate",
         "proceed",
     )
-    assert record["pk"]["S"] == "pipeline/web-app/Deploy"
+    assert record["pk"]["S"] == "audit/gating/pipeline/web-app/Deploy"
     assert record["correlation_id"]["S"] == job_id(event)
     inputs = json.loads(record["inputs"]["S"])
     assert [a["name"] for a in inputs["alarms"]] == ["web-app-5xx"]
@@ -129,9 +127,9 @@ def test_a_freeze_blocks_at_once_and_says_how_to_lift_it(sandbox: GatingSandbox)
 
 
 def test_a_fix_forward_variable_waives_the_alarm_and_is_recorded(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
-    execution, event = sandbox.at_gate(user_parameters=gate_parameters(), variables={"deckhand_exempt": "fix-forward"})
+    execution, event = sandbox.at_gate(variables={"deckhand_exempt": "fix-forward"})
     result = invoke(sandbox, event)
     assert result["outcome"] == "proceed"
     [record] = sandbox.audit_items()
@@ -141,39 +139,57 @@ def test_a_fix_forward_variable_waives_the_alarm_and_is_recorded(sandbox: Gating
     )
 
 
-def test_without_user_parameters_the_job_details_name_the_stage(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline()
+def test_the_job_details_say_which_gated_stage_the_job_stands_before(sandbox: GatingSandbox) -> None:
+    """The job's stage Gate is not gated: the first gated stage after it (Deploy) answers, whatever the
+    UserParameters say."""
+    sandbox.create_pipeline(user_parameters='{"pipeline": "payments", "stage": "Prod"}')
     sandbox.metric_alarm("web-app-5xx")
     _, event = sandbox.at_gate()
-    policy = gating({"pipeline": PIPELINE, "stage": "Gate", "alarms": {"names": ["web-app-5xx"]}})
-    assert invoke(sandbox, event, policy)["outcome"] == "proceed"
-    _, partial = sandbox.at_gate(user_parameters='{"stage": "Deploy"}')
-    assert invoke(sandbox, partial)["outcome"] == "proceed"
+    result = invoke(sandbox, event)
+    assert (result["answer"], result["outcome"]) == ("success", "proceed")
+    assert "for web-app/Deploy" in sandbox.job(job_id(event))["history"][-1]["executionDetails"]["summary"]
+    own_stage = gating({"pipeline": PIPELINE, "stage": "Gate", "alarms": {"names": ["web-app-5xx"]}}, web_app_gate())
+    _, again = sandbox.at_gate()
+    invoke(sandbox, again, own_stage)
+    summary = sandbox.job(job_id(again))["history"][-1]["executionDetails"]["summary"]
+    assert summary.startswith("Deckhand gate: proceed for web-app/Gate")
 
 
-# --- configuration errors -------------------------------------------------------------------------
+# --- jobs that are not the gate's to pass -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("parameters", "says"),
-    [
-        ("input_parameter", "UserParameters is not JSON"),
-        ('["web-app", "Deploy"]', "a JSON list, not an object"),
-        ('{"pipeline": "web-app", "stage": "Deploy", "mode": "enforce"}', "unknown keys 'mode'"),
-        ('{"pipeline": "web-app", "stage": 3}', "'stage' must be non-empty strings"),
-        ('{"pipeline": "web-app", "stage": "Build"}', "web-app/Build is not gated by the Deckhand policy"),
-    ],
-)
-def test_bad_user_parameters_fail_the_job_as_a_configuration_error(
-    sandbox: GatingSandbox, parameters: str, says: str
-) -> None:
+def test_a_job_of_another_pipeline_is_refused_whatever_its_user_parameters_say(sandbox: GatingSandbox) -> None:
+    """Issue 11 item 7: UserParameters naming a gated stage no longer let another pipeline's job pass."""
+    sandbox.metric_alarm("web-app-5xx")
     sandbox.create_pipeline()
-    _, event = sandbox.at_gate(user_parameters=parameters)
+    sandbox.create_pipeline("payments", user_parameters='{"pipeline": "web-app", "stage": "Deploy"}')
+    _, event = sandbox.at_gate("payments")
     result = invoke(sandbox, event)
     assert result["status"] == "configuration-error"
-    failure = sandbox.job(job_id(event))["history"][-1]["failureDetails"]
-    assert failure["type"] == "ConfigurationError"
-    assert says in failure["message"]
+    job = sandbox.job(job_id(event))
+    assert [answer.get("failureDetails", {}).get("type") for answer in job["history"]] == ["ConfigurationError"]
+    message = job["history"][-1]["failureDetails"]["message"]
+    assert "payments/Gate/Check: pipeline payments is not gated by the Deckhand policy" in message
+
+
+def test_a_job_after_every_gated_stage_fails_saying_why(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    _, event = sandbox.at_gate()
+    result = invoke(sandbox, event, gating(web_app_gate(stage="Source")))
+    assert result["status"] == "configuration-error"
+    message = sandbox.job(job_id(event))["history"][-1]["failureDetails"]["message"]
+    assert "no gated stage of web-app (Source) stands at or after stage Gate" in message
+
+
+def test_a_job_of_an_action_invoking_another_function_is_left_alone(sandbox: GatingSandbox) -> None:
+    sandbox.create_pipeline()
+    _, event = sandbox.at_gate()
+    other = fake_context()
+    object.__setattr__(other, "function_name", "someone-elses-function")
+    result = run(event, lambda: sandbox.runtime, lambda: WEB_APP, other)
+    assert result["status"] == "ignored"
+    assert "not this function" in result["reason"]
+    assert sandbox.job(job_id(event))["history"] == []
 
 
 def test_a_broken_policy_setting_still_answers_the_job(sandbox: GatingSandbox) -> None:
@@ -255,7 +271,7 @@ def test_the_job_credentials_never_reach_the_logs(sandbox: GatingSandbox, monkey
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")  # the handler must refuse even when told to
     sandbox.environment(monkeypatch, WEB_APP)
     _, event = ready(sandbox, "ALARM", "5xx")
-    _, failing = sandbox.at_gate(user_parameters=gate_parameters())
+    _, failing = sandbox.at_gate()
     with captured_logs() as logs:
         gate_handler.handler(event, fake_context())
         monkeypatch.setattr(observe, "gather", lambda *_: (_ for _ in ()).throw(RuntimeError("boom")))
@@ -267,16 +283,17 @@ def test_the_job_credentials_never_reach_the_logs(sandbox: GatingSandbox, monkey
         assert secret not in logged
 
 
-def test_the_aws_sample_job_event_is_answered_as_a_configuration_error(sandbox: GatingSandbox) -> None:
-    """The documented sample: UserParameters "input_parameter", a continuation token, fake credentials."""
+def test_the_aws_sample_job_event_is_decided_from_the_job_details(sandbox: GatingSandbox) -> None:
+    """The documented sample (UserParameters "input_parameter", a continuation token, fake credentials), with
+    a real job's id: where it stands comes from GetJobDetails, and its credentials never reach the logs."""
     sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx")
     _, created = sandbox.at_gate(user_parameters="input_parameter")
     sample = json.loads(json.dumps(SAMPLE))
     sample["CodePipeline.job"]["id"] = job_id(created)
     with captured_logs() as logs:
         result = invoke(sandbox, sample)
-    assert result["status"] == "configuration-error"
-    assert sandbox.job(job_id(created))["history"][-1]["failureDetails"]["type"] == "ConfigurationError"
+    assert (result["status"], result["outcome"]) == ("answered", "proceed")
     assert job_id(created) in logs.getvalue()
     for secret in ("secret_key", "session_token", "access_key_ID"):
         assert secret not in logs.getvalue()
@@ -294,9 +311,9 @@ def evaluate(sandbox: GatingSandbox, payload: Any, policy: Gating = WEB_APP) -> 
 
 
 def test_the_console_event_decides_records_and_acts_on_nothing(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx above 10")
-    _, event = sandbox.at_gate(user_parameters=gate_parameters())
+    _, event = sandbox.at_gate()
     payload = json.loads(Path("events/gate/evaluate.json").read_text())
     result = evaluate(sandbox, payload)
     assert (result["status"], result["acted"]) == ("ok", False)
@@ -348,20 +365,18 @@ def test_a_shadow_check_counts_would_have_blocked(sandbox: GatingSandbox, capsys
     assert "shadow checks would have blocked" in logs.getvalue()
 
 
-def test_observation_costs_no_codepipeline_call_on_a_green_gate(
-    sandbox: GatingSandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_observation_costs_no_codepipeline_call_on_a_green_gate(sandbox: GatingSandbox) -> None:
     _, event = ready(sandbox)
-    calls: list[str] = []
-    real: Callable[..., Any] = clients.client
-
-    def spy(service: str, region: str | None = None) -> Any:
-        calls.append(service)
-        return real(service, region)
-
-    monkeypatch.setattr(pipeline, "client", spy)
-    invoke(sandbox, event)
-    assert calls == ["codepipeline"]  # the answer itself; no GetJobDetails or GetPipelineExecution
+    with counted_aws_calls() as calls:
+        invoke(sandbox, event)
+    codepipeline = sorted(call for call in calls if call.startswith("codepipeline."))
+    # Where the job stands (GetJobDetails, and GetPipeline: its stage Gate is not the gated one) and the
+    # answer; no GetPipelineExecution: a green gate waives nothing.
+    assert codepipeline == [
+        "codepipeline.GetJobDetails",
+        "codepipeline.GetPipeline",
+        "codepipeline.PutJobSuccessResult",
+    ]
 
 
 def test_the_wait_can_end_early_when_the_window_opens_after_the_timeout(sandbox: GatingSandbox) -> None:

@@ -26,8 +26,7 @@ from functions.gating.observe import (
 )
 from functions.gating.policy import AlarmCheck, Gate
 from functions.shared.switches import SwitchBoard, SwitchState
-from tests.support.deployed import Deployed
-from tests.support.gating import put_5xx_alarm
+from tests.support.gating import GatingSandbox, put_5xx_alarm
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
 ELB = {"namespace": "AWS/ApplicationELB", "dimensions": {"LoadBalancer": "app/web/1"}}
@@ -67,13 +66,24 @@ def test_describe_alarms_gives_metric_and_composite_observations() -> None:
     assert all(a.muted_until is None for a in seen)
 
 
-def test_a_mute_covering_now_makes_the_alarm_muted_until_it_ends() -> None:
-    end = NOW + timedelta(hours=1)
+def test_a_mute_detail_on_describe_alarms_is_not_read() -> None:
+    """DescribeAlarms has no such field (botocore's MetricAlarm): mutes come from the mute rules."""
     mute = {"mutedByArn": "arn:...:alarm-mute-rule:x", "muteWindowStart": "2026-11-21T11:00:00.000+0000"}
     covering = to_alarm(describe(MuteDetail={**mute, "muteWindowEnd": "2026-11-21T13:00:30.000+0000"}), "metric", NOW)
-    assert covering.muted_until == end
-    over = to_alarm(describe(muteDetail={**mute, "muteWindowEnd": "2026-11-21T12:00:00.000+0000"}), "metric", NOW)
-    assert over.muted_until is None
+    assert covering.muted_until is None
+
+
+def test_an_active_mute_rule_makes_the_alarm_muted_until_its_window_ends(sandbox: GatingSandbox) -> None:
+    alarms("web-5xx", "web-latency")
+    began = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    sandbox.client("cloudwatch").put_alarm_mute_rule(
+        Name="release",
+        Rule={"Schedule": {"Expression": f"at({began:%Y-%m-%dT%H:%M})", "Duration": "PT1H"}},
+        MuteTargets={"AlarmNames": ["web-5xx"]},
+    )
+    seen = {a.name: a for a in observe_alarms(AlarmCheck(names=["web-5xx", "web-latency"]), datetime.now(UTC))}
+    assert seen["web-5xx"].muted_until == began + timedelta(hours=1)
+    assert seen["web-latency"].muted_until is None
 
 
 def test_suppressed_actions_count_as_muted_for_at_least_the_extension_period() -> None:
@@ -165,7 +175,7 @@ def alarms(*names: str, tags: dict[str, str] | None = None) -> None:
         put_5xx_alarm(boto3.client("cloudwatch"), name, tags)
 
 
-def test_alarms_by_name_prefix_and_tag(aws: None) -> None:
+def test_alarms_by_name_prefix_and_tag(sandbox: GatingSandbox) -> None:
     alarms("web-5xx", "web-latency", "db-cpu")
     alarms("canary", tags={"deckhand:gate": "web-app"})
     boto3.client("cloudwatch").set_alarm_state(AlarmName="db-cpu", StateValue="ALARM", StateReason="hot")
@@ -204,7 +214,9 @@ def test_error_budget_sums_from_one_get_metric_data(aws: None) -> None:
     assert math.isclose(sums.budget_errors or 0, sums.errors_by_window[360])
 
 
-def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_four_calls(deployed: Deployed) -> None:
+def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_five_calls(
+    sandbox: GatingSandbox,
+) -> None:
     names = [f"web-{i}" for i in range(10)]
     alarms(*names)
     checks = {
@@ -215,15 +227,16 @@ def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_fo
         },
         "error_budget": BUDGET,
     }
-    rt = deployed.runtime
+    rt = sandbox.runtime
     with counted_aws_calls() as calls:
         board = rt.switches.read()
         decided = core.decide(gate(**checks), board, NOW)
         core.record(decided, rt, action="gate", outcome=decided.decision.verdict)
-    assert sum(calls.values()) <= 4, calls
+    assert sum(calls.values()) <= 5, calls
     assert set(calls) == {
         "ssm.GetParametersByPath",
         "cloudwatch.DescribeAlarms",
+        "cloudwatch.ListAlarmMuteRules",  # no rule is active, so no GetAlarmMuteRule
         "cloudwatch.GetMetricData",
         "dynamodb.PutItem",
     }

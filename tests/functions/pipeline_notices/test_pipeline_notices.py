@@ -11,7 +11,7 @@ import pytest
 from functions.gate.handler import run as gate
 from functions.gating import pipeline
 from functions.pipeline_notices.handler import run
-from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gate_parameters, gating, web_app_gate
+from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
 EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
 SAMPLE = json.loads(Path("tests/events/codepipeline-pipeline-execution-state-change.json").read_text())
@@ -25,10 +25,10 @@ def ended(sandbox: GatingSandbox, execution: str, state: str) -> dict[str, Any]:
 
 
 def test_a_pipeline_the_gate_failed_is_explained_with_the_gates_message(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline(user_parameters=gate_parameters())
+    sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx")
     sandbox.switch("freeze", reason="end of quarter", set_by="alice")
-    execution, job = sandbox.at_gate(user_parameters=gate_parameters())
+    execution, job = sandbox.at_gate()
     gate(job, lambda: sandbox.runtime, lambda: WEB_APP, fake_context())
     result = run(ended(sandbox, execution, "FAILED"), sandbox.runtime, WEB_APP, "req-9")
     assert result["status"] == "notified"
@@ -57,7 +57,7 @@ def test_a_stop_by_the_watchdog_says_who_and_why(sandbox: GatingSandbox) -> None
     execution = sandbox.start()
     sandbox.advance(execution, "Gate", "Succeeded")  # now waiting for the approval
     pipeline.stop_execution(
-        PIPELINE, execution, "Deckhand watchdog: alarm web-app-5xx went to ALARM after Deploy deployed"
+        PIPELINE, execution, "Deckhand watchdog: alarm web-app-5xx went to ALARM after Deploy deployed", abandon=True
     )
     run(ended(sandbox, execution, "STOPPED"), sandbox.runtime, WEB_APP)
     [notice] = sandbox.notifications()
@@ -66,10 +66,11 @@ def test_a_stop_by_the_watchdog_says_who_and_why(sandbox: GatingSandbox) -> None
 
 
 def test_a_stop_by_someone_else_points_to_cloudtrail(sandbox: GatingSandbox) -> None:
+    """The reason comes from ListPipelineExecutions' stopTrigger: GetPipelineExecution does not return it."""
     sandbox.create_pipeline()
     execution = sandbox.start()
     sandbox.advance(execution, "Gate", "Succeeded")
-    pipeline.stop_execution(PIPELINE, execution, "wrong branch")
+    pipeline.stop_execution(PIPELINE, execution, "wrong branch", abandon=True)
     run(ended(sandbox, execution, "STOPPED"), sandbox.runtime, WEB_APP)
     [notice] = sandbox.notifications()
     assert "CloudTrail" in notice["Message"]
@@ -88,7 +89,7 @@ def test_a_pipeline_the_policy_does_not_gate_is_ignored(sandbox: GatingSandbox) 
     failed = json.loads(json.dumps(SAMPLE))
     failed["detail"]["state"] = "FAILED"
     result = run(failed, sandbox.runtime, WEB_APP)
-    assert result == {"status": "ignored", "reason": "myPipeline is not gated by the policy"}
+    assert result == {"status": "ignored", "reason": "myPipeline is not gated by the policy", "changed": False}
     assert sandbox.notifications() == []
 
 

@@ -95,13 +95,15 @@ def test_a_deploy_older_than_the_horizon_is_left_alone(estate: GatingSandbox) ->
     assert estate.notifications() == []
 
 
-def test_stop_stops_the_execution_in_flight_with_a_short_reason(estate: GatingSandbox) -> None:
+def test_stop_stops_and_abandons_the_execution_in_flight_with_a_short_reason(estate: GatingSandbox) -> None:
     execution = estate.start()
     estate.advance(execution, "Deploy", "InProgress")
     result = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching("stop"))
     assert result["stages"][0]["outcome"] == "stopped"
     stopped = next(e for e in executions(estate) if e["pipelineExecutionId"] == execution)
-    assert stopped["status"] in ("Stopping", "Stopped")
+    # Abandoned, not stop-and-wait: the deploy action does not go on shipping the change the alarm blames.
+    assert stopped["status"] == "Stopped"
+    assert estate.stages()["Deploy"]["actionStates"][0]["latestExecution"]["status"] == "Abandoned"
     assert stopped["stopTrigger"]["reason"].startswith("Deckhand watchdog: alarm web-app-5xx")
     assert len(stopped["stopTrigger"]["reason"]) <= 200
 
@@ -136,27 +138,80 @@ def test_paused_gating_does_not_act(estate: GatingSandbox) -> None:
     assert "gating paused" in estate.notifications()[0]["Subject"]
 
 
+def mute(sandbox: GatingSandbox, alarm: str, name: str = "release", minutes_ago: int = 30, hours: int = 1) -> None:
+    """A one-time alarm mute rule whose window began `minutes_ago` and lasts `hours`."""
+    began = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    sandbox.client("cloudwatch").put_alarm_mute_rule(
+        Name=name,
+        Rule={"Schedule": {"Expression": f"at({began:%Y-%m-%dT%H:%M})", "Duration": f"PT{hours}H"}},
+        MuteTargets={"AlarmNames": [alarm]},
+    )
+
+
 def test_a_muted_alarm_is_left_alone_and_the_record_says_why(estate: GatingSandbox) -> None:
     deployed(estate, 120)
     deployed(estate, 10)
-    event = estate.alarm_event("web-app-5xx", "ALARM")
-    now = estate.clock.now
-    event["detail"]["muteDetail"] = {
-        "mutedByArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:release",
-        "muteWindowStart": f"{now - timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}.000+0000",
-        "muteWindowEnd": f"{now + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}.000+0000",
-    }
-    result = run(event, estate.runtime, watching())
+    mute(estate, "web-app-5xx")
+    result = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
     assert result["stages"][0]["outcome"] == "muted"
     assert "alarm-mute-rule:release" in result["stages"][0]["reason"]
     assert not any(e["executionType"] == "ROLLBACK" for e in executions(estate))
+
+
+def test_a_mute_is_read_from_the_mute_rules_never_from_the_event(estate: GatingSandbox) -> None:
+    """An event's muteDetail is the sender's word: a forged one neither mutes nor breaks the watchdog."""
+    deployed(estate, 120)
+    deployed(estate, 10)
+    mute(estate, "web-app-5xx", name="ended", minutes_ago=180)  # its window ended two hours ago
+    event = estate.alarm_event("web-app-5xx", "ALARM")
+    event["detail"]["muteDetail"] = {"mutedByArn": "forged", "muteWindowStart": 1, "muteWindowEnd": ["x"]}
+    result = run(event, estate.runtime, watching())
+    assert result["stages"][0]["outcome"] == "rolled-back"
+
+
+def test_a_forged_alarm_event_is_not_acted_on(estate: GatingSandbox) -> None:
+    """DescribeAlarms, not the event, says whether the alarm is in ALARM."""
+    deployed(estate, 120)
+    deployed(estate, 10)
+    event = estate.alarm_event("web-app-5xx", "OK")
+    event["detail"]["state"]["value"] = "ALARM"
+    result = run(event, estate.runtime, watching())
+    assert result["status"] == "ignored"
+    assert "DescribeAlarms says it is OK" in result["reason"]
+    assert not any(e["executionType"] == "ROLLBACK" for e in executions(estate))
+    assert estate.notifications() == []
+
+
+def test_a_refused_rollback_is_audited_notified_and_gives_its_slot_back(
+    estate: GatingSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed(estate, 120)
+    deployed(estate, 10)
+    real = pipeline.rollback_stage
+
+    def denied(*_: Any) -> str:
+        message = "User: arn:aws:sts::1:assumed-role/deckhand-watchdog/x is not authorized to perform: RollbackStage"
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "RollbackStage")
+
+    monkeypatch.setattr(pipeline, "rollback_stage", denied)
+    result = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
+    assert (result["stages"][0]["outcome"], result["stages"][0]["code"]) == ("action-failed", "AccessDeniedException")
+    [notice] = estate.notifications()
+    assert "FAILED to rollback web-app/Deploy" in notice["Subject"]
+    assert "not authorized" in notice["Message"]
+    outcomes = [r["outcome"]["S"] for r in estate.audit_items() if r.get("action", {}).get("S") == "watchdog"]
+    assert outcomes == ["action-failed"]
+
+    monkeypatch.setattr(pipeline, "rollback_stage", real)  # the role is fixed; the alarm fires again, same hour
+    again = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
+    assert again["stages"][0]["outcome"] == "rolled-back"
 
 
 def test_an_alarm_back_to_ok_or_not_watched_is_ignored(estate: GatingSandbox) -> None:
     assert run(estate.alarm_event("web-app-5xx", "OK"), estate.runtime, watching())["status"] == "ignored"
     estate.metric_alarm("other")
     result = run(estate.alarm_event("other", "ALARM"), estate.runtime, watching())
-    assert result == {"status": "ignored", "reason": "no gate's watchdog watches other"}
+    assert result == {"status": "ignored", "reason": "no gate's watchdog watches other", "changed": False}
 
 
 @pytest.mark.parametrize("sample", [METRIC_SAMPLE, COMPOSITE_SAMPLE], ids=["metric", "composite"])
@@ -164,9 +219,11 @@ def test_the_aws_samples_go_through(estate: GatingSandbox, sample: dict[str, Any
     assert run(sample, estate.runtime, watching())["status"] == "ignored"
     name = sample["detail"]["alarmName"]
     policy = gating(web_app_gate(watchdog={"alarms": [name]}))
+    assert "DescribeAlarms says it does not exist" in run(sample, estate.runtime, policy)["reason"]
+    estate.metric_alarm(name, "ALARM")
     result = run(sample, estate.runtime, policy)
     assert result["status"] == "handled"
-    # Their mute windows (2026-01-01) do not cover their own times (2019, 2022); Deploy has not run.
+    # Their muteDetail is not a mute rule; Deploy has not run.
     assert result["stages"][0]["outcome"] == "skipped"
 
 

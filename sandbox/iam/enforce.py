@@ -31,6 +31,7 @@ from sandbox.iam import policies
 from sandbox.iam.errors import access_denied, denied_message
 from sandbox.iam.model import Call, IamRequest, Unmapped
 from sandbox.iam.simulator import Simulation, Simulator, SimulatorError, Verdict
+from sandbox.runner import BOOTSTRAP_QUALIFIER
 
 ROUTE = "/_sandbox/iam"  # GET: the counts, the refusals and the simulator's cost
 EXPECT_ROUTE = "/_sandbox/iam/expect"  # POST {action, resource, principal?}: a denial a scenario provokes
@@ -38,6 +39,7 @@ SWITCH_ROUTE = "/_sandbox/iam/enforcement"  # POST {enabled}: enforcement on or 
 AUTHORIZE_ROUTE = "/_sandbox/iam/authorize"  # POST: `sandbox authorize`'s question, see Enforcer.authorize
 SWITCH = "SANDBOX_IAM"  # "off" starts the server without enforcement
 ACCESS_KEY = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
+CDK_BOOTSTRAP_ROLES = f"cdk-{BOOTSTRAP_QUALIFIER}-"
 
 ParseCall = Callable[[WSGIEnvironment], Call | None]
 RequestsFor = Callable[[Call], Sequence[IamRequest]]
@@ -291,9 +293,16 @@ def unexpected(document: Mapping[str, Any]) -> list[str]:
 
 
 def session_of(environ: WSGIEnvironment) -> Principal | None:
+    """The role session that signed the request; None for the admin keys and the CDK CLI's bootstrap roles.
+
+    `cdk deploy` publishes assets and deploys as the bootstrap roles it assumes: they act for the operator who
+    deploys, like the admin keys, and what they may do is the CDK's bootstrap template's business, not Deckhand's.
+    """
     signed = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
     found = policies.role_of_session(signed.group("key")) if signed else None
-    return Principal(*found) if found else None
+    if found is None or found[1].rsplit("/", 1)[-1].startswith(CDK_BOOTSTRAP_ROLES):
+        return None
+    return Principal(*found)
 
 
 def _request_key(principal: Principal, request: IamRequest) -> str:

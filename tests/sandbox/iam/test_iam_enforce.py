@@ -227,3 +227,17 @@ def test_enforcement_can_be_turned_off(as_role: Client, endpoint: str) -> None:
 
     assert alarms["MetricAlarms"] == []
     assert refused(lambda: as_role("cloudwatch").describe_alarms())[0] == "AccessDeniedException"
+
+
+def test_the_cdk_cli_s_bootstrap_roles_act_for_the_operator_unenforced(client: Client, endpoint: str) -> None:
+    name = f"cdk-hnb659fds-file-publishing-role-{ACCOUNT}-{REGION}"
+    role = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="aws-cdk-operator")["Credentials"]
+    publisher = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    ).client("cloudwatch", endpoint_url=endpoint)
+
+    assert publisher.describe_alarms()["MetricAlarms"] == []  # no policy at all, yet not refused

@@ -7,18 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from functions.shared.validation import describe_all
+from functions.shared.refusal import Refused, cap
 
 from .kinds.base import KindName
 from .policy import Cleanup
 
 Action = Literal["plan", "run", "resume"]
-
-
-class CommandError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 class Payload(BaseModel):
@@ -67,18 +61,19 @@ class Command:
 
 
 def parse_command(payload: Any, cleanup: Cleanup, regions: tuple[str, ...]) -> Command:
+    """The payload as a command, or Refused naming every problem (each capped, so none echoes a huge value)."""
     if not isinstance(payload, dict):
-        raise CommandError([f'expected a JSON object like {{"action": "plan"}}, got {type(payload).__name__}'])
+        raise Refused([f'expected a JSON object like {{"action": "plan"}}, got {type(payload).__name__}'])
     try:
         parsed = Payload.model_validate(payload)
     except ValidationError as invalid:
-        raise CommandError(describe_all(invalid)) from None
+        raise Refused.from_validation(invalid) from None
     configured = tuple(kind for kind in cleanup.kinds.listed() if (rule := cleanup.kinds.rule(kind)) and rule.enabled)
     if parsed.trigger is not None:
         group = cleanup.group(parsed.group or "")
         if group is None:
             known = ", ".join(group.name for group in cleanup.schedules) or "none"
-            raise CommandError([f"group: got {parsed.group!r}: not a cleanup.schedules group (known: {known})"])
+            raise Refused([f"group: got {cap(parsed.group, 80)!r}: not a cleanup.schedules group (known: {known})"])
         kinds = tuple(kind for kind in group.kinds if kind in configured)
         return Command("run", kinds=kinds, regions=regions, trigger=f"schedule {group.name}")
     assert parsed.action is not None
@@ -88,12 +83,12 @@ def parse_command(payload: Any, cleanup: Cleanup, regions: tuple[str, ...]) -> C
         if kind not in configured
     ]
     problems += [
-        f"regions: {region!r} is not one of the cleanup regions ({', '.join(regions)})"
+        f"regions: {cap(region, 80)!r} is not one of the cleanup regions ({', '.join(regions)})"
         for region in parsed.regions or ()
         if region not in regions
     ]
     if problems:
-        raise CommandError(problems)
+        raise Refused(problems)
     return Command(
         parsed.action,
         kinds=tuple(dict.fromkeys(parsed.kinds or configured)),

@@ -3,10 +3,11 @@
 Payloads (console, schedule rules): {"action": "plan", "kinds"?, "regions"?} is always a dry run;
 {"action": "run", "kinds": [...], "regions"?, "dry_run": false} acts (dry_run defaults to the policy's);
 {"trigger": "schedule", "group": "<name>"} runs a schedule group's kinds; {"action": "resume"} carries on an
-unfinished run, which any invocation also does first. A bad payload is rejected and a pause switch
-(pause-all, pause-cleanup) stops everything; neither changes anything. Each invocation audits one record
-per scope it worked on (ids chunked), writes the report (JSON and Markdown) to S3, and notifies once the
-run is finished; when the time runs out it saves the run and answers "stopped".
+unfinished run, which any invocation also does first. A bad payload is rejected, an AWS event (one with a
+`source`) ignored, and a pause switch (pause-all, pause-cleanup) stops everything; none changes anything.
+Each invocation audits one record per scope it worked on (ids chunked), writes the report (JSON and
+Markdown) to S3, and notifies once the run is finished; when the time runs out it saves the run and
+answers "stopped".
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.audit import AuditRecord, new_id, to_json
 from functions.shared.observability import NAMESPACE, logger, metrics, tracer
+from functions.shared.refusal import Refused, cap, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 
 from . import engine
-from .command import Command, CommandError, parse_command
+from .command import Command, parse_command
 from .config import CleanupConfig, config
 from .decide import Protection
 from .engine import Deadline, Options, RunState, ScopeResult
@@ -157,6 +159,23 @@ def carry(
     return answer
 
 
+def accepted(event: Any, cfg: CleanupConfig) -> Command | dict[str, Any]:
+    """The payload's command, or the answer that refuses it: ignored for an AWS event (rules hand the function
+    their own input, never the event), rejected for a payload that is not a valid command."""
+    if isinstance(event, dict) and "source" in event:
+        source = cap(event["source"], 80)
+        answer = ignored(f"cleanup takes console payloads and its schedule rules' input, not events of {source}")
+        logger.info("cleanup event ignored", extra={"reason": answer["reason"]})
+        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
+        return answer
+    try:
+        return parse_command(event, cfg.cleanup, cfg.regions)
+    except Refused as refused:
+        logger.warning("cleanup payload rejected", extra={"problems": refused.problems})
+        metrics.add_metric(name="CommandRejected", unit=MetricUnit.Count, value=1)
+        return rejected(refused)
+
+
 def handle(
     event: Any,
     rt: Runtime,
@@ -166,12 +185,9 @@ def handle(
     remaining_ms: Callable[[], int],
     kinds: Mapping[KindName, Kind] = KINDS,
 ) -> dict[str, Any]:
-    try:
-        command = parse_command(event, cfg.cleanup, cfg.regions)
-    except CommandError as bad:
-        logger.warning("cleanup payload rejected", extra={"problems": bad.problems})
-        metrics.add_metric(name="CommandRejected", unit=MetricUnit.Count, value=1)
-        return {"status": "rejected", "errors": bad.problems, "changed": False}
+    command = accepted(event, cfg)
+    if not isinstance(command, Command):
+        return command
     if not cfg.cleanup.enabled:
         return {"status": "disabled", "reason": "cleanup.enabled is false in the policy", "changed": False}
     now = rt.clock()

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.cleanup.decide import (
-    Protection,
     FOREIGN,
     IN_USE,
     MARK_VALID_DAYS,
@@ -16,6 +15,7 @@ from functions.cleanup.decide import (
     PROTECTED,
     TOO_YOUNG,
     Decision,
+    Protection,
     blast_radius,
     decide,
     due_date,

@@ -14,6 +14,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,14 +238,10 @@ def test_alarms_queue_and_topic_policies_from_a_template_are_deployed_and_decide
     policy = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]
     assert json.loads(policy)["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
 
-    old = {
-        **resources,
-        "TopicPolicy": {
-            **resources["TopicPolicy"],
-            "Properties": {"PolicyDocument": tls_only_topic_policy("TOPIC"), "Topics": [topic]},
-        },
-    }
-    old["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] = topic
+    tls_only = tls_only_topic_policy("TOPIC")
+    tls_only["Statement"][0]["Resource"] = topic
+    old_policy = {"PolicyDocument": tls_only, "Topics": [topic]}
+    old = {**resources, "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": old_policy}}
     client("cloudformation").update_stack(StackName="templated", TemplateBody=json.dumps({"Resources": old}))
     assert refusals(endpoint, [delivery]) == [("alarm → topic", "sns:Publish", "ImplicitlyDenied")]
 
@@ -321,6 +318,54 @@ def test_a_rule_invokes_a_function_only_with_the_function_policy_naming_that_rul
     assert refusals(endpoint, found) == [("rule → function", "lambda:InvokeFunction", "ImplicitlyDenied")]
     [refused] = [r for r in deliveries.ask(endpoint, found, phase="deploy") if r is not None]
     assert refused.delivery.source == wiring.rule_arn("other-rule")
+
+
+def test_a_permission_from_a_template_lets_its_rule_invoke(
+    client: Client, endpoint: str, wiring: deliveries.Wiring
+) -> None:
+    arn = function(client, "templated-target", role(client, "templated-target", service_trust("lambda.amazonaws.com")))
+    permission = {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": arn,
+        "Principal": "events.amazonaws.com",
+        "SourceArn": wiring.rule_arn("templated-rule"),
+    }
+    template = {"Resources": {"Permission": {"Type": "AWS::Lambda::Permission", "Properties": permission}}}
+    client("cloudformation").create_stack(StackName="templated-permission", TemplateBody=json.dumps(template))
+
+    [statement] = json.loads(client("lambda").get_policy(FunctionName="templated-target")["Policy"])["Statement"]
+    assert "FunctionName" not in statement
+    assert refusals(endpoint, [wiring.rule_to_function("templated-rule", arn)]) == []
+    assert refusals(endpoint, [wiring.rule_to_function("another-rule", arn)]) == [
+        ("rule → function", "lambda:InvokeFunction", "ImplicitlyDenied")
+    ]
+
+
+def test_emit_leaves_a_refused_target_undelivered_says_why_and_counts_it(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def default_region(service: str) -> Any:
+        return cli.sandbox_client(service, endpoint)  # the region `emit` routes in
+
+    arn = function(
+        default_region, "unpermitted", role(default_region, "unpermitted", service_trust("lambda.amazonaws.com"))
+    )
+    events = default_region("events")
+    events.put_rule(Name="unpermitted", EventPattern=json.dumps({"source": ["deckhand.deliveries-test"]}))
+    events.put_targets(Rule="unpermitted", Targets=[{"Id": "unpermitted", "Arn": arn}])
+    before = deliveries.ledger(endpoint)["refused"]
+
+    fired = cli.emit(
+        {"source": "deckhand.deliveries-test", "detail-type": "Test"}, cli.Functions(endpoint, cli.Paths(tmp_path))
+    )
+
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/unpermitted"
+    assert fired == []
+    assert f"not delivered: rule → function: {rule_arn} → {arn}" in capsys.readouterr().out
+    metrics = default_region("cloudwatch").list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")
+    assert [{"Name": "RuleName", "Value": "unpermitted"}] in [m["Dimensions"] for m in metrics["Metrics"]]
+    [recorded] = deliveries.ledger(endpoint)["refusals"][before:]
+    assert (recorded["phase"], recorded["delivery"]["source"]) == ("delivery", rule_arn)
 
 
 def test_a_rule_dead_letter_queue_under_a_customer_key_needs_the_key_policy_too(

@@ -4,6 +4,7 @@ template: what was refused before and is allowed now, and what was allowed befor
 Each old statement is kept here as it was deployed, so each test shows the exact request changing its answer.
 """
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -85,19 +86,28 @@ OLD_CLEANUP_STATE_GRANT = Policy(
 
 
 def concrete(value: Any, refs: Mapping[str, str]) -> Any:
-    """`value` with every Ref, Fn::GetAtt and Fn::Join replaced by text: pseudo parameters, then `refs`."""
+    """`value` with every Ref, Fn::GetAtt and Fn::Join replaced by text: pseudo parameters, then `refs`.
+
+    Text that tests.support.template already flattened (`${Logical.Arn}`) is resolved the same way. A resource
+    these tests do not ask about becomes an ARN no request matches, so no template token reaches the
+    evaluator, which would read `${...}` as a policy variable.
+    """
+    if isinstance(value, str):
+        return re.sub(r"\$\{([^}]+)\}", lambda name: name_of(name[1], refs), value)
     if isinstance(value, list):
         return [concrete(item, refs) for item in value]
     if not isinstance(value, dict):
         return value
-    if "Ref" in value:
-        return PSEUDO.get(value["Ref"]) or refs[value["Ref"]]
-    if "Fn::GetAtt" in value:
-        return refs[".".join(value["Fn::GetAtt"])]
+    if "Ref" in value or "Fn::GetAtt" in value:
+        return name_of(value.get("Ref") or ".".join(value["Fn::GetAtt"]), refs)
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(concrete(part, refs) for part in parts)
     return {key: concrete(item, refs) for key, item in value.items()}
+
+
+def name_of(name: str, refs: Mapping[str, str]) -> str:
+    return PSEUDO.get(name) or refs.get(name) or f"arn:aws:unresolved:{REGION}:{ACCOUNT}:{name}"
 
 
 def refs_of(template: Template) -> dict[str, str]:

@@ -26,6 +26,8 @@ import boto3.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from functions.capacity.targets import TARGET_TAG
+
 from . import REGION
 
 __all__ = ["GATE_FUNCTION", "GATE_TAG", "PROTECT_TAG", "TTL_TAG", "Estate", "EstateError", "recorded", "seed"]
@@ -476,7 +478,9 @@ class _Seeder:
             "ScalableDimension": "ecs:service:DesiredCount",
         }
         scaling = self.client("application-autoscaling")
-        scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=10)
+        registered = scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=10)
+        # The operator's one-time tag that lets the capacity role move web's bounds (README, capacity tweaks).
+        scaling.tag_resource(ResourceARN=registered["ScalableTargetARN"], Tags={TARGET_TAG: "web"})
         self.add("scalable_targets", target["ResourceId"])
         policy = scaling.put_scaling_policy(
             **target,

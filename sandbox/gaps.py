@@ -62,7 +62,7 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server as werkzeug_make_server
 from werkzeug.wrappers import Request, Response
 
-from sandbox import REGION
+from sandbox import REGION, scalable_target_tags
 from sandbox.iam import actions, deliveries, enforce, policies, requests
 from sandbox.iam.simulator import Simulator
 
@@ -1845,6 +1845,9 @@ class SandboxApp:
         elif target.startswith(MUTE_RULE_TARGET) and target[len(MUTE_RULE_TARGET) :] in MUTE_RULE_OPERATIONS:
             with self.store.lock:
                 response = _mute_rules(Request(environ), target[len(MUTE_RULE_TARGET) :], self.store)
+        elif scalable_target_tags.operation(target):
+            request = Request(environ)
+            response = scalable_target_tags.answer(request, scalable_target_tags.operation(target), *_caller(request))
         elif _signed_for(environ, "autoscaling") and _operation(_reread(environ)) == DESCRIBE_INSTANCE_REFRESHES:
             response = _no_instance_refreshes()
         elif matched:

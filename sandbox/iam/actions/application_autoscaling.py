@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 
-from sandbox.iam.actions.rows import Context, Row, Table, everything, request_tags
+from sandbox.iam.actions.rows import Context, Row, Table, everything, request_tags, resource_tags
 from sandbox.iam.model import Call
+from sandbox.scalable_target_tags import find, tags_of
 
 
 def scalable_target(call: Call) -> Sequence[str]:
@@ -25,19 +26,25 @@ def named(call: Call) -> Sequence[str]:
     return (call.params["ResourceARN"],)
 
 
+def tagged(call: Call, resource: str) -> Context:
+    """aws:ResourceTag/* of a registered target (kept by the sandbox's gap, moto keeps none)."""
+    target = find(call.account, call.region, resource)
+    return resource_tags(tags_of(target)) if target is not None else {}
+
+
 def registering(call: Call, resource: str) -> Context:
-    """The namespace and dimension keys, and the tags the call sends (moto keeps no tags of a target)."""
+    """The namespace and dimension keys, the target's tags, and the tags the call sends."""
     found: dict[str, str | Sequence[str]] = {
         "application-autoscaling:service-namespace": str(call.params["ServiceNamespace"]),
         "application-autoscaling:scalable-dimension": str(call.params["ScalableDimension"]),
     }
     sent = call.params.get("Tags")
-    return {**found, **(request_tags(sent) if sent else {})}
+    return {**found, **tagged(call, resource), **(request_tags(sent) if sent else {})}
 
 
 TABLE: Table = {
     "DescribeScalableTargets": Row("application-autoscaling:DescribeScalableTargets"),
     "DescribeScalingActivities": Row("application-autoscaling:DescribeScalingActivities"),
     "RegisterScalableTarget": Row("application-autoscaling:RegisterScalableTarget", scalable_target, registering),
-    "ListTagsForResource": Row("application-autoscaling:ListTagsForResource", named),
+    "ListTagsForResource": Row("application-autoscaling:ListTagsForResource", named, tagged),
 }

@@ -1,0 +1,82 @@
+"""Application Auto Scaling tags, which moto (5.2.5) lacks: TagResource, UntagResource, ListTagsForResource.
+
+Deckhand's capacity role may register only scalable targets tagged `deckhand:capacity-target` with a
+policy target's name (see stacks/capacity.py), so the sandbox must keep a scalable target's tags for the
+IAM mapping to read them as `aws:ResourceTag/*`. They live on moto's own target object: deregistering it
+drops them, as in AWS. Errors follow the service model: an ARN that names no target is
+ResourceNotFoundException; more than 50 tags, ValidationException (TagResource's documented limit).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.applicationautoscaling.models import FakeScalableTarget, applicationautoscaling_backends
+from werkzeug.wrappers import Request, Response
+
+TARGET_PREFIX = "AnyScaleFrontendService."
+OPERATIONS = ("TagResource", "UntagResource", "ListTagsForResource")
+MAX_TAGS = 50
+_TAGS = "sandbox_tags"
+
+
+class TagError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def operation(amz_target: str) -> str:
+    """The tagging operation an `X-Amz-Target` header asks of Application Auto Scaling, or ''."""
+    name = amz_target.removeprefix(TARGET_PREFIX)
+    return name if amz_target.startswith(TARGET_PREFIX) and name in OPERATIONS else ""
+
+
+def find(account: str, region: str, arn: str) -> FakeScalableTarget | None:
+    backend = applicationautoscaling_backends[account][region]
+    return next((t for by_id in backend.targets.values() for t in by_id.values() if t.arn == arn), None)
+
+
+def tags_of(target: FakeScalableTarget) -> dict[str, str]:
+    found: dict[str, str] = getattr(target, _TAGS, {})
+    return found
+
+
+def _target(account: str, region: str, arn: Any) -> FakeScalableTarget:
+    found = find(account, region, str(arn))
+    if found is None:
+        raise TagError("ResourceNotFoundException", f"No scalable target found for ARN {arn}")
+    return found
+
+
+def handle(operation: str, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    target = _target(account, region, body.get("ResourceARN"))
+    tags = dict(tags_of(target))
+    if operation == "TagResource":
+        tags.update({str(k): str(v) for k, v in dict(body["Tags"]).items()})
+        if len(tags) > MAX_TAGS:
+            raise TagError("TooManyTagsException", f"a scalable target takes at most {MAX_TAGS} tags")
+    elif operation == "UntagResource":
+        for key in body["TagKeys"]:
+            tags.pop(str(key), None)
+    else:
+        return {"Tags": tags}
+    setattr(target, _TAGS, tags)
+    return {}
+
+
+def answer(request: Request, operation: str, account: str, region: str) -> Response:
+    try:
+        result = handle(operation, json.loads(request.get_data() or b"{}"), account, region)
+    except TagError as error:
+        return _error(error.code, error.message, 400)
+    except (KeyError, TypeError, ValueError) as error:
+        return _error("ValidationException", f"invalid request: {error!r}", 400)
+    return Response(json.dumps(result), content_type="application/x-amz-json-1.1")
+
+
+def _error(code: str, message: str, status: int) -> Response:
+    body = json.dumps({"__type": code, "message": message})
+    return Response(body, status=status, content_type="application/x-amz-json-1.1")

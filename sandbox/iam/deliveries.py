@@ -7,7 +7,7 @@ checks the delivering service must pass, each as AWS evaluates it (principal, ac
 
 The work is split where the data is. The CLI discovers the wiring through the AWS APIs (`Wiring`, on
 what is deployed, not on the template): rules and targets, alarms, schedules, function configurations,
-pipelines. The sandbox server authorizes (`authorize`), because the policies it evaluates are read from
+pipelines. The sandbox server authorizes (`Ledger.authorize`), because the policies it evaluates are read from
 moto's backends in its own process (`sandbox.iam.policies`), by the same reader and the same simulator
 that authorize the functions' own requests; it keeps the counts (`Ledger`) that `status` and the
 demo's last line show. `POST /_sandbox/iam/deliveries/check` carries `Delivery` models in and the
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,8 @@ LAMBDA = "lambda.amazonaws.com"
 SEND_TO_ENCRYPTED_QUEUE = ("kms:GenerateDataKey", "kms:Decrypt")
 SCHEDULER_SESSION = "scheduler"
 TLS = {"aws:SecureTransport": "true"}  # every service-to-service call travels over TLS
+
+Phase = Literal["deploy", "delivery"]  # a path checked after `up`, or an event or schedule being delivered
 
 
 class Check(BaseModel):
@@ -80,7 +82,7 @@ class Refusal(BaseModel):
     check: Check
     decision: str
     reason: str
-    phase: str  # "deploy" (a path checked after `up`) or "delivery" (an event or schedule refused)
+    phase: Phase
 
     def line(self) -> str:
         return f"{self.delivery.line()}: {self.check.line()} is {self.decision} ({self.reason})"
@@ -88,7 +90,7 @@ class Refusal(BaseModel):
 
 class CheckRequest(BaseModel):
     deliveries: tuple[Delivery, ...]
-    phase: str = "delivery"
+    phase: Phase
 
 
 class CheckAnswer(BaseModel):
@@ -99,7 +101,7 @@ class CheckAnswer(BaseModel):
 
 
 class Policies(Protocol):
-    """How the deployed policies are read (`sandbox.iam.policies` in the server, fixtures in tests)."""
+    """How the deployed policies are read: `sandbox.iam.policies`, from moto's backends in the server's process."""
 
     def identity_policies(self, account: str, role_name_or_arn: str) -> list[Policy]: ...
 
@@ -153,7 +155,7 @@ class Ledger:
         }
 
 
-def refused(delivery: Delivery, policies: Policies, simulator: Simulator, *, phase: str) -> Refusal | None:
+def refused(delivery: Delivery, policies: Policies, simulator: Simulator, *, phase: Phase) -> Refusal | None:
     """The first check the delivery fails, as AWS stops at the first refused call; None when all pass."""
     for check in delivery.checks:
         try:
@@ -237,8 +239,8 @@ class Wiring:
 
     def rules(self) -> Iterator[Delivery]:
         events = self.client("events")
-        for rule in _pages(events.list_rules, "Rules", EventBusName="default"):
-            for target in _pages(events.list_targets_by_rule, "Targets", Rule=rule["Name"], EventBusName="default"):
+        for rule in _every(events, "list_rules", "Rules", EventBusName="default"):
+            for target in _every(events, "list_targets_by_rule", "Targets", Rule=rule["Name"], EventBusName="default"):
                 yield from self.rule_target(rule["Name"], target)
 
     # -- queues, topics and their keys
@@ -301,7 +303,7 @@ class Wiring:
 
     def schedules(self) -> Iterator[Delivery]:
         scheduler = self.client("scheduler")
-        for summary in _pages(scheduler.list_schedules, "Schedules"):
+        for summary in _every(scheduler, "list_schedules", "Schedules"):
             schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
             yield from self.schedule(schedule)
 
@@ -360,7 +362,7 @@ class Wiring:
 
     def functions(self) -> Iterator[Delivery]:
         lam = self.client("lambda")
-        for config in _pages(lam.list_functions, "Functions", cursor="NextMarker", next_field="Marker"):
+        for config in _every(lam, "list_functions", "Functions"):
             yield from self.function(config)
 
     def function(self, config: Mapping[str, Any]) -> list[Delivery]:
@@ -407,7 +409,7 @@ class Wiring:
 
     def pipelines(self) -> Iterator[Delivery]:
         codepipeline = self.client("codepipeline")
-        for summary in _pages(codepipeline.list_pipelines, "pipelines", cursor="nextToken", next_field="nextToken"):
+        for summary in _every(codepipeline, "list_pipelines", "pipelines"):
             yield from self.pipeline(codepipeline.get_pipeline(name=summary["name"])["pipeline"])
 
     def pipeline(self, pipeline: Mapping[str, Any]) -> list[Delivery]:
@@ -440,18 +442,12 @@ class Wiring:
         return [*self.rules(), *self.alarms(), *self.schedules(), *self.functions(), *self.pipelines()]
 
 
-def _pages(
-    method: Callable[..., Any], key: str, *, cursor: str = "NextToken", next_field: str = "NextToken", **request: Any
-) -> Iterator[Any]:
-    while True:
-        page = method(**request)
+def _every(client: Any, operation: str, key: str, **request: Any) -> Iterator[Any]:
+    for page in client.get_paginator(operation).paginate(**request):
         yield from page.get(key, [])
-        if not page.get(cursor):
-            return
-        request[next_field] = page[cursor]
 
 
-def ask(endpoint: str, deliveries: Sequence[Delivery], *, phase: str) -> tuple[Refusal | None, ...]:
+def ask(endpoint: str, deliveries: Sequence[Delivery], *, phase: Phase) -> tuple[Refusal | None, ...]:
     """The server's decision on each delivery (None: authorized), counted in its ledger."""
     if not deliveries:
         return ()

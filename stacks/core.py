@@ -269,8 +269,12 @@ class Core(Construct):
                 height=2,
             ),
             cloudwatch.GraphWidget(
-                title="Switch changes and rejected commands",
-                left=[self.count_metric("SwitchChanged"), self.count_metric("CommandRejected")],
+                title="Switch changes, rejected commands and ignored events",
+                left=[
+                    self.count_metric("SwitchChanged"),
+                    self.count_metric("CommandRejected"),
+                    self.count_metric("EventIgnored"),
+                ],
                 width=12,
             ),
         )

@@ -296,6 +296,17 @@ class _Seeder:
             except iam.exceptions.EntityAlreadyExistsException:
                 role = iam.get_role(RoleName=name)["Role"]  # IAM is global: another region was seeded first
             self.add("roles", role["Arn"])
+        # CodePipeline invokes the gate as the pipeline's role, so the role must allow it.
+        invoke_gate = {
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": f"arn:aws:lambda:*:{self.account}:function:{GATE_FUNCTION}",
+        }
+        iam.put_role_policy(
+            RoleName="web-app-pipeline",
+            PolicyName="invoke-gate",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke_gate]}),
+        )
         bucket = f"web-app-artifacts-{self.account}-{self.region}"
         s3 = self.client("s3")
         location = (

@@ -23,7 +23,7 @@ from stacks.versions import REPO_ROOT
 from . import runner
 from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
 from .cleanup_scenarios import SCENARIOS as CLEANUP_SCENARIOS
-from .cli import Demo, Fired, Scenario, default_policy, resolve_function, status_of
+from .cli import Demo, Fired, Scenario, authorized, default_policy, resolve_function, status_of, wiring
 from .estate import PIPELINE
 from .rehearsal import redeployed, set_alarm
 
@@ -205,9 +205,12 @@ def finish(demo: Demo, execution_id: str) -> None:
 
 def gate_job(demo: Demo, execution_id: str) -> dict[str, Any]:
     """The job event CodePipeline sends the gate when `execution_id` reaches the Invoke action, as configured."""
-    stages = demo.client("codepipeline").get_pipeline(name=PIPELINE)["pipeline"]["stages"]
-    [action] = [a for s in stages if s["name"] == GATE_STAGE for a in s["actions"]]
+    pipeline = demo.client("codepipeline").get_pipeline(name=PIPELINE)["pipeline"]
+    [action] = [a for s in pipeline["stages"] if s["name"] == GATE_STAGE for a in s["actions"]]
     configuration = action["configuration"]
+    [invoke] = [d for d in wiring(demo.endpoint).pipeline(pipeline) if d.source.endswith(f"/{GATE_STAGE}")]
+    if not all(authorized(demo.endpoint, [invoke])):
+        raise RuntimeError(f"CodePipeline may not invoke the gate as {pipeline['roleArn']}")
     return control(
         demo,
         "/_sandbox/codepipeline/job",

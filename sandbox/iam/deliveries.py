@@ -253,9 +253,14 @@ class Wiring:
         return str(metadata["Arn"]) if metadata.get("KeyManager") == "CUSTOMER" else None
 
     def queue_key(self, queue_arn: str) -> str | None:
+        """The queue's customer key; None for none, or for a queue that is gone (then no policy allows the send)."""
         sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1], QueueOwnerAWSAccountId=account_of(queue_arn))
-        attributes = sqs.get_queue_attributes(QueueUrl=url["QueueUrl"], AttributeNames=["KmsMasterKeyId"])
+        name, owner = queue_arn.rsplit(":", 1)[1], account_of(queue_arn)
+        try:
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=owner)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            return None
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])
         return self.customer_key(attributes.get("Attributes", {}).get("KmsMasterKeyId"))
 
     def send_to_queue(
@@ -291,8 +296,11 @@ class Wiring:
         # encrypted topic needs CloudWatch on the key policy (CloudWatch user guide, "alarm actions" with SSE).
         context = on_behalf_of(alarm_arn)
         checks = [Check(principal=CLOUDWATCH, action="sns:Publish", resource=topic_arn, context=context)]
-        attributes = self.client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-        key = self.customer_key(attributes.get("KmsMasterKeyId"))
+        sns = self.client("sns")
+        try:
+            key = self.customer_key(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("KmsMasterKeyId"))
+        except sns.exceptions.NotFoundException:
+            key = None  # a topic that is gone: no policy allows the publish
         if key is not None:
             checks += [
                 Check(principal=CLOUDWATCH, action=a, resource=key, context=context) for a in SEND_TO_ENCRYPTED_QUEUE

@@ -296,6 +296,18 @@ def test_scheduler_assumes_its_role_for_the_schedule_group_not_for_a_schedule(
     assert refusals(endpoint, [delivery]) == [("schedule → function", "lambda:InvokeFunction", "ImplicitlyDenied")]
 
 
+def test_an_alarm_or_a_rule_delivering_to_what_is_gone_is_refused(endpoint: str, wiring: deliveries.Wiring) -> None:
+    gone_topic = f"arn:aws:sns:{wiring.region}:{ACCOUNT}:gone"
+    gone_queue = f"arn:aws:sqs:{wiring.region}:{ACCOUNT}:gone"
+    alarm = wiring.alarm_to_topic(f"arn:aws:cloudwatch:{wiring.region}:{ACCOUNT}:alarm:orphan", gone_topic)
+    [dead_letters] = wiring.rule_target("orphan", {"Arn": gone_queue, "DeadLetterConfig": {"Arn": gone_queue}})
+
+    assert refusals(endpoint, [alarm, dead_letters]) == [
+        ("alarm → topic", "sns:Publish", "ImplicitlyDenied"),
+        ("rule → dead-letter queue", "sqs:SendMessage", "ImplicitlyDenied"),
+    ]
+
+
 def test_a_rule_invokes_a_function_only_with_the_function_policy_naming_that_rule(
     client: Client, endpoint: str, wiring: deliveries.Wiring, region: str
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import string
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox.iam import enforce
 
@@ -53,12 +57,18 @@ def estate(client: Client) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def as_role(client: Client, endpoint: str) -> Client:
-    """`as_role("sns")`: a client signed with a session of the role `enforce-fn`, as a deployed function's."""
+def credentials(client: Client) -> dict[str, Any]:
+    """A session of the role `enforce-fn`, as a deployed function runs with."""
     iam = client("iam")
     role = iam.create_role(RoleName="enforce-fn", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     iam.put_role_policy(RoleName="enforce-fn", PolicyName="allowed", PolicyDocument=json.dumps(ALLOWED))
-    credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="enforce-fn")["Credentials"]
+    issued: dict[str, Any] = client("sts").assume_role(RoleArn=role, RoleSessionName="enforce-fn")["Credentials"]
+    return issued
+
+
+@pytest.fixture(scope="module")
+def as_role(credentials: dict[str, Any], endpoint: str) -> Client:
+    """`as_role("sns")`: a client signed with the role's session."""
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -241,3 +251,41 @@ def test_the_cdk_cli_s_bootstrap_roles_act_for_the_operator_unenforced(client: C
     ).client("cloudwatch", endpoint_url=endpoint)
 
     assert publisher.describe_alarms()["MetricAlarms"] == []  # no policy at all, yet not refused
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    target=st.sampled_from(["AmazonSQS", "AmazonSSM", "DynamoDB_20120810"]),
+    operation=st.sampled_from(["SendMessage", "DeleteQueue", "PutParameter", "DeleteTable", "PutItem"])
+    | st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=30),  # a header is ASCII
+    body=JSON_VALUES,
+)
+def test_any_call_of_a_service_the_role_has_no_grant_in_is_refused_before_moto(
+    credentials: dict[str, Any], endpoint: str, target: str, operation: str, body: Any
+) -> None:
+    """Whatever a role session sends (a real operation, an unknown one, any JSON), it is answered with a refusal."""
+    service = {"AmazonSQS": "sqs", "AmazonSSM": "ssm", "DynamoDB_20120810": "dynamodb"}[target]
+    request = urllib.request.Request(
+        endpoint + "/",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "X-Amz-Target": f"{target}.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={credentials['AccessKeyId']}/20261206/{REGION}/{service}/"
+            "aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused_call:
+        urllib.request.urlopen(request, timeout=10).close()
+
+    answer = json.load(refused_call.value)
+    assert (refused_call.value.code, answer["__type"]) == (400, "AccessDeniedException")
+    assert answer["message"].startswith(f"User: {SESSION} is not authorized to perform: ")  # the enforcer, not moto

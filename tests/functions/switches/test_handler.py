@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.shared.clients import client
 from functions.shared.refusal import ECHO_LIMIT
 from functions.switches.handler import run
 from tests.support.deployed import NOW, Deployed
+from tests.support.recorders import MutatingCalls
 
 FREEZE = {"action": "set", "switch": "freeze", "reason": "end of quarter", "expires_at": "2026-11-22T18:00:00Z"}
 
@@ -209,21 +209,6 @@ def test_a_huge_console_value_is_echoed_capped(deployed: Deployed) -> None:
     assert all(len(error) <= ECHO_LIMIT for error in result["errors"])
 
 
-class MutatingCalls:
-    """Every AWS call the handler makes that is not a read, as service:Operation."""
-
-    READS = ("Get", "Describe", "List", "Query", "Scan")
-
-    def __init__(self) -> None:
-        self.made: list[str] = []
-        for service in ("ssm", "dynamodb", "sns"):
-            client(service).meta.events.register("before-call", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        if not model.name.startswith(self.READS):
-            self.made.append(f"{model.service_model.service_name}:{model.name}")
-
-
 SAMPLES = [
     EDIT_EVENT,
     *(json.loads(path.read_text()) for path in sorted(Path("events/switches").glob("*.json"))),
@@ -252,7 +237,10 @@ def mutated_samples(draw: st.DrawFn) -> Any:
 @given(event=json_values | mutated_samples())
 def test_no_event_raises_or_changes_aws_when_refused(deployed: Deployed, event: Any) -> None:
     recorder = MutatingCalls()
-    result = run(event, deployed.runtime)
+    try:
+        result = run(event, deployed.runtime)
+    finally:
+        recorder.close()
     assert result["status"] in {"ok", "planned", "changed", "unchanged", "observed", "rejected", "ignored"}
     if result["status"] in {"rejected", "ignored"}:
         assert result["changed"] is False
@@ -262,4 +250,5 @@ def test_no_event_raises_or_changes_aws_when_refused(deployed: Deployed, event: 
 def test_the_recorder_sees_the_writes_of_a_real_change(deployed: Deployed) -> None:
     recorder = MutatingCalls()
     run({**FREEZE, "dry_run": False}, deployed.runtime)
+    recorder.close()
     assert {"ssm:PutParameter", "dynamodb:PutItem", "sns:Publish"} <= set(recorder.made)

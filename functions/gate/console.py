@@ -7,77 +7,80 @@ that execution, as the Invoke action would for its own.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.gating import observe, pipeline
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gating
 from functions.shared.observability import logger
+from functions.shared.refusal import Refused, cap, rejected
 from functions.shared.runtime import Runtime
 
 from . import answer, core
 
-
-class UnknownExecution(ValueError):
-    pass
-
-
-KEYS = {"action", "pipeline", "stage", "execution_id", "actor", "dry_run"}
 EXAMPLE = '{"action": "evaluate", "pipeline": "web-app", "stage": "Deploy"}'
 
 
-def problems_of(payload: Any, gating: Gating) -> list[str]:
+class EvaluateCommand(BaseModel):
+    """The console payload. Strict: a string is no boolean, and no key is guessed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    action: Literal["evaluate"]
+    pipeline: str = Field(min_length=1, max_length=100)  # CodePipeline's name limits
+    stage: str = Field(min_length=1, max_length=100)
+    execution_id: str | None = Field(default=None, min_length=1, max_length=200)
+    actor: str = Field(default="console", min_length=1)  # capped wherever it is echoed or stored
+    dry_run: bool | None = None  # evaluate never acts either way
+
+
+def command_of(payload: Any, gating: Gating) -> EvaluateCommand:
     if not isinstance(payload, dict):
-        return [f"expected a JSON object like {EXAMPLE}, got {type(payload).__name__}"]
-    problems = [f"{key}: unknown key; the keys are {', '.join(sorted(KEYS))}" for key in sorted(set(payload) - KEYS)]
-    if payload.get("action") != "evaluate":
-        problems.append(f"action: got {payload.get('action')!r}: expected 'evaluate', as in {EXAMPLE}")
-    for key in ("pipeline", "stage"):
-        if not isinstance(payload.get(key), str) or not payload[key]:
-            problems.append(f"{key}: required, a non-empty string")
-    for key in ("execution_id", "actor"):
-        if key in payload and not isinstance(payload[key], str):
-            problems.append(f"{key}: expected a string")
-    if "dry_run" in payload and not isinstance(payload["dry_run"], bool):
-        problems.append("dry_run: expected true or false (evaluate never acts either way)")
-    if not problems and gating.gate(payload["pipeline"], payload["stage"]) is None:
+        raise Refused([f"expected a JSON object like {EXAMPLE}, got {type(payload).__name__}"])
+    try:
+        command = EvaluateCommand.model_validate(payload)
+    except ValidationError as invalid:
+        raise Refused.from_validation(invalid) from None
+    if gating.gate(command.pipeline, command.stage) is None:
         gated = ", ".join(f"{g.pipeline}/{g.stage}" for g in gating.gates) or "none"
-        problems.append(f"{payload['pipeline']}/{payload['stage']} is not gated by the policy; gated: {gated}")
-    return problems
+        raise Refused([f"{cap(command.pipeline)}/{cap(command.stage)} is not gated by the policy; gated: {gated}"])
+    return command
 
 
 def evaluate_now(payload: Any, rt: Runtime, gating: Gating, correlation_id: str = "") -> dict[str, Any]:
-    problems = problems_of(payload, gating)
-    if problems:
-        logger.warning("evaluate rejected", extra={"problems": problems})
-        return {"status": "rejected", "errors": problems, "acted": False}
-    gate = gating.gate(payload["pipeline"], payload["stage"])
+    try:
+        command = command_of(payload, gating)
+    except Refused as refused:
+        logger.warning("evaluate rejected", extra={"problems": refused.problems})
+        return rejected(refused)
+    gate = gating.gate(command.pipeline, command.stage)
     assert gate is not None
     now = rt.clock()
     board = rt.switches.read(fresh=True)
-    execution_id = payload.get("execution_id")
+    execution_id = command.execution_id
 
     def load() -> ExecutionObservation:
+        assert execution_id is not None
         try:
             return pipeline.execution(gate.pipeline, execution_id)
         except ClientError as error:
-            raise UnknownExecution(
-                f"execution_id: {execution_id!r}: {error.response['Error'].get('Message')}"
-            ) from None
+            message = error.response.get("Error", {}).get("Message", "")
+            raise Refused([f"execution_id: {execution_id!r}: {message}"]) from None
 
     try:
         decided = core.decide(gate, board, now, execution=load if execution_id else None)
-    except UnknownExecution as unknown:
-        return {"status": "rejected", "errors": [str(unknown)], "acted": False}
+    except Refused as unknown:
+        return rejected(unknown)
     decision = decided.decision
     core.record(
         decided,
         rt,
         action="evaluate",
         outcome=decision.verdict,
-        actor=payload.get("actor", "console"),
+        actor=cap(command.actor),
         correlation_id=correlation_id,
         counted=False,
     )

@@ -340,8 +340,12 @@ def test_every_console_event_shipped_in_events_gate_is_accepted(sandbox: GatingS
     ("payload", "says"),
     [
         ([], "expected a JSON object"),
-        ({"action": "approve", "pipeline": "web-app", "stage": "Deploy"}, "expected 'evaluate'"),
-        ({"action": "evaluate", "pipeline": "web-app"}, "stage: required"),
+        (
+            {"action": "approve", "pipeline": "web-app", "stage": "Deploy"},
+            "action: got 'approve': Input should be 'evaluate'",
+        ),
+        ({"action": "evaluate", "pipeline": "web-app"}, "stage: required key is missing"),
+        ({"action": "evaluate", "pipeline": "web-app", "stage": "Deploy", "dry_run": "false"}, "dry_run: got 'false'"),
         ({"action": "evaluate", "pipeline": "web-app", "stage": "Deploy", "force": True}, "force: unknown key"),
         ({"action": "evaluate", "pipeline": "web-app", "stage": "Build"}, "is not gated by the policy"),
     ],

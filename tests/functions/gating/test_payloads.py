@@ -1,0 +1,182 @@
+"""Every payload gets an answer (issue 11 items 20-21), for the four gating functions: malformed events and
+console payloads never raise, and when the answer is `rejected` or `ignored` no mutating AWS call is made."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.approver.handler import run as run_approver
+from functions.gate.handler import run as run_gate
+from functions.pipeline_notices.handler import run as run_notices
+from functions.shared import clients
+from functions.shared.refusal import ECHO_LIMIT
+from functions.watchdog.handler import run as run_watchdog
+from tests.support.gating import GatingSandbox, fake_context, gating, web_app_gate
+
+READS = ("Get", "Describe", "List", "Query", "Scan")
+REFUSALS = ("rejected", "ignored")
+EVENTS = Path("tests/events")
+SAMPLES = {path.name: json.loads(path.read_text()) for path in sorted(EVENTS.rglob("*.json"))}
+POLICY = gating(web_app_gate(watchdog={"alarms": ["web-app-5xx", "ServerCpuTooHigh"]}))
+
+Handler = Callable[[Any, GatingSandbox], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {
+    "gate": lambda event, box: run_gate(event, lambda: box.runtime, lambda: POLICY, fake_context()),
+    "approver": lambda event, box: run_approver(event, box.runtime, POLICY),
+    "watchdog": lambda event, box: run_watchdog(event, box.runtime, POLICY),
+    "pipeline-notices": lambda event, box: run_notices(event, box.runtime, POLICY),
+}
+
+
+class MutatingCalls:
+    """Every AWS call the functions' clients make that is not a read, as service:Operation (botocore before-call)."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        clients.reset()
+        clients._session().events.register("before-call", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        if not model.name.startswith(READS):
+            self.made.append(f"{model.service_model.service_name}:{model.name}")
+
+    def close(self) -> None:
+        clients._session().events.unregister("before-call", self._record)
+
+
+@pytest.fixture
+def estate(sandbox: GatingSandbox) -> Iterator[tuple[GatingSandbox, MutatingCalls]]:
+    sandbox.create_pipeline()
+    sandbox.metric_alarm("web-app-5xx", "ALARM")
+    recorder = MutatingCalls()
+    yield sandbox.live(), recorder
+    recorder.close()
+
+
+def answer(name: str, event: Any, box: GatingSandbox, recorder: MutatingCalls) -> dict[str, Any]:
+    """The handler's answer; a refusal must have changed nothing and echo nothing long."""
+    recorder.made.clear()
+    result = HANDLERS[name](event, box)
+    assert isinstance(result, dict)
+    assert isinstance(result.get("status"), str)
+    if result["status"] in REFUSALS:
+        assert recorder.made == [], (name, result)
+        assert result["changed"] is False
+        assert all(len(text) <= ECHO_LIMIT for text in [result.get("reason", ""), *result.get("errors", [])])
+    return result
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> Any:
+    """A real AWS sample with one value somewhere replaced by any JSON value, or removed."""
+    event = copy.deepcopy(draw(st.sampled_from(list(SAMPLES.values()))))
+    node = event
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        if not keys:
+            return event
+        key = draw(st.sampled_from(keys))
+        child = node[key]
+        if not isinstance(child, dict | list) or not child or draw(st.booleans()):
+            if isinstance(node, dict) and draw(st.booleans()):
+                del node[key]
+            else:
+                node[key] = draw(JSON_VALUES)
+            return event
+        node = child
+
+
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+@FUZZ
+@given(event=JSON_VALUES)
+def test_any_json_value_gets_an_answer(estate: tuple[GatingSandbox, MutatingCalls], name: str, event: Any) -> None:
+    answer(name, event, *estate)
+
+
+@pytest.mark.parametrize("name", list(HANDLERS))
+@FUZZ
+@given(event=mutated_samples())
+def test_a_mutated_real_sample_gets_an_answer(
+    estate: tuple[GatingSandbox, MutatingCalls], name: str, event: Any
+) -> None:
+    answer(name, event, *estate)
+
+
+def alarm(**detail: Any) -> dict[str, Any]:
+    event = copy.deepcopy(SAMPLES["cloudwatch-alarm-state-change-web-app-5xx.json"])
+    event["detail"].update(detail)
+    return event
+
+
+def without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node.pop(path[-1])
+    return changed
+
+
+ALARM_5XX = SAMPLES["cloudwatch-alarm-state-change-web-app-5xx.json"]
+APPROVAL = SAMPLES["codepipeline-action-execution-approval-started-web-app.json"]
+JOB = SAMPLES["codepipeline-lambda-invoke-job-event.json"]
+THE_ISSUES = [
+    ("watchdog", without(ALARM_5XX, "detail")),
+    ("watchdog", {**ALARM_5XX, "detail": None}),
+    ("watchdog", {**ALARM_5XX, "detail": {}}),
+    ("watchdog", {**ALARM_5XX, "detail": "ALARM"}),
+    ("watchdog", without(ALARM_5XX, "detail", "state")),
+    ("watchdog", without(without(ALARM_5XX, "detail", "state", "timestamp"), "time")),
+    ("gate", {"CodePipeline.job": None}),
+    ("gate", {"CodePipeline.job": {}}),
+    ("gate", {"CodePipeline.job": {**JOB["CodePipeline.job"], "id": "../../etc"}}),
+    ("approver", {**APPROVAL, "detail": "STARTED"}),
+    ("pipeline-notices", {**SAMPLES["codepipeline-pipeline-execution-stopped-web-app.json"], "detail": "STOPPED"}),
+]
+
+
+@pytest.mark.parametrize(("name", "event"), THE_ISSUES)
+def test_the_payloads_that_raised_are_ignored(
+    estate: tuple[GatingSandbox, MutatingCalls], name: str, event: Any
+) -> None:
+    assert answer(name, event, *estate)["status"] == "ignored"
+
+
+@pytest.mark.parametrize("mute", ["muted", [1, 2], {"muteWindowEnd": 3}])
+def test_a_mute_detail_of_any_type_is_not_read(estate: tuple[GatingSandbox, MutatingCalls], mute: Any) -> None:
+    """The event's muteDetail is the sender's word; mutes come from the mute rules."""
+    assert answer("watchdog", alarm(muteDetail=mute), *estate)["status"] == "handled"
+
+
+def test_a_1_mb_actor_is_capped_in_the_audit_record(estate: tuple[GatingSandbox, MutatingCalls]) -> None:
+    box, recorder = estate
+    payload = {"action": "evaluate", "pipeline": "web-app", "stage": "Deploy", "actor": "x" * 1_000_000}
+    assert answer("gate", payload, box, recorder)["status"] == "ok"
+    [record] = box.audit_items()
+    assert len(record["actor"]["S"]) <= ECHO_LIMIT
+
+
+def test_an_unknown_execution_is_rejected(estate: tuple[GatingSandbox, MutatingCalls]) -> None:
+    box, recorder = estate
+    payload = {"action": "evaluate", "pipeline": "web-app", "stage": "Deploy", "execution_id": "no-such-execution"}
+    result = answer("gate", payload, box, recorder)
+    assert result["status"] == "rejected"
+    assert "execution_id: 'no-such-execution'" in result["errors"][0]

@@ -7,6 +7,8 @@ cooldown: the scenarios first show the dry run, then act with the function redep
 and no cooldown would leave it, since the demo cannot wait minutes between an ALARM and its OK.
 Scheduled instants come from the machine's clock: a profile schedule is moved (as a redeploy of the
 policy with another `at` would move it) to the next minute after the last tick, then `tick` fires it.
+With IAM enforced, every schedule reaches the function the way Scheduler delivers it: assuming the
+scheduler role (trusted for the schedule group's ARN), then invoking as that role.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from functions.capacity.policy import Target
 from functions.shared.policy import load_policy
 from stacks.capacity import CAPACITY_VARIABLE, schedule_group_name, schedule_name
 
-from .cli import Demo, Fired, Scenario, default_policy, read_state, resolve_function, status_of
+from .cli import Demo, Fired, Scenario, default_policy, read_state, resolve_function, status_of, wiring
 from .estate import ASG, CLUSTER, SERVICE
+from .iam import deliveries
 from .rehearsal import redeployed, set_alarm
 
 CAPACITY = "capacity"
@@ -69,6 +72,19 @@ def capacity_schedules(demo: Demo) -> dict[str, dict[str, Any]]:
     scheduler = demo.client("scheduler")
     listed = scheduler.list_schedules(GroupName=group())["Schedules"]
     return {s["Name"]: scheduler.get_schedule(Name=s["Name"], GroupName=group()) for s in listed}
+
+
+def through_the_scheduler_role(demo: Demo, schedule: dict[str, Any]) -> tuple[str, str]:
+    """How Scheduler delivers `schedule`, authorized as AWS would: it assumes the schedule's role, presenting
+    the group's ARN as aws:SourceArn, then invokes the function as that role. (decision, that aws:SourceArn)"""
+    delivery = wiring(demo.endpoint).schedule_to_function(schedule)
+    [refusal] = deliveries.ask(demo.endpoint, [delivery], phase="delivery")
+    assumed = delivery.checks[0]
+    return ("authorized" if refusal is None else refusal.line()), assumed.context.get("aws:SourceArn", "")
+
+
+def group_arn(demo: Demo) -> str:
+    return str(demo.client("scheduler").get_schedule_group(Name=group())["Arn"])
 
 
 def answers(fired: list[Fired]) -> list[tuple[str, Any]]:
@@ -185,6 +201,11 @@ def capacity_night_and_morning(demo: Demo) -> None:
         at = next_minute(demo)
         zone = ZoneInfo(web.schedules[night].timezone)
         with moved(demo, schedule_name(web, night), at):
+            demo.step(
+                "Scheduler may assume deckhand-capacity-scheduler for its group, then invoke the function",
+                ("authorized", group_arn(demo)),
+                through_the_scheduler_role(demo, capacity_schedules(demo)[schedule_name(web, night)]),
+            )
             fired = demo.tick(at + timedelta(seconds=30))
         mine = [f for f in fired if f.invocation.function_name == f"deckhand-{CAPACITY}"]
         demo.step(
@@ -233,6 +254,11 @@ def capacity_override(demo: Demo) -> None:
             "a one-time schedule will revert it",
             [(f"at({until:%Y-%m-%dT%H:%M:%S})", "DELETE")],
             [(s["ScheduleExpression"], s.get("ActionAfterCompletion")) for s in added.values()],
+        )
+        demo.step(
+            "the revert's schedule runs as the same scheduler role, through the same group trust",
+            [("authorized", group_arn(demo))],
+            [through_the_scheduler_role(demo, s) for s in added.values()],
         )
         fired = demo.tick(until + timedelta(seconds=30))
         demo.step(

@@ -28,7 +28,7 @@ from wsgiref.types import WSGIEnvironment
 from werkzeug.wrappers import Request, Response
 
 from sandbox.iam import policies
-from sandbox.iam.errors import access_denied, denied_message
+from sandbox.iam.errors import access_denied, credential, denied_message
 from sandbox.iam.model import Call, IamRequest, Unmapped
 from sandbox.iam.simulator import Simulation, Simulator, SimulatorError, Verdict
 from sandbox.runner import BOOTSTRAP_QUALIFIER
@@ -298,7 +298,7 @@ def session_of(environ: WSGIEnvironment) -> Principal | None:
     `cdk deploy` publishes assets and deploys as the bootstrap roles it assumes: they act for the operator who
     deploys, like the admin keys, and what they may do is the CDK's bootstrap template's business, not Deckhand's.
     """
-    signed = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    signed = ACCESS_KEY.search(credential(environ))
     found = policies.role_of_session(signed.group("key")) if signed else None
     if found is None or found[1].rsplit("/", 1)[-1].startswith(CDK_BOOTSTRAP_ROLES):
         return None

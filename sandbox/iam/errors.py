@@ -21,6 +21,7 @@ import json
 import re
 import uuid
 from typing import Literal
+from urllib.parse import parse_qs
 from wsgiref.types import WSGIEnvironment
 from xml.sax.saxutils import escape
 
@@ -32,12 +33,18 @@ SIGNED_SERVICE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/(?P<service>[^/]+)
 EC2_PREFIX = "You are not authorized to perform this operation. "
 
 
+def credential(environ: WSGIEnvironment) -> str:
+    """`Credential=KEY/DATE/REGION/SERVICE/aws4_request` of a signed request, from its header or presigned URL."""
+    presigned = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+    return environ.get("HTTP_AUTHORIZATION", "") or f"Credential={presigned}"
+
+
 def protocol_of(environ: WSGIEnvironment) -> Protocol:
     if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor":
         return "cbor"
     if environ.get("HTTP_X_AMZ_TARGET"):
         return "json"
-    signed = SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    signed = SIGNED_SERVICE.search(credential(environ))
     service = signed.group("service") if signed else ""
     if service == "ec2":
         return "ec2"

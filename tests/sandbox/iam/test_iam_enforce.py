@@ -148,6 +148,16 @@ def test_a_query_service_refuses_with_access_denied(client: Client, as_role: Cli
     assert message.endswith("because with an explicit deny in a resource-based policy")
 
 
+def test_a_presigned_url_of_a_role_session_is_enforced_too(as_role: Client, estate: dict[str, str]) -> None:
+    url = as_role("s3").generate_presigned_url("get_object", Params={"Bucket": "enforce-bucket", "Key": "report.json"})
+
+    with pytest.raises(urllib.error.HTTPError) as refused_download:
+        urllib.request.urlopen(url, timeout=10).close()
+
+    assert refused_download.value.code == 403
+    assert b"<Code>AccessDenied</Code>" in refused_download.value.read()
+
+
 def test_an_allowed_call_reaches_moto(client: Client, as_role: Client, estate: dict[str, str]) -> None:
     topic = client("sns").create_topic(Name="enforce-allowed")["TopicArn"]
 

@@ -13,6 +13,7 @@ from functions.capacity.targets import TARGET_TAG
 from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
 from sandbox.iam.simulator import Policy as SimPolicy
 from sandbox.iam.simulator import Simulation, Simulator, Verdict
+from stacks.app import build
 from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE, cron
 from stacks.core import ENVIRONMENT_LIMIT_BYTES
 from stacks.deckhand_stack import DeckhandStack
@@ -368,3 +369,35 @@ def test_the_function_writes_its_state_and_its_own_audit_records_only(template: 
     assert put("audit/capacity/web")
     assert not put("audit/gating/web")
     assert not put("cleanup-mark/vol-1")
+
+
+def test_each_namespace_and_dimension_pair_gets_its_own_tagged_registration(tmp_path: Any) -> None:
+    document = yaml.safe_load((REPO_ROOT / "deckhand.yaml").read_text(encoding="utf-8"))
+    web = document["capacity"]["targets"][0]
+    orders = {
+        "name": "orders",
+        "kind": "scalable-target",
+        "namespace": "dynamodb",
+        "dimension": "dynamodb:table:ReadCapacityUnits",
+        "resource_id": "table/orders",
+        "floor": 1,
+        "ceiling": 100,
+        "opt_in": "tag",
+    }
+    document["capacity"]["targets"] = [web, {**web, "name": "api", "service": "api"}, orders]
+    app = App(outdir=str(tmp_path))
+    template = Template.from_stack(build(app, parse_policy(document, "pairs.yaml")))
+    app.synth()  # cdk-nag: the wildcard of every statement is acknowledged
+
+    registrations = [
+        s for s in function_statements(template) if "application-autoscaling:RegisterScalableTarget" in s["Action"]
+    ]
+    assert sorted(
+        (
+            s["Condition"]["StringEquals"]["application-autoscaling:service-namespace"],
+            s["Condition"]["StringEquals"][f"aws:ResourceTag/{TARGET_TAG}"],
+        )
+        for s in registrations
+    ) == [("dynamodb", ["orders"]), ("ecs", ["web", "api"])]
+    listing = granting(template, "application-autoscaling:ListTagsForResource")
+    assert listing["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TARGET_TAG}": ["orders"]}}

@@ -143,7 +143,9 @@ def test_a_real_codepipeline_event_reaches_the_rule_for_its_source_and_type(even
         "stage-changes",
         {"source": ["aws.codepipeline"], "detail-type": ["CodePipeline Stage Execution State Change"]},
     )
-    assert route(sample, events_client=events) == [Route("deploy-failed", "watchdog", "watchdog", sample, ARN + "watchdog")]
+    assert route(sample, events_client=events) == [
+        Route("deploy-failed", "watchdog", "watchdog", sample, ARN + "watchdog")
+    ]
 
 
 def test_scheduled_rules_list_enabled_schedules_with_their_targets(events: Any) -> None:

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.iam import enforce
+from sandbox.iam.simulator import Policy, Simulation, Simulator
 
 ACCOUNT = "123456789012"
 REGION = "ap-south-1"  # a region of this module's own: moto's backends are process-wide
@@ -299,3 +300,33 @@ def test_any_call_of_a_service_the_role_has_no_grant_in_is_refused_before_moto(
     answer = json.load(refused_call.value)
     assert (refused_call.value.code, answer["__type"]) == (400, "AccessDeniedException")
     assert answer["message"].startswith(f"User: {SESSION} is not authorized to perform: ")  # the enforcer, not moto
+
+
+def test_a_key_policy_that_allows_neither_the_role_nor_the_account_is_the_policy_that_denies() -> None:
+    """KMS needs the key policy's allow (IAM policies count only when it delegates to the account root)."""
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    identity = [
+        Policy(
+            "p", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}
+        )
+    ]
+    others_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/other"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    simulator = Simulator()
+    try:
+        verdict = simulator.evaluate(
+            Simulation(SESSION, "kms:Decrypt", key, ACCOUNT, identity_policies=identity, resource_policy=others_only)
+        )
+    finally:
+        simulator.close()
+
+    assert enforce.why_denied(verdict, "kms:Decrypt") == "no resource-based policy allows the kms:Decrypt action"

@@ -380,14 +380,9 @@ class Wiring:
                 kind="lambda → execution role",
                 source=arn,
                 target=role,
-                checks=(
-                    Check(
-                        principal=LAMBDA,
-                        action="sts:AssumeRole",
-                        resource=role,
-                        context={"aws:SourceAccount": account_of(arn)},
-                    ),
-                ),
+                # Lambda developer guide, "execution role": the trust names the service principal; Lambda sets
+                # no aws:SourceArn for it (that key is for policies on the function itself).
+                checks=(Check(principal=LAMBDA, action="sts:AssumeRole", resource=role),),
             )
         ]
         session = session_of(role, name)

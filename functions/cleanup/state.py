@@ -13,10 +13,15 @@ import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.shared.batch import batch_write
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    Item = dict[str, AttributeValueTypeDef]
 
 from .decide import MARK_VALID_DAYS
 from .kinds.base import Scope
@@ -30,9 +35,9 @@ def _epoch(moment: datetime) -> str:
     return str(int(moment.timestamp()))
 
 
-def _query(table: str, **conditions: Any) -> Iterator[dict[str, Any]]:
+def _query(table: str, condition: str, values: Mapping[str, AttributeValueTypeDef]) -> Iterator[Item]:
     paginator = client("dynamodb").get_paginator("query")
-    for page in paginator.paginate(TableName=table, **conditions):
+    for page in paginator.paginate(TableName=table, KeyConditionExpression=condition, ExpressionAttributeValues=values):
         yield from page.get("Items", [])
 
 
@@ -48,11 +53,7 @@ class MarkStore:
 
     def read(self, scope: Scope) -> dict[str, str]:
         """Resource id -> the mark's value (a due date), for the whole scope."""
-        items = _query(
-            self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": self.partition(scope)}},
-        )
+        items = _query(self.table, "pk = :pk", {":pk": {"S": self.partition(scope)}})
         return {item["sk"]["S"]: item.get("due", {}).get("S", "") for item in items}
 
     def write(self, scope: Scope, ids: Sequence[str], due: date) -> None:
@@ -124,8 +125,8 @@ class RunStore:
             return None  # another invocation took it first
         items = _query(
             self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-            ExpressionAttributeValues={
+            "pk = :pk AND sk BETWEEN :first AND :last",
+            {
                 ":pk": {"S": f"cleanup-run/{run_id}"},
                 ":first": {"S": "part#0000"},
                 ":last": {"S": f"part#{parts - 1:04d}"},

@@ -6,9 +6,9 @@ address back (its default is 0 to say so): the mark and its grace period are wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +26,9 @@ from functions.cleanup.kinds.common import Days, already_gone, deleter_role, tag
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import AddressTypeDef
+
 UNKNOWN_ALLOCATION_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -33,7 +36,7 @@ class Rule(KindRule):
     min_age_days: Days = 0
 
 
-def _resource(region: str, address: Mapping[str, Any]) -> Resource:
+def _resource(region: str, address: AddressTypeDef) -> Resource:
     tags = tag_map(address.get("Tags"))
     users = [address.get(key) for key in ("AssociationId", "InstanceId", "NetworkInterfaceId")]
     return Resource(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -17,9 +17,9 @@ T = TypeVar("T")
 Days = Annotated[int, Field(ge=0, le=3650)]
 
 
-def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    """EC2/CloudFormation style [{"Key", "Value"}] as a plain mapping."""
-    return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags or ()}
+def tag_map(tags: Iterable[Mapping[str, object]] | None) -> dict[str, str]:
+    """EC2/CloudFormation style [{"Key", "Value"}] (each TagTypeDef of the stubs) as a plain mapping."""
+    return {str(tag.get("Key", "")): str(tag.get("Value", "")) for tag in tags or ()}
 
 
 def utc(instant: datetime) -> datetime:
@@ -78,11 +78,6 @@ def tag_ec2(region: str, ids: Sequence[str], tag: str, value: str) -> None:
     ec2 = client("ec2", region)
     for batch in chunks(ids, EC2_TAG_BATCH):
         ec2.create_tags(Resources=list(batch), Tags=[{"Key": tag, "Value": value}])
-
-
-def pages(service: str, region: str, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-    """Every page of a paginated operation; the caller sets the page size the API allows."""
-    yield from client(service, region).get_paginator(operation).paginate(**params)
 
 
 # A snapshot carrying this tag (an ISO instant) is kept until then: the final snapshot of a deleted volume.

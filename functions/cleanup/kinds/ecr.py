@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
@@ -30,10 +30,14 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import Days, age_days, chunks, deleter_role, own_rule, pages, utc
+from functions.cleanup.kinds.common import Days, age_days, chunks, deleter_role, own_rule, tag_map, utc
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 from functions.shared.policy_base import matching
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr.type_defs import ImageDetailTypeDef, RepositoryTypeDef
+    from mypy_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef, ServiceTypeDef, TaskTypeDef
 
 RepositoryName = Annotated[
     str,
@@ -57,7 +61,7 @@ class Rule(KindRule):
 
 
 def _resource(
-    region: str, repository: Mapping[str, Any], tags: Mapping[str, str], image: Mapping[str, Any]
+    region: str, repository: RepositoryTypeDef, tags: Mapping[str, str], image: ImageDetailTypeDef
 ) -> Resource:
     name, digest = repository["repositoryName"], image["imageDigest"]
     image_tags = list(image.get("imageTags", []))
@@ -72,6 +76,7 @@ def _resource(
         details={
             "repository": name,
             "uri": repository["repositoryUri"],
+            "registry": repository["registryId"],
             "digest": digest,
             "image_tags": image_tags,
             "gib": int(image.get("imageSizeInBytes", 0)) / GIB,
@@ -106,16 +111,13 @@ class Images:
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         wanted = own_rule(rule, Rule).repositories
         ecr = client("ecr", scope.region)
-        for page in pages("ecr", scope.region, "describe_repositories", PaginationConfig={"PageSize": 1000}):
+        for page in ecr.get_paginator("describe_repositories").paginate(PaginationConfig={"PageSize": 1000}):
             for repository in page.get("repositories", []):
                 if wanted is not None and repository["repositoryName"] not in wanted:
                     continue
                 listed = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
-                tags = {tag["Key"]: tag.get("Value", "") for tag in listed}
-                listing = pages(
-                    "ecr",
-                    scope.region,
-                    "describe_images",
+                tags = tag_map(listed)
+                listing = ecr.get_paginator("describe_images").paginate(
                     repositoryName=repository["repositoryName"],
                     registryId=repository["registryId"],
                     PaginationConfig={"PageSize": 1000},
@@ -152,7 +154,7 @@ class Images:
     def act(self, scope: Scope, resource: Resource, candidate: Candidate, rule: KindRule) -> None:
         answer = client("ecr", scope.region, deleter_role()).batch_delete_image(
             repositoryName=resource.details["repository"],
-            registryId=resource.owner,
+            registryId=str(resource.details["registry"]),
             imageIds=[{"imageDigest": resource.details["digest"]}],
         )
         failures = [f for f in answer.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
@@ -187,7 +189,7 @@ def _index_children(region: str, found: Sequence[Resource]) -> Iterator[tuple[tu
         for batch in chunks(listed, BATCH):
             answer = ecr.batch_get_image(
                 repositoryName=repository,
-                registryId=batch[0].owner,
+                registryId=str(batch[0].details["registry"]),
                 imageIds=[{"imageDigest": image.details["digest"]} for image in batch],
                 acceptedMediaTypes=list(INDEX_MEDIA_TYPES),
             )
@@ -195,7 +197,8 @@ def _index_children(region: str, found: Sequence[Resource]) -> Iterator[tuple[tu
             for got in answer.get("images", []):
                 manifest = json.loads(got.get("imageManifest", "{}"))
                 for child in manifest.get("manifests", []):
-                    yield (uri, child["digest"]), f"part of image index {repository}@{got['imageId']['imageDigest']}"
+                    index = got.get("imageId", {}).get("imageDigest", "")
+                    yield (uri, child["digest"]), f"part of image index {repository}@{index}"
 
 
 def _running(region: str) -> Iterator[tuple[tuple[str, str], str]]:
@@ -203,39 +206,44 @@ def _running(region: str) -> Iterator[tuple[tuple[str, str], str]]:
     run their task definition again whenever they scale out or replace a task."""
     ecs = client("ecs", region)
     definitions: dict[str, str] = {}  # task definition ARN -> a task or service running it
-    for clusters in pages("ecs", region, "list_clusters", PaginationConfig={"PageSize": 100}):
+    for clusters in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 100}):
         for cluster in clusters.get("clusterArns", []):
             for task in _tasks(region, cluster):
-                definition = task["taskDefinitionArn"].rpartition("/")[2]
-                user = f"running task {task['taskArn'].rpartition('/')[2]} ({definition})"
-                definitions.setdefault(task["taskDefinitionArn"], user)
+                arn = task.get("taskDefinitionArn", "")
+                user = f"running task {task.get('taskArn', '').rpartition('/')[2]} ({arn.rpartition('/')[2]})"
+                definitions.setdefault(arn, user)
                 for container in task.get("containers", []):
                     if container.get("imageDigest") and container.get("image"):
                         yield (_repository_uri(container["image"]), container["imageDigest"]), user
             for service in _services(region, cluster):
                 for deployment in service.get("deployments", []):
-                    definitions.setdefault(deployment["taskDefinition"], f"ECS service {service['serviceName']}")
+                    user = f"ECS service {service.get('serviceName', '')}"
+                    definitions.setdefault(deployment.get("taskDefinition", ""), user)
     for arn, user in definitions.items():
-        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        definition = ecs.describe_task_definition(taskDefinition=arn).get("taskDefinition", {})
         yield from ((reference, user) for reference in _references(definition.get("containerDefinitions", [])))
 
 
-def _tasks(region: str, cluster: str) -> Iterator[Mapping[str, Any]]:
-    running = {"cluster": cluster, "desiredStatus": "RUNNING", "PaginationConfig": {"PageSize": 100}}
-    arns = [arn for page in pages("ecs", region, "list_tasks", **running) for arn in page.get("taskArns", [])]
+def _tasks(region: str, cluster: str) -> Iterator[TaskTypeDef]:
+    ecs = client("ecs", region)
+    listing = ecs.get_paginator("list_tasks").paginate(
+        cluster=cluster, desiredStatus="RUNNING", PaginationConfig={"PageSize": 100}
+    )
+    arns = [arn for page in listing for arn in page.get("taskArns", [])]
     for batch in chunks(arns, BATCH):
-        yield from client("ecs", region).describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", [])
+        yield from ecs.describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", [])
 
 
-def _services(region: str, cluster: str) -> Iterator[Mapping[str, Any]]:
-    listing = pages("ecs", region, "list_services", cluster=cluster, PaginationConfig={"PageSize": 100})
+def _services(region: str, cluster: str) -> Iterator[ServiceTypeDef]:
+    ecs = client("ecs", region)
+    listing = ecs.get_paginator("list_services").paginate(cluster=cluster, PaginationConfig={"PageSize": 100})
     arns = [arn for page in listing for arn in page.get("serviceArns", [])]
     for batch in chunks(arns, SERVICES_BATCH):
-        yield from client("ecs", region).describe_services(cluster=cluster, services=list(batch)).get("services", [])
+        yield from ecs.describe_services(cluster=cluster, services=list(batch)).get("services", [])
 
 
-def _references(containers: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
-    return (reference(str(container.get("image", ""))) for container in containers)
+def _references(containers: Iterable[ContainerDefinitionOutputTypeDef]) -> Iterator[tuple[str, str]]:
+    return (reference(container.get("image", "")) for container in containers)
 
 
 def reference(image: str) -> tuple[str, str]:
@@ -251,18 +259,18 @@ def _lambda_images(region: str) -> Iterator[tuple[tuple[str, str], str]]:
     """((repository URI, tag or digest), 'Lambda function NAME:VERSION') for container-image functions,
     every published version included: each pins the digest it was published with."""
     awslambda = client("lambda", region)
-    for page in pages("lambda", region, "list_functions", PaginationConfig={"PageSize": 50}):
+    for page in awslambda.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
         for function in page.get("Functions", []):
             if function.get("PackageType") != "Image":
                 continue
-            name = function["FunctionName"]
-            listing = pages(
-                "lambda", region, "list_versions_by_function", FunctionName=name, PaginationConfig={"PageSize": 50}
+            name = function.get("FunctionName", "")
+            listing = awslambda.get_paginator("list_versions_by_function").paginate(
+                FunctionName=name, PaginationConfig={"PageSize": 50}
             )
-            for version in (v["Version"] for versions in listing for v in versions.get("Versions", [])):
+            for version in (v.get("Version", "") for versions in listing for v in versions.get("Versions", [])):
                 code = awslambda.get_function(FunctionName=name, Qualifier=version).get("Code", {})
-                for image in {code.get("ImageUri"), code.get("ResolvedImageUri")} - {None, ""}:
-                    yield reference(str(image)), f"Lambda function {name}:{version}"
+                for image in {code.get("ImageUri", ""), code.get("ResolvedImageUri", "")} - {""}:
+                    yield reference(image), f"Lambda function {name}:{version}"
 
 
 def _repository_uri(image: str) -> str:

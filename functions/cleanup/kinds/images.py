@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -36,13 +36,16 @@ from functions.cleanup.kinds.common import (
     chunks,
     deleter_role,
     error_code,
-    pages,
     tag_ec2,
     tag_map,
 )
 from functions.cleanup.kinds.snapshots import delete_snapshot
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling.type_defs import AutoScalingGroupTypeDef, LaunchTemplateSpecificationTypeDef
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, ImageTypeDef
 
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]  # all but terminated
 DELETABLE_STATES = frozenset({"available", "failed", "invalid", "error", "disabled"})
@@ -54,7 +57,7 @@ class Rule(KindRule):
     pass
 
 
-def _snapshots(image: Mapping[str, Any]) -> list[tuple[str, int]]:
+def _snapshots(image: ImageTypeDef) -> list[tuple[str, int]]:
     return [
         (m["Ebs"]["SnapshotId"], int(m["Ebs"].get("VolumeSize", 0)))
         for m in image.get("BlockDeviceMappings", [])
@@ -62,7 +65,7 @@ def _snapshots(image: Mapping[str, Any]) -> list[tuple[str, int]]:
     ]
 
 
-def _created(image: Mapping[str, Any]) -> datetime:
+def _created(image: ImageTypeDef) -> datetime:
     return datetime.fromisoformat(str(image["CreationDate"]).replace("Z", "+00:00"))
 
 
@@ -83,14 +86,15 @@ class Images:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = pages(
-            "ec2",
-            scope.region,
-            "describe_images",
-            Owners=["self"],
-            IncludeDisabled=True,
-            IncludeDeprecated=True,
-            PaginationConfig={"PageSize": 1000},
+        listing = (
+            client("ec2", scope.region)
+            .get_paginator("describe_images")
+            .paginate(
+                Owners=["self"],
+                IncludeDisabled=True,
+                IncludeDeprecated=True,
+                PaginationConfig={"PageSize": 1000},
+            )
         )
         images = [image for page in listing for image in page.get("Images", [])]
         # A snapshot two AMIs were registered from stays with the one that is left.
@@ -163,13 +167,14 @@ def _snapshot_tags(region: str, snapshots: Sequence[str]) -> dict[str, dict[str,
     """The tags of the given snapshots, in as few calls as a filter's values allow."""
     tags: dict[str, dict[str, str]] = {}
     for chunk in chunks(snapshots, FILTER_VALUES):
-        listing = pages(
-            "ec2",
-            region,
-            "describe_snapshots",
-            OwnerIds=["self"],
-            Filters=[{"Name": "snapshot-id", "Values": list(chunk)}],
-            PaginationConfig={"PageSize": 1000},
+        listing = (
+            client("ec2", region)
+            .get_paginator("describe_snapshots")
+            .paginate(
+                OwnerIds=["self"],
+                Filters=[{"Name": "snapshot-id", "Values": list(chunk)}],
+                PaginationConfig={"PageSize": 1000},
+            )
         )
         for page in listing:
             for snapshot in page.get("Snapshots", []):
@@ -190,7 +195,11 @@ def users(region: str, images: Sequence[str]) -> Iterator[tuple[str, str]]:
     """(AMI id, what uses it) from instances, launch templates, Auto Scaling groups and launch configurations."""
     yield from _instance_users(region, images)
     yield from _template_users(region)
-    listing = pages("autoscaling", region, "describe_launch_configurations", PaginationConfig={"PageSize": 100})
+    listing = (
+        client("autoscaling", region)
+        .get_paginator("describe_launch_configurations")
+        .paginate(PaginationConfig={"PageSize": 100})
+    )
     for page in listing:
         for configuration in page.get("LaunchConfigurations", []):
             yield configuration.get("ImageId", ""), f"launch configuration {configuration['LaunchConfigurationName']}"
@@ -198,11 +207,15 @@ def users(region: str, images: Sequence[str]) -> Iterator[tuple[str, str]]:
 
 def _instance_users(region: str, images: Sequence[str]) -> Iterator[tuple[str, str]]:
     for batch in chunks(images, FILTER_VALUES):
-        filters = [
+        filters: list[FilterTypeDef] = [
             {"Name": "image-id", "Values": list(batch)},
             {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES},
         ]
-        for page in pages("ec2", region, "describe_instances", Filters=filters, PaginationConfig={"PageSize": 1000}):
+        for page in (
+            client("ec2", region)
+            .get_paginator("describe_instances")
+            .paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
+        ):
             for reservation in page.get("Reservations", []):
                 for instance in reservation.get("Instances", []):
                     yield instance["ImageId"], f"instance {instance['InstanceId']} ({instance['State']['Name']})"
@@ -210,29 +223,40 @@ def _instance_users(region: str, images: Sequence[str]) -> Iterator[tuple[str, s
 
 def _template_users(region: str) -> Iterator[tuple[str, str]]:
     """Every template's default and latest versions (one listing), then the versions groups pin, per template."""
-    pinned: dict[tuple[str, str], set[str]] = {}  # ("LaunchTemplateId" or "LaunchTemplateName", value) -> versions
+    by_id: dict[str, set[str]] = {}  # template id -> versions groups pin
+    by_name: dict[str, set[str]] = {}
     for group in _groups(region):
         for template in _templates_of(group):
-            version = str(template.get("Version") or "$Default")
-            key = "LaunchTemplateId" if template.get("LaunchTemplateId") else "LaunchTemplateName"
-            if version not in {"$Default", "$Latest"} and template.get(key):
-                pinned.setdefault((key, str(template[key])), set()).add(version)
-    listings: list[dict[str, Any]] = [{"Versions": ["$Default", "$Latest"]}]
-    listings += [{key: value, "Versions": sorted(versions)} for (key, value), versions in pinned.items()]
-    for params in listings:
-        for page in pages("ec2", region, "describe_launch_template_versions", **params):
-            for version in page.get("LaunchTemplateVersions", []):
-                image = version.get("LaunchTemplateData", {}).get("ImageId", "")
-                yield image, f"launch template {version['LaunchTemplateName']} version {version['VersionNumber']}"
+            version = template.get("Version") or "$Default"
+            if version in {"$Default", "$Latest"}:
+                continue
+            if ident := template.get("LaunchTemplateId"):
+                by_id.setdefault(ident, set()).add(version)
+            elif name := template.get("LaunchTemplateName"):
+                by_name.setdefault(name, set()).add(version)
+    paginator = client("ec2", region).get_paginator("describe_launch_template_versions")
+    listings = [paginator.paginate(Versions=["$Default", "$Latest"])]
+    listings += [paginator.paginate(LaunchTemplateId=ident, Versions=sorted(pins)) for ident, pins in by_id.items()]
+    listings += [paginator.paginate(LaunchTemplateName=name, Versions=sorted(pins)) for name, pins in by_name.items()]
+    for listing in listings:
+        for page in listing:
+            for held in page.get("LaunchTemplateVersions", []):
+                image = held.get("LaunchTemplateData", {}).get("ImageId", "")
+                number = held.get("VersionNumber")
+                yield image, f"launch template {held.get('LaunchTemplateName', '')} version {number}"
 
 
-def _groups(region: str) -> Iterator[Mapping[str, Any]]:
-    listing = pages("autoscaling", region, "describe_auto_scaling_groups", PaginationConfig={"PageSize": 100})
+def _groups(region: str) -> Iterator[AutoScalingGroupTypeDef]:
+    listing = (
+        client("autoscaling", region)
+        .get_paginator("describe_auto_scaling_groups")
+        .paginate(PaginationConfig={"PageSize": 100})
+    )
     for page in listing:
         yield from page.get("AutoScalingGroups", [])
 
 
-def _templates_of(group: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _templates_of(group: AutoScalingGroupTypeDef) -> list[LaunchTemplateSpecificationTypeDef]:
     mixed = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
     overrides = [o.get("LaunchTemplateSpecification") for o in mixed.get("Overrides", [])]
     specified = [group.get("LaunchTemplate"), mixed.get("LaunchTemplateSpecification"), *overrides]

@@ -10,9 +10,9 @@ saving counts those that terminating it deletes (DeleteOnTermination).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
@@ -34,7 +34,6 @@ from functions.cleanup.kinds.common import (
     chunks,
     deleter_role,
     own_rule,
-    pages,
     tag_ec2,
     tag_map,
     ttl_instant,
@@ -42,6 +41,9 @@ from functions.cleanup.kinds.common import (
 )
 from functions.cleanup.prices import ebs_volume_item, monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, InstanceTypeDef
 from functions.shared.policy_base import TagKey
 
 GROUP_TAG = "aws:autoscaling:groupName"
@@ -67,7 +69,7 @@ def stopped_at(reason: str) -> datetime | None:
     return datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC) if found else None
 
 
-def _resource(region: str, instance: Mapping[str, Any], volumes: list[tuple[str, int]]) -> Resource:
+def _resource(region: str, instance: InstanceTypeDef, volumes: list[tuple[str, int]]) -> Resource:
     tags = tag_map(instance.get("Tags"))
     stopped = stopped_at(str(instance.get("StateTransitionReason", "")))
     return Resource(
@@ -94,12 +96,13 @@ class Instances:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = pages(
-            "ec2",
-            scope.region,
-            "describe_instances",
-            Filters=[{"Name": "instance-state-name", "Values": ["stopped"]}],
-            PaginationConfig={"PageSize": 1000},
+        listing = (
+            client("ec2", scope.region)
+            .get_paginator("describe_instances")
+            .paginate(
+                Filters=[{"Name": "instance-state-name", "Values": ["stopped"]}],
+                PaginationConfig={"PageSize": 1000},
+            )
         )
         instances = [
             i for page in listing for reservation in page.get("Reservations", []) for i in reservation["Instances"]
@@ -132,7 +135,7 @@ class Instances:
         tag_ec2(scope.region, [resource.id for resource in resources], tag, value)
 
 
-def _deleted_storage(region: str, instances: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[str, int]]]:
+def _deleted_storage(region: str, instances: Sequence[InstanceTypeDef]) -> dict[str, list[tuple[str, int]]]:
     """Instance id -> (volume type, GiB) of the volumes terminating it deletes (DeleteOnTermination)."""
     owners = {
         mapping["Ebs"]["VolumeId"]: instance["InstanceId"]
@@ -142,8 +145,12 @@ def _deleted_storage(region: str, instances: Sequence[Mapping[str, Any]]) -> dic
     }
     storage: dict[str, list[tuple[str, int]]] = {}
     for batch in chunks(sorted(owners), FILTER_VALUES):
-        filters = [{"Name": "volume-id", "Values": list(batch)}]
-        for page in pages("ec2", region, "describe_volumes", Filters=filters, PaginationConfig={"PageSize": 500}):
+        filters: list[FilterTypeDef] = [{"Name": "volume-id", "Values": list(batch)}]
+        for page in (
+            client("ec2", region)
+            .get_paginator("describe_volumes")
+            .paginate(Filters=filters, PaginationConfig={"PageSize": 500})
+        ):
             for volume in page.get("Volumes", []):
                 entry = (str(volume.get("VolumeType", "gp3")), int(volume.get("Size", 0)))
                 storage.setdefault(owners[volume["VolumeId"]], []).append(entry)

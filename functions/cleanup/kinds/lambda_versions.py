@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -27,9 +27,12 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, pages, utc
+from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, utc
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
 
 LATEST = "$LATEST"
 
@@ -39,7 +42,7 @@ class Rule(KindRule):
 
 
 def _resource(
-    region: str, function: Mapping[str, Any], tags: Mapping[str, str], version: Mapping[str, Any]
+    region: str, function: FunctionConfigurationTypeDef, tags: Mapping[str, str], version: FunctionConfigurationTypeDef
 ) -> Resource:
     ident = f"{function['FunctionName']}:{version['Version']}"
     return Resource(
@@ -75,15 +78,18 @@ class Versions:
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         awslambda = client("lambda", scope.region)
-        for page in pages("lambda", scope.region, "list_functions", PaginationConfig={"PageSize": 50}):
+        for page in (
+            client("lambda", scope.region).get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50})
+        ):
             for function in page.get("Functions", []):
                 tags = awslambda.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
-                listing = pages(
-                    "lambda",
-                    scope.region,
-                    "list_versions_by_function",
-                    FunctionName=function["FunctionName"],
-                    PaginationConfig={"PageSize": 50},
+                listing = (
+                    client("lambda", scope.region)
+                    .get_paginator("list_versions_by_function")
+                    .paginate(
+                        FunctionName=function["FunctionName"],
+                        PaginationConfig={"PageSize": 50},
+                    )
                 )
                 for versions in listing:
                     for version in versions.get("Versions", []):
@@ -142,7 +148,11 @@ def _number(version: Resource) -> int:
 def _aliased(region: str, functions: Sequence[str]) -> Iterator[tuple[str, str]]:
     """('function:version', 'alias NAME') for each version an alias routes to."""
     for function in functions:
-        for page in pages("lambda", region, "list_aliases", FunctionName=function, PaginationConfig={"PageSize": 50}):
+        for page in (
+            client("lambda", region)
+            .get_paginator("list_aliases")
+            .paginate(FunctionName=function, PaginationConfig={"PageSize": 50})
+        ):
             for alias in page.get("Aliases", []):
                 weighted = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
                 for version in (alias["FunctionVersion"], *weighted):
@@ -151,7 +161,11 @@ def _aliased(region: str, functions: Sequence[str]) -> Iterator[tuple[str, str]]
 
 def _mapped(region: str) -> Iterator[tuple[str, str]]:
     """('function:version', 'event source mapping UUID') for mappings bound to a version's ARN."""
-    for page in pages("lambda", region, "list_event_source_mappings", PaginationConfig={"PageSize": 100}):
+    for page in (
+        client("lambda", region)
+        .get_paginator("list_event_source_mappings")
+        .paginate(PaginationConfig={"PageSize": 100})
+    ):
         for mapping in page.get("EventSourceMappings", []):
             # arn:aws:lambda:region:account:function:NAME[:QUALIFIER]
             parts = str(mapping.get("FunctionArn", "")).split(":")

@@ -11,9 +11,9 @@ bytes older than the retention, were the group written evenly since it was creat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 from pydantic import field_validator
@@ -28,9 +28,12 @@ from functions.cleanup.kinds.base import (
     Resource,
     Scope,
 )
-from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule, pages
+from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.type_defs import LogGroupTypeDef
 
 FUNCTION_PREFIX = "/aws/lambda/"
 _EDGE_REPLICA = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\.")
@@ -74,7 +77,11 @@ class LogGroups:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = pages("logs", scope.region, "describe_log_groups", PaginationConfig={"PageSize": 50})
+        listing = (
+            client("logs", scope.region)
+            .get_paginator("describe_log_groups")
+            .paginate(PaginationConfig={"PageSize": 50})
+        )
         groups = [group for page in listing for group in page.get("logGroups", [])]
         functions, logged_to = _functions(scope.region) if any(_orphan_candidate(g) for g in groups) else (set(), set())
         logs = client("logs", scope.region)
@@ -138,11 +145,11 @@ def judge_one(group: Resource, rule: Rule, now: datetime) -> Judgement:
     return Candidate("set-retention", saving, f"kept forever, {age} days old; keep {rule.retention_days} days")
 
 
-def _arn(group: Mapping[str, Any]) -> str:
+def _arn(group: LogGroupTypeDef) -> str:
     return str(group.get("logGroupArn") or str(group["arn"]).removesuffix(":*"))
 
 
-def _orphan_candidate(group: Mapping[str, Any]) -> bool:
+def _orphan_candidate(group: LogGroupTypeDef) -> bool:
     return function_of(group["logGroupName"]) is not None
 
 
@@ -150,14 +157,14 @@ def _functions(region: str) -> tuple[set[str], set[str]]:
     """The region's function names, and the log groups functions log to (LoggingConfig)."""
     names: set[str] = set()
     groups: set[str] = set()
-    for page in pages("lambda", region, "list_functions", PaginationConfig={"PageSize": 50}):
+    for page in client("lambda", region).get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
         for function in page.get("Functions", []):
             names.add(function["FunctionName"])
             groups.add(function.get("LoggingConfig", {}).get("LogGroup", ""))
     return names, groups
 
 
-def _empty(region: str, group: Mapping[str, Any]) -> bool:
+def _empty(region: str, group: LogGroupTypeDef) -> bool:
     if int(group.get("storedBytes", 0)):
         return False
     streams = client("logs", region).describe_log_streams(logGroupName=group["logGroupName"], limit=1)

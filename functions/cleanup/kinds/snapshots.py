@@ -7,9 +7,9 @@ in CreateTags batches of 1000.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +28,6 @@ from functions.cleanup.kinds.common import (
     age_days,
     already_gone,
     deleter_role,
-    pages,
     tag_ec2,
     tag_map,
     ttl_instant,
@@ -36,6 +35,9 @@ from functions.cleanup.kinds.common import (
 )
 from functions.cleanup.prices import GIB, Item, monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import SnapshotTypeDef
 
 BACKUP_TAG_PREFIX = "aws:backup:"
 DLM_TAG = "aws:dlm:lifecycle-policy-id"
@@ -47,14 +49,15 @@ class Rule(KindRule):
 
 def image_snapshots(region: str) -> Iterator[tuple[str, str, str]]:
     """(snapshot id, AMI id, AMI state) for every snapshot behind one of the account's AMIs, in any state."""
-    listing = pages(
-        "ec2",
-        region,
-        "describe_images",
-        Owners=["self"],
-        IncludeDisabled=True,
-        IncludeDeprecated=True,
-        PaginationConfig={"PageSize": 1000},
+    listing = (
+        client("ec2", region)
+        .get_paginator("describe_images")
+        .paginate(
+            Owners=["self"],
+            IncludeDisabled=True,
+            IncludeDeprecated=True,
+            PaginationConfig={"PageSize": 1000},
+        )
     )
     for page in listing:
         for image in page.get("Images", []):
@@ -64,7 +67,7 @@ def image_snapshots(region: str) -> Iterator[tuple[str, str, str]]:
                     yield snapshot, image["ImageId"], image.get("State", "unknown")
 
 
-def _resource(region: str, snapshot: Mapping[str, Any]) -> Resource:
+def _resource(region: str, snapshot: SnapshotTypeDef) -> Resource:
     tags = tag_map(snapshot.get("Tags"))
     full = snapshot.get("FullSnapshotSizeInBytes")
     return Resource(
@@ -95,13 +98,14 @@ class Snapshots:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
-        listing = pages(
-            "ec2",
-            scope.region,
-            "describe_snapshots",
-            OwnerIds=["self"],
-            Filters=[{"Name": "status", "Values": ["completed"]}],
-            PaginationConfig={"PageSize": 1000},
+        listing = (
+            client("ec2", scope.region)
+            .get_paginator("describe_snapshots")
+            .paginate(
+                OwnerIds=["self"],
+                Filters=[{"Name": "status", "Values": ["completed"]}],
+                PaginationConfig={"PageSize": 1000},
+            )
         )
         for page in listing:
             for snapshot in page.get("Snapshots", []):

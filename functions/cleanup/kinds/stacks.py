@@ -9,9 +9,9 @@ live in the engine's state table (taggable False).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -31,12 +31,14 @@ from functions.cleanup.kinds.common import (
     deleter_role,
     error_code,
     own_rule,
-    pages,
     tag_map,
     ttl_instant,
     utc,
 )
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation.type_defs import StackTypeDef
 from functions.shared.policy_base import TagKey, matching
 
 StackNamePrefix = Annotated[
@@ -67,7 +69,7 @@ class Rule(KindRule):
     name_prefixes: Annotated[list[StackNamePrefix], Field(min_length=1)] | None = None  # None: any stack with a TTL
 
 
-def _resource(region: str, stack: Mapping[str, Any]) -> Resource:
+def _resource(region: str, stack: StackTypeDef) -> Resource:
     return Resource(
         kind="cfn-stack",
         id=stack["StackId"],
@@ -99,7 +101,7 @@ class Stacks:
         own = own_rule(rule, Rule)
         prefixes = tuple(own.name_prefixes or ("",))
         # DescribeStacks has no page size and no filter; it is the one listing that gives tags and protection.
-        for page in pages("cloudformation", scope.region, "describe_stacks"):
+        for page in client("cloudformation", scope.region).get_paginator("describe_stacks").paginate():
             for stack in page.get("Stacks", []):
                 if (
                     not stack.get("ParentId")
@@ -148,7 +150,7 @@ def _importers(region: str, export: str) -> list[str]:
     try:
         return [
             name
-            for page in pages("cloudformation", region, "list_imports", ExportName=export)
+            for page in client("cloudformation", region).get_paginator("list_imports").paginate(ExportName=export)
             for name in page.get("Imports", [])
         ]
     except ClientError as error:

@@ -7,9 +7,9 @@ another one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -31,13 +31,15 @@ from functions.cleanup.kinds.common import (
     already_gone,
     deleter_role,
     own_rule,
-    pages,
     tag_ec2,
     tag_map,
     utc,
 )
 from functions.cleanup.prices import ebs_volume_item, monthly
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import VolumeTypeDef
 
 FINAL_SNAPSHOT_TAG = "deckhand:final-snapshot-of"
 
@@ -48,7 +50,7 @@ class Rule(KindRule):
     final_snapshot_keep_days: Annotated[int, Field(ge=1, le=3650)] = 90  # the ebs-snapshot kind leaves it that long
 
 
-def _resource(region: str, volume: Mapping[str, Any]) -> Resource:
+def _resource(region: str, volume: VolumeTypeDef) -> Resource:
     tags = tag_map(volume.get("Tags"))
     return Resource(
         kind="ebs-volume",
@@ -75,12 +77,13 @@ class Volumes:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
-        listing = pages(
-            "ec2",
-            scope.region,
-            "describe_volumes",
-            Filters=[{"Name": "status", "Values": ["available"]}],
-            PaginationConfig={"PageSize": 500},
+        listing = (
+            client("ec2", scope.region)
+            .get_paginator("describe_volumes")
+            .paginate(
+                Filters=[{"Name": "status", "Values": ["available"]}],
+                PaginationConfig={"PageSize": 500},
+            )
         )
         for page in listing:
             for volume in page.get("Volumes", []):

@@ -142,6 +142,7 @@ def image_resource(ident: str, days: int, tags: list[str], repository: str = "we
         details={
             "repository": repository,
             "uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}",
+            "registry": ACCOUNT,
             "digest": ident.partition("@")[2],
             "image_tags": tags,
             "gib": 0.5,

@@ -5,6 +5,7 @@ import yaml
 
 from functions.cleanup.policy import Cleanup
 from functions.shared.policy import PolicyError, load_policy, parse_policy
+from functions.shared.settings import Settings, SettingsError
 from tests.support.policy import assert_named_problem
 
 GOOD = """
@@ -184,3 +185,53 @@ def test_a_bad_kind_rule_is_refused_with_its_path(kinds: dict[str, object], key_
 
     lines = [p for p in raised.value.problems if p.startswith(f"{key_path}: ")]
     assert any(expected in line for line in lines), raised.value.problems
+
+
+# --- the protect tag, plain or with the values that protect ------------------------------------------------
+
+
+def test_the_protect_tag_may_name_the_values_that_protect() -> None:
+    document = {"version": 1, "defaults": {"protect_tag": {"key": "keep", "values": ["true"]}}}
+
+    defaults = parse_policy(document, "deckhand.yaml").defaults
+
+    assert (defaults.protect_tag, defaults.protect_values) == ("keep", ["true"])
+
+
+def test_the_plain_protect_tag_protects_any_value() -> None:
+    defaults = parse_policy({"version": 1, "defaults": {"protect_tag": "keep"}}, "deckhand.yaml").defaults
+
+    assert (defaults.protect_tag, defaults.protect_values) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"key": "keep"},
+        {"key": "keep", "values": []},
+        {"key": "keep", "values": ["true"], "extra": 1},
+        {"values": ["x"]},
+    ],
+)
+def test_a_malformed_protect_tag_is_refused_naming_it(form: dict[str, object]) -> None:
+    with pytest.raises(PolicyError, match=r"defaults"):
+        parse_policy({"version": 1, "defaults": {"protect_tag": form}}, "deckhand.yaml")
+
+
+def test_the_function_settings_carry_the_protecting_values() -> None:
+    env = {
+        "DECKHAND_NAME_PREFIX": "deckhand",
+        "DECKHAND_AUDIT_TABLE": "audit",
+        "DECKHAND_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+        "DECKHAND_SWITCHES_PATH": "/deckhand/switches",
+        "DECKHAND_DRY_RUN": "true",
+        "DECKHAND_AUDIT_RETENTION_DAYS": "400",
+        "DECKHAND_SWITCH_CACHE_SECONDS": "30",
+        "DECKHAND_SWITCH_MAX_HOURS": "336",
+        "DECKHAND_PROTECT_TAG": "keep",
+    }
+
+    assert Settings.from_env(env).protect_values == ()
+    assert Settings.from_env({**env, "DECKHAND_PROTECT_VALUES": '["true"]'}).protect_values == ("true",)
+    with pytest.raises(SettingsError, match="DECKHAND_PROTECT_VALUES"):
+        Settings.from_env({**env, "DECKHAND_PROTECT_VALUES": "true"})

@@ -1628,7 +1628,8 @@ class CfnSchedule(_SchedulerModel, CloudFormationModel):
 
 
 class _CfnAttachment:
-    """What moto's CloudFormation needs of a resource that sets a policy on others, named by its logical id.
+    """What moto's CloudFormation needs of a resource that only sets something on others (a policy, a function's
+    invoke configuration), named by its logical id.
 
     A mixin: moto finds resource types among CloudFormationModel's direct subclasses only.
     """
@@ -1652,15 +1653,14 @@ class _CfnAttachment:
         return True
 
     @classmethod
-    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+    def attach(cls, properties: JSON, account_id: str, region_name: str, *, removing: bool = False) -> None:
         raise NotImplementedError
 
     @classmethod
     def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        properties = cloudformation_json["Properties"]
-        cls.attach(properties, account_id, region_name, json.dumps(properties["PolicyDocument"]))
+        cls.attach(cloudformation_json["Properties"], account_id, region_name)
         return cls(resource_name)
 
     @classmethod
@@ -1678,7 +1678,7 @@ class _CfnAttachment:
     def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
     ) -> None:
-        cls.attach(cloudformation_json["Properties"], account_id, region_name, "")
+        cls.attach(cloudformation_json["Properties"], account_id, region_name, removing=True)
 
 
 class CfnQueuePolicy(_CfnAttachment, CloudFormationModel):
@@ -1687,7 +1687,8 @@ class CfnQueuePolicy(_CfnAttachment, CloudFormationModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+    def attach(cls, properties: JSON, account_id: str, region_name: str, *, removing: bool = False) -> None:
+        policy = "" if removing else json.dumps(properties["PolicyDocument"])
         for url in properties["Queues"]:
             name = str(url).rstrip("/").rsplit("/", 1)[1]
             sqs_backends[account_id][region_name].set_queue_attributes(name, {"Policy": policy})
@@ -1699,11 +1700,33 @@ class CfnTopicPolicy(_CfnAttachment, CloudFormationModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def attach(cls, properties: JSON, account_id: str, region_name: str, policy: str) -> None:
+    def attach(cls, properties: JSON, account_id: str, region_name: str, *, removing: bool = False) -> None:
+        policy = "" if removing else json.dumps(properties["PolicyDocument"])
         for arn in properties["Topics"]:
             topic = sns_backends[account_id][region_name].get_topic(str(arn))
             # Without a policy of its own a topic has SNS's default one.
             topic.policy = policy or json.dumps(topic._create_default_topic_policy(region_name, account_id, topic.name))
+
+
+class CfnEventInvokeConfig(_CfnAttachment, CloudFormationModel):
+    """AWS::Lambda::EventInvokeConfig, put through moto's Lambda backend (PutFunctionEventInvokeConfig)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def attach(cls, properties: JSON, account_id: str, region_name: str, *, removing: bool = False) -> None:
+        backend = lambda_backend(account_id, region_name)
+        if removing:
+            with contextlib.suppress(LambdaClientError):  # the function went first
+                backend.delete_function_event_invoke_config(properties["FunctionName"])
+            return
+        config = {key: properties[key] for key in LAMBDA_EVENT_INVOKE_CONFIG_KEYS if key in properties}
+        for limit in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
+            if limit in config:
+                config[limit] = int(config[limit])  # the template may carry them as strings
+        backend.put_function_event_invoke_config(properties["FunctionName"], config)
 
 
 class CfnAlarm(CloudFormationModel):
@@ -2043,48 +2066,6 @@ def _keep_dead_letter_config() -> None:
     LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update  # type: ignore[method-assign]
     LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign, assignment]
-
-
-class CfnEventInvokeConfig(CloudFormationModel):
-    """AWS::Lambda::EventInvokeConfig, put through moto's Lambda backend (PutFunctionEventInvokeConfig)."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.function_name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
-    ) -> CfnEventInvokeConfig:
-        properties = cloudformation_json["Properties"]
-        config = {key: properties[key] for key in LAMBDA_EVENT_INVOKE_CONFIG_KEYS if key in properties}
-        for limit in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
-            if limit in config:
-                config[limit] = int(config[limit])  # the template may carry them as strings
-        lambda_backend(account_id, region_name).put_function_event_invoke_config(properties["FunctionName"], config)
-        return cls(str(properties["FunctionName"]))
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
-    ) -> None:
-        function_name = cloudformation_json.get("Properties", {}).get("FunctionName") or resource_name
-        with contextlib.suppress(LambdaClientError):  # the function went first
-            lambda_backend(account_id, region_name).delete_function_event_invoke_config(function_name)
-
-    def is_created(self) -> bool:
-        return True
 
 
 def _permission_without_function_name() -> None:

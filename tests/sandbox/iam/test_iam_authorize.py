@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,6 +62,7 @@ def authorize(
 ) -> Callable[..., tuple[int, str]]:
     """Run the command against this module's server; (exit code, what it printed)."""
     monkeypatch.setattr(cli, "running_state", lambda _paths: {"endpoint": endpoint})
+    monkeypatch.setattr(cli, "_progress", [])  # main() points it at this test's captured stdout
 
     def run(*args: str) -> tuple[int, str]:
         code = cli.main(["authorize", *args])
@@ -138,3 +140,54 @@ def test_a_question_that_cannot_be_asked_exits_1_and_says_why(
 
     assert code == 1
     assert complaint in printed
+
+
+def iam_document(refusals: list[dict[str, Any]]) -> dict[str, Any]:
+    denied = [r for r in refusals if not r["expected"]]
+    return {
+        "requests": 12,
+        "distinct": 5,
+        "denied": len(denied),
+        "expected_denied": len(refusals) - len(denied),
+        "unmapped": 0,
+        "deliveries": 3,
+        "refused": 0,
+        "refusals": refusals,
+        "simulator": {"requests": 15, "distinct": 6, "cache_hits": 9, "ms_per_distinct": 3.5},
+    }
+
+
+REFUSAL = {
+    "principal": SESSION,
+    "operation": "ec2:DeleteSnapshot",
+    "action": "ec2:DeleteSnapshot",
+    "resource": "arn:aws:ec2:us-east-1::snapshot/snap-1",
+    "why": "no identity-based policy allows the ec2:DeleteSnapshot action",
+    "kind": "denied",
+}
+
+
+@pytest.mark.parametrize(
+    ("refusals", "exit_code"),
+    [([], 0), ([{**REFUSAL, "expected": True}], 0), ([{**REFUSAL, "expected": False}], 1)],
+)
+def test_the_demo_ends_with_the_iam_line_and_fails_on_a_refusal_no_scenario_expected(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    refusals: list[dict[str, Any]],
+    exit_code: int,
+) -> None:
+    monkeypatch.setattr(cli, "up", lambda _paths, verbose: cli.Up("http://localhost:1", {}, []))
+    monkeypatch.setattr(cli, "seed", lambda _endpoint, _now: [])
+    monkeypatch.setattr(cli, "down", lambda _paths: "stopped")
+    monkeypatch.setattr(cli, "iam_state", lambda _endpoint: iam_document(refusals))
+    monkeypatch.setattr(cli, "_progress", [])  # say() prints to the captured stdout
+
+    code = cli.run_demo(cli.Paths(tmp_path), [])
+
+    printed = capsys.readouterr().out.splitlines()
+    assert code == exit_code
+    assert printed[-1] == f"iam: requests=12 distinct=5 denied={exit_code} unmapped=0 deliveries=3 refused=0"
+    assert printed[-2].startswith("iam enforcement cost: 15 requests simulated, 9 cache hits, 3.5 ms per distinct")
+    assert any("IAM refused, unexpected" in line for line in printed) == bool(exit_code)

@@ -6,7 +6,7 @@ is read as the API call it is (`parse_call`), mapped to the IAM requests AWS mak
 resource's policy, as deployed. The first request not Allowed refuses the call with AWS's answer for
 its protocol (`sandbox.iam.errors`), and nothing reaches moto. A call with no mapping is refused too,
 so coverage cannot lapse silently. Requests signed with any other key (the admin keys the CDK CLI,
-the tests and the seeding use) pass unenforced.
+the tests and the seeding use) or by the CDK CLI's bootstrap roles pass unenforced.
 
 Enforcement is on unless the server starts with `SANDBOX_IAM=off`, or `POST /_sandbox/iam/enforcement`
 turns it off (the bench measures its overhead in one run). `GET /_sandbox/iam` reads the counts and

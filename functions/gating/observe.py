@@ -148,23 +148,41 @@ def freeze_observation(board: SwitchBoard, now: datetime) -> FreezeObservation |
 
 
 @dataclass(frozen=True)
-class MetricPlan:
-    """One GetMetricData request for every sum a gate needs.
-
-    CloudWatch buckets each query from StartTime by its period, so the span is a whole number of
-    every period and every window a whole number of its query's period: then each window's sum is
-    exactly the sum of the buckets that start inside it. The burn windows share one period (their
-    greatest common divisor), the budget period is summed by the hour (the only resolution kept past
-    63 days), and EndTime is floored to the rounding CloudWatch applies to StartTime so that no
-    bucket is shifted.
-    """
+class MetricRequest:
+    """One GetMetricData call: its queries share StartTime and EndTime."""
 
     start: datetime
     end: datetime
     queries: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """The GetMetricData calls for every sum a gate needs: one, or two when the error budget reaches back
+    more than 15 days.
+
+    CloudWatch buckets each query from StartTime by its period, so a span is a whole number of every period
+    and every window a whole number of its query's period: then each window's sum is exactly the sum of the
+    buckets that start inside it. The burn windows share one period (their greatest common divisor). CloudWatch
+    rounds StartTime down to the minute up to 15 days back, to 5 minutes up to 63 days, to the hour beyond
+    (GetMetricData's StartTime documentation), so EndTime is floored to the same rounding. The burn windows and
+    the bake count must end at the current minute: when the budget period reaches back further than 15 days,
+    they go in a call of their own (`recent`), and the budget is summed by the hour in another (`budget`).
+    """
+
+    recent: MetricRequest | None = None  # burn windows and bake count, ending at the current minute
+    budget: MetricRequest | None = None  # the error budget period, when it needs a coarser StartTime
     burn_windows: tuple[int, ...] = ()  # minutes
     budget_minutes: int | None = None
     bake_since: datetime | None = None
+
+    @property
+    def requests(self) -> tuple[MetricRequest, ...]:
+        return tuple(request for request in (self.recent, self.budget) if request is not None)
+
+    @property
+    def queries(self) -> tuple[dict[str, Any], ...]:
+        return tuple(query for request in self.requests for query in request.queries)
 
     @property
     def empty(self) -> bool:
@@ -206,10 +224,21 @@ def _start_rounding(span: int) -> int:
     return 60 if span <= 15 * 86400 else 300 if span <= 63 * 86400 else HOUR
 
 
+def _request(queries: list[dict[str, Any]], periods: list[int], needed: int, now: datetime) -> MetricRequest:
+    """One call covering `needed` seconds back, a whole number of every period, ending where CloudWatch's
+    rounding of StartTime for that span lets it."""
+    unit = math.lcm(*periods)
+    span = max(unit, math.ceil(needed / unit) * unit)
+    end = _floor(now, _start_rounding(span))
+    return MetricRequest(start=end - timedelta(seconds=span), end=end, queries=tuple(queries))
+
+
 def plan_metrics(gate: Gate, now: datetime, bake_since: datetime | None) -> MetricPlan:
-    queries: list[dict[str, Any]] = []
-    periods: list[int] = [60]
-    needed = 0
+    recent: list[dict[str, Any]] = []
+    recent_periods: list[int] = [60]
+    recent_needed = 0
+    budget: list[dict[str, Any]] = []
+    budget_needed = 0
     burn: tuple[int, ...] = ()
     budget_minutes: int | None = None
     check = gate.error_budget
@@ -217,27 +246,29 @@ def plan_metrics(gate: Gate, now: datetime, bake_since: datetime | None) -> Metr
         burn = tuple(sorted({m for w in check.windows for m in (w.long_minutes, w.short_minutes)}))
         fine = 60 * math.gcd(*burn)
         budget_minutes = check.budget_days * 24 * 60
-        periods += [fine, HOUR]
-        needed = max(needed, 60 * max(burn), 60 * budget_minutes)
-        queries += [_query("errors", check.errors, fine), _query("requests", check.requests, fine)]
-        queries += [_query("budget_errors", check.errors, HOUR), _query("budget_requests", check.requests, HOUR)]
+        recent_periods.append(fine)
+        recent_needed = 60 * max(burn)
+        recent += [_query("errors", check.errors, fine), _query("requests", check.requests, fine)]
+        budget += [_query("budget_errors", check.errors, HOUR), _query("budget_requests", check.requests, HOUR)]
+        budget_needed = 60 * budget_minutes
     bake = gate.bake
     count_metric = bake.count_metric if bake is not None and bake.mode != "off" else None
     if count_metric is not None and bake_since is not None:
         bake_since = max(bake_since, now - BAKE_LOOKBACK)
-        needed = max(needed, int((now - bake_since).total_seconds()) + 60)
-        queries.append(_query("bake", count_metric, 60))
+        recent_needed = max(recent_needed, int((now - bake_since).total_seconds()) + 60)
+        recent.append(_query("bake", count_metric, 60))
     else:
         bake_since = None
-    if not queries:
-        return MetricPlan(start=now, end=now, queries=())
-    unit = math.lcm(*periods)
-    span = max(unit, math.ceil(needed / unit) * unit)
-    end = _floor(now, _start_rounding(span))
+    if not recent:
+        return MetricPlan()
+    together = _request(
+        recent + budget, [*recent_periods, HOUR] if budget else recent_periods, max(recent_needed, budget_needed), now
+    )
+    if together.end == _floor(now, 60):  # one call whose windows all end at the current minute
+        return MetricPlan(together, None, burn, budget_minutes, bake_since)
     return MetricPlan(
-        start=end - timedelta(seconds=span),
-        end=end,
-        queries=tuple(queries),
+        recent=_request(recent, recent_periods, recent_needed, now),
+        budget=_request(budget, [HOUR], budget_needed, now),
         burn_windows=burn,
         budget_minutes=budget_minutes,
         bake_since=bake_since,
@@ -256,15 +287,17 @@ def _sum_since(points: Iterable[tuple[datetime, float]], since: datetime) -> flo
 def fold(plan: MetricPlan, series: Series) -> MetricSums:
     errors: dict[int, float] = {}
     requests: dict[int, float] = {}
+    if plan.recent is None:
+        return MetricSums()
     for minutes in plan.burn_windows:
-        since = plan.end - timedelta(minutes=minutes)
+        since = plan.recent.end - timedelta(minutes=minutes)
         for into, query_id in ((errors, "errors"), (requests, "requests")):
             total = _sum_since(series.get(query_id, ()), since)
             if total is not None:
                 into[minutes] = total
     budget_errors = budget_requests = None
     if plan.budget_minutes is not None:
-        since = plan.end - timedelta(minutes=plan.budget_minutes)
+        since = (plan.budget or plan.recent).end - timedelta(minutes=plan.budget_minutes)
         budget_errors = _sum_since(series.get("budget_errors", ()), since)
         budget_requests = _sum_since(series.get("budget_requests", ()), since)
     bake_count = None
@@ -283,16 +316,20 @@ def to_series(results: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[date
 
 
 def observe_metrics(plan: MetricPlan) -> MetricSums:
-    if plan.empty:
-        return MetricSums()
-    request: dict[str, Any] = {"MetricDataQueries": list(plan.queries), "StartTime": plan.start, "EndTime": plan.end}
     results: list[Mapping[str, Any]] = []
-    while True:
-        response = client("cloudwatch").get_metric_data(**request)
-        results += response.get("MetricDataResults", [])
-        if not response.get("NextToken"):
-            return fold(plan, to_series(results))
-        request["NextToken"] = response["NextToken"]
+    for call in plan.requests:
+        request: dict[str, Any] = {
+            "MetricDataQueries": list(call.queries),
+            "StartTime": call.start,
+            "EndTime": call.end,
+        }
+        while True:
+            response = client("cloudwatch").get_metric_data(**request)
+            results += response.get("MetricDataResults", [])
+            if not response.get("NextToken"):
+                break
+            request["NextToken"] = response["NextToken"]
+    return fold(plan, to_series(results))
 
 
 # --- one gate -----------------------------------------------------------------------------------

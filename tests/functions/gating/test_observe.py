@@ -15,6 +15,7 @@ from functions.gate import core
 from functions.gating import observe
 from functions.gating.observe import (
     MetricPlan,
+    MetricRequest,
     alarm_name,
     fold,
     from_describe,
@@ -112,15 +113,21 @@ def test_every_window_is_a_whole_number_of_buckets_ending_at_end(
         "windows": [{"long_minutes": a, "short_minutes": b, "burn_rate": r} for a, b, r in burn],
     }
     made = plan_metrics(gate(error_budget=check), now, None)
-    span = int((made.end - made.start).total_seconds())
-    assert made.end <= now
-    assert now - made.end < timedelta(hours=1)
+    assert made.recent is not None
+    # Issue 11 item 17: the burn windows end at the current minute, whatever budget_days.
+    assert made.recent.end == now.replace(second=0, microsecond=0)
     periods = {q["Id"]: q["MetricStat"]["Period"] for q in made.queries}
-    assert all(span % period == 0 for period in periods.values())
+    for request in made.requests:
+        span = int((request.end - request.start).total_seconds())
+        assert request.end <= now
+        assert now - request.end < timedelta(hours=1)
+        assert all(span % periods[q["Id"]] == 0 for q in request.queries)
+        assert request.start == observe._floor(request.start, observe._start_rounding(span))  # no shifted bucket
     assert all(60 * minutes % periods["errors"] == 0 for minutes in made.burn_windows)
     assert (60 * days * 1440) % periods["budget_errors"] == 0
-    assert span >= 60 * max(made.burn_windows)
-    assert span >= 86400 * days
+    assert made.recent.end - made.recent.start >= timedelta(minutes=max(made.burn_windows))
+    budget = made.budget or made.recent
+    assert budget.end - budget.start >= timedelta(days=days)
     assert len(made.queries) == 4
 
 
@@ -133,13 +140,36 @@ def test_the_default_burn_windows_share_a_five_minute_period() -> None:
         "budget_errors": 3600,
         "budget_requests": 3600,
     }
-    assert made.end == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # 30 days back: StartTime rounds to 5 minutes
-    assert made.end - made.start == timedelta(days=30)
+    assert made.recent is not None
+    # 12:00 is a whole 5 minutes, the rounding of a StartTime 30 days back: one call ends at the current minute.
+    assert made.budget is None
+    assert made.recent.end == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert made.recent.end - made.recent.start == timedelta(days=30)
+    later = plan_metrics(gate(error_budget=BUDGET), NOW + timedelta(minutes=2), None)
+    assert later.recent is not None
+    assert later.budget is not None
+    assert later.recent.end == datetime(2026, 11, 21, 12, 2, tzinfo=UTC)
+    assert later.budget.end == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def test_a_90_day_budget_still_ends_the_burn_windows_at_the_current_minute() -> None:
+    """Beyond 63 days CloudWatch rounds StartTime to the hour: the 5-minute window used to be up to an hour old."""
+    now = datetime(2026, 11, 21, 12, 47, 30, tzinfo=UTC)
+    made = plan_metrics(gate(error_budget={**BUDGET, "budget_days": 90}), now, None)
+    assert made.recent is not None
+    assert made.budget is not None
+    assert made.recent.end == datetime(2026, 11, 21, 12, 47, tzinfo=UTC)
+    assert made.budget.end == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert {q["Id"] for q in made.recent.queries} == {"errors", "requests"}
 
 
 def test_fold_sums_the_buckets_inside_each_window_and_reports_missing_data() -> None:
     end = NOW.replace(second=0)
-    made = MetricPlan(start=end - timedelta(days=1), end=end, queries=(), burn_windows=(5, 60), budget_minutes=1440)
+    made = MetricPlan(
+        recent=MetricRequest(start=end - timedelta(days=1), end=end, queries=()),
+        burn_windows=(5, 60),
+        budget_minutes=1440,
+    )
     series = {
         "errors": [(end - timedelta(minutes=m), 1.0) for m in (5, 10, 55)],
         "requests": [(end - timedelta(minutes=m), 100.0) for m in range(5, 61, 5)],
@@ -186,7 +216,7 @@ def test_alarms_by_name_prefix_and_tag(sandbox: GatingSandbox) -> None:
     assert (seen["gone"].state, seen["gone"].reason) == ("INSUFFICIENT_DATA", observe.missing_alarm("gone", NOW).reason)
 
 
-def test_error_budget_sums_from_one_get_metric_data(aws: None) -> None:
+def test_error_budget_sums_from_get_metric_data(aws: None) -> None:
     now = datetime.now(UTC).replace(second=30, microsecond=0)
     data = []
     for ago in range(0, 90):
@@ -205,13 +235,16 @@ def test_error_budget_sums_from_one_get_metric_data(aws: None) -> None:
         cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 500])
     made = plan_metrics(gate(error_budget=BUDGET), now, None)
     sums = observe_metrics(made)
-    before_end = [at for at in (now - timedelta(minutes=ago + 1) for ago in range(90)) if at < made.end]
+    assert made.recent is not None
+    before_end = [at for at in (now - timedelta(minutes=ago + 1) for ago in range(90)) if at < made.recent.end]
     assert sums.requests_by_window[5] == 500.0
     assert sums.requests_by_window[60] == 6000.0
     assert sums.requests_by_window[360] == 100.0 * len(before_end)
     assert sums.errors_by_window[360] == 2.0 * sum(at >= now - timedelta(minutes=10) for at in before_end)
-    assert sums.budget_requests == sums.requests_by_window[360]
-    assert math.isclose(sums.budget_errors or 0, sums.errors_by_window[360])
+    budget_end = (made.budget or made.recent).end  # the hour's sums end at StartTime's 5-minute rounding
+    in_budget = [at for at in before_end if at < budget_end]
+    assert sums.budget_requests == 100.0 * len(in_budget)
+    assert math.isclose(sums.budget_errors or 0, 2.0 * sum(at >= now - timedelta(minutes=10) for at in in_budget))
 
 
 def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_five_calls(

@@ -7,8 +7,9 @@ resource is checked by id in the sandbox after each run.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -18,9 +19,10 @@ from botocore.exceptions import ClientError
 from functions.cleanup.kinds.base import KindName
 from functions.shared.policy import load_policy
 
-from . import runner
+from . import ACCOUNT, REGION, runner
 from .cli import Demo, Scenario, default_policy, resolve_function, say
 from .estate import FUNCTION, LOG_GROUPS, REPOSITORY, RUNNING_TAG, Estate, recorded
+from .iam import authorize
 
 CLEANUP = "cleanup"
 KINDS: list[KindName] = list(get_args(KindName))
@@ -381,6 +383,11 @@ def cleanup_after_the_grace_period(demo: Demo) -> None:
     )
     demo.step("everything else that qualifies was removed", [], still_there(demo, removed(want, but=[failing])))
     demo.step(
+        "ECR images (ecs:ListTasks by cluster on *) and stacks (DescribeStacks with ListStacks) went under IAM",
+        {kind: len(want.removed[kind]) for kind in ("ecr-image", "cfn-stack")},
+        {kind: count for kind, count in per_kind(second, "acted").items() if kind in ("ecr-image", "cfn-stack")},
+    )
+    demo.step(
         "log groups without retention got the policy's",
         dict.fromkeys(want.retention_set, want.retention_days),
         {group: retention_of(demo, group) for group in want.retention_set},
@@ -412,4 +419,75 @@ def cleanup_after_the_grace_period(demo: Demo) -> None:
     show(report_markdown(demo, again))
 
 
-SCENARIOS: list[Scenario] = [cleanup_console, cleanup_after_the_grace_period]
+DELETER = "deckhand-cleanup-deleter"
+REMOVED_GRANT = "ec2:ReleaseAddress"
+
+
+def without_grant(document: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """The policy document with `action` taken out of every statement (a statement left with none goes)."""
+    kept = []
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        remaining = [a for a in actions if a != action]
+        if remaining:
+            kept.append({**statement, "Action": remaining})
+    return {**document, "Statement": kept}
+
+
+@contextlib.contextmanager
+def grant_removed(demo: Demo, role: str, action: str) -> Iterator[None]:
+    """An operator's edit of the role's inline policies that removes one grant; put back afterwards."""
+    iam = demo.client("iam")
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    before = {name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"] for name in names}
+    for name, document in before.items():
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(without_grant(document, action)))
+    try:
+        yield
+    finally:
+        for name, document in before.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def cleanup_refused_by_iam(demo: Demo) -> None:
+    """A grant removed from the deleter role: the run reports AccessDenied for that resource only, and
+    `python -m sandbox authorize` explains it."""
+    ec2 = demo.client("ec2")
+    address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    # Marked a run earlier, due yesterday: an Elastic IP has no age, so the grace period is its only wait.
+    ec2.create_tags(Resources=[address], Tags=[{"Key": mark_tag(demo), "Value": yesterday}])
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:elastic-ip/{address}"
+    demo.expect_denial(REMOVED_GRANT, arn, DELETER)
+    with grant_removed(demo, DELETER, REMOVED_GRANT):
+        say(f"  an operator's edit removes {REMOVED_GRANT} from the role {DELETER}")
+        run = real_run(demo)
+        demo.step(
+            "the run ends partial, the refused release its only failure",
+            ["partial", [("elastic-ip", address)]],
+            [run["status"], [(f["kind"], f["id"]) for f in run["failures"]]],
+        )
+        [failure] = run["failures"]
+        demo.step(
+            "the failure is AWS's refusal, naming the deleter and the action",
+            [True, True],
+            ["UnauthorizedOperation" in failure["error"], REMOVED_GRANT in failure["error"]],
+        )
+        demo.step("the address is still there", True, present(demo, "elastic-ip", address))
+        call = {"service": "ec2", "operation": "ReleaseAddress", "params": {"AllocationId": address}}
+        say(f"  $ python -m sandbox authorize {DELETER} --call ec2:ReleaseAddress '{json.dumps(call['params'])}'")
+        answer = authorize.ask(demo.endpoint, authorize.asker(DELETER, demo.client), {"call": call})
+        for line in authorize.render(answer):
+            say(f"  {line}")
+        demo.step(
+            "authorize explains it: no statement of the deleter allows it", "ImplicitlyDenied", answer["decision"]
+        )
+    after = real_run(demo)
+    demo.step(
+        "with the grant back, the next run releases it",
+        ["done", {"elastic-ip": 1}, False],
+        [after["status"], per_kind(after, "acted"), present(demo, "elastic-ip", address)],
+    )
+
+
+SCENARIOS: list[Scenario] = [cleanup_console, cleanup_after_the_grace_period, cleanup_refused_by_iam]

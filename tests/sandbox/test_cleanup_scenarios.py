@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cleanup_scenarios import Expected, expected, missing, present, removed
+from sandbox.cleanup_scenarios import Expected, expected, missing, present, removed, without_grant
 from sandbox.cli import Demo, Functions, Paths
 from sandbox.estate import Estate, recorded, seed
 
@@ -66,3 +66,17 @@ def test_a_removed_resource_is_no_longer_present(demo: Demo, estate: Estate) -> 
     name, _, number = version.rpartition(":")
     demo.client("lambda").delete_function(FunctionName=name, Qualifier=number)
     assert not present(demo, "lambda-version", version)
+
+
+def test_a_removed_grant_leaves_the_statements_other_actions() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ec2:ReleaseAddress", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ec2:ReleaseAddress", "ec2:DeleteVolume"], "Resource": "*"},
+        ],
+    }
+
+    assert without_grant(document, "ec2:ReleaseAddress")["Statement"] == [
+        {"Effect": "Allow", "Action": ["ec2:DeleteVolume"], "Resource": "*"}
+    ]

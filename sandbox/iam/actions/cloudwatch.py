@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from moto.cloudwatch.models import cloudwatch_backends
 
-from sandbox.iam.actions.rows import Context, Row, Table, arn, resource_tags
+from sandbox.iam.actions.rows import Context, Row, Table, arn, everything, resource_tags
 from sandbox.iam.model import Call
 
 
@@ -21,7 +21,9 @@ def alarms(call: Call) -> Sequence[str]:
 
 
 def mute_rule(call: Call) -> Sequence[str]:
-    return (arn(call, "cloudwatch", f"alarm-mute-rule:{call.params.get('AlarmMuteRuleName') or '*'}"),)
+    """GetAlarmMuteRule names its rule; ListAlarmMuteRules names none: "*"."""
+    name = call.params.get("AlarmMuteRuleName")
+    return (arn(call, "cloudwatch", f"alarm-mute-rule:{name}"),) if name else everything(call)
 
 
 def named(call: Call) -> Sequence[str]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from moto.ecr.models import ecr_backends
 
-from sandbox.iam.actions.rows import MOTO_ERRORS, Context, Row, Table, arn, everything, pairs, resource_tags
+from sandbox.iam.actions.rows import MOTO_ERRORS, Context, Row, Table, arn, pairs, resource_tags
 from sandbox.iam.model import Call
 
 
@@ -19,8 +19,14 @@ def repository(call: Call) -> Sequence[str]:
 
 
 def repositories(call: Call) -> Sequence[str]:
-    """The repositories named; listing all of them names none: "*"."""
-    return [_repository(call, name) for name in call.params.get("repositoryNames") or []] or everything(call)
+    """The repositories named; without names, every repository: `repository/*`.
+
+    Listing answers only the repositories the caller may describe ("all repositories in the default registry
+    to which the current user has access", https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeRepositories.html),
+    so a grant on `repository/*` lists them all, and the sandbox asks for that.
+    """
+    names = call.params.get("repositoryNames") or ["*"]
+    return [_repository(call, name) for name in names]
 
 
 def named(call: Call) -> Sequence[str]:
@@ -28,7 +34,7 @@ def named(call: Call) -> Sequence[str]:
 
 
 def tags(call: Call, resource: str) -> Context:
-    if resource == "*":
+    if resource.endswith("/*"):
         return {}
     try:
         found = ecr_backends[call.account][call.region].list_tags_for_resource(resource)["tags"]

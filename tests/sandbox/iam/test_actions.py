@@ -275,6 +275,26 @@ CASES = [
         id="DescribeAlarms on each alarm named",
     ),
     pytest.param(
+        call("cloudwatch", "DescribeAlarms", AlarmNamePrefix="web-"),
+        [request("cloudwatch:DescribeAlarms", arn("cloudwatch", "alarm:*"))],
+        id="DescribeAlarms by prefix answers the alarms the caller may read: alarm:*",
+    ),
+    pytest.param(
+        call("ecr", "DescribeRepositories"),
+        [request("ecr:DescribeRepositories", arn("ecr", "repository/*"))],
+        id="DescribeRepositories without names answers the repositories the caller may read",
+    ),
+    pytest.param(
+        call("cloudwatch", "ListAlarmMuteRules", AlarmName="web-5xx"),
+        [request("cloudwatch:ListAlarmMuteRules", "*")],
+        id="ListAlarmMuteRules names no rule",
+    ),
+    pytest.param(
+        call("cloudwatch", "GetAlarmMuteRule", AlarmMuteRuleName="deploys"),
+        [request("cloudwatch:GetAlarmMuteRule", arn("cloudwatch", "alarm-mute-rule:deploys"))],
+        id="GetAlarmMuteRule on its rule",
+    ),
+    pytest.param(
         call("cloudwatch", "GetMetricData", MetricDataQueries=[], StartTime="t", EndTime="t"),
         [request("cloudwatch:GetMetricData", "*")],
         id="GetMetricData names no resource",

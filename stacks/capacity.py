@@ -268,7 +268,7 @@ class Capacity(Construct):
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
-                f"{reads}. Every other statement of this role names its resources.",
+                f"{reads}. Every other statement of this role names its resources or has its own acknowledgement.",
             ),
             Acknowledgment(
                 id=wildcard_finding(self, "scheduler", f"schedule/{group}/*"),
@@ -282,9 +282,10 @@ class Capacity(Construct):
                     id=wildcard_finding(self, "application-autoscaling", "scalable-target/*"),
                     reason="A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
                     "resource it scales (Service Authorization Reference, Application Auto Scaling), so the ARN "
-                    f"cannot be written here. Each statement allows only scalable targets tagged {TARGET_TAG} "
-                    "with the name of one of the policy's targets, in that target's service namespace and "
-                    "scalable dimension, and no request that carries tags.",
+                    f"cannot be written here. RegisterScalableTarget is allowed only on scalable targets tagged "
+                    f"{TARGET_TAG} with the name of one of the policy's targets, in that target's service namespace "
+                    "and scalable dimension, and never with tags in the request; ListTagsForResource (for a "
+                    "scalable-target that opts in by tag) only on the targets so tagged.",
                 )
             )
         found += [

@@ -6,8 +6,7 @@ ec2:CreateAction (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from moto.ec2.models import ec2_backends
 
@@ -33,7 +32,9 @@ def of_id(call: Call, resource_id: str) -> str:
     return arn(call, "ec2", f"*/{resource_id}")  # a kind no row maps: a resource no grant names
 
 
-def by(member: str) -> Any:
+def by(member: str) -> Callable[[Call], Sequence[str]]:
+    """The resources of the ids in `member` (one id or a list of them)."""
+
     def resources(call: Call) -> Sequence[str]:
         ids = call.params[member]
         return [of_id(call, i) for i in (ids if isinstance(ids, list) else [ids])]

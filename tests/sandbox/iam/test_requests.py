@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -276,11 +277,16 @@ def test_a_service_no_table_holds_is_unmapped_by_its_signing_name_and_route() ->
         requests_for(found)
 
 
+@cache
+def _job_details() -> Mapping[str, Any]:
+    return signed("codepipeline", "get_job_details", jobId="j-1")
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one moto account serves every example
 @given(body=st.binary(max_size=200), operation=st.sampled_from(["RollbackStage", "GetJobDetails", "Nope"]))
 def test_any_body_is_read_or_refused_never_raised(body: bytes, operation: str) -> None:
     """An untrusted body parses to the call, or to the call without its input, which its row then refuses."""
-    environ = signed("codepipeline", "get_job_details", jobId="j-1")
+    environ = dict(_job_details())
     environ["HTTP_X_AMZ_TARGET"] = f"CodePipeline_20150709.{operation}"
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))

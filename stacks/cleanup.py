@@ -462,8 +462,8 @@ class Cleanup(Construct):
 
     def _acknowledge_wildcards(self, stack: Stack, role: iam.IRole, grants: Grants) -> None:
         reads = (
-            f"{', '.join(grants.reads)} are list and describe calls that name no resource, so AWS authorizes them on "
-            "*; "
+            f"{', '.join(grants.reads)} only list and describe: most name no resource, so AWS authorizes them on *, "
+            "and the others would need every resource of their type in every region anyway; "
             if grants.reads
             else ""
         )

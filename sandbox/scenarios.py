@@ -492,6 +492,102 @@ def approver_answers_approvals(demo: Demo) -> None:
     set_alarm(demo, "web-app-latency-p99", "OK", "Demo: healthy again")
 
 
+LATE_APPROVAL = "Verify"  # a manual approval after the gated Deploy, added for the rehearsal
+
+
+@contextlib.contextmanager
+def with_late_approval(demo: Demo) -> Iterator[None]:
+    """web-app with one more manual approval after Deploy (UpdatePipeline), put back after the block."""
+    codepipeline = demo.client("codepipeline")
+    before = codepipeline.get_pipeline(name=PIPELINE)["pipeline"]
+    kind = {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+    late = {"name": LATE_APPROVAL, "actions": [{"name": LATE_APPROVAL, "actionTypeId": kind, "runOrder": 1}]}
+    codepipeline.update_pipeline(pipeline={**before, "stages": [*before["stages"], late]})
+    try:
+        yield
+    finally:
+        codepipeline.update_pipeline(pipeline={**before, "version": before["version"] + 1})
+
+
+def approver_leaves_a_later_approval_to_humans(demo: Demo) -> None:
+    """An approval that stands after the gated stage is not the gate's to answer: left to humans, and IAM agrees."""
+    ready(demo)
+    with (
+        with_window(demo, window_open_now(deployed_gate_zone(), datetime.now(UTC))),
+        with_late_approval(demo),
+        live(demo, APPROVER),
+    ):
+        cursor = event_cursor(demo)
+        execution = start_execution(demo, through=GATED_STAGE, status="Succeeded")
+        started = recorded(demo, cursor, ACTION_CHANGE, execution_id=execution, stage=LATE_APPROVAL, state="STARTED")
+        demo.step(f"after Deploy, the {LATE_APPROVAL} approval started", 1, len(started))
+        fired = demo.emit(started[0])
+        demo.step("its STARTED event reaches the approver", ["deckhand-approver"], routed_to(fired))
+        demo.step("which leaves it to humans, the gate green or not", ["ignored"], statuses(fired))
+        demo.step(
+            "saying no gated stage stands after it",
+            True,
+            "no gated stage with approvals stands after web-app/Verify/Verify" in str(responses(fired)),
+        )
+        [late] = [a for a in control(demo, "/_sandbox/state")["approvals"] if a["stage"] == LATE_APPROVAL]
+        demo.step("the approval still waits for a human", "InProgress", late["status"])
+        finish(demo, execution)
+
+
+OTHER_PIPELINE = "payments"
+
+
+def gate_refuses_another_pipelines_job(demo: Demo) -> None:
+    """A pipeline the policy does not gate invokes the gate with UserParameters naming web-app/Deploy: the gate
+    reads the job's pipeline from GetJobDetails and fails the job, saying why."""
+    ready(demo)
+    codepipeline = demo.client("codepipeline")
+    web_app = codepipeline.get_pipeline(name=PIPELINE)["pipeline"]
+    [gate_action] = [a for s in web_app["stages"] if s["name"] == GATE_STAGE for a in s["actions"]]
+    forged = json.dumps({"pipeline": PIPELINE, "stage": GATED_STAGE})
+    stages = [
+        {
+            **stage,
+            "actions": [
+                {**a, "configuration": {**a["configuration"], "UserParameters": forged}} for a in stage["actions"]
+            ],
+        }
+        if stage["name"] == GATE_STAGE
+        else stage
+        for stage in web_app["stages"]
+    ]
+    codepipeline.create_pipeline(pipeline={**web_app, "name": OTHER_PIPELINE, "version": 1, "stages": stages})
+    try:
+        execution = str(codepipeline.start_pipeline_execution(name=OTHER_PIPELINE)["pipelineExecutionId"])
+        job = control(
+            demo,
+            "/_sandbox/codepipeline/job",
+            {
+                "pipeline": OTHER_PIPELINE,
+                "stage": GATE_STAGE,
+                "action": gate_action["name"],
+                "function_name": gate_action["configuration"]["FunctionName"],
+                "user_parameters": forged,
+                "execution_id": execution,
+            },
+        )
+        invocation = demo.invoke(GATE, job)
+        demo.step(
+            "the gate answers the payments job: configuration-error", "configuration-error", status_of(invocation)
+        )
+        state = job_state(demo, job_id_of(job))
+        answers = [a.get("failureDetails", {}).get("type") or "success" for a in state["history"]]
+        demo.step("the job failed, never succeeded", ["ConfigurationError"], answers)
+        message = str(state["history"][-1].get("failureDetails", {}).get("message"))
+        demo.step(
+            "saying its pipeline is not gated, whatever its UserParameters say",
+            True,
+            f"pipeline {OTHER_PIPELINE} is not gated by the Deckhand policy" in message,
+        )
+    finally:
+        codepipeline.delete_pipeline(name=OTHER_PIPELINE)
+
+
 def statuses(fired: list[Fired]) -> list[Any]:
     return [status_of(f.invocation) for f in fired]
 
@@ -622,11 +718,31 @@ def as_is(demo: Demo) -> Iterator[dict[str, str]]:
     yield {}
 
 
-@contextlib.contextmanager
-def deployed_10_minutes_ago(demo: Demo) -> Iterator[dict[str, str]]:
-    """Deploy last succeeded 10 minutes ago, within the watchdog's 60-minute horizon, not as a rollback."""
-    start_execution(demo, through=GATED_STAGE, status="Succeeded", ago=BAKED)
-    yield {}
+def fired_after_a_deploy(alarm: str, *, muted: bool = False) -> Given:
+    """Deploy last succeeded 10 minutes ago, within the watchdog's 60-minute horizon, not as a rollback, and
+    `alarm` is in ALARM as DescribeAlarms shows it (the watchdog trusts no event's word); `muted`: an alarm mute
+    rule's window covers now (mutes live in mute rules, never in the event)."""
+
+    @contextlib.contextmanager
+    def given(demo: Demo) -> Iterator[dict[str, str]]:
+        start_execution(demo, through=GATED_STAGE, status="Succeeded", ago=BAKED)
+        set_alarm(demo, alarm, "ALARM", "Demo: the sample's change")
+        cloudwatch = demo.client("cloudwatch")
+        if muted:
+            began = datetime.now(UTC) - timedelta(minutes=30)
+            cloudwatch.put_alarm_mute_rule(
+                Name=f"demo-{alarm}",
+                Rule={"Schedule": {"Expression": f"at({began:%Y-%m-%dT%H:%M})", "Duration": "PT2H"}},
+                MuteTargets={"AlarmNames": [alarm]},
+            )
+        try:
+            yield {}
+        finally:
+            if muted:
+                cloudwatch.delete_alarm_mute_rule(AlarmMuteRuleName=f"demo-{alarm}")
+            set_alarm(demo, alarm, "OK", "Demo: healthy")
+
+    return given
 
 
 @contextlib.contextmanager
@@ -693,11 +809,11 @@ SAMPLE_OUTCOMES: dict[str, Expected] = {
         f"{IGNORED_BY_RULES} myPipeline's CodeDeploy action FAILED; not an approval starting", "ignored", to=APPROVER
     ),
     "codepipeline-lambda-invoke-job-event.json": Expected(
-        "UserParameters 'input_parameter' is not JSON: a configuration error, which the sandbox refuses to record "
-        "for a job it never created",
+        "a job the sandbox never created: GetJobDetails knows no such job, so the gate answers nothing (its "
+        "UserParameters are never read)",
         "already-answered",
         to=GATE,
-        logged="UserParameters is not JSON",
+        logged="11111111-abcd-1111-abcd-111111abcdef",
         never_logged="secret_key",
     ),
     "codepipeline-pipeline-execution-state-change.json": Expected(
@@ -718,24 +834,24 @@ SAMPLE_OUTCOMES: dict[str, Expected] = {
         "handled",
         routes=(WATCHDOG,),
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-5xx"),
     ),
     "variants/cloudwatch-alarm-state-change-web-app-5xx-ok.json": Expected(
         f"{IGNORED_BY_RULES} a change to OK; the watchdog ignores it too", "ignored", to=WATCHDOG
     ),
     "variants/cloudwatch-alarm-state-change-web-app-5xx-muted.json": Expected(
-        "a mute rule's window covers the change: the watchdog leaves the alarm alone",
+        "an alarm mute rule covers now (ListAlarmMuteRules, not the event's muteDetail): the watchdog leaves it alone",
         "handled",
         routes=(WATCHDOG,),
         outcomes=("muted",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-5xx", muted=True),
     ),
     "variants/cloudwatch-alarm-state-change-web-app-5xx-mute-ended.json": Expected(
-        "the mute window ended hours before the change: the watchdog would roll back",
+        "the event's muteDetail ended hours ago and no mute rule is active: the watchdog would roll back",
         "handled",
         routes=(WATCHDOG,),
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-5xx"),
     ),
     "variants/cloudwatch-alarm-state-change-web-app-error-rate-metric-math.json": Expected(
         f"{IGNORED_BY_RULES} the metric-math alarm: the gate reads it, the watchdog does not watch it",
@@ -747,21 +863,21 @@ SAMPLE_OUTCOMES: dict[str, Expected] = {
         "handled",
         routes=(WATCHDOG,),
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-health"),
     ),
     "variants/cloudwatch-alarm-state-change-web-app-health-composite-muted.json": Expected(
-        "a muted composite alarm is left alone",
+        "a composite alarm an active mute rule targets is left alone",
         "handled",
         routes=(WATCHDOG,),
         outcomes=("muted",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-health", muted=True),
     ),
     "variants/cloudwatch-alarm-state-change-web-app-health-composite-suppressed.json": Expected(
         "suppressed actions are not a mute: the watchdog would still roll back",
         "handled",
         routes=(WATCHDOG,),
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-health"),
     ),
     # The same alarms as an SNS topic delivers their notification to Lambda, and as a Lambda alarm action
     # sends it: not EventBridge events, so handed to the watchdog (a user's own subscription would).
@@ -770,7 +886,7 @@ SAMPLE_OUTCOMES: dict[str, Expected] = {
         "handled",
         to=WATCHDOG,
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-5xx"),
     ),
     "variants/cloudwatch-alarm-sns-notification-web-app-5xx-ok.json": Expected(
         "an OK notification is ignored", "ignored", to=WATCHDOG
@@ -783,14 +899,14 @@ SAMPLE_OUTCOMES: dict[str, Expected] = {
         "handled",
         to=WATCHDOG,
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-health"),
     ),
     "variants/cloudwatch-alarm-lambda-action-web-app-5xx.json": Expected(
         "a Lambda alarm action's event: the watchdog would roll back",
         "handled",
         to=WATCHDOG,
         outcomes=("would-rollback",),
-        given=deployed_10_minutes_ago,
+        given=fired_after_a_deploy("web-app-5xx"),
     ),
     # web-app's pipeline events, bound to executions the sandbox ran into the state they announce.
     "variants/codepipeline-action-execution-approval-started-web-app.json": Expected(
@@ -911,7 +1027,9 @@ SCENARIOS: list[Scenario] = [
     gate_waits_on_an_alarm,
     gate_blocks_a_freeze,
     approver_answers_approvals,
+    approver_leaves_a_later_approval_to_humans,
     watchdog_rolls_back,
+    gate_refuses_another_pipelines_job,
     gate_shadow_rule,
     *CAPACITY_SCENARIOS,
     *CLEANUP_SCENARIOS,

@@ -548,3 +548,44 @@ def test_a_stack_operation_with_a_service_role_passes_it_to_cloudformation(aws: 
         ),
         request("iam:PassRole", role, **{"iam:PassedToService": "cloudformation.amazonaws.com"}),
     ]
+
+
+def test_an_item_of_a_table_encrypted_with_a_customer_key_needs_the_key(aws: None) -> None:
+    key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="state",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+    )
+    found = requests_for(call("dynamodb", "GetItem", TableName="state", Key={"id": {"S": "web"}}))
+    via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    assert found == [
+        request("dynamodb:GetItem", arn("dynamodb", "table/state"), **{"dynamodb:LeadingKeys": ["web"]}),
+        request("kms:Decrypt", key, **via),
+    ]
+    # The audit table, encrypted with DynamoDB's own key, needs no key permission.
+    audit = make_audit_table()
+    assert [r.action for r in requests_for(call("dynamodb", "GetItem", TableName=audit, Key={"pk": {"S": "a"}}))] == [
+        "dynamodb:GetItem"
+    ]
+
+
+def test_register_scalable_target_carries_the_namespace_and_dimension(aws: None) -> None:
+    target = {
+        "ServiceNamespace": "dynamodb",
+        "ResourceId": "table/state",
+        "ScalableDimension": "dynamodb:table:ReadCapacityUnits",
+    }
+    keys = {
+        "application-autoscaling:service-namespace": "dynamodb",
+        "application-autoscaling:scalable-dimension": "dynamodb:table:ReadCapacityUnits",
+    }
+    first = requests_for(call("application-autoscaling", "RegisterScalableTarget", **target, MinCapacity=1))
+    assert first == [request("application-autoscaling:RegisterScalableTarget", "*", **keys)]
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)  # type: ignore[arg-type]
+    registered = scaling.describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"][0]["ScalableTargetARN"]
+    again = requests_for(call("application-autoscaling", "RegisterScalableTarget", **target, MinCapacity=2))
+    assert again == [request("application-autoscaling:RegisterScalableTarget", registered, **keys)]

@@ -1,8 +1,8 @@
 """AWS Lambda: SAR https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html
 
 A call with a qualifier (version or alias) is authorized on the qualified ARN, which a grant on the
-unqualified function ARN does not match
-(https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html).
+unqualified function ARN does not match, `$LATEST` included
+(https://docs.aws.amazon.com/lambda/latest/dg/using-aliases.html, "Resource policies").
 """
 
 from __future__ import annotations

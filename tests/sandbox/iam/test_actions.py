@@ -174,6 +174,17 @@ def sar_accepts(request: IamRequest) -> bool:
     return any(_arn_pattern(template).fullmatch(request.resource) for template in templates)
 
 
+def test_every_row_is_an_operation_of_its_service_model() -> None:
+    session = botocore.session.get_session()
+    unknown = [
+        f"{service}:{operation}"
+        for service, table in TABLES.items()
+        for operation in table
+        if operation not in session.get_service_model(service).operation_names
+    ]
+    assert unknown == []
+
+
 def test_every_row_names_an_action_of_the_sar() -> None:
     unknown = [
         f"{service}:{operation} -> {row.action}"
@@ -586,6 +597,8 @@ def test_register_scalable_target_carries_the_namespace_and_dimension(aws: None)
     assert first == [request("application-autoscaling:RegisterScalableTarget", "*", **keys)]
     scaling = boto3.client("application-autoscaling", region_name=REGION)
     scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)  # type: ignore[arg-type]
-    registered = scaling.describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"][0]["ScalableTargetARN"]
+    registered = scaling.describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"][0][
+        "ScalableTargetARN"
+    ]
     again = requests_for(call("application-autoscaling", "RegisterScalableTarget", **target, MinCapacity=2))
     assert again == [request("application-autoscaling:RegisterScalableTarget", registered, **keys)]

@@ -12,7 +12,11 @@ from .policy import Target
 from .targets import Call
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch.type_defs import DescribeAlarmsOutputTypeDef
+    from mypy_boto3_cloudwatch.type_defs import (
+        DescribeAlarmsOutputTypeDef,
+        DisableAlarmActionsInputTypeDef,
+        EnableAlarmActionsInputTypeDef,
+    )
 
 BATCH = 100  # DescribeAlarms takes at most 100 names
 
@@ -42,4 +46,8 @@ def in_alarm(target: Target) -> list[str]:
 def actions(names: Sequence[str], *, enabled: bool) -> list[Call]:
     """The calls that enable or disable the alarms' actions: pure."""
     method = "enable_alarm_actions" if enabled else "disable_alarm_actions"
-    return [Call("cloudwatch", method, {"AlarmNames": batch}) for batch in _batches(names)]
+    made = []
+    for batch in _batches(names):
+        params: EnableAlarmActionsInputTypeDef | DisableAlarmActionsInputTypeDef = {"AlarmNames": batch}
+        made.append(Call("cloudwatch", method, params))
+    return made

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +18,9 @@ from functions.shared.clients import client
 
 from .model import Override
 from .targets import Call
+
+if TYPE_CHECKING:  # the call's parameters typed as its request, checked against the service model
+    from mypy_boto3_scheduler.type_defs import CreateScheduleInputTypeDef
 
 
 def revert_name(target: str, set_at: datetime) -> str:
@@ -36,7 +40,7 @@ def revert_schedule(
         "override_set_at": override.set_at.isoformat(),
         "dry_run": dry_run,
     }
-    params = {
+    params: CreateScheduleInputTypeDef = {
         "Name": revert_name(target, override.set_at),
         "GroupName": group,
         "ScheduleExpression": f"at({override.until.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",

@@ -24,10 +24,23 @@ from functions.shared.clients import client
 from .model import NOT_SUSPENDED, Change, Levels, Owner, Suspension
 from .policy import Capacity, Dimension, Namespace, Target
 
-if TYPE_CHECKING:
-    from mypy_boto3_application_autoscaling.type_defs import ScalableTargetTypeDef, SuspendedStateTypeDef
-    from mypy_boto3_autoscaling.type_defs import AutoScalingGroupTypeDef, InstanceRefreshTypeDef
-    from mypy_boto3_ecs.type_defs import ServiceTypeDef
+if TYPE_CHECKING:  # a planned call's parameters are typed as its request, so the service model checks them
+    from mypy_boto3_application_autoscaling.type_defs import (
+        RegisterScalableTargetRequestTypeDef,
+        ScalableTargetTypeDef,
+        SuspendedStateTypeDef,
+    )
+    from mypy_boto3_autoscaling.type_defs import (
+        AutoScalingGroupTypeDef,
+        InstanceRefreshTypeDef,
+        ScalingProcessQueryRequestTypeDef,
+        UpdateAutoScalingGroupTypeTypeDef,
+    )
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef, UpdateServiceRequestTypeDef
+    from mypy_boto3_lambda.type_defs import (
+        DeleteProvisionedConcurrencyConfigRequestTypeDef,
+        PutProvisionedConcurrencyConfigRequestTypeDef,
+    )
 
 Service = Literal["application-autoscaling", "autoscaling", "cloudwatch", "ecs", "lambda", "scheduler"]
 ResourceKey = Literal["cluster", "service", "group", "function", "qualifier", "resource_id"]
@@ -74,9 +87,6 @@ class ScalableId:
     namespace: Namespace
     resource_id: str
     dimension: Dimension
-
-    def params(self) -> dict[str, Any]:
-        return {"ServiceNamespace": self.namespace, "ResourceId": self.resource_id, "ScalableDimension": self.dimension}
 
 
 @dataclass(frozen=True)
@@ -337,7 +347,14 @@ def calls(change: Change, target: Target, owner: Owner) -> list[Call]:
     if owner == APPLICATION_AUTOSCALING:
         if target.kind == "asg":
             raise ValueError(f"target {target.name!r}: an Auto Scaling group is not an Application Auto Scaling target")
-        params = {**scalable_id(target).params(), "MinCapacity": after.min, "MaxCapacity": after.max}
+        ident = scalable_id(target)
+        params: RegisterScalableTargetRequestTypeDef = {
+            "ServiceNamespace": ident.namespace,
+            "ResourceId": ident.resource_id,
+            "ScalableDimension": ident.dimension,
+            "MinCapacity": after.min,
+            "MaxCapacity": after.max,
+        }
         if change.suspended_after != change.suspended_before:
             params["SuspendedState"] = suspended_state(change.suspended_after)
         return [Call("application-autoscaling", "register_scalable_target", params)]
@@ -346,16 +363,23 @@ def calls(change: Change, target: Target, owner: Owner) -> list[Call]:
     # raw: nothing else owns it
     count = raw_count(after)
     if target.kind == "ecs-service":
-        return [
-            Call("ecs", "update_service", {"cluster": target.cluster, "service": target.service, "desiredCount": count})
-        ]
+        service: UpdateServiceRequestTypeDef = {
+            "cluster": resource(target, "cluster"),
+            "service": resource(target, "service"),
+            "desiredCount": count,
+        }
+        return [Call("ecs", "update_service", service)]
     if target.kind == "lambda-provisioned-concurrency":
-        where = {"FunctionName": target.function, "Qualifier": target.qualifier}
+        function, qualifier = resource(target, "function"), resource(target, "qualifier")
         if count == 0:
-            return [Call("lambda", "delete_provisioned_concurrency_config", where)]
-        return [
-            Call("lambda", "put_provisioned_concurrency_config", {**where, "ProvisionedConcurrentExecutions": count})
-        ]
+            gone: DeleteProvisionedConcurrencyConfigRequestTypeDef = {"FunctionName": function, "Qualifier": qualifier}
+            return [Call("lambda", "delete_provisioned_concurrency_config", gone)]
+        provisioned: PutProvisionedConcurrencyConfigRequestTypeDef = {
+            "FunctionName": function,
+            "Qualifier": qualifier,
+            "ProvisionedConcurrentExecutions": count,
+        }
+        return [Call("lambda", "put_provisioned_concurrency_config", provisioned)]
     raise ValueError(f"target {target.name!r}: an {target.kind} has no raw capacity to write")
 
 
@@ -363,7 +387,11 @@ def _group_calls(change: Change, target: Target) -> list[Call]:
     if target.kind != "asg":
         raise ValueError(f"target {target.name!r} is an {target.kind}, not an Auto Scaling group")
     after, group = change.after, resource(target, "group")
-    update: dict[str, Any] = {"AutoScalingGroupName": group, "MinSize": after.min, "MaxSize": after.max}
+    update: UpdateAutoScalingGroupTypeTypeDef = {
+        "AutoScalingGroupName": group,
+        "MinSize": after.min,
+        "MaxSize": after.max,
+    }
     if (after.max == 0 or change.restored) and after.desired is not None:
         update["DesiredCapacity"] = after.desired
     made = [Call("autoscaling", "update_auto_scaling_group", update)]
@@ -373,7 +401,8 @@ def _group_calls(change: Change, target: Target) -> list[Call]:
         ("resume_processes", [p for p in will if was[p] and not will[p]]),
     ):
         if moved:
-            made.append(Call("autoscaling", method, {"AutoScalingGroupName": group, "ScalingProcesses": moved}))
+            processes: ScalingProcessQueryRequestTypeDef = {"AutoScalingGroupName": group, "ScalingProcesses": moved}
+            made.append(Call("autoscaling", method, processes))
     return made
 
 

@@ -30,6 +30,7 @@ from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE, KEEP_UNTIL_TAG
 from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAG
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
+from functions.cleanup.state import MARKS_PARTITION, RUNS_PARTITION
 from functions.shared.policy import Policy
 
 from .core import Core, largest_environment, policy_source
@@ -259,15 +260,12 @@ class Cleanup(Construct):
                 "the run reports, under reports/YYYY/MM/DD/ of the cleanup bucket only",
             )
         )
-        table = core.audit_table.table_arn
-        self.function.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-                resources=[table],
-                # Only the cleanup duty's own items: its marks and its run checkpoints.
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cleanup-mark/*", "cleanup-run/*"]}},
-            )
+        core.grant_state(
+            self.function.role,
+            ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+            [MARKS_PARTITION, RUNS_PARTITION],
         )
+        core.grant_audit(self.function.role, SERVICE)
 
     def _arns(self, service: str, resource: str, *, account: bool = True) -> list[str]:
         """`resource` in every policy region; EC2 snapshots and AMIs have no account in their ARN."""

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 from .decide import MARK_VALID_DAYS
 from .kinds.base import Scope
 
-UNFINISHED = "cleanup-run/unfinished"
+MARKS_PARTITION = "cleanup-mark/"  # the key prefixes of the duty's state items, apart from the audit records
+RUNS_PARTITION = "cleanup-run/"
+UNFINISHED = f"{RUNS_PARTITION}unfinished"
 PART_BYTES = 350_000  # a DynamoDB item stops at 400 KB
 RUN_STATE_DAYS = 7  # an unfinished run not resumed within a week is dropped by the table's TTL
 
@@ -49,7 +51,7 @@ class MarkStore:
 
     @staticmethod
     def partition(scope: Scope) -> str:
-        return f"cleanup-mark/{scope.account}/{scope.region}/{scope.kind}"
+        return f"{MARKS_PARTITION}{scope.account}/{scope.region}/{scope.kind}"
 
     def read(self, scope: Scope) -> dict[str, str]:
         """Resource id -> the mark's value (a due date), for the whole scope."""
@@ -87,7 +89,7 @@ class RunStore:
         batch_write(
             self.table,
             [
-                {"PutRequest": {"Item": {"pk": {"S": f"cleanup-run/{run_id}"}, "sk": {"S": f"part#{index:04d}"},
+                {"PutRequest": {"Item": {"pk": {"S": f"{RUNS_PARTITION}{run_id}"}, "sk": {"S": f"part#{index:04d}"},
                                          "data": {"B": part}, "expires_at": expires}}}
                 for index, part in enumerate(parts)
             ],
@@ -127,7 +129,7 @@ class RunStore:
             self.table,
             "pk = :pk AND sk BETWEEN :first AND :last",
             {
-                ":pk": {"S": f"cleanup-run/{run_id}"},
+                ":pk": {"S": f"{RUNS_PARTITION}{run_id}"},
                 ":first": {"S": "part#0000"},
                 ":last": {"S": f"part#{parts - 1:04d}"},
             },

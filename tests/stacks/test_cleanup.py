@@ -277,8 +277,11 @@ def test_other_services_are_scoped_by_resource_and_tag(
     assert log_changes["Condition"] == {"Null": {PROTECT: "true"}, "StringLike": {MARK: "*"}}
     [state] = granting(cleanup_statements, "dynamodb:DeleteItem")
     assert state["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cleanup-mark/*", "cleanup-run/*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cleanup-mark/*", "cleanup-run/*"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
     }
+    [audit] = [s for s in granting(cleanup_statements, "dynamodb:PutItem") if s is not state]
+    assert audit["Condition"]["ForAllValues:StringLike"] == {"dynamodb:LeadingKeys": ["audit/cleanup/*"]}
 
 
 def test_the_dashboard_shows_removals_savings_and_failures(template: Template) -> None:

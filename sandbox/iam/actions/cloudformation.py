@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from moto.cloudformation.models import cloudformation_backends
 
-from sandbox.iam.actions.rows import Also, Context, Row, Table, arn, everything, pairs, request_tags, resource_tags
+from sandbox.iam.actions.rows import Also, Context, Row, Table, arn, everything, resource_tags
 from sandbox.iam.model import Call, IamRequest
 
 
@@ -44,22 +44,6 @@ def pass_service_role(call: Call) -> Sequence[IamRequest]:
     )
 
 
-def change_set(call: Call, resource: str) -> Context:
-    name = call.params.get("ChangeSetName")
-    found = dict(tags(call, resource))
-    if name and not str(name).startswith("arn:"):
-        found["cloudformation:ChangeSetName"] = str(name)
-    return found
-
-
-def with_role(call: Call, resource: str) -> Context:
-    found = dict(tags(call, resource))
-    if call.params.get("RoleARN"):
-        found["cloudformation:RoleArn"] = str(call.params["RoleARN"])
-    sent = pairs(call.params.get("Tags"))
-    return {**found, **(request_tags(sent) if sent else {})}
-
-
 PASS_ROLE = Also(
     pass_service_role, "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html"
 )
@@ -80,17 +64,4 @@ TABLE: Table = {
         ),
     ),
     "DeleteStack": Row("cloudformation:DeleteStack", stack, tags, also=(PASS_ROLE,)),
-    # The CDK CLI's deployment, as the bootstrap deploy role (a role session, so enforced too).
-    "GetTemplate": Row("cloudformation:GetTemplate", stack, tags),
-    "GetTemplateSummary": Row("cloudformation:GetTemplateSummary", stack, tags),
-    "DescribeStackEvents": Row("cloudformation:DescribeStackEvents", stack, tags),
-    "DescribeStackResources": Row("cloudformation:DescribeStackResources", stack, tags),
-    "ListStackResources": Row("cloudformation:ListStackResources", stack, tags),
-    "ListChangeSets": Row("cloudformation:ListChangeSets", stack, tags),
-    "CreateStack": Row("cloudformation:CreateStack", stack, with_role, also=(PASS_ROLE,)),
-    "UpdateStack": Row("cloudformation:UpdateStack", stack, with_role, also=(PASS_ROLE,)),
-    "CreateChangeSet": Row("cloudformation:CreateChangeSet", stack, with_role, also=(PASS_ROLE,)),
-    "DescribeChangeSet": Row("cloudformation:DescribeChangeSet", stack, change_set),
-    "ExecuteChangeSet": Row("cloudformation:ExecuteChangeSet", stack, change_set),
-    "DeleteChangeSet": Row("cloudformation:DeleteChangeSet", stack, change_set),
 }

@@ -8,25 +8,15 @@ from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from sandbox.iam.actions import kms
-from sandbox.iam.actions.rows import Also, Context, Row, Table
+from sandbox.iam.actions.rows import Also, Row, Table
 from sandbox.iam.model import Call, IamRequest
 
-LISTING_KEYS = (("Prefix", "prefix"), ("Delimiter", "delimiter"), ("MaxKeys", "max-keys"))
 SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 
 
 def obj(call: Call) -> Sequence[str]:
     """An object's ARN names neither region nor account."""
     return (f"arn:{get_partition(call.region)}:s3:::{call.params['Bucket']}/{call.params['Key']}",)
-
-
-def bucket(call: Call) -> Sequence[str]:
-    return (f"arn:{get_partition(call.region)}:s3:::{call.params['Bucket']}",)
-
-
-def listing(call: Call, resource: str) -> Context:
-    """ListObjectsV2's own keys: the prefix, delimiter and page size it asks for."""
-    return {f"s3:{key.lower()}": str(call.params[member]) for member, key in LISTING_KEYS if member in call.params}
 
 
 def _bucket_key(call: Call) -> str | None:
@@ -55,11 +45,4 @@ TABLE: Table = {
     # An object encrypted with SSE-KMS: PutObject needs kms:GenerateDataKey, GetObject kms:Decrypt.
     "PutObject": Row("s3:PutObject", obj, also=(Also(upload_key, SSE_KMS),)),
     "GetObject": Row("s3:GetObject", obj, also=(Also(download_key, SSE_KMS),)),
-    # The CDK CLI's asset publishing, as the bootstrap file-publishing role (a role session, so enforced too).
-    # Some operations are authorized as an action of another name (SAR, "Actions defined by Amazon S3").
-    "HeadObject": Row("s3:GetObject", obj),
-    "HeadBucket": Row("s3:ListBucket", bucket),
-    "ListObjectsV2": Row("s3:ListBucket", bucket, listing),
-    "GetBucketLocation": Row("s3:GetBucketLocation", bucket),
-    "GetBucketEncryption": Row("s3:GetEncryptionConfiguration", bucket),
 }

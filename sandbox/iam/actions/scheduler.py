@@ -23,7 +23,6 @@ def pass_target_role(call: Call) -> Sequence[IamRequest]:
 
 TABLE: Table = {
     "CreateSchedule": Row("scheduler:CreateSchedule", schedule, also=(Also(pass_target_role, TARGET_ROLE_SOURCE),)),
-    "UpdateSchedule": Row("scheduler:UpdateSchedule", schedule, also=(Also(pass_target_role, TARGET_ROLE_SOURCE),)),
     "GetSchedule": Row("scheduler:GetSchedule", schedule),
     "DeleteSchedule": Row("scheduler:DeleteSchedule", schedule),
     "ListSchedules": Row("scheduler:ListSchedules"),

@@ -19,10 +19,6 @@ def parameter(call: Call) -> Sequence[str]:
     return (_parameter(call, call.params["Name"]),)
 
 
-def parameters(call: Call) -> Sequence[str]:
-    return [_parameter(call, name) for name in call.params["Names"]]
-
-
 def path(call: Call) -> Sequence[str]:
     return (_parameter(call, call.params["Path"]),)
 
@@ -51,7 +47,6 @@ def putting(call: Call, resource: str) -> Context:
 
 TABLE: Table = {
     "GetParameter": Row("ssm:GetParameter", parameter, tags),
-    "GetParameters": Row("ssm:GetParameters", parameters, tags),
     "GetParametersByPath": Row("ssm:GetParametersByPath", path, recursive),
     "PutParameter": Row("ssm:PutParameter", parameter, putting),
     "LabelParameterVersion": Row("ssm:LabelParameterVersion", parameter, tags),

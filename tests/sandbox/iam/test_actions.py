@@ -537,26 +537,10 @@ def test_an_object_in_a_bucket_encrypted_by_default_with_a_customer_key_needs_th
     ]
 
 
-def test_the_cdk_asset_publishing_calls_are_authorized_as_their_s3_actions(aws: None) -> None:
-    bucket = "cdk-hnb659fds-assets-123456789012-us-east-1"
-    assert requests_for(call("s3", "ListObjectsV2", Bucket=bucket, Prefix="4cf5", MaxKeys=1)) == [
-        request("s3:ListBucket", f"arn:aws:s3:::{bucket}", **{"s3:prefix": "4cf5", "s3:max-keys": "1"})
-    ]
-    assert requests_for(call("s3", "HeadObject", Bucket=bucket, Key="4cf5.json")) == [
-        request("s3:GetObject", f"arn:aws:s3:::{bucket}/4cf5.json")
-    ]
-    assert requests_for(call("s3", "GetBucketEncryption", Bucket=bucket)) == [
-        request("s3:GetEncryptionConfiguration", f"arn:aws:s3:::{bucket}")
-    ]
-
-
-def test_a_stack_operation_with_a_service_role_passes_it_to_cloudformation(aws: None) -> None:
-    role = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}"
-    made = call("cloudformation", "CreateStack", StackName="deckhand", TemplateURL="https://x/t.json", RoleARN=role)
-    assert requests_for(made) == [
-        request(
-            "cloudformation:CreateStack", arn("cloudformation", "stack/deckhand/*"), **{"cloudformation:RoleArn": role}
-        ),
+def test_a_stack_deletion_with_a_service_role_passes_it_to_cloudformation(aws: None) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/stack-cleaner"
+    assert requests_for(call("cloudformation", "DeleteStack", StackName="preview-42", RoleARN=role)) == [
+        request("cloudformation:DeleteStack", arn("cloudformation", "stack/preview-42/*")),
         request("iam:PassRole", role, **{"iam:PassedToService": "cloudformation.amazonaws.com"}),
     ]
 

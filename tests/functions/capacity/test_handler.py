@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from functions.capacity.model import Levels
+from functions.capacity.model import Levels, Suspension
 from tests.functions.capacity.world import NOW, WEB, World, policy_of, register_web
 
 
@@ -148,6 +148,50 @@ def test_the_zero_profile_saves_the_live_capacity_mutes_and_the_day_profile_rest
     assert world.actions_enabled("web-unhealthy")
     assert world.stored().saved_before_zero is None
     assert world.stored().profile == "day"
+
+
+def suspended_state() -> dict[str, bool]:
+    found = boto3.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=["service/main/web"]
+    )["ScalableTargets"][0]
+    return dict(found["SuspendedState"])
+
+
+def test_the_zero_profile_saves_each_suspended_flag_and_the_restore_puts_back_exactly_those(world: World) -> None:
+    only_scale_in = {
+        "DynamicScalingInSuspended": True,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    }
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/main/web",
+        ScalableDimension="ecs:service:DesiredCount",
+        SuspendedState=only_scale_in,
+    )
+
+    assert world.schedule(1)["status"] == "changed"
+    saved = world.stored().saved_before_zero
+    assert saved is not None
+    assert saved.suspended == Suspension(dynamic_in=True)
+
+    # While web sleeps, someone resumes every kind of scaling: the morning puts back the one flag saved.
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/main/web",
+        ScalableDimension="ecs:service:DesiredCount",
+        SuspendedState=dict.fromkeys(only_scale_in, False),
+    )
+    world.clock.advance(hours=11)
+    morning = world.schedule(0)
+
+    assert morning["status"] == "changed"
+    assert morning["changes"][0]["after"]["suspended"] == {
+        "dynamic_in": True,
+        "dynamic_out": False,
+        "scheduled": False,
+    }
+    assert suspended_state() == only_scale_in
 
 
 def test_a_schedule_on_one_of_its_except_dates_is_skipped_and_audited(world: World) -> None:

@@ -401,3 +401,33 @@ def test_each_namespace_and_dimension_pair_gets_its_own_tagged_registration(tmp_
     ) == [("dynamodb", ["orders"]), ("ecs", ["web", "api"])]
     listing = granting(template, "application-autoscaling:ListTagsForResource")
     assert listing["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TARGET_TAG}": ["orders"]}}
+
+
+def test_the_function_passes_only_the_scheduler_role_and_only_to_scheduler(
+    template: Template, simulator: Simulator
+) -> None:
+    statements = json.dumps(deployed(function_statements(template)))
+    role_token = (
+        "${"
+        + next(
+            iter(template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "deckhand-capacity-scheduler"}}))
+        )
+        + ".Arn}"
+    )
+    new = {"Version": "2012-10-17", "Statement": json.loads(statements.replace(role_token, SCHEDULER_ROLE_ARN))}
+
+    def pass_role(role: str, service: str) -> bool:
+        return simulator.evaluate(
+            Simulation(
+                principal=CAPACITY_SESSION,
+                action="iam:PassRole",
+                resource=role,
+                resource_account=ACCOUNT,
+                context={"iam:PassedToService": service},
+                identity_policies=[SimPolicy("capacity", new)],
+            )
+        ).allowed
+
+    assert pass_role(SCHEDULER_ROLE_ARN, "scheduler.amazonaws.com")
+    assert not pass_role(SCHEDULER_ROLE_ARN, "lambda.amazonaws.com")
+    assert not pass_role(f"arn:aws:iam::{ACCOUNT}:role/admin", "scheduler.amazonaws.com")

@@ -23,8 +23,9 @@ from stacks.versions import REPO_ROOT
 from . import runner
 from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
 from .cleanup_scenarios import SCENARIOS as CLEANUP_SCENARIOS
-from .cli import Demo, Fired, Scenario, authorized, default_policy, resolve_function, status_of, wiring
+from .cli import Demo, Fired, Scenario, authorized, default_policy, resolve_function, say, status_of, wiring
 from .estate import PIPELINE
+from .iam import authorize
 from .rehearsal import redeployed, set_alarm
 
 SWITCHES = "switches"
@@ -531,6 +532,24 @@ def approver_leaves_a_later_approval_to_humans(demo: Demo) -> None:
         )
         [late] = [a for a in control(demo, "/_sandbox/state")["approvals"] if a["stage"] == LATE_APPROVAL]
         demo.step("the approval still waits for a human", "InProgress", late["status"])
+        approver = resolve_function(APPROVER, demo.endpoint)
+        params = {
+            "pipelineName": PIPELINE,
+            "stageName": LATE_APPROVAL,
+            "actionName": LATE_APPROVAL,
+            "result": {"summary": "Demo", "status": "Approved"},
+            "token": str(late["token"]),
+        }
+        call = {"service": "codepipeline", "operation": "PutApprovalResult", "params": params}
+        say(f"  $ python -m sandbox authorize {approver} --call codepipeline:PutApprovalResult '{json.dumps(params)}'")
+        answer = authorize.ask(demo.endpoint, authorize.asker(approver, demo.client), {"call": call})
+        for line in authorize.render(answer):
+            say(f"  {line}")
+        demo.step(
+            "and IAM alone would refuse it: PutApprovalResult is granted on the listed approvals only",
+            "ImplicitlyDenied",
+            answer["decision"],
+        )
         finish(demo, execution)
 
 

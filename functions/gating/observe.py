@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from functions.shared.clients import client
 from functions.shared.clock import parse_instant
@@ -21,6 +21,13 @@ from functions.shared.switches import SwitchBoard
 from . import mutes, pipeline
 from .model import AlarmObservation, AlarmValue, FreezeObservation, Observations
 from .policy import AlarmCheck, Gate, Metric
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import (
+        CompositeAlarmTypeDef,
+        DescribeAlarmsOutputTypeDef,
+        MetricAlarmTypeDef,
+    )
 
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
 NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 names
@@ -36,11 +43,11 @@ def alarm_name(arn: str) -> str:
     return arn.split(":", 6)[6]
 
 
-def _suppressed_until(raw: Mapping[str, Any], now: datetime) -> datetime | None:
+def _suppressed_until(raw: CompositeAlarmTypeDef, now: datetime) -> datetime | None:
     """When a composite alarm's actions suppression ends, if one holds now: such an alarm cannot vouch for health."""
     if raw.get("ActionsSuppressedBy") in ("Alarm", "ExtensionPeriod"):
         # Suppressed while the suppressor alarm is in ALARM, then for the extension period: a lower bound.
-        return now + timedelta(seconds=int(raw.get("ActionsSuppressorExtensionPeriod") or 0) + 60)
+        return now + timedelta(seconds=raw.get("ActionsSuppressorExtensionPeriod", 0) + 60)
     return None
 
 
@@ -59,15 +66,21 @@ def parse_cloudwatch_time(text: str) -> datetime:
     return parse_instant(text)
 
 
-def to_alarm(raw: Mapping[str, Any], kind: Literal["metric", "composite"], now: datetime) -> AlarmObservation:
+def to_alarm(
+    raw: MetricAlarmTypeDef | CompositeAlarmTypeDef,
+    kind: Literal["metric", "composite"],
+    now: datetime,
+    muted_until: datetime | None = None,
+) -> AlarmObservation:
+    """DescribeAlarms' view of one alarm (its model holds no mute: `with_mutes` adds the mute rules')."""
     state: AlarmValue = raw.get("StateValue", "INSUFFICIENT_DATA")
     return AlarmObservation(
-        name=raw["AlarmName"],
+        name=raw.get("AlarmName", ""),
         kind=kind,
         state=state,
         reason=raw.get("StateReason", ""),
         updated=_moment(raw.get("StateUpdatedTimestamp")) or now,
-        muted_until=_suppressed_until(raw, now),
+        muted_until=muted_until,
     )
 
 
@@ -82,9 +95,11 @@ def missing_alarm(name: str, now: datetime) -> AlarmObservation:
     )
 
 
-def from_describe(response: Mapping[str, Any], now: datetime) -> list[AlarmObservation]:
+def from_describe(response: DescribeAlarmsOutputTypeDef, now: datetime) -> list[AlarmObservation]:
     metric = [to_alarm(raw, "metric", now) for raw in response.get("MetricAlarms", [])]
-    return metric + [to_alarm(raw, "composite", now) for raw in response.get("CompositeAlarms", [])]
+    return metric + [
+        to_alarm(raw, "composite", now, _suppressed_until(raw, now)) for raw in response.get("CompositeAlarms", [])
+    ]
 
 
 def _describe(now: datetime, **selection: Any) -> Iterator[AlarmObservation]:

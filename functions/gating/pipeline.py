@@ -15,7 +15,13 @@ from functions.shared.clients import client
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.literals import FailureTypeType
-    from mypy_boto3_codepipeline.type_defs import JobDetailsTypeDef, PipelineExecutionSummaryTypeDef
+    from mypy_boto3_codepipeline.type_defs import (
+        GetPipelineStateOutputTypeDef,
+        JobDetailsTypeDef,
+        PipelineExecutionSummaryTypeDef,
+        PipelineExecutionTypeDef,
+        StageStateTypeDef,
+    )
 
 from .model import ExecutionObservation
 
@@ -120,30 +126,30 @@ def already_answered(error: Exception) -> bool:
 # --- executions ---------------------------------------------------------------------------------
 
 
-def to_execution(raw: Mapping[str, Any]) -> ExecutionObservation:
+def to_execution(raw: PipelineExecutionTypeDef) -> ExecutionObservation:
     """GetPipelineExecution's `pipelineExecution`."""
-    trigger = (raw.get("trigger") or {}).get("triggerType", "")
+    trigger = raw.get("trigger", {}).get("triggerType", "")
     return ExecutionObservation(
-        id=raw["pipelineExecutionId"],
+        id=raw.get("pipelineExecutionId", ""),
         trigger=trigger,
         rollback=raw.get("executionType") == "ROLLBACK"
         or "rollbackMetadata" in raw
         or trigger in ("ManualRollback", "AutomatedRollback"),
-        variables={v["name"]: str(v.get("resolvedValue", "")) for v in raw.get("variables") or []},
+        variables={v.get("name", ""): v.get("resolvedValue", "") for v in raw.get("variables", [])},
     )
 
 
-def get_execution(pipeline: str, execution_id: str) -> dict[str, Any]:
+def get_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef:
     response = client("codepipeline").get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
-    return dict(response["pipelineExecution"])
+    return response["pipelineExecution"]
 
 
-def find_execution(pipeline: str, execution_id: str) -> dict[str, Any]:
-    """The execution, or {} when CodePipeline no longer knows it (a late redelivery, a deleted pipeline)."""
+def find_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef | None:
+    """The execution, or None when CodePipeline no longer knows it (a late redelivery, a deleted pipeline)."""
     try:
         return get_execution(pipeline, execution_id)
     except client("codepipeline").exceptions.PipelineExecutionNotFoundException:
-        return {}
+        return None
 
 
 def execution(pipeline: str, execution_id: str) -> ExecutionObservation:
@@ -196,16 +202,16 @@ def stop_execution(pipeline: str, execution_id: str, reason: str, *, abandon: bo
 # --- pipeline state -----------------------------------------------------------------------------
 
 
-def pipeline_state(pipeline: str) -> dict[str, Any]:
-    return dict(client("codepipeline").get_pipeline_state(name=pipeline))
+def pipeline_state(pipeline: str) -> GetPipelineStateOutputTypeDef:
+    return client("codepipeline").get_pipeline_state(name=pipeline)
 
 
 def stage_names(pipeline: str) -> list[str]:
     stages = client("codepipeline").get_pipeline(name=pipeline)["pipeline"]["stages"]
-    return [str(stage["name"]) for stage in stages]
+    return [stage["name"] for stage in stages]
 
 
-def _stage(state: Mapping[str, Any], stage: str) -> Mapping[str, Any] | None:
+def _stage(state: GetPipelineStateOutputTypeDef, stage: str) -> StageStateTypeDef | None:
     return next((s for s in state.get("stageStates", []) if s.get("stageName") == stage), None)
 
 
@@ -219,43 +225,42 @@ class StageRun:
     last_change: datetime | None
 
 
-def latest_stage_run(state: Mapping[str, Any], stage: str) -> StageRun | None:
+def latest_stage_run(state: GetPipelineStateOutputTypeDef, stage: str) -> StageRun | None:
     found = _stage(state, stage)
-    latest = (found or {}).get("latestExecution")
+    latest = found.get("latestExecution") if found else None
     if not found or not latest:
         return None
     changes = [
         moment
         for action in found.get("actionStates", [])
-        if (moment := _instant((action.get("latestExecution") or {}).get("lastStatusChange"))) is not None
+        if (moment := _instant(action.get("latestExecution", {}).get("lastStatusChange"))) is not None
     ]
     return StageRun(
-        execution_id=latest.get("pipelineExecutionId", ""),
-        status=latest.get("status", ""),
+        execution_id=latest["pipelineExecutionId"],
+        status=latest["status"],
         rollback=latest.get("type") == "ROLLBACK",
         last_change=max(changes) if changes else None,
     )
 
 
-def stage_succeeded_at(state: Mapping[str, Any], stage: str) -> datetime | None:
+def stage_succeeded_at(state: GetPipelineStateOutputTypeDef, stage: str) -> datetime | None:
     """When `stage` last succeeded, if its latest run did."""
     run = latest_stage_run(state, stage)
     return run.last_change if run is not None and run.status == "Succeeded" else None
 
 
 def pending_approval_token(
-    state: Mapping[str, Any], stage: str, action: str, action_execution_id: str = ""
+    state: GetPipelineStateOutputTypeDef, stage: str, action: str, action_execution_id: str = ""
 ) -> str | None:
     """The token of the approval still waiting; None if it is answered, or is another run's than the event's."""
     found = _stage(state, stage)
-    for action_state in (found or {}).get("actionStates", []):
-        latest = action_state.get("latestExecution") or {}
+    for action_state in found.get("actionStates", []) if found else []:
+        latest = action_state.get("latestExecution", {})
         if action_state.get("actionName") != action:
             continue
-        if action_execution_id and latest.get("actionExecutionId") not in (None, action_execution_id):
+        if action_execution_id and latest.get("actionExecutionId", action_execution_id) != action_execution_id:
             return None
-        token = latest.get("token") if latest.get("status") == "InProgress" else None
-        return str(token) if token else None
+        return latest.get("token") or None if latest.get("status") == "InProgress" else None
     return None
 
 
@@ -267,21 +272,21 @@ class FailedAction:
     message: str
 
 
-def failed_action(state: Mapping[str, Any], execution_id: str) -> FailedAction | None:
+def failed_action(state: GetPipelineStateOutputTypeDef, execution_id: str) -> FailedAction | None:
     """The action that failed in `execution_id`, if the pipeline state still shows that run."""
     for stage in state.get("stageStates", []):
-        latest = stage.get("latestExecution") or {}
-        if latest.get("pipelineExecutionId") != execution_id or latest.get("status") != "Failed":
+        latest = stage.get("latestExecution")
+        if latest is None or latest["pipelineExecutionId"] != execution_id or latest["status"] != "Failed":
             continue
         for action in stage.get("actionStates", []):
-            run = action.get("latestExecution") or {}
+            run = action.get("latestExecution", {})
             if run.get("status") == "Failed":
-                error = run.get("errorDetails") or {}
+                error = run.get("errorDetails", {})
                 return FailedAction(
                     stage=stage.get("stageName", ""),
                     action=action.get("actionName", ""),
-                    code=str(error.get("code", "")),
-                    message=str(error.get("message") or run.get("summary") or ""),
+                    code=error.get("code", ""),
+                    message=error.get("message") or run.get("summary") or "",
                 )
         return FailedAction(stage=stage.get("stageName", ""), action="", code="", message="")
     return None

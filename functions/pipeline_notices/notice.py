@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, ValidationError
@@ -12,6 +11,9 @@ from pydantic import BaseModel, Field, ValidationError
 from functions.gating.pipeline import FailedAction, console_link
 from functions.shared.notify import Notice
 from functions.shared.refusal import cap
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline.type_defs import PipelineExecutionTypeDef
 
 DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
 STATES = ("FAILED", "STOPPED")
@@ -59,14 +61,15 @@ def ended_of(event: Any) -> Ended | None:
     )
 
 
-def _kind(execution: Mapping[str, Any]) -> str:
-    return "rollback execution" if execution.get("executionType") == "ROLLBACK" else "execution"
+def _kind(execution: PipelineExecutionTypeDef | None) -> str:
+    """None: CodePipeline no longer knows the execution (a late redelivery, a deleted pipeline)."""
+    return "rollback execution" if execution and execution.get("executionType") == "ROLLBACK" else "execution"
 
 
-def failed(ended: Ended, execution: Mapping[str, Any], action: FailedAction | None) -> Notice:
+def failed(ended: Ended, execution: PipelineExecutionTypeDef | None, action: FailedAction | None) -> Notice:
     link = console_link(ended.region, ended.pipeline)
     where = f" in stage {action.stage}" + (f", action {action.action}" if action.action else "") if action else ""
-    why = (action.message if action and action.message else "") or str(execution.get("statusSummary") or "")
+    why = (action.message if action and action.message else "") or (execution or {}).get("statusSummary", "")
     if action and action.message.startswith(GATE):
         next_step = f"Do what the gate's message says, then Retry the stage at {link}"
     else:
@@ -81,7 +84,7 @@ def failed(ended: Ended, execution: Mapping[str, Any], action: FailedAction | No
     )
 
 
-def stopped(ended: Ended, execution: Mapping[str, Any], reason: str) -> Notice:
+def stopped(ended: Ended, execution: PipelineExecutionTypeDef | None, reason: str) -> Notice:
     """`reason` is the execution's stopTrigger.reason (ListPipelineExecutions), as whoever stopped it wrote it."""
     link = console_link(ended.region, ended.pipeline)
     by_deckhand = reason.startswith(WATCHDOG)

@@ -89,8 +89,10 @@ def test_an_active_mute_rule_makes_the_alarm_muted_until_its_window_ends(sandbox
 
 def test_suppressed_actions_count_as_muted_for_at_least_the_extension_period() -> None:
     raw = describe(ActionsSuppressedBy="Alarm", ActionsSuppressorExtensionPeriod=180)
-    assert to_alarm(raw, "composite", NOW).muted_until == NOW + timedelta(seconds=240)
-    assert to_alarm(describe(ActionsSuppressedBy="WaitPeriod"), "composite", NOW).muted_until is None
+    [suppressed] = from_describe({"CompositeAlarms": [raw]}, NOW)
+    assert suppressed.muted_until == NOW + timedelta(seconds=240)
+    [waiting] = from_describe({"CompositeAlarms": [describe(ActionsSuppressedBy="WaitPeriod")]}, NOW)
+    assert waiting.muted_until is None
 
 
 # --- metrics, pure ---------------------------------------------------------------------------------

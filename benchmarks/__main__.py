@@ -96,7 +96,6 @@ def gate_decision() -> GateBench:
     from tests.support.gating import (
         captured_logs,
         fake_context,
-        gate_parameters,
         gating,
         open_sandbox,
         serve,
@@ -130,8 +129,8 @@ def gate_decision() -> GateBench:
                 sandbox.metric_alarm(name)
             sandbox.put_counts("RequestCount", 1000, 60, balancer)
             sandbox.put_counts("HTTPCode_Target_5XX_Count", 1, 60, balancer)
-            sandbox.create_pipeline(user_parameters=gate_parameters())
-            _, job = sandbox.at_gate(user_parameters=gate_parameters())
+            sandbox.create_pipeline()  # the gate places its job with GetJobDetails, not UserParameters
+            _, job = sandbox.at_gate()
             [checked] = policy.gates
             with counted_aws_calls() as calls:
                 rt = Runtime.build(sandbox.runtime.settings, clock=sandbox.clock)  # a cold container's runtime

@@ -403,11 +403,13 @@ class Cleanup(Construct):
 
     def _log_group_scoped(self, marked: Mapping[str, Mapping[str, Any]]) -> list[Scoped]:
         groups = self._arns("logs", "log-group:*")
+        # logs:DescribeLogGroups has no resource type (Service Authorization Reference, Amazon CloudWatch Logs): it
+        # is authorized on *, so it stays with the reads there.
         return [
             Scoped(
-                ("logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:DescribeLogStreams"),
+                ("logs:ListTagsForResource", "logs:DescribeLogStreams"),
                 groups,
-                "lists the log groups of the policy's regions, their tags, and whether one is empty",
+                "the tags of the log groups of the policy's regions, and whether one is empty",
             ),
             Scoped(
                 ("logs:PutRetentionPolicy", "logs:DeleteLogGroup"),

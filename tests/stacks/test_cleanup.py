@@ -445,6 +445,11 @@ OLD_ROLE = {
         },
         {
             "Effect": "Allow",
+            "Action": ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:DescribeLogStreams"],
+            "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*",
+        },
+        {
+            "Effect": "Allow",
             "Action": "cloudformation:DescribeStacks",
             "Resource": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/preview-*/*",
         },
@@ -517,8 +522,10 @@ def test_listing_a_clusters_tasks_was_refused_and_is_now_allowed_in_the_policys_
     assert not list_tasks(function_policy, f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/web").allowed
 
 
-@pytest.mark.parametrize("action", ["cloudformation:DescribeStacks", "cloudformation:ListStacks"])
-def test_describing_every_stack_was_refused_and_is_now_allowed(
+@pytest.mark.parametrize(
+    "action", ["cloudformation:DescribeStacks", "cloudformation:ListStacks", "logs:DescribeLogGroups"]
+)
+def test_listing_every_stack_or_log_group_was_refused_and_is_now_allowed(
     simulator: Simulator, function_policy: dict[str, Any], action: str
 ) -> None:
     assert not ask(simulator, OLD_ROLE, action, "*", FUNCTION_SESSION).allowed

@@ -468,14 +468,14 @@ class Cleanup(Construct):
             else ""
         )
         on_any = "; ".join(grants.wildcards.get("*", []))
-        xray = "nor do X-Ray's PutTraceSegments and PutTelemetryRecords support resource-level permissions. "
+        xray = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions. "
         reason = f"{reads}{on_any + '; ' if on_any else ''}{xray if role is self.function.role else ''}"
         acknowledgments = (
             [
                 Acknowledgment(
                     id="AwsSolutions-IAM5[Resource::*]",
-                    reason=f"{reason}Every other statement of this role names its resource types in the policy's "
-                    "regions.",
+                    reason=f"{reason}Every other statement of this role names its resources (or their types in the "
+                    "policy's regions).",
                 )
             ]
             if reason

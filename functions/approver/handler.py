@@ -94,8 +94,10 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
         rt.notifier.send(plan.paused(approval, pause))
         return {"status": "paused", "switch": pause.name}
 
-    def execution() -> ExecutionObservation:
-        return pipeline.execution(approval.pipeline, approval.execution_id)
+    def execution() -> ExecutionObservation | None:
+        """The event's execution, for an exemption; an id CodePipeline does not know exempts nothing."""
+        found = pipeline.find_execution(approval.pipeline, approval.execution_id)
+        return pipeline.to_execution(found) if found is not None else None
 
     decided = core.decide(gate, board, now, execution=execution)
     decision = decided.decision

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
@@ -145,11 +147,14 @@ def get_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef:
 
 
 def find_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef | None:
-    """The execution, or None when CodePipeline no longer knows it (a late redelivery, a deleted pipeline)."""
+    """The execution, or None when CodePipeline does not know it (a late redelivery, a deleted pipeline, an
+    event naming an execution id that is no execution id)."""
     try:
         return get_execution(pipeline, execution_id)
-    except client("codepipeline").exceptions.PipelineExecutionNotFoundException:
-        return None
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("PipelineExecutionNotFoundException", "ValidationException"):
+            return None
+        raise
 
 
 def execution(pipeline: str, execution_id: str) -> ExecutionObservation:

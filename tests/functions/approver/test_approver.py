@@ -194,3 +194,11 @@ def test_a_stale_started_event_never_approves_a_later_run_of_the_approval(sandbo
     result = run(stale, sandbox.runtime, WEB_APP)
     assert result["status"] != "approved"
     assert pending(sandbox, execution)["status"] == "InProgress"
+
+
+def test_an_event_naming_an_unknown_execution_is_left_to_humans_not_raised(sandbox: GatingSandbox) -> None:
+    """A red gate looks for an exemption on the event's execution: one CodePipeline does not know exempts nothing."""
+    _, event = at_approval(sandbox.live(), alarm="ALARM")
+    forged = {**event, "detail": {**event["detail"], "execution-id": "gone-0000"}}
+    result = run(forged, sandbox.runtime, WEB_APP)
+    assert result["status"] == "left-to-humans"

@@ -1,6 +1,7 @@
 """The cleanup duty's wiring: its function, report bucket, schedules, and permissions scoped by tags."""
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -17,6 +18,7 @@ from functions.cleanup.config import CleanupConfig
 from functions.cleanup.handler import handle
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Permissions
+from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.shared import clients
 from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
@@ -25,7 +27,7 @@ from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.cleanup import FINAL_SNAPSHOT_TAGS, Grants, Scoped, check_environment_size, grant_kind
 from stacks.deckhand_stack import DeckhandStack
 from stacks.versions import REPO_ROOT
-from tests.functions.cleanup.kinds.support import iam_actions
+from tests.functions.cleanup.kinds.support import iam_action, iam_actions
 from tests.support.deployed import NOW, Deployed
 from tests.support.template import (
     as_deployed,
@@ -362,8 +364,9 @@ def test_a_write_the_stack_cannot_scope_or_a_grant_no_kind_declares_fails_the_sy
 
 
 @pytest.fixture
-def run_estate(deployed: Deployed) -> None:
-    """Three old snapshots (taggable: marks are tags) and one untagged ECR image (marks in the audit table)."""
+def run_estate(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three old snapshots (taggable: marks are tags) and one untagged ECR image (marks in the audit table); the
+    function removes as the deleter role, as the stack sets it."""
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     ec2 = boto3.client("ec2", region_name="us-east-1")
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
@@ -374,14 +377,20 @@ def run_estate(deployed: Deployed) -> None:
     layer = {"mediaType": "application/octet-stream", "size": 1, "digest": "sha256:" + "a" * 64}
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
     ecr.put_image(repositoryName="web", imageManifest=json.dumps(manifest | {"config": layer, "layers": [layer]}))
+    monkeypatch.setenv(DELETER_ROLE_VARIABLE, "arn:aws:iam::123456789012:role/deckhand-cleanup-deleter")
 
 
 BUCKET = "deckhand-cleanup-reports"
 
 
-def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
-    no_default_amis: None, deployed: Deployed, run_estate: None, both_roles: list[dict[str, Any]]
+def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_identity_that_makes_it(
+    no_default_amis: None,
+    deployed: Deployed,
+    run_estate: None,
+    cleanup_statements: list[dict[str, Any]],
+    deleter_statements: list[dict[str, Any]],
 ) -> None:
+    deleter_role = os.environ[DELETER_ROLE_VARIABLE]
     section = {
         "enabled": True,
         "grace_days": 7,
@@ -406,18 +415,29 @@ def test_every_call_of_plan_mark_act_stop_and_resume_is_granted_to_the_function(
         if "IndexName" not in params:
             on_table.add(f"dynamodb:{model.name}")
 
+    removals: set[str] = set()  # what the function does as the deleter role
+
+    def removal(model: Any, **_: Any) -> None:
+        removals.add(iam_action(model))
+
     with iam_actions() as made:
         clients._session().events.register("provide-client-params.dynamodb", table_call)
+        clients._assumed(deleter_role).events.register("provide-client-params", removal)
         assert invoke({"action": "plan"}, 100) == "planned"
         assert invoke(run, 100) == "done"  # marks: tags on snapshots, items for the image
         assert invoke(run, 120, remaining_ms=1_000) == "stopped"  # one action, then a checkpoint
         assert invoke({"action": "resume"}, 120) == "done"  # claims the checkpoint, acts on the rest
 
-    assert {"ec2:DeleteSnapshot", "ecr:BatchDeleteImage", "dynamodb:BatchWriteItem", "dynamodb:Query"} <= made
-    granted = {a for s in both_roles for a in s["Action"]}
+    assert {"ec2:CreateTags", "dynamodb:BatchWriteItem", "dynamodb:Query"} <= made
+    assert removals == {"ec2:DeleteSnapshot", "ecr:BatchDeleteImage"}
+    granted = {a for s in cleanup_statements for a in s["Action"]}
     assert made <= granted, sorted(made - granted)
+    assert removals <= {a for s in deleter_statements for a in s["Action"]}
     on_table_granted = {
-        a for s in both_roles for a in s["Action"] if any(".Arn}" in r and "/index/" not in r for r in s["Resource"])
+        a
+        for s in cleanup_statements
+        for a in s["Action"]
+        if any(".Arn}" in r and "/index/" not in r for r in s["Resource"])
     }
     assert on_table <= on_table_granted, sorted(on_table - on_table_granted)
 

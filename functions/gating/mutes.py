@@ -55,9 +55,9 @@ def window_end(rule: GetAlarmMuteRuleOutputTypeDef, now: datetime) -> datetime:
     if once is not None:
         try:
             zone = ZoneInfo(schedule.get("Timezone") or "UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        end = datetime.fromisoformat(once.group(1)).replace(tzinfo=zone).astimezone(UTC) + length
+            end = datetime.fromisoformat(once.group(1)).replace(tzinfo=zone).astimezone(UTC) + length
+        except (ZoneInfoNotFoundError, ValueError, OverflowError):
+            pass  # unreadable: the bound above stands
     expires = rule.get("ExpireDate")
     return min(end, expires) if expires is not None else end
 

@@ -180,3 +180,22 @@ def test_an_unknown_execution_is_rejected(estate: tuple[GatingSandbox, MutatingC
     result = answer("gate", payload, box, recorder)
     assert result["status"] == "rejected"
     assert "execution_id: 'no-such-execution'" in result["errors"][0]
+
+
+SHIPPED = {
+    "watchdog": ("events/watchdog", "not a CloudWatch alarm state change"),
+    "approver": ("events/approver", "not a Manual approval action reaching STARTED"),
+    "pipeline-notices": ("events/pipeline-notices", "not a pipeline execution that FAILED or was STOPPED"),
+}
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_the_console_test_events_shipped_are_read_as_their_functions_events(
+    estate: tuple[GatingSandbox, MutatingCalls], name: str
+) -> None:
+    folder, unread = SHIPPED[name]
+    shipped = sorted(Path(folder).glob("*.json"))
+    assert shipped
+    for path in shipped:
+        result = answer(name, json.loads(path.read_text()), *estate)
+        assert unread not in str(result.get("reason")), path.name

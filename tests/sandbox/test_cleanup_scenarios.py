@@ -5,9 +5,16 @@ from pathlib import Path
 
 import pytest
 
+from functions.cleanup.kinds import images
+from functions.cleanup.kinds.base import Candidate, Resource, Scope
+from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
+from functions.cleanup.kinds.images import Rule
+from functions.shared import clients
+from sandbox import REGION
 from sandbox.cleanup_scenarios import Expected, expected, missing, present, removed, without_grant
 from sandbox.cli import Demo, Functions, Paths
 from sandbox.estate import Estate, recorded, seed
+from tests.sandbox.test_gaps import Client, control
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +87,34 @@ def test_a_removed_grant_leaves_the_statements_other_actions() -> None:
     assert without_grant(document, "ec2:ReleaseAddress")["Statement"] == [
         {"Effect": "Allow", "Action": ["ec2:DeleteVolume"], "Resource": "*"}
     ]
+
+
+def test_an_amis_snapshot_the_sandbox_holds_in_use_right_after_deregistration_is_deleted_on_a_retry(
+    endpoint: str, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    mappings = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}]
+    image = ec2.register_image(Name="released", RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings)["ImageId"]
+    after = {"action": "DeregisterImage", "id": image}
+    failure = {"action": "DeleteSnapshot", "id": snapshot, "code": "InvalidSnapshot.InUse", "after": after}
+    assert control(endpoint, "POST", "/_sandbox/failures", failure)[0] == 200
+    for name, value in (("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv(DELETER_ROLE_VARIABLE, raising=False)
+    slept: list[float] = []
+    monkeypatch.setattr(images.time, "sleep", slept.append)
+    clients.reset()
+    resource = Resource("ami", image, REGION, datetime.now(UTC), details={"snapshots": [snapshot], "gib": 8})
+
+    try:
+        images.KIND.act(Scope("123456789012", REGION, "ami"), resource, Candidate("deregister", 0.4, "unused"), Rule())
+    finally:
+        clients.reset()
+
+    assert slept == [images.RELEASE_DELAYS[0]]  # refused once, deleted on the first retry
+    assert snapshot not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    answered = control(endpoint, "GET", "/_sandbox/failures")[1]["answered"]
+    assert [f["code"] for f in answered if f["id"] == snapshot] == ["InvalidSnapshot.InUse"]

@@ -1,4 +1,4 @@
-"""What the kinds share: tag conversions, TTL instants, batching, pagination, EC2 tagging, rule checks."""
+"""What the kinds share: tag conversions, TTL instants, batching, EC2 tagging, rule checks, the deleter role."""
 
 from __future__ import annotations
 

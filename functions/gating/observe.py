@@ -25,11 +25,14 @@ from .policy import AlarmCheck, Gate, Metric
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import (
         CompositeAlarmTypeDef,
+        DescribeAlarmsInputTypeDef,
         DescribeAlarmsOutputTypeDef,
+        GetMetricDataInputTypeDef,
         MetricAlarmTypeDef,
+        MetricDataQueryTypeDef,
     )
+    from mypy_boto3_resourcegroupstaggingapi.type_defs import GetResourcesInputTypeDef
 
-ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
 NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 names
 HOUR = 3600
 BAKE_LOOKBACK = timedelta(days=14)  # one-minute data lives 15 days
@@ -102,8 +105,13 @@ def from_describe(response: DescribeAlarmsOutputTypeDef, now: datetime) -> list[
     ]
 
 
-def _describe(now: datetime, **selection: Any) -> Iterator[AlarmObservation]:
-    request = {"AlarmTypes": ALARM_TYPES, "MaxRecords": 100, **selection}
+def _describe(now: datetime, names: Sequence[str] = (), prefix: str = "") -> Iterator[AlarmObservation]:
+    """The alarms named, or those whose name starts with `prefix`."""
+    request: DescribeAlarmsInputTypeDef = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100}
+    if names:
+        request["AlarmNames"] = list(names)
+    if prefix:
+        request["AlarmNamePrefix"] = prefix
     while True:
         response = client("cloudwatch").describe_alarms(**request)
         yield from from_describe(response, now)
@@ -113,7 +121,7 @@ def _describe(now: datetime, **selection: Any) -> Iterator[AlarmObservation]:
 
 
 def tagged_alarm_names(tags: Mapping[str, str]) -> list[str]:
-    request: dict[str, Any] = {
+    request: GetResourcesInputTypeDef = {
         "ResourceTypeFilters": ["cloudwatch:alarm"],
         "TagFilters": [{"Key": key, "Values": [value]} for key, value in sorted(tags.items())],
     }
@@ -135,9 +143,9 @@ def observe_alarms(check: AlarmCheck, now: datetime) -> tuple[AlarmObservation, 
     names = list(dict.fromkeys([*check.names, *(tagged_alarm_names(check.tags) if check.tags else [])]))
     found: dict[str, AlarmObservation] = {}
     for chunk in _chunks(names, NAMES_PER_CALL):
-        found.update((alarm.name, alarm) for alarm in _describe(now, AlarmNames=list(chunk)))
+        found.update((alarm.name, alarm) for alarm in _describe(now, names=chunk))
     for prefix in check.prefixes:
-        found.update((alarm.name, alarm) for alarm in _describe(now, AlarmNamePrefix=prefix))
+        found.update((alarm.name, alarm) for alarm in _describe(now, prefix=prefix))
     missing = [missing_alarm(name, now) for name in check.names if name not in found]
     return (*with_mutes(found, now).values(), *missing)
 
@@ -168,7 +176,7 @@ class MetricRequest:
 
     start: datetime
     end: datetime
-    queries: tuple[dict[str, Any], ...]
+    queries: tuple[MetricDataQueryTypeDef, ...]
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,7 @@ class MetricPlan:
         return tuple(request for request in (self.recent, self.budget) if request is not None)
 
     @property
-    def queries(self) -> tuple[dict[str, Any], ...]:
+    def queries(self) -> tuple[MetricDataQueryTypeDef, ...]:
         return tuple(query for request in self.requests for query in request.queries)
 
     @property
@@ -213,7 +221,7 @@ class MetricSums:
     bake_count: float | None = None
 
 
-def _query(query_id: str, metric: Metric, period: int) -> dict[str, Any]:
+def _query(query_id: str, metric: Metric, period: int) -> MetricDataQueryTypeDef:
     return {
         "Id": query_id,
         "MetricStat": {
@@ -239,7 +247,7 @@ def _start_rounding(span: int) -> int:
     return 60 if span <= 15 * 86400 else 300 if span <= 63 * 86400 else HOUR
 
 
-def _request(queries: list[dict[str, Any]], periods: list[int], needed: int, now: datetime) -> MetricRequest:
+def _request(queries: list[MetricDataQueryTypeDef], periods: list[int], needed: int, now: datetime) -> MetricRequest:
     """One call covering `needed` seconds back, a whole number of every period, ending where CloudWatch's
     rounding of StartTime for that span lets it."""
     unit = math.lcm(*periods)
@@ -249,10 +257,10 @@ def _request(queries: list[dict[str, Any]], periods: list[int], needed: int, now
 
 
 def plan_metrics(gate: Gate, now: datetime, bake_since: datetime | None) -> MetricPlan:
-    recent: list[dict[str, Any]] = []
+    recent: list[MetricDataQueryTypeDef] = []
     recent_periods: list[int] = [60]
     recent_needed = 0
-    budget: list[dict[str, Any]] = []
+    budget: list[MetricDataQueryTypeDef] = []
     budget_needed = 0
     burn: tuple[int, ...] = ()
     budget_minutes: int | None = None
@@ -333,7 +341,7 @@ def to_series(results: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[date
 def observe_metrics(plan: MetricPlan) -> MetricSums:
     results: list[Mapping[str, Any]] = []
     for call in plan.requests:
-        request: dict[str, Any] = {
+        request: GetMetricDataInputTypeDef = {
             "MetricDataQueries": list(call.queries),
             "StartTime": call.start,
             "EndTime": call.end,

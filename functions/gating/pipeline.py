@@ -18,10 +18,12 @@ from functions.shared.clients import client
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.literals import FailureTypeType
     from mypy_boto3_codepipeline.type_defs import (
+        ExecutionDetailsTypeDef,
         GetPipelineStateOutputTypeDef,
         JobDetailsTypeDef,
         PipelineExecutionSummaryTypeDef,
         PipelineExecutionTypeDef,
+        PutJobSuccessResultInputTypeDef,
         StageStateTypeDef,
     )
 
@@ -100,10 +102,10 @@ def succeed_job(
     continuation_token: str | None = None,
     percent_complete: int | None = None,
 ) -> None:
-    details: dict[str, Any] = {"summary": clip(summary, MAX_EXECUTION_SUMMARY)}
+    details: ExecutionDetailsTypeDef = {"summary": clip(summary, MAX_EXECUTION_SUMMARY)}
     if percent_complete is not None:
         details["percentComplete"] = max(0, min(100, percent_complete))
-    request: dict[str, Any] = {"jobId": job_id, "executionDetails": details}
+    request: PutJobSuccessResultInputTypeDef = {"jobId": job_id, "executionDetails": details}
     if continuation_token is not None:
         if not 1 <= len(continuation_token) <= MAX_CONTINUATION_TOKEN:
             raise ValueError(f"continuation token of {len(continuation_token)} characters")

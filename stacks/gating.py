@@ -224,8 +224,9 @@ class Gating(Construct):
         core.grant_state(self.watchdog.role, ["dynamodb:PutItem", "dynamodb:DeleteItem"], [LOCK_PREFIX])
 
     def _grant_mute_reads(self, function: DeckhandFunction) -> None:
-        """Alarm mute rules: a muted alarm vouches for nothing. ListAlarmMuteRules names no mute rule, so AWS
-        authorizes it on "*"; GetAlarmMuteRule names one (alarm-mute-rule:NAME)."""
+        """Alarm mute rules: a muted alarm vouches for nothing. ListAlarmMuteRules names no mute rule (the SAR
+        gives it the alarm-mute-rule type), so it is granted on "*", which covers the list whichever ARN AWS
+        authorizes it on; GetAlarmMuteRule names one (alarm-mute-rule:NAME)."""
         stack = Stack.of(self)
         function.role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:ListAlarmMuteRules"], resources=["*"]))
         function.role.add_to_policy(
@@ -271,9 +272,13 @@ class Gating(Construct):
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the gating roles hold, with why, beside their policy (closest to the finding)."""
         x_ray = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+        mute_list = (
+            "; cloudwatch:ListAlarmMuteRules lists the account's mute rules and names none: granted on *, "
+            "which matches however AWS resolves the list"
+        )
         reads = (
             "; cloudwatch:GetMetricData and tag:GetResources support none either (the metrics and tags read are "
-            "named in the request); cloudwatch:ListAlarmMuteRules names no mute rule, so AWS authorizes it on *"
+            "named in the request)" + (mute_list if self.alarm_arns else "")
         )
         jobs = (
             "; codepipeline:GetJobDetails, PutJobSuccessResult and PutJobFailureResult have no resource type in "
@@ -298,8 +303,7 @@ class Gating(Construct):
         tail = ". Every other statement of this role names its resources."
         roles = [(self.gate, x_ray + reads + jobs, reading), (self.approver, x_ray + reads, reading)]
         if self.watched_pipelines:
-            watchdog_reads = "; cloudwatch:ListAlarmMuteRules names no mute rule, so AWS authorizes it on *"
-            roles.append((self.watchdog, x_ray + watchdog_reads, [mute_rules]))
+            roles.append((self.watchdog, x_ray + mute_list, [mute_rules]))
         for function, text, more in roles:
             Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(
                 Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=text + tail), *more

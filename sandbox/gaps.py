@@ -1128,7 +1128,9 @@ def _mute_window(rule: JSON, now: datetime) -> tuple[datetime, datetime] | None:
     schedule = rule["Rule"]["Schedule"]
     found = MUTE_DURATION.match(schedule["Duration"])
     if found is None:
-        raise ApiError("ValidationError", f"Duration {schedule['Duration']!r} is not an ISO 8601 duration from PT1M to P15D")
+        raise ApiError(
+            "ValidationError", f"Duration {schedule['Duration']!r} is not an ISO 8601 duration from PT1M to P15D"
+        )
     days, hours, minutes = (int(part or 0) for part in found.groups())
     length = timedelta(days=days, hours=hours, minutes=minutes)
     zone = ZoneInfo(schedule.get("Timezone") or "UTC")

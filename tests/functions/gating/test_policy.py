@@ -71,6 +71,7 @@ def test_a_good_gating_section_loads_with_its_defaults() -> None:
     ]
     assert gate.exemption.rollbacks is True
     assert gate.exemption.waive == ["alarms", "bake", "error_budget", "window"]
+    assert gate.approvals == []  # every approval stays with humans unless the policy lists it
 
 
 # (id, gate keys, key path, bad value as shown, expectation)
@@ -206,6 +207,20 @@ BAD_GATES: list[tuple[str, str, str, str, str]] = [
         "gating.gates[0].timeout_minutes",
         "got 0",
         "greater than or equal to 1",
+    ),
+    (
+        "approvals without names",
+        "      approvals: true\n",
+        "gating.gates[0].approvals",
+        "got True",
+        'name the manual approval actions that stand before this stage, as ["STAGE/ACTION", ...]',
+    ),
+    (
+        "an approval that is no STAGE/ACTION",
+        "      approvals: [Approve]\n",
+        "gating.gates[0].approvals",
+        "got ['Approve']",
+        "'Approve': expected STAGE/ACTION, two CodePipeline names",
     ),
 ]
 

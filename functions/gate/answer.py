@@ -33,6 +33,9 @@ REASON_CHARS = 600  # per reason, so that one long reason cannot push out the ot
 Kind = Literal["success", "continue", "failure"]
 
 
+MAX_ATTEMPT = 100_000  # a day of checks a second apart: more is no token of ours
+
+
 @dataclass(frozen=True)
 class Progress:
     """What the continuation token carries from one check of a job to the next."""
@@ -55,10 +58,11 @@ class Progress:
             return cls(now)
         try:
             data = json.loads(token)
-            first = parse_instant(str(data["first_seen"]))
-            return cls(first if first <= now else now, max(1, int(data.get("attempt", 1))))
-        except (ValueError, KeyError, TypeError):
+            first = parse_instant(str(data["first_seen"])).astimezone(UTC)  # year 1 at +14:00 overflows here
+            attempt = min(max(1, int(data.get("attempt", 1))), MAX_ATTEMPT)
+        except (ValueError, KeyError, TypeError, OverflowError):
             return cls(now)
+        return cls(first if first <= now else now, attempt)
 
 
 @dataclass(frozen=True)

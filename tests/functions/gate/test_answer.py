@@ -136,6 +136,17 @@ def test_a_token_we_cannot_read_restarts_the_clock() -> None:
     assert Progress.parse(future, NOW) == Progress(NOW, 4)
 
 
+def test_a_token_at_the_edges_of_time_restarts_the_clock_instead_of_overflowing() -> None:
+    """A job event's token is the invoker's word: year 1 at +14:00, an infinite attempt, must not raise."""
+    for token in (
+        '{"first_seen": "0001-01-01T00:00:00+14:00", "attempt": 2}',
+        '{"first_seen": "2026-01-01T00:00:00+00:00", "attempt": Infinity}',
+    ):
+        assert Progress.parse(token, NOW) == Progress(NOW)
+    many = json.dumps({"first_seen": NOW.isoformat(), "attempt": 10**30})
+    assert Progress.parse(many, NOW).attempt == 100_000
+
+
 def test_the_pause_text_says_who_until_when_and_why() -> None:
     pause = SwitchState(name="pause-all", on=True, reason="incident 42", set_by="bob", expires_at=NOW)
     assert pause_text(pause, "web-app/Deploy") == (

@@ -126,8 +126,14 @@ def test_the_stored_state_survives_its_json_round_trip(
 
 
 def test_going_to_zero_saves_and_restoring_forgets() -> None:
-    zero = after(Stored(), change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), Suspension()), profile="zero"), NOW)
-    assert (zero.saved_before_zero, zero.last_changes, zero.profile) == (Saved(Levels(2, 9), Suspension()), (NOW,), "zero")
+    zero = after(
+        Stored(), change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), Suspension()), profile="zero"), NOW
+    )
+    assert (zero.saved_before_zero, zero.last_changes, zero.profile) == (
+        Saved(Levels(2, 9), Suspension()),
+        (NOW,),
+        "zero",
+    )
 
     later = NOW + timedelta(hours=8)
     day = after(zero, change(Levels(0, 0), Levels(2, 9), restored=True, profile="day"), later)

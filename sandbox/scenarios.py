@@ -25,7 +25,7 @@ from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
 from .cleanup_scenarios import SCENARIOS as CLEANUP_SCENARIOS
 from .cli import Demo, Fired, Scenario, authorized, default_policy, resolve_function, say, status_of, wiring
 from .estate import PIPELINE
-from .iam import authorize
+from .iam import authorize, deliveries
 from .rehearsal import redeployed, set_alarm
 
 SWITCHES = "switches"
@@ -670,6 +670,35 @@ def watchdog_rolls_back(demo: Demo) -> None:
             advance(demo, rollback["pipelineExecutionId"], GATED_STAGE, "Succeeded")
 
 
+def error_alarm_reaches_the_topic(demo: Demo) -> None:
+    """A function failing sets off its error alarm, whose notice reaches the operators' topic through its policies."""
+    alarm = f"{resolve_function('gate', demo.endpoint)}-errors"
+    cloudwatch, sns, sqs = demo.client("cloudwatch"), demo.client("sns"), demo.client("sqs")
+    (topic,) = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmActions"]
+    inbox = sqs.create_queue(QueueName="demo-operator-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)["SubscriptionArn"]
+    try:
+        before = deliveries.ledger(demo.endpoint)["deliveries"]
+        set_alarm(demo, alarm, "ALARM", "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).")
+        demo.step(
+            "CloudWatch may publish the alarm to the encrypted topic: the delivery is authorized",
+            1,
+            deliveries.ledger(demo.endpoint)["deliveries"] - before,
+        )
+        received = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        notices = [json.loads(json.loads(m["Body"])["Message"]) for m in received]
+        demo.step(
+            "the operators' inbox gets the alarm's notice",
+            [(alarm, "ALARM")],
+            [(n["AlarmName"], n["NewStateValue"]) for n in notices],
+        )
+    finally:
+        set_alarm(demo, alarm, "OK", "Demo: back to normal")
+        sns.unsubscribe(SubscriptionArn=subscription)
+        sqs.delete_queue(QueueUrl=inbox)
+
+
 def outcomes(fired: list[Fired]) -> list[Any]:
     return [
         stage.get("outcome")
@@ -1048,6 +1077,7 @@ SCENARIOS: list[Scenario] = [
     approver_answers_approvals,
     approver_leaves_a_later_approval_to_humans,
     watchdog_rolls_back,
+    error_alarm_reaches_the_topic,
     gate_refuses_another_pipelines_job,
     gate_shadow_rule,
     *CAPACITY_SCENARIOS,

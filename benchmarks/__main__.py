@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import capacity
+from benchmarks import capacity, enforcement
 
 RUNS = 7
 HANDLERS = ["functions.switches.handler", "functions.gate.handler"]
@@ -185,6 +185,7 @@ def main() -> None:
     )
     print_calls(gate.job_calls)
     capacity.report()
+    enforcement.report()
     # Last: its closing `bench:` line must be the last line `make bench` prints.
     from benchmarks import cleanup
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import Field
 
 from functions.cleanup.kinds.base import KindRule
 from functions.shared.clients import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import ImageTypeDef
 
 T = TypeVar("T")
 Days = Annotated[int, Field(ge=0, le=3650)]
@@ -35,6 +38,17 @@ def ttl_instant(value: str | None) -> datetime | None:
         return utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
     except ValueError:
         return None
+
+
+def own_images(region: str) -> Iterator[ImageTypeDef]:
+    """Every AMI the account owns, disabled and deprecated ones too: each may still hold snapshots."""
+    pages = (
+        client("ec2", region)
+        .get_paginator("describe_images")
+        .paginate(Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True, PaginationConfig={"PageSize": 1000})
+    )
+    for page in pages:
+        yield from page.get("Images", [])
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

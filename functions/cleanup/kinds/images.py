@@ -36,6 +36,7 @@ from functions.cleanup.kinds.common import (
     chunks,
     deleter_role,
     error_code,
+    own_images,
     tag_ec2,
     tag_map,
 )
@@ -86,17 +87,7 @@ class Images:
     )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = (
-            client("ec2", scope.region)
-            .get_paginator("describe_images")
-            .paginate(
-                Owners=["self"],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-                PaginationConfig={"PageSize": 1000},
-            )
-        )
-        images = [image for page in listing for image in page.get("Images", [])]
+        images = list(own_images(scope.region))
         # A snapshot two AMIs were registered from stays with the one that is left.
         holders = Counter(snapshot for image in images for snapshot, _ in _snapshots(image))
         snapshot_tags = _snapshot_tags(scope.region, sorted(holders))

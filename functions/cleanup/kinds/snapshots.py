@@ -28,6 +28,7 @@ from functions.cleanup.kinds.common import (
     age_days,
     already_gone,
     deleter_role,
+    own_images,
     tag_ec2,
     tag_map,
     ttl_instant,
@@ -49,22 +50,11 @@ class Rule(KindRule):
 
 def image_snapshots(region: str) -> Iterator[tuple[str, str, str]]:
     """(snapshot id, AMI id, AMI state) for every snapshot behind one of the account's AMIs, in any state."""
-    listing = (
-        client("ec2", region)
-        .get_paginator("describe_images")
-        .paginate(
-            Owners=["self"],
-            IncludeDisabled=True,
-            IncludeDeprecated=True,
-            PaginationConfig={"PageSize": 1000},
-        )
-    )
-    for page in listing:
-        for image in page.get("Images", []):
-            for mapping in image.get("BlockDeviceMappings", []):
-                snapshot = mapping.get("Ebs", {}).get("SnapshotId")
-                if snapshot:
-                    yield snapshot, image["ImageId"], image.get("State", "unknown")
+    for image in own_images(region):
+        for mapping in image.get("BlockDeviceMappings", []):
+            snapshot = mapping.get("Ebs", {}).get("SnapshotId")
+            if snapshot:
+                yield snapshot, image["ImageId"], image.get("State", "unknown")
 
 
 def _resource(region: str, snapshot: SnapshotTypeDef) -> Resource:

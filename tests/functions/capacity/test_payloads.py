@@ -13,27 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.capacity.model import Levels
-from functions.shared import clients
 from functions.shared.refusal import ECHO_LIMIT
 from tests.functions.capacity.world import ALARM_SAMPLE, World
+from tests.support.recorders import MutatingCalls
 
-READS = ("Get", "Describe", "List", "Query", "Scan")
 ANSWERS = {"ok", "planned", "changed", "unchanged", "refused", "skipped", "paused", "failed", "rejected", "ignored"}
-
-
-class MutatingCalls:
-    """Every AWS call the function's clients make that is not a read, as service:Operation (botocore before-call)."""
-
-    def __init__(self) -> None:
-        self.made: list[str] = []
-        clients._session().events.register("before-call", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        if not model.name.startswith(READS):
-            self.made.append(f"{model.service_model.service_name}:{model.name}")
-
-    def close(self) -> None:
-        clients._session().events.unregister("before-call", self._record)
 
 
 @pytest.fixture

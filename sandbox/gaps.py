@@ -1491,13 +1491,14 @@ def _scheduler(account: str, region: str) -> EventBridgeSchedulerBackend:
     return scheduler_backends[account][region]
 
 
-class _SchedulerModel:
-    """What moto's CloudFormation needs of a Scheduler resource: named by `Name`, with an `Arn` attribute.
+class _NamedModel:
+    """What moto's CloudFormation needs of a resource the sandbox adds: named by one property, with an `Arn`.
 
     A mixin: moto finds resource types among CloudFormationModel's direct subclasses only.
     """
 
     TYPE = ""
+    NAME_PROPERTY = "Name"
 
     def __init__(self, name: str, arn: str) -> None:
         self.name = name
@@ -1507,9 +1508,9 @@ class _SchedulerModel:
     def physical_resource_id(self) -> str:
         return self.name
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
     @classmethod
     def cloudformation_type(cls) -> str:
@@ -1528,7 +1529,7 @@ class _SchedulerModel:
         return True
 
 
-class CfnScheduleGroup(_SchedulerModel, CloudFormationModel):
+class CfnScheduleGroup(_NamedModel, CloudFormationModel):
     """AWS::Scheduler::ScheduleGroup, created through moto's Scheduler backend."""
 
     TYPE = "AWS::Scheduler::ScheduleGroup"
@@ -1565,7 +1566,7 @@ class CfnScheduleGroup(_SchedulerModel, CloudFormationModel):
         _scheduler(account_id, region_name).schedule_groups.pop(self.name, None)
 
 
-class CfnSchedule(_SchedulerModel, CloudFormationModel):
+class CfnSchedule(_NamedModel, CloudFormationModel):
     """AWS::Scheduler::Schedule, created through moto's Scheduler backend, so that `tick` fires it."""
 
     TYPE = "AWS::Scheduler::Schedule"
@@ -1731,37 +1732,12 @@ class CfnEventInvokeConfig(_CfnAttachment, CloudFormationModel):
         backend.put_function_event_invoke_config(properties["FunctionName"], config)
 
 
-class CfnAlarm(CloudFormationModel):
+class CfnAlarm(_NamedModel, CloudFormationModel):
     """AWS::CloudWatch::Alarm on one metric, put through moto's CloudWatch backend (a metric-math alarm keeps its
     actions and loses its math, which nothing in the sandbox evaluates)."""
 
-    def __init__(self, name: str, arn: str) -> None:
-        self.name = name
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name != "Arn":
-            raise ValueError(f"AWS::CloudWatch::Alarm has no attribute {attribute_name!r} in the sandbox")
-        return self.arn
-
-    def is_created(self) -> bool:
-        return True
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
 
     @classmethod
     def create_from_cloudformation_json(

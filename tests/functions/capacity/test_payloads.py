@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from functions.capacity.model import Levels
 from functions.shared.refusal import ECHO_LIMIT
 from tests.functions.capacity.world import ALARM_SAMPLE, World
+from tests.support.payloads import JSON_VALUES, mutated
 from tests.support.recorders import MutatingCalls
 
 ANSWERS = {"ok", "planned", "changed", "unchanged", "refused", "skipped", "paused", "failed", "rejected", "ignored"}
@@ -146,34 +146,11 @@ SAMPLES: list[Any] = [
     {"trigger": "schedule", "target": "web", "profile": "zero", "schedule": 1},
     {"trigger": "override-revert", "target": "web", "override_set_at": "2026-11-20T08:00:00+00:00", "dry_run": True},
 ]
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12,
-)
 TRICKY = ["false", "off", 0, "999999999d", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "x" * 2000]
 
 
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> Any:
-    """A real sample with one key, at the top, in `detail` or in `detail.state`, replaced, removed or added."""
-    sample = json.loads(json.dumps(draw(st.sampled_from(SAMPLES))))
-    holders = [sample]
-    if isinstance(sample.get("detail"), dict):
-        holders.append(sample["detail"])
-        if isinstance(sample["detail"].get("state"), dict):
-            holders.append(sample["detail"]["state"])
-    holder = draw(st.sampled_from(holders))
-    key = draw(st.sampled_from([*holder, "extra"]))
-    if draw(st.booleans()) and key in holder:
-        del holder[key]
-    else:
-        holder[key] = draw(json_values | st.sampled_from(TRICKY))
-    return sample
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=json_values | mutated_samples())
+@given(event=JSON_VALUES | mutated(SAMPLES, tricky=TRICKY))
 def test_no_event_raises_or_changes_aws_when_refused(world: World, event: Any) -> None:
     recorder = MutatingCalls()
     try:

@@ -12,12 +12,12 @@ from typing import Any
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from functions.cleanup.config import CleanupConfig
 from functions.cleanup.handler import handle
 from functions.shared.refusal import ECHO_LIMIT
 from tests.support.deployed import NOW, Deployed
+from tests.support.payloads import JSON_VALUES, mutated
 from tests.support.recorders import MutatingCalls
 
 ACCOUNT = "123456789012"
@@ -103,30 +103,15 @@ def test_huge_values_are_echoed_capped(deployed: Deployed, mutating: MutatingCal
     assert mutating.made == []
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12,
-)
-
-
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> Any:
-    """A real sample or console event with one key, at the top or in `detail`, replaced, removed or added."""
-    sample = json.loads(json.dumps(draw(st.sampled_from(SAMPLES))))
-    target = sample["detail"] if isinstance(sample.get("detail"), dict) and draw(st.booleans()) else sample
-    key = draw(st.sampled_from([*target, "extra", "source", "dry_run", "group", "kinds", "regions"]))
-    if draw(st.booleans()) and key in target:
-        del target[key]
-    else:
-        target[key] = draw(
-            json_values | st.sampled_from(["false", "off", 0, [], ["ebs-snapshot", "ebs-snapshot"], "storage"])
-        )
-    return sample
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=json_values | mutated_samples())
+@given(
+    event=JSON_VALUES
+    | mutated(
+        SAMPLES,
+        tricky=["false", "off", 0, [], ["ebs-snapshot", "ebs-snapshot"], "storage"],
+        extra_keys=["extra", "source", "dry_run", "group", "kinds", "regions"],
+    )
+)
 def test_no_payload_raises_or_changes_aws_when_refused(deployed: Deployed, mutating: MutatingCalls, event: Any) -> None:
     mutating.made.clear()
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from functions.approver.handler import run as run_approver
 from functions.gate.handler import run as run_gate
@@ -20,6 +19,7 @@ from functions.shared import clients
 from functions.shared.refusal import ECHO_LIMIT
 from functions.watchdog.handler import run as run_watchdog
 from tests.support.gating import GatingSandbox, fake_context, gating, web_app_gate
+from tests.support.payloads import JSON_VALUES, mutated
 from tests.support.recorders import MutatingCalls
 
 REFUSALS = ("rejected", "ignored")
@@ -59,33 +59,6 @@ def answer(name: str, event: Any, box: GatingSandbox, recorder: MutatingCalls) -
     return result
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> Any:
-    """A real AWS sample with one value somewhere replaced by any JSON value, or removed."""
-    event = copy.deepcopy(draw(st.sampled_from(list(SAMPLES.values()))))
-    node = event
-    while True:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
-        if not keys:
-            return event
-        key = draw(st.sampled_from(keys))
-        child = node[key]
-        if not isinstance(child, dict | list) or not child or draw(st.booleans()):
-            if isinstance(node, dict) and draw(st.booleans()):
-                del node[key]
-            else:
-                node[key] = draw(JSON_VALUES)
-            return event
-        node = child
-
-
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -98,7 +71,7 @@ def test_any_json_value_gets_an_answer(estate: tuple[GatingSandbox, MutatingCall
 
 @pytest.mark.parametrize("name", list(HANDLERS))
 @FUZZ
-@given(event=mutated_samples())
+@given(event=mutated(list(SAMPLES.values())))
 def test_a_mutated_real_sample_gets_an_answer(
     estate: tuple[GatingSandbox, MutatingCalls], name: str, event: Any
 ) -> None:

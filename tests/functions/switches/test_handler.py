@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from functions.shared.refusal import ECHO_LIMIT
 from functions.switches.handler import run
 from tests.support.deployed import NOW, Deployed
+from tests.support.payloads import JSON_VALUES, mutated
 from tests.support.recorders import MutatingCalls
 
 FREEZE = {"action": "set", "switch": "freeze", "reason": "end of quarter", "expires_at": "2026-11-22T18:00:00Z"}
@@ -213,28 +214,10 @@ SAMPLES = [
     EDIT_EVENT,
     *(json.loads(path.read_text()) for path in sorted(Path("events/switches").glob("*.json"))),
 ]
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12,
-)
-
-
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> Any:
-    """A real sample with one key, at the top or in `detail`, replaced, removed or added."""
-    sample = json.loads(json.dumps(draw(st.sampled_from(SAMPLES))))
-    target = sample["detail"] if isinstance(sample.get("detail"), dict) and draw(st.booleans()) else sample
-    key = draw(st.sampled_from([*target, "extra"]))
-    if draw(st.booleans()) and key in target:
-        del target[key]
-    else:
-        target[key] = draw(json_values | st.sampled_from(["false", "off", 0, "999999999d", "0001-01-01T00:00+14:00"]))
-    return sample
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=json_values | mutated_samples())
+@given(event=JSON_VALUES | mutated(SAMPLES, tricky=["false", "off", 0, "999999999d", "0001-01-01T00:00+14:00"]))
 def test_no_event_raises_or_changes_aws_when_refused(deployed: Deployed, event: Any) -> None:
     recorder = MutatingCalls()
     try:

@@ -32,6 +32,12 @@ def tags(call: Call, resource: str) -> Context:
     return {}
 
 
+def deleting(call: Call, resource: str) -> Context:
+    """The stack's tags, and cloudformation:RoleArn, DeleteStack's own key, for the service role it names."""
+    role = call.params.get("RoleARN")
+    return {**tags(call, resource), **({"cloudformation:RoleArn": str(role)} if role else {})}
+
+
 def list_stacks_without_a_name(call: Call) -> Sequence[IamRequest]:
     return [] if call.params.get("StackName") else [IamRequest("cloudformation:ListStacks", "*")]
 
@@ -63,5 +69,5 @@ TABLE: Table = {
             ),
         ),
     ),
-    "DeleteStack": Row("cloudformation:DeleteStack", stack, tags, also=(PASS_ROLE,)),
+    "DeleteStack": Row("cloudformation:DeleteStack", stack, deleting, also=(PASS_ROLE,)),
 }

@@ -378,21 +378,14 @@ def test_delete_snapshot_carries_the_snapshots_current_tags_from_moto(aws: None)
     assert "aws:ResourceTag/deckhand:mark" not in requests_for(made)[0].context  # current tags, not remembered
 
 
-def test_deregister_image_deleting_its_snapshots_also_deletes_each_snapshot(aws: None) -> None:
+def test_deregister_image_deleting_its_snapshots_is_authorized_on_the_image_alone(aws: None) -> None:
+    """A snapshot the caller may not delete is kept and reported `missing-permissions` in DeleteSnapshotResults
+    (botocore's ec2 model): ec2:DeleteSnapshot on it does not decide the call."""
     ec2 = boto3.client("ec2", region_name=REGION)
     instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     image = ec2.create_image(InstanceId=instance, Name="web")["ImageId"]
-    snapshots = [
-        m["Ebs"]["SnapshotId"]
-        for m in ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"]
-        if "Ebs" in m
-    ]
-    assert snapshots
-    kept = requests_for(call("ec2", "DeregisterImage", ImageId=image))
-    both = requests_for(call("ec2", "DeregisterImage", ImageId=image, DeleteAssociatedSnapshots=True))
-    assert [r.action for r in kept] == ["ec2:DeregisterImage"]
-    assert [(r.action, r.resource) for r in both[1:]] == [
-        ("ec2:DeleteSnapshot", f"arn:aws:ec2:{REGION}::snapshot/{s}") for s in snapshots
+    assert requests_for(call("ec2", "DeregisterImage", ImageId=image, DeleteAssociatedSnapshots=True)) == [
+        request("ec2:DeregisterImage", f"arn:aws:ec2:{REGION}::image/{image}")
     ]
 
 
@@ -540,7 +533,12 @@ def test_an_object_in_a_bucket_encrypted_by_default_with_a_customer_key_needs_th
 def test_a_stack_deletion_with_a_service_role_passes_it_to_cloudformation(aws: None) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/stack-cleaner"
     assert requests_for(call("cloudformation", "DeleteStack", StackName="preview-42", RoleARN=role)) == [
-        request("cloudformation:DeleteStack", arn("cloudformation", "stack/preview-42/*")),
+        # cloudformation:RoleArn is DeleteStack's own condition key (SAR, AWS CloudFormation).
+        request(
+            "cloudformation:DeleteStack",
+            arn("cloudformation", "stack/preview-42/*"),
+            **{"cloudformation:RoleArn": role},
+        ),
         request("iam:PassRole", role, **{"iam:PassedToService": "cloudformation.amazonaws.com"}),
     ]
 

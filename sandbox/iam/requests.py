@@ -115,7 +115,8 @@ def _read(model: ServiceModel, request: Request, body: bytes) -> tuple[str, dict
     target = request.headers.get("X-Amz-Target")
     if target:
         return _read_json(model, target, body)
-    if model.protocol in ("query", "ec2"):
+    # A service answers every protocol its model lists (CloudWatch: CBOR, JSON and query), not only the first.
+    if {"query", "ec2"} & set(model.metadata.get("protocols") or [model.protocol]):
         return _read_query(model, request)
     if model.protocol in ("rest-json", "rest-xml"):
         return _read_rest(model, request, body)

@@ -80,12 +80,11 @@ def signed(
     return environ_of(sent.value.request)
 
 
-def signed_cbor(service: str, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """A Smithy RPC v2 CBOR request, serialized and signed by botocore as a client choosing CBOR sends it."""
+def signed_in(protocol: str, service: str, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A request in one of the protocols the service's model lists, serialized and signed by botocore as a client
+    choosing that protocol sends it."""
     model = botocore.session.get_session().get_service_model(service)
-    request_dict = create_serializer("smithy-rpc-v2-cbor").serialize_to_request(
-        dict(params), model.operation_model(operation)
-    )
+    request_dict = create_serializer(protocol).serialize_to_request(dict(params), model.operation_model(operation))
     prepare_request_dict(request_dict, endpoint_url=ENDPOINT)
     request = create_request_object(request_dict)
     SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), model.signing_name, REGION).add_auth(request)
@@ -117,16 +116,25 @@ def test_json_signed_as_another_name_is_found_by_its_signing_name() -> None:
 
 
 def test_cbor_reads_the_path_and_the_cbor_body() -> None:
-    environ = signed_cbor("cloudwatch", "DescribeAlarms", {"AlarmNames": ["web-5xx"], "MaxRecords": 10})
+    environ = signed_in(
+        "smithy-rpc-v2-cbor", "cloudwatch", "DescribeAlarms", {"AlarmNames": ["web-5xx"], "MaxRecords": 10}
+    )
     assert environ["PATH_INFO"] == "/service/GraniteServiceVersion20100801/operation/DescribeAlarms"
     assert parse_call(environ) == call("cloudwatch", "DescribeAlarms", {"AlarmNames": ["web-5xx"], "MaxRecords": 10})
 
 
 def test_cbor_codepipeline() -> None:
     params = {"pipelineName": "web-app", "stageName": "Deploy", "targetPipelineExecutionId": "e-1"}
-    assert parse_call(signed_cbor("codepipeline", "RollbackStage", params)) == call(
+    assert parse_call(signed_in("smithy-rpc-v2-cbor", "codepipeline", "RollbackStage", params)) == call(
         "codepipeline", "RollbackStage", params
     )
+
+
+def test_query_reaches_a_service_whose_model_lists_it_after_another_protocol() -> None:
+    """CloudWatch's model lists CBOR, JSON and query: a client that speaks query is read too, not refused."""
+    params = {"AlarmNames": ["web-5xx", "api-5xx"], "StateValue": "ALARM"}
+    environ = signed_in("query", "cloudwatch", "DescribeAlarms", params)
+    assert parse_call(environ) == call("cloudwatch", "DescribeAlarms", params)
 
 
 def test_query_unflattens_members_along_the_input_shape() -> None:

@@ -161,17 +161,49 @@ def _arn_pattern(template: str) -> re.Pattern[str]:
     return re.compile(".+".join(re.escape(part) for part in parts))
 
 
+# Global keys every request may carry; the tag keys (aws:ResourceTag, aws:RequestTag, aws:TagKeys) are not
+# among them: a request carries them only where the SAR lists them.
+GLOBAL_KEYS = {"aws:SecureTransport", "aws:RequestedRegion"}
+
+
+def _key_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\$\\\{[^}]+\\\}|<key>|tag-key", ".+", re.escape(template)), re.IGNORECASE)
+
+
 def sar_accepts(request: IamRequest) -> bool:
-    """The action exists, and a request on an ARN names one of the action's resource types."""
+    """The action exists, a request on an ARN names one of the action's resource types, and each context key is
+    one the SAR lists for the action or for that resource type (or a global key)."""
     prefix, _, name = request.action.partition(":")
     actions, resource_types = _sar(prefix)
     action = actions.get(name.lower())
     if action is None:
         return False
-    if request.resource == "*":
-        return True
-    templates = [resource_types[t["name"].lower()]["arn"] for t in action["resourceTypes"]]
-    return any(_arn_pattern(template).fullmatch(request.resource) for template in templates)
+    keys = [*GLOBAL_KEYS, *action["conditionKeys"]]
+    if request.resource != "*":
+        matched = [
+            t
+            for t in action["resourceTypes"]
+            if _arn_pattern(resource_types[t["name"].lower()]["arn"]).fullmatch(request.resource)
+        ]
+        if not matched:
+            return False
+        for t in matched:
+            keys += [*t["conditionKeys"], *resource_types[t["name"].lower()].get("conditionKeys", [])]
+    patterns = [_key_pattern(key) for key in keys]
+    return all(any(p.fullmatch(key) for p in patterns) for key in request.context)
+
+
+@pytest.fixture(autouse=True)
+def every_request_mapped_here_is_one_the_sar_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever call a test here maps, each of its requests is also checked against the SAR."""
+    mapped = requests_for
+
+    def checked(made: Call) -> list[IamRequest]:
+        found = mapped(made)
+        assert [r for r in found if not sar_accepts(r)] == []
+        return found
+
+    monkeypatch.setitem(globals(), "requests_for", checked)
 
 
 def test_every_row_is_an_operation_of_its_service_model() -> None:

@@ -2,11 +2,14 @@
 
 Snapshots and AMIs have no account in their ARN. Tagging on create is authorized as ec2:CreateTags with
 ec2:CreateAction (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+Every EC2 action takes ec2:Region, and each resource type EC2 tags takes ec2:ResourceTag/<key> beside
+aws:ResourceTag/<key>.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from moto.ec2.models import ec2_backends
 
@@ -43,7 +46,8 @@ def by(member: str) -> Callable[[Call], Sequence[str]]:
 
 
 def current_tags(call: Call, resource: str) -> Context:
-    return resource_tags(ec2_backends[call.account][call.region].tags.get(resource.rpartition("/")[2], {}))
+    found = ec2_backends[call.account][call.region].tags.get(resource.rpartition("/")[2], {})
+    return {**resource_tags(found), **{f"ec2:ResourceTag/{key}": value for key, value in found.items()}}
 
 
 def tagging(call: Call, resource: str) -> Context:
@@ -77,11 +81,20 @@ def tags_on_create(call: Call) -> Sequence[IamRequest]:
     tags = _specified_tags(call, "snapshot")
     if not tags:
         return []
-    context = {"ec2:CreateAction": call.operation, **request_tags(tags)}
+    context = {"ec2:Region": call.region, "ec2:CreateAction": call.operation, **request_tags(tags)}
     return [IamRequest("ec2:CreateTags", arn(call, "ec2", "snapshot/*", account=False), context)]
 
 
-TABLE: Table = {
+def regional(context: Callable[[Call, str], Context]) -> Callable[[Call, str], Context]:
+    """The row's own context and ec2:Region, the request's region."""
+
+    def found(call: Call, resource: str) -> Context:
+        return {"ec2:Region": call.region, **context(call, resource)}
+
+    return found
+
+
+ROWS: Table = {
     **{
         name: Row(f"ec2:{name}")
         for name in (
@@ -107,3 +120,5 @@ TABLE: Table = {
     "ReleaseAddress": Row("ec2:ReleaseAddress", by("AllocationId"), current_tags),
     "TerminateInstances": Row("ec2:TerminateInstances", by("InstanceIds"), current_tags),
 }
+
+TABLE: Table = {name: replace(row, context=regional(row.context)) for name, row in ROWS.items()}

@@ -245,6 +245,7 @@ def request(action: str, resource: str, **context: str | Sequence[str]) -> IamRe
 
 SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
 MARK: dict[str, str | list[str]] = {"aws:RequestTag/mark": "2026-12-06", "aws:TagKeys": ["mark"]}
+IN_REGION = {"ec2:Region": REGION}  # a condition key of every EC2 action (SAR)
 
 CASES = [
     pytest.param(
@@ -355,8 +356,8 @@ CASES = [
     pytest.param(
         call("ec2", "CreateTags", Resources=["snap-1", "i-2"], Tags=[{"Key": "mark", "Value": "2026-12-06"}]),
         [
-            request("ec2:CreateTags", f"arn:aws:ec2:{REGION}::snapshot/snap-1", **MARK),
-            request("ec2:CreateTags", arn("ec2", "instance/i-2"), **MARK),
+            request("ec2:CreateTags", f"arn:aws:ec2:{REGION}::snapshot/snap-1", **MARK, **IN_REGION),
+            request("ec2:CreateTags", arn("ec2", "instance/i-2"), **MARK, **IN_REGION),
         ],
         id="CreateTags outside a create has no ec2:CreateAction",
     ),
@@ -387,9 +388,14 @@ def test_create_snapshot_with_tags_is_authorized_as_create_tags_with_the_create_
     sent = {"aws:RequestTag/deckhand:keep-until": "2027-01-01T00:00:00Z", "aws:TagKeys": ["deckhand:keep-until"]}
     new_snapshot = f"arn:aws:ec2:{REGION}::snapshot/*"
     assert requests_for(made) == [
-        request("ec2:CreateSnapshot", new_snapshot, **sent),
-        request("ec2:CreateSnapshot", arn("ec2", f"volume/{volume}"), **{"aws:ResourceTag/team": "web"}),
-        request("ec2:CreateTags", new_snapshot, **{"ec2:CreateAction": "CreateSnapshot"}, **sent),
+        request("ec2:CreateSnapshot", new_snapshot, **sent, **IN_REGION),
+        request(
+            "ec2:CreateSnapshot",
+            arn("ec2", f"volume/{volume}"),
+            **{"aws:ResourceTag/team": "web", "ec2:ResourceTag/team": "web"},
+            **IN_REGION,
+        ),
+        request("ec2:CreateTags", new_snapshot, **{"ec2:CreateAction": "CreateSnapshot"}, **sent, **IN_REGION),
     ]
 
 
@@ -403,7 +409,8 @@ def test_delete_snapshot_carries_the_snapshots_current_tags_from_moto(aws: None)
         request(
             "ec2:DeleteSnapshot",
             f"arn:aws:ec2:{REGION}::snapshot/{snapshot}",
-            **{"aws:ResourceTag/deckhand:mark": "2026-12-01"},
+            **{"aws:ResourceTag/deckhand:mark": "2026-12-01", "ec2:ResourceTag/deckhand:mark": "2026-12-01"},
+            **IN_REGION,
         )
     ]
     ec2.delete_tags(Resources=[snapshot], Tags=[{"Key": "deckhand:mark"}])
@@ -417,7 +424,7 @@ def test_deregister_image_deleting_its_snapshots_is_authorized_on_the_image_alon
     instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     image = ec2.create_image(InstanceId=instance, Name="web")["ImageId"]
     assert requests_for(call("ec2", "DeregisterImage", ImageId=image, DeleteAssociatedSnapshots=True)) == [
-        request("ec2:DeregisterImage", f"arn:aws:ec2:{REGION}::image/{image}")
+        request("ec2:DeregisterImage", f"arn:aws:ec2:{REGION}::image/{image}", **IN_REGION)
     ]
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.calls import counted_aws_calls, print_calls
+
 # The change path, in the order the function makes them; everything else it calls is bookkeeping.
 CHANGE_PATH = (
     "dynamodb.GetItem",
@@ -75,10 +77,9 @@ def alarm_change() -> CapacityBench:
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from benchmarks.__main__ import counted_aws_calls
     from functions.capacity.config import CapacityConfig
     from functions.capacity.handler import run
-    from functions.shared.policy import load_policy
+    from stacks.policy import load_policy
     from functions.shared.runtime import Runtime
     from stacks.versions import REPO_ROOT
     from tests.support.deployed import deploy
@@ -123,8 +124,6 @@ def alarm_change() -> CapacityBench:
 
 
 def report() -> None:
-    from benchmarks.__main__ import print_calls
-
     bench = alarm_change()
     path, rest = sum(bench.change_path.values()), sum(bench.bookkeeping.values())
     print(

@@ -27,7 +27,8 @@ from functions.gating import pipeline
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gate, Gating, gate_after
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.entry import entry
+from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
@@ -114,8 +115,6 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
     return {"status": outcome, "dry_run": dry_run, "decision": core.document(decision)}
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run(event, runtime(), gating(), correlation_id=context.aws_request_id)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.entry import entry
+from functions.shared.observability import logger, metrics
 from functions.shared.refusal import Refused, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 
@@ -114,9 +115,7 @@ def run(
     return act(request, deps)
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(
         event,

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.audit import AuditRecord, new_id, to_json
-from functions.shared.observability import NAMESPACE, logger, metrics, tracer
+from functions.shared.entry import entry
+from functions.shared.observability import NAMESPACE, logger, metrics
 from functions.shared.refusal import Refused, cap, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 
@@ -232,9 +233,7 @@ def describe(command: Command) -> str:
     )
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     account = context.invoked_function_arn.split(":")[4]
     return handle(event, runtime(), config(), account=account, remaining_ms=context.get_remaining_time_in_millis)

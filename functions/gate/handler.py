@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.entry import entry
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,8 +49,6 @@ def run(
     return bindings.route(event, rt or bindings.runtime, gating or bindings.gating, context)
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)  # the job event holds live credentials
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run(event, context=context)

@@ -18,7 +18,8 @@ from functions.gating import pipeline
 from functions.gating.config import gating
 from functions.gating.policy import Gating
 from functions.shared.audit import AuditRecord, new_id
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.entry import entry
+from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
@@ -65,8 +66,6 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
     return {"status": "notified", "subject": notice.subject, "audit_id": record.id}
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run(event, runtime(), gating(), correlation_id=context.aws_request_id)

@@ -1,10 +1,8 @@
-"""Logger, Metrics and Tracer, set up once; the service name comes from POWERTOOLS_SERVICE_NAME."""
+"""Logger and Metrics, set up once; the service name comes from POWERTOOLS_SERVICE_NAME."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 NAMESPACE = "Deckhand"
 
 logger = Logger()
 metrics = Metrics(namespace=NAMESPACE)
-# Deckhand only calls AWS: patching botocore alone spares every cold start the other patches.
-tracer = Tracer(patch_modules=("botocore",))

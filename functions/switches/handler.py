@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from functions.shared.audit import AuditRecord, new_id
+from functions.shared.entry import entry
 from functions.shared.notify import Notice
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.observability import logger, metrics
 from functions.shared.refusal import Refused, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name, store
@@ -215,8 +216,6 @@ def run(event: Any, rt: Runtime, correlation_id: str = "") -> dict[str, Any]:
     return observe(change, rt, correlation_id)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, runtime(), correlation_id=context.aws_request_id)

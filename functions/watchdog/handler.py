@@ -34,7 +34,8 @@ from functions.gating.observe import from_describe
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.clients import client
-from functions.shared.observability import logger, metrics, tracer
+from functions.shared.entry import entry
+from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
@@ -197,8 +198,6 @@ def run(
     }
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run(event, runtime(), gating(), correlation_id=context.aws_request_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.__main__ import counted_aws_calls
+from benchmarks.calls import counted_aws_calls
 from functions.gate import handler as gate_handler
 from functions.gate.handler import run
 from functions.gating import observe

@@ -10,7 +10,7 @@ import boto3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.__main__ import counted_aws_calls
+from benchmarks.calls import counted_aws_calls
 from functions.gate import core
 from functions.gating import observe
 from functions.gating.observe import (

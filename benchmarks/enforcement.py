@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from sandbox import gaps
+from sandbox.gaps.app import SandboxApp, make_app, make_server
 
 HOST = "127.0.0.1"
 ROUNDS = 6
@@ -35,10 +35,10 @@ READS = {
 
 
 @contextmanager
-def sandbox_server() -> Iterator[tuple[str, gaps.SandboxApp]]:
+def sandbox_server() -> Iterator[tuple[str, SandboxApp]]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = gaps.make_app()
-    server = gaps.make_server(HOST, 0, app)
+    app = make_app()
+    server = make_server(HOST, 0, app)
     worker = threading.Thread(target=server.serve_forever, name="enforcement-bench", daemon=True)
     worker.start()
     try:

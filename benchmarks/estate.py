@@ -14,7 +14,8 @@ from typing import Any
 from moto.ec2.models import ec2_backends
 
 from benchmarks.plan import SNAPSHOTS_PER_VOLUME, SnapshotSpec
-from sandbox import ACCOUNT, REGION, gaps
+from sandbox import ACCOUNT, REGION
+from sandbox.gaps.control import backdate
 
 FOREIGN_ACCOUNT = "210987654321"
 PROTECT_TAG = "deckhand:protect"
@@ -53,9 +54,7 @@ def seed(specs: Sequence[SnapshotSpec], now: datetime) -> dict[int, str]:
         if mark is not None:
             tags[MARK_TAG] = mark
         ec2.create_tags([snapshot.id], tags)
-        gaps.backdate(
-            "ec2", "snapshot", snapshot.id, now - timedelta(days=spec.age_days), account=account, region=REGION
-        )
+        backdate("ec2", "snapshot", snapshot.id, now - timedelta(days=spec.age_days), account=account, region=REGION)
         if spec.foreign:
             ec2.add_create_volume_permission(snapshot.id, user_ids=[ACCOUNT], groups=[])
         if spec.behind_image:

@@ -29,7 +29,7 @@ from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, generic_filter, get_prefix
 
-from sandbox import gaps
+from sandbox.gaps.app import make_app, make_server
 
 HOST = "127.0.0.1"
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/")
@@ -233,11 +233,11 @@ def filled_gaps() -> Iterator[None]:
 def serve() -> Iterator[tuple[str, Meter]]:
     """The sandbox's moto app behind a Meter on a free localhost port, for the `with` block."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
-    app = gaps.make_app()
+    app = make_app()
     assert app.enforcer is not None
     app.enforcer.enabled = False  # Custodian, compared on the same server, has no role IAM could enforce
     meter = Meter(app)
-    server = gaps.make_server(HOST, 0, meter)
+    server = make_server(HOST, 0, meter)
     worker = threading.Thread(target=server.serve_forever, name="bench-moto", daemon=True)
     with filled_gaps():
         worker.start()

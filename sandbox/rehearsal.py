@@ -20,9 +20,9 @@ ACTIONS_FOR_STATE = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_D
 
 def set_alarm(demo: Demo, name: str, state: str, reason: str) -> dict[str, Any]:
     """Set the alarm's state, run its SNS actions as CloudWatch would, and return the state change event AWS emits."""
-    from . import gaps  # noqa: PLC0415 - moto's models load only for the scenarios that need them
+    from .gaps.cloudwatch import alarm_state_change  # noqa: PLC0415 - moto's models load only for the scenarios that need them
 
-    event = gaps.alarm_state_change(demo.client("cloudwatch"), name, state, reason, datetime.now(UTC))
+    event = alarm_state_change(demo.client("cloudwatch"), name, state, reason, datetime.now(UTC))
     run_alarm_actions(demo, event)
     return event
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import gaps
+from sandbox.gaps.events import event_matches
 
 LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]+:\d{12}:function:(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$")
 JSON_PATH_STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]|\[(?P<quote>['\"])(?P<quoted>.*?)(?P=quote)\]")
@@ -32,7 +32,7 @@ def route(event: dict[str, Any], *, events_client: Any) -> list[Route]:
     for rule in _rules(events_client):
         if rule.get("State") not in ENABLED or not rule.get("EventPattern"):
             continue
-        if not gaps.event_matches(rule["EventPattern"], event):
+        if not event_matches(rule["EventPattern"], event):
             continue
         for target in _targets(events_client, rule["Name"]):
             name = lambda_function_name(target["Arn"])

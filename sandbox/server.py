@@ -15,7 +15,9 @@ from types import FrameType
 
 from stacks.versions import REPO_ROOT, pinned_version
 
-from . import ACCOUNT, REGION, gaps
+from . import ACCOUNT, REGION
+from .gaps.app import make_app, make_server
+from .gaps.ssm import seed_powertools
 
 HOST = "127.0.0.1"  # what `localhost` resolves to for both boto3 and the CDK CLI
 DEFAULT_LOG = REPO_ROOT / ".sandbox" / "server.log"
@@ -33,9 +35,9 @@ def configure_logging(path: Path) -> None:
 
 
 def serve(port: int) -> None:
-    layer = gaps.seed_powertools(pinned_version("aws-lambda-powertools"), ACCOUNT, REGION)
+    layer = seed_powertools(pinned_version("aws-lambda-powertools"), ACCOUNT, REGION)
     log.info("seeded the Powertools layer parameter: %s", layer)
-    server = gaps.make_server(HOST, port, gaps.make_app())
+    server = make_server(HOST, port, make_app())
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

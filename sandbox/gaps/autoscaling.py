@@ -1,4 +1,5 @@
-"""Application Auto Scaling tags, which moto (5.2.5) lacks: TagResource, UntagResource, ListTagsForResource.
+"""Auto Scaling gaps: moto runs no instance refresh and does not answer DescribeInstanceRefreshes; Application
+Auto Scaling tags, which moto (5.2.5) lacks: TagResource, UntagResource, ListTagsForResource.
 
 Deckhand's capacity role may register only scalable targets tagged `deckhand:capacity-target` with a
 policy target's name (see stacks/capacity.py), so the sandbox must keep a scalable target's tags for the
@@ -10,13 +11,16 @@ ResourceNotFoundException; more than 50 tags, ValidationException (TagResource's
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from moto.applicationautoscaling.models import FakeScalableTarget, applicationautoscaling_backends
 from werkzeug.wrappers import Request, Response
 
-TARGET_PREFIX = "AnyScaleFrontendService."
-OPERATIONS = ("TagResource", "UntagResource", "ListTagsForResource")
+from sandbox.gaps.common import caller
+from sandbox.iam.model import Call
+
+TAG_OPERATIONS = ("TagResource", "UntagResource", "ListTagsForResource")
 MAX_TAGS = 50
 _TAGS = "sandbox_tags"
 
@@ -28,10 +32,15 @@ class TagError(Exception):
         self.message = message
 
 
-def operation(amz_target: str) -> str:
-    """The tagging operation an `X-Amz-Target` header asks of Application Auto Scaling, or ''."""
-    name = amz_target.removeprefix(TARGET_PREFIX)
-    return name if amz_target.startswith(TARGET_PREFIX) and name in OPERATIONS else ""
+def no_instance_refreshes(request: Request, call: Call) -> Response:
+    namespace = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+    body = (
+        f'<DescribeInstanceRefreshesResponse xmlns="{namespace}"><DescribeInstanceRefreshesResult>'
+        "<InstanceRefreshes></InstanceRefreshes></DescribeInstanceRefreshesResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</DescribeInstanceRefreshesResponse>"
+    )
+    return Response(body, content_type="text/xml")
 
 
 def find(account: str, region: str, arn: str) -> FakeScalableTarget | None:
@@ -67,9 +76,10 @@ def handle(operation: str, body: dict[str, Any], account: str, region: str) -> d
     return {}
 
 
-def answer(request: Request, operation: str, account: str, region: str) -> Response:
+def tags(request: Request, call: Call) -> Response:
+    """A scalable target tagging operation, answered as Application Auto Scaling does."""
     try:
-        result = handle(operation, json.loads(request.get_data() or b"{}"), account, region)
+        result = handle(call.operation, json.loads(request.get_data() or b"{}"), *caller(request))
     except TagError as error:
         return _error(error.code, error.message, 400)
     except (KeyError, TypeError, ValueError) as error:

@@ -14,7 +14,7 @@ from sandbox import REGION
 from sandbox.cleanup_scenarios import Expected, expected, missing, present, removed, without_grant
 from sandbox.cli import Demo, Functions, Paths
 from sandbox.estate import Estate, recorded, seed
-from tests.sandbox.test_gaps import Client, control
+from tests.support.sandbox_server import Client, control
 
 
 @pytest.fixture(scope="module")

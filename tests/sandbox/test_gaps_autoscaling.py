@@ -1,15 +1,14 @@
-"""Application Auto Scaling tags in the sandbox server: kept on the target, read as aws:ResourceTag by the IAM map."""
+"""The sandbox's Auto Scaling gaps: Application Auto Scaling tags, kept on the target and read as aws:ResourceTag by
+the IAM map; no instance refresh for an Auto Scaling group."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.iam import actions
 from sandbox.iam.model import Call
+from tests.support.sandbox_server import Client
 
 ACCOUNT = "123456789012"
 REGION = "eu-north-1"  # a region of this module's own: moto's backends are process-wide
@@ -18,8 +17,6 @@ TARGET = {
     "ResourceId": "table/orders",
     "ScalableDimension": "dynamodb:table:ReadCapacityUnits",
 }
-
-Client = Callable[[str], Any]
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +61,11 @@ def test_a_registration_is_authorized_with_the_target_s_tags(client: Client) -> 
     assert request.resource == arn
     assert request.context["aws:ResourceTag/deckhand:capacity-target"] == "orders"
     assert request.context["application-autoscaling:service-namespace"] == "dynamodb"
+
+
+# --- Auto Scaling instance refreshes ---------------------------------------------------------------------------
+
+
+def test_an_auto_scaling_group_has_no_instance_refresh(client: Client) -> None:
+    refreshes = client("autoscaling").describe_instance_refreshes(AutoScalingGroupName="workers", MaxRecords=5)
+    assert refreshes["InstanceRefreshes"] == []

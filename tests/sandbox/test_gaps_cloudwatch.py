@@ -1,11 +1,11 @@
-"""The sandbox's CloudWatch gaps: alarm mute rules as botocore's model has them, no mute on DescribeAlarms, and a
-ThrottlingException on GetMetricData through the failure route."""
+"""The sandbox's CloudWatch gaps: alarm mute rules as botocore's model has them, no mute on DescribeAlarms, a
+ThrottlingException on GetMetricData through the failure route, and the state change event an alarm emits."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,14 +14,18 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sandbox.gaps.cloudwatch import alarm_state_change
 from tests.support.gating import put_5xx_alarm
+from tests.support.sandbox_server import Client, sample_event
 
-Client = Callable[[str], Any]
+ACCOUNT = "123456789012"
+REGION = "eu-north-1"  # moto's backends are process-wide: keep to a region of this module's own
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def region() -> str:
-    return "eu-north-1"  # moto's backends are process-wide: keep to a region of this module's own
+    return REGION
 
 
 def at(moment: datetime) -> str:
@@ -118,3 +122,117 @@ def test_get_metric_data_throttles_through_the_failure_route(endpoint: str, regi
         cloudwatch.get_metric_data(MetricDataQueries=[query], **window)
     assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
     assert cloudwatch.get_metric_data(MetricDataQueries=[query], **window)["MetricDataResults"][0]["Id"] == "q"
+
+
+# --- alarm state changes ---------------------------------------------------------------------------------------
+
+
+def test_a_metric_alarm_state_change_event(client: Client) -> None:
+    cloudwatch = client("cloudwatch")
+    name = f"orders-5xx-{uuid.uuid4().hex[:6]}"
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription="5xx on the orders API",
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/orders/1"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    event = alarm_state_change(cloudwatch, name, "ALARM", "Threshold Crossed", NOW)
+    sample = sample_event("cloudwatch-alarm-state-change-metric.json")
+    assert set(event) == set(sample)
+    assert set(event["detail"]) == set(sample["detail"]) - {"muteDetail"}
+    assert (event["account"], event["region"], event["time"]) == (ACCOUNT, REGION, "2026-11-21T12:00:00Z")
+    assert event["resources"] == [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"]
+    assert event["detail"]["state"] == {
+        "value": "ALARM",
+        "reason": "Threshold Crossed",
+        "timestamp": "2026-11-21T12:00:00.000+0000",
+    }
+    # moto creates alarms in OK (AWS: INSUFFICIENT_DATA); the event reports whatever the alarm was in.
+    assert event["detail"]["previousState"]["value"] == "OK"
+    assert event["detail"]["previousState"]["reason"] == "Unchecked: Initial alarm creation"
+    [metric] = event["detail"]["configuration"]["metrics"]
+    assert metric["metricStat"] == {
+        "metric": {
+            "dimensions": {"LoadBalancer": "app/orders/1"},
+            "name": "HTTPCode_Target_5XX_Count",
+            "namespace": "AWS/ApplicationELB",
+        },
+        "period": 60,
+        "stat": "Sum",
+    }
+    assert metric["returnData"] is True
+    assert event["detail"]["configuration"]["description"] == "5xx on the orders API"
+    assert cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+    back = alarm_state_change(cloudwatch, name, "OK", "recovered", NOW + timedelta(minutes=5))
+    assert (back["detail"]["previousState"]["value"], back["detail"]["previousState"]["reason"]) == (
+        "ALARM",
+        "Threshold Crossed",
+    )
+
+
+def test_a_metric_math_alarm_lists_its_queries(client: Client) -> None:
+    cloudwatch = client("cloudwatch")
+    name = f"error-rate-{uuid.uuid4().hex[:6]}"
+    errors = {
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": "gate"}],
+    }
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        EvaluationPeriods=1,
+        Threshold=0.05,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[
+            {"Id": "errors", "MetricStat": {"Metric": errors, "Period": 300, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "rate", "Expression": "errors / 100", "Label": "error rate", "ReturnData": True},
+        ],
+    )
+    event = alarm_state_change(cloudwatch, name, "ALARM", "burning", NOW)
+    metrics = event["detail"]["configuration"]["metrics"]
+    assert [m["id"] for m in metrics] == ["errors", "rate"]
+    assert metrics[0]["metricStat"]["metric"]["dimensions"] == {"FunctionName": "gate"}
+    assert metrics[0]["returnData"] is False
+    assert metrics[1] == {"id": "rate", "expression": "errors / 100", "label": "error rate", "returnData": True}
+
+
+def test_a_composite_alarm_state_change_event(client: Client) -> None:
+    cloudwatch = client("cloudwatch")
+    child = f"cpu-{uuid.uuid4().hex[:6]}"
+    cloudwatch.put_metric_alarm(
+        AlarmName=child,
+        Namespace="AWS/EC2",
+        MetricName="CPUUtilization",
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    name = f"service-{uuid.uuid4().hex[:6]}"
+    rule = f"ALARM({child}) OR ALARM(network)"
+    cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=rule, AlarmDescription="orders service health")
+    [stored] = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert stored["AlarmRule"] == rule
+    alarm_state_change(cloudwatch, name, "INSUFFICIENT_DATA", "children missing", NOW - timedelta(hours=2))
+    alarm_state_change(cloudwatch, name, "OK", "rule evaluates to OK", NOW - timedelta(hours=1))
+    event = alarm_state_change(cloudwatch, name, "ALARM", f"{child} transitioned to ALARM", NOW)
+    sample = sample_event("cloudwatch-alarm-state-change-composite.json")
+    assert set(event) == set(sample)
+    assert event["detail"]["configuration"] == {"alarmRule": rule, "description": "orders service health"}
+    assert event["detail"]["previousState"]["value"] == "OK"
+    assert event["detail"]["previousState"]["reason"] == "rule evaluates to OK"
+    assert event["detail"]["state"]["value"] == "ALARM"
+    assert event["resources"] == [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"]
+
+
+def test_an_unknown_alarm_raises(client: Client) -> None:
+    with pytest.raises(LookupError):
+        alarm_state_change(client("cloudwatch"), "nope", "ALARM", "r", NOW)

@@ -30,7 +30,8 @@ from functions.shared import clients, runtime, settings
 from functions.shared.observability import logger
 from functions.shared.runtime import Runtime
 from functions.shared.switches import SwitchState, parameter_name
-from sandbox import gaps
+from sandbox.gaps.app import SandboxApp, make_app, make_server
+from sandbox.gaps.cloudwatch import alarm_state_change
 from tests.support.deployed import PATH, Deployed, deploy
 
 REGION = "us-east-1"
@@ -54,9 +55,9 @@ def put_5xx_alarm(cloudwatch: Any, name: str, tags: dict[str, str] | None = None
     )
 
 
-def serve(app: gaps.SandboxApp | None = None) -> Iterator[str]:
-    """`app` (default `gaps.make_app()`) on a free port in a thread, for as long as the caller iterates."""
-    server = gaps.make_server("127.0.0.1", 0, app or gaps.make_app())
+def serve(app: SandboxApp | None = None) -> Iterator[str]:
+    """`app` (default `make_app()`) on a free port in a thread, for as long as the caller iterates."""
+    server = make_server("127.0.0.1", 0, app or make_app())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -227,7 +228,7 @@ class GatingSandbox:
         return name
 
     def alarm_event(self, name: str, state: str, reason: str = "Threshold Crossed") -> dict[str, Any]:
-        return gaps.alarm_state_change(self.client("cloudwatch"), name, state, reason, self.clock.now)
+        return alarm_state_change(self.client("cloudwatch"), name, state, reason, self.clock.now)
 
     def put_counts(
         self, metric: str, per_minute: float, minutes: int, dimensions: dict[str, str] | None = None

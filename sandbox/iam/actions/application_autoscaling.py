@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 
+from sandbox.gaps.autoscaling import find, tags_of
 from sandbox.iam.actions.rows import Context, Row, Table, everything, request_tags, resource_tags
 from sandbox.iam.model import Call
-from sandbox.scalable_target_tags import find, tags_of
 
 
 def scalable_target(call: Call) -> Sequence[str]:

@@ -1,0 +1,20 @@
+"""Gap fillers over moto: the one package of the project that imports moto internals, one module per service.
+
+moto serves most of AWS; `app.SandboxApp` answers what it lacks or stubs through a dispatch table
+`(service, operation) -> handler` (each call read once with botocore's models) and hands everything else to moto,
+after the IAM enforcement of `sandbox.iam`. Where moto's CloudFormation skips a resource type, a service module
+adds its model.
+
+- `app`            the WSGI application (`make_app()`, `make_server()`) and the dispatch table
+- `codepipeline`   the pipeline runtime: executions, jobs, approvals, stop, rollback, their events
+- `awslambda`      provisioned concurrency; dead-letter and EventInvokeConfig; permission statements
+- `cloudwatch`     composite alarms, alarm mute rules, AWS::CloudWatch::Alarm, alarm state change events
+- `scheduler`      AWS::Scheduler::ScheduleGroup and AWS::Scheduler::Schedule
+- `autoscaling`    DescribeInstanceRefreshes; Application Auto Scaling tags
+- `sqs`, `sns`     queue and topic policies from CloudFormation
+- `kms`, `ssm`     key policies and tags from CloudFormation; the Powertools layer and its public parameter
+- `events`         EventBridge pattern matching
+- `failures`       an AWS error on one call (`/_sandbox/failures`), DynamoDB's partial BatchWriteItem
+- `control`        the `/_sandbox/...` routes
+- `cloudformation`, `common`, `store`   what the modules share
+"""

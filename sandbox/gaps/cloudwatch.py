@@ -1,0 +1,357 @@
+"""CloudWatch gaps: composite alarms (moto stores them but does not route PutCompositeAlarm), alarm mute rules
+(moto has none), AWS::CloudWatch::Alarm (moto's CloudFormation skips it), and the state change event an alarm
+emits (moto emits none).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+from werkzeug.wrappers import Request, Response
+
+from sandbox.gaps.cloudformation import NamedModel
+from sandbox.gaps.common import JSON, ApiError, caller, iso_z, utc_now
+from sandbox.iam.model import Call
+
+MuteRules = dict[tuple[str, str], dict[str, JSON]]  # (account, region) -> name -> the rule as put
+
+
+def put_composite_alarm(request: Request, call: Call) -> Response:
+    """moto stores composite alarms (a metric alarm with a rule) but does not route PutCompositeAlarm."""
+    account, region = caller(request)
+    body: JSON = json.loads(request.get_data() or b"{}")
+    if not body.get("AlarmName") or not body.get("AlarmRule"):
+        error = {"__type": "ValidationError", "message": "AlarmName and AlarmRule are required"}
+        return Response(json.dumps(error), status=400, content_type="application/x-amz-json-1.0")
+    arguments: JSON = dict.fromkeys(
+        (
+            "namespace",
+            "metric_name",
+            "metric_data_queries",
+            "comparison_operator",
+            "evaluation_periods",
+            "datapoints_to_alarm",
+            "period",
+            "threshold",
+            "statistic",
+            "extended_statistic",
+        )
+    )
+    arguments["description"] = body.get("AlarmDescription")
+    cloudwatch_backends[account][region].put_metric_alarm(
+        name=body["AlarmName"],
+        dimensions=[],
+        alarm_actions=body.get("AlarmActions", []),
+        ok_actions=body.get("OKActions", []),
+        insufficient_data_actions=body.get("InsufficientDataActions", []),
+        actions_enabled=body.get("ActionsEnabled", True),
+        rule=body["AlarmRule"],
+        tags=body.get("Tags"),
+        **arguments,
+    )
+    return Response("{}", content_type="application/x-amz-json-1.0")
+
+
+# Alarm mute rules: shapes and statuses from botocore's cloudwatch model (PutAlarmMuteRule, GetAlarmMuteRule,
+# ListAlarmMuteRules, DeleteAlarmMuteRule); DescribeAlarms shows no mute.
+
+MUTE_RULE_OPERATIONS = ("PutAlarmMuteRule", "GetAlarmMuteRule", "ListAlarmMuteRules", "DeleteAlarmMuteRule")
+MUTE_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2})\)$")
+MUTE_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+MUTE_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+CRON_NAMES = {
+    **{name: str(number) for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
+    **{
+        name: str(number)
+        for number, name in enumerate(
+            ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+        )
+    },
+}
+
+
+def _cron_field_matches(field_text: str, value: int) -> bool:
+    for written in field_text.upper().split(","):
+        part = CRON_NAMES.get(written, written)
+        if part == "*":
+            return True
+        low, _, high = part.partition("-")
+        if low.isdigit() and int(CRON_NAMES.get(low, low)) <= value <= int(CRON_NAMES.get(high, high) if high else low):
+            return True
+    return False
+
+
+def _mute_window(rule: JSON, now: datetime) -> tuple[datetime, datetime] | None:
+    """The window of `rule` that covers `now` or comes next (a one-time one), None when none does."""
+    schedule = rule["Rule"]["Schedule"]
+    found = MUTE_DURATION.match(schedule["Duration"])
+    if found is None:
+        raise ApiError(
+            "ValidationError", f"Duration {schedule['Duration']!r} is not an ISO 8601 duration from PT1M to P15D"
+        )
+    days, hours, minutes = (int(part or 0) for part in found.groups())
+    length = timedelta(days=days, hours=hours, minutes=minutes)
+    zone = ZoneInfo(schedule.get("Timezone") or "UTC")
+    once = MUTE_AT.match(schedule["Expression"])
+    if once is not None:
+        begins = datetime.fromisoformat(once.group(1)).replace(tzinfo=zone).astimezone(UTC)
+        return begins, begins + length
+    cron = MUTE_CRON.match(schedule["Expression"])
+    if cron is None:
+        raise ApiError("ValidationError", f"Expression {schedule['Expression']!r} is neither cron(...) nor at(...)")
+    minute = now.astimezone(zone).replace(second=0, microsecond=0)
+    for back in range(int(length.total_seconds() // 60)):
+        moment = minute - timedelta(minutes=back)
+        fields = (moment.minute, moment.hour, moment.day, moment.month, (moment.weekday() + 1) % 7)
+        if all(_cron_field_matches(text, value) for text, value in zip(cron.groups(), fields, strict=True)):
+            return moment.astimezone(UTC), moment.astimezone(UTC) + length
+    return None
+
+
+def _mute_status(rule: JSON, now: datetime) -> str:
+    expires = rule.get("ExpireDate")
+    if expires is not None and now >= datetime.fromtimestamp(expires, UTC):
+        return "EXPIRED"
+    starts = rule.get("StartDate")
+    window = _mute_window(rule, now)
+    if (starts is None or now >= datetime.fromtimestamp(starts, UTC)) and window and window[0] <= now < window[1]:
+        return "ACTIVE"
+    if MUTE_AT.match(rule["Rule"]["Schedule"]["Expression"]) and window and now >= window[1]:
+        return "EXPIRED"
+    return "SCHEDULED"
+
+
+def mute_rules(stored: MuteRules, request: Request, call: Call) -> Response:
+    """A mute rule operation (the caller holds the store's lock)."""
+    operation = call.operation
+    account, region = caller(request)
+    body: JSON = json.loads(request.get_data() or b"{}")
+    rules = stored.setdefault((account, region), {})
+    now = utc_now()
+    try:
+        if operation == "PutAlarmMuteRule":
+            rule: JSON = {
+                key: body[key]
+                for key in ("Name", "Description", "Rule", "MuteTargets", "StartDate", "ExpireDate")
+                if key in body
+            }
+            rule["AlarmMuteRuleArn"] = f"arn:aws:cloudwatch:{region}:{account}:alarm-mute-rule:{body['Name']}"
+            rule["LastUpdatedTimestamp"] = now.timestamp()
+            _mute_status(rule, now)  # refuses a schedule CloudWatch would refuse
+            rules[body["Name"]] = rule
+            result: JSON = {}
+        elif operation == "GetAlarmMuteRule":
+            found = rules.get(body.get("AlarmMuteRuleName", ""))
+            if found is None:
+                raise ApiError(
+                    "ResourceNotFoundException", f"Alarm mute rule {body.get('AlarmMuteRuleName')} not found"
+                )
+            result = {**found, "Status": _mute_status(found, now), "MuteType": "ALARM"}
+        elif operation == "ListAlarmMuteRules":
+            wanted = set(body.get("Statuses") or ("SCHEDULED", "ACTIVE", "EXPIRED"))
+            alarm = body.get("AlarmName")
+            result = {
+                "AlarmMuteRuleSummaries": [
+                    {
+                        "AlarmMuteRuleArn": rule["AlarmMuteRuleArn"],
+                        "Status": status,
+                        "MuteType": "ALARM",
+                        "LastUpdatedTimestamp": rule["LastUpdatedTimestamp"],
+                        **({"ExpireDate": rule["ExpireDate"]} if "ExpireDate" in rule else {}),
+                    }
+                    for rule in rules.values()
+                    if (status := _mute_status(rule, now)) in wanted
+                    and (alarm is None or alarm in rule.get("MuteTargets", {}).get("AlarmNames", []))
+                ]
+            }
+        else:
+            rules.pop(body.get("AlarmMuteRuleName", ""), None)
+            result = {}
+    except (KeyError, TypeError, ValueError) as error:
+        return _json_error(ApiError("ValidationError", f"invalid request: {error!r}"))
+    except ApiError as error:
+        return _json_error(error)
+    return Response(json.dumps(result), content_type="application/x-amz-json-1.0")
+
+
+def _json_error(error: ApiError) -> Response:
+    body = {"__type": error.code, "message": error.message}
+    return Response(json.dumps(body), status=error.status, content_type="application/x-amz-json-1.0")
+
+
+class CfnAlarm(NamedModel, CloudFormationModel):
+    """AWS::CloudWatch::Alarm on one metric, put through moto's CloudWatch backend (a metric-math alarm keeps its
+    actions and loses its math, which nothing in the sandbox evaluates)."""
+
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnAlarm:
+        p = cloudformation_json["Properties"]
+
+        def number(key: str) -> Any:
+            return float(p[key]) if key in p else None
+
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 0)),  # a metric-math alarm's periods are in its Metrics
+            threshold=number("Threshold"),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            datapoints_to_alarm=int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None,
+            extended_statistic=p.get("ExtendedStatistic"),
+            unit=p.get("Unit"),
+            actions_enabled=str(p.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(alarm.name, alarm.alarm_arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnAlarm,
+        new_resource_name: str,
+        cloudformation_json: JSON,
+        account_id: str,
+        region_name: str,
+    ) -> CfnAlarm:
+        cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.name])
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+def _describe_alarm(cloudwatch_client: Any, alarm_name: str) -> tuple[str, JSON]:
+    found = cloudwatch_client.describe_alarms(AlarmNames=[alarm_name], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    for kind in ("MetricAlarms", "CompositeAlarms"):
+        for alarm in found.get(kind, []):
+            if alarm["AlarmName"] == alarm_name:
+                return kind, alarm
+    raise LookupError(f"no alarm named {alarm_name}")
+
+
+def _cloudwatch_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def _metric_stat(metric: JSON, period: Any, stat: Any, unit: Any) -> JSON:
+    body: JSON = {
+        "metric": {
+            "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+            "name": metric["MetricName"],
+            "namespace": metric["Namespace"],
+        },
+        "period": period,
+        "stat": stat,
+    }
+    if unit:
+        body["unit"] = unit
+    return body
+
+
+def _alarm_configuration(kind: str, alarm: JSON) -> JSON:
+    config: JSON = {}
+    if alarm.get("AlarmDescription"):
+        config["description"] = alarm["AlarmDescription"]
+    if kind == "CompositeAlarms":
+        config["alarmRule"] = alarm["AlarmRule"]
+        for source, target in (
+            ("ActionsSuppressor", "actionsSuppressor"),
+            ("ActionsSuppressorWaitPeriod", "actionsSuppressorWaitPeriod"),
+            ("ActionsSuppressorExtensionPeriod", "actionsSuppressorExtensionPeriod"),
+        ):
+            if alarm.get(source) is not None:
+                config[target] = alarm[source]
+        return config
+    metrics = []
+    for query in alarm.get("Metrics") or []:
+        item: JSON = {"id": query["Id"]}
+        if "Expression" in query:
+            item["expression"] = query["Expression"]
+        else:
+            stat = query["MetricStat"]
+            item["metricStat"] = _metric_stat(stat["Metric"], stat["Period"], stat["Stat"], stat.get("Unit"))
+        if query.get("Label"):
+            item["label"] = query["Label"]
+        item["returnData"] = query.get("ReturnData", True)
+        metrics.append(item)
+    if not metrics:
+        metrics.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm["AlarmArn"])),
+                "metricStat": _metric_stat(
+                    alarm,
+                    alarm.get("Period"),
+                    alarm.get("Statistic") or alarm.get("ExtendedStatistic"),
+                    alarm.get("Unit"),
+                ),
+                "returnData": True,
+            }
+        )
+    config["metrics"] = metrics
+    return config
+
+
+def _alarm_state(value: str, reason: str, reason_data: str | None, moment: datetime) -> JSON:
+    state: JSON = {"value": value, "reason": reason}
+    if reason_data and reason_data != "{}":
+        state["reasonData"] = reason_data
+    state["timestamp"] = _cloudwatch_time(moment)
+    return state
+
+
+def alarm_state_change(
+    cloudwatch_client: Any, alarm_name: str, state: str, reason: str, now: datetime, *, reason_data: str | None = None
+) -> JSON:
+    """Set an alarm's state in the sandbox and return the `CloudWatch Alarm State Change` event AWS would emit."""
+    _, before = _describe_alarm(cloudwatch_client, alarm_name)
+    request: JSON = {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason}
+    if reason_data is not None:
+        request["StateReasonData"] = reason_data
+    cloudwatch_client.set_alarm_state(**request)
+    kind, after = _describe_alarm(cloudwatch_client, alarm_name)
+    arn = after["AlarmArn"]
+    _, _, _, region, account, _ = arn.split(":", 5)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": account,
+        "time": iso_z(now),
+        "region": region,
+        "resources": [arn],
+        "detail": {
+            "alarmName": alarm_name,
+            "state": _alarm_state(state, reason, reason_data, now),
+            "previousState": _alarm_state(
+                before["StateValue"],
+                before.get("StateReason", ""),
+                before.get("StateReasonData"),
+                before["StateUpdatedTimestamp"],
+            ),
+            "configuration": _alarm_configuration(kind, after),
+        },
+    }

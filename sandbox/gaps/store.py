@@ -1,0 +1,25 @@
+"""Everything the gap fillers remember, one server's worth, behind one lock (the server is threaded)."""
+
+from __future__ import annotations
+
+import threading
+
+from sandbox.gaps.awslambda import ProvisionedConfigs
+from sandbox.gaps.cloudwatch import MuteRules
+from sandbox.gaps.codepipeline import Pipelines
+from sandbox.gaps.common import JSON
+from sandbox.gaps.failures import Failures
+from sandbox.iam import deliveries
+from sandbox.iam.simulator import Simulator
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.pipelines = Pipelines()
+        self.provisioned: ProvisionedConfigs = {}
+        self.mute_rules: MuteRules = {}
+        self.failures = Failures()
+        self.estates: dict[tuple[str, str], JSON] = {}  # what `sandbox.estate.seed` created, by account and region
+        self.simulator = Simulator()  # its Node process starts on the first evaluation
+        self.deliveries = deliveries.Ledger()

@@ -2,13 +2,15 @@
 
 How the pieces fit (each module is owned by one file; keep to these interfaces):
 
-- `gaps.py`     the ONLY module that imports moto internals. `make_app()` returns moto's WSGI app
-                wrapped with gap fillers (CodePipeline jobs/approvals/executions, Lambda provisioned
-                concurrency, `/_sandbox/...` control routes); `seed_powertools(...)` writes the
-                reserved public parameter and layer in the server process; `event_matches()` is
-                moto's EventBridge pattern matcher; `alarm_state_change()` sets an alarm's state
-                and returns the EventBridge event AWS would emit.
-- `server.py`   `python -m sandbox.server --port N [--log FILE]`: serves `gaps.make_app()` on
+- `gaps/`       the ONLY package that imports moto internals, one module per service. `app.make_app()`
+                returns moto's WSGI app wrapped with the IAM enforcer and the gap fillers, dispatched by
+                `(service, operation)` (CodePipeline jobs/approvals/executions, Lambda provisioned
+                concurrency, ...) and `control`'s `/_sandbox/...` routes; `ssm.seed_powertools(...)`
+                writes the reserved public parameter and layer in the server process;
+                `events.event_matches()` is moto's EventBridge pattern matcher;
+                `cloudwatch.alarm_state_change()` sets an alarm's state and returns the EventBridge
+                event AWS would emit.
+- `server.py`   `python -m sandbox.server --port N [--log FILE]`: serves `gaps.app.make_app()` on
                 localhost in its own process until `down`.
 - `runner.py`   loads a *deployed* function (handler, environment, code from its deployed asset
                 zip) and runs its handler in-process against the sandbox.

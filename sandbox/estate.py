@@ -276,7 +276,7 @@ class _Seeder:
             detail = error.read().decode(errors="replace")[:300]
             if error.code == 404 and "cannot backdate" not in detail:
                 raise EstateError(
-                    f"the sandbox at {self.endpoint} has no {route} route: serve sandbox.gaps.make_app()"
+                    f"the sandbox at {self.endpoint} has no {route} route: serve sandbox.gaps.app.make_app()"
                 ) from error
             raise EstateError(f"{what} failed: HTTP {error.code} {detail}") from error
 

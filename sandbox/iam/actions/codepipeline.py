@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sandbox.iam.actions.rows import Row, Table, arn
+from moto.codepipeline.models import codepipeline_backends
+
+from sandbox.iam.actions.rows import Context, Row, Table, arn, resource_tags
 from sandbox.iam.model import Call
 
 
@@ -23,16 +25,23 @@ def action(call: Call) -> Sequence[str]:
     return (arn(call, "codepipeline", f"{p['pipelineName']}/{p['stageName']}/{p['actionName']}"),)
 
 
+def tags(call: Call, resource: str) -> Context:
+    """The pipeline's tags, on the pipeline and on its stages and actions, which have none of their own."""
+    name = resource.split(":", 5)[5].partition("/")[0]
+    found = codepipeline_backends[call.account][call.region].pipelines.get(name)
+    return resource_tags(found.tags) if found else {}
+
+
 TABLE: Table = {
     # A job id is no ARN: the job actions have no resource type.
     "GetJobDetails": Row("codepipeline:GetJobDetails"),
     "PutJobSuccessResult": Row("codepipeline:PutJobSuccessResult"),
     "PutJobFailureResult": Row("codepipeline:PutJobFailureResult"),
-    "GetPipeline": Row("codepipeline:GetPipeline", pipeline),
-    "GetPipelineState": Row("codepipeline:GetPipelineState", pipeline),
-    "GetPipelineExecution": Row("codepipeline:GetPipelineExecution", pipeline),
-    "ListPipelineExecutions": Row("codepipeline:ListPipelineExecutions", pipeline),
-    "StopPipelineExecution": Row("codepipeline:StopPipelineExecution", pipeline),
-    "RollbackStage": Row("codepipeline:RollbackStage", stage),
-    "PutApprovalResult": Row("codepipeline:PutApprovalResult", action),
+    "GetPipeline": Row("codepipeline:GetPipeline", pipeline, tags),
+    "GetPipelineState": Row("codepipeline:GetPipelineState", pipeline, tags),
+    "GetPipelineExecution": Row("codepipeline:GetPipelineExecution", pipeline, tags),
+    "ListPipelineExecutions": Row("codepipeline:ListPipelineExecutions", pipeline, tags),
+    "StopPipelineExecution": Row("codepipeline:StopPipelineExecution", pipeline, tags),
+    "RollbackStage": Row("codepipeline:RollbackStage", stage, tags),
+    "PutApprovalResult": Row("codepipeline:PutApprovalResult", action, tags),
 }

@@ -14,7 +14,7 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 
 from sandbox.iam.actions import kms
-from sandbox.iam.actions.rows import MOTO_ERRORS, Also, Context, Row, Table, arn
+from sandbox.iam.actions.rows import MOTO_ERRORS, Also, Context, Row, Table, arn, pairs, resource_tags
 from sandbox.iam.model import Call, IamRequest
 
 TRANSACT_SOURCE = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html"
@@ -48,6 +48,16 @@ def leading_keys(call: Call, table_name: str, items: Sequence[Mapping[str, Any]]
     return sorted({_value(item[name]) for item in items if name and name in item})
 
 
+def tags(call: Call, resource: str) -> dict[str, str]:
+    """The table's tags, on the table and on its indexes, which have none of their own."""
+    name = resource.partition(":table/")[2].partition("/")[0]
+    try:
+        found = dynamodb_backends[call.account][call.region].get_table(name)
+    except MOTO_ERRORS:
+        return {}
+    return resource_tags(pairs(found.tags))
+
+
 def table(call: Call) -> Sequence[str]:
     name = call.params["TableName"]
     index = call.params.get("IndexName")
@@ -68,6 +78,7 @@ def item(call: Call, resource: str) -> Context:
     found = {
         "dynamodb:LeadingKeys": leading_keys(call, call.params["TableName"], [written or call.params["Key"]]),
         **options(call),
+        **tags(call, resource),
     }
     if written:
         found["dynamodb:Attributes"] = sorted(written)
@@ -85,7 +96,7 @@ def query(call: Call, resource: str) -> Context:
         for attribute, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", condition)
         if names.get(attribute, attribute) == name and placeholder in values
     ]
-    return {"dynamodb:LeadingKeys": keys, **options(call)}
+    return {"dynamodb:LeadingKeys": keys, **options(call), **tags(call, resource)}
 
 
 def batch_tables(call: Call) -> Sequence[str]:
@@ -97,7 +108,7 @@ def batch_write(call: Call, resource: str) -> Context:
     name = resource.rpartition("table/")[2]
     requests = call.params["RequestItems"][name]
     items = [r["PutRequest"]["Item"] if "PutRequest" in r else r["DeleteRequest"]["Key"] for r in requests]
-    return {"dynamodb:LeadingKeys": leading_keys(call, name, items)}
+    return {"dynamodb:LeadingKeys": leading_keys(call, name, items), **tags(call, resource)}
 
 
 def transact_items(call: Call) -> list[IamRequest]:
@@ -105,13 +116,13 @@ def transact_items(call: Call) -> list[IamRequest]:
     for entry in call.params["TransactItems"]:
         ((kind, request),) = entry.items()
         touched = request.get("Item") or request["Key"]
+        on = arn(call, "dynamodb", f"table/{request['TableName']}")
         context = {
             "dynamodb:LeadingKeys": leading_keys(call, request["TableName"], [touched]),
             "dynamodb:EnclosingOperation": "TransactWriteItems",
+            **tags(call, on),
         }
-        found.append(
-            IamRequest(f"dynamodb:{TRANSACT[kind]}", arn(call, "dynamodb", f"table/{request['TableName']}"), context)
-        )
+        found.append(IamRequest(f"dynamodb:{TRANSACT[kind]}", on, context))
     return found
 
 

@@ -7,12 +7,19 @@ from collections.abc import Sequence
 from moto.sns.models import sns_backends
 
 from sandbox.iam.actions import kms
-from sandbox.iam.actions.rows import Also, Row, Table
+from sandbox.iam.actions.rows import MOTO_ERRORS, Also, Context, Row, Table, resource_tags
 from sandbox.iam.model import Call, IamRequest
 
 
 def topic(call: Call) -> Sequence[str]:
     return (str(call.params.get("TopicArn") or call.params["TargetArn"]),)
+
+
+def tags(call: Call, resource: str) -> Context:
+    try:
+        return resource_tags(sns_backends[call.account][call.region].list_tags_for_resource(resource))
+    except MOTO_ERRORS:
+        return {}
 
 
 def topic_key(call: Call) -> Sequence[IamRequest]:
@@ -26,6 +33,7 @@ TABLE: Table = {
     "Publish": Row(
         "sns:Publish",
         topic,
+        tags,
         also=(Also(topic_key, "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"),),
     ),
 }

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from moto.sqs.models import sqs_backends
 
 from sandbox.iam.actions import kms
-from sandbox.iam.actions.rows import Also, Row, Table, arn
+from sandbox.iam.actions.rows import Also, Context, Row, Table, arn, resource_tags
 from sandbox.iam.model import Call, IamRequest
 
 
@@ -23,6 +23,12 @@ def queue(call: Call) -> Sequence[str]:
     return (arn(call, "sqs", name, account=account),)
 
 
+def tags(call: Call, resource: str) -> Context:
+    account, name = _account_and_name(call)
+    found = sqs_backends[account][call.region].queues.get(name)
+    return resource_tags(found.tags) if found else {}
+
+
 def queue_key(call: Call) -> Sequence[IamRequest]:
     """A producer to a queue encrypted with a customer managed key needs its data key and decrypt."""
     account, name = _account_and_name(call)
@@ -35,6 +41,7 @@ TABLE: Table = {
     "SendMessage": Row(
         "sqs:SendMessage",
         queue,
+        tags,
         also=(
             Also(
                 queue_key,

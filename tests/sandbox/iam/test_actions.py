@@ -623,3 +623,89 @@ def test_register_scalable_target_carries_the_namespace_and_dimension(aws: None)
     ]
     again = requests_for(call("application-autoscaling", "RegisterScalableTarget", **target, MinCapacity=2))
     assert again == [request("application-autoscaling:RegisterScalableTarget", registered, **keys)]
+
+
+def test_a_tagged_topic_queue_and_table_carry_their_tags(aws: None) -> None:
+    """The SAR lists aws:ResourceTag for SNS topics, SQS queues and DynamoDB tables and indexes."""
+    topic = boto3.client("sns", region_name=REGION).create_topic(
+        Name="notices", Tags=[{"Key": "team", "Value": "ops"}]
+    )["TopicArn"]
+    assert requests_for(call("sns", "Publish", TopicArn=topic, Message="m")) == [
+        request("sns:Publish", topic, **{"aws:ResourceTag/team": "ops"})
+    ]
+    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq", tags={"team": "ops"})["QueueUrl"]
+    assert requests_for(call("sqs", "SendMessage", QueueUrl=url, MessageBody="x")) == [
+        request("sqs:SendMessage", arn("sqs", "dlq"), **{"aws:ResourceTag/team": "ops"})
+    ]
+    table = make_audit_table()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.tag_resource(ResourceArn=arn("dynamodb", f"table/{table}"), Tags=[{"Key": "team", "Value": "ops"}])
+    query = call(
+        "dynamodb", "Query", TableName=table, IndexName="by-duty", KeyConditionExpression="duty = :d",
+        ExpressionAttributeValues={":d": {"S": "gating"}},
+    )  # fmt: skip
+    assert requests_for(query) == [
+        request(
+            "dynamodb:Query",
+            arn("dynamodb", f"table/{table}/index/by-duty"),
+            **{"dynamodb:LeadingKeys": [], "aws:ResourceTag/team": "ops"},
+        )
+    ]
+
+
+def test_a_tagged_pipeline_lends_its_tags_to_its_stages_and_actions(aws: None) -> None:
+    """The SAR lists aws:ResourceTag for CodePipeline's pipeline, stage and action; only the pipeline has tags."""
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    boto3.client("codepipeline", region_name=REGION).create_pipeline(
+        pipeline={
+            "name": "web-app",
+            "roleArn": role,
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Code",
+                            "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+                            "configuration": {"S3Bucket": "b", "S3ObjectKey": "k"},
+                            "outputArtifacts": [{"name": "code"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "Approve",
+                    "actions": [
+                        {
+                            "name": "Prod",
+                            "actionTypeId": {
+                                "category": "Approval",
+                                "owner": "AWS",
+                                "provider": "Manual",
+                                "version": "1",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        tags=[{"key": "team", "value": "web"}],
+    )
+    tagged = {"aws:ResourceTag/team": "web"}
+    assert requests_for(call("codepipeline", "GetPipelineState", name="web-app")) == [
+        request("codepipeline:GetPipelineState", arn("codepipeline", "web-app"), **tagged)
+    ]
+    approval = call(
+        "codepipeline", "PutApprovalResult", pipelineName="web-app", stageName="Approve", actionName="Prod",
+        result={"summary": "ok", "status": "Approved"}, token="t",
+    )  # fmt: skip
+    assert requests_for(approval) == [
+        request("codepipeline:PutApprovalResult", arn("codepipeline", "web-app/Approve/Prod"), **tagged)
+    ]

@@ -12,11 +12,14 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.cleanup.kinds import KINDS as REGISTERED_KINDS
 from functions.cleanup.kinds.base import KindName
+from functions.cleanup.kinds.common import own_rule
+from functions.cleanup.kinds.log_groups import Rule as LogGroupRule
 from functions.shared.policy import load_policy
 
 from . import ACCOUNT, REGION, runner
@@ -25,7 +28,7 @@ from .estate import FUNCTION, LOG_GROUPS, REPOSITORY, RUNNING_TAG, Estate, recor
 from .iam import authorize
 
 CLEANUP = "cleanup"
-KINDS: list[KindName] = list(get_args(KindName))
+KINDS: list[KindName] = list(REGISTERED_KINDS)
 
 
 # --- what the estate says must happen ---------------------------------------------------------------
@@ -69,6 +72,7 @@ def expected(estate: Estate) -> Expected:
     young += [("stopped-instance", i) for i in estate.stopped_instances if i not in estate.expired_instances]
     young += [("cfn-stack", s) for s in estate.stacks if s not in estate.expired_stacks and s not in protected]
     young += [("lambda-version", newest_version)]
+    log_group = kinds.rule("log-group")
     return Expected(
         removed={
             "ebs-snapshot": tuple(s for s in snapshots if old_enough("ebs-snapshot", s)),
@@ -94,7 +98,7 @@ def expected(estate: Estate) -> Expected:
             "too young": tuple(young),
         },
         retention_set=tuple(name for name, retention, _, has_events in LOG_GROUPS if retention is None and has_events),
-        retention_days=kinds.log_group.retention_days if kinds.log_group else 0,
+        retention_days=own_rule(log_group, LogGroupRule).retention_days if log_group else 0,
         with_their_images=tuple(estate.image_snapshots[image] for image in estate.unused_images),
     )
 

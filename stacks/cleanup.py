@@ -25,9 +25,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.cleanup.kinds import KINDS
-from functions.cleanup.kinds.base import KindName, Permissions
-from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE, KEEP_UNTIL_TAG
-from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAG
+from functions.cleanup.kinds.base import Arn, ConditionValue, Guard, KindName, Permissions, Statement
+from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
 from functions.cleanup.state import MARKS_PARTITION, RUNS_PARTITION
@@ -46,7 +45,6 @@ REPORTS_PREFIX = "reports/"
 TIMEOUT_SECONDS = 15 * 60  # the engine checkpoints before it and resumes on the next invocation
 MEMORY_MB = 256
 NONCURRENT_REPORT_DAYS = 30  # an overwritten report (a resumed run writes its report again) is kept this long
-FINAL_SNAPSHOT_TAGS = (FINAL_SNAPSHOT_TAG, KEEP_UNTIL_TAG, "Name")  # what the ebs-volume kind tags one with
 LONGEST_REGION = "ap-southeast-5"  # for the size check of an environment whose regions default to the policy's
 
 # EMF metrics the cleanup function emits (namespace Deckhand); the per-kind ones carry a `kind` dimension.
@@ -151,7 +149,7 @@ def grant_kind(
     if unscoped := sorted(declared.writes - named):
         raise ValueError(
             f"{kind} declares the writes {', '.join(unscoped)}: give each the resources and conditions it may act "
-            "on in stacks/cleanup.py (a write never goes on *)"
+            "on in the kind's statements() (a write never goes on *)"
         )
     grants.read(*sorted(declared.reads - named))
     for grant in scoped:
@@ -293,172 +291,44 @@ class Cleanup(Construct):
         return {"ForAllValues:StringEquals": {"aws:TagKeys": [self.mark_tag]}, **self._unprotected()}
 
     def _scoped(self, kind: KindName) -> list[Scoped]:
-        """What the kind may call on named resources only: every write it declares (removals to the deleter role,
-        marks to the function's), and the reads that IAM scopes by resource. Its other reads go on `*`."""
-        marked = self._marked_unprotected()
-        destroy = "destructive, so only on resources that carry the mark tag and not the protect tag"
-        mark = "writes the mark tag, and only that tag, on the kinds' own resource types, never on a protected one"
-
-        def ec2(resource_type: str, *, account: bool = True) -> list[str]:
-            return self._arns("ec2", f"{resource_type}/*", account=account)
-
-        snapshots, images = ec2("snapshot", account=False), ec2("image", account=False)
-        match kind:
-            case "ebs-snapshot":
-                scoped = [
-                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked, deleter=True),
-                    Scoped(("ec2:CreateTags",), snapshots, mark, self._only_the_mark()),
-                ]
-            case "ebs-volume":
-                volumes = ec2("volume")
-                scoped = [
-                    Scoped(("ec2:DeleteVolume", "ec2:CreateSnapshot"), volumes, destroy, marked, deleter=True),
-                    Scoped(
-                        ("ec2:CreateSnapshot",),
-                        snapshots,
-                        "the final snapshot of a volume before it goes",
-                        deleter=True,
-                    ),
-                    Scoped(
-                        ("ec2:CreateTags",),
-                        snapshots,
-                        "tags a final snapshot as it is created, with the final snapshot's own tags only (never the "
-                        "mark)",
-                        {
-                            "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
-                            "ForAllValues:StringEquals": {"aws:TagKeys": list(FINAL_SNAPSHOT_TAGS)},
-                        },
-                        deleter=True,
-                    ),
-                    Scoped(("ec2:CreateTags",), volumes, mark, self._only_the_mark()),
-                ]
-            case "ami":
-                # The AMI's own snapshots carry its mark (the kind marks them with it), so they need it here too.
-                scoped = [
-                    Scoped(("ec2:DeregisterImage",), images, destroy, marked, deleter=True),
-                    Scoped(("ec2:DeleteSnapshot",), snapshots, destroy, marked, deleter=True),
-                    Scoped(("ec2:CreateTags",), [*images, *snapshots], mark, self._only_the_mark()),
-                ]
-            case "elastic-ip":
-                addresses = ec2("elastic-ip")
-                scoped = [
-                    Scoped(("ec2:ReleaseAddress",), addresses, destroy, marked, deleter=True),
-                    Scoped(("ec2:CreateTags",), addresses, mark, self._only_the_mark()),
-                ]
-            case "stopped-instance":
-                instances = ec2("instance")
-                scoped = [
-                    Scoped(("ec2:TerminateInstances",), instances, destroy, marked, deleter=True),
-                    Scoped(("ec2:CreateTags",), instances, mark, self._only_the_mark()),
-                ]
-            case "ecr-image":
-                scoped = self._ecr_scoped()
-            case "log-group":
-                scoped = self._log_group_scoped(marked)
-            case "lambda-version":
-                scoped = self._lambda_version_scoped()
-            case "cfn-stack":
-                scoped = self._stack_scoped()
-        return scoped
-
-    def _ecr_scoped(self) -> list[Scoped]:
-        rule = self.policy.kinds.ecr_image
-        names = rule.repositories if rule is not None and rule.repositories else None
-        repositories = [arn for name in names or ["*"] for arn in self._arns("ecr", f"repository/{name}")]
-        return [
-            Scoped(
-                ("ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:DescribeImages", "ecr:BatchGetImage"),
-                repositories,
-                "lists the repositories the policy cleans, their tags, their images and what image indexes hold",
-            ),
-            Scoped(
-                ("ecr:BatchDeleteImage",),
-                repositories,
-                "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect "
-                "(the repository resource type takes aws:ResourceTag: Service Authorization Reference, Amazon ECR)",
-                self._unprotected(),
-                deleter=True,
-            ),
-            Scoped(
-                # Listing by cluster names no container instance, so AWS authorizes it on * (Service Authorization
-                # Reference, Amazon ECS; cdklabs/construct-hub#1207): the ecs:cluster condition scopes it instead.
-                ("ecs:ListTasks",),
-                ["*"],
-                "ecs:ListTasks by cluster names no resource, so it is authorized on * and scoped by the ecs:cluster "
-                "condition to the clusters of the policy's regions",
-                {"ArnLike": {"ecs:cluster": self._arns("ecs", "cluster/*")}},
-            ),
-            Scoped(("ecs:DescribeTasks",), self._arns("ecs", "task/*"), "the task definitions of the running tasks"),
-            Scoped(
-                ("ecs:DescribeServices",),
-                self._arns("ecs", "service/*"),
-                "the task definitions of every service's deployments, in any cluster",
-            ),
-            Scoped(
-                ("lambda:ListVersionsByFunction", "lambda:GetFunction"),
-                self._arns("lambda", "function:*"),
-                "the image every version of a container-image function pins",
-            ),
-        ]
-
-    def _log_group_scoped(self, marked: Mapping[str, Mapping[str, Any]]) -> list[Scoped]:
-        groups = self._arns("logs", "log-group:*")
-        # logs:DescribeLogGroups has no resource type (Service Authorization Reference, Amazon CloudWatch Logs): it
-        # is authorized on *, so it stays with the reads there.
-        return [
-            Scoped(
-                ("logs:ListTagsForResource", "logs:DescribeLogStreams"),
-                groups,
-                "the tags of the log groups of the policy's regions, and whether one is empty",
-            ),
-            Scoped(
-                ("logs:PutRetentionPolicy", "logs:DeleteLogGroup"),
-                groups,
-                "sets a retention or removes an empty group of a deleted function, only on marked, unprotected groups",
-                marked,
-                deleter=True,
-            ),
-            Scoped(
-                ("logs:TagResource",),
-                groups,
-                "writes the mark tag, and only that tag, on log groups",
-                self._only_the_mark(),
-            ),
-        ]
-
-    def _lambda_version_scoped(self) -> list[Scoped]:
-        return [
-            Scoped(
-                ("lambda:ListVersionsByFunction", "lambda:ListAliases", "lambda:ListTags"),
-                self._arns("lambda", "function:*"),
-                "the versions of every function, the aliases that keep some of them, and the function's tags",
-            ),
-            Scoped(
-                ("lambda:DeleteFunction",),
-                self._arns("lambda", "function:*:*"),
-                "deletes published versions only: the ARN must carry a version qualifier, so no function as a "
-                "whole, and never one of a function tagged protect (versions cannot be tagged; their marks are in "
-                "the audit table; DeleteFunction takes aws:ResourceTag: Service Authorization Reference, AWS Lambda)",
-                self._unprotected(),
-                deleter=True,
-            ),
-        ]
-
-    def _stack_scoped(self) -> list[Scoped]:
-        rule = self.policy.kinds.cfn_stack
+        """The statements the kind declares for its rule, for the policy's regions, mark tag and protect tag."""
+        rule = self.policy.kinds.rule(kind)
         assert rule is not None  # the kind is cleaned, so the policy gives its rule
-        prefixes = rule.name_prefixes or [""]
-        stacks = [arn for prefix in prefixes for arn in self._arns("cloudformation", f"stack/{prefix}*/*")]
-        return [
-            Scoped(
-                ("cloudformation:DeleteStack",),
-                stacks,
-                f"only stacks that carry the TTL tag {rule.ttl_tag} and not the protect tag (stack tags cannot "
-                "change without an update: their marks are in the audit table)",
-                {"StringLike": {f"aws:ResourceTag/{rule.ttl_tag}": "*"}, **self._unprotected()},
-                deleter=True,
-            ),
-        ]
+        return [self._render(statement) for statement in KINDS[kind].statements(rule)]
+
+    def _render(self, statement: Statement) -> Scoped:
+        conditions = self._guard(statement.guard)
+        for operator, keys in statement.conditions.items():
+            rendered = {key: self._condition_value(value) for key, value in keys.items()}
+            conditions[operator] = {**conditions.get(operator, {}), **rendered}
+        return Scoped(
+            statement.actions,
+            [arn for resource in statement.resources for arn in self._resources(resource)],
+            statement.why,
+            conditions or None,
+            deleter=statement.deleter,
+        )
+
+    def _guard(self, guard: Guard) -> dict[str, dict[str, Any]]:
+        match guard:
+            case Guard.NONE:
+                return {}
+            case Guard.UNPROTECTED:
+                return self._unprotected()
+            case Guard.MARKED:
+                return self._marked_unprotected()
+            case Guard.ONLY_THE_MARK:
+                return self._only_the_mark()
+
+    def _resources(self, resource: Arn | str) -> list[str]:
+        if isinstance(resource, Arn):
+            return self._arns(resource.service, resource.resource, account=resource.account)
+        return [resource]
+
+    def _condition_value(self, value: ConditionValue) -> str | list[str]:
+        if isinstance(value, Arn):
+            return self._resources(value)
+        return value if isinstance(value, str) else list(value)
 
     def _acknowledge_wildcards(self, stack: Stack, role: iam.IRole, grants: Grants) -> None:
         reads = (

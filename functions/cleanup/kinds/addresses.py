@@ -21,8 +21,10 @@ from functions.cleanup.kinds.base import (
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
-from functions.cleanup.kinds.common import Days, already_gone, deleter_role, tag_ec2, tag_map
+from functions.cleanup.kinds.common import Days, already_gone, deleter_role, ec2_type, marked_removal, tag_ec2, tag_map
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
@@ -63,6 +65,9 @@ class Addresses:
         writes=["ec2:CreateTags", "ec2:ReleaseAddress"],
     )
 
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        return marked_removal("ec2:ReleaseAddress", ec2_type("elastic-ip"))
+
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         # DescribeAddresses is not paginated: it answers every address of the region at once.
         listing = client("ec2", scope.region).describe_addresses().get("Addresses", [])
@@ -95,4 +100,4 @@ def judge_one(address: Resource) -> Judgement:
     return Candidate("release", saving, f"{address.details.get('public_ip', '')} is associated with nothing")
 
 
-KIND = Addresses()
+KIND = register(Addresses())

@@ -5,6 +5,10 @@ that reads what keeps them in use, one that acts on one resource, and pure code 
 found resources the kind itself would act on and what each costs a month. The safety every kind
 shares (protect tag, foreign owner, in use, minimum age, mark then grace period, blast-radius cap)
 lives in the engine's pure decision, not in the kinds.
+
+A kind also declares, next to its calls, the IAM statements they need (`statements`), as plain data the
+stack renders for the policy's regions, mark tag and protect tag; and it registers itself (`register`), so
+the policy's `kinds` mapping, the stack's grants and a run find it by its name.
 """
 
 from __future__ import annotations
@@ -13,23 +17,29 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from enum import Enum
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import Field
+from pydantic import Field, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from functions.shared.policy_base import Section
 
-KindName = Literal[
-    "ebs-snapshot",
-    "ebs-volume",
-    "ami",
-    "ecr-image",
-    "log-group",
-    "lambda-version",
-    "elastic-ip",
-    "cfn-stack",
-    "stopped-instance",
-]
+
+def _registered(name: object) -> str:
+    """A kind name that some kind registered, refused as a Literal of the names would be."""
+    if isinstance(name, str) and name in KINDS:
+        return name
+    expected = [repr(known) for known in KINDS]
+    raise PydanticCustomError(
+        "literal_error",
+        "Input should be {expected}",
+        {"expected": f"{', '.join(expected[:-1])} or {expected[-1]}" if len(expected) > 1 else "".join(expected)},
+    )
+
+
+# The name of a registered kind, e.g. "ebs-snapshot" (the policy file's key for it).
+KindName = Annotated[str, PlainValidator(_registered, json_schema_input_type=str)]
 
 
 class KindRule(Section):
@@ -114,6 +124,48 @@ class Permissions:
         return self.reads | self.writes
 
 
+@dataclass(frozen=True)
+class Arn:
+    """A resource type's ARNs in every region the policy cleans: arn:partition:service:region:account:resource.
+
+    `account` False for the types whose ARN has no account (EC2 snapshots and AMIs: Service Authorization
+    Reference, Amazon EC2, resource types).
+    """
+
+    service: str
+    resource: str  # e.g. "snapshot/*", "function:*:*"
+    account: bool = True
+
+
+class Guard(Enum):
+    """A condition on the policy's own tags: the stack writes it from the mark tag, the protect tag (and its
+    values) and the grace period, which a kind does not know."""
+
+    NONE = "none"
+    UNPROTECTED = "unprotected"  # the resource does not carry the protect tag
+    MARKED = "marked"  # ... and carries the mark (unless there is no grace period, so no mark)
+    ONLY_THE_MARK = "only the mark"  # tagging adds the mark tag only, and never to a protected resource
+
+
+ConditionValue = str | Sequence[str] | Arn  # an Arn stands for its ARNs in every policy region
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One IAM statement a kind's calls need, on named resources (or `*`, under a service's condition key).
+
+    `deleter`: it goes to the deleter role (removals and changes), not to the function's role (reads and marks).
+    `why` says why its resources hold a wildcard, for cdk-nag's acknowledgement.
+    """
+
+    actions: tuple[str, ...]
+    resources: tuple[Arn | str, ...]
+    why: str
+    guard: Guard = Guard.NONE
+    conditions: Mapping[str, Mapping[str, ConditionValue]] = field(default_factory=dict)
+    deleter: bool = False
+
+
 class Kind(Protocol):
     name: KindName
     rule: type[KindRule]
@@ -121,6 +173,11 @@ class Kind(Protocol):
     # service cannot tag this resource, so the engine keeps its marks in the state table.
     taggable: bool
     permissions: Permissions  # every IAM action its methods call, for the stack to grant
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        """Every write it declares on the resources and under the conditions it may act (removals to the deleter
+        role), and the reads IAM scopes by resource; its other reads go on `*`."""
+        ...
 
     def find(self, scope: Scope, rule: KindRule) -> Iterable[Resource]:
         """Every resource of the kind in the scope, listed with the largest pages and server-side filters."""
@@ -141,3 +198,16 @@ class Kind(Protocol):
     def mark(self, scope: Scope, resources: Sequence[Resource], tag: str, value: str) -> None:
         """Tag the resources with the mark (taggable kinds only), batching as the API allows."""
         ...
+
+
+# Every kind, by name, in the order the kinds package imports their modules (a run's order): import it from there.
+KINDS: dict[str, Kind] = {}
+K = TypeVar("K", bound=Kind)
+
+
+def register(kind: K) -> K:
+    """Make the kind known by its name: to the policy's `kinds` mapping, the stack's grants and a run."""
+    if kind.name in KINDS:
+        raise ValueError(f"two kinds are named {kind.name!r}")
+    KINDS[kind.name] = kind
+    return kind

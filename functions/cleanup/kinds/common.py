@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from functions.cleanup.kinds.base import KindRule
+from functions.cleanup.kinds.base import Arn, Guard, KindRule, Statement
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
@@ -100,3 +100,20 @@ KEEP_UNTIL_TAG = "deckhand:keep-until"
 
 def age_days(created: datetime, now: datetime) -> int:
     return max(0, (now - created).days)
+
+
+DESTROY = "destructive, so only on resources that carry the mark tag and not the protect tag"
+MARK = "writes the mark tag, and only that tag, on the kinds' own resource types, never on a protected one"
+
+
+def ec2_type(resource_type: str, *, account: bool = True) -> Arn:
+    """Every EC2 resource of the type; snapshots and AMIs have no account in their ARN."""
+    return Arn("ec2", f"{resource_type}/*", account=account)
+
+
+def marked_removal(action: str, *resources: Arn) -> tuple[Statement, Statement]:
+    """The deleter removes only marked, unprotected resources; the function's role marks them (CreateTags)."""
+    return (
+        Statement((action,), resources, DESTROY, Guard.MARKED, deleter=True),
+        Statement(("ec2:CreateTags",), resources, MARK, Guard.ONLY_THE_MARK),
+    )

@@ -21,14 +21,18 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from functions.cleanup.kinds.base import (
+    Arn,
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import Days, age_days, chunks, deleter_role, own_rule, tag_map, utc
 from functions.cleanup.prices import GIB, monthly
@@ -107,6 +111,44 @@ class Images:
         ],
         writes=["ecr:BatchDeleteImage"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        repositories = tuple(Arn("ecr", f"repository/{name}") for name in own_rule(rule, Rule).repositories or ["*"])
+        return (
+            Statement(
+                ("ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:DescribeImages", "ecr:BatchGetImage"),
+                repositories,
+                "lists the repositories the policy cleans, their tags, their images and what image indexes hold",
+            ),
+            Statement(
+                ("ecr:BatchDeleteImage",),
+                repositories,
+                "images cannot be tagged (their marks are in the audit table); never in a repository tagged protect "
+                "(the repository resource type takes aws:ResourceTag: Service Authorization Reference, Amazon ECR)",
+                Guard.UNPROTECTED,
+                deleter=True,
+            ),
+            Statement(
+                # Listing by cluster names no container instance, so AWS authorizes it on * (Service Authorization
+                # Reference, Amazon ECS; cdklabs/construct-hub#1207): the ecs:cluster condition scopes it instead.
+                ("ecs:ListTasks",),
+                ("*",),
+                "ecs:ListTasks by cluster names no resource, so it is authorized on * and scoped by the ecs:cluster "
+                "condition to the clusters of the policy's regions",
+                conditions={"ArnLike": {"ecs:cluster": Arn("ecs", "cluster/*")}},
+            ),
+            Statement(("ecs:DescribeTasks",), (Arn("ecs", "task/*"),), "the task definitions of the running tasks"),
+            Statement(
+                ("ecs:DescribeServices",),
+                (Arn("ecs", "service/*"),),
+                "the task definitions of every service's deployments, in any cluster",
+            ),
+            Statement(
+                ("lambda:ListVersionsByFunction", "lambda:GetFunction"),
+                (Arn("lambda", "function:*"),),
+                "the image every version of a container-image function pins",
+            ),
+        )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         wanted = own_rule(rule, Rule).repositories
@@ -280,4 +322,4 @@ def _repository_uri(image: str) -> str:
     return f"{registry}{slash}{path.partition(':')[0]}"
 
 
-KIND = Images()
+KIND = register(Images())

@@ -23,24 +23,30 @@ from botocore.exceptions import ClientError
 from functions.cleanup.kinds.base import (
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import (
+    DESTROY,
+    MARK,
     age_days,
     already_gone,
     chunks,
     deleter_role,
+    ec2_type,
     error_code,
     own_images,
     tag_ec2,
     tag_map,
 )
-from functions.cleanup.kinds.snapshots import delete_snapshot
+from functions.cleanup.kinds.snapshots import SNAPSHOTS, delete_snapshot
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]  # all but terminated
 DELETABLE_STATES = frozenset({"available", "failed", "invalid", "error", "disabled"})
 FILTER_VALUES = 200  # the most values one EC2 filter takes
+IMAGES = ec2_type("image", account=False)
 RELEASE_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds between tries of a snapshot its AMI held until just now
 
 
@@ -85,6 +92,14 @@ class Images:
         ],
         writes=["ec2:CreateTags", "ec2:DeregisterImage", "ec2:DeleteSnapshot"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        # The AMI's own snapshots carry its mark (mark() tags them with it), so they need it here too.
+        return (
+            Statement(("ec2:DeregisterImage",), (IMAGES,), DESTROY, Guard.MARKED, deleter=True),
+            Statement(("ec2:DeleteSnapshot",), (SNAPSHOTS,), DESTROY, Guard.MARKED, deleter=True),
+            Statement(("ec2:CreateTags",), (IMAGES, SNAPSHOTS), MARK, Guard.ONLY_THE_MARK),
+        )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         images = list(own_images(scope.region))
@@ -254,4 +269,4 @@ def _templates_of(group: AutoScalingGroupTypeDef) -> list[LaunchTemplateSpecific
     return [template for template in specified if template]
 
 
-KIND = Images()
+KIND = register(Images())

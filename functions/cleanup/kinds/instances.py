@@ -26,6 +26,8 @@ from functions.cleanup.kinds.base import (
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import (
     Days,
@@ -33,6 +35,8 @@ from functions.cleanup.kinds.common import (
     already_gone,
     chunks,
     deleter_role,
+    ec2_type,
+    marked_removal,
     own_rule,
     tag_ec2,
     tag_map,
@@ -94,6 +98,9 @@ class Instances:
         reads=["ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeVolumes"],
         writes=["ec2:CreateTags", "ec2:TerminateInstances"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        return marked_removal("ec2:TerminateInstances", ec2_type("instance"))
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         listing = (
@@ -182,4 +189,4 @@ def expiry(instance: Resource, rule: Rule, now: datetime) -> tuple[bool, str]:
     return days >= rule.stopped_for_days, f"stopped for {days} days (limit {rule.stopped_for_days})"
 
 
-KIND = Instances()
+KIND = register(Instances())

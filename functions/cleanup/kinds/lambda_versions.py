@@ -18,14 +18,18 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from functions.cleanup.kinds.base import (
+    Arn,
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, utc
 from functions.cleanup.prices import monthly
@@ -75,6 +79,24 @@ class Versions:
         ],
         writes=["lambda:DeleteFunction"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        return (
+            Statement(
+                ("lambda:ListVersionsByFunction", "lambda:ListAliases", "lambda:ListTags"),
+                (Arn("lambda", "function:*"),),
+                "the versions of every function, the aliases that keep some of them, and the function's tags",
+            ),
+            Statement(
+                ("lambda:DeleteFunction",),
+                (Arn("lambda", "function:*:*"),),
+                "deletes published versions only: the ARN must carry a version qualifier, so no function as a "
+                "whole, and never one of a function tagged protect (versions cannot be tagged; their marks are in "
+                "the audit table; DeleteFunction takes aws:ResourceTag: Service Authorization Reference, AWS Lambda)",
+                Guard.UNPROTECTED,
+                deleter=True,
+            ),
+        )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         awslambda = client("lambda", scope.region)
@@ -173,4 +195,4 @@ def _mapped(region: str) -> Iterator[tuple[str, str]]:
                 yield f"{parts[6]}:{parts[7]}", f"event source mapping {mapping['UUID']}"
 
 
-KIND = Versions()
+KIND = register(Versions())

@@ -19,14 +19,18 @@ from botocore.exceptions import ClientError
 from pydantic import field_validator
 
 from functions.cleanup.kinds.base import (
+    Arn,
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule
 from functions.cleanup.prices import GIB, monthly
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import LogGroupTypeDef
 
 FUNCTION_PREFIX = "/aws/lambda/"
+GROUPS = Arn("logs", "log-group:*")
 _EDGE_REPLICA = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\.")
 
 
@@ -75,6 +80,30 @@ class LogGroups:
         ],
         writes=["logs:TagResource", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        # logs:DescribeLogGroups has no resource type (Service Authorization Reference, Amazon CloudWatch Logs): it
+        # is authorized on *, so it stays with the reads there.
+        return (
+            Statement(
+                ("logs:ListTagsForResource", "logs:DescribeLogStreams"),
+                (GROUPS,),
+                "the tags of the log groups of the policy's regions, and whether one is empty",
+            ),
+            Statement(
+                ("logs:PutRetentionPolicy", "logs:DeleteLogGroup"),
+                (GROUPS,),
+                "sets a retention or removes an empty group of a deleted function, only on marked, unprotected groups",
+                Guard.MARKED,
+                deleter=True,
+            ),
+            Statement(
+                ("logs:TagResource",),
+                (GROUPS,),
+                "writes the mark tag, and only that tag, on log groups",
+                Guard.ONLY_THE_MARK,
+            ),
+        )
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         listing = (
@@ -171,4 +200,4 @@ def _empty(region: str, group: LogGroupTypeDef) -> bool:
     return not streams.get("logStreams")
 
 
-KIND = LogGroups()
+KIND = register(LogGroups())

@@ -22,12 +22,16 @@ from functions.cleanup.kinds.base import (
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import (
     KEEP_UNTIL_TAG,
     age_days,
     already_gone,
     deleter_role,
+    ec2_type,
+    marked_removal,
     own_images,
     tag_ec2,
     tag_map,
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 
 BACKUP_TAG_PREFIX = "aws:backup:"
 DLM_TAG = "aws:dlm:lifecycle-policy-id"
+SNAPSHOTS = ec2_type("snapshot", account=False)
 
 
 class Rule(KindRule):
@@ -86,6 +91,9 @@ class Snapshots:
         reads=["ec2:DescribeSnapshots", "ec2:DescribeImages"],
         writes=["ec2:CreateTags", "ec2:DeleteSnapshot"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        return marked_removal("ec2:DeleteSnapshot", SNAPSHOTS)
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         listing = (
@@ -152,4 +160,4 @@ def delete_snapshot(region: str, snapshot: str) -> None:
             raise
 
 
-KIND = Snapshots()
+KIND = register(Snapshots())

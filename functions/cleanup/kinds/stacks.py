@@ -17,14 +17,18 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from functions.cleanup.kinds.base import (
+    Arn,
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import (
     Days,
@@ -97,6 +101,20 @@ class Stacks:
         writes=["cloudformation:DeleteStack"],
     )
 
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        own = own_rule(rule, Rule)
+        return (
+            Statement(
+                ("cloudformation:DeleteStack",),
+                tuple(Arn("cloudformation", f"stack/{prefix}*/*") for prefix in own.name_prefixes or [""]),
+                f"only stacks that carry the TTL tag {own.ttl_tag} and not the protect tag (stack tags cannot "
+                "change without an update: their marks are in the audit table)",
+                Guard.UNPROTECTED,
+                conditions={"StringLike": {f"aws:ResourceTag/{own.ttl_tag}": "*"}},
+                deleter=True,
+            ),
+        )
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         own = own_rule(rule, Rule)
         prefixes = tuple(own.name_prefixes or ("",))
@@ -159,4 +177,4 @@ def _importers(region: str, export: str) -> list[str]:
         raise
 
 
-KIND = Stacks()
+KIND = register(Stacks())

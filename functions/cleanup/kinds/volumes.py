@@ -17,24 +17,31 @@ from pydantic import Field
 from functions.cleanup.kinds.base import (
     Candidate,
     Excluded,
+    Guard,
     Judgement,
     KindName,
     KindRule,
     Permissions,
     Resource,
     Scope,
+    Statement,
+    register,
 )
 from functions.cleanup.kinds.common import (
+    DESTROY,
     KEEP_UNTIL_TAG,
+    MARK,
     Days,
     age_days,
     already_gone,
     deleter_role,
+    ec2_type,
     own_rule,
     tag_ec2,
     tag_map,
     utc,
 )
+from functions.cleanup.kinds.snapshots import SNAPSHOTS
 from functions.cleanup.prices import ebs_volume_item, monthly
 from functions.shared.clients import client
 
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import VolumeTypeDef
 
 FINAL_SNAPSHOT_TAG = "deckhand:final-snapshot-of"
+FINAL_SNAPSHOT_TAGS = (FINAL_SNAPSHOT_TAG, KEEP_UNTIL_TAG, "Name")  # what a final snapshot is tagged with
+VOLUMES = ec2_type("volume")
 
 
 class Rule(KindRule):
@@ -75,6 +84,25 @@ class Volumes:
         reads=["ec2:DescribeVolumes", "ec2:DescribeSnapshots"],
         writes=["ec2:CreateTags", "ec2:CreateSnapshot", "ec2:DeleteVolume"],
     )
+
+    def statements(self, rule: KindRule) -> Sequence[Statement]:
+        return (
+            Statement(("ec2:DeleteVolume", "ec2:CreateSnapshot"), (VOLUMES,), DESTROY, Guard.MARKED, deleter=True),
+            Statement(
+                ("ec2:CreateSnapshot",), (SNAPSHOTS,), "the final snapshot of a volume before it goes", deleter=True
+            ),
+            Statement(
+                ("ec2:CreateTags",),
+                (SNAPSHOTS,),
+                "tags a final snapshot as it is created, with the final snapshot's own tags only (never the mark)",
+                conditions={
+                    "StringEquals": {"ec2:CreateAction": "CreateSnapshot"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": FINAL_SNAPSHOT_TAGS},
+                },
+                deleter=True,
+            ),
+            Statement(("ec2:CreateTags",), (VOLUMES,), MARK, Guard.ONLY_THE_MARK),
+        )
 
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         listing = (
@@ -138,4 +166,4 @@ def take_final_snapshot(region: str, volume: Resource, keep_days: int) -> str:
     return str(created["SnapshotId"])
 
 
-KIND = Volumes()
+KIND = register(Volumes())

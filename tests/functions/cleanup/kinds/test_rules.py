@@ -1,13 +1,18 @@
-"""KindRules: the policy's `kinds` mapping, keyed by kind names, one rule class per kind, with clear errors."""
+"""The kinds register themselves; KindRules, the policy's `kinds` mapping, has one field per registered kind, keyed by
+its name and validated by its own rule class, with clear errors; each kind's IAM statements cover its writes."""
 
 from __future__ import annotations
 
+import pkgutil
+from importlib import import_module
 from typing import Any, get_args
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from functions.cleanup.kinds import KIND_NAMES, KINDS, KindRules
+from functions.cleanup import kinds
+from functions.cleanup.kinds import KINDS, KindName, KindRules
+from functions.cleanup.kinds.base import Guard, register
 from functions.shared.validation import describe_all
 
 
@@ -17,12 +22,48 @@ def problems(document: dict[str, Any]) -> list[str]:
     return describe_all(invalid.value)
 
 
-def test_every_kind_is_written_and_has_its_own_field() -> None:
-    assert set(KINDS) == set(KIND_NAMES)
+def test_every_kind_module_registers_its_kind_which_gets_its_own_field() -> None:
+    modules = [import_module(f"{kinds.__name__}.{module.name}") for module in pkgutil.iter_modules(kinds.__path__)]
+    defined = [module.KIND for module in modules if hasattr(module, "KIND")]
+    assert sorted(KINDS.values(), key=id) == sorted(defined, key=id)
+    assert len(KINDS) == 9
     for name, kind in KINDS.items():
+        assert kind.name == name
         field = KindRules.model_fields[name.replace("-", "_")]
         assert field.alias == name
         assert kind.rule in get_args(field.annotation)
+
+
+def test_a_kind_name_is_registered_once() -> None:
+    with pytest.raises(ValueError, match="two kinds are named 'ami'"):
+        register(KINDS["ami"])
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_each_kind_scopes_every_write_it_declares_and_names_nothing_it_does_not(name: str) -> None:
+    kind = KINDS[name]
+    statements = kind.statements(kind.rule())
+    named = {action for statement in statements for action in statement.actions}
+    assert named <= kind.permissions.actions, sorted(named - kind.permissions.actions)
+    assert kind.permissions.writes <= named, sorted(kind.permissions.writes - named)
+    for statement in statements:
+        if set(statement.actions) & kind.permissions.writes:
+            assert "*" not in statement.resources, statement
+    removals = [s for s in statements if s.deleter]
+    assert removals, "a kind removes or changes something, as the deleter role"
+    assert all(s.guard is not Guard.ONLY_THE_MARK for s in removals)  # the deleter writes no mark
+
+
+def test_a_name_no_kind_registered_is_refused_as_a_literal_of_the_names_would_be() -> None:
+    with pytest.raises(ValidationError) as invalid:
+        TypeAdapter(list[KindName]).validate_python(["ebs-snapshot", "ebs-snapshots"])
+    [error] = invalid.value.errors()
+    assert (error["type"], error["loc"]) == ("literal_error", (1,))
+    assert (
+        error["msg"]
+        == "Input should be " + ", ".join(repr(name) for name in list(KINDS)[:-1]) + " or 'stopped-instance'"
+    )
+    assert TypeAdapter(list[KindName]).validate_python(list(KINDS)) == list(KINDS)
 
 
 def test_yaml_keys_are_kind_names_and_the_dump_round_trips() -> None:

@@ -19,7 +19,7 @@ def group(call: Call) -> Sequence[str]:
 
 def tags(call: Call, resource: str) -> Context:
     found = autoscaling_backends[call.account][call.region].autoscaling_groups.get(call.params["AutoScalingGroupName"])
-    return resource_tags(pairs(found.tags)) if found else {}
+    return resource_tags(pairs(found.tags), "autoscaling") if found else {}
 
 
 def sizes(call: Call, resource: str) -> Context:

@@ -47,7 +47,7 @@ def by(member: str) -> Callable[[Call], Sequence[str]]:
 
 def current_tags(call: Call, resource: str) -> Context:
     found = ec2_backends[call.account][call.region].tags.get(resource.rpartition("/")[2], {})
-    return {**resource_tags(found), **{f"ec2:ResourceTag/{key}": value for key, value in found.items()}}
+    return resource_tags(found, "ec2")
 
 
 def tagging(call: Call, resource: str) -> Context:

@@ -40,7 +40,7 @@ def tags(call: Call, resource: str) -> Context:
         found = ecr_backends[call.account][call.region].list_tags_for_resource(resource)["tags"]
     except MOTO_ERRORS:
         return {}
-    return resource_tags(pairs(found))
+    return resource_tags(pairs(found), "ecr")
 
 
 TABLE: Table = {

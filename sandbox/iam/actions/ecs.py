@@ -42,7 +42,7 @@ def tagged(call: Call, resource: str) -> Context:
         found = ecs_backends[call.account][call.region].list_tags_for_resource(resource)
     except (*MOTO_ERRORS, NotImplementedError):  # a resource moto does not hold (a task: NotImplementedError)
         found = []
-    return resource_tags(pairs(found, "key", "value"))
+    return resource_tags(pairs(found, "key", "value"), "ecs")
 
 
 def tagged_in_cluster(call: Call, resource: str) -> Context:

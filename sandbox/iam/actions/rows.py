@@ -72,9 +72,11 @@ def arn(call: Call, service: str, resource: str, *, account: bool | str = True, 
     return f"arn:{get_partition(call.region)}:{service}:{call.region if region else ''}:{owner}:{resource}"
 
 
-def resource_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    """aws:ResourceTag/<key> for the resource's current tags."""
-    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+def resource_tags(tags: Mapping[str, str], service: str | None = None) -> dict[str, str]:
+    """aws:ResourceTag/<key> for the resource's current tags, and <service>:ResourceTag/<key> too for a service
+    whose resource types the SAR lists with their own alias of the key (ec2, autoscaling, ecs, ecr)."""
+    prefixes = ("aws", service) if service else ("aws",)
+    return {f"{prefix}:ResourceTag/{key}": value for prefix in prefixes for key, value in tags.items()}
 
 
 def request_tags(tags: Mapping[str, str]) -> dict[str, str | Sequence[str]]:

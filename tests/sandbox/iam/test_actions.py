@@ -709,3 +709,42 @@ def test_a_tagged_pipeline_lends_its_tags_to_its_stages_and_actions(aws: None) -
     assert requests_for(approval) == [
         request("codepipeline:PutApprovalResult", arn("codepipeline", "web-app/Approve/Prod"), **tagged)
     ]
+
+
+def test_ec2_auto_scaling_ecs_and_ecr_resources_carry_their_tags_under_the_services_own_key_too(aws: None) -> None:
+    """The SAR lists autoscaling:ResourceTag, ecs:ResourceTag and ecr:ResourceTag beside aws:ResourceTag."""
+    scaling = boto3.client("autoscaling", region_name=REGION)
+    scaling.create_launch_configuration(LaunchConfigurationName="web", ImageId="ami-12c6146b", InstanceType="t3.micro")
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="web", LaunchConfigurationName="web", MinSize=0, MaxSize=2,
+        AvailabilityZones=[f"{REGION}a"], Tags=[{"Key": "team", "Value": "web", "PropagateAtLaunch": False}],
+    )  # fmt: skip
+    [group] = requests_for(call("autoscaling", "UpdateAutoScalingGroup", AutoScalingGroupName="web", MaxSize=4))
+    assert group.context == {
+        **COMMON, "aws:ResourceTag/team": "web", "autoscaling:ResourceTag/team": "web", "autoscaling:MaxSize": "4"
+    }  # fmt: skip
+
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="web")
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "app", "image": "app", "memory": 128}])
+    ecs.create_service(cluster="web", serviceName="api", taskDefinition="web", tags=[{"key": "team", "value": "web"}])
+    service = arn("ecs", "service/web/api")
+    update = Call("ecs", "UpdateService", {"cluster": "web", "service": "api", "desiredCount": 2}, ACCOUNT, REGION)
+    assert requests_for(update) == [
+        request(
+            "ecs:UpdateService",
+            service,
+            **{"ecs:cluster": arn("ecs", "cluster/web"), "aws:ResourceTag/team": "web", "ecs:ResourceTag/team": "web"},
+        )
+    ]
+
+    boto3.client("ecr", region_name=REGION).create_repository(
+        repositoryName="api", tags=[{"Key": "team", "Value": "web"}]
+    )
+    assert requests_for(call("ecr", "ListImages", repositoryName="api")) == [
+        request(
+            "ecr:ListImages",
+            arn("ecr", "repository/api"),
+            **{"aws:ResourceTag/team": "web", "ecr:ResourceTag/team": "web"},
+        )
+    ]

@@ -129,7 +129,12 @@ def transact_items(call: Call) -> list[IamRequest]:
 def table_key(call: Call) -> Sequence[IamRequest]:
     found = _table(call) if "TableName" in call.params else None
     sse = (getattr(found, "sse_specification", None) or {}) if found else {}
-    return kms.via(call, "dynamodb", sse.get("KMSMasterKeyId"), ("kms:Decrypt",))
+    # Its encryption context names the table and the account (TABLE_KEY, "DynamoDB encryption context").
+    encryption = {
+        "aws:dynamodb:tableName": str(call.params.get("TableName")),
+        "aws:dynamodb:subscriberId": call.account,
+    }
+    return kms.via(call, "dynamodb", sse.get("KMSMasterKeyId"), ("kms:Decrypt",), encryption)
 
 
 ENCRYPTED = (Also(table_key, TABLE_KEY),)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from moto.kms.models import kms_backends
 from moto.kms.utils import _deserialize_ciphertext_blob
@@ -28,12 +28,27 @@ def customer_key(call: Call, key_id: str) -> str | None:
     return str(key.arn) if key.key_manager == "CUSTOMER" else None
 
 
-def via(call: Call, service: str, key_id: str | None, actions: Sequence[str]) -> list[IamRequest]:
-    """The key requests `service` makes for the call with the caller's permissions."""
+def context_keys(encryption: Mapping[str, str]) -> dict[str, str | Sequence[str]]:
+    """kms:EncryptionContext:<key> for each pair, and kms:EncryptionContextKeys."""
+    found: dict[str, str | Sequence[str]] = {f"kms:EncryptionContext:{k}": str(v) for k, v in encryption.items()}
+    if encryption:
+        found["kms:EncryptionContextKeys"] = sorted(encryption)
+    return found
+
+
+def via(
+    call: Call, service: str, key_id: str | None, actions: Sequence[str], encryption: Mapping[str, str]
+) -> list[IamRequest]:
+    """The key requests `service` makes for the call with the caller's permissions, with the encryption context
+    the service documents for its resource."""
     key = customer_key(call, key_id) if key_id else None
     if key is None:
         return []
-    context = {"kms:ViaService": f"{service}.{call.region}.amazonaws.com", "kms:CallerAccount": call.account}
+    context = {
+        "kms:ViaService": f"{service}.{call.region}.amazonaws.com",
+        "kms:CallerAccount": call.account,
+        **context_keys(encryption),
+    }
     return [IamRequest(action, key, context) for action in actions]
 
 
@@ -56,11 +71,7 @@ def key(call: Call) -> Sequence[str]:
 
 
 def encryption_context(call: Call, resource: str) -> Context:
-    context = dict(call.params.get("EncryptionContext") or {})
-    found: dict[str, str | Sequence[str]] = {f"kms:EncryptionContext:{k}": str(v) for k, v in context.items()}
-    if context:
-        found["kms:EncryptionContextKeys"] = sorted(context)
-    return {"kms:CallerAccount": call.account, **found}
+    return {"kms:CallerAccount": call.account, **context_keys(call.params.get("EncryptionContext") or {})}
 
 
 TABLE: Table = {

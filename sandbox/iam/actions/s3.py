@@ -11,6 +11,7 @@ from sandbox.iam.actions import kms
 from sandbox.iam.actions.rows import Also, Row, Table
 from sandbox.iam.model import Call, IamRequest
 
+# SSE-KMS's encryption context is the object's ARN (the bucket's with S3 Bucket Keys, which the sandbox does not model).
 SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 
 
@@ -34,11 +35,11 @@ def _bucket_key(call: Call) -> str | None:
 
 
 def upload_key(call: Call) -> Sequence[IamRequest]:
-    return kms.via(call, "s3", _bucket_key(call), ("kms:GenerateDataKey",))
+    return kms.via(call, "s3", _bucket_key(call), ("kms:GenerateDataKey",), {"aws:s3:arn": obj(call)[0]})
 
 
 def download_key(call: Call) -> Sequence[IamRequest]:
-    return kms.via(call, "s3", _bucket_key(call), ("kms:Decrypt",))
+    return kms.via(call, "s3", _bucket_key(call), ("kms:Decrypt",), {"aws:s3:arn": obj(call)[0]})
 
 
 TABLE: Table = {

@@ -26,7 +26,8 @@ def topic_key(call: Call) -> Sequence[IamRequest]:
     """Publishing to a topic encrypted with a customer managed key needs the key's data key and decrypt."""
     found = sns_backends[call.account][call.region].topics.get(topic(call)[0])
     key = found.kms_master_key_id if found else None
-    return kms.via(call, "sns", key, ("kms:GenerateDataKey", "kms:Decrypt"))
+    # Its encryption context names the topic (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    return kms.via(call, "sns", key, ("kms:GenerateDataKey", "kms:Decrypt"), {"aws:sns:topicArn": topic(call)[0]})
 
 
 TABLE: Table = {

@@ -34,7 +34,8 @@ def queue_key(call: Call) -> Sequence[IamRequest]:
     account, name = _account_and_name(call)
     found = sqs_backends[account][call.region].queues.get(name)
     key = getattr(found, "kms_master_key_id", None) if found else None
-    return kms.via(call, "sqs", key, ("kms:GenerateDataKey", "kms:Decrypt"))
+    # Its encryption context names the queue (SQS developer guide, "Encryption context").
+    return kms.via(call, "sqs", key, ("kms:GenerateDataKey", "kms:Decrypt"), {"aws:sqs:arn": queue(call)[0]})
 
 
 TABLE: Table = {

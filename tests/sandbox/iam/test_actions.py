@@ -512,7 +512,12 @@ def test_publishing_to_a_topic_with_a_customer_key_needs_the_key(aws: None) -> N
     sns = boto3.client("sns", region_name=REGION)
     encrypted = sns.create_topic(Name="notices", Attributes={"KmsMasterKeyId": key})["TopicArn"]
     plain = sns.create_topic(Name="plain")["TopicArn"]
-    via = {"kms:ViaService": f"sns.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    via = {
+        "kms:ViaService": f"sns.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "kms:EncryptionContext:aws:sns:topicArn": encrypted,
+        "kms:EncryptionContextKeys": ["aws:sns:topicArn"],
+    }
     assert requests_for(call("sns", "Publish", TopicArn=encrypted, Message="m")) == [
         request("sns:Publish", encrypted),
         request("kms:GenerateDataKey", key, **via),
@@ -526,11 +531,16 @@ def test_sending_to_a_queue_with_a_customer_key_needs_the_key(aws: None) -> None
     url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq", Attributes={"KmsMasterKeyId": key})[
         "QueueUrl"
     ]
-    found = requests_for(call("sqs", "SendMessage", QueueUrl=url, MessageBody="x"))
-    assert [(r.action, r.resource) for r in found] == [
-        ("sqs:SendMessage", arn("sqs", "dlq")),
-        ("kms:GenerateDataKey", key),
-        ("kms:Decrypt", key),
+    via = {
+        "kms:ViaService": f"sqs.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "kms:EncryptionContext:aws:sqs:arn": arn("sqs", "dlq"),
+        "kms:EncryptionContextKeys": ["aws:sqs:arn"],
+    }
+    assert requests_for(call("sqs", "SendMessage", QueueUrl=url, MessageBody="x")) == [
+        request("sqs:SendMessage", arn("sqs", "dlq")),
+        request("kms:GenerateDataKey", key, **via),
+        request("kms:Decrypt", key, **via),
     ]
 
 
@@ -555,7 +565,12 @@ def test_an_object_in_a_bucket_encrypted_by_default_with_a_customer_key_needs_th
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
         },
     )
-    via = {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    via = {
+        "kms:ViaService": f"s3.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::reports/r/1.json",
+        "kms:EncryptionContextKeys": ["aws:s3:arn"],
+    }
     assert requests_for(call("s3", "PutObject", Bucket="reports", Key="r/1.json")) == [
         request("s3:PutObject", "arn:aws:s3:::reports/r/1.json"),
         request("kms:GenerateDataKey", key, **via),
@@ -592,7 +607,13 @@ def test_an_item_of_a_table_encrypted_with_a_customer_key_needs_the_key(aws: Non
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
     )
     found = requests_for(call("dynamodb", "GetItem", TableName="state", Key={"id": {"S": "web"}}))
-    via = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    via = {
+        "kms:ViaService": f"dynamodb.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "kms:EncryptionContext:aws:dynamodb:tableName": "state",
+        "kms:EncryptionContext:aws:dynamodb:subscriberId": ACCOUNT,
+        "kms:EncryptionContextKeys": ["aws:dynamodb:subscriberId", "aws:dynamodb:tableName"],
+    }
     assert found == [
         request("dynamodb:GetItem", arn("dynamodb", "table/state"), **{"dynamodb:LeadingKeys": ["web"]}),
         request("kms:Decrypt", key, **via),

@@ -5,8 +5,8 @@ import sys
 
 from aws_cdk import App
 
-from functions.shared.policy import PolicyError
 from stacks.app import build
+from stacks.policy import PolicyError
 
 app = App()
 try:

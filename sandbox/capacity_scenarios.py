@@ -21,8 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.capacity.policy import Target
-from functions.shared.policy import load_policy
 from stacks.capacity import CAPACITY_VARIABLE, schedule_group_name, schedule_name
+from stacks.policy import load_policy
 
 from .cli import Demo, Fired, Scenario, default_policy, read_state, resolve_function, status_of, wiring
 from .estate import ASG, CLUSTER, SERVICE

@@ -20,7 +20,7 @@ from functions.cleanup.kinds import KINDS as REGISTERED_KINDS
 from functions.cleanup.kinds.base import KindName
 from functions.cleanup.kinds.common import own_rule
 from functions.cleanup.kinds.log_groups import Rule as LogGroupRule
-from functions.shared.policy import load_policy
+from stacks.policy import load_policy
 
 from . import ACCOUNT, REGION, runner
 from .cli import Demo, Scenario, default_policy, resolve_function, say

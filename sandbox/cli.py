@@ -1102,8 +1102,8 @@ def report_invocation(invocation: runner.Invocation, *, as_json: bool, logs: boo
 
 def repo_handler(function: str, policy_path: Path) -> str:
     """The repository's handler of a function, by the stack's own convention."""
-    from functions.shared.policy import load_policy  # noqa: PLC0415
     from stacks.function import handler_path  # noqa: PLC0415 - the CDK loads only for --here
+    from stacks.policy import load_policy  # noqa: PLC0415
 
     return handler_path(function.removeprefix(f"{load_policy(policy_path).name_prefix}-"))
 

@@ -536,9 +536,9 @@ def here_settings(function_name: str, policy_path: Path) -> HereSettings:
     # stacks.core starts the CDK's jsii runtime: only `--here` pays for it.
     import boto3  # noqa: PLC0415
 
-    from functions.shared.policy import load_policy  # noqa: PLC0415
     from stacks.core import audit_table_name, function_environment, topic_name  # noqa: PLC0415
     from stacks.deckhand_stack import service_environment  # noqa: PLC0415
+    from stacks.policy import load_policy  # noqa: PLC0415
 
     policy = load_policy(policy_path)
     region = policy.regions[0]  # where the stack, and so the function, lives

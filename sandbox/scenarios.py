@@ -276,7 +276,7 @@ def burn_error_budget(demo: Demo, minutes: int = 60) -> None:
 
 
 def deployed_gate() -> Gate:
-    from functions.shared.policy import load_policy  # noqa: PLC0415
+    from stacks.policy import load_policy  # noqa: PLC0415
 
     gate = load_policy(default_policy()).gating.gate(PIPELINE, GATED_STAGE)
     if gate is None or gate.window is None:

@@ -8,10 +8,9 @@ from pathlib import Path
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from functions.shared.policy import Policy, load_policy
-
 from .core import POLICY_CONTEXT_KEY, policy_source
 from .deckhand_stack import DeckhandStack
+from .policy import Policy, load_policy
 from .versions import REPO_ROOT
 
 __all__ = ["POLICY_CONTEXT_KEY", "build", "policy_path"]

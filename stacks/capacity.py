@@ -17,11 +17,11 @@ from constructs import Construct
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
 from functions.capacity.store import PARTITION
 from functions.capacity.targets import TARGET_TAG, scalable_id
-from functions.shared.policy import Policy
 
 from . import core
 from .core import Core, policy_source, unique, wildcard_finding
 from .function import DeckhandFunction
+from .policy import Policy
 
 SERVICE = "capacity"
 CAPACITY_VARIABLE = "DECKHAND_CAPACITY"

@@ -30,11 +30,11 @@ from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
 from functions.cleanup.state import MARKS_PARTITION, RUNS_PARTITION
-from functions.shared.policy import Policy
 
 from .core import Core, largest_environment, policy_source
 from .core import check_environment_size as check_duty_environment
 from .function import DeckhandFunction
+from .policy import Policy
 
 SERVICE = "cleanup"
 CLEANUP_VARIABLE = "DECKHAND_CLEANUP"

@@ -18,9 +18,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from functions.shared.audit import AUDIT_PREFIX, INDEX_BY_DUTY, audit_partition
-from functions.shared.policy import Policy, PolicyError
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
+from .policy import Policy, PolicyError
 from .versions import REPO_ROOT, pinned_version
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14

@@ -7,13 +7,12 @@ from typing import Any
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
-from functions.shared.policy import Policy
-
 from . import capacity, cleanup, gating
 from .capacity import Capacity
 from .cleanup import Cleanup
 from .core import Core
 from .gating import Gating
+from .policy import Policy
 from .switches import Switches
 
 

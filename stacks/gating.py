@@ -13,12 +13,12 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.gating.policy import Gating as GatingPolicy
-from functions.shared.policy import Policy
 from functions.watchdog.slots import LOCK_PREFIX
 
 from . import core
 from .core import Core, policy_source, unique
 from .function import DeckhandFunction
+from .policy import Policy
 
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
 DUTY = "gating"

@@ -1,7 +1,8 @@
 """The policy file: one YAML document that says what Deckhand gates, scales and cleans.
 
 It is validated when the CDK app synthesizes, so a mistake fails `cdk synth`/`cdk deploy`
-with the file, the key path, the bad value and what was expected.
+with the file, the key path, the bad value and what was expected. The whole model lives with the stacks
+(and the sandbox) that read the file; each duty's functions get only their section, as settings.
 """
 
 from __future__ import annotations
@@ -16,15 +17,8 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 from functions.capacity.policy import Capacity
 from functions.cleanup.policy import Cleanup
 from functions.gating.policy import Gating
-
-from .policy_base import Region, Section, TagKey, listed_once, matching
-from .validation import describe_all
-
-# The values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
+from functions.shared.policy_base import LogRetentionDays, Region, Section, TagKey, listed_once, matching
+from functions.shared.validation import describe_all
 
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
@@ -47,7 +41,7 @@ class Defaults(Section):
     protect_tag: TagKey = "deckhand:protect"
     protect_values: Annotated[list[TagValue], Field(min_length=1), AfterValidator(listed_once)] | None = None
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARN|ERROR)$")] = "INFO"
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 400
 
     @model_validator(mode="before")
@@ -59,13 +53,6 @@ class Defaults(Section):
         if sorted(form) != ["key", "values"]:
             raise ValueError(f"protect_tag: expected a tag key, or {{key: KEY, values: [VALUE, ...]}}; got {form!r}")
         return {**given, "protect_tag": form["key"], "protect_values": form["values"]}
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}")
-        return days
 
 
 class Switches(Section):

@@ -55,3 +55,18 @@ Cron = Annotated[
 ]
 Region = Annotated[str, matching(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region name like eu-west-1")]
 TagKey = Annotated[str, AfterValidator(_tag_key)]
+
+# The values PutRetentionPolicy accepts: the CloudWatch Logs service model's `Days` shape lists them.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"expected one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}")
+    return days
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]

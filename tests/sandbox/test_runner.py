@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from functions.shared.policy import load_policy
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 from sandbox import ACCOUNT, REGION, runner
 from sandbox.iam import policies
 from stacks.core import audit_table_name, function_environment, switches_path, topic_name
+from stacks.policy import load_policy
 from stacks.versions import REPO_ROOT
 from tests.support.aws import make_audit_table
 

@@ -10,13 +10,13 @@ from aws_cdk.assertions import Template
 
 from functions.capacity.policy import Capacity as CapacityPolicy
 from functions.capacity.targets import TARGET_TAG
-from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
 from sandbox.iam.simulator import Policy as SimPolicy
 from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.app import build
 from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE, cron
 from stacks.core import ENVIRONMENT_LIMIT_BYTES
 from stacks.deckhand_stack import DeckhandStack
+from stacks.policy import Policy, PolicyError, load_policy, parse_policy
 from stacks.versions import REPO_ROOT
 from tests.support.template import listed, role_statements, text
 

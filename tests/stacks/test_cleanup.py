@@ -22,11 +22,11 @@ from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAGS
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.shared import clients
-from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
 from sandbox.iam.simulator import Policy as SimPolicy
 from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.cleanup import Grants, Scoped, check_environment_size, grant_kind
 from stacks.deckhand_stack import DeckhandStack
+from stacks.policy import Policy, PolicyError, load_policy, parse_policy
 from stacks.versions import REPO_ROOT
 from tests.functions.cleanup.kinds.support import iam_action, iam_actions
 from tests.support.deployed import NOW, Deployed

@@ -15,10 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
 from functions.shared.audit import AuditRecord
-from functions.shared.policy import load_policy
 from sandbox.iam.simulator import Policy, Simulation, Simulator
 from stacks.app import policy_path
 from stacks.core import Core
+from stacks.policy import load_policy
 from tests.support.template import role_statements
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match, Template
 
-from functions.shared.policy import LOG_RETENTION_DAYS
+from functions.shared.policy_base import LOG_RETENTION_DAYS
 from stacks.core import ASSET_EXCLUDE, powertools_layer_parameter
 from stacks.deckhand_stack import DeckhandStack
 from stacks.function import RETENTION

@@ -13,11 +13,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from functions.gating.config import parse_gating
-from functions.shared.policy import Policy, PolicyError, load_policy, parse_policy
 from stacks.app import build
 from stacks.core import ENVIRONMENT_LIMIT_BYTES, environment_bytes
 from stacks.deckhand_stack import DeckhandStack
 from stacks.gating import Gating, largest_environment
+from stacks.policy import Policy, PolicyError, load_policy, parse_policy
 from stacks.versions import REPO_ROOT
 from tests.support.template import function_ids, statements, text
 

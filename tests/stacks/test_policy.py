@@ -10,9 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.shared.policy import LOG_RETENTION_DAYS, Policy, PolicyError, load_policy, parse_policy
+from functions.shared.policy_base import LOG_RETENTION_DAYS
+from stacks.policy import Policy, PolicyError, load_policy, parse_policy
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "deckhand.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "deckhand.yaml"
 
 
 def test_the_example_file_loads_with_its_commented_values() -> None:

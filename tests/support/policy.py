@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from functions.shared.policy import PolicyError, parse_policy
+from stacks.policy import PolicyError, parse_policy
 
 
 def assert_named_problem(text: str, key_path: str, bad_value: str, expected: str) -> None:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
-from pydantic import field_validator
 
 from functions.cleanup.kinds.base import (
     Arn,
@@ -35,6 +34,7 @@ from functions.cleanup.kinds.base import (
 from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
+from functions.shared.policy_base import LogRetentionDays
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import LogGroupTypeDef
@@ -45,18 +45,8 @@ _EDGE_REPLICA = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\.")
 
 
 class Rule(KindRule):
-    retention_days: int = 30  # what a group without retention gets
+    retention_days: LogRetentionDays = 30  # what a group without retention gets
     remove_empty_of_deleted_functions: bool = True
-
-    @field_validator("retention_days")
-    @classmethod
-    def _retention(cls, days: int) -> int:
-        # Imported here: the policy module imports the cleanup section, which imports this module.
-        from functions.shared.policy import LOG_RETENTION_DAYS  # noqa: PLC0415
-
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of the CloudWatch Logs retention values {LOG_RETENTION_DAYS}")
-        return days
 
 
 def function_of(group: str) -> str | None:

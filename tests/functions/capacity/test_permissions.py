@@ -13,8 +13,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.shared import clients
-from functions.shared.policy import load_policy
 from stacks.deckhand_stack import DeckhandStack
+from stacks.policy import load_policy
 from stacks.versions import REPO_ROOT
 from tests.functions.capacity import test_handler
 from tests.support.template import role_statements

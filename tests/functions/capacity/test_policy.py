@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from functions.capacity.config import parse_capacity
-from functions.shared.policy import PolicyError, load_policy, parse_policy
+from stacks.policy import PolicyError, load_policy, parse_policy
 from tests.support.policy import assert_named_problem
 
 GOOD = """

@@ -17,8 +17,8 @@ from functions.cleanup.config import CleanupConfig
 from functions.cleanup.handler import AUDIT_IDS_CHARS, handle, id_chunks
 from functions.shared import clients
 from functions.shared.audit import MAX_JSON_CHARS, audit_partition, to_json
-from functions.shared.policy import load_policy
 from functions.shared.switches import SwitchState, parameter_name
+from stacks.policy import load_policy
 from tests.support.deployed import NOW, PATH, Deployed
 
 ACCOUNT = "123456789012"

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from functions.cleanup.policy import Cleanup
-from functions.shared.policy import PolicyError, load_policy, parse_policy
 from functions.shared.settings import Settings, SettingsError
+from stacks.policy import PolicyError, load_policy, parse_policy
 from tests.support.policy import assert_named_problem
 
 GOOD = """

@@ -9,8 +9,8 @@ import pytest
 from functions.gating import config
 from functions.gating.config import ENV, from_env, parse_gating
 from functions.gating.policy import Gating
-from functions.shared.policy import load_policy
 from functions.shared.settings import SettingsError
+from stacks.policy import load_policy
 
 PARIS = timezone(timedelta(hours=1))
 SECTION = Gating.model_validate(

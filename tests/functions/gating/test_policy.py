@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 import yaml
 
-from functions.shared.policy import PolicyError, parse_policy
+from stacks.policy import PolicyError, parse_policy
 from tests.support.policy import assert_named_problem
 
 GOOD = """

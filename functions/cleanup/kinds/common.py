@@ -1,4 +1,5 @@
-"""What the kinds share: tag conversions, TTL instants, batching, EC2 tagging, rule checks, the deleter role."""
+"""What the kinds share: tag conversions, TTL instants, batching, EC2 tagging, rule checks, the deleter role, and
+the IAM statements of an EC2 kind that marks a resource with a tag and removes it whole."""
 
 from __future__ import annotations
 

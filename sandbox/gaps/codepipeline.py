@@ -1,6 +1,6 @@
 """CodePipeline's runtime, which moto lacks: executions that run their stages, Lambda invoke jobs and their
 results, manual approvals, stop and rollback, each state change recorded as the EventBridge event CodePipeline
-emits. Limits and errors from botocore's codepipeline model and the CodePipeline quotas page.
+emits.
 """
 
 from __future__ import annotations

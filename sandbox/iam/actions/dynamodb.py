@@ -104,11 +104,16 @@ def batch_tables(call: Call) -> Sequence[str]:
 
 
 def batch_write(call: Call, resource: str) -> Context:
-    """One request per table, its LeadingKeys every partition key value written or deleted there."""
+    """One request per table: its LeadingKeys every partition key value written or deleted there, its Attributes
+    those of the items written, as for PutItem."""
     name = resource.rpartition("table/")[2]
     requests = call.params["RequestItems"][name]
     items = [r["PutRequest"]["Item"] if "PutRequest" in r else r["DeleteRequest"]["Key"] for r in requests]
-    return {"dynamodb:LeadingKeys": leading_keys(call, name, items), **tags(call, resource)}
+    written = sorted({attribute for r in requests if "PutRequest" in r for attribute in r["PutRequest"]["Item"]})
+    found = {"dynamodb:LeadingKeys": leading_keys(call, name, items), **options(call), **tags(call, resource)}
+    if written:
+        found["dynamodb:Attributes"] = written
+    return found
 
 
 def transact_items(call: Call) -> list[IamRequest]:

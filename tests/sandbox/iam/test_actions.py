@@ -461,13 +461,19 @@ def test_dynamodb_items_carry_their_leading_keys(aws: None) -> None:
                 {"PutRequest": {"Item": item}},
                 {"DeleteRequest": {"Key": {"pk": {"S": "cleanup-run/1"}, "sk": {"S": "a"}}}},
             ]},
+            ReturnConsumedCapacity="TOTAL",
         )
     )  # fmt: skip
+    # The SAR lists dynamodb:Attributes and dynamodb:ReturnConsumedCapacity for BatchWriteItem too.
     assert batch == [
         request(
             "dynamodb:BatchWriteItem",
             arn("dynamodb", f"table/{table}"),
-            **{"dynamodb:LeadingKeys": ["cleanup-mark/snap-1", "cleanup-run/1"]},
+            **{
+                "dynamodb:LeadingKeys": ["cleanup-mark/snap-1", "cleanup-run/1"],
+                "dynamodb:ReturnConsumedCapacity": "TOTAL",
+                "dynamodb:Attributes": ["duty", "pk", "sk"],
+            },
         )
     ]
     query = requests_for(

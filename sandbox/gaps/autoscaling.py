@@ -14,15 +14,15 @@ import json
 import uuid
 from typing import Any
 
-from moto.applicationautoscaling.models import FakeScalableTarget, applicationautoscaling_backends
+from moto.applicationautoscaling.models import FakeScalableTarget
 from werkzeug.wrappers import Request, Response
 
 from sandbox.gaps.common import caller
+from sandbox.iam.actions.application_autoscaling import TAGS, find, tags_of
 from sandbox.iam.model import Call
 
 TAG_OPERATIONS = ("TagResource", "UntagResource", "ListTagsForResource")
 MAX_TAGS = 50
-_TAGS = "sandbox_tags"
 
 
 class TagError(Exception):
@@ -41,16 +41,6 @@ def no_instance_refreshes(request: Request, call: Call) -> Response:
         "</DescribeInstanceRefreshesResponse>"
     )
     return Response(body, content_type="text/xml")
-
-
-def find(account: str, region: str, arn: str) -> FakeScalableTarget | None:
-    backend = applicationautoscaling_backends[account][region]
-    return next((t for by_id in backend.targets.values() for t in by_id.values() if t.arn == arn), None)
-
-
-def tags_of(target: FakeScalableTarget) -> dict[str, str]:
-    found: dict[str, str] = getattr(target, _TAGS, {})
-    return found
 
 
 def _target(account: str, region: str, arn: Any) -> FakeScalableTarget:
@@ -72,7 +62,7 @@ def handle(operation: str, body: dict[str, Any], account: str, region: str) -> d
             tags.pop(str(key), None)
     else:
         return {"Tags": tags}
-    setattr(target, _TAGS, tags)
+    setattr(target, TAGS, tags)
     return {}
 
 

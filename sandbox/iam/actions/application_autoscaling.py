@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
+from moto.applicationautoscaling.models import FakeScalableTarget, applicationautoscaling_backends
 
-from sandbox.gaps.autoscaling import find, tags_of
 from sandbox.iam.actions.rows import Context, Row, Table, everything, request_tags, resource_tags
 from sandbox.iam.model import Call
+
+# Where the sandbox's Application Auto Scaling gap (sandbox.gaps.autoscaling) keeps a target's tags, as moto keeps
+# none. Read here, so that the IAM map needs nothing of the gaps, which stand above it.
+TAGS = "sandbox_tags"
+
+
+def find(account: str, region: str, arn: str) -> FakeScalableTarget | None:
+    backend = applicationautoscaling_backends[account][region]
+    return next((t for by_id in backend.targets.values() for t in by_id.values() if t.arn == arn), None)
+
+
+def tags_of(target: FakeScalableTarget) -> dict[str, str]:
+    found: dict[str, str] = getattr(target, TAGS, {})
+    return found
 
 
 def scalable_target(call: Call) -> Sequence[str]:

@@ -1,11 +1,16 @@
 """What a cleaned resource costs a month, in USD: documented list prices per region, and a fallback.
 
+Each kind prices its resources beside its judgement, naming the item AWS bills and the quantity; this
+module holds only the figures, one table per region, because they are AWS's billed units, not the kinds':
+the EBS snapshot price serves ebs-snapshot and ami, the volume prices ebs-volume and stopped-instance,
+and a report states one reading date and one set of priced regions for a whole run. A new kind billed
+by one of these items adds nothing here; one billed by a new item adds its figures with their source.
+
 The figures are AWS's public on-demand list prices (no free tier, no discounts, no taxes) from:
   EBS volumes and snapshots   https://aws.amazon.com/ebs/pricing/
   public IPv4 addresses       https://aws.amazon.com/vpc/pricing/ (Public IPv4 Address tab)
   ECR storage                 https://aws.amazon.com/ecr/pricing/
   CloudWatch Logs storage     https://aws.amazon.com/cloudwatch/pricing/ (Logs, Store (Archival))
-  Lambda                      https://aws.amazon.com/lambda/pricing/ (code storage is not billed; a 75 GB quota)
 as of PRICES_READ. Volumes count their storage only: provisioned IOPS and throughput above gp3's
 free baseline are left out, so the saving of an io1/io2 or tuned gp3 volume is under-stated.
 A region not listed is priced like us-east-1, the cheapest commercial region for these items, so a
@@ -36,7 +41,6 @@ Item = Literal[
     "public-ipv4-month",  # $0.005 an hour x 730
     "ecr-gb",
     "logs-gb",
-    "lambda-version",
 ]
 
 _IPV4 = 0.005 * HOURS_PER_MONTH
@@ -44,7 +48,7 @@ _IPV4 = 0.005 * HOURS_PER_MONTH
 _US_EAST_1: dict[Item, float] = {
     "ebs-snapshot-gb": 0.05, "ebs-snapshot-archive-gb": 0.0125, "ebs-gp2-gb": 0.10, "ebs-gp3-gb": 0.08,
     "ebs-io1-gb": 0.125, "ebs-io2-gb": 0.125, "ebs-st1-gb": 0.045, "ebs-sc1-gb": 0.015,
-    "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03, "lambda-version": 0.0,
+    "ebs-standard-gb": 0.05, "public-ipv4-month": _IPV4, "ecr-gb": 0.10, "logs-gb": 0.03,
 }  # fmt: skip
 
 MONTHLY_USD: dict[str, dict[Item, float]] = {

@@ -4,7 +4,7 @@ An alias holds its version and, with weighted routing, its additional version; a
 bound to a version's ARN holds that version. Versions carry no tags of their own: a version's protect
 tag is its function's (ListTags, one call a function), and marks live in the engine's state table
 (taggable False). Lambda does not bill the storage of a version's code, so the saving is 0: the point
-is the 75 GB code storage quota.
+is the 75 GB code storage quota (https://aws.amazon.com/lambda/pricing/).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from functions.cleanup.kinds.base import (
     register,
 )
 from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, utc
-from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def judge_one(version: Resource, rank: int, keep_last: int) -> Judgement:
     if rank < keep_last:
         return Excluded(f"one of the last {keep_last} versions of {version.details['function']}")
     why = f"version {version.details['version']}, beyond the last {keep_last}"
-    return Candidate("delete", monthly("lambda-version", version.region, 1), why)
+    return Candidate("delete", 0.0, why)
 
 
 def _number(version: Resource) -> int:

@@ -17,10 +17,10 @@ from benchmarks.calls import counted_aws_calls, print_calls
 
 RUNS = 7
 HANDLERS = [
-    "functions.gate.handler",
-    "functions.approver.handler",
-    "functions.watchdog.handler",
-    "functions.pipeline_notices.handler",
+    "functions.gating.gate.handler",
+    "functions.gating.approver.handler",
+    "functions.gating.watchdog.handler",
+    "functions.gating.pipeline_notices.handler",
     "functions.capacity.handler",
     "functions.cleanup.handler",
     "functions.switches.handler",
@@ -75,8 +75,8 @@ def gate_decision() -> GateBench:
     """One gate with 10 alarms by name, a window, the freeze switch and an error budget, on the sandbox's gaps."""
     import pytest
 
-    from functions.gate import handler
-    from functions.gate.core import decide
+    from functions.gating.core import decide
+    from functions.gating.gate import handler
     from functions.shared.runtime import Runtime
     from tests.support.gating import (
         captured_logs,

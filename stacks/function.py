@@ -25,9 +25,11 @@ RETENTION = {
 }  # fmt: skip
 
 
-def handler_path(service: str) -> str:
-    """Every function's handler is `functions/<service>/handler.py:handler`, `-` written `_`."""
-    return f"functions.{service.replace('-', '_')}.handler.handler"
+def handler_path(service: str, duty: str | None = None) -> str:
+    """A function's handler is `functions/<service>/handler.py:handler`, or, for one of a duty's several
+    functions, `functions/<duty>/<service>/handler.py:handler`; `-` written `_`."""
+    package = service.replace("-", "_")
+    return f"functions.{duty}.{package}.handler.handler" if duty else f"functions.{package}.handler.handler"
 
 
 class DeckhandFunction(Construct):
@@ -38,6 +40,7 @@ class DeckhandFunction(Construct):
         *,
         core: Core,
         service: str,
+        duty: str | None = None,
         description: str,
         timeout_seconds: int = 30,
         memory_size: int = 256,
@@ -76,7 +79,7 @@ class DeckhandFunction(Construct):
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             code=core.code,
-            handler=handler_path(service),
+            handler=handler_path(service, duty),
             layers=[core.powertools],
             role=self.role,
             timeout=Duration.seconds(timeout_seconds),

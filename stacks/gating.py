@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.gating.policy import Gating as GatingPolicy
-from functions.watchdog.slots import LOCK_PREFIX
+from functions.gating.watchdog.slots import LOCK_PREFIX
 
 from . import core
 from .core import Core, policy_source, unique
@@ -93,6 +93,7 @@ class Gating(Construct):
                 construct_id,
                 core=core,
                 service=service,
+                duty=DUTY,
                 description=description,
                 timeout_seconds=timeout_seconds,
                 environment=gating_environment(policy, service),

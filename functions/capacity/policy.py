@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from functions.gating.policy import ClockTime, TimeZone, Weekday
 from functions.shared.policy_base import NAME_PATTERN, NAME_RULE, Cron, Duty, Name, Section, TagKey
+from functions.shared.times import ClockTime, TimeZone, Weekday
 
 Kind = Literal["ecs-service", "asg", "scalable-target", "lambda-provisioned-concurrency"]
 # The service namespaces of Application Auto Scaling.

@@ -30,8 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from functions.gating.observe import parse_cloudwatch_time
-from functions.shared.clock import parse_instant
+from functions.shared.clock import parse_cloudwatch_time, parse_instant
 from functions.shared.refusal import Refused, cap
 from functions.shared.validation import describe_all
 

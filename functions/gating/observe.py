@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from functions.shared.clients import client
-from functions.shared.clock import parse_instant
+from functions.shared.clock import parse_cloudwatch_time
 from functions.shared.switches import SwitchBoard
 
 from . import mutes, pipeline
@@ -60,13 +60,6 @@ def _moment(value: Any) -> datetime | None:
     if isinstance(value, str) and value:
         return parse_cloudwatch_time(value)
     return None
-
-
-def parse_cloudwatch_time(text: str) -> datetime:
-    """CloudWatch writes 2026-01-01T10:00:00.000+0000; ISO parsing wants +00:00."""
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = f"{text[:-2]}:{text[-2:]}"
-    return parse_instant(text)
 
 
 def to_alarm(

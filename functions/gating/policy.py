@@ -4,45 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from functions.shared.policy_base import Duty, Section
+from functions.shared.times import ClockTime, TimeZone, Weekday
 
 Mode = Literal["enforce", "shadow", "off"]
-Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 Check = Literal["alarms", "window", "freeze", "bake", "error_budget"]
 CHECKS: tuple[Check, ...] = ("alarms", "window", "freeze", "bake", "error_budget")
 
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
-
-
-def _clock_time(value: Any) -> time:
-    if isinstance(value, int):
-        raise ValueError("write times in quotes, like '17:00' (YAML reads 17:00 unquoted as a number)")
-    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
-        raise ValueError("expected a time of day like '09:30' (24-hour, quoted)")
-    return time(int(value[:2]), int(value[3:]))
-
-
-def _zone(zone: str) -> str:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone like Europe/Paris") from None
-    return zone
-
-
-TimeZone = Annotated[str, AfterValidator(_zone)]
-
-# Dumped as written ("09:30"), so the section survives the JSON round trip to the functions.
-ClockTime = Annotated[
-    time, BeforeValidator(_clock_time), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
-]
 
 
 class Metric(Section):

@@ -22,10 +22,10 @@ from stacks.versions import REPO_ROOT
 from tests.support.template import function_ids, statements, text
 
 HANDLERS = {
-    "deckhand-gate": "functions.gate.handler.handler",
-    "deckhand-approver": "functions.approver.handler.handler",
-    "deckhand-watchdog": "functions.watchdog.handler.handler",
-    "deckhand-pipeline-notices": "functions.pipeline_notices.handler.handler",
+    "deckhand-gate": "functions.gating.gate.handler.handler",
+    "deckhand-approver": "functions.gating.approver.handler.handler",
+    "deckhand-watchdog": "functions.gating.watchdog.handler.handler",
+    "deckhand-pipeline-notices": "functions.gating.pipeline_notices.handler.handler",
 }
 DESTRUCTIVE = {"codepipeline:StopPipelineExecution", "codepipeline:RollbackStage", "codepipeline:PutApprovalResult"}
 

@@ -201,7 +201,7 @@ def test_an_approval_after_the_gated_stage_was_allowed_and_is_now_refused(
 
 def test_a_job_of_another_pipeline_is_the_codes_to_refuse_not_iams(simulator: Simulator, template: Template) -> None:
     """PutJobSuccessResult is authorized on "*" (no resource type in the SAR) before and after: the gate's
-    refusal of another pipeline's job is in the code (tests/functions/gate `..._refused_whatever_its_user_
+    refusal of another pipeline's job is in the code (tests/functions/gating/gate `..._refused_whatever_its_user_
     parameters_say`). What changed in IAM: the gate may read the pipeline's structure to place its job."""
     new = deployed(template, "deckhand-gate")
     answer = {"jobId": "11111111-abcd-1111-abcd-111111abcdef", "executionDetails": {"summary": "ok"}}

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from functions.gate import core
-from functions.gate.answer import approval_summary
-from functions.gating import pipeline
+from functions.gating import core, pipeline
+from functions.gating.answer import approval_summary
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gate, Gating, gate_after

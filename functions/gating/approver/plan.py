@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, ValidationError
 
-from functions.gate.answer import next_steps
+from functions.gating.answer import next_steps
 from functions.gating.model import Decision
 from functions.gating.pipeline import console_link
 from functions.gating.policy import Gate, Gating

@@ -12,14 +12,12 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.gating import observe, pipeline
+from functions.gating import answer, core, observe, pipeline
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gating
 from functions.shared.observability import logger
 from functions.shared.refusal import Refused, cap, rejected
 from functions.shared.runtime import Runtime
-
-from . import answer, core
 
 EXAMPLE = '{"action": "evaluate", "pipeline": "web-app", "stage": "Deploy"}'
 

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel, Field, ValidationError
 
-from functions.gating import pipeline
+from functions.gating import answer, core, pipeline
 from functions.gating.model import ExecutionObservation
 from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext
 from functions.gating.policy import Gate, Gating, gate_after
@@ -37,8 +37,6 @@ from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime
 from functions.shared.settings import SettingsError
 from functions.shared.switches import SwitchState
-
-from . import answer, core
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -13,7 +13,7 @@ notification delivered by a subscription to an SNS topic of the user's own):
   watchdog:"). A stage still deploying is stopped either way, since a running stage cannot roll back.
 - once: nothing when the stage's latest run is already a rollback (no rollback loops), and at most
   `max_actions_per_hour` actions per stage and clock hour, claimed with conditional writes of lock
-  items in the audit table (functions/watchdog/slots.py). An action AWS refuses (AccessDenied, ...)
+  items in the audit table (functions/gating/watchdog/slots.py). An action AWS refuses (AccessDenied, ...)
   is audited and notified as failed, and its slot is given back.
 
 Dry run (the policy's default) records and notifies what it would do. Paused gating does nothing but

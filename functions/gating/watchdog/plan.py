@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from functions.gating.observe import parse_cloudwatch_time
 from functions.gating.pipeline import StageRun, console_link
 from functions.gating.policy import Gate, Gating
+from functions.shared.clock import parse_cloudwatch_time
 from functions.shared.notify import Notice
 from functions.shared.refusal import cap
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.gate.answer import (
+from functions.gating.answer import (
     Progress,
     approval_summary,
     failure_message,
@@ -30,8 +30,8 @@ from functions.gating.pipeline import (
     clip,
 )
 from functions.gating.policy import CHECKS, Gate
+from functions.gating.watchdog.plan import AlarmChange, stop_reason
 from functions.shared.switches import SwitchState
-from functions.watchdog.plan import AlarmChange, stop_reason
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 GATE = Gate.model_validate({"pipeline": "web-app", "stage": "Deploy", "bake": {"after_stage": "Build", "minutes": 10}})

@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.calls import counted_aws_calls
-from functions.gate import core
-from functions.gating import observe
+from functions.gating import core, observe
 from functions.gating.observe import (
     MetricPlan,
     MetricRequest,
@@ -21,7 +20,6 @@ from functions.gating.observe import (
     from_describe,
     observe_alarms,
     observe_metrics,
-    parse_cloudwatch_time,
     plan_metrics,
     to_alarm,
 )
@@ -47,11 +45,6 @@ def gate(**checks: Any) -> Gate:
 
 def test_an_alarm_name_may_hold_colons() -> None:
     assert alarm_name("arn:aws:cloudwatch:us-east-1:123456789012:alarm:web:5xx") == "web:5xx"
-
-
-def test_cloudwatch_times_parse_with_their_compact_offset() -> None:
-    assert parse_cloudwatch_time("2026-01-01T10:00:00.000+0000") == datetime(2026, 1, 1, 10, tzinfo=UTC)
-    assert parse_cloudwatch_time("2026-01-01T11:00:00.000+0100") == datetime(2026, 1, 1, 10, tzinfo=UTC)
 
 
 def describe(**alarm: Any) -> dict[str, Any]:

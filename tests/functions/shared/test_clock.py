@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.shared.clock import parse_instant, utc_now
+from functions.shared.clock import parse_cloudwatch_time, parse_instant, utc_now
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,8 @@ def test_utc_now_is_aware_utc() -> None:
     now = utc_now()
     assert now.tzinfo is UTC
     assert before <= now <= datetime.now(UTC)
+
+
+def test_cloudwatch_times_parse_with_their_compact_offset() -> None:
+    assert parse_cloudwatch_time("2026-01-01T10:00:00.000+0000") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert parse_cloudwatch_time("2026-01-01T11:00:00.000+0100") == datetime(2026, 1, 1, 10, tzinfo=UTC)

@@ -17,10 +17,10 @@ from functions.shared.refusal import Refused
 from tests.support.gating import captured_logs, fake_context
 
 HANDLERS = [
-    "functions.gate.handler",
-    "functions.approver.handler",
-    "functions.watchdog.handler",
-    "functions.pipeline_notices.handler",
+    "functions.gating.gate.handler",
+    "functions.gating.approver.handler",
+    "functions.gating.watchdog.handler",
+    "functions.gating.pipeline_notices.handler",
     "functions.capacity.handler",
     "functions.cleanup.handler",
     "functions.switches.handler",

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from functions.approver import handler as approver
-from functions.approver.handler import run
-from functions.approver.plan import approval_of
 from functions.gating import pipeline
+from functions.gating.approver import handler as approver
+from functions.gating.approver.handler import run
+from functions.gating.approver.plan import approval_of
 from functions.gating.policy import Gate, gate_after
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from benchmarks.calls import counted_aws_calls
-from functions.gate import handler as gate_handler
-from functions.gate.handler import run
 from functions.gating import observe
+from functions.gating.gate import handler as gate_handler
+from functions.gating.gate.handler import run
 from functions.gating.policy import Gating
 from functions.shared.settings import SettingsError
 from tests.support.gating import (

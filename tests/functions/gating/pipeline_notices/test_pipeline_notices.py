@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from functions.gate.handler import run as gate
 from functions.gating import pipeline
-from functions.pipeline_notices.handler import run
+from functions.gating.gate.handler import run as gate
+from functions.gating.pipeline_notices.handler import run
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
 EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from functions.watchdog.handler import run
-from functions.watchdog.plan import AlarmChange, alarm_change_of, alarm_change_of_sns
+from functions.gating.watchdog.handler import run
+from functions.gating.watchdog.plan import AlarmChange, alarm_change_of, alarm_change_of_sns
 from tests.support.gating import PIPELINE, GatingSandbox, gating, web_app_gate
 
 VARIANTS = Path("tests/events/variants")

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from functions.gating import pipeline
 from functions.gating.pipeline import StageRun
 from functions.gating.policy import Gate, Gating
-from functions.watchdog.handler import run
-from functions.watchdog.plan import alarm_change_of, plan, rollback_target, stop_reason
+from functions.gating.watchdog.handler import run
+from functions.gating.watchdog.plan import alarm_change_of, plan, rollback_target, stop_reason
 from tests.support.gating import PIPELINE, GatingSandbox, gating, web_app_gate
 
 EVENTS = Path("tests/events")

@@ -1,8 +1,9 @@
 """What every cleanup kind provides, and the plain data a kind and the cleanup engine exchange.
 
-A kind is a small module: an adapter that finds resources (largest pages, server-side filters), one
-that reads what keeps them in use, one that acts on one resource, and pure code that says which
-found resources the kind itself would act on and what each costs a month. The safety every kind
+A kind is a small module: an adapter that finds resources (largest pages, server-side filters; a
+declared `Listing` where one paginated call lists them), one that reads what keeps them in use, one that
+acts on one resource, and pure code that says which found resources the kind itself would act on and
+what each costs a month. The safety every kind
 shares (protect tag, foreign owner, in use, minimum age, mark then grace period, blast-radius cap)
 lives in the engine's pure decision, not in the kinds.
 
@@ -122,6 +123,20 @@ class Permissions:
     @property
     def actions(self) -> frozenset[str]:
         return self.reads | self.writes
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a kind lists, declared as Cloud Custodian's TypeInfo declares its enum_spec: a paginated operation (its
+    botocore name) with fixed parameters (the server-side filters), the largest page it takes, and where the items
+    are in a page (a JMESPath, as botocore's PageIterator.search reads it). The kinds' tests check each against
+    botocore's service model, as the typed stubs check a call written out."""
+
+    service: str
+    operation: str
+    items: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    page_size: int | None = None
 
 
 @dataclass(frozen=True)

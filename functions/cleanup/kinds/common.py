@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from functions.cleanup.kinds.base import Arn, Guard, KindRule, Statement
+from functions.cleanup.kinds.base import Arn, Guard, KindRule, Listing, Statement
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
@@ -41,15 +41,28 @@ def ttl_instant(value: str | None) -> datetime | None:
         return None
 
 
-def own_images(region: str) -> Iterator[ImageTypeDef]:
-    """Every AMI the account owns, disabled and deprecated ones too: each may still hold snapshots."""
+def listed(region: str, listing: Listing) -> Iterator[Any]:
+    """Every item the listing declares, page after page; the caller names the item's type (a TypeDef of the stubs)."""
+    paging = {"PaginationConfig": {"PageSize": listing.page_size}} if listing.page_size else {}
+    any_client: Any = client  # the service is data here, so the stubs cannot check the call: the kinds' tests do
     pages = (
-        client("ec2", region)
-        .get_paginator("describe_images")
-        .paginate(Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True, PaginationConfig={"PageSize": 1000})
+        any_client(listing.service, region).get_paginator(listing.operation).paginate(**listing.parameters, **paging)
     )
-    for page in pages:
-        yield from page.get("Images", [])
+    yield from (item for item in pages.search(listing.items) if item is not None)  # None: a page without the key
+
+
+# Every AMI the account owns, disabled and deprecated ones too: each may still hold snapshots.
+OWN_IMAGES = Listing(
+    "ec2",
+    "describe_images",
+    "Images",
+    {"Owners": ["self"], "IncludeDisabled": True, "IncludeDeprecated": True},
+    page_size=1000,
+)
+
+
+def own_images(region: str) -> Iterator[ImageTypeDef]:
+    yield from listed(region, OWN_IMAGES)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -23,6 +23,7 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
@@ -36,6 +37,7 @@ from functions.cleanup.kinds.common import (
     chunks,
     deleter_role,
     ec2_type,
+    listed,
     marked_removal,
     own_rule,
     tag_ec2,
@@ -102,18 +104,16 @@ class Instances:
     def statements(self, rule: KindRule) -> Sequence[Statement]:
         return marked_removal("ec2:TerminateInstances", ec2_type("instance"))
 
+    listing = Listing(
+        "ec2",
+        "describe_instances",
+        "Reservations[].Instances[]",
+        {"Filters": [{"Name": "instance-state-name", "Values": ["stopped"]}]},
+        page_size=1000,
+    )
+
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = (
-            client("ec2", scope.region)
-            .get_paginator("describe_instances")
-            .paginate(
-                Filters=[{"Name": "instance-state-name", "Values": ["stopped"]}],
-                PaginationConfig={"PageSize": 1000},
-            )
-        )
-        instances = [
-            i for page in listing for reservation in page.get("Reservations", []) for i in reservation["Instances"]
-        ]
+        instances: list[InstanceTypeDef] = list(listed(scope.region, self.listing))
         storage = _deleted_storage(scope.region, instances)
         return [_resource(scope.region, instance, storage.get(instance["InstanceId"], [])) for instance in instances]
 

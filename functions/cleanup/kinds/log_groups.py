@@ -25,13 +25,14 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
     Statement,
     register,
 )
-from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, own_rule
+from functions.cleanup.kinds.common import age_days, already_gone, deleter_role, listed, own_rule
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 from functions.shared.policy_base import LogRetentionDays
@@ -95,13 +96,10 @@ class LogGroups:
             ),
         )
 
+    listing = Listing("logs", "describe_log_groups", "logGroups", page_size=50)
+
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        listing = (
-            client("logs", scope.region)
-            .get_paginator("describe_log_groups")
-            .paginate(PaginationConfig={"PageSize": 50})
-        )
-        groups = [group for page in listing for group in page.get("logGroups", [])]
+        groups: list[LogGroupTypeDef] = list(listed(scope.region, self.listing))
         functions, logged_to = _functions(scope.region) if any(_orphan_candidate(g) for g in groups) else (set(), set())
         logs = client("logs", scope.region)
         found = []

@@ -19,6 +19,7 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
@@ -31,6 +32,7 @@ from functions.cleanup.kinds.common import (
     already_gone,
     deleter_role,
     ec2_type,
+    listed,
     marked_removal,
     own_images,
     tag_ec2,
@@ -95,19 +97,18 @@ class Snapshots:
     def statements(self, rule: KindRule) -> Sequence[Statement]:
         return marked_removal("ec2:DeleteSnapshot", SNAPSHOTS)
 
+    listing = Listing(
+        "ec2",
+        "describe_snapshots",
+        "Snapshots",
+        {"OwnerIds": ["self"], "Filters": [{"Name": "status", "Values": ["completed"]}]},
+        page_size=1000,
+    )
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
-        listing = (
-            client("ec2", scope.region)
-            .get_paginator("describe_snapshots")
-            .paginate(
-                OwnerIds=["self"],
-                Filters=[{"Name": "status", "Values": ["completed"]}],
-                PaginationConfig={"PageSize": 1000},
-            )
-        )
-        for page in listing:
-            for snapshot in page.get("Snapshots", []):
-                yield _resource(scope.region, snapshot)
+        snapshot: SnapshotTypeDef
+        for snapshot in listed(scope.region, self.listing):
+            yield _resource(scope.region, snapshot)
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         used = {resource.id: why for resource in found if (why := managed_by(resource))}

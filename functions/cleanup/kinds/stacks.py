@@ -24,6 +24,7 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
@@ -34,6 +35,7 @@ from functions.cleanup.kinds.common import (
     Days,
     deleter_role,
     error_code,
+    listed,
     own_rule,
     tag_map,
     ttl_instant,
@@ -115,18 +117,20 @@ class Stacks:
             ),
         )
 
+    # DescribeStacks has no page size and no filter; it is the one listing that gives tags and protection.
+    listing = Listing("cloudformation", "describe_stacks", "Stacks")
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         own = own_rule(rule, Rule)
         prefixes = tuple(own.name_prefixes or ("",))
-        # DescribeStacks has no page size and no filter; it is the one listing that gives tags and protection.
-        for page in client("cloudformation", scope.region).get_paginator("describe_stacks").paginate():
-            for stack in page.get("Stacks", []):
-                if (
-                    not stack.get("ParentId")
-                    and stack["StackName"].startswith(prefixes)
-                    and any(tag.get("Key") == own.ttl_tag for tag in stack.get("Tags", []))
-                ):
-                    yield _resource(scope.region, stack)
+        stack: StackTypeDef
+        for stack in listed(scope.region, self.listing):
+            if (
+                not stack.get("ParentId")
+                and stack["StackName"].startswith(prefixes)
+                and any(tag.get("Key") == own.ttl_tag for tag in stack.get("Tags", []))
+            ):
+                yield _resource(scope.region, stack)
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         used: dict[str, str] = {}

@@ -21,6 +21,7 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
@@ -36,6 +37,7 @@ from functions.cleanup.kinds.common import (
     already_gone,
     deleter_role,
     ec2_type,
+    listed,
     own_rule,
     tag_ec2,
     tag_map,
@@ -104,18 +106,14 @@ class Volumes:
             Statement(("ec2:CreateTags",), (VOLUMES,), MARK, Guard.ONLY_THE_MARK),
         )
 
+    listing = Listing(
+        "ec2", "describe_volumes", "Volumes", {"Filters": [{"Name": "status", "Values": ["available"]}]}, page_size=500
+    )
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
-        listing = (
-            client("ec2", scope.region)
-            .get_paginator("describe_volumes")
-            .paginate(
-                Filters=[{"Name": "status", "Values": ["available"]}],
-                PaginationConfig={"PageSize": 500},
-            )
-        )
-        for page in listing:
-            for volume in page.get("Volumes", []):
-                yield _resource(scope.region, volume)
+        volume: VolumeTypeDef
+        for volume in listed(scope.region, self.listing):
+            yield _resource(scope.region, volume)
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         return {}  # an attachment is the only use, and the listing says it (judge)

@@ -1,71 +1,21 @@
-"""The `pipeline_notices` function: say what happened when a gated pipeline fails or is stopped.
+"""The `pipeline_notices` function's entry; what it does is in flow.py.
 
-On `CodePipeline Pipeline Execution State Change` FAILED or STOPPED for a pipeline the policy gates,
-it reads the execution (GetPipelineExecution) and, for a failure, which action failed and its error
-(GetPipelineState); for a stop, the reason whoever stopped it gave (ListPipelineExecutions'
-`stopTrigger.reason`: GetPipelineExecution does not return it), then notifies what, why, what to do
-next, with the console link, and records the notice. A job the gate failed arrives here too: its message
-already says what to do. Notices are not actions, so the pause switches do not silence them.
+The policy's pydantic models and the AWS adapters load on the first invocation, as the gate's do, so
+importing this module costs little more than the entry decorator (make bench prints the figure).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from functions.gating import pipeline
-from functions.gating.config import gating
-from functions.gating.policy import Gating
-from functions.shared.audit import AuditRecord, new_id
 from functions.shared.entry import entry
-from functions.shared.observability import logger, metrics
-from functions.shared.refusal import cap, ignored
-from functions.shared.runtime import Runtime, runtime
-
-from .notice import DUTY, ended_of, failed, stopped
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-def not_ours(reason: str) -> dict[str, Any]:
-    logger.info("pipeline notices ignored an event", extra={"reason": cap(reason)})
-    metrics.add_metric(name="PipelineNoticeIgnored", unit=MetricUnit.Count, value=1)
-    return ignored(reason)
-
-
-def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> dict[str, Any]:
-    ended = ended_of(event)
-    if ended is None:
-        return not_ours("not a pipeline execution that FAILED or was STOPPED")
-    if not any(gate.pipeline == ended.pipeline for gate in policy.gates):
-        return not_ours(f"{ended.pipeline} is not gated by the policy")
-    execution = pipeline.find_execution(ended.pipeline, ended.execution_id)
-    if ended.state == "FAILED":
-        action = pipeline.failed_action(pipeline.pipeline_state(ended.pipeline), ended.execution_id)
-        notice = failed(ended, execution, action)
-    else:
-        notice = stopped(ended, execution, pipeline.stop_trigger_reason(ended.pipeline, ended.execution_id))
-    message_id = rt.notifier.send(notice)
-    record = AuditRecord(
-        duty=DUTY,
-        action="notice",
-        subject=f"pipeline/{ended.pipeline}",
-        outcome="notified",
-        reason=notice.subject,
-        dry_run=False,
-        at=rt.clock(),
-        inputs={"event_id": ended.event_id, "state": ended.state, "execution_id": ended.execution_id},
-        after={"what": notice.what, "why": notice.why[:2000], "next": notice.next_step, "message_id": message_id},
-        correlation_id=correlation_id,
-        id=new_id(),
-    )
-    rt.audit.record(record)
-    logger.info("pipeline notice", extra={"pipeline": ended.pipeline, "state": ended.state})
-    return {"status": "notified", "subject": notice.subject, "audit_id": record.id}
-
-
 @entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run(event, runtime(), gating(), correlation_id=context.aws_request_id)
+    from . import flow  # noqa: PLC0415 - FIGURE
+
+    return flow.invoked(event, context.aws_request_id)

@@ -1,0 +1,203 @@
+"""The `watchdog` function: an alarm in ALARM soon after a deploy stops or rolls back that stage, once.
+
+On `CloudWatch Alarm State Change` to ALARM for an alarm some gate's `watchdog.alarms` lists (the
+EventBridge event the stack's rule delivers; also read: a Lambda alarm action's event, and the alarm's
+notification delivered by a subscription to an SNS topic of the user's own):
+
+- first it confirms: DescribeAlarms must show the alarm in ALARM (an event can be forged by anyone allowed
+  to invoke the function or to publish to a user's topic), and no ACTIVE alarm mute rule may target it
+  (ListAlarmMuteRules / GetAlarmMuteRule); a muted alarm is not a healthy one, but it is left alone.
+- within `horizon_minutes` of the gated stage's last success, `rollback` rolls the stage back to the
+  previous execution that succeeded in it (RollbackStage, granted on the stage); `stop` stops and
+  abandons the execution in flight (StopPipelineExecution with abandon, reason starting "Deckhand
+  watchdog:"). A stage still deploying is stopped either way, since a running stage cannot roll back.
+- once: nothing when the stage's latest run is already a rollback (no rollback loops), and at most
+  `max_actions_per_hour` actions per stage and clock hour, claimed with conditional writes of lock
+  items in the audit table (functions/gating/watchdog/slots.py). An action AWS refuses (AccessDenied, ...)
+  is audited and notified as failed, and its slot is given back.
+
+Dry run (the policy's default) records and notifies what it would do. Paused gating does nothing but
+record and warn. Every action is audited and notified; an alarm no gate watches is ignored quietly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from functions.gating import mutes, pipeline
+from functions.gating.config import gating
+from functions.gating.observe import from_describe
+from functions.gating.policy import Gate, Gating
+from functions.shared.audit import AuditRecord, new_id
+from functions.shared.clients import client
+from functions.shared.entry import entry
+from functions.shared.observability import logger, metrics
+from functions.shared.refusal import cap, ignored
+from functions.shared.runtime import Runtime, runtime
+
+from .plan import AlarmChange, Move, alarm_change_of, notice, plan, rollback_target, stop_reason, watched
+from .slots import Slots, TableSlots
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+DUTY = "gating"
+# CodePipeline says no to this rollback (the stage runs, the target predates the pipeline's structure, ...).
+REFUSALS = ("UnableToRollbackStageException", "ConflictException", "PipelineExecutionOutdatedException")
+NOT_STOPPABLE = ("PipelineExecutionNotStoppableException", "DuplicatedStopRequestException")
+DONE = ("rolled-back", "stopped")
+
+
+def confirmed(change: AlarmChange, now: datetime) -> AlarmChange | None:
+    """The alarm as DescribeAlarms shows it (its state, reason and time), or None when it does not exist."""
+    response = client("cloudwatch").describe_alarms(
+        AlarmNames=[change.name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    found = from_describe(response, now)
+    if not found:
+        return None
+    alarm = found[0]
+    return AlarmChange(
+        name=alarm.name, state=alarm.state, reason=cap(alarm.reason), at=alarm.updated, region=change.region
+    )
+
+
+def refused(error: ClientError) -> tuple[str, str]:
+    """(code, message) of an AWS error, capped for the audit and the notice."""
+    detail = error.response.get("Error", {})
+    return cap(detail.get("Code", "Unknown")), cap(detail.get("Message", ""), 1000)
+
+
+def act(move: Move, gate: Gate, alarm: AlarmChange) -> tuple[str, dict[str, Any]]:
+    """Perform the move; (outcome, details). Outcomes other than rolled-back/stopped need a human.
+
+    A stop abandons the actions in progress: stop-and-wait would let the deploy action finish shipping the
+    change the alarm blames.
+    """
+    try:
+        if move.act == "rollback":
+            target = rollback_target(pipeline.successful_executions(gate.pipeline, gate.stage), move.execution_id)
+            if target is None:
+                return "no-rollback-target", {"reason": f"no earlier execution succeeded in {gate.stage}"}
+            try:
+                started = pipeline.rollback_stage(gate.pipeline, gate.stage, target)
+            except ClientError as error:
+                code, message = refused(error)
+                if code not in REFUSALS:
+                    raise
+                return "rollback-refused", {"target": target, "reason": message}
+            return "rolled-back", {"target": target, "rollback_execution": started}
+        try:
+            pipeline.stop_execution(gate.pipeline, move.execution_id, stop_reason(alarm, gate), abandon=True)
+        except ClientError as error:
+            code, _ = refused(error)
+            if code not in NOT_STOPPABLE:
+                raise
+            return "not-stoppable", {"reason": f"execution {move.execution_id}: {code}"}
+        return "stopped", {"stopped_execution": move.execution_id}
+    except ClientError as error:  # AccessDenied and any other refusal: nothing was done
+        code, message = refused(error)
+        logger.warning("watchdog action refused", extra={"code": code, "pipeline": gate.pipeline})
+        return "action-failed", {"code": code, "reason": message}
+
+
+def respond(
+    gate: Gate, alarm: AlarmChange, *, muted: mutes.Mute | None, rt: Runtime, slots: Slots, now: datetime
+) -> tuple[Move, str, dict[str, Any]]:
+    """(the move, the outcome, details): the checks in order, acting only when every one allows it."""
+    assert gate.watchdog is not None
+    if muted is not None:
+        why = f"{alarm.name} is muted by {muted.rule} until {muted.until:%Y-%m-%d %H:%M} UTC at the latest"
+        return Move(None, why), "muted", {"mute_rule": muted.rule}
+    move = plan(gate, pipeline.latest_stage_run(pipeline.pipeline_state(gate.pipeline), gate.stage), now)
+    if move.act is None:
+        return move, "skipped", {}
+    pause = rt.switches.read().pause(DUTY, now)
+    if pause is not None:
+        return move, "paused", {"switch": pause.name, "set_by": pause.set_by, "pause_reason": pause.reason}
+    if rt.dry_run(None):
+        return move, f"would-{move.act}", {}
+    slot = slots.claim(gate.pipeline, gate.stage, now, gate.watchdog.max_actions_per_hour)
+    if slot is None:
+        return move, "rate-limited", {}
+    try:
+        outcome, details = act(move, gate, alarm)
+    except BaseException:
+        slots.give_back(slot)
+        raise
+    if outcome not in DONE:
+        slots.give_back(slot)
+    return move, outcome, details
+
+
+def watch(
+    gate: Gate, alarm: AlarmChange, *, muted: mutes.Mute | None, rt: Runtime, slots: Slots, correlation_id: str
+) -> dict[str, Any]:
+    now = rt.clock()
+    move, outcome, details = respond(gate, alarm, muted=muted, rt=rt, slots=slots, now=now)
+    rt.audit.record(
+        AuditRecord(
+            duty=DUTY,
+            action="watchdog",
+            subject=f"pipeline/{gate.pipeline}/{gate.stage}",
+            outcome=outcome,
+            reason=move.reason,
+            dry_run=outcome.startswith("would-"),
+            at=now,
+            inputs={"alarm": alarm.name, "state": alarm.state, "reason": alarm.reason, "at": alarm.at.isoformat()},
+            after={"act": move.act, "execution": move.execution_id, **details},
+            correlation_id=correlation_id,
+            id=new_id(),
+        )
+    )
+    message = notice(gate, alarm, move, outcome, details)
+    if message is not None:
+        rt.notifier.send(message)
+    if outcome in DONE:
+        metrics.add_metric(name="WatchdogAction", unit=MetricUnit.Count, value=1)
+    if outcome == "action-failed":
+        metrics.add_metric(name="WatchdogActionFailed", unit=MetricUnit.Count, value=1)
+    logger.info("watchdog", extra={"pipeline": gate.pipeline, "stage": gate.stage, "outcome": outcome})
+    return {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": outcome, "reason": move.reason, **details}
+
+
+def not_ours(reason: str) -> dict[str, Any]:
+    logger.info("watchdog ignored an event", extra={"reason": cap(reason)})
+    metrics.add_metric(name="WatchdogIgnored", unit=MetricUnit.Count, value=1)
+    return ignored(reason)
+
+
+def run(
+    event: Any, rt: Runtime, policy: Gating, correlation_id: str = "", slots: Slots | None = None
+) -> dict[str, Any]:
+    said = alarm_change_of(event)
+    if said is None:
+        return not_ours("not a CloudWatch alarm state change")
+    gates = watched(policy, said.name)
+    if not gates:
+        return not_ours(f"no gate's watchdog watches {said.name}")
+    if said.state != "ALARM":
+        return not_ours(f"{said.name} went to {said.state}, not ALARM")
+    now = rt.clock()
+    alarm = confirmed(said, now)
+    if alarm is None or alarm.state != "ALARM":
+        # An event is the caller's word; DescribeAlarms is CloudWatch's.
+        shown = "does not exist" if alarm is None else f"is {alarm.state}"
+        return not_ours(f"the event says {said.name} is in ALARM, but DescribeAlarms says it {shown}")
+    muted = mutes.active_mutes({alarm.name}, now).get(alarm.name)
+    logger.append_keys(alarm=alarm.name, correlation_id=correlation_id)
+    used = slots or TableSlots(rt.settings.audit_table)
+    return {
+        "status": "handled",
+        "alarm": alarm.name,
+        "stages": [watch(gate, alarm, muted=muted, rt=rt, slots=used, correlation_id=correlation_id) for gate in gates],
+    }
+
+
+@entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run(event, runtime(), gating(), correlation_id=context.aws_request_id)

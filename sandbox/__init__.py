@@ -17,7 +17,11 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
 - `router.py`   routes an EventBridge event through the *deployed* rules to their targets.
 - `schedules.py` which rate/cron/at schedules (with IANA time zones) are due in a time window.
 - `estate.py`   seeds a realistic estate (pipelines, alarms, scalable targets, snapshots, ...).
-- `cli.py`      the subcommands: up, seed, emit, tick, invoke, status, down, demo.
+- `process.py`  the server's process and state file; `cdk.py` the CDK runs that deploy the app into it (`up`).
+- `clients.py`  boto3 clients of the sandbox; `deployed.py` the deployed functions, `emit` and `tick`.
+- `status.py`   what a running sandbox holds; `output.py` what the commands print.
+- `demo.py`     the demo framework: `Demo`, `Step`, `run_demo`; scenarios import it, never the CLI.
+- `cli.py`      the thin CLI (argparse and the subcommands): up, seed, emit, tick, invoke, status, down, demo.
 - `scenarios.py` what `demo` rehearses, one scenario per duty, every step checked.
 
 State lives in `.sandbox/` at the repository root (ignored by git): `state.json` holds

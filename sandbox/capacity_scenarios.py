@@ -24,9 +24,12 @@ from functions.capacity.policy import Target
 from stacks.capacity import CAPACITY_VARIABLE, schedule_group_name, schedule_name
 from stacks.policy import load_policy
 
-from .cli import Demo, Fired, Scenario, default_policy, read_state, resolve_function, status_of, wiring
+from .cdk import default_policy
+from .demo import Demo, Scenario, status_of
+from .deployed import Fired, resolve_function, wiring
 from .estate import ASG, CLUSTER, SERVICE
 from .iam import deliveries
+from .process import read_state
 from .rehearsal import redeployed, set_alarm
 
 CAPACITY = "capacity"

@@ -23,9 +23,12 @@ from functions.cleanup.kinds.log_groups import Rule as LogGroupRule
 from stacks.policy import load_policy
 
 from . import ACCOUNT, REGION, runner
-from .cli import Demo, Scenario, default_policy, resolve_function, say
+from .cdk import default_policy
+from .demo import Demo, Scenario, control
+from .deployed import resolve_function
 from .estate import FUNCTION, LOG_GROUPS, REPOSITORY, RUNNING_TAG, Estate, recorded
 from .iam import authorize
+from .output import say
 
 CLEANUP = "cleanup"
 KINDS: list[KindName] = list(REGISTERED_KINDS)
@@ -365,8 +368,6 @@ def cleanup_after_the_grace_period(demo: Demo) -> None:
         found.count(),
         moved,
     )
-    from .scenarios import control  # noqa: PLC0415 - scenarios.py lists these scenarios: import it once both exist
-
     failing = want.removed["ebs-snapshot"][0]
     control(
         demo,

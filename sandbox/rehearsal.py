@@ -11,8 +11,11 @@ from typing import Any
 
 import botocore.session
 
-from .cli import Demo, resolve_function, say, wiring
+from .demo import Demo
+from .deployed import resolve_function, wiring
+from .gaps.cloudwatch import alarm_state_change
 from .iam import deliveries
+from .output import say
 
 # The alarm's actions CloudWatch runs when it enters each state (DescribeAlarms fields).
 ACTIONS_FOR_STATE = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
@@ -20,8 +23,6 @@ ACTIONS_FOR_STATE = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_D
 
 def set_alarm(demo: Demo, name: str, state: str, reason: str) -> dict[str, Any]:
     """Set the alarm's state, run its SNS actions as CloudWatch would, and return the state change event AWS emits."""
-    from .gaps.cloudwatch import alarm_state_change  # noqa: PLC0415 - moto's models load only for the scenarios that need them
-
     event = alarm_state_change(demo.client("cloudwatch"), name, state, reason, datetime.now(UTC))
     run_alarm_actions(demo, event)
     return event

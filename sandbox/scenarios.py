@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,14 +17,18 @@ from zoneinfo import ZoneInfo
 from functions.gating import windows
 from functions.gating.policy import Gate, WindowCheck
 from functions.shared.switches import parameter_name
+from stacks.policy import load_policy
 from stacks.versions import REPO_ROOT
 
 from . import runner
 from .capacity_scenarios import SCENARIOS as CAPACITY_SCENARIOS
+from .cdk import default_policy
 from .cleanup_scenarios import SCENARIOS as CLEANUP_SCENARIOS
-from .cli import Demo, Fired, Scenario, authorized, default_policy, resolve_function, say, status_of, wiring
+from .demo import Demo, Scenario, control, status_of
+from .deployed import Fired, authorized, resolve_function, wiring
 from .estate import PIPELINE
 from .iam import authorize, deliveries
+from .output import say
 from .rehearsal import redeployed, set_alarm
 
 SWITCHES = "switches"
@@ -128,18 +131,6 @@ BAKED = timedelta(minutes=10)  # Build succeeded this long before the gate runs:
 EVERY_DAY = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 ACTION_CHANGE = "CodePipeline Action Execution State Change"
 EXECUTION_CHANGE = "CodePipeline Pipeline Execution State Change"
-
-
-def control(demo: Demo, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A `/_sandbox/` control route of the server: POST with a body, else GET."""
-    request = urllib.request.Request(  # noqa: S310 - the local sandbox
-        f"{demo.endpoint}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        method="GET" if body is None else "POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-        return dict(json.load(answer))
 
 
 def event_cursor(demo: Demo) -> int:
@@ -276,7 +267,6 @@ def burn_error_budget(demo: Demo, minutes: int = 60) -> None:
 
 
 def deployed_gate() -> Gate:
-    from stacks.policy import load_policy  # noqa: PLC0415
 
     gate = load_policy(default_policy()).gating.gate(PIPELINE, GATED_STAGE)
     if gate is None or gate.window is None:

@@ -12,8 +12,10 @@ from functions.cleanup.kinds.images import Rule
 from functions.shared import clients
 from sandbox import REGION
 from sandbox.cleanup_scenarios import Expected, expected, missing, present, removed, without_grant
-from sandbox.cli import Demo, Functions, Paths
+from sandbox.demo import Demo
+from sandbox.deployed import Functions
 from sandbox.estate import Estate, recorded, seed
+from sandbox.process import Paths
 from tests.support.sandbox_server import Client, control
 
 

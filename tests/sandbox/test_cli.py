@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cli
+from sandbox import cdk, clients, deployed, output, process, status
 from stacks.versions import REPO_ROOT
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:deckhand-switches"
@@ -57,13 +57,13 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    if not cli.CDK.exists():
+    if not cdk.CDK.exists():
         pytest.skip("the CDK CLI is not installed: run `npm ci` (make test does)")
     box = Sandbox(tmp_path / "sandbox")
     yield box
     state = box.state()
     box.run("down")
-    if state and cli.alive(int(str(state["pid"]))):  # never leave a server behind, even when `down` broke
+    if state and process.alive(int(str(state["pid"]))):  # never leave a server behind, even when `down` broke
         os.killpg(int(str(state["pid"])), signal.SIGKILL)
 
 
@@ -100,7 +100,7 @@ def test_up_invoke_emit_tick_status_down(sandbox: Sandbox, tmp_path: Path) -> No
     assert "Parameter Store Change" in status
 
     assert "stopped the sandbox server" in sandbox.ok("down")
-    assert not cli.alive(pid)
+    assert not process.alive(pid)
     assert sandbox.state() is None
     assert "nothing running" in sandbox.ok("down")
 
@@ -109,12 +109,12 @@ def test_up_invoke_emit_tick_status_down(sandbox: Sandbox, tmp_path: Path) -> No
 
 
 def test_tick_finds_due_rules_and_schedules_in_time_order(endpoint: str) -> None:
-    events = cli.sandbox_client("events", endpoint)
+    events = clients.sandbox_client("events", endpoint)
     for name, state in (("sweep", "ENABLED"), ("disabled", "DISABLED")):
         events.put_rule(Name=name, ScheduleExpression="rate(30 minutes)", State=state)
         target = {"Id": "fn", "Arn": FUNCTION_ARN, "Input": '{"action": "sweep"}'}
         events.put_targets(Rule=name, Targets=[target])
-    scheduler = cli.sandbox_client("scheduler", endpoint)
+    scheduler = clients.sandbox_client("scheduler", endpoint)
     target = {"Arn": FUNCTION_ARN, "RoleArn": "arn:aws:iam::123456789012:role/scheduler"}
     scheduler.create_schedule(
         Name="night",
@@ -133,11 +133,13 @@ def test_tick_finds_due_rules_and_schedules_in_time_order(endpoint: str) -> None
     )
     start, end = datetime(2026, 11, 22, 20, 50, tzinfo=UTC), datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
 
-    dues = sorted([*cli.due_rule_targets(start, end, endpoint), *cli.due_schedule_targets(start, end, endpoint)])
-    cli.finish_one_time_schedules(dues, endpoint)
+    dues = sorted(
+        [*deployed.due_rule_targets(start, end, endpoint), *deployed.due_schedule_targets(start, end, endpoint)]
+    )
+    deployed.finish_one_time_schedules(dues, endpoint)
 
     night = {"profile": "night", "at": "2026-11-22T21:00:00Z"}
-    assert [(cli.iso_z(d.at), d.source, d.payload) for d in dues] == [
+    assert [(deployed.iso_z(d.at), d.source, d.payload) for d in dues] == [
         ("2026-11-22T21:00:00Z", "rule sweep", {"action": "sweep"}),
         ("2026-11-22T21:00:00Z", "schedule default/night", night),
         ("2026-11-22T21:30:00Z", "rule sweep", {"action": "sweep"}),
@@ -149,23 +151,23 @@ def test_tick_finds_due_rules_and_schedules_in_time_order(endpoint: str) -> None
 
 
 def test_status_of_an_empty_sandbox(endpoint: str) -> None:
-    report = cli.status(endpoint)
+    report = status.status(endpoint)
 
     assert report["audit"] == []
     assert report["pipelines"] == {"jobs": [], "approvals": [], "executions": []}
     # A server without the sandbox's routes (moto's own 404 behind them) is reported, not raised.
-    assert "HTTP Error 404" in cli.sandbox_state(f"{endpoint}/not-the-sandbox")["error"]
+    assert "HTTP Error 404" in status.sandbox_state(f"{endpoint}/not-the-sandbox")["error"]
 
 
 def test_down_is_idempotent_and_forgets_a_dead_server(tmp_path: Path) -> None:
-    paths = cli.Paths(tmp_path)
-    assert cli.down(paths) == "nothing running"
+    paths = process.Paths(tmp_path)
+    assert process.down(paths) == "nothing running"
     finished = subprocess.Popen(["true"])
     finished.wait()
-    cli.write_state(paths, {"endpoint": "http://localhost:1", "pid": finished.pid})
+    process.write_state(paths, {"endpoint": "http://localhost:1", "pid": finished.pid})
 
-    assert cli.down(paths) == "nothing running"
-    assert cli.read_state(paths) is None
+    assert process.down(paths) == "nothing running"
+    assert process.read_state(paths) is None
 
 
 @pytest.mark.parametrize(
@@ -173,6 +175,6 @@ def test_down_is_idempotent_and_forgets_a_dead_server(tmp_path: Path) -> None:
     [("2026-11-22T10:05:00Z", "2026-11-22T10:05:00Z"), ("2026-11-22T11:05:00+01:00", "2026-11-22T10:05:00Z")],
 )
 def test_tick_times_need_an_offset(text: str, expected: str) -> None:
-    assert cli.iso_z(cli.parse_at(text)) == expected
-    with pytest.raises(cli.SandboxError, match="no offset"):
-        cli.parse_at("2026-11-22T10:05:00")
+    assert deployed.iso_z(deployed.parse_at(text)) == expected
+    with pytest.raises(output.SandboxError, match="no offset"):
+        deployed.parse_at("2026-11-22T10:05:00")

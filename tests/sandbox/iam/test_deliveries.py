@@ -21,7 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox import ACCOUNT, REGION, cli
+from sandbox import ACCOUNT, REGION, cdk, clients, process
+from sandbox.deployed import Functions, emit, tick
+from sandbox.deployed import wiring as deployed_wiring
 from sandbox.iam import deliveries
 
 Client = Callable[[str], Any]
@@ -357,7 +359,7 @@ def test_emit_leaves_a_refused_target_undelivered_says_why_and_counts_it(
     endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def default_region(service: str) -> Any:
-        return cli.sandbox_client(service, endpoint)  # the region `emit` routes in
+        return clients.sandbox_client(service, endpoint)  # the region `emit` routes in
 
     arn = function(
         default_region, "unpermitted", role(default_region, "unpermitted", service_trust("lambda.amazonaws.com"))
@@ -367,8 +369,8 @@ def test_emit_leaves_a_refused_target_undelivered_says_why_and_counts_it(
     events.put_targets(Rule="unpermitted", Targets=[{"Id": "unpermitted", "Arn": arn}])
     before = deliveries.ledger(endpoint)["refused"]
 
-    fired = cli.emit(
-        {"source": "deckhand.deliveries-test", "detail-type": "Test"}, cli.Functions(endpoint, cli.Paths(tmp_path))
+    fired = emit(
+        {"source": "deckhand.deliveries-test", "detail-type": "Test"}, Functions(endpoint, process.Paths(tmp_path))
     )
 
     rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/unpermitted"
@@ -564,24 +566,24 @@ WIRED_KINDS = {
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cli.Up, cli.Paths]]:
-    if not cli.CDK.exists():
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cdk.Up, process.Paths]]:
+    if not cdk.CDK.exists():
         pytest.fail("the CDK CLI is not installed: run `npm ci` (make test does)")
-    paths = cli.Paths(tmp_path_factory.mktemp("sandbox"))
+    paths = process.Paths(tmp_path_factory.mktemp("sandbox"))
     try:
-        yield cli.up(paths), paths
+        yield cdk.up(paths), paths
     finally:
-        cli.down(paths)
+        process.down(paths)
 
 
 @pytest.fixture(scope="module")
-def app_wiring(deployed: tuple[cli.Up, cli.Paths]) -> deliveries.Wiring:
-    return cli.wiring(deployed[0].endpoint)
+def app_wiring(deployed: tuple[cdk.Up, process.Paths]) -> deliveries.Wiring:
+    return deployed_wiring(deployed[0].endpoint)
 
 
 @pytest.mark.sandbox
 def test_up_authorizes_every_path_the_stacks_wire(
-    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+    deployed: tuple[cdk.Up, process.Paths], app_wiring: deliveries.Wiring
 ) -> None:
     up, _ = deployed
     found = app_wiring.discover()
@@ -594,12 +596,12 @@ def test_up_authorizes_every_path_the_stacks_wire(
 
 @pytest.mark.sandbox
 def test_the_tls_only_topic_policy_refuses_every_error_alarm(
-    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+    deployed: tuple[cdk.Up, process.Paths], app_wiring: deliveries.Wiring
 ) -> None:
     endpoint = deployed[0].endpoint
     alarms = of_kind(app_wiring.discover(), "alarm → topic")
     [topic] = {d.target for d in alarms}
-    sns = cli.sandbox_client("sns", endpoint)
+    sns = clients.sandbox_client("sns", endpoint)
     deployed_policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
     sns.set_topic_attributes(
         TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(tls_only_topic_policy(topic))
@@ -615,13 +617,13 @@ def test_the_tls_only_topic_policy_refuses_every_error_alarm(
 
 @pytest.mark.sandbox
 def test_the_schedule_arn_trust_refuses_every_schedule(
-    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+    deployed: tuple[cdk.Up, process.Paths], app_wiring: deliveries.Wiring
 ) -> None:
     endpoint = deployed[0].endpoint
     schedules = of_kind(app_wiring.discover(), "schedule → function")
     [role_arn] = {d.checks[0].resource for d in schedules}
     role_name = role_arn.rsplit("/", 1)[1]
-    iam = cli.sandbox_client("iam", endpoint)
+    iam = clients.sandbox_client("iam", endpoint)
     deployed_trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     groups = {d.source.split(":schedule/", 1)[1].split("/", 1)[0] for d in schedules}
     [group] = groups
@@ -651,48 +653,48 @@ def refused_since(endpoint: str, before: int) -> list[dict[str, Any]]:
 
 @pytest.mark.sandbox
 def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_counts_it(
-    deployed: tuple[cli.Up, cli.Paths], capsys: pytest.CaptureFixture[str]
+    deployed: tuple[cdk.Up, process.Paths], capsys: pytest.CaptureFixture[str]
 ) -> None:
     up, paths = deployed
-    functions = cli.Functions(up.endpoint, paths)
-    [fired] = cli.emit(SSM_CHANGE, functions)
+    functions = Functions(up.endpoint, paths)
+    [fired] = emit(SSM_CHANGE, functions)
     rule = fired.source.removeprefix("rule ")
     name = fired.invocation.function_name
-    lam = cli.sandbox_client("lambda", up.endpoint)
+    lam = clients.sandbox_client("lambda", up.endpoint)
     statements = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]
     [permission] = [s for s in statements if f"rule/{rule}" in json.dumps(s.get("Condition", {}))]
     before = deliveries.ledger(up.endpoint)["refused"]
     lam.remove_permission(FunctionName=name, StatementId=permission["Sid"])
     try:
-        refused = cli.emit(SSM_CHANGE, functions)
+        refused = emit(SSM_CHANGE, functions)
     finally:
         lam.add_permission(
             FunctionName=name,
             StatementId=permission["Sid"],
             Action="lambda:InvokeFunction",
             Principal="events.amazonaws.com",
-            SourceArn=cli.wiring(up.endpoint).rule_arn(rule),
+            SourceArn=deployed_wiring(up.endpoint).rule_arn(rule),
         )
 
     assert refused == []
-    assert f"not delivered: rule → function: {cli.wiring(up.endpoint).rule_arn(rule)}" in capsys.readouterr().out
-    cloudwatch = cli.sandbox_client("cloudwatch", up.endpoint)
+    assert f"not delivered: rule → function: {deployed_wiring(up.endpoint).rule_arn(rule)}" in capsys.readouterr().out
+    cloudwatch = clients.sandbox_client("cloudwatch", up.endpoint)
     metrics = cloudwatch.list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")["Metrics"]
     assert [m["Dimensions"] for m in metrics] == [[{"Name": "RuleName", "Value": rule}]]
     [recorded] = refused_since(up.endpoint, before)
     assert (recorded["phase"], recorded["check"]["action"]) == ("delivery", "lambda:InvokeFunction")
-    assert [f.source for f in cli.emit(SSM_CHANGE, functions)] == [fired.source]
+    assert [f.source for f in emit(SSM_CHANGE, functions)] == [fired.source]
 
 
 @pytest.mark.sandbox
 def test_tick_does_not_fire_a_schedule_whose_role_refuses_scheduler_and_counts_it(
-    deployed: tuple[cli.Up, cli.Paths], app_wiring: deliveries.Wiring
+    deployed: tuple[cdk.Up, process.Paths], app_wiring: deliveries.Wiring
 ) -> None:
     up, paths = deployed
     [schedule, *_] = of_kind(app_wiring.discover(), "schedule → function")
     group = schedule.source.split(":schedule/", 1)[1].split("/", 1)[0]
     role_arn = schedule.checks[0].resource
-    scheduler = cli.sandbox_client("scheduler", up.endpoint)
+    scheduler = clients.sandbox_client("scheduler", up.endpoint)
     scheduler.create_schedule(
         Name="every-minute",
         GroupName=group,
@@ -700,14 +702,14 @@ def test_tick_does_not_fire_a_schedule_whose_role_refuses_scheduler_and_counts_i
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": schedule.target, "RoleArn": role_arn, "Input": "{}"},
     )
-    iam = cli.sandbox_client("iam", up.endpoint)
+    iam = clients.sandbox_client("iam", up.endpoint)
     role_name = role_arn.rsplit("/", 1)[1]
     deployed_trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     old = scheduler_trust(f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/*", ACCOUNT)
     before = deliveries.ledger(up.endpoint)["refused"]
     iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(old))
     try:
-        _, fired = cli.tick(datetime.now(UTC) + timedelta(minutes=2), cli.Functions(up.endpoint, paths), paths)
+        _, fired = tick(datetime.now(UTC) + timedelta(minutes=2), Functions(up.endpoint, paths), paths)
     finally:
         iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(deployed_trust))
         scheduler.delete_schedule(Name="every-minute", GroupName=group)
@@ -716,6 +718,6 @@ def test_tick_does_not_fire_a_schedule_whose_role_refuses_scheduler_and_counts_i
     refused = [r for r in refused_since(up.endpoint, before) if r["delivery"]["source"].endswith("/every-minute")]
     assert refused
     assert {(r["phase"], r["check"]["action"]) for r in refused} == {("delivery", "sts:AssumeRole")}
-    cloudwatch = cli.sandbox_client("cloudwatch", up.endpoint)
+    cloudwatch = clients.sandbox_client("cloudwatch", up.endpoint)
     metrics = cloudwatch.list_metrics(Namespace="AWS/Scheduler", MetricName="TargetErrorCount")["Metrics"]
     assert [m["Dimensions"] for m in metrics] == [[{"Name": "ScheduleGroup", "Value": group}]]

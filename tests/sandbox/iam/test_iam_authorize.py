@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import cli
+from sandbox import cdk, cli, demo, output, process
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"  # where the CLI's clients and the control routes work
@@ -62,7 +62,7 @@ def authorize(
 ) -> Callable[..., tuple[int, str]]:
     """Run the command against this module's server; (exit code, what it printed)."""
     monkeypatch.setattr(cli, "running_state", lambda _paths: {"endpoint": endpoint})
-    monkeypatch.setattr(cli, "_progress", [])  # main() points it at this test's captured stdout
+    monkeypatch.setattr(output, "_progress", [])  # main() points it at this test's captured stdout
 
     def run(*args: str) -> tuple[int, str]:
         code = cli.main(["authorize", *args])
@@ -178,13 +178,13 @@ def test_the_demo_ends_with_the_iam_line_and_fails_on_a_refusal_no_scenario_expe
     refusals: list[dict[str, Any]],
     exit_code: int,
 ) -> None:
-    monkeypatch.setattr(cli, "up", lambda _paths, verbose: cli.Up("http://localhost:1", {}, []))
-    monkeypatch.setattr(cli, "seed", lambda _endpoint, _now: [])
-    monkeypatch.setattr(cli, "down", lambda _paths: "stopped")
-    monkeypatch.setattr(cli, "iam_state", lambda _endpoint: iam_document(refusals))
-    monkeypatch.setattr(cli, "_progress", [])  # say() prints to the captured stdout
+    monkeypatch.setattr(demo, "up", lambda _paths, verbose: cdk.Up("http://localhost:1", {}, []))
+    monkeypatch.setattr(demo, "seed", lambda _endpoint, _now: [])
+    monkeypatch.setattr(demo, "down", lambda _paths: "stopped")
+    monkeypatch.setattr(demo, "iam_state", lambda _endpoint: iam_document(refusals))
+    monkeypatch.setattr(output, "_progress", [])  # say() prints to the captured stdout
 
-    code = cli.run_demo(cli.Paths(tmp_path), [])
+    code = demo.run_demo(process.Paths(tmp_path), [])
 
     printed = capsys.readouterr().out.splitlines()
     assert code == exit_code

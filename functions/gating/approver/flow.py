@@ -16,7 +16,7 @@ and notifies what it would do, and never approves. Paused gating leaves the appr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -26,16 +26,12 @@ from functions.gating.answer import approval_summary
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gate, Gating, gate_after
-from functions.shared.entry import entry
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
 from . import plan
 from .plan import Approval
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def choose_gate(approval: Approval, policy: Gating) -> Gate | None:
@@ -114,6 +110,6 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
     return {"status": outcome, "dry_run": dry_run, "decision": core.document(decision)}
 
 
-@entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run(event, runtime(), gating(), correlation_id=context.aws_request_id)
+def invoked(event: Any, correlation_id: str) -> dict[str, Any]:
+    """The work of one invocation, with the container's runtime and policy."""
+    return run(event, runtime(), gating(), correlation_id=correlation_id)

@@ -10,7 +10,7 @@ already says what to do. Notices are not actions, so the pause switches do not s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -18,15 +18,11 @@ from functions.gating import pipeline
 from functions.gating.config import gating
 from functions.gating.policy import Gating
 from functions.shared.audit import AuditRecord, new_id
-from functions.shared.entry import entry
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
 from .notice import DUTY, ended_of, failed, stopped
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def not_ours(reason: str) -> dict[str, Any]:
@@ -66,6 +62,6 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
     return {"status": "notified", "subject": notice.subject, "audit_id": record.id}
 
 
-@entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run(event, runtime(), gating(), correlation_id=context.aws_request_id)
+def invoked(event: Any, correlation_id: str) -> dict[str, Any]:
+    """The work of one invocation, with the container's runtime and policy."""
+    return run(event, runtime(), gating(), correlation_id=correlation_id)

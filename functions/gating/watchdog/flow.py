@@ -23,7 +23,7 @@ record and warn. Every action is audited and notified; an alarm no gate watches 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -34,16 +34,12 @@ from functions.gating.observe import from_describe
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.clients import client
-from functions.shared.entry import entry
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
 
 from .plan import AlarmChange, Move, alarm_change_of, notice, plan, rollback_target, stop_reason, watched
 from .slots import Slots, TableSlots
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 DUTY = "gating"
 # CodePipeline says no to this rollback (the stage runs, the target predates the pipeline's structure, ...).
@@ -198,6 +194,6 @@ def run(
     }
 
 
-@entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run(event, runtime(), gating(), correlation_id=context.aws_request_id)
+def invoked(event: Any, correlation_id: str) -> dict[str, Any]:
+    """The work of one invocation, with the container's runtime and policy."""
+    return run(event, runtime(), gating(), correlation_id=correlation_id)

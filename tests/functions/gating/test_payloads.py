@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from functions.gating.approver.handler import run as run_approver
+from functions.gating.approver.flow import run as run_approver
 from functions.gating.gate.handler import run as run_gate
-from functions.gating.pipeline_notices.handler import run as run_notices
-from functions.gating.watchdog.handler import run as run_watchdog
+from functions.gating.pipeline_notices.flow import run as run_notices
+from functions.gating.watchdog.flow import run as run_watchdog
 from functions.shared import clients
 from functions.shared.refusal import ECHO_LIMIT
 from tests.support.gating import GatingSandbox, fake_context, gating, web_app_gate

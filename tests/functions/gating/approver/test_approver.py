@@ -10,7 +10,7 @@ import pytest
 
 from functions.gating import pipeline
 from functions.gating.approver import handler as approver
-from functions.gating.approver.handler import run
+from functions.gating.approver.flow import run
 from functions.gating.approver.plan import approval_of
 from functions.gating.policy import Gate, gate_after
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate

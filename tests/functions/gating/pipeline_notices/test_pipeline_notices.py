@@ -10,7 +10,7 @@ import pytest
 
 from functions.gating import pipeline
 from functions.gating.gate.handler import run as gate
-from functions.gating.pipeline_notices.handler import run
+from functions.gating.pipeline_notices.flow import run
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
 EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"

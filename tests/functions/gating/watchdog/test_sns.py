@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from functions.gating.watchdog.handler import run
+from functions.gating.watchdog.flow import run
 from functions.gating.watchdog.plan import AlarmChange, alarm_change_of, alarm_change_of_sns
 from tests.support.gating import PIPELINE, GatingSandbox, gating, web_app_gate
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from functions.gating import pipeline
 from functions.gating.pipeline import StageRun
 from functions.gating.policy import Gate, Gating
-from functions.gating.watchdog.handler import run
+from functions.gating.watchdog.flow import run
 from functions.gating.watchdog.plan import alarm_change_of, plan, rollback_target, stop_reason
 from tests.support.gating import PIPELINE, GatingSandbox, gating, web_app_gate
 

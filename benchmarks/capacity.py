@@ -79,8 +79,8 @@ def alarm_change() -> CapacityBench:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from functions.capacity.config import CapacityConfig
     from functions.capacity.handler import run
-    from stacks.policy import load_policy
     from functions.shared.runtime import Runtime
+    from stacks.policy import load_policy
     from stacks.versions import REPO_ROOT
     from tests.support.deployed import deploy
     from tests.support.gating import captured_logs

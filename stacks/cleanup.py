@@ -4,9 +4,10 @@ Two identities, so that IAM alone keeps the mark meaningful. The function's own 
 mark tag (that key only, never on a protected resource) and keeps state, but deletes nothing; for each
 removal the function assumes the deleter role, which may delete or change only what carries the mark
 and not the protect tag, and can write no mark (its one tagging grant is the final snapshot's own tags,
-while creating it). Only the function's role may assume the deleter. Reads go on `*` where the call names
-no resource; every other statement names its resource types in each policy region. The reports go to a
-bucket of their own.
+while creating it). Only the function's role may assume the deleter. Each configured kind declares its
+statements beside its calls (functions/cleanup/kinds); the stack renders them for the policy's regions,
+mark tag and protect tag. Reads go on `*` where the call names no resource; every other statement names
+its resource types in each policy region. The reports go to a bucket of their own.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import ACCOUNT, REGION, runner
+from . import ACCOUNT, REGION, router, runner, schedules
 from .clients import pages, sandbox_client
 from .iam import deliveries
 from .output import SandboxError, say
@@ -116,8 +116,6 @@ def complete_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def emit(event: dict[str, Any], functions: Functions) -> list[Fired]:
-    from . import router  # noqa: PLC0415 - moto's models: 0.33 s that `up`, `down` and `status` need not pay
-
     endpoint = functions.endpoint
     routes = router.route(complete_event(event), events_client=sandbox_client("events", endpoint))
     paths = wiring(endpoint)
@@ -177,8 +175,6 @@ class Due:
 
 def due_rule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[Due]:
     """EventBridge rules with a ScheduleExpression (UTC); each target gets what EventBridge would send."""
-    from . import router, schedules  # noqa: PLC0415 - moto's models, as in `emit`
-
     paths = wiring(endpoint)
     for name, expression, targets in router.scheduled_rules(sandbox_client("events", endpoint)):
         arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
@@ -196,8 +192,6 @@ def due_rule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[
 
 def due_schedule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[Due]:
     """EventBridge Scheduler schedules (with their time zones, start and end dates) that invoke a function."""
-    from . import router, schedules  # noqa: PLC0415 - moto's models, as in `emit`
-
     scheduler = sandbox_client("scheduler", endpoint)
     paths = wiring(endpoint)
     for summary in pages(scheduler.list_schedules, "Schedules"):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import cast
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, TimeZone, Validations
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,8 +17,8 @@ from functions.capacity.policy import WEEKDAYS, Schedule, Target
 from functions.capacity.store import PARTITION
 from functions.capacity.targets import TARGET_TAG, scalable_id
 
-from . import core
-from .core import Core, policy_source, unique, wildcard_finding
+from . import core, nag
+from .core import Core, policy_source, unique
 from .function import DeckhandFunction
 from .policy import Policy
 
@@ -265,22 +264,26 @@ class Capacity(Construct):
             else ""
         )
         found = [
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
-                f"{reads}. Every other statement of this role names its resources or has its own acknowledgement.",
+            nag.any_resource(
+                self,
+                f"{nag.X_RAY_REASON}{reads}. Every other statement of this role names its resources or has its own "
+                "acknowledgement.",
             ),
-            Acknowledgment(
-                id=wildcard_finding(self, "scheduler", f"schedule/{group}/*"),
-                reason=f"The one-time schedules that revert expiring overrides get their names at run time; "
+            nag.regional_wildcard(
+                self,
+                "scheduler",
+                f"schedule/{group}/*",
+                f"The one-time schedules that revert expiring overrides get their names at run time; "
                 f"the function may create, read and delete schedules in its own group {group} only.",
             ),
         ]
         if any(t.kind != "asg" for t in self.policy.targets):
             found.append(
-                Acknowledgment(
-                    id=wildcard_finding(self, "application-autoscaling", "scalable-target/*"),
-                    reason="A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
+                nag.regional_wildcard(
+                    self,
+                    "application-autoscaling",
+                    "scalable-target/*",
+                    "A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
                     "resource it scales (Service Authorization Reference, Application Auto Scaling), so the ARN "
                     f"cannot be written here. RegisterScalableTarget is allowed only on scalable targets tagged "
                     f"{TARGET_TAG} with the name of one of the policy's targets, in that target's service namespace "
@@ -289,19 +292,21 @@ class Capacity(Construct):
                 )
             )
         found += [
-            Acknowledgment(
-                id=wildcard_finding(self, "autoscaling", f"autoScalingGroup:{_group_resource(group)}"),
-                reason=f"An Auto Scaling group's ARN holds an id AWS assigns; this names the group {group} "
+            nag.regional_wildcard(
+                self,
+                "autoscaling",
+                f"autoScalingGroup:{_group_resource(group)}",
+                f"An Auto Scaling group's ARN holds an id AWS assigns; this names the group {group} "
                 "exactly, and a condition excludes it while it carries the protect tag.",
             )
             for group in self.groups
         ]
         Validations.of(self.function.role.node.find_child("DefaultPolicy")).acknowledge(*found)
-        function_id = Stack.of(self).get_logical_id(cast(CfnElement, self.function.function.node.default_child))
         Validations.of(self.scheduler_role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
-                reason="CDK's invoke grant covers the versions and aliases of the one capacity function, "
+            nag.wildcard_resource(
+                self,
+                f"{self.function.function.function_arn}:*",
+                "CDK's invoke grant covers the versions and aliases of the one capacity function, "
                 "the only target of Deckhand's capacity schedules.",
             ),
         )

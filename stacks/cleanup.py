@@ -32,6 +32,7 @@ from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
 from functions.cleanup.state import MARKS_PARTITION, RUNS_PARTITION
 
+from . import nag
 from .core import Core, largest_environment, policy_source
 from .core import check_environment_size as check_duty_environment
 from .function import DeckhandFunction
@@ -339,13 +340,13 @@ class Cleanup(Construct):
             else ""
         )
         on_any = "; ".join(grants.wildcards.get("*", []))
-        xray = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions. "
+        xray = f"{nag.X_RAY_REASON}. "
         reason = f"{reads}{on_any + '; ' if on_any else ''}{xray if role is self.function.role else ''}"
         acknowledgments = (
             [
-                Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::*]",
-                    reason=f"{reason}Every other statement of this role names its resources (or their types in the "
+                nag.any_resource(
+                    stack,
+                    f"{reason}Every other statement of this role names its resources (or their types in the "
                     "policy's regions).",
                 )
             ]
@@ -353,10 +354,7 @@ class Cleanup(Construct):
             else []
         )
         acknowledgments += [
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{_nag_name(stack, resource)}]",
-                reason=f"The resources are only known at run time: {'; '.join(why)}",
-            )
+            nag.wildcard_resource(stack, resource, f"The resources are only known at run time: {'; '.join(why)}")
             for resource, why in grants.wildcards.items()
             if resource != "*"
         ]
@@ -426,21 +424,3 @@ class Cleanup(Construct):
                 width=4,
             ),
         )
-
-
-def _nag_name(stack: Stack, value: str) -> str:
-    """A resource as cdk-nag names it in a finding: intrinsics written <AWS::Partition>, <Logical.Arn>..."""
-
-    def flat(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        if isinstance(part, dict) and "Fn::Join" in part:
-            separator, pieces = part["Fn::Join"]
-            return str(separator).join(flat(piece) for piece in pieces)
-        if isinstance(part, dict) and "Ref" in part:
-            return f"<{part['Ref']}>"
-        if isinstance(part, dict) and "Fn::GetAtt" in part:
-            return f"<{'.'.join(part['Fn::GetAtt'])}>"
-        raise ValueError(f"cannot name {part!r} as cdk-nag does")
-
-    return flat(stack.resolve(value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -127,14 +127,6 @@ def policy_source(scope: Construct) -> str:
 def unique(values: Iterable[str]) -> list[str]:
     """The values in their first order, each once."""
     return list(dict.fromkeys(values))
-
-
-def wildcard_finding(scope: Construct, service: str, resource: str) -> str:
-    """The id cdk-nag gives a wildcard resource of this stack's region and account, to acknowledge it."""
-    stack = Stack.of(scope)
-    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-    return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:{region}:{account}:{resource}]"
 
 
 class Core(Construct):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from . import nag
 from .core import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Core, alarm_name, dead_letter_queue_name
 
 RETENTION = {
@@ -97,19 +98,15 @@ class DeckhandFunction(Construct):
         )
         core.grant_runtime(self.role)
         Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-                "permissions; every other statement of this role names its resources.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                reason="CDK's grant for publishing to the encrypted topic and queues; it is scoped to the "
+            nag.any_resource(self, f"{nag.X_RAY_REASON}; every other statement of this role names its resources."),
+            nag.wildcard_action(
+                "kms:GenerateDataKey*",
+                "CDK's grant for publishing to the encrypted topic and queues; it is scoped to the "
                 "one Deckhand key and covers only the GenerateDataKey variants.",
             ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-                reason="CDK's grant for sending to the KMS-encrypted dead-letter queue; scoped to the one "
+            nag.wildcard_action(
+                "kms:ReEncrypt*",
+                "CDK's grant for sending to the KMS-encrypted dead-letter queue; scoped to the one "
                 "Deckhand key and covering only the ReEncrypt variants.",
             ),
         )

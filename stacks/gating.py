@@ -15,7 +15,7 @@ from constructs import Construct
 from functions.gating.policy import Gating as GatingPolicy
 from functions.gating.watchdog.slots import LOCK_PREFIX
 
-from . import core
+from . import core, nag
 from .core import Core, policy_source, unique
 from .function import DeckhandFunction
 from .policy import Policy
@@ -272,7 +272,6 @@ class Gating(Construct):
 
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the gating roles hold, with why, beside their policy (closest to the finding)."""
-        x_ray = "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
         mute_list = (
             "; cloudwatch:ListAlarmMuteRules lists the account's mute rules and names none: granted on *, "
             "which matches however AWS resolves the list"
@@ -286,28 +285,32 @@ class Gating(Construct):
             "the Service Authorization Reference: the gate answers only jobs GetJobDetails places before a gated "
             "stage"
         )
-        mute_rules = Acknowledgment(
-            id=core.wildcard_finding(self, "cloudwatch", "alarm-mute-rule:*"),
-            reason="cloudwatch:GetAlarmMuteRule reads the mute rules ListAlarmMuteRules returns, whose names are only "
+        mute_rules = nag.regional_wildcard(
+            self,
+            "cloudwatch",
+            "alarm-mute-rule:*",
+            "cloudwatch:GetAlarmMuteRule reads the mute rules ListAlarmMuteRules returns, whose names are only "
             "known at run time; it only reads them",
         )
         alarms: list[Acknowledgment] = []
         if any(a.endswith(":alarm:*") for a in self.alarm_arns):
             alarms.append(
-                Acknowledgment(
-                    id=core.wildcard_finding(self, "cloudwatch", "alarm:*"),
-                    reason="cloudwatch:DescribeAlarms on this account's alarms in this region: the policy selects "
+                nag.regional_wildcard(
+                    self,
+                    "cloudwatch",
+                    "alarm:*",
+                    "cloudwatch:DescribeAlarms on this account's alarms in this region: the policy selects "
                     "alarms by prefix or tag, so their names are only known at run time; it only reads their states",
                 )
             )
         reading = [mute_rules, *alarms] if self.alarm_arns else []
         tail = ". Every other statement of this role names its resources."
-        roles = [(self.gate, x_ray + reads + jobs, reading), (self.approver, x_ray + reads, reading)]
+        roles = [(self.gate, reads + jobs, reading), (self.approver, reads, reading)]
         if self.watched_pipelines:
-            roles.append((self.watchdog, x_ray + mute_list, [mute_rules]))
+            roles.append((self.watchdog, mute_list, [mute_rules]))
         for function, text, more in roles:
             Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(
-                Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=text + tail), *more
+                nag.any_resource(self, nag.X_RAY_REASON + text + tail), *more
             )
 
     # --- events -------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from functions.capacity.config import CAPACITY_VARIABLE
 from functions.capacity.policy import Target
-from stacks.capacity import CAPACITY_VARIABLE, schedule_group_name, schedule_name
+from stacks.capacity import schedule_group_name, schedule_name
 from stacks.policy import load_policy
 
 from .cdk import default_policy

@@ -13,6 +13,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
+from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
 from functions.capacity.store import PARTITION
 from functions.capacity.targets import TARGET_TAG, scalable_id
@@ -23,9 +24,6 @@ from .function import DeckhandFunction
 from .policy import Policy
 
 SERVICE = "capacity"
-CAPACITY_VARIABLE = "DECKHAND_CAPACITY"
-SCHEDULE_GROUP_VARIABLE = "DECKHAND_CAPACITY_SCHEDULE_GROUP"
-SCHEDULER_ROLE_VARIABLE = "DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN"
 ALARM_STATES = ["ALARM", "OK"]
 # A profile applied this late is no longer the right one: Scheduler drops the delivery instead.
 SCHEDULE_MAX_AGE = Duration.hours(1)

@@ -25,6 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions.cleanup.config import BUCKET_VARIABLE, CLEANUP_VARIABLE, REGIONS_VARIABLE
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Arn, ConditionValue, Guard, KindName, Permissions, Statement
 from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
@@ -39,10 +40,6 @@ from .function import DeckhandFunction
 from .policy import Policy
 
 SERVICE = "cleanup"
-CLEANUP_VARIABLE = "DECKHAND_CLEANUP"
-DELETER_VARIABLE = DELETER_ROLE_VARIABLE
-BUCKET_VARIABLE = "DECKHAND_CLEANUP_BUCKET"
-REGIONS_VARIABLE = "DECKHAND_REGIONS"
 REPORTS_PREFIX = "reports/"
 TIMEOUT_SECONDS = 15 * 60  # the engine checkpoints before it and resumes on the next invocation
 MEMORY_MB = 256
@@ -73,7 +70,7 @@ def cleanup_environment(policy: Policy, bucket: str, deleter_role: str) -> dict[
         CLEANUP_VARIABLE: policy.cleanup.model_dump_json(by_alias=True),
         BUCKET_VARIABLE: bucket,
         REGIONS_VARIABLE: ",".join(policy.regions),
-        DELETER_VARIABLE: deleter_role,
+        DELETER_ROLE_VARIABLE: deleter_role,
     }
 
 

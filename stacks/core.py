@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from functions.shared import settings
 from functions.shared.audit import AUDIT_PREFIX, INDEX_BY_DUTY, audit_partition
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
@@ -67,17 +68,17 @@ def dead_letter_queue_name(function_name: str) -> str:
 def function_environment(policy: Policy, *, audit_table: str, topic_arn: str) -> dict[str, str]:
     """The settings every function reads (see functions/shared/settings.py)."""
     values = policy.defaults.protect_values
-    protect_values = {"DECKHAND_PROTECT_VALUES": json.dumps(values)} if values else {}
+    protect_values = {settings.PROTECT_VALUES_VARIABLE: json.dumps(values)} if values else {}
     return {
-        "DECKHAND_NAME_PREFIX": policy.name_prefix,
-        "DECKHAND_AUDIT_TABLE": audit_table,
-        "DECKHAND_TOPIC_ARN": topic_arn,
-        "DECKHAND_SWITCHES_PATH": switches_path(policy.name_prefix),
-        "DECKHAND_DRY_RUN": str(policy.defaults.dry_run).lower(),
-        "DECKHAND_AUDIT_RETENTION_DAYS": str(policy.defaults.audit_retention_days),
-        "DECKHAND_SWITCH_CACHE_SECONDS": str(policy.switches.cache_seconds),
-        "DECKHAND_SWITCH_MAX_HOURS": str(policy.switches.max_hours),
-        "DECKHAND_PROTECT_TAG": policy.defaults.protect_tag,
+        settings.NAME_PREFIX_VARIABLE: policy.name_prefix,
+        settings.AUDIT_TABLE_VARIABLE: audit_table,
+        settings.TOPIC_ARN_VARIABLE: topic_arn,
+        settings.SWITCHES_PATH_VARIABLE: switches_path(policy.name_prefix),
+        settings.DRY_RUN_VARIABLE: str(policy.defaults.dry_run).lower(),
+        settings.AUDIT_RETENTION_DAYS_VARIABLE: str(policy.defaults.audit_retention_days),
+        settings.SWITCH_CACHE_SECONDS_VARIABLE: str(policy.switches.cache_seconds),
+        settings.SWITCH_MAX_HOURS_VARIABLE: str(policy.switches.max_hours),
+        settings.PROTECT_TAG_VARIABLE: policy.defaults.protect_tag,
         **protect_values,
         "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
     }

@@ -12,6 +12,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from functions.gating.config import GATING_VARIABLE, IDEMPOTENCY_VARIABLE
 from functions.gating.policy import Gating as GatingPolicy
 from functions.gating.watchdog.slots import LOCK_PREFIX
 
@@ -22,9 +23,6 @@ from .policy import Policy
 
 SERVICES = ("gate", "approver", "watchdog", "pipeline-notices")
 DUTY = "gating"
-
-GATING_VARIABLE = "DECKHAND_GATING"
-IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
 
 # EMF metrics the gating functions emit (namespace Deckhand), shown on the dashboard.
 DECISIONS_BY_VERDICT = "SEARCH('{Deckhand,service,verdict} MetricName=\"Decision\"', 'Sum', 300)"

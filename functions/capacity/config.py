@@ -17,9 +17,10 @@ from functions.shared.settings import SettingsError
 
 from .policy import Capacity
 
-ENV = "DECKHAND_CAPACITY"
-GROUP_ENV = "DECKHAND_CAPACITY_SCHEDULE_GROUP"
-ROLE_ENV = "DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN"
+# Set by the stack (stacks/capacity.py), named once for both.
+CAPACITY_VARIABLE = "DECKHAND_CAPACITY"
+SCHEDULE_GROUP_VARIABLE = "DECKHAND_CAPACITY_SCHEDULE_GROUP"
+SCHEDULER_ROLE_VARIABLE = "DECKHAND_CAPACITY_SCHEDULER_ROLE_ARN"
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,15 @@ class CapacityConfig:
 
 
 def parse_capacity(raw: str) -> Capacity:
-    return parse_section(Capacity, raw, variable=ENV, name="capacity")
+    return parse_section(Capacity, raw, variable=CAPACITY_VARIABLE, name="capacity")
 
 
 def from_env(env: Mapping[str, str]) -> CapacityConfig:
-    policy = parse_capacity(env.get(ENV, ""))
-    missing = [name for name in (GROUP_ENV, ROLE_ENV) if not env.get(name, "").strip()]
+    policy = parse_capacity(env.get(CAPACITY_VARIABLE, ""))
+    missing = [name for name in (SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE) if not env.get(name, "").strip()]
     if missing:
         raise SettingsError(f"{', '.join(missing)} not set: the capacity stack sets them; redeploy")
-    return CapacityConfig(policy, env[GROUP_ENV].strip(), env[ROLE_ENV].strip())
+    return CapacityConfig(policy, env[SCHEDULE_GROUP_VARIABLE].strip(), env[SCHEDULER_ROLE_VARIABLE].strip())
 
 
 @cache

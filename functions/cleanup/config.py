@@ -16,9 +16,10 @@ from functions.shared.settings import SettingsError
 
 from .policy import Cleanup
 
-SECTION = "DECKHAND_CLEANUP"
-BUCKET = "DECKHAND_CLEANUP_BUCKET"
-REGIONS = "DECKHAND_REGIONS"
+# Set by the stack (stacks/cleanup.py), named once for both.
+CLEANUP_VARIABLE = "DECKHAND_CLEANUP"
+BUCKET_VARIABLE = "DECKHAND_CLEANUP_BUCKET"
+REGIONS_VARIABLE = "DECKHAND_REGIONS"
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,13 @@ class CleanupConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CleanupConfig:
-        cleanup = parse_section(Cleanup, env.get(SECTION, ""), variable=SECTION, name="cleanup")
-        bucket = env.get(BUCKET, "").strip()
-        policy_regions = tuple(region.strip() for region in env.get(REGIONS, "").split(",") if region.strip())
+        cleanup = parse_section(Cleanup, env.get(CLEANUP_VARIABLE, ""), variable=CLEANUP_VARIABLE, name="cleanup")
+        bucket = env.get(BUCKET_VARIABLE, "").strip()
+        policy_regions = tuple(region.strip() for region in env.get(REGIONS_VARIABLE, "").split(",") if region.strip())
         regions = tuple(cleanup.regions) or policy_regions
-        problems = [f"{BUCKET} is not set"] if not bucket else []
+        problems = [f"{BUCKET_VARIABLE} is not set"] if not bucket else []
         if not regions:
-            problems.append(f"{REGIONS} is not set and the cleanup section lists no regions")
+            problems.append(f"{REGIONS_VARIABLE} is not set and the cleanup section lists no regions")
         if problems:
             raise SettingsError("Deckhand cleanup settings are incomplete (redeploy the stack): " + "; ".join(problems))
         return cls(cleanup=cleanup, bucket=bucket, regions=regions)

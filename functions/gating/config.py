@@ -13,15 +13,17 @@ from functions.shared.sections import parse_section
 
 from .policy import Gating
 
-ENV = "DECKHAND_GATING"
+# Set by the stack (stacks/gating.py), named once for both; the idempotency table is the gate's only.
+GATING_VARIABLE = "DECKHAND_GATING"
+IDEMPOTENCY_VARIABLE = "DECKHAND_IDEMPOTENCY_TABLE"
 
 
 def parse_gating(raw: str) -> Gating:
-    return parse_section(Gating, raw, variable=ENV, name="gating")
+    return parse_section(Gating, raw, variable=GATING_VARIABLE, name="gating")
 
 
 def from_env(env: Mapping[str, str]) -> Gating:
-    return parse_gating(env.get(ENV, ""))
+    return parse_gating(env.get(GATING_VARIABLE, ""))
 
 
 @cache

@@ -8,6 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+# The variables the stack sets on every function (stacks/core.py), named once for both.
+NAME_PREFIX_VARIABLE = "DECKHAND_NAME_PREFIX"
+AUDIT_TABLE_VARIABLE = "DECKHAND_AUDIT_TABLE"
+TOPIC_ARN_VARIABLE = "DECKHAND_TOPIC_ARN"
+SWITCHES_PATH_VARIABLE = "DECKHAND_SWITCHES_PATH"
+DRY_RUN_VARIABLE = "DECKHAND_DRY_RUN"
+AUDIT_RETENTION_DAYS_VARIABLE = "DECKHAND_AUDIT_RETENTION_DAYS"
+SWITCH_CACHE_SECONDS_VARIABLE = "DECKHAND_SWITCH_CACHE_SECONDS"
+SWITCH_MAX_HOURS_VARIABLE = "DECKHAND_SWITCH_MAX_HOURS"
+PROTECT_TAG_VARIABLE = "DECKHAND_PROTECT_TAG"
+PROTECT_VALUES_VARIABLE = "DECKHAND_PROTECT_VALUES"
+
 
 class SettingsError(RuntimeError):
     pass
@@ -61,16 +73,16 @@ class Settings:
             return tuple(listed)
 
         settings = cls(
-            name_prefix=text("DECKHAND_NAME_PREFIX"),
-            audit_table=text("DECKHAND_AUDIT_TABLE"),
-            topic_arn=text("DECKHAND_TOPIC_ARN"),
-            switches_path=text("DECKHAND_SWITCHES_PATH").rstrip("/"),
-            default_dry_run=flag("DECKHAND_DRY_RUN"),
-            audit_retention_days=number("DECKHAND_AUDIT_RETENTION_DAYS"),
-            switch_cache_seconds=number("DECKHAND_SWITCH_CACHE_SECONDS"),
-            switch_max_hours=number("DECKHAND_SWITCH_MAX_HOURS"),
-            protect_tag=text("DECKHAND_PROTECT_TAG"),
-            protect_values=values("DECKHAND_PROTECT_VALUES"),
+            name_prefix=text(NAME_PREFIX_VARIABLE),
+            audit_table=text(AUDIT_TABLE_VARIABLE),
+            topic_arn=text(TOPIC_ARN_VARIABLE),
+            switches_path=text(SWITCHES_PATH_VARIABLE).rstrip("/"),
+            default_dry_run=flag(DRY_RUN_VARIABLE),
+            audit_retention_days=number(AUDIT_RETENTION_DAYS_VARIABLE),
+            switch_cache_seconds=number(SWITCH_CACHE_SECONDS_VARIABLE),
+            switch_max_hours=number(SWITCH_MAX_HOURS_VARIABLE),
+            protect_tag=text(PROTECT_TAG_VARIABLE),
+            protect_values=values(PROTECT_VALUES_VARIABLE),
         )
         if problems:
             raise SettingsError(

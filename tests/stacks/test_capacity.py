@@ -8,12 +8,13 @@ import yaml
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
 from functions.capacity.policy import Capacity as CapacityPolicy
 from functions.capacity.targets import TARGET_TAG
 from sandbox.iam.simulator import Policy as SimPolicy
 from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.app import build
-from stacks.capacity import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE, cron
+from stacks.capacity import cron
 from stacks.core import ENVIRONMENT_LIMIT_BYTES
 from stacks.deckhand_stack import DeckhandStack
 from stacks.policy import Policy, PolicyError, load_policy, parse_policy

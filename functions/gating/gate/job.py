@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating import answer, core, pipeline
+from functions.gating.config import IDEMPOTENCY_VARIABLE
 from functions.gating.model import ExecutionObservation
 from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext
 from functions.gating.policy import Gate, Gating, gate_after
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_codepipeline.literals import FailureTypeType
 
-IDEMPOTENCY_ENV = "DECKHAND_IDEMPOTENCY_TABLE"
 DELIVERY_MEMORY_SECONDS = 24 * 3600  # async retries come within the function's 6-hour maximum event age
 JOB_KEY = "CodePipeline.job"
 JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # CodePipeline's JobId pattern
@@ -264,12 +264,12 @@ def run_job(
     logger.append_keys(job_id=request.job_id)
     # The function's own name, to recognise its own actions' jobs (Lambda sets it; tests pass a context).
     own_function = context.function_name if context is not None else os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-    table = os.environ.get(IDEMPOTENCY_ENV, "").strip()
+    table = os.environ.get(IDEMPOTENCY_VARIABLE, "").strip()
     if not table:
         return _fail(
             request,
             "ConfigurationError",
-            f"Deckhand gate: {IDEMPOTENCY_ENV} is not set (the stack sets it); redeploy the stack.",
+            f"Deckhand gate: {IDEMPOTENCY_VARIABLE} is not set (the stack sets it); redeploy the stack.",
             "configuration-error",
         )
     delivery = {"job_id": request.job_id, "continuation_token": request.continuation_token}

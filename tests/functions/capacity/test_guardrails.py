@@ -275,9 +275,9 @@ def test_the_handler_runs_in_process_with_a_fake_context(world: World, monkeypat
         "DECKHAND_SWITCH_CACHE_SECONDS": "30",
         "DECKHAND_SWITCH_MAX_HOURS": "24",
         "DECKHAND_PROTECT_TAG": "deckhand:protect",
-        config.ENV: world.policy.model_dump_json(),
-        config.GROUP_ENV: GROUP,
-        config.ROLE_ENV: ROLE_ARN,
+        config.CAPACITY_VARIABLE: world.policy.model_dump_json(),
+        config.SCHEDULE_GROUP_VARIABLE: GROUP,
+        config.SCHEDULER_ROLE_VARIABLE: ROLE_ARN,
     }.items():
         monkeypatch.setenv(name, value)
     for loader in (handler.runtime, handler.capacity):
@@ -297,8 +297,14 @@ def test_a_missing_or_invalid_capacity_section_fails_fast_naming_the_variable() 
     with pytest.raises(config.SettingsError, match="DECKHAND_CAPACITY is not set"):
         config.from_env({})
     with pytest.raises(config.SettingsError, match=r"targets\[0\]"):
-        config.from_env({config.ENV: '{"targets": [{"name": "x"}]}'})
+        config.from_env({config.CAPACITY_VARIABLE: '{"targets": [{"name": "x"}]}'})
     with pytest.raises(config.SettingsError, match="DECKHAND_CAPACITY_SCHEDULE_GROUP"):
-        config.from_env({config.ENV: "{}"})
-    parsed = config.from_env({config.ENV: "{}", config.GROUP_ENV: GROUP, config.ROLE_ENV: ROLE_ARN})
+        config.from_env({config.CAPACITY_VARIABLE: "{}"})
+    parsed = config.from_env(
+        {
+            config.CAPACITY_VARIABLE: "{}",
+            config.SCHEDULE_GROUP_VARIABLE: GROUP,
+            config.SCHEDULER_ROLE_VARIABLE: ROLE_ARN,
+        }
+    )
     assert replace(parsed, schedule_group="x").scheduler_role_arn == ROLE_ARN

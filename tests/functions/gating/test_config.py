@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from functions.gating import config
-from functions.gating.config import ENV, from_env, parse_gating
+from functions.gating.config import GATING_VARIABLE, from_env, parse_gating
 from functions.gating.policy import Gating
 from functions.shared.settings import SettingsError
 from stacks.policy import load_policy
@@ -57,9 +57,9 @@ def test_an_empty_section_is_fine() -> None:
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        ("", f"{ENV} is not set"),
-        ("  ", f"{ENV} is not set"),
-        ("{gates:", f"{ENV} is not JSON"),
+        ("", f"{GATING_VARIABLE} is not set"),
+        ("  ", f"{GATING_VARIABLE} is not set"),
+        ("{gates:", f"{GATING_VARIABLE} is not JSON"),
         ('{"gates": [{"pipeline": "web-app"}]}', "gates[0].stage: required key is missing"),
         ('{"gates": [], "extra": 1}', "extra: unknown key"),
         ('{"gates": [{"pipeline": "p", "stage": "s", "timeout_minutes": 0}]}', "gates[0].timeout_minutes"),
@@ -72,15 +72,15 @@ def test_a_missing_or_invalid_section_is_a_settings_error(raw: str, says: str) -
 
 
 def test_read_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV, SECTION.model_dump_json())
+    monkeypatch.setenv(GATING_VARIABLE, SECTION.model_dump_json())
     config.gating.cache_clear()
     try:
         first = config.gating()
-        monkeypatch.setenv(ENV, "")
+        monkeypatch.setenv(GATING_VARIABLE, "")
         assert config.gating() is first
     finally:
         config.gating.cache_clear()
-    assert from_env({ENV: SECTION.model_dump_json()}).gates[0].pipeline == "web-app"
+    assert from_env({GATING_VARIABLE: SECTION.model_dump_json()}).gates[0].pipeline == "web-app"
 
 
 def test_the_gating_section_survives_the_round_trip_to_the_functions() -> None:

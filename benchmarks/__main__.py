@@ -48,7 +48,7 @@ def switch_command_calls() -> Counter[str]:
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from functions.switches.handler import run
+    from functions.switches.flow import run
     from tests.support.deployed import deploy
 
     with mock_aws():

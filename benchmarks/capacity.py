@@ -78,7 +78,7 @@ def alarm_change() -> CapacityBench:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from functions.capacity.config import CapacityConfig
-    from functions.capacity.handler import run
+    from functions.capacity.invocation import run
     from functions.shared.runtime import Runtime
     from stacks.policy import load_policy
     from stacks.versions import REPO_ROOT

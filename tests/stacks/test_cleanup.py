@@ -15,7 +15,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.cleanup.config import CleanupConfig
-from functions.cleanup.handler import handle
+from functions.cleanup.flow import handle
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Permissions
 from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.capacity import config, handler
+from functions.capacity import config, handler, invocation
 from functions.capacity.model import Levels
 from functions.capacity.store import StateStore, Stored
 from functions.shared.switches import SwitchState, parameter_name
@@ -280,13 +280,13 @@ def test_the_handler_runs_in_process_with_a_fake_context(world: World, monkeypat
         config.SCHEDULER_ROLE_VARIABLE: ROLE_ARN,
     }.items():
         monkeypatch.setenv(name, value)
-    for loader in (handler.runtime, handler.capacity):
+    for loader in (invocation.runtime, invocation.capacity):
         loader.cache_clear()
     try:
         context = FakeContext(function_name="deckhand-capacity", invoked_function_arn=FUNCTION_ARN)
         result = handler.handler({"action": "status", "target": "web"}, context)  # type: ignore[arg-type]
     finally:
-        for loader in (handler.runtime, handler.capacity):
+        for loader in (invocation.runtime, invocation.capacity):
             loader.cache_clear()
 
     assert result["status"] == "ok"

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.capacity.config import CapacityConfig
-from functions.capacity.handler import run
+from functions.capacity.invocation import run
 from functions.capacity.model import Levels
 from functions.capacity.policy import Capacity
 from functions.capacity.store import StateStore, Stored

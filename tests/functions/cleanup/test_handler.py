@@ -12,9 +12,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from functions.cleanup import flow as cleanup_flow
 from functions.cleanup import handler as cleanup_handler
 from functions.cleanup.config import CleanupConfig
-from functions.cleanup.handler import AUDIT_IDS_CHARS, handle, id_chunks
+from functions.cleanup.flow import AUDIT_IDS_CHARS, handle, id_chunks
 from functions.shared import clients
 from functions.shared.audit import MAX_JSON_CHARS, audit_partition, to_json
 from functions.shared.switches import SwitchState, parameter_name
@@ -322,7 +323,7 @@ def test_the_lambda_handler_reads_the_account_from_the_context_and_its_settings_
         "DECKHAND_REGIONS": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    for cached in (cleanup_handler.runtime, cleanup_handler.config):
+    for cached in (cleanup_flow.runtime, cleanup_flow.config):
         cached.cache_clear()
     from functions.shared.settings import settings as cached_settings
 
@@ -341,7 +342,7 @@ def test_the_lambda_handler_reads_the_account_from_the_context_and_its_settings_
     try:
         answer = cleanup_handler.handler({"action": "plan"}, Context())  # type: ignore[arg-type]
     finally:
-        for cached in (cleanup_handler.runtime, cleanup_handler.config, cached_settings):
+        for cached in (cleanup_flow.runtime, cleanup_flow.config, cached_settings):
             cached.cache_clear()
 
     assert answer["status"] == "planned"

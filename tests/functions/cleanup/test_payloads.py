@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from functions.cleanup.config import CleanupConfig
-from functions.cleanup.handler import handle
+from functions.cleanup.flow import handle
 from functions.shared.refusal import ECHO_LIMIT
 from tests.support.deployed import NOW, Deployed
 from tests.support.payloads import JSON_VALUES, mutated

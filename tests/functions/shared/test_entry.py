@@ -25,12 +25,15 @@ HANDLERS = [
     "functions.cleanup.handler",
     "functions.switches.handler",
 ]
-# What the gating handlers import inside `handler`, on the first invocation.
+# What the handlers import inside `handler`, on the first invocation.
 LOADED_ON_FIRST_INVOCATION = [
     "functions.gating.gate.bindings",
     "functions.gating.approver.flow",
     "functions.gating.watchdog.flow",
     "functions.gating.pipeline_notices.flow",
+    "functions.capacity.invocation",
+    "functions.cleanup.flow",
+    "functions.switches.flow",
 ]
 SECRET = "live-artifact-secret-key"
 

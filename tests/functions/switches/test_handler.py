@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.shared.refusal import ECHO_LIMIT
-from functions.switches.handler import run
+from functions.switches.flow import run
 from tests.support.deployed import NOW, Deployed
 from tests.support.payloads import JSON_VALUES, mutated
 from tests.support.recorders import MutatingCalls

@@ -119,3 +119,11 @@ def test_no_handler_loads_the_x_ray_sdk() -> None:
     code = f"import sys; import {', '.join(modules)}; print(sorted(m for m in sys.modules if 'xray' in m))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_no_handler_module_loads_a_flow_or_boto3_before_its_first_invocation() -> None:
+    """The flows (the policy's pydantic models, boto3's clients) cost about boto3 + 100 ms of a cold start."""
+    heavy = [*LOADED_ON_FIRST_INVOCATION, "boto3"]
+    code = f"import sys; import {', '.join(HANDLERS)}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

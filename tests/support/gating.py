@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import boto3
@@ -32,6 +32,7 @@ from functions.shared.runtime import Runtime
 from functions.shared.switches import SwitchState, parameter_name
 from sandbox.gaps.app import SandboxApp, make_app, make_server
 from sandbox.gaps.cloudwatch import alarm_state_change
+from tests.support.clock import Clock
 from tests.support.deployed import PATH, Deployed, deploy
 
 REGION = "us-east-1"
@@ -66,20 +67,6 @@ def serve(app: SandboxApp | None = None) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
-
-
-@dataclass
-class Clock:
-    """The runtime's clock, moved by tests (a wait, then the re-check an hour later)."""
-
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def action(name: str, category: str, provider: str, **extra: Any) -> dict[str, Any]:

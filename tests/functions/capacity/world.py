@@ -7,7 +7,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from functions.capacity.store import StateStore, Stored
 from functions.shared import clients
 from functions.shared.runtime import Runtime
 from tests.support.aws import REGION
+from tests.support.clock import Clock
 from tests.support.deployed import Deployed, deploy
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # a Friday
@@ -55,17 +56,6 @@ WEB: dict[str, Any] = {
 
 def policy_of(*targets: dict[str, Any]) -> Capacity:
     return Capacity.model_validate({"targets": list(targets) or [WEB]})
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

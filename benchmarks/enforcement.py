@@ -9,19 +9,16 @@ cleanup bench itself runs with enforcement off: Custodian, which it is compared 
 from __future__ import annotations
 
 import json
-import logging
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
-from sandbox.gaps.app import SandboxApp, make_app, make_server
+from benchmarks.server import running
+from sandbox.gaps.app import make_app
 
-HOST = "127.0.0.1"
 ROUNDS = 6
 CALLS_PER_ROUND = 60
 ADMIN = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
@@ -32,21 +29,6 @@ READS = {
         {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:snapshot/*"},
     ],
 }
-
-
-@contextmanager
-def sandbox_server() -> Iterator[tuple[str, SandboxApp]]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = make_app()
-    server = make_server(HOST, 0, app)
-    worker = threading.Thread(target=server.serve_forever, name="enforcement-bench", daemon=True)
-    worker.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}", app
-    finally:
-        server.shutdown()
-        worker.join(timeout=5)
-        server.server_close()
 
 
 def role_session(endpoint: str) -> tuple[Any, list[str]]:
@@ -89,8 +71,9 @@ def one_round(ec2: Any, snapshots: list[str]) -> float:
 
 
 def measure() -> dict[str, float]:
-    with sandbox_server() as (endpoint, app):
-        assert app.enforcer is not None
+    app = make_app()
+    assert app.enforcer is not None
+    with running(app) as endpoint:
         ec2, snapshots = role_session(endpoint)
         one_round(ec2, snapshots)  # warm the connection pool and the simulator's process
         on: list[float] = []

@@ -230,20 +230,26 @@ def filled_gaps() -> Iterator[None]:
 
 
 @contextmanager
-def serve() -> Iterator[tuple[str, Meter]]:
-    """The sandbox's moto app behind a Meter on a free localhost port, for the `with` block."""
+def running(app: WSGIApplication) -> Iterator[str]:
+    """`app` served on a free localhost port in a thread, for the `with` block: its endpoint."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    server = make_server(HOST, 0, app)
+    worker = threading.Thread(target=server.serve_forever, name="bench-moto", daemon=True)
+    worker.start()
+    try:
+        yield f"http://{HOST}:{server.server_port}"
+    finally:
+        server.shutdown()
+        worker.join(timeout=5)
+        server.server_close()
+
+
+@contextmanager
+def serve() -> Iterator[tuple[str, Meter]]:
+    """The sandbox's moto app behind a Meter, with the bench's gap fillers, for the `with` block."""
     app = make_app()
     assert app.enforcer is not None
     app.enforcer.enabled = False  # Custodian, compared on the same server, has no role IAM could enforce
     meter = Meter(app)
-    server = make_server(HOST, 0, meter)
-    worker = threading.Thread(target=server.serve_forever, name="bench-moto", daemon=True)
-    with filled_gaps():
-        worker.start()
-        try:
-            yield f"http://{HOST}:{server.server_port}", meter
-        finally:
-            server.shutdown()
-            worker.join(timeout=5)
-            server.server_close()
+    with filled_gaps(), running(meter) as endpoint:
+        yield endpoint, meter

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from stacks.versions import REPO_ROOT
+
 SCRIPT = Path(__file__).with_name("simulator.mjs")
 NODE_MODULES = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
 

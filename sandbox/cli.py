@@ -31,7 +31,7 @@ from .clients import sandbox_client
 from .demo import run_demo, seed
 from .deployed import Fired, Functions, emit, iso_z, parse_at, resolve_function, tick
 from .iam import authorize
-from .output import SandboxError, print_json, progress_to, say, step
+from .output import InputRefused, SandboxError, print_json, progress_to, say, step
 from .process import Paths, down, running_state
 from .status import print_status, status
 
@@ -40,9 +40,16 @@ def load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SandboxError(f"{path} does not exist") from None
+        raise InputRefused(f"{path} does not exist") from None
     except ValueError as bad:
-        raise SandboxError(f"{path} is not JSON: {bad}") from None
+        raise InputRefused(f"{path} is not JSON: {bad}") from None
+
+
+def moment(text: str) -> datetime:
+    try:
+        return parse_at(text)
+    except SandboxError as bad:
+        raise InputRefused(str(bad)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,11 +95,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 on success, 1 when a function or target failed (or the sandbox did), 2 when the input was refused."""
     args = parser().parse_args(argv)
     paths = Paths.default()
     progress_to(sys.stderr if getattr(args, "json", False) else sys.stdout)
     try:
         return COMMANDS[args.command](args, paths)
+    except InputRefused as refused:  # as argparse refuses a usage
+        print(f"sandbox {args.command}: {refused}", file=sys.stderr, flush=True)
+        return 2
     except SandboxError as failed:
         print(f"sandbox {args.command}: {failed}", file=sys.stderr, flush=True)
         return 1
@@ -124,9 +135,10 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_seed(args: argparse.Namespace, paths: Paths) -> int:
+    now = moment(args.now) if args.now else datetime.now(UTC)
     endpoint = running_state(paths)["endpoint"]
     with step(f"seed the estate into {endpoint}"):
-        lines = seed(endpoint, parse_at(args.now) if args.now else datetime.now(UTC))
+        lines = seed(endpoint, now)
     for line in lines:
         say(f"  {line}")
     return 0
@@ -142,7 +154,10 @@ def cmd_invoke(args: argparse.Namespace, paths: Paths) -> int:
         invocation = runner.invoke_here(args.function, handler, payload, policy_path=policy)
     else:
         endpoint = running_state(paths)["endpoint"]
-        name = resolve_function(args.function, endpoint)
+        try:
+            name = resolve_function(args.function, endpoint)
+        except SandboxError as unknown:
+            raise InputRefused(str(unknown)) from None
         functions = Functions(endpoint, paths)
         say(f"→ invoke {name} ({functions.get(name).handler}) in the sandbox")
         invocation = functions.invoke(name, payload)
@@ -176,16 +191,38 @@ def repo_handler(function: str, policy_path: Path) -> str:
 
 def cmd_emit(args: argparse.Namespace, paths: Paths) -> int:
     event = load_json(args.event)
-    if not isinstance(event, dict):
-        raise SandboxError(f"{args.event} holds no JSON object")
+    refusal = event_refusal(event)
+    if refusal:
+        raise InputRefused(f"{args.event}: {refusal}")
     endpoint = running_state(paths)["endpoint"]
     say(f"→ route {event.get('source')} / {event.get('detail-type')} through the deployed rules")
     fired = emit(event, Functions(endpoint, paths))
     return report_fired(fired, as_json=args.json, none="no rule matched the event")
 
 
+def event_refusal(event: Any) -> str | None:
+    """Why EventBridge would fail this event (None when it would not), as its PutEvents entry.
+
+    "Detail, DetailType, and Source are required for EventBridge to successfully send an event to an event
+    bus"; Detail is "a valid JSON object" (PutEventsRequestEntry, botocore's events service model).
+    """
+    if not isinstance(event, dict):
+        return f"holds {json_kind(event)}, not an EventBridge event (a JSON object)"
+    missing = [key for key in ("source", "detail-type", "detail") if key not in event]
+    if missing:
+        return f"the event has no {', '.join(missing)}: EventBridge requires source, detail-type and detail"
+    if not isinstance(event["detail"], dict):
+        return f"the event's detail is {json_kind(event['detail'])}: EventBridge requires a JSON object"
+    return None
+
+
+def json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), "an object")
+
+
 def cmd_tick(args: argparse.Namespace, paths: Paths) -> int:
-    at = parse_at(args.at)
+    at = moment(args.at)
     endpoint = running_state(paths)["endpoint"]
     say(f"→ tick to {iso_z(at)}")
     start, fired = tick(at, Functions(endpoint, paths), paths)
@@ -211,7 +248,7 @@ def cmd_authorize(args: argparse.Namespace, paths: Paths) -> int:
         question = authorize.question(args.request, args.context, args.call)
         answer = authorize.ask(endpoint, authorize.asker(args.asker, lambda s: sandbox_client(s, endpoint)), question)
     except authorize.AuthorizeError as bad:
-        raise SandboxError(str(bad)) from None
+        raise InputRefused(str(bad)) from None
     for line in authorize.render(answer):
         print(line, flush=True)
     return 0 if answer["decision"] == "Allowed" else 1

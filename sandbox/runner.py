@@ -28,7 +28,7 @@ import uuid
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO, cast
 from urllib.parse import urlparse
@@ -83,7 +83,9 @@ class Invocation:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not asdict(self): it copies payload and response level by level, and a deep answer exhausts the stack.
+        shallow = {f.name: getattr(self, f.name) for f in fields(self)}
+        return shallow | {"error": None if self.error is None else asdict(self.error)}
 
 
 # --- load: the deployed asset -------------------------------------------------------------------

@@ -31,11 +31,11 @@ from functions.shared.runtime import Runtime
 
 from . import alarms, scheduler, store, targets
 from .config import CapacityConfig
-from .model import Change, Levels, Override, Suspension, Trigger
+from .model import Call, Change, Levels, Override, Suspension, Trigger
 from .plan import DEPLOYMENT, WAITS, lowers, plan, refused
 from .policy import Target
-from .store import Conflict, StateStore, Stored
-from .targets import ApplyFailed, Call, Live, UnknownTarget
+from .store import Conflict, Store, Stored
+from .targets import ApplyFailed, Live, Targets, UnknownTarget
 from .triggers import Request
 
 DUTY = "capacity"
@@ -47,11 +47,9 @@ class Deps:
     rt: Runtime
     config: CapacityConfig
     function_arn: str  # this function: the revert schedule's target, and where a Lambda target's name lives
+    targets: Targets  # the live targets, their alarms and schedules: AWS's in the handler, a twin in tests
+    store: Store  # the saved states
     correlation_id: str = ""
-
-    @property
-    def store(self) -> StateStore:
-        return StateStore(self.rt.settings.audit_table)
 
 
 @dataclass(frozen=True)
@@ -117,15 +115,17 @@ def call_of(call: Call) -> dict[str, Any]:
 
 def decide(target: Target, trigger: Trigger, live: Live, stored: Stored, *, now: datetime, deps: Deps) -> Change:
     """The plan, with the reads it needs and no others."""
-    tagged = target.opt_in == "tag" and deps.config.policy.opt_in_tag in targets.tags(target, live, deps.function_arn)
+    tagged = target.opt_in == "tag" and deps.config.policy.opt_in_tag in deps.targets.tags(
+        target, live, deps.function_arn
+    )
     firing: list[str] = []
     if trigger.kind in ("schedule", "alarm-in") and target.alarms is not None:
-        firing = [name for name in alarms.in_alarm(target) if name != trigger.alarm]
+        firing = [name for name in deps.targets.in_alarm(target) if name != trigger.alarm]
     state = store.state(live, stored, in_alarm=trigger.kind == "alarm-out" or bool(firing), tagged=tagged)
     change = plan(target, state, trigger, now)
     busy = live.busy
     if not state.deployment_in_progress and change.refused is None and lowers(change):
-        busy = targets.check_deployment(target, live)
+        busy = deps.targets.check_deployment(target, live)
         if busy is not None:
             state = replace(state, deployment_in_progress=True)
             change = plan(target, state, trigger, now)
@@ -201,7 +201,7 @@ def act(target: Target, request: Request, deps: Deps, *, dry_run: bool) -> Outco
 def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, again: bool) -> Outcome:
     now = deps.rt.clock()
     stored = deps.store.load(target.name)
-    live = targets.read(target)
+    live = deps.targets.read(target)
     change = decide(target, request.trigger, live, stored, now=now, deps=deps)
     revert = revert_call(change, deps, dry_run=dry_run)
     side = mute_calls(change)
@@ -212,10 +212,17 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
         planned = targets.calls(change, target, live.owner) + ([revert] if revert else []) + side
         return outcome_of(change, "planned" if acts(change) else "unchanged", dry_run, calls=tuple(planned))
     if revert is not None:
-        targets.make(revert)  # before the apply: if it fails, nothing has changed
+        deps.targets.make(revert)  # before the apply: if it fails, nothing has changed
     try:
         committed = store.commit(
-            change, deps.config.policy, live.owner, stored, store=deps.store, now=now, dry_run=False
+            change,
+            deps.config.policy,
+            live.owner,
+            stored,
+            store=deps.store,
+            through=deps.targets,
+            now=now,
+            dry_run=False,
         )
     except ApplyFailed:
         if revert is not None:
@@ -229,7 +236,7 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
     made = [*committed.calls, *([revert] if revert else [])]
     for call in side:
         try:
-            targets.make(call)
+            deps.targets.make(call)
             made.append(call)
         except ClientError as error:
             warnings.append(f"{call.service}.{call.method} {call.params.get('AlarmNames')} failed: {error}")
@@ -237,7 +244,7 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
     if stale is not None:
         name = scheduler.revert_name(target.name, stale.set_at)
         try:
-            scheduler.delete(name, deps.config.schedule_group)
+            scheduler.delete(name, deps.config.schedule_group, deps.targets)
         except ClientError as error:
             warnings.append(
                 f"the revert schedule {name} of the replaced override was not deleted ({error}); it is "
@@ -268,7 +275,7 @@ def after_race(
 def _forget(revert: Call, deps: Deps) -> None:
     """Delete a revert schedule whose override did not land; one left behind is refused when it runs."""
     with contextlib.suppress(ClientError):
-        scheduler.delete(str(revert.params["Name"]), deps.config.schedule_group)
+        scheduler.delete(str(revert.params["Name"]), deps.config.schedule_group, deps.targets)
 
 
 # --- bookkeeping ---------------------------------------------------------------------------------------

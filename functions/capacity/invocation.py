@@ -21,6 +21,8 @@ from functions.shared.runtime import Runtime, runtime
 from . import flow, report, status, triggers
 from .config import CapacityConfig, capacity
 from .flow import Deps, Outcome
+from .store import StateStore, Store
+from .targets import AwsTargets, Targets
 from .triggers import Ignored, Request, StatusRequest
 
 if TYPE_CHECKING:
@@ -94,9 +96,17 @@ def show(request: StatusRequest, deps: Deps) -> dict[str, Any]:
 
 
 def run(
-    event: Any, rt: Runtime, config: CapacityConfig, *, function_arn: str, correlation_id: str = ""
+    event: Any,
+    rt: Runtime,
+    config: CapacityConfig,
+    *,
+    function_arn: str,
+    correlation_id: str = "",
+    targets: Targets | None = None,
+    store: Store | None = None,
 ) -> dict[str, Any]:
-    """The testable core: the handler with its runtime, configuration and own ARN given."""
+    """The testable core: the handler with its runtime, configuration and own ARN given; the AWS adapters
+    unless others are given (the tests' twins)."""
     try:
         request = triggers.parse(event, config.policy, rt.clock())
     except Refused as refused:
@@ -108,7 +118,14 @@ def run(
         logger.info("capacity event ignored", extra={"reason": answer["reason"]})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
         return answer
-    deps = Deps(rt, config, function_arn, correlation_id)
+    deps = Deps(
+        rt,
+        config,
+        function_arn,
+        targets or AwsTargets(),
+        store or StateStore(rt.settings.audit_table),
+        correlation_id,
+    )
     if isinstance(request, StatusRequest):
         return show(request, deps)
     return act(request, deps)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Owner = Literal["application-autoscaling", "asg", "raw"]  # who owns the capacity: never fight it
 TriggerKind = Literal["manual", "alarm-out", "alarm-in", "schedule", "override-revert"]
 ManualAction = Literal["apply", "pause", "resume"]
+Service = Literal["application-autoscaling", "autoscaling", "cloudwatch", "ecs", "lambda", "scheduler"]
+
+MUTATING_PREFIXES = ("register_", "update_", "put_", "delete_", "suspend_", "resume_", "deregister_", "set_")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One planned AWS call: the plan says it, an adapter makes it, the answer and the audit show it."""
+
+    service: Service
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method.startswith(MUTATING_PREFIXES)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from functions.shared.clients import client
-
-from .model import Override
-from .targets import Call
+from .model import Call, Override
 
 if TYPE_CHECKING:  # the call's parameters typed as its request, checked against the service model
-    from mypy_boto3_scheduler.type_defs import CreateScheduleInputTypeDef
+    from mypy_boto3_scheduler.type_defs import CreateScheduleInputTypeDef, DeleteScheduleInputTypeDef
+
+    from .targets import Targets
 
 
 def revert_name(target: str, set_at: datetime) -> str:
@@ -53,10 +52,11 @@ def revert_schedule(
     return Call("scheduler", "create_schedule", params)
 
 
-def delete(name: str, group: str) -> bool:
+def delete(name: str, group: str, through: Targets) -> bool:
     """Delete a revert schedule; False when it is already gone (it ran, or was never created)."""
+    params: DeleteScheduleInputTypeDef = {"Name": name, "GroupName": group}
     try:
-        client("scheduler").delete_schedule(Name=name, GroupName=group)
+        through.make(Call("scheduler", "delete_schedule", params))
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return False

@@ -41,7 +41,7 @@ def describe(target: Target, deps: Deps, now: datetime) -> dict[str, Any]:
         "recent_changes": [t.isoformat() for t in stored.last_changes[-RECENT:]],
     }
     try:
-        live = targets.read(target)
+        live = deps.targets.read(target)
     except (targets.UnknownTarget, ClientError) as error:
         return {**shown, "error": str(error)}
     return {**shown, "owner": live.owner, "live": levels_of(live.levels, live.suspended), "busy": live.busy}

@@ -5,6 +5,9 @@ changed the target (for the cooldown and the flap budget), the active override, 
 and the pre-alarm baseline, with a version number that every write checks and raises by one. It has
 no `duty` (so the audit index never lists it) and no `expires_at` (so it never expires).
 
+The flow sees the table through the `Store` interface: `StateStore` is DynamoDB's (the handler's), the
+tests have an in-memory twin that answers the same misuse with the same `Conflict`.
+
 `commit` orders the work: apply the change, then save. A failed apply raises and saves nothing, so
 the stored state stays as it was; a failed save after a successful apply is reported in the result,
 and the next run reads the live levels, which are the truth.
@@ -15,14 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
 
 from . import targets
-from .model import Change, Levels, Override, Owner, Saved, Suspension, TargetState
+from .model import Call, Change, Levels, Override, Owner, Saved, Suspension, TargetState
 from .policy import Capacity
 
 PARTITION = "capacity/"  # the state items' key prefix: the function's role may write under it and audit/capacity/
@@ -150,10 +153,18 @@ def state(live: targets.Live, stored: Stored, *, in_alarm: bool = False, tagged:
     )
 
 
-# --- DynamoDB -----------------------------------------------------------------------------------------
+# --- the interface the flow uses, and DynamoDB's ------------------------------------------------------
+
+
+class Store(Protocol):
+    def load(self, target_id: str) -> Stored: ...
+
+    def save(self, target_id: str, stored: Stored, expected_version: int) -> Stored: ...
 
 
 class StateStore:
+    """The state items in a DynamoDB table (the audit table)."""
+
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
@@ -189,7 +200,7 @@ class StateStore:
 
 @dataclass(frozen=True)
 class Committed:
-    calls: list[targets.Call]
+    calls: list[Call]
     stored: Stored  # what is stored now
     unsaved: str | None = None  # the change was applied but its state not saved: why
     conflict: bool = False  # unsaved because another run saved first: reload and plan again
@@ -205,15 +216,16 @@ def commit(
     owner: Owner,
     stored: Stored,
     *,
-    store: StateStore,
+    store: Store,
+    through: targets.Targets,
     now: datetime,
     dry_run: bool,
 ) -> Committed:
-    """Apply, then save. A failed apply raises `targets.ApplyFailed` and saves nothing."""
+    """Apply through `through`, then save to `store`. A failed apply raises `targets.ApplyFailed` and saves nothing."""
     if change.refused is not None:
         targets.find(policy, change.target)
         return Committed([], stored)
-    made = targets.apply(change, policy, owner, dry_run=dry_run)
+    made = targets.apply(change, policy, owner, dry_run=dry_run, through=through)
     if dry_run:
         return Committed(made, stored)
     updated = after(stored, change, now)

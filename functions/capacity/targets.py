@@ -6,22 +6,24 @@ when going to zero or restoring), and raw capacity (an ECS service's desired cou
 provisioned concurrency) is written only where no scalable target is registered.
 
 What to call is decided by pure functions (`calls`, and the `to_*` conversions of responses); `apply`
-only runs those calls, and in dry-run runs none of them. `read` makes one call where it can (the owner's
-describe); whether a deployment keeps the target busy (`check_deployment`) and its opt-in tags (`tags`) cost more
-calls and are asked only when they matter.
+only runs those calls through a `Targets`, and in dry-run runs none of them. The flow sees AWS through the
+`Targets` interface: `AwsTargets` is boto3's (the handler's), the tests have an in-memory twin. Its `read`
+makes one call where it can (the owner's describe); whether a deployment keeps the target busy
+(`check_deployment`) and its opt-in tags (`tags`) cost more calls and are asked only when they matter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
 
-from .model import NOT_SUSPENDED, Change, Levels, Owner, Suspension
+from . import alarms
+from .model import NOT_SUSPENDED, Call, Change, Levels, Owner, Suspension
 from .policy import Capacity, Dimension, Namespace, Target
 
 if TYPE_CHECKING:  # a planned call's parameters are typed as its request, so the service model checks them
@@ -42,10 +44,8 @@ if TYPE_CHECKING:  # a planned call's parameters are typed as its request, so th
         PutProvisionedConcurrencyConfigRequestTypeDef,
     )
 
-Service = Literal["application-autoscaling", "autoscaling", "cloudwatch", "ecs", "lambda", "scheduler"]
 ResourceKey = Literal["cluster", "service", "group", "function", "qualifier", "resource_id"]
 
-MUTATING_PREFIXES = ("register_", "update_", "put_", "delete_", "suspend_", "resume_", "deregister_", "set_")
 # The ASG processes that scale it on its own: alarms (both dynamic flags) and scheduled actions.
 DYNAMIC_PROCESS = "AlarmNotification"
 SCHEDULED_PROCESS = "ScheduledActions"
@@ -69,17 +69,6 @@ class ApplyFailed(RuntimeError):
         self.failed = failed
         self.made = made
         self.cause = cause
-
-
-@dataclass(frozen=True)
-class Call:
-    service: Service
-    method: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def mutating(self) -> bool:
-        return self.method.startswith(MUTATING_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -222,116 +211,149 @@ def raw_count(levels: Levels) -> int:
     return levels.desired if levels.desired is not None else levels.min
 
 
-# --- reading ----------------------------------------------------------------------------------------
+# --- the live side: the interface the flow uses, and AWS's ----------------------------------------
 
 
-def _describe_scalable(ident: ScalableId) -> ScalableTargetTypeDef | None:
-    response = client("application-autoscaling").describe_scalable_targets(
-        ServiceNamespace=ident.namespace, ResourceIds=[ident.resource_id], ScalableDimension=ident.dimension
-    )
-    found = response.get("ScalableTargets", [])
-    return found[0] if found else None
+class Targets(Protocol):
+    """What the flow reads of a target and its alarms, and how a planned call is made."""
 
+    def read(self, target: Target) -> Live: ...
 
-def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> ServiceTypeDef:
-    ecs = client("ecs")
-    response = (
-        ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
-        if tags
-        else ecs.describe_services(cluster=cluster, services=[service])
-    )
-    found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
-    if not found:
-        raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
-    return found[0]
+    def check_deployment(self, target: Target, live: Live) -> str | None: ...
+
+    def tags(self, target: Target, live: Live, home_arn: str) -> Mapping[str, str]: ...
+
+    def in_alarm(self, target: Target) -> list[str]: ...
+
+    def make(self, planned: Call) -> None: ...
 
 
 def _with_deployment(live: Live, busy: str | None) -> Live:
     return replace(live, deployment_in_progress=busy is not None, busy=busy)
 
 
-def read(target: Target) -> Live:
-    """The live levels of one target, from whoever owns its capacity: one describe call (two for an
-    unregistered ECS service or Lambda alias, whose registration is looked up first).
+class AwsTargets:
+    """Targets through the shared boto3 clients."""
 
-    The deployment state comes with it only where the same call says it (raw ECS, Lambda); for a
-    registered ECS service and an Auto Scaling group ask `check_deployment`.
-    """
-    if target.kind == "asg":
-        return _read_group(target)
-    ident = scalable_id(target)
-    registered = _describe_scalable(ident)
-    if registered is not None:
-        return to_scalable(target.name, registered)
-    if target.kind == "scalable-target":
-        raise UnknownTarget(
-            f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) is registered"
-        )
-    if target.kind == "ecs-service":
-        service = _describe_service(target.name, resource(target, "cluster"), resource(target, "service"))
-        count = service.get("desiredCount", 0)
-        live = Live(target.name, "raw", Levels(count, count, count))
-        return _with_deployment(live, deployment_busy(service))
-    return _read_provisioned(target)
+    def read(self, target: Target) -> Live:
+        """The live levels of one target, from whoever owns its capacity: one describe call (two for an
+        unregistered ECS service or Lambda alias, whose registration is looked up first).
 
-
-def _read_group(target: Target) -> Live:
-    autoscaling = client("autoscaling")
-    group = resource(target, "group")
-    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
-    if not groups:
-        raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
-    return to_group(target.name, groups[0])
-
-
-def check_deployment(target: Target, live: Live) -> str | None:
-    """Why a deployment or instance refresh keeps the target busy, or None; one call where `read` did not say."""
-    if target.kind == "asg":
-        refreshes = client("autoscaling").describe_instance_refreshes(
-            AutoScalingGroupName=resource(target, "group"), MaxRecords=5
-        )
-        return refresh_busy(refreshes.get("InstanceRefreshes", []))
-    if live.owner == APPLICATION_AUTOSCALING:
+        The deployment state comes with it only where the same call says it (raw ECS, Lambda); for a
+        registered ECS service and an Auto Scaling group ask `check_deployment`.
+        """
+        if target.kind == "asg":
+            return self._read_group(target)
         ident = scalable_id(target)
-        ecs = ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
-        return None if ecs is None else deployment_busy(_describe_service(target.name, ecs[0], ecs[1]))
-    return live.busy
-
-
-def tags(target: Target, live: Live, home_arn: str) -> Mapping[str, str]:
-    """The resource's tags, for a target that opts in by tag; `home_arn` places a Lambda function by name."""
-    if target.kind == "asg":
-        return live.tags
-    if target.kind == "ecs-service":
-        service = _describe_service(target.name, resource(target, "cluster"), resource(target, "service"), tags=True)
-        return {t.get("key", ""): t.get("value", "") for t in service.get("tags", [])}
-    if target.kind == "lambda-provisioned-concurrency":
-        found = client("lambda").list_tags(Resource=lambda_arn(resource(target, "function"), home_arn))
-        return dict(found.get("Tags", {}))
-    if not live.arn:
-        return {}
-    found = client("application-autoscaling").list_tags_for_resource(ResourceARN=live.arn)
-    return dict(found.get("Tags", {}))
-
-
-def _read_provisioned(target: Target) -> Live:
-    lam = client("lambda")
-    try:
-        config = lam.get_provisioned_concurrency_config(
-            FunctionName=resource(target, "function"), Qualifier=resource(target, "qualifier")
-        )
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if code == "ProvisionedConcurrencyConfigNotFoundException":
-            return Live(target.name, "raw", Levels(0, 0, 0))
-        if code == "ResourceNotFoundException":
+        registered = self._describe_scalable(ident)
+        if registered is not None:
+            return to_scalable(target.name, registered)
+        if target.kind == "scalable-target":
             raise UnknownTarget(
-                f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
-            ) from error
-        raise
-    count = config.get("RequestedProvisionedConcurrentExecutions", 0)
-    busy = "provisioned concurrency is being allocated" if config.get("Status") == "IN_PROGRESS" else None
-    return Live(target.name, "raw", Levels(count, count, count), deployment_in_progress=busy is not None, busy=busy)
+                f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) "
+                "is registered"
+            )
+        if target.kind == "ecs-service":
+            service = self._describe_service(target.name, resource(target, "cluster"), resource(target, "service"))
+            count = service.get("desiredCount", 0)
+            live = Live(target.name, "raw", Levels(count, count, count))
+            return _with_deployment(live, deployment_busy(service))
+        return self._read_provisioned(target)
+
+    def check_deployment(self, target: Target, live: Live) -> str | None:
+        """Why a deployment or instance refresh keeps the target busy, or None; one call where `read` did not say."""
+        if target.kind == "asg":
+            refreshes = client("autoscaling").describe_instance_refreshes(
+                AutoScalingGroupName=resource(target, "group"), MaxRecords=5
+            )
+            return refresh_busy(refreshes.get("InstanceRefreshes", []))
+        if live.owner == APPLICATION_AUTOSCALING:
+            ident = scalable_id(target)
+            ecs = ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
+            return None if ecs is None else deployment_busy(self._describe_service(target.name, ecs[0], ecs[1]))
+        return live.busy
+
+    def tags(self, target: Target, live: Live, home_arn: str) -> Mapping[str, str]:
+        """The resource's tags, for a target that opts in by tag; `home_arn` places a Lambda function by name."""
+        if target.kind == "asg":
+            return live.tags
+        if target.kind == "ecs-service":
+            service = self._describe_service(
+                target.name, resource(target, "cluster"), resource(target, "service"), tags=True
+            )
+            return {t.get("key", ""): t.get("value", "") for t in service.get("tags", [])}
+        if target.kind == "lambda-provisioned-concurrency":
+            found = client("lambda").list_tags(Resource=lambda_arn(resource(target, "function"), home_arn))
+            return dict(found.get("Tags", {}))
+        if not live.arn:
+            return {}
+        found = client("application-autoscaling").list_tags_for_resource(ResourceARN=live.arn)
+        return dict(found.get("Tags", {}))
+
+    def in_alarm(self, target: Target) -> list[str]:
+        """The target's scale-out alarms now in ALARM (one call for up to 100 alarms)."""
+        names = target.alarms.scale_out if target.alarms is not None else []
+        cloudwatch = client("cloudwatch")
+        return [
+            name
+            for batch in alarms.batches(names)
+            for name in alarms.firing(
+                cloudwatch.describe_alarms(AlarmNames=batch, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+            )
+        ]
+
+    def make(self, planned: Call) -> None:
+        getattr(client(planned.service), planned.method)(**planned.params)
+
+    @staticmethod
+    def _describe_scalable(ident: ScalableId) -> ScalableTargetTypeDef | None:
+        response = client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace=ident.namespace, ResourceIds=[ident.resource_id], ScalableDimension=ident.dimension
+        )
+        found = response.get("ScalableTargets", [])
+        return found[0] if found else None
+
+    @staticmethod
+    def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> ServiceTypeDef:
+        ecs = client("ecs")
+        response = (
+            ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
+            if tags
+            else ecs.describe_services(cluster=cluster, services=[service])
+        )
+        found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+        if not found:
+            raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
+        return found[0]
+
+    @staticmethod
+    def _read_group(target: Target) -> Live:
+        autoscaling = client("autoscaling")
+        group = resource(target, "group")
+        groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        if not groups:
+            raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
+        return to_group(target.name, groups[0])
+
+    @staticmethod
+    def _read_provisioned(target: Target) -> Live:
+        lam = client("lambda")
+        try:
+            config = lam.get_provisioned_concurrency_config(
+                FunctionName=resource(target, "function"), Qualifier=resource(target, "qualifier")
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ProvisionedConcurrencyConfigNotFoundException":
+                return Live(target.name, "raw", Levels(0, 0, 0))
+            if code == "ResourceNotFoundException":
+                raise UnknownTarget(
+                    f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
+                ) from error
+            raise
+        count = config.get("RequestedProvisionedConcurrentExecutions", 0)
+        busy = "provisioned concurrency is being allocated" if config.get("Status") == "IN_PROGRESS" else None
+        return Live(target.name, "raw", Levels(count, count, count), deployment_in_progress=busy is not None, busy=busy)
 
 
 # --- applying ---------------------------------------------------------------------------------------
@@ -406,7 +428,7 @@ def _group_calls(change: Change, target: Target) -> list[Call]:
     return made
 
 
-def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> list[Call]:
+def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool, through: Targets) -> list[Call]:
     """Carry out `change`; returns the calls made, or in dry-run the calls it would make (and makes none)."""
     target = find(policy, change.target)
     planned = calls(change, target, owner)
@@ -415,14 +437,8 @@ def apply(change: Change, policy: Capacity, owner: Owner, *, dry_run: bool) -> l
     made: list[Call] = []
     for planned_call in planned:
         try:
-            make(planned_call)
+            through.make(planned_call)
         except ClientError as error:
             raise ApplyFailed(target.name, planned_call, made, error) from error
         made.append(planned_call)
-    return made
-
-
-def make(planned: Call) -> object:
-    """Make one call through the shared clients."""
-    made: object = getattr(client(planned.service), planned.method)(**planned.params)
     return made

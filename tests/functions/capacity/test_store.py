@@ -16,7 +16,7 @@ from functions.capacity import targets
 from functions.capacity.model import Change, Levels, Override, Saved, Suspension, Trigger
 from functions.capacity.policy import Capacity
 from functions.capacity.store import Conflict, StateStore, Stored, after, commit, from_json, state, to_json
-from functions.capacity.targets import ApplyFailed, Live
+from functions.capacity.targets import ApplyFailed, AwsTargets, Live
 from tests.support.aws import REGION
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -36,6 +36,7 @@ POLICY = Capacity.model_validate(
     }
 )
 OWNER = "application-autoscaling"
+AWS = AwsTargets()
 
 
 def change(before: Levels, after_: Levels, **more: Any) -> Change:
@@ -207,7 +208,7 @@ def test_commit_applies_then_saves(audit_table: str) -> None:
     states = StateStore(audit_table)
     zero = change(Levels(2, 9), Levels(0, 0), save=Saved(Levels(2, 9), Suspension()), profile="zero")
 
-    done = commit(zero, POLICY, OWNER, Stored(), store=states, now=NOW, dry_run=False)
+    done = commit(zero, POLICY, OWNER, Stored(), store=states, through=AWS, now=NOW, dry_run=False)
 
     assert done.saved
     assert [c.method for c in done.calls] == ["register_scalable_target"]
@@ -219,7 +220,9 @@ def test_a_dry_run_commit_neither_applies_nor_saves(audit_table: str) -> None:
     register_orders(2, 9)
     states = StateStore(audit_table)
 
-    done = commit(change(Levels(2, 9), Levels(0, 0)), POLICY, OWNER, Stored(), store=states, now=NOW, dry_run=True)
+    done = commit(
+        change(Levels(2, 9), Levels(0, 0)), POLICY, OWNER, Stored(), store=states, through=AWS, now=NOW, dry_run=True
+    )
 
     assert [c.method for c in done.calls] == ["register_scalable_target"]
     assert live_orders() == Levels(2, 9)
@@ -233,7 +236,9 @@ def test_a_throttled_apply_leaves_the_saved_state_as_it_was(audit_table: str, mo
     failing(monkeypatch, targets, "register_scalable_target")
 
     with pytest.raises(ApplyFailed, match=r"'orders': application-autoscaling\.register_scalable_target failed"):
-        commit(change(Levels(2, 9), Levels(0, 0)), POLICY, OWNER, before, store=states, now=NOW, dry_run=False)
+        commit(
+            change(Levels(2, 9), Levels(0, 0)), POLICY, OWNER, before, store=states, through=AWS, now=NOW, dry_run=False
+        )
 
     assert states.load("orders") == before
     assert live_orders() == Levels(2, 9)
@@ -245,7 +250,9 @@ def test_a_throttled_save_after_a_good_apply_is_reported(audit_table: str, monke
     before = states.save("orders", FULL, expected_version=0)
     failing(monkeypatch, store_module, "put_item")
 
-    done = commit(change(Levels(2, 9), Levels(3, 9)), POLICY, OWNER, before, store=states, now=NOW, dry_run=False)
+    done = commit(
+        change(Levels(2, 9), Levels(3, 9)), POLICY, OWNER, before, store=states, through=AWS, now=NOW, dry_run=False
+    )
 
     assert not done.saved
     assert done.unsaved is not None
@@ -264,7 +271,9 @@ def test_a_save_that_lost_the_race_is_reported(audit_table: str) -> None:
     stale = states.save("orders", FULL, expected_version=0)
     newer = states.save("orders", Stored(profile="night"), expected_version=1)
 
-    done = commit(change(Levels(2, 9), Levels(3, 9)), POLICY, OWNER, stale, store=states, now=NOW, dry_run=False)
+    done = commit(
+        change(Levels(2, 9), Levels(3, 9)), POLICY, OWNER, stale, store=states, through=AWS, now=NOW, dry_run=False
+    )
 
     assert done.unsaved is not None
     assert "changed since version 1" in done.unsaved
@@ -276,7 +285,7 @@ def test_a_refused_change_or_an_unknown_target_commits_nothing(audit_table: str)
     states = StateStore(audit_table)
     refused = change(Levels(2, 9), Levels(2, 9), refused="cooldown")
 
-    assert commit(refused, POLICY, OWNER, FULL, store=states, now=NOW, dry_run=False).calls == []
+    assert commit(refused, POLICY, OWNER, FULL, store=states, through=AWS, now=NOW, dry_run=False).calls == []
     with pytest.raises(targets.UnknownTarget, match="'ghost'"):
         commit(
             Change(
@@ -292,6 +301,7 @@ def test_a_refused_change_or_an_unknown_target_commits_nothing(audit_table: str)
             OWNER,
             Stored(),
             store=states,
+            through=AWS,
             now=NOW,
             dry_run=False,
         )

@@ -18,12 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.capacity import targets
-from functions.capacity.model import Change, Levels, Owner, Suspension, Trigger
+from functions.capacity.model import MUTATING_PREFIXES, Call, Change, Levels, Owner, Suspension, Trigger
 from functions.capacity.policy import Capacity
-from functions.capacity.targets import ApplyFailed, Call, Live, UnknownTarget, apply, calls, read
+from functions.capacity.targets import ApplyFailed, AwsTargets, Live, UnknownTarget, apply, calls
 from tests.support.aws import REGION
 
 ALL = Suspension.every(True)
+AWS = AwsTargets()
 POLICY = Capacity.model_validate(
     {
         "targets": [
@@ -97,7 +98,7 @@ class Recorder:
 
     @property
     def mutating(self) -> list[str]:
-        return [method for _, method, _ in self.made if method.startswith(targets.MUTATING_PREFIXES)]
+        return [method for _, method, _ in self.made if method.startswith(MUTATING_PREFIXES)]
 
 
 # --- moto ---------------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def test_an_ecs_service_registered_with_application_auto_scaling_moves_by_its_bo
     make_service(desired=0)  # moto's deployment is COMPLETED only when its tasks run: none wanted
     register_web(2, 10)
 
-    live = read(POLICY.target("web"))  # type: ignore[arg-type]
+    live = AWS.read(POLICY.target("web"))  # type: ignore[arg-type]
     assert (live.owner, live.levels, live.suspended, live.deployment_in_progress) == (
         "application-autoscaling",
         Levels(2, 10),
@@ -139,7 +140,7 @@ def test_an_ecs_service_registered_with_application_auto_scaling_moves_by_its_bo
         False,
     )
 
-    made = apply(change("web", live.levels, Levels(4, 12)), POLICY, live.owner, dry_run=False)
+    made = apply(change("web", live.levels, Levels(4, 12)), POLICY, live.owner, dry_run=False, through=AWS)
 
     assert [c.method for c in made] == ["register_scalable_target"]
     assert (scalable_web()["MinCapacity"], scalable_web()["MaxCapacity"]) == (4, 12)
@@ -157,18 +158,19 @@ def test_zero_and_restore_carry_each_suspended_flag_on_its_own(aws: None) -> Non
         POLICY,
         "application-autoscaling",
         dry_run=False,
+        through=AWS,
     )
     assert scalable_web()["SuspendedState"] == {
         "DynamicScalingInSuspended": True,
         "DynamicScalingOutSuspended": False,
         "ScheduledScalingSuspended": False,
     }
-    assert read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
+    assert AWS.read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
 
     # Someone resumed everything while it was at zero: the restore puts back the one saved flag, not all three.
     back = change("web", Levels(0, 0), Levels(2, 10), suspended_after=only_in, restored=True)
-    apply(back, POLICY, "application-autoscaling", dry_run=False)
-    assert read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
+    apply(back, POLICY, "application-autoscaling", dry_run=False, through=AWS)
+    assert AWS.read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
     assert scalable_web()["MinCapacity"] == 2
 
 
@@ -177,14 +179,14 @@ def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws
 
     web = POLICY.target("web")
     assert web is not None
-    live = read(web)
+    live = AWS.read(web)
     assert (live.owner, live.levels) == ("raw", Levels(3, 3, 3))
     assert live.deployment_in_progress  # moto runs no tasks: its deployment stays IN_PROGRESS
     assert live.busy is not None
     assert "is IN_PROGRESS" in live.busy
-    assert targets.check_deployment(web, live) == live.busy  # the describe already said: no second call
+    assert AWS.check_deployment(web, live) == live.busy  # the describe already said: no second call
 
-    apply(change("web", live.levels, Levels(5, 5, 5)), POLICY, "raw", dry_run=False)
+    apply(change("web", live.levels, Levels(5, 5, 5)), POLICY, "raw", dry_run=False, through=AWS)
 
     service = boto3.client("ecs", region_name=REGION).describe_services(cluster="main", services=["web"])
     assert service["services"][0]["desiredCount"] == 5
@@ -192,7 +194,7 @@ def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws
 
 def test_a_registered_scalable_target_that_is_missing_is_a_clear_error(aws: None) -> None:
     with pytest.raises(UnknownTarget, match=r"'orders': no scalable target table/orders"):
-        read(POLICY.target("orders"))  # type: ignore[arg-type]
+        AWS.read(POLICY.target("orders"))  # type: ignore[arg-type]
 
 
 def make_group() -> None:
@@ -241,24 +243,30 @@ def test_an_asg_moves_min_and_max_and_desired_only_when_zeroing_or_restoring(
     make_group()
     with_refreshes(monkeypatch, [{"InstanceRefreshId": "r-1", "Status": "Successful"}])
 
-    live = read(POLICY.target("workers"))  # type: ignore[arg-type]
+    live = AWS.read(POLICY.target("workers"))  # type: ignore[arg-type]
     assert (live.owner, live.levels, live.deployment_in_progress) == ("asg", Levels(1, 4, 3), False)
-    assert targets.tags(POLICY.target("workers"), live, "") == {"deckhand:capacity": "on"}  # type: ignore[arg-type]
+    assert AWS.tags(POLICY.target("workers"), live, "") == {"deckhand:capacity": "on"}  # type: ignore[arg-type]
 
-    [step] = apply(change("workers", live.levels, Levels(3, 6, 5)), POLICY, "asg", dry_run=False)
+    [step] = apply(change("workers", live.levels, Levels(3, 6, 5)), POLICY, "asg", dry_run=False, through=AWS)
     assert "DesiredCapacity" not in step.params  # the group's own scaling owns desired
     assert (group()["MinSize"], group()["MaxSize"]) == (3, 6)
 
-    made = apply(change("workers", Levels(3, 6, 3), Levels(0, 0, 0), suspended_after=ALL), POLICY, "asg", dry_run=False)
+    made = apply(
+        change("workers", Levels(3, 6, 3), Levels(0, 0, 0), suspended_after=ALL),
+        POLICY,
+        "asg",
+        dry_run=False,
+        through=AWS,
+    )
     assert [c.method for c in made] == ["update_auto_scaling_group", "suspend_processes"]
     assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (0, 0, 0)
-    assert read(POLICY.target("workers")).suspended == ALL  # type: ignore[arg-type]
+    assert AWS.read(POLICY.target("workers")).suspended == ALL  # type: ignore[arg-type]
 
     back = change("workers", Levels(0, 0, 0), Levels(1, 4, 3), suspended_before=ALL, restored=True)
-    made = apply(back, POLICY, "asg", dry_run=False)
+    made = apply(back, POLICY, "asg", dry_run=False, through=AWS)
     assert [c.method for c in made] == ["update_auto_scaling_group", "resume_processes"]
     assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (1, 4, 3)
-    assert read(POLICY.target("workers")).suspended == Suspension()  # type: ignore[arg-type]
+    assert AWS.read(POLICY.target("workers")).suspended == Suspension()  # type: ignore[arg-type]
 
 
 def test_a_group_suspends_and_resumes_only_the_processes_whose_flag_moves() -> None:
@@ -286,15 +294,15 @@ def test_an_instance_refresh_in_progress_is_a_deployment(aws: None, monkeypatch:
     workers = POLICY.target("workers")
     assert workers is not None
 
-    live = read(workers)
+    live = AWS.read(workers)
 
     assert not live.deployment_in_progress  # read does not ask: the refresh is checked only before lowering
-    assert targets.check_deployment(workers, live) == "instance refresh r-2 is InProgress"
+    assert AWS.check_deployment(workers, live) == "instance refresh r-2 is InProgress"
 
 
 def test_a_missing_group_is_a_clear_error(aws: None) -> None:
     with pytest.raises(UnknownTarget, match="'workers': no Auto Scaling group 'workers'"):
-        read(POLICY.target("workers"))  # type: ignore[arg-type]
+        AWS.read(POLICY.target("workers"))  # type: ignore[arg-type]
 
 
 # --- pure conversions and the recording fake ------------------------------------------------------------
@@ -328,11 +336,11 @@ def test_an_ecs_deployment_on_a_registered_service_is_reported(monkeypatch: pyte
     web = POLICY.target("web")
     assert web is not None
 
-    live = read(web)
+    live = AWS.read(web)
     assert [method for _, method, _ in recorder.made] == ["describe_scalable_targets"]  # one call to read
     assert (live.levels, live.deployment_in_progress) == (Levels(2, 8), False)
 
-    assert targets.check_deployment(web, live) == "ECS deployment d is IN_PROGRESS"
+    assert AWS.check_deployment(web, live) == "ECS deployment d is IN_PROGRESS"
     assert [method for _, method, _ in recorder.made][1:] == ["describe_services"]
 
 
@@ -350,10 +358,10 @@ def test_plain_lambda_provisioned_concurrency_is_read_and_written_only_when_unre
     )
     monkeypatch.setattr(targets, "client", recorder)
 
-    live = read(POLICY.target("api"))  # type: ignore[arg-type]
+    live = AWS.read(POLICY.target("api"))  # type: ignore[arg-type]
     assert (live.owner, live.levels) == ("raw", Levels(5, 5, 5))
-    apply(change("api", live.levels, Levels(7, 7, 7)), POLICY, "raw", dry_run=False)
-    apply(change("api", Levels(7, 7, 7), Levels(0, 0, 0)), POLICY, "raw", dry_run=False)
+    apply(change("api", live.levels, Levels(7, 7, 7)), POLICY, "raw", dry_run=False, through=AWS)
+    apply(change("api", Levels(7, 7, 7), Levels(0, 0, 0)), POLICY, "raw", dry_run=False, through=AWS)
 
     assert recorder.made[-2:] == [
         (
@@ -385,7 +393,7 @@ def test_an_unknown_target_is_a_clear_error_and_makes_no_call(monkeypatch: pytes
     monkeypatch.setattr(targets, "client", recorder)
 
     with pytest.raises(UnknownTarget, match=r"unknown capacity target 'nope'; known: api, orders, web, workers"):
-        apply(change("nope", Levels(1, 2), Levels(3, 4)), POLICY, "asg", dry_run=False)
+        apply(change("nope", Levels(1, 2), Levels(3, 4)), POLICY, "asg", dry_run=False, through=AWS)
 
     assert recorder.made == []
 
@@ -398,7 +406,7 @@ def test_a_throttled_call_says_what_failed_and_what_was_already_made(monkeypatch
     zero = change("workers", Levels(1, 4, 3), Levels(0, 0, 0), suspended_after=ALL)
 
     with pytest.raises(ApplyFailed, match=r"autoscaling\.suspend_processes failed") as failed:
-        apply(zero, POLICY, "asg", dry_run=False)
+        apply(zero, POLICY, "asg", dry_run=False, through=AWS)
 
     assert [c.method for c in failed.value.made] == ["update_auto_scaling_group"]
 
@@ -451,7 +459,7 @@ def test_dry_run_makes_no_mutating_call_and_returns_what_it_would_make(planned: 
         dry, wet = Recorder(), Recorder()
         monkeypatch.setattr(targets, "client", dry)
         try:
-            would = apply(the_change, POLICY, owner, dry_run=True)
+            would = apply(the_change, POLICY, owner, dry_run=True, through=AWS)
         except UnknownTarget:
             assert the_change.target == "nope"
             would = []
@@ -460,7 +468,7 @@ def test_dry_run_makes_no_mutating_call_and_returns_what_it_would_make(planned: 
 
         monkeypatch.setattr(targets, "client", wet)
         try:
-            made = apply(the_change, POLICY, owner, dry_run=False)
+            made = apply(the_change, POLICY, owner, dry_run=False, through=AWS)
         except UnknownTarget:
             made = []
         assert made == would
@@ -480,7 +488,7 @@ def test_an_ecs_service_says_its_tags_when_asked(aws: None) -> None:
     web = POLICY.target("web")
     assert web is not None
 
-    assert targets.tags(web, read(web), "") == {"deckhand:capacity": "on"}
+    assert AWS.tags(web, AWS.read(web), "") == {"deckhand:capacity": "on"}
 
 
 def test_lambda_and_scalable_target_tags_come_from_their_services(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -496,10 +504,10 @@ def test_lambda_and_scalable_target_tags_come_from_their_services(monkeypatch: p
     assert orders is not None
     home = "arn:aws:lambda:eu-west-3:123456789012:function:deckhand-capacity"
 
-    assert targets.tags(api, Live("api", "raw", Levels(1, 1, 1)), home) == {"deckhand:capacity": "on"}
+    assert AWS.tags(api, Live("api", "raw", Levels(1, 1, 1)), home) == {"deckhand:capacity": "on"}
     registered = Live("orders", "application-autoscaling", Levels(1, 5), arn="arn:aws:application-autoscaling:x")
-    assert targets.tags(orders, registered, home) == {"team": "a"}
-    assert targets.tags(orders, Live("orders", "application-autoscaling", Levels(1, 5)), home) == {}
+    assert AWS.tags(orders, registered, home) == {"team": "a"}
+    assert AWS.tags(orders, Live("orders", "application-autoscaling", Levels(1, 5)), home) == {}
 
     assert [params for _, _, params in recorder.made] == [
         {"Resource": "arn:aws:lambda:eu-west-3:123456789012:function:api"},

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import ACCOUNT, REGION, router, runner, schedules
 from .clients import pages, sandbox_client
+from .gaps.events import target_payload
 from .iam import deliveries
 from .output import SandboxError, say
 from .process import Paths, running_state, write_state
@@ -185,7 +186,7 @@ def due_rule_targets(start: datetime, end: datetime, endpoint: str) -> Iterator[
             for target in targets:
                 function = router.lambda_function_name(target["Arn"])
                 if function is not None:
-                    payload = router.target_payload(target, event, rule_name=name, rule_arn=arn)
+                    payload = target_payload(target, event, rule_name=name, rule_arn=arn)
                     delivery = paths.rule_to_function(name, target["Arn"])
                     yield Due(moment, f"rule {name}", target["Id"], function, payload, delivery)
 

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.gaps import (
     autoscaling,
     awslambda,
+    bus,
     cloudformation,
     cloudwatch,
     codepipeline,
@@ -77,6 +78,7 @@ def handlers(store: Store) -> Mapping[tuple[str, str], Handler]:
             ("lambda", operation): locked(partial(awslambda.provisioned_concurrency, store.provisioned))
             for operation in awslambda.PROVISIONED_OPERATIONS
         },
+        ("events", "PutEvents"): partial(bus.put_events, store.bus),  # unlocked: the bus delivers on its own worker
         ("cloudwatch", "PutCompositeAlarm"): cloudwatch.put_composite_alarm,
         **{
             ("cloudwatch", operation): locked(partial(cloudwatch.mute_rules, store.mute_rules))

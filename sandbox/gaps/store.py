@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from sandbox.gaps.awslambda import ProvisionedConfigs
+from sandbox.gaps.bus import Bus
 from sandbox.gaps.cloudwatch import MuteRules
 from sandbox.gaps.codepipeline import Pipelines
 from sandbox.gaps.common import JSON
@@ -23,3 +24,4 @@ class Store:
         self.estates: dict[tuple[str, str], JSON] = {}  # what `sandbox.estate.seed` created, by account and region
         self.simulator = Simulator()  # its Node process starts on the first evaluation
         self.deliveries = deliveries.Ledger()
+        self.bus = Bus(self.deliveries, self.simulator)

@@ -183,6 +183,21 @@ def on_behalf_of(source_arn: str) -> dict[str, str]:
     return {"aws:SourceArn": source_arn, "aws:SourceAccount": account_of(source_arn)}
 
 
+def rule_delivery(rule_arn: str, target_arn: str, kind: str, checks: Sequence[Check]) -> Delivery:
+    """A rule's delivery to one target: each check made by EventBridge on behalf of the rule, a failure counted in
+    AWS/Events FailedInvocations by rule name (EventBridge user guide, "Monitoring Amazon EventBridge")."""
+    context = on_behalf_of(rule_arn)
+    return Delivery(
+        kind=f"rule → {kind}",
+        source=rule_arn,
+        target=target_arn,
+        checks=tuple(check.model_copy(update={"context": {**context, **check.context}}) for check in checks),
+        metric=Metric(
+            namespace="AWS/Events", names=("FailedInvocations",), dimensions={"RuleName": rule_arn.rsplit("/", 1)[1]}
+        ),
+    )
+
+
 class Wiring:
     """Every delivery path of the deployed account, read through the AWS APIs (boto3 clients of the sandbox)."""
 
@@ -200,17 +215,11 @@ class Wiring:
         return self.arn("events", f"rule/{rule_name}")
 
     def rule_to_function(self, rule_name: str, target_arn: str) -> Delivery:
-        rule = self.rule_arn(rule_name)
-        return Delivery(
-            kind="rule → function",
-            source=rule,
-            target=target_arn,
-            checks=(
-                Check(
-                    principal=EVENTS, action="lambda:InvokeFunction", resource=target_arn, context=on_behalf_of(rule)
-                ),
-            ),
-            metric=Metric(namespace="AWS/Events", names=("FailedInvocations",), dimensions={"RuleName": rule_name}),
+        return rule_delivery(
+            self.rule_arn(rule_name),
+            target_arn,
+            "function",
+            (Check(principal=EVENTS, action="lambda:InvokeFunction", resource=target_arn),),
         )
 
     def rule_target(self, rule_name: str, target: Mapping[str, Any]) -> list[Delivery]:

@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from sandbox import router
-from sandbox.router import Route, json_path, render_template, route, scheduled_rules, target_payload
+from sandbox.gaps.events import json_path, render_template, target_payload
+from sandbox.router import Route, route, scheduled_rules
 from tests.support.aws import fake_aws
 
 SHARED_EVENTS = Path(__file__).parents[2].parent / "shared/events"

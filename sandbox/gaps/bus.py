@@ -1,0 +1,296 @@
+"""EventBridge in the server: PutEvents from any client, validated as AWS validates it, and every event put on a bus
+(a client's entry, an alarm's state change, a pipeline's) routed through that bus's rules to their targets.
+
+The server is the one owner of delivery: `Bus.put` is the sink the services the sandbox plays (CloudWatch,
+CodePipeline) emit into, and PutEvents puts a client's entries through it. Routing and delivery run on the bus's
+own worker, never under the store's lock: a Lambda target is invoked asynchronously (`Event`, as EventBridge invokes
+Lambda), a queue or a topic gets its message through moto. Each delivery is authorized as AWS authorizes
+events.amazonaws.com (`sandbox.iam.deliveries`); a refused or failed one is counted in AWS/Events FailedInvocations
+for its rule, and every delivery is kept in `Bus.delivered` (`GET /_sandbox/events/deliveries`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from moto.events.models import Rule, events_backends
+from werkzeug.wrappers import Request, Response
+
+from sandbox.gaps import deliver
+from sandbox.gaps.common import JSON, ApiError, caller, iso_z
+from sandbox.gaps.events import ENABLED, event_matches, target_payload
+from sandbox.iam import deliveries
+from sandbox.iam.deliveries import EVENTS, Check, Ledger
+from sandbox.iam.model import Call
+from sandbox.iam.simulator import Simulator
+
+LOG = logging.getLogger(__name__)
+
+# PutEvents limits, from botocore's events model (PutEventsRequestEntryList max 10; "the total entry size must be
+# less than 1MB", sized as the user guide's "Calculating PutEvents event entry size" says; "PutEvents will only
+# process nested JSON up to 1000 levels deep").
+MAX_ENTRIES = 10
+MAX_ENTRIES_BYTES = 1024 * 1024
+TIME_BYTES = 14
+MAX_DEPTH = 1000
+AWS_SOURCE = "aws."  # the sources AWS services emit with: a client may not put them (NotAuthorizedForSourceException)
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+class Invoke(Protocol):
+    """`store.functions.invoke` (sandbox.gaps.invoke): runs a deployed function in the server."""
+
+    def __call__(
+        self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One target an event was routed to, and what became of it."""
+
+    event_id: str
+    rule: str  # the rule's ARN
+    target_id: str
+    target: str  # the target's ARN
+    outcome: str  # "delivered", "refused" (IAM) or "failed" (the target could not take it)
+    reason: str = ""
+
+
+class Bus:
+    """The event buses of one server: `put` routes an event on its bus's rules and delivers it, on the bus's worker."""
+
+    def __init__(self, ledger: Ledger, simulator: Simulator, invoke: Invoke | None = None) -> None:
+        self.ledger = ledger
+        self.simulator = simulator
+        self.invoke = invoke  # None until the server runs functions: a Lambda target then fails, counted
+        self.delivered: list[Delivered] = []
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._started = threading.Lock()
+
+    def put(self, *, account: str, region: str, event: JSON, bus: str = "default") -> None:
+        """Route `event` (a whole EventBridge event) on the bus's rules and deliver it to their targets, later."""
+        self._later(lambda: self._route(account, region, bus, event))
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Until every event put so far is delivered (what a test or a scenario waits for)."""
+        done = threading.Event()
+        self._later(done.set)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the event bus did not deliver within {timeout} s")
+
+    def _later(self, job: Callable[[], None]) -> None:
+        with self._started:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="sandbox-event-bus", daemon=True)
+                self._worker.start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # one bad delivery must not stop the bus
+                LOG.exception("the event bus failed a delivery")
+
+    def _route(self, account: str, region: str, bus_name: str, event: JSON) -> None:
+        bus = events_backends[account][region].event_buses.get(bus_name)
+        for rule in list(bus.rules.values()) if bus is not None else []:
+            if rule.state in ENABLED and _matches(rule, event):
+                for target in list(rule.targets):
+                    self._deliver(rule, target, event)
+
+    def _deliver(self, rule: Rule, target: Mapping[str, Any], event: JSON) -> None:
+        arn = str(target["Arn"])
+        service = arn.split(":")[2]
+        try:
+            payload = target_payload(dict(target), event, rule_name=rule.name, rule_arn=rule.arn)
+        except ValueError as invalid:
+            self._record(event, rule, target, "failed", f"the target's input could not be built: {invalid}")
+            return
+        checks: tuple[Check, ...]
+        if service == "lambda":
+            checks = (Check(principal=EVENTS, action="lambda:InvokeFunction", resource=arn),)
+        elif service == "sqs":
+            checks = deliver.to_queue(EVENTS, arn, {})
+        elif service == "sns":
+            checks = deliver.to_topic(EVENTS, arn, {})
+        else:
+            self._record(event, rule, target, "failed", f"the sandbox delivers to no {service} target")
+            deliver.count_failure(deliveries.rule_delivery(rule.arn, arn, service, ()))
+            return
+        delivery = deliveries.rule_delivery(
+            rule.arn, arn, {"lambda": "function", "sqs": "queue"}.get(service, "topic"), checks
+        )
+        refusal = deliver.authorized(self.ledger, self.simulator, delivery)
+        if refusal is not None:
+            self._record(event, rule, target, "refused", refusal.line())
+            return
+        try:
+            self._send(service, arn, target, event, payload)
+        except Exception as failed:  # the target refused it: EventBridge counts a failed invocation
+            deliver.count_failure(delivery)
+            self._record(event, rule, target, "failed", f"{type(failed).__name__}: {failed}")
+            return
+        self._record(event, rule, target, "delivered")
+
+    def _send(self, service: str, arn: str, target: Mapping[str, Any], event: JSON, payload: Any) -> None:
+        if service == "lambda":
+            if self.invoke is None:
+                raise RuntimeError("this server runs no functions")
+            _, _, _, region, account, _ = arn.split(":", 5)
+            answer = self.invoke(
+                account=account,
+                region=region,
+                function=arn,
+                payload=json.dumps(payload).encode(),
+                invocation_type="Event",
+            )
+            if answer.status_code != 202:
+                raise RuntimeError(f"Lambda answered {answer.status_code} to the asynchronous invocation")
+            return
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        if service == "sqs":
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            deliver.send(arn, body, group_id=group, deduplication_id=str(event["id"]) if group else None)
+        else:
+            deliver.publish(arn, body)
+
+    def _record(self, event: JSON, rule: Rule, target: Mapping[str, Any], outcome: str, reason: str = "") -> None:
+        self.delivered.append(
+            Delivered(str(event.get("id")), rule.arn, str(target["Id"]), str(target["Arn"]), outcome, reason)
+        )
+
+    def document(self, after: int = 0) -> JSON:
+        return {"deliveries": [asdict(d) for d in self.delivered[after:]], "next": len(self.delivered)}
+
+
+def _matches(rule: Rule, event: JSON) -> bool:
+    """A rule with an event pattern matches by it; a scheduled rule (no pattern) matches no event."""
+    pattern = rule.event_pattern.get_pattern()
+    return bool(pattern) and event_matches(pattern, event)
+
+
+# --- PutEvents ---------------------------------------------------------------------------------------------------
+
+
+def put_events(bus: Bus, request: Request, call: Call) -> Response:
+    """PutEvents: each entry accepted (its EventId) or failed (ErrorCode, ErrorMessage); or the request refused."""
+    account, region = caller(request)
+    try:
+        entries = _entries(call.params)
+    except ApiError as error:
+        body = {"__type": error.code, "message": error.message}
+        return Response(json.dumps(body), status=error.status, content_type=CONTENT_TYPE)
+    now = datetime.now(UTC)
+    results = []
+    for entry in entries:
+        failure = entry_failure(entry)
+        if failure is not None:
+            results.append({"ErrorCode": failure[0], "ErrorMessage": failure[1]})
+            continue
+        event_id = str(uuid.uuid4())
+        owner, home, name = _bus_of(entry.get("EventBusName"), account, region)
+        bus.put(account=owner, region=home, event=_event(entry, event_id, owner, home, now), bus=name)
+        results.append({"EventId": event_id})
+    failed = sum("ErrorCode" in result for result in results)
+    return Response(json.dumps({"FailedEntryCount": failed, "Entries": results}), content_type=CONTENT_TYPE)
+
+
+def _entries(params: Mapping[str, Any]) -> list[JSON]:
+    entries = params.get("Entries")
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or len(entries) > MAX_ENTRIES
+        or not all(isinstance(e, dict) for e in entries)
+    ):
+        raise ApiError(
+            "ValidationException",
+            "1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+            f"Member must have length between 1 and {MAX_ENTRIES}",
+        )
+    if sum(entry_size(e) for e in entries) >= MAX_ENTRIES_BYTES:
+        raise ApiError("ValidationException", "Total size of the entries in the request is over the limit.")
+    # botocore's model, PutEventsRequestEntry: "If you submit a request in which none of the entries have each of
+    # these properties [Source, DetailType, Detail], EventBridge fails the entire request."
+    if not any(all(e.get(field) for field in ("Source", "DetailType", "Detail")) for e in entries):
+        raise ApiError(
+            "ValidationException", "No entry has Source, DetailType and Detail: EventBridge requires all three"
+        )
+    return entries
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """The user guide's "Calculating PutEvents event entry size": Time 14 bytes, the rest their UTF-8 bytes."""
+    size = TIME_BYTES if entry.get("Time") is not None else 0
+    for field in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(field) or "").encode("utf-8", "surrogatepass"))
+    return size + sum(len(str(r).encode("utf-8", "surrogatepass")) for r in entry.get("Resources") or [])
+
+
+def entry_failure(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(ErrorCode, ErrorMessage) of an entry EventBridge fails, as PutEventsResultEntry documents the codes."""
+    for field in ("Source", "DetailType", "Detail"):
+        if not entry.get(field):
+            return "InvalidArgument", f"Parameter {field} is not valid. Reason: {field} is a required argument."
+    if str(entry["Source"]).startswith(AWS_SOURCE):
+        return "NotAuthorizedForSourceException", "Not authorized for the source."
+    try:
+        detail = json.loads(str(entry["Detail"]))
+    except (ValueError, RecursionError):
+        detail = None
+    # PutEventsRequestEntry.Detail: "A valid JSON object".
+    if not isinstance(detail, dict) or _depth(detail) > MAX_DEPTH:
+        return "MalformedDetail", "Detail is malformed."
+    return None
+
+
+def _depth(document: Any) -> int:
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _bus_of(name_or_arn: str | None, account: str, region: str) -> tuple[str, str, str]:
+    """(account, region, name) of an entry's bus: a name in the caller's account and region, or an ARN."""
+    if name_or_arn and name_or_arn.startswith("arn:"):
+        _, _, _, region, account, resource = name_or_arn.split(":", 5)
+        return account, region, resource.split("/", 1)[1]
+    return account, region, name_or_arn or "default"
+
+
+def _event(entry: Mapping[str, Any], event_id: str, account: str, region: str, now: datetime) -> JSON:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": account,
+        "time": iso_z(_time(entry.get("Time")) or now),
+        "region": region,
+        "resources": list(entry.get("Resources") or []),
+        "detail": json.loads(entry["Detail"]),
+    }
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC)
+    return None

@@ -18,13 +18,23 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
     Statement,
     register,
 )
-from functions.cleanup.kinds.common import Days, already_gone, deleter_role, ec2_type, marked_removal, tag_ec2, tag_map
+from functions.cleanup.kinds.common import (
+    Days,
+    already_gone,
+    deleter_role,
+    ec2_type,
+    listed,
+    marked_removal,
+    tag_ec2,
+    tag_map,
+)
 from functions.cleanup.prices import monthly
 from functions.shared.clients import client
 
@@ -68,10 +78,13 @@ class Addresses:
     def statements(self, rule: KindRule) -> Sequence[Statement]:
         return marked_removal("ec2:ReleaseAddress", ec2_type("elastic-ip"))
 
+    # DescribeAddresses is not paginated: it answers every address of the region at once (botocore's EC2 model gives
+    # it no paginator, and its request no NextToken nor MaxResults).
+    listing = Listing("ec2", "describe_addresses", "Addresses", paginated=False)
+
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
-        # DescribeAddresses is not paginated: it answers every address of the region at once.
-        listing = client("ec2", scope.region).describe_addresses().get("Addresses", [])
-        return [_resource(scope.region, address) for address in listing if address.get("AllocationId")]
+        addresses: list[AddressTypeDef] = list(listed(scope.region, self.listing))
+        return [_resource(scope.region, address) for address in addresses if address.get("AllocationId")]
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         return {}  # an association is the only use, and the listing says it (judge)

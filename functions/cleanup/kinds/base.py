@@ -1,7 +1,7 @@
 """What every cleanup kind provides, and the plain data a kind and the cleanup engine exchange.
 
-A kind is a small module: an adapter that finds resources (largest pages, server-side filters; a
-declared `Listing` where one paginated call lists them), one that reads what keeps them in use, one that
+A kind is a small module: an adapter that finds resources (its declared `Listing`: largest pages, server-side
+filters), one that reads what keeps them in use, one that
 acts on one resource, and pure code that says which found resources the kind itself would act on and
 what each costs a month. The safety every kind
 shares (protect tag, foreign owner, in use, minimum age, mark then grace period, blast-radius cap)
@@ -130,13 +130,22 @@ class Listing:
     """What a kind lists, declared as Cloud Custodian's TypeInfo declares its enum_spec: a paginated operation (its
     botocore name) with fixed parameters (the server-side filters), the largest page it takes, and where the items
     are in a page (a JMESPath, as botocore's PageIterator.search reads it). The kinds' tests check each against
-    botocore's service model, as the typed stubs check a call written out."""
+    botocore's service model, as the typed stubs check a call written out.
+
+    `paginated` False: the operation has no paginator and answers everything in one call, the items under the key
+    `items`. `parent`: the operation
+    lists the children of one item of another listing (an ECR repository's images, a function's versions), as
+    Custodian's ChildResourceManager does; `per_parent` names, for each parameter, the parent item's key that gives
+    its value."""
 
     service: str
     operation: str
     items: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
     page_size: int | None = None
+    paginated: bool = True
+    parent: Listing | None = None
+    per_parent: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,7 @@ class Kind(Protocol):
     # service cannot tag this resource, so the engine keeps its marks in the state table.
     taggable: bool
     permissions: Permissions  # every IAM action its methods call, for the stack to grant
+    listing: Listing  # what `find` lists
 
     def statements(self, rule: KindRule) -> Sequence[Statement]:
         """Every write it declares on the resources and under the conditions it may act (removals to the deleter

@@ -41,14 +41,29 @@ def ttl_instant(value: str | None) -> datetime | None:
         return None
 
 
-def listed(region: str, listing: Listing) -> Iterator[Any]:
-    """Every item the listing declares, page after page; the caller names the item's type (a TypeDef of the stubs)."""
-    paging = {"PaginationConfig": {"PageSize": listing.page_size}} if listing.page_size else {}
+def listed(region: str, listing: Listing, parent: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    """Every item the listing declares (of the parent item, for a per-parent listing), page after page; the caller
+    names the item's type (a TypeDef of the stubs)."""
+    if (parent is None) != (listing.parent is None):
+        raise ValueError(f"{listing.operation}: a per-parent listing takes one item of its parent, and only it does")
+    given = {name: (parent or {})[key] for name, key in listing.per_parent.items()}
     any_client: Any = client  # the service is data here, so the stubs cannot check the call: the kinds' tests do
-    pages = (
-        any_client(listing.service, region).get_paginator(listing.operation).paginate(**listing.parameters, **paging)
-    )
+    service = any_client(listing.service, region)
+    if not listing.paginated:
+        yield from getattr(service, listing.operation)(**listing.parameters, **given).get(listing.items, [])
+        return
+    paging = {"PaginationConfig": {"PageSize": listing.page_size}} if listing.page_size else {}
+    pages = service.get_paginator(listing.operation).paginate(**listing.parameters, **given, **paging)
     yield from (item for item in pages.search(listing.items) if item is not None)  # None: a page without the key
+
+
+def per_parent(region: str, listing: Listing) -> Iterator[tuple[Any, Iterator[Any]]]:
+    """Each item of the listing's parent, with the listing of its children: lazy, so a parent the caller skips costs
+    no call."""
+    if listing.parent is None:
+        raise ValueError(f"{listing.operation} is not listed per parent")
+    for parent in listed(region, listing.parent):
+        yield parent, listed(region, listing, parent)
 
 
 # Every AMI the account owns, disabled and deprecated ones too: each may still hold snapshots.
@@ -63,6 +78,17 @@ OWN_IMAGES = Listing(
 
 def own_images(region: str) -> Iterator[ImageTypeDef]:
     yield from listed(region, OWN_IMAGES)
+
+
+# Every version of every Lambda function, $LATEST included, listed function by function.
+FUNCTION_VERSIONS = Listing(
+    "lambda",
+    "list_versions_by_function",
+    "Versions",
+    page_size=50,
+    parent=Listing("lambda", "list_functions", "Functions", page_size=50),
+    per_parent={"FunctionName": "FunctionName"},
+)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -28,13 +28,24 @@ from functions.cleanup.kinds.base import (
     Judgement,
     KindName,
     KindRule,
+    Listing,
     Permissions,
     Resource,
     Scope,
     Statement,
     register,
 )
-from functions.cleanup.kinds.common import Days, age_days, chunks, deleter_role, own_rule, tag_map, utc
+from functions.cleanup.kinds.common import (
+    FUNCTION_VERSIONS,
+    Days,
+    age_days,
+    chunks,
+    deleter_role,
+    own_rule,
+    per_parent,
+    tag_map,
+    utc,
+)
 from functions.cleanup.prices import GIB, monthly
 from functions.shared.clients import client
 from functions.shared.policy_base import matching
@@ -42,6 +53,7 @@ from functions.shared.policy_base import matching
 if TYPE_CHECKING:
     from mypy_boto3_ecr.type_defs import ImageDetailTypeDef, RepositoryTypeDef
     from mypy_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef, ServiceTypeDef, TaskTypeDef
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
 
 RepositoryName = Annotated[
     str,
@@ -150,23 +162,26 @@ class Images:
             ),
         )
 
+    listing = Listing(
+        "ecr",
+        "describe_images",
+        "imageDetails",
+        page_size=1000,
+        parent=Listing("ecr", "describe_repositories", "repositories", page_size=1000),
+        per_parent={"repositoryName": "repositoryName", "registryId": "registryId"},
+    )
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         wanted = own_rule(rule, Rule).repositories
         ecr = client("ecr", scope.region)
-        for page in ecr.get_paginator("describe_repositories").paginate(PaginationConfig={"PageSize": 1000}):
-            for repository in page.get("repositories", []):
-                if wanted is not None and repository["repositoryName"] not in wanted:
-                    continue
-                listed = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
-                tags = tag_map(listed)
-                listing = ecr.get_paginator("describe_images").paginate(
-                    repositoryName=repository["repositoryName"],
-                    registryId=repository["registryId"],
-                    PaginationConfig={"PageSize": 1000},
-                )
-                for images in listing:
-                    for image in images.get("imageDetails", []):
-                        yield _resource(scope.region, repository, tags, image)
+        repository: RepositoryTypeDef
+        images: Iterator[ImageDetailTypeDef]
+        for repository, images in per_parent(scope.region, self.listing):
+            if wanted is not None and repository["repositoryName"] not in wanted:
+                continue
+            tags = tag_map(ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", []))
+            for image in images:
+                yield _resource(scope.region, repository, tags, image)
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         by_reference: dict[tuple[str, str], str] = {}  # (repository URI, tag or digest) -> image id
@@ -301,18 +316,16 @@ def _lambda_images(region: str) -> Iterator[tuple[tuple[str, str], str]]:
     """((repository URI, tag or digest), 'Lambda function NAME:VERSION') for container-image functions,
     every published version included: each pins the digest it was published with."""
     awslambda = client("lambda", region)
-    for page in awslambda.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
-        for function in page.get("Functions", []):
-            if function.get("PackageType") != "Image":
-                continue
-            name = function.get("FunctionName", "")
-            listing = awslambda.get_paginator("list_versions_by_function").paginate(
-                FunctionName=name, PaginationConfig={"PageSize": 50}
-            )
-            for version in (v.get("Version", "") for versions in listing for v in versions.get("Versions", [])):
-                code = awslambda.get_function(FunctionName=name, Qualifier=version).get("Code", {})
-                for image in {code.get("ImageUri", ""), code.get("ResolvedImageUri", "")} - {""}:
-                    yield reference(image), f"Lambda function {name}:{version}"
+    function: FunctionConfigurationTypeDef
+    versions: Iterator[FunctionConfigurationTypeDef]
+    for function, versions in per_parent(region, FUNCTION_VERSIONS):
+        if function.get("PackageType") != "Image":
+            continue  # its versions are never listed
+        name = function.get("FunctionName", "")
+        for version in (listed.get("Version", "") for listed in versions):
+            code = awslambda.get_function(FunctionName=name, Qualifier=version).get("Code", {})
+            for image in {code.get("ImageUri", ""), code.get("ResolvedImageUri", "")} - {""}:
+                yield reference(image), f"Lambda function {name}:{version}"
 
 
 def _repository_uri(image: str) -> str:

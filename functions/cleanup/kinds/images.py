@@ -36,6 +36,7 @@ from functions.cleanup.kinds.base import (
 from functions.cleanup.kinds.common import (
     DESTROY,
     MARK,
+    OWN_IMAGES,
     age_days,
     already_gone,
     chunks,
@@ -100,6 +101,8 @@ class Images:
             Statement(("ec2:DeleteSnapshot",), (SNAPSHOTS,), DESTROY, Guard.MARKED, deleter=True),
             Statement(("ec2:CreateTags",), (IMAGES, SNAPSHOTS), MARK, Guard.ONLY_THE_MARK),
         )
+
+    listing = OWN_IMAGES
 
     def find(self, scope: Scope, rule: KindRule) -> list[Resource]:
         images = list(own_images(scope.region))

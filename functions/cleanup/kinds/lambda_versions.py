@@ -31,7 +31,7 @@ from functions.cleanup.kinds.base import (
     Statement,
     register,
 )
-from functions.cleanup.kinds.common import already_gone, deleter_role, own_rule, utc
+from functions.cleanup.kinds.common import FUNCTION_VERSIONS, already_gone, deleter_role, own_rule, per_parent, utc
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
@@ -97,24 +97,16 @@ class Versions:
             ),
         )
 
+    listing = FUNCTION_VERSIONS
+
     def find(self, scope: Scope, rule: KindRule) -> Iterator[Resource]:
         awslambda = client("lambda", scope.region)
-        for page in (
-            client("lambda", scope.region).get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50})
-        ):
-            for function in page.get("Functions", []):
-                tags = awslambda.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
-                listing = (
-                    client("lambda", scope.region)
-                    .get_paginator("list_versions_by_function")
-                    .paginate(
-                        FunctionName=function["FunctionName"],
-                        PaginationConfig={"PageSize": 50},
-                    )
-                )
-                for versions in listing:
-                    for version in versions.get("Versions", []):
-                        yield _resource(scope.region, function, tags, version)
+        function: FunctionConfigurationTypeDef
+        versions: Iterator[FunctionConfigurationTypeDef]
+        for function, versions in per_parent(scope.region, self.listing):
+            tags = awslambda.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
+            for version in versions:
+                yield _resource(scope.region, function, tags, version)
 
     def in_use(self, scope: Scope, rule: KindRule, found: Sequence[Resource]) -> dict[str, str]:
         wanted = {version.id for version in found}

@@ -88,7 +88,9 @@ def deploy_function_resources() -> dict[str, str]:
     """What the stack gives the cleanup function (audit table, topic, report bucket, switches); its environment."""
     import boto3
 
+    from functions.cleanup.config import BUCKET_VARIABLE, CLEANUP_VARIABLE, REGIONS_VARIABLE
     from functions.cleanup.policy import Cleanup
+    from functions.shared import settings
     from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
     from tests.support.aws import make_audit_table
 
@@ -110,20 +112,20 @@ def deploy_function_resources() -> dict[str, str]:
     )
     # As stacks/core.py's function_environment sets them (not imported: the CDK would start a Node process).
     return {
-        "DECKHAND_NAME_PREFIX": PREFIX,
-        "DECKHAND_AUDIT_TABLE": table,
-        "DECKHAND_TOPIC_ARN": topic,
-        "DECKHAND_SWITCHES_PATH": SWITCHES,
-        "DECKHAND_DRY_RUN": "true",
-        "DECKHAND_AUDIT_RETENTION_DAYS": "30",
-        "DECKHAND_SWITCH_CACHE_SECONDS": "30",
-        "DECKHAND_SWITCH_MAX_HOURS": "336",
-        "DECKHAND_PROTECT_TAG": estate.PROTECT_TAG,
+        settings.NAME_PREFIX_VARIABLE: PREFIX,
+        settings.AUDIT_TABLE_VARIABLE: table,
+        settings.TOPIC_ARN_VARIABLE: topic,
+        settings.SWITCHES_PATH_VARIABLE: SWITCHES,
+        settings.DRY_RUN_VARIABLE: "true",
+        settings.AUDIT_RETENTION_DAYS_VARIABLE: "30",
+        settings.SWITCH_CACHE_SECONDS_VARIABLE: "30",
+        settings.SWITCH_MAX_HOURS_VARIABLE: "336",
+        settings.PROTECT_TAG_VARIABLE: estate.PROTECT_TAG,
         "POWERTOOLS_METRICS_NAMESPACE": "Deckhand",
         "POWERTOOLS_SERVICE_NAME": "cleanup",
-        "DECKHAND_CLEANUP": section.model_dump_json(by_alias=True),
-        "DECKHAND_CLEANUP_BUCKET": BUCKET,
-        "DECKHAND_REGIONS": REGION,
+        CLEANUP_VARIABLE: section.model_dump_json(by_alias=True),
+        BUCKET_VARIABLE: BUCKET,
+        REGIONS_VARIABLE: REGION,
     }
 
 

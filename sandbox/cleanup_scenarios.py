@@ -16,10 +16,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.cleanup.config import CLEANUP_VARIABLE
 from functions.cleanup.kinds import KINDS as REGISTERED_KINDS
 from functions.cleanup.kinds.base import KindName
 from functions.cleanup.kinds.common import own_rule
 from functions.cleanup.kinds.log_groups import Rule as LogGroupRule
+from functions.shared.settings import AUDIT_TABLE_VARIABLE
 from stacks.policy import load_policy
 
 from . import ACCOUNT, REGION, runner
@@ -216,7 +218,7 @@ def environment(demo: Demo) -> Mapping[str, str]:
 
 
 def mark_tag(demo: Demo) -> str:
-    return str(json.loads(environment(demo)["DECKHAND_CLEANUP"])["mark_tag"])
+    return str(json.loads(environment(demo)[CLEANUP_VARIABLE])["mark_tag"])
 
 
 def marks(demo: Demo) -> Marks:
@@ -227,7 +229,7 @@ def marks(demo: Demo) -> Marks:
     arns = [str(g["arn"]).removesuffix(":*") for g in groups]
     log_tags = {arn: logs.list_tags_for_resource(resourceArn=arn)["tags"] for arn in arns}
     log_marks = {arn: tags[tag] for arn, tags in log_tags.items() if tag in tags}
-    items = demo.client("dynamodb").scan(TableName=environment(demo)["DECKHAND_AUDIT_TABLE"])["Items"]
+    items = demo.client("dynamodb").scan(TableName=environment(demo)[AUDIT_TABLE_VARIABLE])["Items"]
     table = {
         (i["pk"]["S"], i["sk"]["S"]): i.get("due", {}).get("S", "")
         for i in items
@@ -245,7 +247,7 @@ def end_grace_period(demo: Demo, found: Marks) -> int:
     for arn in found.logs:
         demo.client("logs").tag_resource(resourceArn=arn, tags={tag: yesterday})
     dynamodb = demo.client("dynamodb")
-    table = environment(demo)["DECKHAND_AUDIT_TABLE"]
+    table = environment(demo)[AUDIT_TABLE_VARIABLE]
     for pk, sk in found.table:
         dynamodb.update_item(
             TableName=table,

@@ -15,7 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.gating import windows
+from functions.gating.config import GATING_VARIABLE
 from functions.gating.policy import Gate, WindowCheck
+from functions.shared.settings import AUDIT_TABLE_VARIABLE, SWITCHES_PATH_VARIABLE
 from functions.shared.switches import parameter_name
 from stacks.policy import load_policy
 from stacks.versions import REPO_ROOT
@@ -36,7 +38,7 @@ SWITCHES = "switches"
 
 def switch_parameter(demo: Demo, name: str) -> str:
     fn = demo.functions.get(resolve_function(SWITCHES, demo.endpoint))
-    return parameter_name(fn.environment["DECKHAND_SWITCHES_PATH"], name)
+    return parameter_name(fn.environment[SWITCHES_PATH_VARIABLE], name)
 
 
 def stored_switch(demo: Demo, name: str) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def parameter_changed(demo: Demo, name: str) -> dict[str, Any]:
 
 def audit_actions(demo: Demo) -> list[str]:
     fn = demo.functions.get(resolve_function(SWITCHES, demo.endpoint))
-    items = demo.client("dynamodb").scan(TableName=fn.environment["DECKHAND_AUDIT_TABLE"])["Items"]
+    items = demo.client("dynamodb").scan(TableName=fn.environment[AUDIT_TABLE_VARIABLE])["Items"]
     return sorted({item["action"]["S"] for item in items if not item["dry_run"]["BOOL"]})
 
 
@@ -297,7 +299,7 @@ def window_closed_today(zone: str, now: datetime) -> dict[str, Any]:
 def with_window(demo: Demo, window: dict[str, Any]) -> Iterator[WindowCheck]:
     """The gated stage's window replaced for the block: functions read the machine's clock, so a
     scenario that must not depend on the hour brings its own window."""
-    gating = json.loads(demo.functions.get(resolve_function(GATE, demo.endpoint)).environment["DECKHAND_GATING"])
+    gating = json.loads(demo.functions.get(resolve_function(GATE, demo.endpoint)).environment[GATING_VARIABLE])
     for gate in gating["gates"]:
         if (gate["pipeline"], gate["stage"]) == (PIPELINE, GATED_STAGE):
             gate["window"] = window

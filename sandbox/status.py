@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from functions.shared.settings import AUDIT_TABLE_VARIABLE
+
 from .clients import pages, sandbox_client
 from .iam import deliveries, enforce
 from .output import say
@@ -73,7 +75,7 @@ def sandbox_state(endpoint: str) -> dict[str, Any]:
 
 
 def audit_records(endpoint: str, configs: list[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
-    tables = {f.get("Environment", {}).get("Variables", {}).get("DECKHAND_AUDIT_TABLE") for f in configs} - {None}
+    tables = {f.get("Environment", {}).get("Variables", {}).get(AUDIT_TABLE_VARIABLE) for f in configs} - {None}
     dynamodb = sandbox_client("dynamodb", endpoint)
     items = [
         item

@@ -57,6 +57,7 @@ class DeployedFunction:
     memory_mb: int = 128
     timeout_seconds: int = 3
     role: str = ""
+    version: str = "$LATEST"  # the version a qualifier resolved to (an alias names one)
     # The execution role's session, as Lambda gives it; none (a function loaded by hand) leaves boto3 without any.
     credentials: Mapping[str, str] = field(default_factory=dict)
 
@@ -66,6 +67,7 @@ class InvocationError:
     type: str
     message: str
     traceback: str
+    stack: tuple[str, ...] = ()  # the function's own frames, as Lambda's stackTrace lists them
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,17 @@ def role_credentials(sts_client: Any, role_arn: str, function_name: str) -> dict
 
 
 def load(
-    function_name: str, *, lambda_client: Any, s3_client: Any, sts_client: Any, cache_dir: Path
+    function_name: str,
+    *,
+    lambda_client: Any,
+    s3_client: Any,
+    sts_client: Any,
+    cache_dir: Path,
+    qualifier: str | None = None,
 ) -> DeployedFunction:
-    """The deployed function, with a session of its deployed execution role (`sts_client` assumes it)."""
-    found = lambda_client.get_function(FunctionName=function_name)
+    """The deployed function (a version or alias by `qualifier`), with a session of its deployed execution role
+    (`sts_client` assumes it)."""
+    found = lambda_client.get_function(FunctionName=function_name, **({"Qualifier": qualifier} if qualifier else {}))
     config = found["Configuration"]
     name = config["FunctionName"]
     digest = config["CodeSha256"]
@@ -150,6 +159,7 @@ def load(
         memory_mb=int(config.get("MemorySize", 128)),
         timeout_seconds=int(config.get("Timeout", 3)),
         role=config["Role"],
+        version=config.get("Version", "$LATEST"),
         credentials=role_credentials(sts_client, config["Role"], name),
     )
 
@@ -320,7 +330,7 @@ def lambda_environment(fn: DeployedFunction, *, endpoint: str) -> dict[str, str]
         "AWS_CONFIG_FILE": os.devnull,  # no profile of the shell's may add settings
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_LAMBDA_FUNCTION_NAME": fn.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": "sandbox",
@@ -340,6 +350,7 @@ def invoke(fn: DeployedFunction, payload: Any, *, endpoint: str, request_id: str
         invoked_function_arn=fn.arn,
         memory_limit_in_mb=fn.memory_mb,
         timeout_seconds=fn.timeout_seconds,
+        function_version=fn.version,
         log_group_name=f"/aws/lambda/{fn.name}",
     )
     environment = {**scrubbed(os.environ), **lambda_environment(fn, endpoint=endpoint)}
@@ -407,10 +418,12 @@ class _RuntimeError(Exception):
 
 
 def describe(raised: BaseException, kind: str) -> InvocationError:
+    frames = [frame for frame in traceback.extract_tb(raised.__traceback__) if frame.filename != __file__]
     return InvocationError(
         type=kind,
         message=str(raised),
         traceback="".join(traceback.format_exception(type(raised), raised, raised.__traceback__)),
+        stack=tuple(traceback.format_list(frames)),
     )
 
 

@@ -24,6 +24,7 @@ from sandbox.gaps import (
     cloudwatch,
     codepipeline,
     control,
+    invoke,
     kms,
     scheduler,
     sns,
@@ -79,6 +80,7 @@ def handlers(store: Store) -> Mapping[tuple[str, str], Handler]:
             for operation in awslambda.PROVISIONED_OPERATIONS
         },
         ("events", "PutEvents"): partial(bus.put_events, store.bus),  # unlocked: the bus delivers on its own worker
+        ("lambda", "Invoke"): partial(invoke.answer, store.functions),  # unlocked: the handler calls back in
         ("cloudwatch", "PutCompositeAlarm"): cloudwatch.put_composite_alarm,
         **{
             ("cloudwatch", operation): locked(partial(cloudwatch.mute_rules, store.mute_rules))
@@ -132,5 +134,11 @@ def make_app() -> SandboxApp:
 
 
 def make_server(host: str, port: int, app: WSGIApplication | None = None) -> BaseWSGIServer:
-    """A threaded server for `app` (default `make_app()`), with moto's request handler; port 0 picks one."""
-    return werkzeug_make_server(host, port, app or make_app(), threaded=True, request_handler=MotoRequestHandler)
+    """A threaded server for `app` (default `make_app()`), with moto's request handler; port 0 picks one.
+
+    A sandbox app learns its own URL here, once the port is bound: the functions it runs call back to it."""
+    app = app or make_app()
+    server = werkzeug_make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    if isinstance(app, SandboxApp):
+        app.store.functions.endpoint = f"http://localhost:{server.server_port}"
+    return server

@@ -10,6 +10,7 @@ from sandbox.gaps.cloudwatch import MuteRules
 from sandbox.gaps.codepipeline import Pipelines
 from sandbox.gaps.common import JSON
 from sandbox.gaps.failures import Failures
+from sandbox.gaps.invoke import Functions
 from sandbox.iam import deliveries
 from sandbox.iam.simulator import Simulator
 
@@ -24,4 +25,5 @@ class Store:
         self.estates: dict[tuple[str, str], JSON] = {}  # what `sandbox.estate.seed` created, by account and region
         self.simulator = Simulator()  # its Node process starts on the first evaluation
         self.deliveries = deliveries.Ledger()
+        self.functions = Functions(self.deliveries, self.simulator, self.lock)  # Lambda's runtime, for any caller
         self.bus = Bus(self.deliveries, self.simulator)

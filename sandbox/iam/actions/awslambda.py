@@ -55,6 +55,7 @@ TABLE: Table = {
     "ListVersionsByFunction": Row("lambda:ListVersionsByFunction", unqualified, tags),
     "ListAliases": Row("lambda:ListAliases", unqualified, tags),
     "GetFunction": Row("lambda:GetFunction", function, tags),
+    "Invoke": Row("lambda:InvokeFunction", function, tags),
     "DeleteFunction": Row("lambda:DeleteFunction", function, tags),
     "ListTags": Row("lambda:ListTags", named, tags),
     "GetProvisionedConcurrencyConfig": Row("lambda:GetProvisionedConcurrencyConfig", function, tags),

@@ -1,0 +1,306 @@
+"""Lambda Invoke answered by the sandbox server: the deployed handler runs in the server, as Lambda would run it.
+
+A probe function is deployed as `cdk deploy` leaves one (its asset in the bootstrap bucket) and invoked through
+boto3, as the AWS CLI or any SDK would: synchronously, asynchronously with retries, a destination and a
+dead-letter queue, as a dry run, with its log's tail, by version and alias, and by callers IAM lets or refuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox import ACCOUNT, REGION
+from sandbox.runner import BOOTSTRAP_QUALIFIER
+from tests.support.gating import serve
+from tests.support.sandbox_server import Client, error_code
+
+BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
+# A handler that says what it ran with; counts its runs on a queue; raises when asked to.
+PROBE = """
+import json
+
+import boto3
+
+
+def handler(event, context):
+    print("probe got " + json.dumps(event))
+    print("x" * event.get("log_bytes", 0))
+    if "count_to" in event:
+        boto3.client("sqs").send_message(QueueUrl=event["count_to"], MessageBody=context.aws_request_id)
+    if "fail" in event:
+        raise RuntimeError(event["fail"])
+    return {"echo": event, "version": context.function_version, "arn": context.invoked_function_arn}
+"""
+ALLOW_SEND = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+}
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server, with its extracted assets in a directory of this module's."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
+            env.delenv(name, raising=False)
+        env.setenv("DECKHAND_SANDBOX_DIR", str(tmp_path_factory.mktemp("sandbox")))
+        yield from serve()
+
+
+def asset() -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("functions/__init__.py", "")
+        archive.writestr("functions/probe.py", PROBE)
+    return data.getvalue()
+
+
+def deploy(client: Client, **extra: Any) -> str:
+    """A probe function made from its asset in the bootstrap bucket, as `cdk deploy` makes one: its name."""
+    code = asset()
+    key = f"{hashlib.sha256(code).hexdigest()}.zip"
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=code)
+    iam = client("iam")
+    role = f"probe-{uuid.uuid4().hex[:8]}"
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="send", PolicyDocument=json.dumps(ALLOW_SEND))
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=arn,
+        Handler="functions.probe.handler",
+        Code={"S3Bucket": BUCKET, "S3Key": key},
+        Timeout=30,
+        **extra,
+    )
+    return name
+
+
+def queue(client: Client) -> tuple[str, str]:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def received(client: Client, url: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """Every message of the queue once `count` arrived (or the time ran out), then a moment more for extras."""
+    sqs, found, deadline = client("sqs"), [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        found += got.get("Messages", [])
+        if len(found) >= count:
+            time.sleep(0.5)
+            found += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            return found
+        time.sleep(0.2)
+    return found
+
+
+@pytest.fixture(scope="module")
+def probe(client: Client) -> str:
+    return deploy(client)
+
+
+def invoke(client: Client, name: str, event: Any, **extra: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
+    answer["Body"] = answer.pop("Payload").read()
+    return answer
+
+
+def test_request_response_answers_the_handler_result(client: Client, probe: str) -> None:
+    answer = invoke(client, probe, {"hello": "world"})
+
+    assert answer["StatusCode"] == 200
+    assert "FunctionError" not in answer
+    assert answer["ExecutedVersion"] == "$LATEST"
+    assert json.loads(answer["Body"]) == {
+        "echo": {"hello": "world"},
+        "version": "$LATEST",
+        "arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{probe}",
+    }
+
+
+def test_no_payload_is_an_empty_object_and_a_payload_that_is_not_json_is_refused(client: Client, probe: str) -> None:
+    assert json.loads(client("lambda").invoke(FunctionName=probe)["Payload"].read())["echo"] == {}
+    assert error_code(lambda: client("lambda").invoke(FunctionName=probe, Payload=b"{not json")) == (
+        "InvalidRequestContentException"
+    )
+
+
+def test_a_raised_error_is_lambdas_unhandled_error_object(client: Client, probe: str) -> None:
+    answer = invoke(client, probe, {"fail": "the disk is full"})
+
+    assert (answer["StatusCode"], answer["FunctionError"]) == (200, "Unhandled")
+    error = json.loads(answer["Body"])
+    assert set(error) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert (error["errorMessage"], error["errorType"]) == ("the disk is full", "RuntimeError")
+    # The function's frames only, as Lambda's Python runtime lists them: not the sandbox runner's.
+    assert error["stackTrace"]
+    assert all("functions/probe.py" in frame for frame in error["stackTrace"])
+
+
+def test_log_type_tail_answers_the_last_4_kb_of_the_invocation_log(client: Client, probe: str) -> None:
+    short = invoke(client, probe, {"say": "hi"}, LogType="Tail")
+    log = base64.b64decode(short["LogResult"]).decode()
+    assert log.startswith("START RequestId: ")
+    assert 'probe got {"say": "hi"}' in log
+    assert "\nEND RequestId: " in log
+    assert "\nREPORT RequestId: " in log
+
+    long = invoke(client, probe, {"log_bytes": 10_000}, LogType="Tail")
+    tail = base64.b64decode(long["LogResult"])
+    assert len(tail) == 4096
+    assert tail.endswith(b" ms\n")
+    assert b"probe got" not in tail
+    assert "LogResult" not in invoke(client, probe, {})
+
+
+def test_dry_run_answers_204_and_runs_nothing(client: Client, probe: str) -> None:
+    url, _ = queue(client)
+    answer = invoke(client, probe, {"count_to": url}, InvocationType="DryRun")
+
+    assert (answer["StatusCode"], answer["Body"]) == (204, b"")
+    assert received(client, url, 1, timeout=2) == []
+
+
+def test_an_unknown_function_or_qualifier_is_lambdas_resource_not_found(client: Client, probe: str) -> None:
+    for kind in ("RequestResponse", "Event", "DryRun"):
+        with pytest.raises(ClientError) as raised:
+            client("lambda").invoke(FunctionName="nope", InvocationType=kind)
+        assert raised.value.response["Error"] == {
+            "Code": "ResourceNotFoundException",
+            "Message": f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:nope",
+        }
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error_code(lambda: client("lambda").invoke(FunctionName=probe, Qualifier="7")) == (
+        "ResourceNotFoundException"
+    )
+
+
+def test_a_version_or_an_alias_runs_that_version(client: Client) -> None:
+    name = deploy(client)
+    awslambda = client("lambda")
+    version = awslambda.publish_version(FunctionName=name)["Version"]
+    awslambda.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+    by_alias = invoke(client, name, {}, Qualifier="live")
+    by_arn = invoke(client, f"{function_arn}:{version}", {})
+
+    assert by_alias["ExecutedVersion"] == by_arn["ExecutedVersion"] == version
+    assert json.loads(by_alias["Body"])["version"] == version
+    assert json.loads(by_arn["Body"])["arn"] == f"{function_arn}:{version}"
+    assert invoke(client, name, {}, Qualifier="$LATEST")["ExecutedVersion"] == "$LATEST"
+
+
+def test_event_answers_at_once_retries_as_configured_then_sends_the_record_to_the_on_failure_destination(
+    client: Client,
+) -> None:
+    name = deploy(client)
+    runs, _ = queue(client)
+    destination_url, destination_arn = queue(client)
+    client("lambda").put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": destination_arn}},
+    )
+
+    answer = invoke(client, name, {"count_to": runs, "fail": "no luck"}, InvocationType="Event")
+
+    assert (answer["StatusCode"], answer["Body"]) == (202, b"")
+    [delivered] = received(client, destination_url, 1)
+    assert len(received(client, runs, 2)) == 2  # the first run and one retry
+    record = json.loads(delivered["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["functionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:$LATEST"
+    assert record["requestPayload"] == {"count_to": runs, "fail": "no luck"}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorMessage"] == "no luck"
+
+
+def test_event_retries_twice_by_default_then_sends_the_event_to_the_dead_letter_queue(client: Client) -> None:
+    dead_letters_url, dead_letters_arn = queue(client)
+    name = deploy(client, DeadLetterConfig={"TargetArn": dead_letters_arn})
+    runs, _ = queue(client)
+    event = {"count_to": runs, "fail": "still broken"}
+
+    invoke(client, name, event, InvocationType="Event")
+
+    [dead] = received(client, dead_letters_url, 1)
+    assert len(received(client, runs, 3)) == 3
+    assert json.loads(dead["Body"]) == event
+    attributes = {key: value["StringValue"] for key, value in dead["MessageAttributes"].items()}
+    assert attributes["ErrorMessage"] == "still broken"
+    assert attributes["ErrorCode"] == "200"
+    assert attributes["RequestID"]
+
+
+def test_a_successful_event_runs_once_and_sends_nothing_to_the_dead_letter_queue(client: Client) -> None:
+    dead_letters_url, dead_letters_arn = queue(client)
+    name = deploy(client, DeadLetterConfig={"TargetArn": dead_letters_arn})
+    runs, _ = queue(client)
+
+    invoke(client, name, {"count_to": runs}, InvocationType="Event")
+
+    assert len(received(client, runs, 1)) == 1
+    assert received(client, dead_letters_url, 1, timeout=2) == []
+
+
+def session_client(client: Client, policy: dict[str, Any] | None) -> Any:
+    """A Lambda client signed by a session of a new role whose only policy is `policy`."""
+    iam = client("iam")
+    role = f"caller-{uuid.uuid4().hex[:8]}"
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(policy))
+    issued = client("sts").assume_role(RoleArn=arn, RoleSessionName="caller")["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=issued["AccessKeyId"],
+        aws_secret_access_key=issued["SecretAccessKey"],
+        aws_session_token=issued["SessionToken"],
+        region_name=REGION,
+    )
+    return session.client("lambda", endpoint_url=client("lambda").meta.endpoint_url)
+
+
+def test_iam_refuses_a_caller_without_lambda_invoke_function(client: Client, probe: str) -> None:
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{probe}"
+    refused = session_client(client, None)
+    allowed = session_client(
+        client,
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}],
+        },
+    )
+
+    for kind in ("RequestResponse", "DryRun", "Event"):
+        with pytest.raises(ClientError) as raised:
+            refused.invoke(FunctionName=probe, InvocationType=kind, Payload=b"{}")
+        assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "lambda:InvokeFunction" in raised.value.response["Error"]["Message"]
+    assert allowed.invoke(FunctionName=probe, Payload=b"{}")["StatusCode"] == 200
+    # The grant is on the unqualified ARN: a version or alias is another resource (Lambda's "Resource policies").
+    assert error_code(lambda: allowed.invoke(FunctionName=probe, Qualifier="$LATEST", Payload=b"{}")) == (
+        "AccessDeniedException"
+    )

@@ -43,6 +43,8 @@ from sandbox.process import Paths
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
+# Invoke's payload quotas (botocore's Invoke Payload: "6 MB for synchronous invocations and 1 MB for asynchronous").
+PAYLOAD_LIMITS = {"RequestResponse": 6 * 1024 * 1024, "Event": 1024 * 1024, "DryRun": 6 * 1024 * 1024}
 LOG_TAIL_BYTES = 4096  # botocore's Invoke output, LogResult: "the last 4 KB of the execution log"
 DEFAULT_RETRIES = 2  # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
 DLQ_MESSAGE_BYTES = 1024  # ErrorMessage: "the first 1 KB of the error message" (invocation-async-retain-records)
@@ -132,6 +134,7 @@ class Functions:
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
                 f"constraint: Member must satisfy enum value set: [{', '.join(INVOCATION_TYPES)}]",
             )
+        check_size(payload, invocation_type)
         target = Target.parse(function, qualifier)
         event = parsed_payload(payload)
         version = self.configuration(account, region, target)["Version"]
@@ -355,6 +358,20 @@ SENDERS: Mapping[str, Callable[[Functions, Queued, str, Message], None]] = {
 # --- Lambda's shapes ---------------------------------------------------------------------------------------------
 
 
+def check_size(payload: bytes, invocation_type: str) -> None:
+    """Lambda's 413, worded as Lambda words it; the wire's code is RequestEntityTooLargeException, though botocore's
+    model names the shape RequestTooLargeException."""
+    limit = PAYLOAD_LIMITS[invocation_type]
+    if len(payload) <= limit:
+        return
+    message = (
+        f"{len(payload)} byte payload is too large for the Event invocation type (limit {limit} bytes)"
+        if invocation_type == "Event"
+        else f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+    )
+    raise ApiError("RequestEntityTooLargeException", message, 413)
+
+
 def parsed_payload(payload: bytes) -> Any:
     """The event the handler gets; no payload is `{}`, as Lambda gives it. Not JSON: Lambda's 400."""
     if not payload:
@@ -420,9 +437,11 @@ def answer(functions: Functions, request: Request, call: Call) -> Response:
             content_type="application/json",
             headers={"x-amzn-ErrorType": error.code},
         )
-    headers = {"X-Amz-Executed-Version": invoked.executed_version}
+    headers = {}
+    if invoked.status_code == STATUS["RequestResponse"]:  # Event and DryRun answer a status code only
+        headers["X-Amz-Executed-Version"] = invoked.executed_version
+        if call.params.get("LogType") == "Tail":
+            headers["X-Amz-Log-Result"] = invoked.log_tail
     if invoked.function_error is not None:
         headers["X-Amz-Function-Error"] = invoked.function_error
-    if call.params.get("LogType") == "Tail" and invoked.status_code == STATUS["RequestResponse"]:
-        headers["X-Amz-Log-Result"] = invoked.log_tail
     return Response(invoked.payload, status=invoked.status_code, content_type="application/json", headers=headers)

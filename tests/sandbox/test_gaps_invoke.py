@@ -145,6 +145,17 @@ def test_no_payload_is_an_empty_object_and_a_payload_that_is_not_json_is_refused
     )
 
 
+def test_a_payload_over_lambdas_quota_is_refused_with_413(client: Client, probe: str) -> None:
+    awslambda = client("lambda")
+    for kind, limit in (("DryRun", 6 * 1024 * 1024), ("RequestResponse", 6 * 1024 * 1024), ("Event", 1024 * 1024)):
+        fits = json.dumps({"pad": "x" * (limit - 20)}).encode()
+        assert awslambda.invoke(FunctionName=probe, InvocationType="DryRun", Payload=fits)["StatusCode"] == 204
+        with pytest.raises(ClientError) as raised:
+            awslambda.invoke(FunctionName=probe, InvocationType=kind, Payload=fits + b" " * 20)
+        assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
 def test_a_raised_error_is_lambdas_unhandled_error_object(client: Client, probe: str) -> None:
     answer = invoke(client, probe, {"fail": "the disk is full"})
 
@@ -178,6 +189,7 @@ def test_dry_run_answers_204_and_runs_nothing(client: Client, probe: str) -> Non
     answer = invoke(client, probe, {"count_to": url}, InvocationType="DryRun")
 
     assert (answer["StatusCode"], answer["Body"]) == (204, b"")
+    assert "ExecutedVersion" not in answer
     assert received(client, url, 1, timeout=2) == []
 
 
@@ -226,6 +238,7 @@ def test_event_answers_at_once_retries_as_configured_then_sends_the_record_to_th
     answer = invoke(client, name, {"count_to": runs, "fail": "no luck"}, InvocationType="Event")
 
     assert (answer["StatusCode"], answer["Body"]) == (202, b"")
+    assert "ExecutedVersion" not in answer  # "The API response only includes a status code" (InvocationType)
     [delivered] = received(client, destination_url, 1)
     assert len(received(client, runs, 2)) == 2  # the first run and one retry
     record = json.loads(delivered["Body"])

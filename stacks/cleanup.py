@@ -26,12 +26,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.cleanup.config import BUCKET_VARIABLE, CLEANUP_VARIABLE, REGIONS_VARIABLE
+from functions.cleanup.declared import DELETER_ROLE_VARIABLE, MARKS_PARTITION, RUNS_PARTITION
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Arn, ConditionValue, Guard, KindName, Permissions, Statement
-from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
-from functions.cleanup.state import MARKS_PARTITION, RUNS_PARTITION
 
 from . import nag
 from .core import Core, largest_environment, policy_source

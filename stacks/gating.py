@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.gating.config import GATING_VARIABLE, IDEMPOTENCY_VARIABLE
+from functions.gating.declared import LOCK_PREFIX
 from functions.gating.policy import Gating as GatingPolicy
-from functions.gating.watchdog.slots import LOCK_PREFIX
 
 from . import core, nag
 from .core import Core, policy_source, unique

@@ -8,7 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from functions.switches.commands import DUTY
+from functions.switches.declared import DUTY
 
 from .core import Core
 from .function import DeckhandFunction

@@ -24,10 +24,9 @@ if TYPE_CHECKING:
     Item = dict[str, AttributeValueTypeDef]
 
 from .decide import MARK_VALID_DAYS
+from .declared import MARKS_PARTITION, RUNS_PARTITION
 from .kinds.base import Scope
 
-MARKS_PARTITION = "cleanup-mark/"  # the key prefixes of the duty's state items, apart from the audit records
-RUNS_PARTITION = "cleanup-run/"
 UNFINISHED = f"{RUNS_PARTITION}unfinished"
 PART_BYTES = 350_000  # a DynamoDB item stops at 400 KB
 RUN_STATE_DAYS = 7  # an unfinished run not resumed within a week is dropped by the table's TTL

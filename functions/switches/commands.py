@@ -13,8 +13,6 @@ from functions.shared.clock import parse_instant
 from functions.shared.refusal import Refused, cap
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, SwitchState
 
-DUTY = "switches"  # the audit trail this function writes
-
 SwitchName = Literal["freeze", "pause-all", "pause-gating", "pause-capacity", "pause-cleanup"]
 assert set(SwitchName.__args__) == set(SWITCH_NAMES)  # type: ignore[attr-defined]
 

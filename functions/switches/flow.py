@@ -22,7 +22,8 @@ from functions.shared.runtime import Runtime, runtime
 from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name, store
 from functions.shared.validation import describe_all
 
-from .commands import DUTY, SwitchChange, SwitchCommand, expired, parse_command, plan
+from .commands import SwitchChange, SwitchCommand, expired, parse_command, plan
+from .declared import DUTY
 from .events import ParameterChangeEvent
 
 CLEAR_HINT = (

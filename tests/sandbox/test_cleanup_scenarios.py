@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.cleanup.declared import DELETER_ROLE_VARIABLE
 from functions.cleanup.kinds import images
 from functions.cleanup.kinds.base import Candidate, Resource, Scope
-from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.kinds.images import Rule
 from functions.shared import clients
 from sandbox import REGION

@@ -15,10 +15,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.cleanup.config import CleanupConfig
+from functions.cleanup.declared import DELETER_ROLE_VARIABLE
 from functions.cleanup.flow import handle
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Permissions
-from functions.cleanup.kinds.common import DELETER_ROLE_VARIABLE
 from functions.cleanup.kinds.volumes import FINAL_SNAPSHOT_TAGS
 from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.shared import clients

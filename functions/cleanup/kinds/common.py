@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from botocore.exceptions import ClientError
 from pydantic import Field
 
+from functions.cleanup.declared import DELETER_ROLE_VARIABLE
 from functions.cleanup.kinds.base import Arn, Guard, KindRule, Listing, Statement
 from functions.shared.clients import client
 
@@ -113,10 +114,6 @@ def error_code(error: ClientError) -> str:
 def already_gone(error: ClientError, *codes: str) -> bool:
     """The resource no longer exists: acting again is a no-op, so a run twice is safe."""
     return error_code(error) in codes
-
-
-# The role every removal acts as (the stack's deleter role, which can write no mark); unset, the function's own.
-DELETER_ROLE_VARIABLE = "DECKHAND_CLEANUP_DELETER_ROLE"
 
 
 def deleter_role() -> str | None:

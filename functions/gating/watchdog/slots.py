@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from functions.gating.declared import LOCK_PREFIX
 from functions.shared.clients import client
 
 LOCK_DAYS = 2
-LOCK_PREFIX = "watchdog-lock/"  # the only partition the stack lets the watchdog claim (put) and give back (delete) in
 
 
 @dataclass(frozen=True)

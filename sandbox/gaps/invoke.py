@@ -308,7 +308,7 @@ def dead_letter_message(queued: Queued, invocation: runner.Invocation) -> Messag
         {
             "RequestID": queued.request_id,
             "ErrorCode": str(STATUS["RequestResponse"]),
-            "ErrorMessage": message.encode()[:DLQ_MESSAGE_BYTES].decode(errors="ignore"),
+            "ErrorMessage": message.encode(errors="replace")[:DLQ_MESSAGE_BYTES].decode(errors="ignore"),
         },
     )
 
@@ -373,12 +373,13 @@ def check_size(payload: bytes, invocation_type: str) -> None:
 
 
 def parsed_payload(payload: bytes) -> Any:
-    """The event the handler gets; no payload is `{}`, as Lambda gives it. Not JSON: Lambda's 400."""
+    """The event the handler gets; no payload is `{}`, as Lambda gives it. Not JSON: Lambda's 400. JSON nested
+    deeper than Python parses is refused the same way (Lambda documents no depth limit)."""
     if not payload:
         return {}
     try:
         return json.loads(payload)
-    except ValueError as failed:
+    except (ValueError, RecursionError) as failed:
         raise ApiError("InvalidRequestContentException", f"Could not parse request body into json: {failed}") from None
 
 
@@ -406,7 +407,7 @@ def log_tail(invocation: runner.Invocation, version: str) -> str:
         f"END RequestId: {request}\n"
         f"REPORT RequestId: {request}\tDuration: {invocation.duration_ms:.2f} ms\n"
     )
-    return base64.b64encode(text.encode()[-LOG_TAIL_BYTES:]).decode()
+    return base64.b64encode(text.encode(errors="replace")[-LOG_TAIL_BYTES:]).decode()  # a lone surrogate: "?"
 
 
 def _in_account(account: str) -> Callable[..., None]:

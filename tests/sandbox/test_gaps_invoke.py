@@ -20,10 +20,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from sandbox import ACCOUNT, REGION
+from sandbox.gaps.common import ApiError
+from sandbox.gaps.invoke import parsed_payload
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
+from tests.support.payloads import JSON_VALUES
 from tests.support.sandbox_server import Client, error_code
 
 BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
@@ -42,6 +47,15 @@ def handler(event, context):
     if "fail" in event:
         raise RuntimeError(event["fail"])
     return {"echo": event, "version": context.function_version, "arn": context.invoked_function_arn}
+"""
+# A handler that logs and answers its event.
+ECHO = """
+import json
+
+
+def handler(event, context):
+    print(json.dumps(event, ensure_ascii=False))
+    return event
 """
 ALLOW_SEND = {
     "Version": "2012-10-17",
@@ -64,10 +78,11 @@ def asset() -> bytes:
     with zipfile.ZipFile(data, "w") as archive:
         archive.writestr("functions/__init__.py", "")
         archive.writestr("functions/probe.py", PROBE)
+        archive.writestr("functions/echo.py", ECHO)
     return data.getvalue()
 
 
-def deploy(client: Client, **extra: Any) -> str:
+def deploy(client: Client, handler: str = "functions.probe.handler", **extra: Any) -> str:
     """A probe function made from its asset in the bootstrap bucket, as `cdk deploy` makes one: its name."""
     code = asset()
     key = f"{hashlib.sha256(code).hexdigest()}.zip"
@@ -86,7 +101,7 @@ def deploy(client: Client, **extra: Any) -> str:
         FunctionName=name,
         Runtime="python3.12",
         Role=arn,
-        Handler="functions.probe.handler",
+        Handler=handler,
         Code={"S3Bucket": BUCKET, "S3Key": key},
         Timeout=30,
         **extra,
@@ -141,6 +156,41 @@ def test_request_response_answers_the_handler_result(client: Client, probe: str)
 def test_no_payload_is_an_empty_object_and_a_payload_that_is_not_json_is_refused(client: Client, probe: str) -> None:
     assert json.loads(client("lambda").invoke(FunctionName=probe)["Payload"].read())["echo"] == {}
     assert error_code(lambda: client("lambda").invoke(FunctionName=probe, Payload=b"{not json")) == (
+        "InvalidRequestContentException"
+    )
+
+
+@pytest.fixture(scope="module")
+def echo(client: Client) -> str:
+    return deploy(client, "functions.echo.handler")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=JSON_VALUES)
+@example(event={"lone surrogate": "\ud800"})  # logged as is by the handler, the log's tail still encodes
+def test_any_json_payload_comes_back_as_it_went_with_its_log(client: Client, echo: str, event: Any) -> None:
+    answer = invoke(client, echo, event, LogType="Tail")
+
+    assert answer["StatusCode"] == 200
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Body"]) == event
+    assert len(base64.b64decode(answer["LogResult"])) <= 4096
+
+
+@settings(max_examples=50, deadline=None)
+@given(payload=st.binary(max_size=64) | st.text(max_size=64).map(lambda text: text.encode(errors="surrogatepass")))
+def test_a_payload_is_json_or_refused_as_lambda_refuses_it(payload: bytes) -> None:
+    try:
+        parsed_payload(payload)
+        outcome = ("parsed", 200)
+    except ApiError as refused:
+        outcome = (refused.code, refused.status)
+    assert outcome in {("parsed", 200), ("InvalidRequestContentException", 400)}
+
+
+def test_json_nested_deeper_than_python_parses_is_refused_not_a_server_error(client: Client, echo: str) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert error_code(lambda: client("lambda").invoke(FunctionName=echo, Payload=deep)) == (
         "InvalidRequestContentException"
     )
 

@@ -8,6 +8,7 @@ adds its model.
 - `app`            the WSGI application (`make_app()`, `make_server()`) and the dispatch table
 - `codepipeline`   the pipeline runtime: executions, jobs, approvals, stop, rollback, their events
 - `awslambda`      provisioned concurrency; dead-letter and EventInvokeConfig; permission statements
+- `invoke`         Lambda Invoke: the deployed handler run in the server (`store.functions`, for any caller)
 - `cloudwatch`     composite alarms, alarm mute rules, AWS::CloudWatch::Alarm, alarm state change events
 - `scheduler`      AWS::Scheduler::ScheduleGroup and AWS::Scheduler::Schedule
 - `autoscaling`    DescribeInstanceRefreshes; Application Auto Scaling tags

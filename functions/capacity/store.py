@@ -25,10 +25,10 @@ from botocore.exceptions import ClientError
 from functions.shared.clients import client
 
 from . import targets
+from .declared import PARTITION
 from .model import Call, Change, Levels, Override, Owner, Saved, Suspension, TargetState
 from .policy import Capacity
 
-PARTITION = "capacity/"  # the state items' key prefix: the function's role may write under it and audit/capacity/
 SORT_KEY = "state"
 # Changes older than the longest cooldown or flap window (a day) no longer matter.
 KEEP_CHANGES_FOR = timedelta(days=1)
@@ -37,6 +37,14 @@ MAX_CHANGES_KEPT = 200
 
 class Conflict(RuntimeError):
     """Another run saved the target's state first: reload, replan and try again."""
+
+
+def conflict(target_id: str, expected_version: int) -> Conflict:
+    """What a save raises when the item is no longer at `expected_version`, whichever store keeps it."""
+    return Conflict(
+        f"capacity target {target_id!r}: its saved state changed since version {expected_version}; "
+        "reload and plan again"
+    )
 
 
 @dataclass(frozen=True)
@@ -191,10 +199,7 @@ class StateStore:
         try:
             dynamodb.put_item(TableName=self.table_name, Item=item, **condition)
         except dynamodb.exceptions.ConditionalCheckFailedException:
-            raise Conflict(
-                f"capacity target {target_id!r}: its saved state changed since version {expected_version}; "
-                "reload and plan again"
-            ) from None
+            raise conflict(target_id, expected_version) from None
         return replace(stored, version=version)
 
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
 
 from . import alarms
+from .declared import ScalableId, resource, scalable_id
 from .model import NOT_SUSPENDED, Call, Change, Levels, Owner, Suspension
-from .policy import Capacity, Dimension, Namespace, Target
+from .policy import Capacity, Target
 
 if TYPE_CHECKING:  # a planned call's parameters are typed as its request, so the service model checks them
     from mypy_boto3_application_autoscaling.type_defs import (
@@ -44,14 +45,9 @@ if TYPE_CHECKING:  # a planned call's parameters are typed as its request, so th
         PutProvisionedConcurrencyConfigRequestTypeDef,
     )
 
-ResourceKey = Literal["cluster", "service", "group", "function", "qualifier", "resource_id"]
-
 # The ASG processes that scale it on its own: alarms (both dynamic flags) and scheduled actions.
 DYNAMIC_PROCESS = "AlarmNotification"
 SCHEDULED_PROCESS = "ScheduledActions"
-# The operator tags each Application Auto Scaling target with the policy's name for it: the only way IAM can
-# tell one scalable target from another (see stacks/capacity.py).
-TARGET_TAG = "deckhand:capacity-target"
 REFRESH_BUSY = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
 APPLICATION_AUTOSCALING: Owner = "application-autoscaling"
 
@@ -69,13 +65,6 @@ class ApplyFailed(RuntimeError):
         self.failed = failed
         self.made = made
         self.cause = cause
-
-
-@dataclass(frozen=True)
-class ScalableId:
-    namespace: Namespace
-    resource_id: str
-    dimension: Dimension
 
 
 @dataclass(frozen=True)
@@ -103,27 +92,22 @@ def find(policy: Capacity, name: str) -> Target:
     return target
 
 
-def resource(target: Target, key: ResourceKey) -> str:
-    """One of the resource keys the policy requires of the target's kind."""
-    value = getattr(target, key)
-    if value is None:
-        raise ValueError(f"target {target.name!r}: an {target.kind} has no {key}")
-    return str(value)
-
-
-def scalable_id(target: Target) -> ScalableId:
-    """The Application Auto Scaling identity a target has (or would have) when registered."""
-    if target.kind == "scalable-target":
-        if target.namespace is None or target.dimension is None:
-            raise ValueError(f"target {target.name!r}: a scalable-target needs its namespace and dimension")
-        return ScalableId(target.namespace, resource(target, "resource_id"), target.dimension)
-    if target.kind == "ecs-service":
-        return ScalableId("ecs", f"service/{target.cluster}/{target.service}", "ecs:service:DesiredCount")
+def missing(target: Target) -> UnknownTarget:
+    """What reading a target whose resource does not exist raises, whoever reads it (an ECS service: `no_service`)."""
+    if target.kind == "asg":
+        return UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
     if target.kind == "lambda-provisioned-concurrency":
-        return ScalableId(
-            "lambda", f"function:{target.function}:{target.qualifier}", "lambda:function:ProvisionedConcurrency"
+        return UnknownTarget(
+            f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
         )
-    raise ValueError(f"target {target.name!r}: an {target.kind} has no Application Auto Scaling identity")
+    ident = scalable_id(target)
+    return UnknownTarget(
+        f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) is registered"
+    )
+
+
+def no_service(name: str, cluster: str, service: str) -> UnknownTarget:
+    return UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
 
 
 def ecs_service_of(resource_id: str) -> tuple[str, str] | None:
@@ -249,10 +233,7 @@ class AwsTargets:
         if registered is not None:
             return to_scalable(target.name, registered)
         if target.kind == "scalable-target":
-            raise UnknownTarget(
-                f"capacity target {target.name!r}: no scalable target {ident.resource_id} ({ident.dimension}) "
-                "is registered"
-            )
+            raise missing(target)
         if target.kind == "ecs-service":
             service = self._describe_service(target.name, resource(target, "cluster"), resource(target, "service"))
             count = service.get("desiredCount", 0)
@@ -323,7 +304,7 @@ class AwsTargets:
         )
         found = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
         if not found:
-            raise UnknownTarget(f"capacity target {name!r}: no ECS service {service!r} in cluster {cluster!r}")
+            raise no_service(name, cluster, service)
         return found[0]
 
     @staticmethod
@@ -332,7 +313,7 @@ class AwsTargets:
         group = resource(target, "group")
         groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
         if not groups:
-            raise UnknownTarget(f"capacity target {target.name!r}: no Auto Scaling group {target.group!r}")
+            raise missing(target)
         return to_group(target.name, groups[0])
 
     @staticmethod
@@ -347,9 +328,7 @@ class AwsTargets:
             if code == "ProvisionedConcurrencyConfigNotFoundException":
                 return Live(target.name, "raw", Levels(0, 0, 0))
             if code == "ResourceNotFoundException":
-                raise UnknownTarget(
-                    f"capacity target {target.name!r}: no Lambda function {target.function}:{target.qualifier}"
-                ) from error
+                raise missing(target) from error
             raise
         count = config.get("RequestedProvisionedConcurrentExecutions", 0)
         busy = "provisioned concurrency is being allocated" if config.get("Status") == "IN_PROGRESS" else None

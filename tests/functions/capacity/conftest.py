@@ -1,3 +1,3 @@
-from tests.functions.capacity.world import recorded, world
+from tests.functions.capacity.world import recorded, twin, world
 
-__all__ = ["recorded", "world"]
+__all__ = ["recorded", "twin", "world"]

@@ -1,4 +1,5 @@
-"""The capacity function end to end against moto: alarms, schedules, overrides, guardrails and faults."""
+"""The capacity function end to end: its AWS calls against moto, then alarms, schedules and overrides on the
+adapters' twins (the contract tests keep the twins true to the boto3 adapters)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from typing import Any
 
 import boto3
 
+from functions.capacity.declared import ScalableId
 from functions.capacity.model import Levels, Suspension
-from tests.functions.capacity.world import NOW, WEB, World, policy_of, register_web
-
-
-def notices(world: World) -> list[dict[str, str]]:
-    return world.deployed.notifications()
-
+from tests.functions.capacity.twins import Service
+from tests.functions.capacity.world import NOW, WEB, WEB_ID, TwinWorld, World, policy_of
 
 # --- alarms ---------------------------------------------------------------------------------------------
 
@@ -43,7 +41,7 @@ def test_an_alarm_scales_the_service_out_by_its_bounds_in_four_calls_and_ok_step
     [record] = world.audit()
     assert (record["action"]["S"], record["outcome"]["S"], record["dry_run"]["BOOL"]) == ("alarm-out", "changed", False)
     assert json.loads(record["after"]["S"])["min"] == 6
-    [notice] = notices(world)
+    [notice] = world.deployed.notifications()
     assert notice["Subject"] == "Deckhand capacity: web: 4..20 -> 6..20 (alarm-out)"
 
     world.clock.advance(minutes=10)
@@ -53,62 +51,55 @@ def test_an_alarm_scales_the_service_out_by_its_bounds_in_four_calls_and_ok_step
     assert "step in toward the level before the alarm" in back["changes"][0]["reason"]
 
 
-def test_ok_does_not_step_in_while_another_scale_out_alarm_is_in_alarm(world: World) -> None:
-    world.alarm("web-cpu-high", "ALARM")
-    world.clock.advance(minutes=10)
-    world.alarm("web-latency-high", "ALARM")
-    world.clock.advance(minutes=10)
+def test_ok_does_not_step_in_while_another_scale_out_alarm_is_in_alarm(twin: TwinWorld) -> None:
+    twin.alarm("web-cpu-high", "ALARM")
+    twin.clock.advance(minutes=10)
+    twin.alarm("web-latency-high", "ALARM")
+    twin.clock.advance(minutes=10)
 
-    back = world.alarm("web-cpu-high", "OK")
+    back = twin.alarm("web-cpu-high", "OK")
 
     assert back["status"] == "refused"
     assert "still in ALARM" in back["changes"][0]["refused"]
-    assert world.live() == Levels(8, 20)
+    assert twin.live() == Levels(8, 20)
 
 
-def test_a_lowering_waits_for_a_deployment_which_is_checked_only_then(world: World) -> None:
-    boto3.client("ecs").create_service(cluster="main", serviceName="api", taskDefinition="web", desiredCount=2)
-    boto3.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId="service/main/api",
-        ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=4,
-        MaxCapacity=20,
-    )
-    world.policy = policy_of({**WEB, "name": "api", "service": "api"})  # moto: its deployment stays IN_PROGRESS
-    world.recorded.clear()
+def test_a_lowering_waits_for_a_deployment_which_is_checked_only_then(twin: TwinWorld) -> None:
+    twin.targets.services[("main", "api")] = Service(desired=2, deploying="ECS deployment d-1 is IN_PROGRESS")
+    twin.targets.register(ScalableId("ecs", "service/main/api", "ecs:service:DesiredCount"), 4, 20)
+    twin.policy = policy_of({**WEB, "name": "api", "service": "api"})
 
-    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
-    assert "ecs.DescribeServices" not in world.recorded.names()  # raising never waits
-    world.clock.advance(minutes=10)
-    back = world.alarm("web-cpu-high", "OK")
+    assert twin.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+    assert "check_deployment" not in twin.targets.asked  # raising never waits
+    twin.clock.advance(minutes=10)
+    back = twin.alarm("web-cpu-high", "OK")
 
     assert back["status"] == "refused"
-    assert back["changes"][0]["refused"].endswith("is IN_PROGRESS; lowering capacity waits until it ends")
-    assert "ecs.DescribeServices" in world.recorded.names()
-    assert world.stored("api").last_changes == (NOW,)  # only the step out
-    assert notices(world)[-1]["Subject"] == "Deckhand capacity: api: alarm web-cpu-high OK refused"
+    assert back["changes"][0]["refused"] == "ECS deployment d-1 is IN_PROGRESS; lowering capacity waits until it ends"
+    assert "check_deployment" in twin.targets.asked
+    assert twin.stored("api").last_changes == (NOW,)  # only the step out
+    assert twin.notices()[-1].subject == "api: alarm web-cpu-high OK refused"
 
 
-def test_a_flap_storm_is_stopped_by_the_budget(world: World) -> None:
-    world.policy = world.policy.model_copy(
-        update={"targets": [world.policy.targets[0].model_copy(update={"cooldown_minutes": 0})]}
+def test_a_flap_storm_is_stopped_by_the_budget(twin: TwinWorld) -> None:
+    twin.policy = twin.policy.model_copy(
+        update={"targets": [twin.policy.targets[0].model_copy(update={"cooldown_minutes": 0})]}
     )
     statuses = []
     for _ in range(3):
         for state in ("ALARM", "OK"):
-            world.clock.advance(minutes=1)
-            statuses.append(world.alarm("web-cpu-high", state)["status"])
+            twin.clock.advance(minutes=1)
+            statuses.append(twin.alarm("web-cpu-high", state)["status"])
 
     assert statuses == ["changed"] * 4 + ["refused"] * 2
-    assert world.live() == Levels(4, 20)
-    refusal = notices(world)[-2]
-    assert refusal["Subject"] == "Deckhand capacity: web: alarm web-cpu-high ALARM refused"
-    assert "flap budget spent: 4 changes in the last 60 min (at most 4)" in refusal["Message"]
+    assert twin.live() == Levels(4, 20)
+    refusal = twin.notices()[-2]
+    assert refusal.subject == "web: alarm web-cpu-high ALARM refused"
+    assert "flap budget spent: 4 changes in the last 60 min (at most 4)" in refusal.body()
 
 
-def test_a_muted_or_unknown_alarm_does_nothing(world: World) -> None:
-    muted = world.alarm(
+def test_a_muted_or_unknown_alarm_does_nothing(twin: TwinWorld) -> None:
+    muted = twin.alarm(
         "web-cpu-high",
         "ALARM",
         muteDetail={
@@ -119,71 +110,50 @@ def test_a_muted_or_unknown_alarm_does_nothing(world: World) -> None:
     )
     assert muted["status"] == "ignored"
     assert "muted by arn:aws:cloudwatch" in muted["reason"]
-    assert world.alarm("web-unhealthy", "ALARM")["status"] == "ignored"
-    assert world.live() == Levels(4, 20)
-    assert world.audit() == []
+    assert twin.alarm("web-unhealthy", "ALARM")["status"] == "ignored"
+    assert twin.live() == Levels(4, 20)
+    assert twin.audit() == []
 
 
 # --- schedules: zero and restore ------------------------------------------------------------------------
 
 
 def test_the_zero_profile_saves_the_live_capacity_mutes_and_the_day_profile_restores_it_exactly(
-    world: World,
+    twin: TwinWorld,
 ) -> None:
-    register_web(3, 12)  # not the day profile: the restore must return these, not a default
+    twin.targets.register(WEB_ID, 3, 12)  # not the day profile: the restore must return these, not a default
 
-    night = world.schedule(1)
+    night = twin.schedule(1)
     assert night["status"] == "changed"
-    assert world.live() == Levels(0, 0)
-    assert world.stored().saved_before_zero is not None
-    assert world.stored().saved_before_zero.levels == Levels(3, 12)
-    assert not world.actions_enabled("web-unhealthy")
+    assert twin.live() == Levels(0, 0)
+    assert twin.stored().saved_before_zero is not None
+    assert twin.stored().saved_before_zero.levels == Levels(3, 12)
+    assert not twin.targets.actions_enabled["web-unhealthy"]
     calls = [c["call"] for c in night["changes"][0]["calls"]]
     assert calls == ["application-autoscaling.register_scalable_target", "cloudwatch.disable_alarm_actions"]
 
-    world.clock.advance(hours=11)
-    morning = world.schedule(0)
+    twin.clock.advance(hours=11)
+    morning = twin.schedule(0)
     assert morning["status"] == "changed"
-    assert world.live() == Levels(3, 12)
-    assert world.actions_enabled("web-unhealthy")
-    assert world.stored().saved_before_zero is None
-    assert world.stored().profile == "day"
+    assert twin.live() == Levels(3, 12)
+    assert twin.targets.actions_enabled["web-unhealthy"]
+    assert twin.stored().saved_before_zero is None
+    assert twin.stored().profile == "day"
 
 
-def suspended_state() -> dict[str, bool]:
-    found = boto3.client("application-autoscaling").describe_scalable_targets(
-        ServiceNamespace="ecs", ResourceIds=["service/main/web"]
-    )["ScalableTargets"][0]
-    return dict(found["SuspendedState"])
+def test_the_zero_profile_saves_each_suspended_flag_and_the_restore_puts_back_exactly_those(twin: TwinWorld) -> None:
+    only_scale_in = Suspension(dynamic_in=True)
+    twin.targets.registered[WEB_ID].suspended = only_scale_in
 
-
-def test_the_zero_profile_saves_each_suspended_flag_and_the_restore_puts_back_exactly_those(world: World) -> None:
-    only_scale_in = {
-        "DynamicScalingInSuspended": True,
-        "DynamicScalingOutSuspended": False,
-        "ScheduledScalingSuspended": False,
-    }
-    boto3.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId="service/main/web",
-        ScalableDimension="ecs:service:DesiredCount",
-        SuspendedState=only_scale_in,
-    )
-
-    assert world.schedule(1)["status"] == "changed"
-    saved = world.stored().saved_before_zero
+    assert twin.schedule(1)["status"] == "changed"
+    saved = twin.stored().saved_before_zero
     assert saved is not None
-    assert saved.suspended == Suspension(dynamic_in=True)
+    assert saved.suspended == only_scale_in
 
     # While web sleeps, someone resumes every kind of scaling: the morning puts back the one flag saved.
-    boto3.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId="service/main/web",
-        ScalableDimension="ecs:service:DesiredCount",
-        SuspendedState=dict.fromkeys(only_scale_in, False),
-    )
-    world.clock.advance(hours=11)
-    morning = world.schedule(0)
+    twin.targets.registered[WEB_ID].suspended = Suspension()
+    twin.clock.advance(hours=11)
+    morning = twin.schedule(0)
 
     assert morning["status"] == "changed"
     assert morning["changes"][0]["after"]["suspended"] == {
@@ -191,34 +161,34 @@ def test_the_zero_profile_saves_each_suspended_flag_and_the_restore_puts_back_ex
         "dynamic_out": False,
         "scheduled": False,
     }
-    assert suspended_state() == only_scale_in
+    assert twin.targets.registered[WEB_ID].suspended == only_scale_in
 
 
-def test_a_schedule_on_one_of_its_except_dates_is_skipped_and_audited(world: World) -> None:
-    result = world.schedule(2)  # night, except 2026-11-20 in Paris
+def test_a_schedule_on_one_of_its_except_dates_is_skipped_and_audited(twin: TwinWorld) -> None:
+    result = twin.schedule(2)  # night, except 2026-11-20 in Paris
 
     assert result["status"] == "skipped"
     assert "2026-11-20 is one of schedules[2].except_dates" in result["changes"][0]["reason"]
-    assert world.live() == Levels(4, 20)
-    [record] = world.audit()
-    assert record["outcome"]["S"] == "skipped"
+    assert twin.live() == Levels(4, 20)
+    [record] = twin.audit()
+    assert record.outcome == "skipped"
 
 
-def test_a_schedule_never_takes_a_target_in_alarm_down(world: World) -> None:
-    world.alarm("web-cpu-high", "ALARM")
-    world.clock.advance(minutes=10)
+def test_a_schedule_never_takes_a_target_in_alarm_down(twin: TwinWorld) -> None:
+    twin.alarm("web-cpu-high", "ALARM")
+    twin.clock.advance(minutes=10)
 
-    result = world.schedule(1)
+    result = twin.schedule(1)
 
     assert result["status"] == "refused"
-    assert world.live() == Levels(6, 20)
+    assert twin.live() == Levels(6, 20)
 
 
-def test_a_schedule_payload_that_does_not_match_the_policy_is_rejected(world: World) -> None:
-    result = world.run({"trigger": "schedule", "target": "web", "profile": "night", "schedule": 0})
+def test_a_schedule_payload_that_does_not_match_the_policy_is_rejected(twin: TwinWorld) -> None:
+    result = twin.run({"trigger": "schedule", "target": "web", "profile": "night", "schedule": 0})
     assert result["status"] == "rejected"
     assert result["errors"] == ["profile: got 'night': schedules[0] of 'web' applies 'day'; redeploy the stack"]
-    assert world.run({"trigger": "schedule", "target": "web", "profile": "day", "schedule": 7})["errors"] == [
+    assert twin.run({"trigger": "schedule", "target": "web", "profile": "day", "schedule": 7})["errors"] == [
         "schedule: got 7: expected 0..2 for 'web'"
     ]
 
@@ -226,18 +196,18 @@ def test_a_schedule_payload_that_does_not_match_the_policy_is_rejected(world: Wo
 # --- manual overrides -----------------------------------------------------------------------------------
 
 
-def apply_until(world: World, **more: Any) -> dict[str, Any]:
-    return world.run(
+def apply_until(twin: TwinWorld, **more: Any) -> dict[str, Any]:
+    return twin.run(
         {"action": "apply", "target": "web", "min": 10, "until": "23:00 Europe/Paris", "dry_run": False, **more}
     )
 
 
-def test_an_apply_with_until_creates_its_one_time_revert_which_restores_the_level(world: World) -> None:
-    applied = apply_until(world, reason="launch")
+def test_an_apply_with_until_creates_its_one_time_revert_which_restores_the_level(twin: TwinWorld) -> None:
+    applied = apply_until(twin, reason="launch")
 
     assert applied["status"] == "changed"
-    assert world.live() == Levels(10, 20)
-    [schedule] = world.schedules()
+    assert twin.live() == Levels(10, 20)
+    [schedule] = twin.schedules()
     assert schedule["Name"] == "web-revert-20261120090000"
     assert schedule["ScheduleExpression"] == "at(2026-11-20T22:00:00)"  # 23:00 in Paris
     assert schedule["ActionAfterCompletion"] == "DELETE"
@@ -252,35 +222,35 @@ def test_an_apply_with_until_creates_its_one_time_revert_which_restores_the_leve
         "dry_run": False,
     }
 
-    world.clock.advance(hours=2)
-    assert world.schedule(1)["status"] == "refused"  # the override outranks the zero schedule
-    world.clock.advance(hours=11)
-    reverted = world.run(payload)
+    twin.clock.advance(hours=2)
+    assert twin.schedule(1)["status"] == "refused"  # the override outranks the zero schedule
+    twin.clock.advance(hours=11)
+    reverted = twin.run(payload)
     assert reverted["status"] == "changed"
-    assert world.live() == Levels(4, 20)
-    assert world.stored().override is None
-    assert world.run(payload)["status"] == "refused"  # safe to run twice
+    assert twin.live() == Levels(4, 20)
+    assert twin.stored().override is None
+    assert twin.run(payload)["status"] == "refused"  # safe to run twice
 
 
-def test_a_replaced_override_and_a_resume_delete_the_revert_schedule(world: World) -> None:
-    apply_until(world)
-    world.clock.advance(minutes=1)
-    apply_until(world, min=12)
-    assert [s["Name"] for s in world.schedules()] == ["web-revert-20261120090100"]
+def test_a_replaced_override_and_a_resume_delete_the_revert_schedule(twin: TwinWorld) -> None:
+    apply_until(twin)
+    twin.clock.advance(minutes=1)
+    apply_until(twin, min=12)
+    assert [s["Name"] for s in twin.schedules()] == ["web-revert-20261120090100"]
 
-    resumed = world.run({"action": "resume", "target": "web", "dry_run": False})
+    resumed = twin.run({"action": "resume", "target": "web", "dry_run": False})
     assert resumed["status"] == "changed"
-    assert world.schedules() == []
-    assert world.stored().override is None
+    assert twin.schedules() == []
+    assert twin.stored().override is None
 
 
-def test_pause_holds_off_automatic_triggers_until_resumed_and_status_shows_it(world: World) -> None:
-    paused = world.run({"action": "pause", "target": "web", "dry_run": False, "reason": "load test"})
+def test_pause_holds_off_automatic_triggers_until_resumed_and_status_shows_it(twin: TwinWorld) -> None:
+    paused = twin.run({"action": "pause", "target": "web", "dry_run": False, "reason": "load test"})
     assert paused["status"] == "changed"
 
-    refused = world.alarm("web-cpu-high", "ALARM")
+    refused = twin.alarm("web-cpu-high", "ALARM")
     assert refused["changes"][0]["refused"] == "a manual pause outranks this alarm-out until it is resumed"
-    shown = world.run({"action": "status", "target": "web"})
+    shown = twin.run({"action": "status", "target": "web"})
     assert shown["status"] == "ok"
     [web] = shown["targets"]
     assert (web["owner"], web["live"]["min"], web["override"]["action"], web["override"]["active"]) == (
@@ -290,28 +260,26 @@ def test_pause_holds_off_automatic_triggers_until_resumed_and_status_shows_it(wo
         True,
     )
 
-    assert world.run({"action": "resume", "target": "web", "dry_run": False})["status"] == "changed"
-    world.clock.advance(minutes=10)
-    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+    assert twin.run({"action": "resume", "target": "web", "dry_run": False})["status"] == "changed"
+    twin.clock.advance(minutes=10)
+    assert twin.alarm("web-cpu-high", "ALARM")["status"] == "changed"
 
 
-def test_status_of_every_target_reads_and_changes_nothing(world: World) -> None:
-    world.recorded.clear()
-    shown = world.run({"action": "status"})
+def test_status_of_every_target_reads_and_changes_nothing(twin: TwinWorld) -> None:
+    shown = twin.run({"action": "status"})
     assert [t["target"] for t in shown["targets"]] == ["web"]
-    assert world.recorded.mutating() == []
-    assert world.audit() == []
+    assert twin.targets.made == []
+    assert twin.store.items == {}
+    assert twin.audit() == []
 
 
-def test_a_target_that_opts_in_by_tag_moves_only_while_it_carries_the_tag(world: World) -> None:
-    world.policy = policy_of({**WEB, "opt_in": "tag"})
+def test_a_target_that_opts_in_by_tag_moves_only_while_it_carries_the_tag(twin: TwinWorld) -> None:
+    twin.policy = policy_of({**WEB, "opt_in": "tag"})
 
-    untagged = world.alarm("web-cpu-high", "ALARM")
+    untagged = twin.alarm("web-cpu-high", "ALARM")
     assert untagged["changes"][0]["refused"] == "the target opts in by tag and does not carry it"
 
-    ecs = boto3.client("ecs")
-    arn = ecs.describe_services(cluster="main", services=["web"])["services"][0]["serviceArn"]
-    ecs.tag_resource(resourceArn=arn, tags=[{"key": "deckhand:capacity", "value": "on"}])
-    world.clock.advance(minutes=1)
-    assert world.alarm("web-cpu-high", "ALARM")["status"] == "changed"
-    assert world.live() == Levels(6, 20)
+    twin.targets.services[("main", "web")].tags["deckhand:capacity"] = "on"
+    twin.clock.advance(minutes=1)
+    assert twin.alarm("web-cpu-high", "ALARM")["status"] == "changed"
+    assert twin.live() == Levels(6, 20)

@@ -1,4 +1,5 @@
-"""The capacity target adapters: reading live levels and applying a Change, against moto and a recording fake.
+"""AwsTargets' own ways (its calls, what moto cannot answer) and the pure planning of calls; what every Targets
+does, the twin too, is in test_targets_contract.py.
 
 moto 5.2.5 has Application Auto Scaling register/describe (with SuspendedState), Auto Scaling groups
 (update, suspend/resume processes) and ECS services, but not DescribeInstanceRefreshes nor Lambda's
@@ -148,32 +149,6 @@ def test_an_ecs_service_registered_with_application_auto_scaling_moves_by_its_bo
     assert desired["services"][0]["desiredCount"] == 0  # the raw count is the autoscaler's, untouched
 
 
-def test_zero_and_restore_carry_each_suspended_flag_on_its_own(aws: None) -> None:
-    make_service()
-    register_web(2, 10)
-    only_in = Suspension(dynamic_in=True)
-
-    apply(
-        change("web", Levels(2, 10), Levels(0, 0), suspended_after=only_in),
-        POLICY,
-        "application-autoscaling",
-        dry_run=False,
-        through=AWS,
-    )
-    assert scalable_web()["SuspendedState"] == {
-        "DynamicScalingInSuspended": True,
-        "DynamicScalingOutSuspended": False,
-        "ScheduledScalingSuspended": False,
-    }
-    assert AWS.read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
-
-    # Someone resumed everything while it was at zero: the restore puts back the one saved flag, not all three.
-    back = change("web", Levels(0, 0), Levels(2, 10), suspended_after=only_in, restored=True)
-    apply(back, POLICY, "application-autoscaling", dry_run=False, through=AWS)
-    assert AWS.read(POLICY.target("web")).suspended == only_in  # type: ignore[arg-type]
-    assert scalable_web()["MinCapacity"] == 2
-
-
 def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws: None) -> None:
     make_service(desired=3)
 
@@ -190,11 +165,6 @@ def test_an_unregistered_ecs_service_is_raw_and_its_desired_count_is_written(aws
 
     service = boto3.client("ecs", region_name=REGION).describe_services(cluster="main", services=["web"])
     assert service["services"][0]["desiredCount"] == 5
-
-
-def test_a_registered_scalable_target_that_is_missing_is_a_clear_error(aws: None) -> None:
-    with pytest.raises(UnknownTarget, match=r"'orders': no scalable target table/orders"):
-        AWS.read(POLICY.target("orders"))  # type: ignore[arg-type]
 
 
 def make_group() -> None:
@@ -232,43 +202,6 @@ def with_refreshes(monkeypatch: pytest.MonkeyPatch, refreshes: list[dict[str, An
     monkeypatch.setattr(targets, "client", factory)
 
 
-def group() -> dict[str, Any]:
-    autoscaling = boto3.client("autoscaling", region_name=REGION)
-    return dict(autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["workers"])["AutoScalingGroups"][0])
-
-
-def test_an_asg_moves_min_and_max_and_desired_only_when_zeroing_or_restoring(
-    aws: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    make_group()
-    with_refreshes(monkeypatch, [{"InstanceRefreshId": "r-1", "Status": "Successful"}])
-
-    live = AWS.read(POLICY.target("workers"))  # type: ignore[arg-type]
-    assert (live.owner, live.levels, live.deployment_in_progress) == ("asg", Levels(1, 4, 3), False)
-    assert AWS.tags(POLICY.target("workers"), live, "") == {"deckhand:capacity": "on"}  # type: ignore[arg-type]
-
-    [step] = apply(change("workers", live.levels, Levels(3, 6, 5)), POLICY, "asg", dry_run=False, through=AWS)
-    assert "DesiredCapacity" not in step.params  # the group's own scaling owns desired
-    assert (group()["MinSize"], group()["MaxSize"]) == (3, 6)
-
-    made = apply(
-        change("workers", Levels(3, 6, 3), Levels(0, 0, 0), suspended_after=ALL),
-        POLICY,
-        "asg",
-        dry_run=False,
-        through=AWS,
-    )
-    assert [c.method for c in made] == ["update_auto_scaling_group", "suspend_processes"]
-    assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (0, 0, 0)
-    assert AWS.read(POLICY.target("workers")).suspended == ALL  # type: ignore[arg-type]
-
-    back = change("workers", Levels(0, 0, 0), Levels(1, 4, 3), suspended_before=ALL, restored=True)
-    made = apply(back, POLICY, "asg", dry_run=False, through=AWS)
-    assert [c.method for c in made] == ["update_auto_scaling_group", "resume_processes"]
-    assert (group()["MinSize"], group()["MaxSize"], group()["DesiredCapacity"]) == (1, 4, 3)
-    assert AWS.read(POLICY.target("workers")).suspended == Suspension()  # type: ignore[arg-type]
-
-
 def test_a_group_suspends_and_resumes_only_the_processes_whose_flag_moves() -> None:
     target = POLICY.target("workers")
     assert target is not None
@@ -298,11 +231,6 @@ def test_an_instance_refresh_in_progress_is_a_deployment(aws: None, monkeypatch:
 
     assert not live.deployment_in_progress  # read does not ask: the refresh is checked only before lowering
     assert AWS.check_deployment(workers, live) == "instance refresh r-2 is InProgress"
-
-
-def test_a_missing_group_is_a_clear_error(aws: None) -> None:
-    with pytest.raises(UnknownTarget, match="'workers': no Auto Scaling group 'workers'"):
-        AWS.read(POLICY.target("workers"))  # type: ignore[arg-type]
 
 
 # --- pure conversions and the recording fake ------------------------------------------------------------
@@ -478,17 +406,6 @@ def test_dry_run_makes_no_mutating_call_and_returns_what_it_would_make(planned: 
 
 
 # --- opt-in tags --------------------------------------------------------------------------------------------
-
-
-def test_an_ecs_service_says_its_tags_when_asked(aws: None) -> None:
-    make_service(desired=0)
-    ecs = boto3.client("ecs", region_name=REGION)
-    arn = ecs.describe_services(cluster="main", services=["web"])["services"][0]["serviceArn"]
-    ecs.tag_resource(resourceArn=arn, tags=[{"key": "deckhand:capacity", "value": "on"}])
-    web = POLICY.target("web")
-    assert web is not None
-
-    assert AWS.tags(web, AWS.read(web), "") == {"deckhand:capacity": "on"}
 
 
 def test_lambda_and_scalable_target_tags_come_from_their_services(monkeypatch: pytest.MonkeyPatch) -> None:

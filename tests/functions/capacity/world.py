@@ -1,11 +1,12 @@
 """A moto account with what the capacity function works on: an ECS service registered with Application Auto
-Scaling, its alarms, the scheduler group, the audit table, topic and switches; and a movable clock."""
+Scaling, its alarms, the scheduler group, the audit table, topic and switches; and a movable clock. `twin` is
+the same account on the adapters' in-memory twins, for the flow tests that need no moto."""
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +17,21 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.capacity.config import CapacityConfig
+from functions.capacity.declared import ScalableId
 from functions.capacity.invocation import run
 from functions.capacity.model import Levels
 from functions.capacity.policy import Capacity
 from functions.capacity.store import StateStore, Stored
 from functions.shared import clients
+from functions.shared.audit import AuditRecord
+from functions.shared.notify import Notice
 from functions.shared.runtime import Runtime
 from tests.support.aws import REGION
 from tests.support.clock import Clock
 from tests.support.deployed import Deployed, deploy
+from tests.support.runtime import MemoryRuntime
+
+from .twins import MemoryStore, MemoryTargets, Service
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # a Friday
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:deckhand-capacity"
@@ -56,6 +63,24 @@ WEB: dict[str, Any] = {
 
 def policy_of(*targets: dict[str, Any]) -> Capacity:
     return Capacity.model_validate({"targets": list(targets) or [WEB]})
+
+
+def alarm_event(name: str, state: str, now: datetime, **detail: Any) -> dict[str, Any]:
+    """EventBridge's alarm state change (the sample from AWS's documentation) for `name` going to `state`."""
+    event = copy.deepcopy(ALARM_SAMPLE)
+    event["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event["detail"].pop("muteDetail")
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    event["detail"]["state"]["timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    event["detail"].update(detail)
+    return event
+
+
+def schedule_event(policy: Capacity, index: int, target: str) -> dict[str, Any]:
+    """What the deployed schedule `index` of `target` sends."""
+    profile = policy.target(target).schedules[index].profile  # type: ignore[union-attr]
+    return {"trigger": "schedule", "target": target, "profile": profile, "schedule": index}
 
 
 @dataclass
@@ -102,19 +127,11 @@ class World:
         return run(event, runtime or self.runtime, config, function_arn=FUNCTION_ARN, correlation_id="req-1")
 
     def alarm(self, name: str, state: str, **detail: Any) -> dict[str, Any]:
-        event = copy.deepcopy(ALARM_SAMPLE)
-        event["time"] = self.clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        event["detail"].pop("muteDetail")
-        event["detail"]["alarmName"] = name
-        event["detail"]["state"]["value"] = state
-        event["detail"]["state"]["timestamp"] = self.clock.now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        event["detail"].update(detail)
         boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
-        return self.run(event)
+        return self.run(alarm_event(name, state, self.clock.now, **detail))
 
     def schedule(self, index: int, target: str = "web") -> dict[str, Any]:
-        profile = self.policy.target(target).schedules[index].profile  # type: ignore[union-attr]
-        return self.run({"trigger": "schedule", "target": target, "profile": profile, "schedule": index})
+        return self.run(schedule_event(self.policy, index, target))
 
     def live(self) -> Levels:
         found = boto3.client("application-autoscaling").describe_scalable_targets(
@@ -191,3 +208,68 @@ def world(aws: None, recorded: Recorded) -> World:
     register_web(4, 20)
     make_alarms("web-cpu-high", "web-latency-high", "web-unhealthy")
     return World(deployed, Clock(NOW), recorded)
+
+
+# --- the same account in memory: the adapters' twins and an in-memory runtime ------------------------------
+
+WEB_ID = ScalableId("ecs", "service/main/web", "ecs:service:DesiredCount")
+
+
+@dataclass
+class TwinWorld:
+    """What `world` sets up, on the twins of the capacity adapters: no moto, no AWS call at all."""
+
+    clock: Clock = field(default_factory=lambda: Clock(NOW))
+    targets: MemoryTargets = field(default_factory=MemoryTargets)
+    store: MemoryStore = field(default_factory=MemoryStore)
+    policy: Capacity = field(default_factory=policy_of)
+    memory: MemoryRuntime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memory = MemoryRuntime(self.clock, default_dry_run=False)
+        self.targets.clusters.add("main")
+        self.targets.services[("main", "web")] = Service(desired=0)
+        self.targets.register(WEB_ID, 4, 20)
+        for name in ("web-cpu-high", "web-latency-high", "web-unhealthy"):
+            self.targets.alarms[name] = "OK"
+            self.targets.actions_enabled[name] = True
+        self.targets.schedule_groups.add(GROUP)
+
+    def run(self, event: Any) -> dict[str, Any]:
+        config = CapacityConfig(self.policy, GROUP, ROLE_ARN)
+        return run(
+            event,
+            self.memory.runtime,
+            config,
+            function_arn=FUNCTION_ARN,
+            correlation_id="req-1",
+            targets=self.targets,
+            store=self.store,
+        )
+
+    def alarm(self, name: str, state: str, **detail: Any) -> dict[str, Any]:
+        self.targets.alarms[name] = state
+        return self.run(alarm_event(name, state, self.clock.now, **detail))
+
+    def schedule(self, index: int, target: str = "web") -> dict[str, Any]:
+        return self.run(schedule_event(self.policy, index, target))
+
+    def live(self, ident: ScalableId = WEB_ID) -> Levels:
+        return self.targets.registered[ident].levels
+
+    def stored(self, target: str = "web") -> Stored:
+        return self.store.load(target)
+
+    def audit(self) -> list[AuditRecord]:
+        return self.memory.audit.records
+
+    def notices(self) -> list[Notice]:
+        return self.memory.notifier.sent
+
+    def schedules(self) -> list[Mapping[str, Any]]:
+        return [params for (group, _), params in sorted(self.targets.schedules.items()) if group == GROUP]
+
+
+@pytest.fixture
+def twin() -> TwinWorld:
+    return TwinWorld()

@@ -26,7 +26,7 @@ import boto3.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from functions.capacity.targets import TARGET_TAG
+from functions.capacity.declared import TARGET_TAG
 
 from . import REGION
 

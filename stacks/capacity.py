@@ -14,9 +14,8 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
+from functions.capacity.declared import PARTITION, TARGET_TAG, scalable_id
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
-from functions.capacity.store import PARTITION
-from functions.capacity.targets import TARGET_TAG, scalable_id
 
 from . import core, nag
 from .core import Core, policy_source, unique

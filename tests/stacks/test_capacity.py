@@ -9,8 +9,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
+from functions.capacity.declared import TARGET_TAG
 from functions.capacity.policy import Capacity as CapacityPolicy
-from functions.capacity.targets import TARGET_TAG
 from sandbox.iam.simulator import Policy as SimPolicy
 from sandbox.iam.simulator import Simulation, Simulator, Verdict
 from stacks.app import build

@@ -237,7 +237,11 @@ def approval_of(demo: Demo, execution_id: str) -> dict[str, Any]:
 
 
 def ready(demo: Demo) -> None:
-    """Every alarm the gate reads OK (moto starts them in INSUFFICIENT_DATA) and no freeze."""
+    """Executions wait for the scenarios to move them, every alarm the gate reads OK (moto starts them in
+    INSUFFICIENT_DATA) and no freeze."""
+    # The scenarios move executions through `advance` and hand the gate its jobs themselves: the server's runner
+    # leaves the executions started from now on to them.
+    control(demo, "/_sandbox/codepipeline/runner", {"self_running": False})
     for name in GATE_ALARMS:
         set_alarm(demo, name, "OK", "Demo: healthy")
     lift = {"action": "clear", "switch": "freeze", "reason": "Demo: deploys may go", "actor": "demo", "dry_run": False}
@@ -368,10 +372,11 @@ def gate_waits_on_an_alarm(demo: Demo) -> None:
         first = demo.invoke(GATE, event)
         demo.step("the gate answers the job: wait", "wait", (first.response or {}).get("outcome"))
         job = job_state(demo, job_id)
+        following = job_state(demo, str(job["continued_by"])) if job["continued_by"] else {}
         demo.step(
-            "the job stays in progress, with a continuation token",
+            "the action goes on in a new job, which carries a continuation token",
             ["InProgress", True],
-            [job["status"], bool(job["continuation_token"])],
+            [following.get("status"), bool(following.get("continuation_token"))],
         )
         summary = str(job["history"][-1].get("executionDetails", {}).get("summary"))
         demo.step("the summary names the alarm and why it fires", True, "web-app-5xx in ALARM: Threshold" in summary)
@@ -382,11 +387,11 @@ def gate_waits_on_an_alarm(demo: Demo) -> None:
             len(job_state(demo, job_id)["history"]),
         )
         set_alarm(demo, "web-app-5xx", "OK", "Threshold Crossed: no datapoint above 10.0")
-        again = control(demo, f"/_sandbox/codepipeline/job/{job_id}")
+        again = control(demo, f"/_sandbox/codepipeline/job/{following.get('id')}")
         token = again["CodePipeline.job"]["data"].get("continuationToken")
-        demo.step("CodePipeline re-invokes the gate with the token", job["continuation_token"], token)
+        demo.step("CodePipeline re-invokes the gate with the token", following.get("continuation_token"), token)
         demo.invoke(GATE, again)
-        job = job_state(demo, job_id)
+        job = job_state(demo, job_id_of(again))
         variables = job["history"][-1].get("outputVariables", {})
         demo.step("once the alarm is OK the job succeeds", "Succeeded", job["status"])
         demo.step(

@@ -1,18 +1,27 @@
 """CodePipeline's runtime, which moto lacks: executions that run their stages, Lambda invoke jobs and their
 results, manual approvals, stop and rollback, each state change recorded as the EventBridge event CodePipeline
 emits.
+
+An execution runs by itself (`PipelineRunner`, a thread of the server): an action other than a Lambda invoke or a
+manual approval succeeds after a short delay, or fails when `/_sandbox/codepipeline/fail` asked for it; a Lambda
+invoke action gets a job, handed to its function asynchronously, and waits for PutJobSuccessResult or
+PutJobFailureResult; an approval waits for PutApprovalResult. `/_sandbox/codepipeline/runner` turns this off for
+the executions started afterwards, which then move only through `/_sandbox/codepipeline/advance`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import string
+import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from moto.codepipeline.models import codepipeline_backends
 from werkzeug.wrappers import Request, Response
@@ -29,6 +38,8 @@ from sandbox.gaps.common import (
     validation,
 )
 from sandbox.iam.model import Call
+
+log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 OUTPUT_VARIABLE_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
@@ -58,7 +69,76 @@ EVENT_STATE = {
     "Stopping": "STOPPING",
     "Stopped": "STOPPED",
     "Abandoned": "ABANDONED",
+    "Superseded": "SUPERSEDED",
 }
+EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
+RUNNING = ("InProgress", "Stopping")  # a stage in these states holds its lock
+
+DELAY_VARIABLE = "DECKHAND_SANDBOX_PIPELINE_DELAY"  # seconds an action other than invoke or approval takes
+JOB_TIMEOUT_VARIABLE = "DECKHAND_SANDBOX_PIPELINE_JOB_TIMEOUT"  # seconds a Lambda job may go unanswered
+# CodePipeline quotas ("Length of time before an action times out"): a Lambda invoke action times out when its
+# function sends no reply within 20 minutes (each in-progress reply restarts the timer), and fails after 24 hours.
+JOB_REPLY_TIMEOUT = timedelta(minutes=20)
+INVOKE_ACTION_TIMEOUT = timedelta(hours=24)
+
+
+@dataclass
+class RunnerSettings:
+    """How executions started from now on run: by themselves or driven by `advance`, and how fast."""
+
+    self_running: bool = True
+    delay: timedelta = timedelta(seconds=0.5)
+    job_timeout: timedelta = JOB_REPLY_TIMEOUT
+    action_timeout: timedelta = INVOKE_ACTION_TIMEOUT
+
+    @classmethod
+    def from_environment(cls) -> RunnerSettings:
+        settings = cls()
+        settings.update(
+            {
+                key: float(os.environ[variable])
+                for key, variable in (("delay_seconds", DELAY_VARIABLE), ("job_timeout_seconds", JOB_TIMEOUT_VARIABLE))
+                if os.environ.get(variable)
+            }
+        )
+        return settings
+
+    def update(self, body: JSON) -> None:
+        if "self_running" in body:
+            if not isinstance(body["self_running"], bool):
+                raise validation("self_running must be true or false")
+            self.self_running = body["self_running"]
+        for key, attribute in (
+            ("delay_seconds", "delay"),
+            ("job_timeout_seconds", "job_timeout"),
+            ("action_timeout_seconds", "action_timeout"),
+        ):
+            if key in body:
+                seconds = body[key]
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                    raise validation(f"{key} must be a number of seconds, 0 or more")
+                setattr(self, attribute, timedelta(seconds=seconds))
+
+    def document(self) -> JSON:
+        return {
+            "self_running": self.self_running,
+            "delay_seconds": self.delay.total_seconds(),
+            "job_timeout_seconds": self.job_timeout.total_seconds(),
+            "action_timeout_seconds": self.action_timeout.total_seconds(),
+        }
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    """The next run of an action of this name (in this stage and pipeline, when given) fails with `message`."""
+
+    action: str
+    message: str
+    stage: str | None = None
+    pipeline: str | None = None
+
+    def matches(self, pipeline: str, stage: str, action: str) -> bool:
+        return self.action == action and self.stage in (None, stage) and self.pipeline in (None, pipeline)
 
 
 @dataclass
@@ -76,10 +156,15 @@ class ActionRun:
     external_execution_id: str | None = None
     error: JSON | None = None
     output_variables: dict[str, str] = field(default_factory=dict)
+    due: datetime | None = None  # when a self-running action other than invoke or approval finishes
 
     @property
     def is_approval(self) -> bool:
         return self.type_id.get("category") == "Approval" and self.type_id.get("provider") == "Manual"
+
+    @property
+    def invokes_lambda(self) -> bool:
+        return self.type_id.get("category") == "Invoke" and self.type_id.get("provider") == "Lambda"
 
 
 @dataclass
@@ -107,6 +192,10 @@ class Execution:
     status: str = "InProgress"
     last_update: datetime | None = None
     stop_reason: str | None = None
+    mode: str = "SUPERSEDED"
+    self_running: bool = False
+    waiting_for: str | None = None  # the stage it waits to enter while another execution holds it
+    source_revisions: list[JSON] = field(default_factory=list)
 
     def stage(self, name: str) -> StageRun | None:
         return next((stage for stage in self.stages if stage.name == name), None)
@@ -117,9 +206,9 @@ class Execution:
             "status": self.status,
             "startTime": self.start.timestamp(),
             "lastUpdateTime": (self.last_update or self.start).timestamp(),
-            "sourceRevisions": [],
+            "sourceRevisions": [dict(revision) for revision in self.source_revisions],
             "trigger": dict(self.trigger),
-            "executionMode": "SUPERSEDED",
+            "executionMode": self.mode,
             "executionType": self.execution_type,
         }
         if self.stop_reason is not None:
@@ -137,7 +226,7 @@ class Execution:
             "artifactRevisions": [],
             "variables": [{"name": v["name"], "resolvedValue": v["value"]} for v in self.variables],
             "trigger": dict(self.trigger),
-            "executionMode": "SUPERSEDED",
+            "executionMode": self.mode,
             "executionType": self.execution_type,
         }
         if self.rollback_target:
@@ -165,6 +254,11 @@ class Job:
     status: str = "InProgress"
     continuation_token: str | None = None
     history: list[JSON] = field(default_factory=list)
+    by_runner: bool = False  # handed to its function by the runner, not fetched through the control route
+    action_started: datetime | None = None  # when its action's first job was created
+    dispatch_at: datetime | None = None  # when the runner hands it to its function
+    reply_by: datetime | None = None  # when it times out unanswered
+    continued_by: str | None = None  # the job a continuation token created
 
     def data(self) -> JSON:
         data: JSON = {
@@ -209,6 +303,7 @@ class Job:
             "function_name": self.configuration.get("FunctionName"),
             "status": self.status,
             "continuation_token": self.continuation_token,
+            "continued_by": self.continued_by,
             "created": iso_ms_z(self.created),
             "history": list(self.history),
         }
@@ -266,15 +361,52 @@ def _artifacts(definition: JSON | None, declared: Iterable[JSON], pipeline: str)
     ]
 
 
+def _execution_mode(definition: JSON) -> str:
+    mode = str(definition.get("executionMode") or "SUPERSEDED")
+    return mode if mode in EXECUTION_MODES else "SUPERSEDED"
+
+
+def _resolved_variables(definition: JSON, given: list[JSON]) -> list[dict[str, str]]:
+    """A V2 pipeline's variables for one execution: each declared default, overridden by what the start gave
+    ("A list that overrides pipeline variables", StartPipelineExecution)."""
+    values = {v["name"]: v["defaultValue"] for v in definition.get("variables") or [] if "defaultValue" in v}
+    values |= {str(v["name"]): str(v["value"]) for v in given}
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A job the runner hands to its function, outside the store's lock."""
+
+    job_id: str
+    account: str
+    region: str
+    function: str
+    payload: bytes
+
+
+@dataclass
+class Work:
+    """What one pass of the runner leaves to do outside the store's lock, and when to look again."""
+
+    events: list[JSON]
+    invocations: list[Invocation]
+    next_due: datetime | None
+
+
 class Pipelines:
     """CodePipeline's runtime: executions, jobs and approvals, and the events their changes emit."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: RunnerSettings | None = None) -> None:
         self.jobs: dict[str, Job] = {}
         self.executions: dict[str, Execution] = {}
         self.approval_tokens: dict[str, tuple[str, str, str]] = {}
         self.approvals: list[JSON] = []
-        self.events: list[JSON] = []
+        self.events: list[JSON] = []  # every event, for `/_sandbox/events`
+        self.outbox: list[JSON] = []  # self-running executions' events, for the runner to put on the bus
+        self.injected: list[InjectedFailure] = []
+        self.settings = settings or RunnerSettings.from_environment()
+        self.changed = threading.Event()  # wakes the runner
 
     # -- state transitions ---------------------------------------------------------------------------------------
 
@@ -287,23 +419,28 @@ class Pipelines:
             "version": float(execution.version),
             "pipeline-execution-attempt": 1.0,
         }
-        self.events.append(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": detail_type,
-                "source": "aws.codepipeline",
-                "account": execution.account,
-                "time": iso_z(at),
-                "region": execution.region,
-                "resources": [execution.pipeline_arn],
-                "detail": body,
-            }
-        )
+        event: JSON = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": "aws.codepipeline",
+            "account": execution.account,
+            "time": iso_z(at),
+            "region": execution.region,
+            "resources": [execution.pipeline_arn],
+            "detail": body,
+        }
+        self.events.append(event)
+        # An execution driven through `advance` leaves its events to its driver, which routes them when it chooses.
+        if execution.self_running:
+            self.outbox.append(event)
+        self.changed.set()
 
     def _set_execution(self, execution: Execution, status: str, at: datetime) -> None:
         execution.status = status
         execution.last_update = at
+        if status not in RUNNING:
+            execution.waiting_for = None
         detail: JSON = {"state": EVENT_STATE[status]}
         if status == "InProgress":
             detail["execution-trigger"] = {
@@ -322,14 +459,21 @@ class Pipelines:
             {"stage": stage.name, "state": EVENT_STATE[status]},
             at,
         )
+        if status not in RUNNING:
+            self._unlock(execution, stage.name, at)
 
     def _set_action(self, execution: Execution, stage: StageRun, action: ActionRun, status: str, at: datetime) -> None:
         action.status = status
         action.last_change = at
         execution.last_update = at
+        action.due = None
         if status == "InProgress":
             action.action_execution_id = str(uuid.uuid4())
             action.summary = action.error = action.updated_by = None
+            if execution.self_running and action.invokes_lambda:
+                self._dispatch_job(execution, stage, action, at)
+            elif execution.self_running and not action.is_approval:
+                action.due = at + self.settings.delay
             if action.is_approval:
                 action.token = str(uuid.uuid4())
                 self.approval_tokens[action.token] = (execution.id, stage.name, action.name)
@@ -392,9 +536,48 @@ class Pipelines:
             return
         following = execution.stages[execution.stages.index(stage) + 1 :]
         if following:
-            self._start_stage(execution, following[0], at)
+            self._enter_stage(execution, following[0], at)
         else:
             self._set_execution(execution, "Succeeded", at)
+
+    # -- stage locks: how executions share a pipeline in each execution mode --------------------------------------
+    #
+    # CodePipeline User Guide, "How pipeline executions work": in SUPERSEDED and QUEUED modes a stage processes
+    # one execution at a time; an execution that reaches a locked stage waits at its boundary; in SUPERSEDED mode
+    # a more recent execution arriving there supersedes the one waiting, in QUEUED mode they enter in turn. In
+    # PARALLEL mode executions run independently.
+
+    def _enter_stage(self, execution: Execution, stage: StageRun, at: datetime) -> None:
+        if execution.mode == "PARALLEL" or not any(
+            (held := other.stage(stage.name)) is not None and held.status in RUNNING
+            for other in self._others(execution)
+        ):
+            execution.waiting_for = None
+            self._start_stage(execution, stage, at)
+            return
+        if execution.mode == "SUPERSEDED":
+            for waiting in self._others(execution):
+                if waiting.waiting_for == stage.name:
+                    self._set_execution(waiting, "Superseded", at)
+        execution.waiting_for = stage.name
+
+    def _unlock(self, execution: Execution, stage_name: str, at: datetime) -> None:
+        """The stage is free again: the execution waiting longest to enter it goes in."""
+        waiting = [e for e in self._others(execution) if e.waiting_for == stage_name and e.status == "InProgress"]
+        if waiting and execution.mode != "PARALLEL":
+            first = waiting[-1]
+            stage = first.stage(stage_name)
+            if stage is not None:
+                first.waiting_for = None
+                self._start_stage(first, stage, at)
+
+    def _others(self, execution: Execution) -> list[Execution]:
+        """The pipeline's other executions, newest first."""
+        return [
+            e
+            for e in self.pipeline_executions(execution.account, execution.region, execution.pipeline)
+            if e is not execution
+        ]
 
     def _finish_action(
         self, execution: Execution, stage: StageRun, action: ActionRun, status: str, at: datetime
@@ -412,6 +595,110 @@ class Pipelines:
             self._finish_stage(execution, stage, "Failed", at)
         elif not running:
             self._start_next_actions(execution, stage, at)
+
+    # -- the runner's side: what is due, jobs handed to functions, timeouts ---------------------------------------
+
+    def due_work(self, now: datetime) -> Work:
+        """Finish the actions due by `now`, time out unanswered jobs, and say what to do outside the lock."""
+        for execution in list(self.executions.values()):
+            for stage in execution.stages:
+                for action in stage.actions:
+                    if action.status == "InProgress" and action.due is not None and action.due <= now:
+                        self._finish_by_itself(execution, stage, action, now)
+        invocations = []
+        for job in list(self.jobs.values()):
+            if job.status != "InProgress":
+                continue
+            if job.action_started is not None and now - job.action_started >= self.settings.action_timeout:
+                self._time_out(job, now, f"it ran for {self.settings.action_timeout} without a final answer")
+            elif job.dispatch_at is not None and job.dispatch_at <= now:
+                job.dispatch_at = None
+                job.reply_by = now + self.settings.job_timeout
+                function = job.configuration.get("FunctionName", "")
+                payload = json.dumps(job.lambda_event()).encode()
+                invocations.append(Invocation(job.id, job.account, job.region, function, payload))
+            elif job.reply_by is not None and job.reply_by <= now:
+                self._time_out(job, now, f"its function sent no answer within {self.settings.job_timeout}")
+        events, self.outbox = self.outbox, []
+        return Work(events, invocations, self._next_due())
+
+    def _next_due(self) -> datetime | None:
+        dues = [
+            action.due
+            for execution in self.executions.values()
+            for stage in execution.stages
+            for action in stage.actions
+            if action.status == "InProgress" and action.due is not None
+        ]
+        for job in self.jobs.values():
+            if job.status == "InProgress":
+                dues += [d for d in (job.dispatch_at, job.reply_by) if d is not None]
+                if job.action_started is not None:
+                    dues.append(job.action_started + self.settings.action_timeout)
+        return min(dues, default=None)
+
+    def _finish_by_itself(self, execution: Execution, stage: StageRun, action: ActionRun, at: datetime) -> None:
+        failure = next((f for f in self.injected if f.matches(execution.pipeline, stage.name, action.name)), None)
+        if failure is None:
+            self._finish_action(execution, stage, action, "Succeeded", at)
+            return
+        self.injected.remove(failure)
+        action.summary = failure.message
+        action.error = {"code": "JobFailed", "message": failure.message}
+        self._finish_action(execution, stage, action, "Failed", at)
+
+    def _time_out(self, job: Job, at: datetime, why: str) -> None:
+        job.status = "TimedOut"
+        job.history.append({"result": "timed-out", "at": iso_ms_z(at)})
+        if linked := self._linked_action(job):
+            execution, stage, action = linked
+            # AWS documents the timeout, not the error code it reports: JobFailed, as for a failed job.
+            action.error = {"code": "JobFailed", "message": f"The action timed out: {why}"}
+            action.summary = action.error["message"]
+            self._finish_action(execution, stage, action, "Failed", at)
+
+    def invocation_failed(self, job_id: str, why: str) -> None:
+        """The runner could not hand the job to its function: the action fails, as CodePipeline's would."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status != "InProgress":
+            return
+        at = utc_now()
+        job.status = "Failed"
+        job.history.append({"result": "not-invoked", "at": iso_ms_z(at), "reason": why})
+        if linked := self._linked_action(job):
+            execution, stage, action = linked
+            action.error = {"code": "JobFailed", "message": why}
+            action.summary = why
+            self._finish_action(execution, stage, action, "Failed", at)
+
+    def _dispatch_job(self, execution: Execution, stage: StageRun, action: ActionRun, at: datetime) -> None:
+        found = _pipeline_definition(execution.account, execution.region, execution.pipeline)
+        definition, _ = found if found else (None, None)
+        action_def: JSON = next(
+            (
+                a
+                for s in (definition or {}).get("stages", [])
+                if s["name"] == stage.name
+                for a in s["actions"]
+                if a["name"] == action.name
+            ),
+            {},
+        )
+        job = self._new_job(
+            account=execution.account,
+            region=execution.region,
+            pipeline=execution.pipeline,
+            pipeline_arn=execution.pipeline_arn,
+            stage=stage.name,
+            action_def={"name": action.name, "actionTypeId": action.type_id, **action_def},
+            execution_id=execution.id,
+            action_execution_id=action.action_execution_id,
+            configuration=dict(action.configuration),
+            definition=definition,
+            at=at,
+        )
+        job.by_runner = True
+        job.action_started = job.dispatch_at = at
 
     def _linked_action(self, job: Job) -> tuple[Execution, StageRun, ActionRun] | None:
         """The pipeline run's action a job answers for, while it waits for that answer."""
@@ -455,10 +742,14 @@ class Pipelines:
         version: int,
         stages: list[StageRun],
         variables: list[dict[str, str]],
+        mode: str,
         execution_type: str = "STANDARD",
         rollback_target: str | None = None,
+        trigger_detail: str | None = None,
+        source_revisions: list[JSON] | None = None,
     ) -> JSON:
-        """Record a new execution of `pipeline`, triggered by the account's root, and start its first stage."""
+        """Record a new execution of `pipeline` (triggered by the account's root unless `trigger_detail` says who)
+        and let it enter its first stage."""
         at = utc_now()
         execution = Execution(
             id=str(uuid.uuid4()),
@@ -469,14 +760,17 @@ class Pipelines:
             version=version,
             stages=stages,
             start=at,
-            trigger={"triggerType": trigger_type, "triggerDetail": f"arn:aws:iam::{account}:root"},
+            trigger={"triggerType": trigger_type, "triggerDetail": trigger_detail or f"arn:aws:iam::{account}:root"},
             execution_type=execution_type,
             rollback_target=rollback_target,
             variables=variables,
+            mode=mode,
+            self_running=self.settings.self_running,
+            source_revisions=source_revisions or [],
         )
         self.executions[execution.id] = execution
         self._set_execution(execution, "InProgress", at)
-        self._start_stage(execution, execution.stages[0], at)
+        self._enter_stage(execution, execution.stages[0], at)
         return {"pipelineExecutionId": execution.id}
 
     def _job(self, account: str, job_id: Any) -> Job:
@@ -502,7 +796,8 @@ class Pipelines:
             "StartPipelineExecution",
             version=int(definition.get("version", 1)),
             stages=_stage_runs(definition),
-            variables=list(body.get("variables") or []),
+            variables=_resolved_variables(definition, body.get("variables") or []),
+            mode=_execution_mode(definition),
         )
 
     def get_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
@@ -656,6 +951,7 @@ class Pipelines:
             version=target.version,
             stages=_stage_runs(definition, only_stage=stage_name),
             variables=list(target.variables),
+            mode=_execution_mode(definition),
             execution_type="ROLLBACK",
             rollback_target=target.id,
         )
@@ -694,17 +990,36 @@ class Pipelines:
             if body.get(key) is not None:
                 entry[key] = body[key]
         job.history.append(entry)
+        job.status = "Succeeded"
         if token is not None:
-            job.continuation_token = token
-        else:
-            job.status = "Succeeded"
-            if linked := self._linked_action(job):
-                execution, stage, action = linked
-                action.summary = summary
-                action.external_execution_id = details.get("externalExecutionId")
-                action.output_variables = dict(variables)
-                self._finish_action(execution, stage, action, "Succeeded", at)
+            self._continue(job, token, at)
+        elif linked := self._linked_action(job):
+            execution, stage, action = linked
+            action.summary = summary
+            action.external_execution_id = details.get("externalExecutionId")
+            action.output_variables = dict(variables)
+            self._finish_action(execution, stage, action, "Succeeded", at)
         return {}
+
+    def _continue(self, job: Job, token: str, at: datetime) -> None:
+        """A continuation token: a new job for the same action, carrying the token ("Future jobs use this token to
+        identify the running instance of the action", PutJobSuccessResult's continuationToken)."""
+        if job.by_runner and self._linked_action(job) is None:
+            return
+        continued = replace(
+            job,
+            id=str(uuid.uuid4()),
+            created=at,
+            status="InProgress",
+            continuation_token=token,
+            history=[],
+            dispatch_at=at + self.settings.delay if job.by_runner else None,
+            reply_by=None,
+            continued_by=None,
+        )
+        job.continued_by = continued.id
+        self.jobs[continued.id] = continued
+        self.changed.set()
 
     def put_job_failure_result(self, account: str, region: str, body: JSON) -> JSON:
         job = self._job(account, body.get("jobId"))
@@ -751,31 +1066,104 @@ class Pipelines:
         configuration = {"FunctionName": body["function_name"]}
         if user_parameters:
             configuration["UserParameters"] = user_parameters
+        job = self._new_job(
+            account=account,
+            region=region,
+            pipeline=body["pipeline"],
+            pipeline_arn=(metadata or {}).get(
+                "pipelineArn", f"arn:aws:codepipeline:{region}:{account}:{body['pipeline']}"
+            ),
+            stage=body["stage"],
+            action_def={"name": body["action"], **action_def},
+            execution_id=execution_id,
+            action_execution_id=action_run.action_execution_id if action_run else str(uuid.uuid4()),
+            configuration=configuration,
+            definition=definition,
+            at=utc_now(),
+        )
+        return job.lambda_event()
+
+    def _new_job(
+        self,
+        *,
+        account: str,
+        region: str,
+        pipeline: str,
+        pipeline_arn: str,
+        stage: str,
+        action_def: JSON,
+        execution_id: str,
+        action_execution_id: str,
+        configuration: dict[str, str],
+        definition: JSON | None,
+        at: datetime,
+    ) -> Job:
         store = (definition or {}).get("artifactStore") or {}
         job = Job(
             id=str(uuid.uuid4()),
             account=account,
             region=region,
-            pipeline=body["pipeline"],
-            stage=body["stage"],
-            action=body["action"],
+            pipeline=pipeline,
+            stage=stage,
+            action=action_def["name"],
             execution_id=execution_id,
-            action_execution_id=action_run.action_execution_id if action_run else str(uuid.uuid4()),
-            pipeline_arn=(metadata or {}).get(
-                "pipelineArn", f"arn:aws:codepipeline:{region}:{account}:{body['pipeline']}"
-            ),
+            action_execution_id=action_execution_id,
+            pipeline_arn=pipeline_arn,
             type_id=dict(
                 action_def.get("actionTypeId")
                 or {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"}
             ),
             configuration=configuration,
-            input_artifacts=_artifacts(definition, action_def.get("inputArtifacts", []), body["pipeline"]),
-            output_artifacts=_artifacts(definition, action_def.get("outputArtifacts", []), body["pipeline"]),
+            input_artifacts=_artifacts(definition, action_def.get("inputArtifacts", []), pipeline),
+            output_artifacts=_artifacts(definition, action_def.get("outputArtifacts", []), pipeline),
             encryption_key=store.get("encryptionKey"),
-            created=utc_now(),
+            created=at,
         )
         self.jobs[job.id] = job
-        return job.lambda_event()
+        return job
+
+    def runner(self, body: JSON) -> JSON:
+        """`/_sandbox/codepipeline/runner`: how the executions started from now on run."""
+        self.settings.update(body)
+        self.changed.set()
+        return self.settings.document()
+
+    def fail_next(self, body: JSON) -> JSON:
+        """`/_sandbox/codepipeline/fail`: the next self-running run of an action fails, with a message."""
+        if not isinstance(body.get("action"), str) or not body["action"]:
+            raise validation("'action' is required: the name of the action to fail")
+        for key in ("stage", "pipeline", "message"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise validation(f"'{key}' must be a string")
+        message = body.get("message") or f"Sandbox: {body['action']} failed, as asked"
+        if len(message) > MAX_FAILURE_MESSAGE:
+            raise validation(f"message must have length less than or equal to {MAX_FAILURE_MESSAGE}")
+        failure = InjectedFailure(body["action"], message, body.get("stage"), body.get("pipeline"))
+        self.injected.append(failure)
+        return {"pending": [vars(f) for f in self.injected]}
+
+    def source_change(self, account: str, region: str, body: JSON) -> JSON:
+        """`/_sandbox/codepipeline/source-change`: a change reached the pipeline's source, which starts an execution
+        as the source's EventBridge rule would."""
+        name = body.get("pipeline", "")
+        definition, metadata = _require_pipeline(account, region, name)
+        revision = body.get("revision") or random_text(40, string.hexdigits[:16])
+        if not isinstance(revision, str):
+            raise validation("'revision' must be a string")
+        sources = [a["name"] for a in definition["stages"][0]["actions"] if a["actionTypeId"]["category"] == "Source"]
+        return self._run_execution(
+            account,
+            region,
+            name,
+            metadata,
+            "CloudWatchEvent",
+            version=int(definition.get("version", 1)),
+            stages=_stage_runs(definition),
+            variables=_resolved_variables(definition, []),
+            mode=_execution_mode(definition),
+            trigger_detail=f"arn:aws:events:{region}:{account}:rule/{name}-source-change",
+            source_revisions=[{"actionName": source, "revisionId": revision} for source in sources],
+        )
 
     def _running_execution(self, account: str, region: str, body: JSON) -> str | None:
         for execution in self.pipeline_executions(account, region, body["pipeline"]):
@@ -903,3 +1291,82 @@ def _error(error: ApiError) -> Response:
         status=error.status,
         content_type="application/x-amz-json-1.1",
     )
+
+
+class Invoked(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+class Invoke(Protocol):
+    """How the server runs a deployed function (`sandbox.gaps.invoke`), as CodePipeline calls Lambda."""
+
+    def __call__(
+        self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
+    ) -> Invoked: ...
+
+
+Publish = Callable[[JSON], None]  # puts one event on the account's default bus
+
+
+class PipelineRunner:
+    """The server's thread that runs self-running executions: it finishes what is due under the store's lock, then,
+    outside it, hands jobs to their functions (which answer through the server's API, taking the lock) and puts
+    the events on the bus."""
+
+    def __init__(
+        self, lock: threading.RLock, pipelines: Pipelines, invoke: Invoke | None = None, publish: Publish | None = None
+    ) -> None:
+        self.lock = lock
+        self.pipelines = pipelines
+        self.invoke = invoke
+        self.publish = publish
+        self.thread = threading.Thread(target=self._run, name="codepipeline-runner", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        timeout: float | None = None
+        while True:
+            self.pipelines.changed.wait(timeout)
+            self.pipelines.changed.clear()
+            try:
+                timeout = self.run_once()
+            except Exception:  # one broken pass must not stop every pipeline of the server
+                log.exception("the pipeline runner's pass failed")
+                timeout = 1.0
+
+    def run_once(self) -> float | None:
+        """One pass; the seconds until something is due next (None: nothing is)."""
+        with self.lock:
+            work = self.pipelines.due_work(utc_now())
+        if self.publish is not None:
+            for event in work.events:
+                self.publish(event)
+        for call in work.invocations:
+            self._hand_over(call)
+        if work.next_due is None:
+            return None
+        return max(0.0, (work.next_due - utc_now()).total_seconds())
+
+    def _hand_over(self, call: Invocation) -> None:
+        if self.invoke is None:
+            return  # no function runner in this server: the job waits for a client, as the control route's do
+        why = None
+        try:
+            # CodePipeline invokes the function asynchronously (the action reference: Lambda invoke action).
+            invoked = self.invoke(
+                account=call.account,
+                region=call.region,
+                function=call.function,
+                payload=call.payload,
+                invocation_type="Event",
+            )
+            if invoked.status_code >= 300:
+                why = f"Lambda answered {invoked.status_code} to the invocation of {call.function}"
+        except Exception as error:  # whatever stops the invocation fails the action, saying why
+            why = f"CodePipeline could not invoke {call.function}: {error}"
+        if why is not None:
+            with self.lock:
+                self.pipelines.invocation_failed(call.job_id, why)

@@ -1,6 +1,7 @@
 """The sandbox's own routes, `/_sandbox/...`: what scenarios and tests ask of the server beside AWS's API.
 
-CodePipeline jobs and stage advances, creation dates (`backdate`), injected failures, the seeded estate, a steady
+CodePipeline jobs, stage advances, how executions run by themselves (the runner's settings, an action's injected
+failure, a source change), creation dates (`backdate`), injected failures, the seeded estate, a steady
 ECS service, the state and events the gap fillers keep, and the IAM enforcer's routes and ledger.
 """
 
@@ -53,6 +54,9 @@ def _route(
     posts: dict[str, Callable[[], JSON]] = {
         "/_sandbox/codepipeline/job": lambda: store.pipelines.create_job(account, region, body),
         "/_sandbox/codepipeline/advance": lambda: store.pipelines.advance(account, region, body),
+        "/_sandbox/codepipeline/runner": lambda: store.pipelines.runner(body),
+        "/_sandbox/codepipeline/fail": lambda: store.pipelines.fail_next(body),
+        "/_sandbox/codepipeline/source-change": lambda: store.pipelines.source_change(account, region, body),
         "/_sandbox/backdate": lambda: _backdate_route(body, account, region),
         "/_sandbox/failures": lambda: store.failures.inject(body),
         "/_sandbox/estate": lambda: _record_estate(store, account, region, body),
@@ -77,10 +81,13 @@ def _read(store: Store, enforcer: enforce.Enforcer | None, request: Request, acc
         if (account, region) not in store.estates:
             raise ApiError("NotFound", f"no estate was seeded in account {account}, region {region}", 404)
         return store.estates[account, region]
-    if path == "/_sandbox/state":
-        return store.pipelines.state()
-    if path == "/_sandbox/failures":
-        return store.failures.state()
+    documents: dict[str, Callable[[], JSON]] = {
+        "/_sandbox/state": store.pipelines.state,
+        "/_sandbox/codepipeline/runner": store.pipelines.settings.document,
+        "/_sandbox/failures": store.failures.state,
+    }
+    if path in documents:
+        return documents[path]()
     if path == enforce.ROUTE:
         ledger = store.deliveries.document()
         return {**_iam(enforcer).document(), "deliveries": ledger["deliveries"], "refused": ledger["refused"]}

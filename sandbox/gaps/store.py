@@ -7,7 +7,7 @@ import threading
 from sandbox.gaps.awslambda import ProvisionedConfigs
 from sandbox.gaps.bus import Bus
 from sandbox.gaps.cloudwatch import MuteRules
-from sandbox.gaps.codepipeline import Pipelines
+from sandbox.gaps.codepipeline import PipelineRunner, Pipelines
 from sandbox.gaps.common import JSON
 from sandbox.gaps.failures import Failures
 from sandbox.gaps.invoke import Functions
@@ -27,3 +27,11 @@ class Store:
         self.deliveries = deliveries.Ledger()
         self.functions = Functions(self.deliveries, self.simulator, self.lock)  # Lambda's runtime, for any caller
         self.bus = Bus(self.deliveries, self.simulator)
+        # Executions that run by themselves: CodePipeline invokes Lambda actions and puts its events on the bus.
+        self.pipeline_runner = PipelineRunner(
+            self.lock,
+            self.pipelines,
+            invoke=self.functions.invoke,
+            publish=lambda event: self.bus.put(account=event["account"], region=event["region"], event=event),
+        )
+        self.pipeline_runner.start()

@@ -16,6 +16,13 @@ ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def driven(endpoint: str) -> None:
+    """These tests move executions through `/_sandbox/codepipeline/advance` and hand out jobs themselves; the
+    self-running executions are test_gaps_pipeline_runtime's."""
+    assert control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"self_running": False})[0] == 200
+
+
 # --- a pipeline: Source -> Gate (Lambda invoke) -> Approve (manual) -> Deploy -------------------------------------
 
 
@@ -162,23 +169,31 @@ def test_job_success_completes_the_action_and_moves_the_pipeline_on(
     assert recorded["history"][0]["outputVariables"] == {"decision": "allow", "decision_id": "d-1"}
 
 
-def test_a_continuation_keeps_the_job_in_progress_until_the_final_success(
+def test_a_continuation_token_ends_the_job_and_creates_the_next_one_for_the_same_action(
     endpoint: str, client: Client, pipeline: str
 ) -> None:
+    # PutJobSuccessResult's continuationToken: "Future jobs use this token to identify the running instance of
+    # the action" (the botocore model); the action stays in progress until a job succeeds without one.
     _, job = at_gate(endpoint, client, pipeline)
     codepipeline = client("codepipeline")
     codepipeline.put_job_success_result(jobId=job["id"], continuationToken="wait-for-bake:1")
-    assert job_state(endpoint, job["id"])["status"] == "InProgress"
-    assert codepipeline.get_job_details(jobId=job["id"])["jobDetails"]["data"]["continuationToken"] == "wait-for-bake:1"
-    code, again = control(endpoint, "GET", f"/_sandbox/codepipeline/job/{job['id']}")
+    first = job_state(endpoint, job["id"])
+    assert first["status"] == "Succeeded"
+    following = first["continued_by"]
+    assert following not in (None, job["id"])
+    code, again = control(endpoint, "GET", f"/_sandbox/codepipeline/job/{following}")
     assert code == 200
     assert again["CodePipeline.job"]["data"]["continuationToken"] == "wait-for-bake:1"
+    assert codepipeline.get_job_details(jobId=following)["jobDetails"]["data"]["continuationToken"] == (
+        "wait-for-bake:1"
+    )
     assert stages(client, pipeline)["Gate"]["latestExecution"]["status"] == "InProgress"
+    assert error_code(lambda: codepipeline.put_job_success_result(jobId=job["id"])) == "InvalidJobStateException"
 
-    codepipeline.put_job_success_result(jobId=job["id"], outputVariables={"decision": "allow"})
-    recorded = job_state(endpoint, job["id"])
-    assert recorded["status"] == "Succeeded"
-    assert [entry.get("continuationToken") for entry in recorded["history"]] == ["wait-for-bake:1", None]
+    codepipeline.put_job_success_result(jobId=following, outputVariables={"decision": "allow"})
+    recorded = job_state(endpoint, following)
+    assert (recorded["status"], recorded["continued_by"]) == ("Succeeded", None)
+    assert recorded["history"][0]["outputVariables"] == {"decision": "allow"}
     assert stages(client, pipeline)["Gate"]["latestExecution"]["status"] == "Succeeded"
 
 
@@ -265,8 +280,9 @@ def test_the_limits_themselves_are_accepted(endpoint: str, client: Client, pipel
     codepipeline.put_job_success_result(
         jobId=job["id"], continuationToken="t" * 2048, executionDetails={"summary": "s" * 2048}
     )
-    codepipeline.put_job_failure_result(jobId=job["id"], failureDetails={"type": "JobFailed", "message": "m" * 5000})
-    assert job_state(endpoint, job["id"])["status"] == "Failed"
+    following = job_state(endpoint, job["id"])["continued_by"]
+    codepipeline.put_job_failure_result(jobId=following, failureDetails={"type": "JobFailed", "message": "m" * 5000})
+    assert job_state(endpoint, following)["status"] == "Failed"
 
 
 def test_a_job_without_a_pipeline_run_is_still_answerable(endpoint: str, client: Client) -> None:

@@ -34,6 +34,7 @@ from sandbox.gaps.app import SandboxApp, make_app, make_server
 from sandbox.gaps.cloudwatch import alarm_state_change
 from tests.support.clock import Clock
 from tests.support.deployed import PATH, Deployed, deploy
+from tests.support.sandbox_server import control
 
 REGION = "us-east-1"
 PIPELINE = "web-app"
@@ -183,8 +184,9 @@ class GatingSandbox:
         return dict(self.control("POST", "/_sandbox/codepipeline/job", body))
 
     def redeliver(self, job_id: str) -> dict[str, Any]:
-        """The job's event as CodePipeline sends it again (with the latest continuation token)."""
-        return dict(self.control("GET", f"/_sandbox/codepipeline/job/{job_id}"))
+        """The event of the job that continues `job_id`: a job answered with a continuation token ends, and
+        CodePipeline sends a new job for the same action carrying the token."""
+        return dict(self.control("GET", f"/_sandbox/codepipeline/job/{self.job(job_id)['continued_by']}"))
 
     def at_gate(
         self, pipeline: str = PIPELINE, user_parameters: str | None = None, **start: Any
@@ -343,8 +345,11 @@ def secrets_of(event: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def gaps_endpoint() -> Iterator[str]:
-    """One gap-filled server per test module (conftest.py files re-export this fixture)."""
-    yield from serve()
+    """One gap-filled server per test module (conftest.py files re-export this fixture), whose executions the tests
+    drive (`advance`, `new_job`) instead of letting them run by themselves."""
+    for endpoint in serve():
+        assert control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"self_running": False})[0] == 200
+        yield endpoint
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.capacity import scheduler, targets
+from functions.capacity.declared import ScalableId
 from functions.capacity.model import Call, Change, Levels, Suspension, Trigger
 from functions.capacity.policy import Capacity, Target
-from functions.capacity.targets import AwsTargets, ScalableId, Targets, UnknownTarget, apply
+from functions.capacity.targets import AwsTargets, Targets, UnknownTarget, apply
 from tests.functions.capacity.twins import Group, MemoryTargets, Service
 from tests.support.aws import REGION
 

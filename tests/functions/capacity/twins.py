@@ -15,10 +15,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.capacity import targets
+from functions.capacity.declared import ScalableId, resource, scalable_id
 from functions.capacity.model import NOT_SUSPENDED, Call, Levels, Suspension
 from functions.capacity.policy import Target
 from functions.capacity.store import Stored, conflict, from_json, to_json
-from functions.capacity.targets import APPLICATION_AUTOSCALING, Live, ScalableId
+from functions.capacity.targets import APPLICATION_AUTOSCALING, Live
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -91,11 +92,11 @@ class MemoryTargets:
     def read(self, target: Target) -> Live:
         self._ask("read")
         if target.kind == "asg":
-            group = self.groups.get(targets.resource(target, "group"))
+            group = self.groups.get(resource(target, "group"))
             if group is None:
                 raise targets.missing(target)
             return Live(target.name, "asg", group.levels, group.suspended, tags=dict(group.tags))
-        ident = targets.scalable_id(target)
+        ident = scalable_id(target)
         registration = self.registered.get(ident)
         if registration is not None:
             return Live(
@@ -106,9 +107,7 @@ class MemoryTargets:
                 arn=registration.arn,
             )
         if target.kind == "ecs-service":
-            service = self._service(
-                target.name, targets.resource(target, "cluster"), targets.resource(target, "service")
-            )
+            service = self._service(target.name, resource(target, "cluster"), resource(target, "service"))
             count = service.desired
             busy = service.deploying
             return Live(
@@ -119,10 +118,10 @@ class MemoryTargets:
     def check_deployment(self, target: Target, live: Live) -> str | None:
         self._ask("check_deployment")
         if target.kind == "asg":
-            group = self.groups.get(targets.resource(target, "group"))
+            group = self.groups.get(resource(target, "group"))
             return group.refreshing if group is not None else None
         if live.owner == APPLICATION_AUTOSCALING:
-            ident = targets.scalable_id(target)
+            ident = scalable_id(target)
             ecs = targets.ecs_service_of(ident.resource_id) if ident.namespace == "ecs" else None
             return None if ecs is None else self._service(target.name, *ecs).deploying
         return live.busy
@@ -132,9 +131,7 @@ class MemoryTargets:
         if target.kind == "asg":
             return live.tags
         if target.kind == "ecs-service":
-            service = self._service(
-                target.name, targets.resource(target, "cluster"), targets.resource(target, "service")
-            )
+            service = self._service(target.name, resource(target, "cluster"), resource(target, "service"))
             return dict(service.tags)
         found = next((r for r in self.registered.values() if live.arn and r.arn == live.arn), None)
         return dict(found.tags) if found is not None else {}

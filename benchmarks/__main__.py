@@ -54,7 +54,7 @@ def gate_decision() -> GateBench:
     """One gate with 10 alarms by name, a window, the freeze switch and an error budget, on the sandbox's gaps."""
     import pytest
 
-    from functions.gating.core import decide
+    from functions.gating.core import Adapters, decide
     from functions.gating.gate import handler
     from functions.shared.runtime import Runtime
     from tests.support.gating import (
@@ -99,13 +99,13 @@ def gate_decision() -> GateBench:
             with counted_aws_calls() as calls:
                 rt = Runtime.build(sandbox.runtime.settings, clock=sandbox.clock)  # a cold container's runtime
                 started = time.perf_counter()
-                decided = decide(checked, rt.switches.read(fresh=True), rt.clock())
+                decided = decide(checked, rt.switches.read(fresh=True), rt.clock(), Adapters.of_aws())
                 first_ms = (time.perf_counter() - started) * 1000
             first_calls = Counter(calls)
             warm = []
             for _ in range(DECISIONS):
                 started = time.perf_counter()
-                decide(checked, rt.switches.read(fresh=True), rt.clock())
+                decide(checked, rt.switches.read(fresh=True), rt.clock(), Adapters.of_aws())
                 warm.append((time.perf_counter() - started) * 1000)
             with counted_aws_calls() as calls:
                 rt = Runtime.build(sandbox.runtime.settings, clock=sandbox.clock)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from functions.gating import observe
 from functions.gating.decide import evaluate
 from functions.gating.model import Decision, ExecutionObservation, Observations
+from functions.gating.pipeline import AwsPipelines, Pipelines
 from functions.gating.policy import Gate
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.observability import NAMESPACE, logger, metrics
@@ -25,6 +26,18 @@ from functions.shared.switches import SwitchBoard, SwitchState
 DUTY = "gating"
 
 ExecutionLoader = Callable[[], ExecutionObservation | None]
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What a gating function reads and answers through: AWS's, or a test's twins."""
+
+    cloudwatch: observe.CloudWatch
+    pipelines: Pipelines
+
+    @classmethod
+    def of_aws(cls) -> Adapters:
+        return cls(observe.AwsCloudWatch(), AwsPipelines())
 
 
 @dataclass(frozen=True)
@@ -44,8 +57,10 @@ def could_exempt(gate: Gate, decision: Decision) -> bool:
     return any(check.blocking and check.check in rules.waive for check in decision.checks)
 
 
-def decide(gate: Gate, board: SwitchBoard, now: datetime, *, execution: ExecutionLoader | None = None) -> Decided:
-    observations = observe.gather(gate, board, now)
+def decide(
+    gate: Gate, board: SwitchBoard, now: datetime, aws: Adapters, *, execution: ExecutionLoader | None = None
+) -> Decided:
+    observations = observe.gather(gate, board, now, aws.cloudwatch, aws.pipelines)
     decision = evaluate(gate, observations, now, decision_id=new_id())
     if execution is not None and could_exempt(gate, decision):
         seen = execution()

@@ -1,5 +1,8 @@
 """Gather what one gate decides on, in as few AWS calls as the policy allows.
 
+The flows see CloudWatch through the `CloudWatch` interface (alarms, alarm tags, metric data, mute rules):
+`AwsCloudWatch` is boto3's (the functions'), the tests have an in-memory twin.
+
 A gate with alarms by name, a window, the freeze switch and an error budget costs one
 DescribeAlarms, one GetMetricData and the (cached) switch read: the window needs no call, every
 metric the gate needs goes into one GetMetricData, and alarms selected by tag are resolved with one
@@ -9,10 +12,10 @@ GetResources and described together with the named ones. A check in mode "off" i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from functions.shared.clients import client
 from functions.shared.clock import parse_cloudwatch_time
@@ -98,55 +101,28 @@ def from_describe(response: DescribeAlarmsOutputTypeDef, now: datetime) -> list[
     ]
 
 
-def _describe(now: datetime, names: Sequence[str] = (), prefix: str = "") -> Iterator[AlarmObservation]:
-    """The alarms named, or those whose name starts with `prefix`."""
-    request: DescribeAlarmsInputTypeDef = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100}
-    if names:
-        request["AlarmNames"] = list(names)
-    if prefix:
-        request["AlarmNamePrefix"] = prefix
-    while True:
-        response = client("cloudwatch").describe_alarms(**request)
-        yield from from_describe(response, now)
-        if not response.get("NextToken"):
-            return
-        request["NextToken"] = response["NextToken"]
-
-
-def tagged_alarm_names(tags: Mapping[str, str]) -> list[str]:
-    request: GetResourcesInputTypeDef = {
-        "ResourceTypeFilters": ["cloudwatch:alarm"],
-        "TagFilters": [{"Key": key, "Values": [value]} for key, value in sorted(tags.items())],
-    }
-    names: list[str] = []
-    while True:
-        response = client("resourcegroupstaggingapi").get_resources(**request)
-        names += [alarm_name(item["ResourceARN"]) for item in response.get("ResourceTagMappingList", [])]
-        if not response.get("PaginationToken"):
-            return names
-        request["PaginationToken"] = response["PaginationToken"]
-
-
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def observe_alarms(check: AlarmCheck, now: datetime) -> tuple[AlarmObservation, ...]:
-    names = list(dict.fromkeys([*check.names, *(tagged_alarm_names(check.tags) if check.tags else [])]))
+def observe_alarms(check: AlarmCheck, now: datetime, cloudwatch: CloudWatch) -> tuple[AlarmObservation, ...]:
+    names = list(dict.fromkeys([*check.names, *(cloudwatch.tagged_alarm_names(check.tags) if check.tags else [])]))
     found: dict[str, AlarmObservation] = {}
     for chunk in _chunks(names, NAMES_PER_CALL):
-        found.update((alarm.name, alarm) for alarm in _describe(now, names=chunk))
+        found.update((alarm.name, alarm) for alarm in cloudwatch.alarms(now, names=chunk))
     for prefix in check.prefixes:
-        found.update((alarm.name, alarm) for alarm in _describe(now, prefix=prefix))
+        found.update((alarm.name, alarm) for alarm in cloudwatch.alarms(now, prefix=prefix))
     missing = [missing_alarm(name, now) for name in check.names if name not in found]
-    return (*with_mutes(found, now).values(), *missing)
+    return (*with_mutes(found, now, cloudwatch).values(), *missing)
 
 
-def with_mutes(found: Mapping[str, AlarmObservation], now: datetime) -> dict[str, AlarmObservation]:
+def with_mutes(
+    found: Mapping[str, AlarmObservation], now: datetime, cloudwatch: CloudWatch
+) -> dict[str, AlarmObservation]:
     """The alarms, each muted until the later of its suppression's and its active mute rule's end."""
     observed = dict(found)
-    for name, mute in mutes.active_mutes(set(found), now).items():
+    for name, mute in cloudwatch.active_mutes(set(found), now).items():
         alarm = observed[name]
         until = max(mute.until, alarm.muted_until) if alarm.muted_until else mute.until
         observed[name] = replace(alarm, muted_until=until)
@@ -331,20 +307,8 @@ def to_series(results: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[date
     return series
 
 
-def observe_metrics(plan: MetricPlan) -> MetricSums:
-    results: list[Mapping[str, Any]] = []
-    for call in plan.requests:
-        request: GetMetricDataInputTypeDef = {
-            "MetricDataQueries": list(call.queries),
-            "StartTime": call.start,
-            "EndTime": call.end,
-        }
-        while True:
-            response = client("cloudwatch").get_metric_data(**request)
-            results += response.get("MetricDataResults", [])
-            if not response.get("NextToken"):
-                break
-            request["NextToken"] = response["NextToken"]
+def observe_metrics(plan: MetricPlan, cloudwatch: CloudWatch) -> MetricSums:
+    results = [result for call in plan.requests for result in cloudwatch.metric_data(call)]
     return fold(plan, to_series(results))
 
 
@@ -356,11 +320,14 @@ def bake_after(gate: Gate) -> str | None:
     return gate.bake.after_stage if gate.bake is not None and gate.bake.mode != "off" else None
 
 
-def gather(gate: Gate, board: SwitchBoard, now: datetime) -> Observations:
-    alarms = observe_alarms(gate.alarms, now) if gate.alarms is not None and gate.alarms.mode != "off" else ()
+def gather(
+    gate: Gate, board: SwitchBoard, now: datetime, cloudwatch: CloudWatch, pipelines: pipeline.Pipelines
+) -> Observations:
+    check = gate.alarms
+    alarms = observe_alarms(check, now, cloudwatch) if check is not None and check.mode != "off" else ()
     after = bake_after(gate)
-    succeeded_at = pipeline.stage_succeeded_at(pipeline.pipeline_state(gate.pipeline), after) if after else None
-    sums = observe_metrics(plan_metrics(gate, now, succeeded_at))
+    succeeded_at = pipeline.stage_succeeded_at(pipelines.pipeline_state(gate.pipeline), after) if after else None
+    sums = observe_metrics(plan_metrics(gate, now, succeeded_at), cloudwatch)
     return Observations(
         alarms=alarms,
         freeze=freeze_observation(board, now) if gate.freeze.mode != "off" else None,
@@ -409,3 +376,69 @@ def summary(observations: Observations) -> dict[str, Any]:
         "budget_errors": observations.budget_errors,
         "budget_requests": observations.budget_requests,
     }
+
+
+# --- the interface the gating flows use, and CloudWatch's -----------------------------------------
+
+
+class CloudWatch(Protocol):
+    """What the gating functions read of CloudWatch: alarms (by name or prefix, or by tag), metric data and the
+    mute rules that silence alarms."""
+
+    def alarms(self, now: datetime, names: Sequence[str] = (), prefix: str = "") -> list[AlarmObservation]: ...
+
+    def tagged_alarm_names(self, tags: Mapping[str, str]) -> list[str]: ...
+
+    def metric_data(self, request: MetricRequest) -> list[Mapping[str, Any]]: ...
+
+    def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]: ...
+
+
+class AwsCloudWatch:
+    """CloudWatch through the shared boto3 clients, every page read."""
+
+    def alarms(self, now: datetime, names: Sequence[str] = (), prefix: str = "") -> list[AlarmObservation]:
+        """The alarms named (at most 100), or those whose name starts with `prefix`."""
+        request: DescribeAlarmsInputTypeDef = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100}
+        if names:
+            request["AlarmNames"] = list(names)
+        if prefix:
+            request["AlarmNamePrefix"] = prefix
+        found: list[AlarmObservation] = []
+        while True:
+            response = client("cloudwatch").describe_alarms(**request)
+            found += from_describe(response, now)
+            if not response.get("NextToken"):
+                return found
+            request["NextToken"] = response["NextToken"]
+
+    def tagged_alarm_names(self, tags: Mapping[str, str]) -> list[str]:
+        request: GetResourcesInputTypeDef = {
+            "ResourceTypeFilters": ["cloudwatch:alarm"],
+            "TagFilters": [{"Key": key, "Values": [value]} for key, value in sorted(tags.items())],
+        }
+        names: list[str] = []
+        while True:
+            response = client("resourcegroupstaggingapi").get_resources(**request)
+            names += [alarm_name(item["ResourceARN"]) for item in response.get("ResourceTagMappingList", [])]
+            if not response.get("PaginationToken"):
+                return names
+            request["PaginationToken"] = response["PaginationToken"]
+
+    def metric_data(self, request: MetricRequest) -> list[Mapping[str, Any]]:
+        """GetMetricData's results for one request, every page."""
+        call: GetMetricDataInputTypeDef = {
+            "MetricDataQueries": list(request.queries),
+            "StartTime": request.start,
+            "EndTime": request.end,
+        }
+        results: list[Mapping[str, Any]] = []
+        while True:
+            response = client("cloudwatch").get_metric_data(**call)
+            results += response.get("MetricDataResults", [])
+            if not response.get("NextToken"):
+                return results
+            call["NextToken"] = response["NextToken"]
+
+    def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]:
+        return mutes.active_mutes(alarms, now)

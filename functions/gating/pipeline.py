@@ -1,7 +1,8 @@
-"""Small CodePipeline adapters for the gating functions, with the platform's length limits.
+"""CodePipeline for the gating functions, with the platform's length limits.
 
-Each call is one thin function; what is read from a response is converted by a pure function beside
-it, so the conversions are tested without AWS.
+The flows see CodePipeline through the `Pipelines` interface: `AwsPipelines` is boto3's (the functions'),
+the tests have an in-memory twin. Each call is one thin method; what is read from a response is converted
+by a pure function of this module, so the conversions are tested without AWS.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -90,37 +91,6 @@ def to_job_context(details: JobDetailsTypeDef) -> JobContext:
     )
 
 
-def job_context(job_id: str) -> JobContext:
-    return to_job_context(client("codepipeline").get_job_details(jobId=job_id)["jobDetails"])
-
-
-def succeed_job(
-    job_id: str,
-    *,
-    summary: str,
-    output_variables: Mapping[str, str] | None = None,
-    continuation_token: str | None = None,
-    percent_complete: int | None = None,
-) -> None:
-    details: ExecutionDetailsTypeDef = {"summary": clip(summary, MAX_EXECUTION_SUMMARY)}
-    if percent_complete is not None:
-        details["percentComplete"] = max(0, min(100, percent_complete))
-    request: PutJobSuccessResultInputTypeDef = {"jobId": job_id, "executionDetails": details}
-    if continuation_token is not None:
-        if not 1 <= len(continuation_token) <= MAX_CONTINUATION_TOKEN:
-            raise ValueError(f"continuation token of {len(continuation_token)} characters")
-        request["continuationToken"] = continuation_token
-    elif output_variables:
-        request["outputVariables"] = {k: clip(v, MAX_OUTPUT_VALUE) for k, v in output_variables.items()}
-    client("codepipeline").put_job_success_result(**request)
-
-
-def fail_job(job_id: str, kind: FailureTypeType, message: str) -> None:
-    client("codepipeline").put_job_failure_result(
-        jobId=job_id, failureDetails={"type": kind, "message": clip(message, MAX_FAILURE_MESSAGE)}
-    )
-
-
 def already_answered(error: Exception) -> bool:
     """The job was answered before (a duplicate delivery) or no longer exists."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
@@ -143,79 +113,7 @@ def to_execution(raw: PipelineExecutionTypeDef) -> ExecutionObservation:
     )
 
 
-def get_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef:
-    response = client("codepipeline").get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
-    return response["pipelineExecution"]
-
-
-def find_execution(pipeline: str, execution_id: str) -> PipelineExecutionTypeDef | None:
-    """The execution, or None when CodePipeline does not know it (a late redelivery, a deleted pipeline, an
-    event naming an execution id that is no execution id)."""
-    try:
-        return get_execution(pipeline, execution_id)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("PipelineExecutionNotFoundException", "ValidationException"):
-            return None
-        raise
-
-
-def execution(pipeline: str, execution_id: str) -> ExecutionObservation:
-    return to_execution(get_execution(pipeline, execution_id))
-
-
-def successful_executions(pipeline: str, stage: str, limit: int = 10) -> list[PipelineExecutionSummaryTypeDef]:
-    """The newest executions that succeeded in `stage`, newest first (one page)."""
-    response = client("codepipeline").list_pipeline_executions(
-        pipelineName=pipeline, maxResults=limit, filter={"succeededInStage": {"stageName": stage}}
-    )
-    return list(response.get("pipelineExecutionSummaries", []))
-
-
-def stop_trigger_reason(pipeline: str, execution_id: str, pages: int = 3) -> str:
-    """Why (and by whom, as they wrote it) an execution was stopped: ListPipelineExecutions' stopTrigger.reason.
-
-    GetPipelineExecution has no such field (botocore's PipelineExecution); the newest `pages` pages are read.
-    """
-    codepipeline = client("codepipeline")
-    token = ""
-    for _ in range(pages):
-        if token:
-            page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100, nextToken=token)
-        else:
-            page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100)
-        for summary in page.get("pipelineExecutionSummaries", []):
-            if summary.get("pipelineExecutionId") == execution_id:
-                return summary.get("stopTrigger", {}).get("reason", "")
-        token = page.get("nextToken", "")
-        if not token:
-            break
-    return ""
-
-
-def rollback_stage(pipeline: str, stage: str, target_execution_id: str) -> str:
-    response = client("codepipeline").rollback_stage(
-        pipelineName=pipeline, stageName=stage, targetPipelineExecutionId=target_execution_id
-    )
-    return str(response["pipelineExecutionId"])
-
-
-def stop_execution(pipeline: str, execution_id: str, reason: str, *, abandon: bool) -> None:
-    """abandon=False lets the actions in progress finish (stop and wait); True abandons them."""
-    client("codepipeline").stop_pipeline_execution(
-        pipelineName=pipeline, pipelineExecutionId=execution_id, reason=clip(reason, MAX_STOP_REASON), abandon=abandon
-    )
-
-
 # --- pipeline state -----------------------------------------------------------------------------
-
-
-def pipeline_state(pipeline: str) -> GetPipelineStateOutputTypeDef:
-    return client("codepipeline").get_pipeline_state(name=pipeline)
-
-
-def stage_names(pipeline: str) -> list[str]:
-    stages = client("codepipeline").get_pipeline(name=pipeline)["pipeline"]["stages"]
-    return [stage["name"] for stage in stages]
 
 
 def _stage(state: GetPipelineStateOutputTypeDef, stage: str) -> StageStateTypeDef | None:
@@ -299,11 +197,157 @@ def failed_action(state: GetPipelineStateOutputTypeDef, execution_id: str) -> Fa
     return None
 
 
-def approve(pipeline: str, stage: str, action: str, token: str, summary: str) -> None:
-    client("codepipeline").put_approval_result(
-        pipelineName=pipeline,
-        stageName=stage,
-        actionName=action,
-        result={"summary": clip(summary, MAX_APPROVAL_SUMMARY), "status": "Approved"},
-        token=token,
-    )
+# --- the interface the gating flows use, and CodePipeline's ------------------------------------------
+
+
+class Pipelines(Protocol):
+    """What the gating functions read of CodePipeline and what they answer it."""
+
+    def job_context(self, job_id: str) -> JobContext: ...
+
+    def succeed_job(
+        self,
+        job_id: str,
+        *,
+        summary: str,
+        output_variables: Mapping[str, str] | None = None,
+        continuation_token: str | None = None,
+        percent_complete: int | None = None,
+    ) -> None: ...
+
+    def fail_job(self, job_id: str, kind: FailureTypeType, message: str) -> None: ...
+
+    def find_execution(self, pipeline: str, execution_id: str) -> PipelineExecutionTypeDef | None: ...
+
+    def execution(self, pipeline: str, execution_id: str) -> ExecutionObservation: ...
+
+    def successful_executions(
+        self, pipeline: str, stage: str, limit: int = 10
+    ) -> list[PipelineExecutionSummaryTypeDef]: ...
+
+    def stop_trigger_reason(self, pipeline: str, execution_id: str, pages: int = 3) -> str: ...
+
+    def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str) -> str: ...
+
+    def stop_execution(self, pipeline: str, execution_id: str, reason: str, *, abandon: bool) -> None: ...
+
+    def pipeline_state(self, pipeline: str) -> GetPipelineStateOutputTypeDef: ...
+
+    def stage_names(self, pipeline: str) -> list[str]: ...
+
+    def approve(self, pipeline: str, stage: str, action: str, token: str, summary: str) -> None: ...
+
+
+class AwsPipelines:
+    """Pipelines through the shared boto3 clients, with CodePipeline's length limits applied."""
+
+    def job_context(self, job_id: str) -> JobContext:
+        return to_job_context(client("codepipeline").get_job_details(jobId=job_id)["jobDetails"])
+
+    def succeed_job(
+        self,
+        job_id: str,
+        *,
+        summary: str,
+        output_variables: Mapping[str, str] | None = None,
+        continuation_token: str | None = None,
+        percent_complete: int | None = None,
+    ) -> None:
+        details: ExecutionDetailsTypeDef = {"summary": clip(summary, MAX_EXECUTION_SUMMARY)}
+        if percent_complete is not None:
+            details["percentComplete"] = max(0, min(100, percent_complete))
+        request: PutJobSuccessResultInputTypeDef = {"jobId": job_id, "executionDetails": details}
+        if continuation_token is not None:
+            if not 1 <= len(continuation_token) <= MAX_CONTINUATION_TOKEN:
+                raise ValueError(f"continuation token of {len(continuation_token)} characters")
+            request["continuationToken"] = continuation_token
+        elif output_variables:
+            request["outputVariables"] = {k: clip(v, MAX_OUTPUT_VALUE) for k, v in output_variables.items()}
+        client("codepipeline").put_job_success_result(**request)
+
+    def fail_job(self, job_id: str, kind: FailureTypeType, message: str) -> None:
+        client("codepipeline").put_job_failure_result(
+            jobId=job_id, failureDetails={"type": kind, "message": clip(message, MAX_FAILURE_MESSAGE)}
+        )
+
+    def _execution(self, pipeline: str, execution_id: str) -> PipelineExecutionTypeDef:
+        response = client("codepipeline").get_pipeline_execution(
+            pipelineName=pipeline, pipelineExecutionId=execution_id
+        )
+        return response["pipelineExecution"]
+
+    def find_execution(self, pipeline: str, execution_id: str) -> PipelineExecutionTypeDef | None:
+        """The execution, or None when CodePipeline does not know it (a late redelivery, a deleted pipeline, an
+        event naming an execution id that is no execution id)."""
+        try:
+            return self._execution(pipeline, execution_id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in (
+                "PipelineExecutionNotFoundException",
+                "ValidationException",
+            ):
+                return None
+            raise
+
+    def execution(self, pipeline: str, execution_id: str) -> ExecutionObservation:
+        return to_execution(self._execution(pipeline, execution_id))
+
+    def successful_executions(
+        self, pipeline: str, stage: str, limit: int = 10
+    ) -> list[PipelineExecutionSummaryTypeDef]:
+        """The newest executions that succeeded in `stage`, newest first (one page)."""
+        response = client("codepipeline").list_pipeline_executions(
+            pipelineName=pipeline, maxResults=limit, filter={"succeededInStage": {"stageName": stage}}
+        )
+        return list(response.get("pipelineExecutionSummaries", []))
+
+    def stop_trigger_reason(self, pipeline: str, execution_id: str, pages: int = 3) -> str:
+        """Why (and by whom, as they wrote it) an execution was stopped: ListPipelineExecutions' stopTrigger.reason.
+
+        GetPipelineExecution has no such field (botocore's PipelineExecution); the newest `pages` pages are read.
+        """
+        codepipeline = client("codepipeline")
+        token = ""
+        for _ in range(pages):
+            if token:
+                page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100, nextToken=token)
+            else:
+                page = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100)
+            for summary in page.get("pipelineExecutionSummaries", []):
+                if summary.get("pipelineExecutionId") == execution_id:
+                    return summary.get("stopTrigger", {}).get("reason", "")
+            token = page.get("nextToken", "")
+            if not token:
+                break
+        return ""
+
+    def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str) -> str:
+        response = client("codepipeline").rollback_stage(
+            pipelineName=pipeline, stageName=stage, targetPipelineExecutionId=target_execution_id
+        )
+        return str(response["pipelineExecutionId"])
+
+    def stop_execution(self, pipeline: str, execution_id: str, reason: str, *, abandon: bool) -> None:
+        """abandon=False lets the actions in progress finish (stop and wait); True abandons them."""
+        client("codepipeline").stop_pipeline_execution(
+            pipelineName=pipeline,
+            pipelineExecutionId=execution_id,
+            reason=clip(reason, MAX_STOP_REASON),
+            abandon=abandon,
+        )
+
+    def pipeline_state(self, pipeline: str) -> GetPipelineStateOutputTypeDef:
+        return client("codepipeline").get_pipeline_state(name=pipeline)
+
+    def stage_names(self, pipeline: str) -> list[str]:
+        stages = client("codepipeline").get_pipeline(name=pipeline)["pipeline"]["stages"]
+        return [stage["name"] for stage in stages]
+
+    def approve(self, pipeline: str, stage: str, action: str, token: str, summary: str) -> None:
+        client("codepipeline").put_approval_result(
+            pipelineName=pipeline,
+            stageName=stage,
+            actionName=action,
+            result={"summary": clip(summary, MAX_APPROVAL_SUMMARY), "status": "Approved"},
+            token=token,
+        )

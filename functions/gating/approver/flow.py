@@ -25,6 +25,7 @@ from functions.gating import core, pipeline
 from functions.gating.answer import approval_summary
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
+from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
@@ -34,28 +35,28 @@ from . import plan
 from .plan import Approval
 
 
-def choose_gate(approval: Approval, policy: Gating) -> Gate | None:
+def choose_gate(approval: Approval, policy: Gating, pipelines: Pipelines) -> Gate | None:
     """The gate of the first gated stage after the approval's, whatever the number of gates: an approval
     after every gated stage (or beside one) is not Deckhand's to answer."""
     gates = plan.candidates(policy, approval.pipeline)
     if not gates:
         return None
-    gate = gate_after(gates, pipeline.stage_names(approval.pipeline), approval.stage)
+    gate = gate_after(gates, pipelines.stage_names(approval.pipeline), approval.stage)
     return gate if gate is not None and gate.answers(approval.stage, approval.action) else None
 
 
-def approve(approval: Approval, decided: core.Decided) -> str:
+def approve(approval: Approval, decided: core.Decided, pipelines: Pipelines) -> str:
     """Approve; "approved", or "already-answered" when a human (or a twin event) was first.
 
     The token comes from GetPipelineState, which shows none for a pipeline in PARALLEL execution mode:
     such approvals are left to humans too.
     """
-    state = pipeline.pipeline_state(approval.pipeline)
+    state = pipelines.pipeline_state(approval.pipeline)
     token = pipeline.pending_approval_token(state, approval.stage, approval.action, approval.action_execution_id)
     if token is None:
         return "already-answered"
     try:
-        pipeline.approve(approval.pipeline, approval.stage, approval.action, token, approval_summary(decided.decision))
+        pipelines.approve(approval.pipeline, approval.stage, approval.action, token, approval_summary(decided.decision))
     except ClientError as error:
         if error.response["Error"].get("Code") not in (
             "ApprovalAlreadyCompletedException",
@@ -72,11 +73,19 @@ def not_ours(reason: str) -> dict[str, Any]:
     return ignored(reason)
 
 
-def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> dict[str, Any]:
+def run(
+    event: Any,
+    rt: Runtime,
+    policy: Gating,
+    correlation_id: str = "",
+    aws: core.Adapters | None = None,
+) -> dict[str, Any]:
+    """The testable core: the AWS adapters unless others are given (the tests' twins)."""
     approval = plan.approval_of(event)
     if approval is None:
         return not_ours("not a Manual approval action reaching STARTED")
-    gate = choose_gate(approval, policy)
+    aws = aws or core.Adapters.of_aws()
+    gate = choose_gate(approval, policy, aws.pipelines)
     if gate is None:
         return not_ours(f"no gated stage with approvals stands after {approval.where}: left to humans")
     logger.append_keys(pipeline=approval.pipeline, stage=approval.stage, execution_id=approval.execution_id)
@@ -92,10 +101,10 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
 
     def execution() -> ExecutionObservation | None:
         """The event's execution, for an exemption; an id CodePipeline does not know exempts nothing."""
-        found = pipeline.find_execution(approval.pipeline, approval.execution_id)
+        found = aws.pipelines.find_execution(approval.pipeline, approval.execution_id)
         return pipeline.to_execution(found) if found is not None else None
 
-    decided = core.decide(gate, board, now, execution=execution)
+    decided = core.decide(gate, board, now, aws, execution=execution)
     decision = decided.decision
     dry_run = rt.dry_run(None)
     if decision.verdict != "proceed":
@@ -105,7 +114,7 @@ def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> di
         outcome = "would-approve"
         rt.notifier.send(plan.would_approve(approval, decision))
     else:
-        outcome = approve(approval, decided)
+        outcome = approve(approval, decided, aws.pipelines)
     core.record(decided, rt, action="approve", outcome=outcome, correlation_id=correlation_id, dry_run=dry_run)
     return {"status": outcome, "dry_run": dry_run, "decision": core.document(decision)}
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from functions.gating.config import gating
+from functions.gating.core import Adapters
 from functions.gating.policy import Gating
 from functions.shared.runtime import Runtime, runtime
 
@@ -19,8 +20,14 @@ __all__ = ["gating", "route", "runtime"]
 
 
 def route(
-    event: Any, rt: Callable[[], Runtime], policy: Callable[[], Gating], context: LambdaContext | None
+    event: Any,
+    rt: Callable[[], Runtime],
+    policy: Callable[[], Gating],
+    context: LambdaContext | None,
+    aws: Adapters | None = None,
 ) -> dict[str, Any]:
+    """The gate's two bindings, through the AWS adapters unless others are given (the tests' twins)."""
+    aws = aws or Adapters.of_aws()
     if isinstance(event, dict) and JOB_KEY in event:
-        return run_job(event, rt, policy, context)
-    return evaluate_now(event, rt(), policy(), correlation_id=context.aws_request_id if context else "")
+        return run_job(event, rt, policy, context, aws)
+    return evaluate_now(event, rt(), policy(), aws, correlation_id=context.aws_request_id if context else "")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.gating import answer, core, observe, pipeline
+from functions.gating import answer, core, observe
 from functions.gating.model import ExecutionObservation
 from functions.gating.policy import Gating
 from functions.shared.observability import logger
@@ -48,7 +48,13 @@ def command_of(payload: Any, gating: Gating) -> EvaluateCommand:
     return command
 
 
-def evaluate_now(payload: Any, rt: Runtime, gating: Gating, correlation_id: str = "") -> dict[str, Any]:
+def evaluate_now(
+    payload: Any,
+    rt: Runtime,
+    gating: Gating,
+    aws: core.Adapters,
+    correlation_id: str = "",
+) -> dict[str, Any]:
     try:
         command = command_of(payload, gating)
     except Refused as refused:
@@ -63,13 +69,13 @@ def evaluate_now(payload: Any, rt: Runtime, gating: Gating, correlation_id: str 
     def load() -> ExecutionObservation:
         assert execution_id is not None
         try:
-            return pipeline.execution(gate.pipeline, execution_id)
+            return aws.pipelines.execution(gate.pipeline, execution_id)
         except ClientError as error:
             message = error.response.get("Error", {}).get("Message", "")
             raise Refused([f"execution_id: {execution_id!r}: {message}"]) from None
 
     try:
-        decided = core.decide(gate, board, now, execution=load if execution_id else None)
+        decided = core.decide(gate, board, now, aws, execution=load if execution_id else None)
     except Refused as unknown:
         return rejected(unknown)
     decision = decided.decision

@@ -28,8 +28,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating import answer, core, pipeline
 from functions.gating.config import IDEMPOTENCY_VARIABLE
+from functions.gating.core import Adapters
 from functions.gating.model import ExecutionObservation
-from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext
+from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext, Pipelines
 from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.clients import client
 from functions.shared.notify import Notice
@@ -100,11 +101,11 @@ def function_name(configured: str) -> str:
     return parts[6] if configured.startswith("arn:") and len(parts) > 6 else parts[0]
 
 
-def resolve(request: JobRequest, gating: Gating, own_function: str) -> tuple[Target, Gate]:
+def resolve(request: JobRequest, gating: Gating, own_function: str, pipelines: Pipelines) -> tuple[Target, Gate]:
     """The gated stage the job stands before, from CodePipeline's own account of the job (GetJobDetails):
     the job's pipeline, and the first gated stage at or after the job's stage. UserParameters are not read:
     anyone allowed to invoke the function can write them."""
-    context = pipeline.job_context(request.job_id)
+    context = pipelines.job_context(request.job_id)
     if (context.category, context.provider) != GATE_ACTION or (
         own_function and function_name(context.function) != own_function
     ):
@@ -122,7 +123,7 @@ def resolve(request: JobRequest, gating: Gating, own_function: str) -> tuple[Tar
         )
     stages = [g.stage for g in gates]
     own = next((g for g in gates if g.stage == context.stage), None)
-    gate = own or gate_after(gates, pipeline.stage_names(context.pipeline), context.stage)
+    gate = own or gate_after(gates, pipelines.stage_names(context.pipeline), context.stage)
     if gate is None:
         raise ConfigurationProblem(
             f"{where}: no gated stage of {context.pipeline} ({', '.join(stages)}) stands at or after stage "
@@ -131,19 +132,19 @@ def resolve(request: JobRequest, gating: Gating, own_function: str) -> tuple[Tar
     return Target(gate.pipeline, gate.stage, context), gate
 
 
-def execution_loader(target: Target) -> Callable[[], ExecutionObservation | None]:
+def execution_loader(target: Target, pipelines: Pipelines) -> Callable[[], ExecutionObservation | None]:
     def load() -> ExecutionObservation | None:
         context = target.context
-        return pipeline.execution(context.pipeline, context.execution_id) if context.execution_id else None
+        return pipelines.execution(context.pipeline, context.execution_id) if context.execution_id else None
 
     return load
 
 
-def send(job_id: str, reply: answer.JobAnswer) -> None:
+def send(job_id: str, reply: answer.JobAnswer, pipelines: Pipelines) -> None:
     if reply.kind == "failure":
-        pipeline.fail_job(job_id, "JobFailed", reply.text)
+        pipelines.fail_job(job_id, "JobFailed", reply.text)
     else:
-        pipeline.succeed_job(
+        pipelines.succeed_job(
             job_id,
             summary=reply.text,
             output_variables=reply.output_variables or None,
@@ -172,9 +173,11 @@ def let_through_paused(pause: SwitchState, target: Target, rt: Runtime, job_id: 
     return answer.paused_answer(pause, where, record_id)
 
 
-def decide_and_answer(request: JobRequest, rt: Runtime, gating: Gating, own_function: str) -> dict[str, Any]:
+def decide_and_answer(
+    request: JobRequest, rt: Runtime, gating: Gating, own_function: str, aws: Adapters
+) -> dict[str, Any]:
     """Decide, record, answer. NotOurs and ConfigurationProblem are raised before anything is answered."""
-    target, gate = resolve(request, gating, own_function)
+    target, gate = resolve(request, gating, own_function, aws.pipelines)
     logger.append_keys(pipeline=target.pipeline, stage=target.stage)
     now = rt.clock()
     board = rt.switches.read()
@@ -184,15 +187,15 @@ def decide_and_answer(request: JobRequest, rt: Runtime, gating: Gating, own_func
         decision_id = reply.output_variables["decision_id"]
     else:
         progress = answer.Progress.parse(request.continuation_token, now)
-        decided = core.decide(gate, board, now, execution=execution_loader(target))
+        decided = core.decide(gate, board, now, aws, execution=execution_loader(target, aws.pipelines))
         reply = answer.plan(decided.decision, gate, progress, now)
         core.record(decided, rt, action="gate", outcome=reply.outcome, correlation_id=request.job_id)
         decision_id = decided.decision.id
-    send(request.job_id, reply)
+    send(request.job_id, reply, aws.pipelines)
     return {"status": "answered", "answer": reply.kind, "outcome": reply.outcome, "decision_id": decision_id}
 
 
-def unexpected(request: JobRequest, error: Exception) -> dict[str, Any]:
+def unexpected(request: JobRequest, error: Exception, pipelines: Pipelines) -> dict[str, Any]:
     """Answer a job that could not be decided; raise only if even that fails, so Lambda retries."""
     logger.exception("gate failed", extra={"error": type(error).__name__})
     metrics.add_metric(name="GateError", unit=MetricUnit.Count, value=1)
@@ -200,12 +203,14 @@ def unexpected(request: JobRequest, error: Exception) -> dict[str, Any]:
         f"Deckhand gate could not decide ({type(error).__name__}: {str(error)[:300]}). "
         f"Retry the stage; if it fails again, read the gate function's logs for job {request.job_id}."
     )
-    return _fail(request, "JobFailed", message, "error")
+    return _fail(request, "JobFailed", message, "error", pipelines)
 
 
-def _fail(request: JobRequest, kind: FailureTypeType, message: str, status: str) -> dict[str, Any]:
+def _fail(
+    request: JobRequest, kind: FailureTypeType, message: str, status: str, pipelines: Pipelines
+) -> dict[str, Any]:
     try:
-        pipeline.fail_job(request.job_id, kind, message)
+        pipelines.fail_job(request.job_id, kind, message)
     except Exception as error:
         if pipeline.already_answered(error):
             return {"status": "already-answered"}
@@ -214,10 +219,10 @@ def _fail(request: JobRequest, kind: FailureTypeType, message: str, status: str)
 
 
 def answer_job(
-    request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating], own_function: str
+    request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating], own_function: str, aws: Adapters
 ) -> dict[str, Any]:
     try:
-        return decide_and_answer(request, rt(), gating(), own_function)
+        return decide_and_answer(request, rt(), gating(), own_function, aws)
     except NotOurs as other:
         logger.warning("job of another action left alone", extra={"reason": str(other)})
         metrics.add_metric(name="GateIgnored", unit=MetricUnit.Count, value=1)
@@ -225,15 +230,17 @@ def answer_job(
     except (ConfigurationProblem, SettingsError) as problem:
         logger.warning("gate configuration problem", extra={"problem": str(problem)})
         metrics.add_metric(name="GateConfigurationError", unit=MetricUnit.Count, value=1)
-        return _fail(request, "ConfigurationError", f"Deckhand gate: {problem}", "configuration-error")
+        return _fail(request, "ConfigurationError", f"Deckhand gate: {problem}", "configuration-error", aws.pipelines)
     except Exception as error:
         if pipeline.already_answered(error):
             logger.warning("job already answered")
             return {"status": "already-answered"}
-        return unexpected(request, error)
+        return unexpected(request, error, aws.pipelines)
 
 
-def _guarded(table: str, context: LambdaContext | None, own_function: str) -> Callable[..., dict[str, Any]]:
+def _guarded(
+    table: str, context: LambdaContext | None, own_function: str, aws: Adapters
+) -> Callable[..., dict[str, Any]]:
     """`answer_job`, run once per delivery: a repeated delivery gets the first one's result."""
     config = IdempotencyConfig(expires_after_seconds=DELIVERY_MEMORY_SECONDS)
     if context is not None:
@@ -243,7 +250,7 @@ def _guarded(table: str, context: LambdaContext | None, own_function: str) -> Ca
     def once(
         *, delivery: dict[str, Any], request: JobRequest, rt: Callable[[], Runtime], gating: Callable[[], Gating]
     ) -> dict[str, Any]:
-        return answer_job(request, rt, gating, own_function)
+        return answer_job(request, rt, gating, own_function, aws)
 
     guarded: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="delivery", persistence_store=layer, config=config
@@ -256,7 +263,10 @@ def run_job(
     rt: Callable[[], Runtime],
     gating: Callable[[], Gating],
     context: LambdaContext | None = None,
+    aws: Adapters | None = None,
 ) -> dict[str, Any]:
+    """The job binding: the AWS adapters unless others are given (the tests' twins)."""
+    aws = aws or Adapters.of_aws()
     request = JobRequest.from_event(event)
     if request is None:
         metrics.add_metric(name="GateIgnored", unit=MetricUnit.Count, value=1)
@@ -271,14 +281,15 @@ def run_job(
             "ConfigurationError",
             f"Deckhand gate: {IDEMPOTENCY_VARIABLE} is not set (the stack sets it); redeploy the stack.",
             "configuration-error",
+            aws.pipelines,
         )
     delivery = {"job_id": request.job_id, "continuation_token": request.continuation_token}
     try:
-        return _guarded(table, context, own_function)(delivery=delivery, request=request, rt=rt, gating=gating)
+        return _guarded(table, context, own_function, aws)(delivery=delivery, request=request, rt=rt, gating=gating)
     except IdempotencyAlreadyInProgressError:
         logger.info("duplicate delivery of a job in progress; the first delivery answers it")
         return {"status": "duplicate", "job_id": request.job_id}
     except Exception as error:  # the idempotency store failed before the job was answered
         if pipeline.already_answered(error):
             return {"status": "already-answered"}
-        return unexpected(request, error)
+        return unexpected(request, error, aws.pipelines)

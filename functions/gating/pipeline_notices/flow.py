@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.gating import pipeline
 from functions.gating.config import gating
+from functions.gating.pipeline import AwsPipelines, Pipelines
 from functions.gating.policy import Gating
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.observability import logger, metrics
@@ -31,18 +32,22 @@ def not_ours(reason: str) -> dict[str, Any]:
     return ignored(reason)
 
 
-def run(event: Any, rt: Runtime, policy: Gating, correlation_id: str = "") -> dict[str, Any]:
+def run(
+    event: Any, rt: Runtime, policy: Gating, correlation_id: str = "", pipelines: Pipelines | None = None
+) -> dict[str, Any]:
+    """The testable core: CodePipeline through AwsPipelines unless another is given (the tests' twin)."""
     ended = ended_of(event)
     if ended is None:
         return not_ours("not a pipeline execution that FAILED or was STOPPED")
     if not any(gate.pipeline == ended.pipeline for gate in policy.gates):
         return not_ours(f"{ended.pipeline} is not gated by the policy")
-    execution = pipeline.find_execution(ended.pipeline, ended.execution_id)
+    reading = pipelines or AwsPipelines()
+    execution = reading.find_execution(ended.pipeline, ended.execution_id)
     if ended.state == "FAILED":
-        action = pipeline.failed_action(pipeline.pipeline_state(ended.pipeline), ended.execution_id)
+        action = pipeline.failed_action(reading.pipeline_state(ended.pipeline), ended.execution_id)
         notice = failed(ended, execution, action)
     else:
-        notice = stopped(ended, execution, pipeline.stop_trigger_reason(ended.pipeline, ended.execution_id))
+        notice = stopped(ended, execution, reading.stop_trigger_reason(ended.pipeline, ended.execution_id))
     message_id = rt.notifier.send(notice)
     record = AuditRecord(
         duty=DUTY,

@@ -30,10 +30,11 @@ from botocore.exceptions import ClientError
 
 from functions.gating import mutes, pipeline
 from functions.gating.config import gating
-from functions.gating.observe import from_describe
+from functions.gating.core import Adapters
+from functions.gating.observe import CloudWatch
+from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
-from functions.shared.clients import client
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import cap, ignored
 from functions.shared.runtime import Runtime, runtime
@@ -48,12 +49,9 @@ NOT_STOPPABLE = ("PipelineExecutionNotStoppableException", "DuplicatedStopReques
 DONE = ("rolled-back", "stopped")
 
 
-def confirmed(change: AlarmChange, now: datetime) -> AlarmChange | None:
+def confirmed(change: AlarmChange, now: datetime, cloudwatch: CloudWatch) -> AlarmChange | None:
     """The alarm as DescribeAlarms shows it (its state, reason and time), or None when it does not exist."""
-    response = client("cloudwatch").describe_alarms(
-        AlarmNames=[change.name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-    )
-    found = from_describe(response, now)
+    found = cloudwatch.alarms(now, names=[change.name])
     if not found:
         return None
     alarm = found[0]
@@ -68,7 +66,7 @@ def refused(error: ClientError) -> tuple[str, str]:
     return cap(detail.get("Code", "Unknown")), cap(detail.get("Message", ""), 1000)
 
 
-def act(move: Move, gate: Gate, alarm: AlarmChange) -> tuple[str, dict[str, Any]]:
+def act(move: Move, gate: Gate, alarm: AlarmChange, pipelines: Pipelines) -> tuple[str, dict[str, Any]]:
     """Perform the move; (outcome, details). Outcomes other than rolled-back/stopped need a human.
 
     A stop abandons the actions in progress: stop-and-wait would let the deploy action finish shipping the
@@ -76,11 +74,11 @@ def act(move: Move, gate: Gate, alarm: AlarmChange) -> tuple[str, dict[str, Any]
     """
     try:
         if move.act == "rollback":
-            target = rollback_target(pipeline.successful_executions(gate.pipeline, gate.stage), move.execution_id)
+            target = rollback_target(pipelines.successful_executions(gate.pipeline, gate.stage), move.execution_id)
             if target is None:
                 return "no-rollback-target", {"reason": f"no earlier execution succeeded in {gate.stage}"}
             try:
-                started = pipeline.rollback_stage(gate.pipeline, gate.stage, target)
+                started = pipelines.rollback_stage(gate.pipeline, gate.stage, target)
             except ClientError as error:
                 code, message = refused(error)
                 if code not in REFUSALS:
@@ -88,7 +86,7 @@ def act(move: Move, gate: Gate, alarm: AlarmChange) -> tuple[str, dict[str, Any]
                 return "rollback-refused", {"target": target, "reason": message}
             return "rolled-back", {"target": target, "rollback_execution": started}
         try:
-            pipeline.stop_execution(gate.pipeline, move.execution_id, stop_reason(alarm, gate), abandon=True)
+            pipelines.stop_execution(gate.pipeline, move.execution_id, stop_reason(alarm, gate), abandon=True)
         except ClientError as error:
             code, _ = refused(error)
             if code not in NOT_STOPPABLE:
@@ -102,14 +100,21 @@ def act(move: Move, gate: Gate, alarm: AlarmChange) -> tuple[str, dict[str, Any]
 
 
 def respond(
-    gate: Gate, alarm: AlarmChange, *, muted: mutes.Mute | None, rt: Runtime, slots: Slots, now: datetime
+    gate: Gate,
+    alarm: AlarmChange,
+    *,
+    muted: mutes.Mute | None,
+    rt: Runtime,
+    slots: Slots,
+    pipelines: Pipelines,
+    now: datetime,
 ) -> tuple[Move, str, dict[str, Any]]:
     """(the move, the outcome, details): the checks in order, acting only when every one allows it."""
     assert gate.watchdog is not None
     if muted is not None:
         why = f"{alarm.name} is muted by {muted.rule} until {muted.until:%Y-%m-%d %H:%M} UTC at the latest"
         return Move(None, why), "muted", {"mute_rule": muted.rule}
-    move = plan(gate, pipeline.latest_stage_run(pipeline.pipeline_state(gate.pipeline), gate.stage), now)
+    move = plan(gate, pipeline.latest_stage_run(pipelines.pipeline_state(gate.pipeline), gate.stage), now)
     if move.act is None:
         return move, "skipped", {}
     pause = rt.switches.read().pause(DUTY, now)
@@ -121,7 +126,7 @@ def respond(
     if slot is None:
         return move, "rate-limited", {}
     try:
-        outcome, details = act(move, gate, alarm)
+        outcome, details = act(move, gate, alarm, pipelines)
     except BaseException:
         slots.give_back(slot)
         raise
@@ -131,10 +136,17 @@ def respond(
 
 
 def watch(
-    gate: Gate, alarm: AlarmChange, *, muted: mutes.Mute | None, rt: Runtime, slots: Slots, correlation_id: str
+    gate: Gate,
+    alarm: AlarmChange,
+    *,
+    muted: mutes.Mute | None,
+    rt: Runtime,
+    slots: Slots,
+    pipelines: Pipelines,
+    correlation_id: str,
 ) -> dict[str, Any]:
     now = rt.clock()
-    move, outcome, details = respond(gate, alarm, muted=muted, rt=rt, slots=slots, now=now)
+    move, outcome, details = respond(gate, alarm, muted=muted, rt=rt, slots=slots, pipelines=pipelines, now=now)
     rt.audit.record(
         AuditRecord(
             duty=DUTY,
@@ -168,8 +180,15 @@ def not_ours(reason: str) -> dict[str, Any]:
 
 
 def run(
-    event: Any, rt: Runtime, policy: Gating, correlation_id: str = "", slots: Slots | None = None
+    event: Any,
+    rt: Runtime,
+    policy: Gating,
+    correlation_id: str = "",
+    *,
+    slots: Slots | None = None,
+    aws: Adapters | None = None,
 ) -> dict[str, Any]:
+    """The testable core: the AWS adapters unless others are given (the tests' twins)."""
     said = alarm_change_of(event)
     if said is None:
         return not_ours("not a CloudWatch alarm state change")
@@ -179,18 +198,22 @@ def run(
     if said.state != "ALARM":
         return not_ours(f"{said.name} went to {said.state}, not ALARM")
     now = rt.clock()
-    alarm = confirmed(said, now)
+    aws = aws or Adapters.of_aws()
+    alarm = confirmed(said, now, aws.cloudwatch)
     if alarm is None or alarm.state != "ALARM":
         # An event is the caller's word; DescribeAlarms is CloudWatch's.
         shown = "does not exist" if alarm is None else f"is {alarm.state}"
         return not_ours(f"the event says {said.name} is in ALARM, but DescribeAlarms says it {shown}")
-    muted = mutes.active_mutes({alarm.name}, now).get(alarm.name)
+    muted = aws.cloudwatch.active_mutes({alarm.name}, now).get(alarm.name)
     logger.append_keys(alarm=alarm.name, correlation_id=correlation_id)
     used = slots or TableSlots(rt.settings.audit_table)
     return {
         "status": "handled",
         "alarm": alarm.name,
-        "stages": [watch(gate, alarm, muted=muted, rt=rt, slots=used, correlation_id=correlation_id) for gate in gates],
+        "stages": [
+            watch(gate, alarm, muted=muted, rt=rt, slots=used, pipelines=aws.pipelines, correlation_id=correlation_id)
+            for gate in gates
+        ],
     }
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from benchmarks.calls import counted_aws_calls
 from functions.gating import core, observe
 from functions.gating.observe import (
+    AwsCloudWatch,
     MetricPlan,
     MetricRequest,
     alarm_name,
@@ -28,6 +29,7 @@ from functions.shared.switches import SwitchBoard, SwitchState
 from tests.support.gating import GatingSandbox, put_5xx_alarm
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
+AWS = AwsCloudWatch()
 ELB = {"namespace": "AWS/ApplicationELB", "dimensions": {"LoadBalancer": "app/web/1"}}
 BUDGET = {
     "objective_percent": 99.9,
@@ -75,7 +77,7 @@ def test_an_active_mute_rule_makes_the_alarm_muted_until_its_window_ends(sandbox
         Rule={"Schedule": {"Expression": f"at({began:%Y-%m-%dT%H:%M})", "Duration": "PT1H"}},
         MuteTargets={"AlarmNames": ["web-5xx"]},
     )
-    seen = {a.name: a for a in observe_alarms(AlarmCheck(names=["web-5xx", "web-latency"]), datetime.now(UTC))}
+    seen = {a.name: a for a in observe_alarms(AlarmCheck(names=["web-5xx", "web-latency"]), datetime.now(UTC), AWS)}
     assert seen["web-5xx"].muted_until == began + timedelta(hours=1)
     assert seen["web-latency"].muted_until is None
 
@@ -180,7 +182,7 @@ def test_fold_sums_the_buckets_inside_each_window_and_reports_missing_data() -> 
 def test_nothing_to_measure_makes_no_call() -> None:
     made = plan_metrics(gate(alarms={"names": ["a"]}), NOW, None)
     assert made.empty
-    assert observe_metrics(made).errors_by_window == {}
+    assert observe_metrics(made, AWS).errors_by_window == {}
 
 
 def test_a_bake_count_is_summed_by_the_minute_since_the_previous_stage() -> None:
@@ -205,7 +207,7 @@ def test_alarms_by_name_prefix_and_tag(sandbox: GatingSandbox) -> None:
     alarms("canary", tags={"deckhand:gate": "web-app"})
     boto3.client("cloudwatch").set_alarm_state(AlarmName="db-cpu", StateValue="ALARM", StateReason="hot")
     check = AlarmCheck(names=["web-5xx", "gone"], prefixes=["db-"], tags={"deckhand:gate": "web-app"})
-    seen = {a.name: a for a in observe_alarms(check, NOW)}
+    seen = {a.name: a for a in observe_alarms(check, NOW, AWS)}
     assert set(seen) == {"web-5xx", "gone", "db-cpu", "canary"}
     assert (seen["db-cpu"].state, seen["db-cpu"].reason) == ("ALARM", "hot")
     assert (seen["gone"].state, seen["gone"].reason) == ("INSUFFICIENT_DATA", observe.missing_alarm("gone", NOW).reason)
@@ -229,7 +231,7 @@ def test_error_budget_sums_from_get_metric_data(aws: None) -> None:
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 500])
     made = plan_metrics(gate(error_budget=BUDGET), now, None)
-    sums = observe_metrics(made)
+    sums = observe_metrics(made, AWS)
     assert made.recent is not None
     before_end = [at for at in (now - timedelta(minutes=ago + 1) for ago in range(90)) if at < made.recent.end]
     assert sums.requests_by_window[5] == 500.0
@@ -258,7 +260,7 @@ def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_fi
     rt = sandbox.runtime
     with counted_aws_calls() as calls:
         board = rt.switches.read()
-        decided = core.decide(gate(**checks), board, NOW)
+        decided = core.decide(gate(**checks), board, NOW, core.Adapters.of_aws())
         core.record(decided, rt, action="gate", outcome=decided.decision.verdict)
     assert sum(calls.values()) <= 5, calls
     assert set(calls) == {

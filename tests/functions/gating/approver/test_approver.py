@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from functions.gating import pipeline
 from functions.gating.approver import handler as approver
 from functions.gating.approver.flow import run
 from functions.gating.approver.plan import approval_of
+from functions.gating.pipeline import AwsPipelines
 from functions.gating.policy import Gate, gate_after
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
@@ -70,7 +70,7 @@ def test_dry_run_decides_and_notifies_but_never_approves(
 ) -> None:
     execution, event = at_approval(sandbox)
     calls: list[Any] = []
-    monkeypatch.setattr(pipeline, "approve", lambda *args: calls.append(args))
+    monkeypatch.setattr(AwsPipelines, "approve", lambda *args: calls.append(args))
     result = run(event, sandbox.runtime, WEB_APP)
     assert (result["status"], result["dry_run"]) == ("would-approve", True)
     assert calls == []

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from functions.gating import pipeline
 from functions.gating.gate.handler import run as gate
+from functions.gating.pipeline import AwsPipelines
 from functions.gating.pipeline_notices.flow import run
 from tests.support.gating import PIPELINE, GatingSandbox, fake_context, gating, web_app_gate
 
@@ -56,7 +56,7 @@ def test_a_stop_by_the_watchdog_says_who_and_why(sandbox: GatingSandbox) -> None
     sandbox.create_pipeline()
     execution = sandbox.start()
     sandbox.advance(execution, "Gate", "Succeeded")  # now waiting for the approval
-    pipeline.stop_execution(
+    AwsPipelines().stop_execution(
         PIPELINE, execution, "Deckhand watchdog: alarm web-app-5xx went to ALARM after Deploy deployed", abandon=True
     )
     run(ended(sandbox, execution, "STOPPED"), sandbox.runtime, WEB_APP)
@@ -70,7 +70,7 @@ def test_a_stop_by_someone_else_points_to_cloudtrail(sandbox: GatingSandbox) -> 
     sandbox.create_pipeline()
     execution = sandbox.start()
     sandbox.advance(execution, "Gate", "Succeeded")
-    pipeline.stop_execution(PIPELINE, execution, "wrong branch", abandon=True)
+    AwsPipelines().stop_execution(PIPELINE, execution, "wrong branch", abandon=True)
     run(ended(sandbox, execution, "STOPPED"), sandbox.runtime, WEB_APP)
     [notice] = sandbox.notifications()
     assert "CloudTrail" in notice["Message"]

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.gating import pipeline
-from functions.gating.pipeline import StageRun
+from functions.gating.pipeline import AwsPipelines, StageRun
 from functions.gating.policy import Gate, Gating
 from functions.gating.watchdog.flow import run
 from functions.gating.watchdog.plan import alarm_change_of, plan, rollback_target, stop_reason
@@ -187,13 +186,13 @@ def test_a_refused_rollback_is_audited_notified_and_gives_its_slot_back(
 ) -> None:
     deployed(estate, 120)
     deployed(estate, 10)
-    real = pipeline.rollback_stage
+    real = AwsPipelines.rollback_stage
 
     def denied(*_: Any) -> str:
         message = "User: arn:aws:sts::1:assumed-role/deckhand-watchdog/x is not authorized to perform: RollbackStage"
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "RollbackStage")
 
-    monkeypatch.setattr(pipeline, "rollback_stage", denied)
+    monkeypatch.setattr(AwsPipelines, "rollback_stage", denied)
     result = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
     assert (result["stages"][0]["outcome"], result["stages"][0]["code"]) == ("action-failed", "AccessDeniedException")
     [notice] = estate.notifications()
@@ -202,7 +201,7 @@ def test_a_refused_rollback_is_audited_notified_and_gives_its_slot_back(
     outcomes = [r["outcome"]["S"] for r in estate.audit_items() if r.get("action", {}).get("S") == "watchdog"]
     assert outcomes == ["action-failed"]
 
-    monkeypatch.setattr(pipeline, "rollback_stage", real)  # the role is fixed; the alarm fires again, same hour
+    monkeypatch.setattr(AwsPipelines, "rollback_stage", real)  # the role is fixed; the alarm fires again, same hour
     again = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
     assert again["stages"][0]["outcome"] == "rolled-back"
 
@@ -299,7 +298,7 @@ def test_a_rollback_codepipeline_refuses_is_reported_not_raised(
         error = {"Error": {"Code": "UnableToRollbackStageException", "Message": "structure version changed"}}
         raise ClientError(error, "RollbackStage")
 
-    monkeypatch.setattr(pipeline, "rollback_stage", refuse)
+    monkeypatch.setattr(AwsPipelines, "rollback_stage", refuse)
     result = run(estate.alarm_event("web-app-5xx", "ALARM"), estate.runtime, watching())
     assert result["stages"][0]["outcome"] == "rollback-refused"
     assert "structure version changed" in estate.notifications()[0]["Message"]

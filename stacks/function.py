@@ -111,35 +111,25 @@ class DeckhandFunction(Construct):
             ),
         )
 
-        alarm_action = cw_actions.SnsAction(core.topic)
-        self.error_alarm = self.function.metric_errors(
-            period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
-        ).create_alarm(
-            self,
+        to_topic = cw_actions.SnsAction(core.topic)
+        self.error_alarm = self._alarm(
             "Errors",
-            alarm_name=alarm_name(function_name, "errors"),
-            alarm_description=f"The Deckhand {service} function failed; see its log group "
-            f"{self.log_group.log_group_name} and its dead-letter queue.",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            alarm_name(function_name, "errors"),
+            f"The Deckhand {service} function failed; see its log group {self.log_group.log_group_name} and its "
+            "dead-letter queue.",
+            to_topic,
         )
-        self.error_alarm.add_alarm_action(alarm_action)
-        self.dead_letter_alarm = self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
-        ).create_alarm(
-            self,
+        self.dead_letter_alarm = self._alarm(
             "DeadLetters",
-            alarm_name=alarm_name(function_name, "dead-letters"),
-            alarm_description=f"Events the Deckhand {service} function could not process wait in "
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            alarm_name(function_name, "dead-letters"),
+            f"Events the Deckhand {service} function could not process wait in "
             f"{dead_letter_queue_name(function_name)}.",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            to_topic,
         )
-        self.dead_letter_alarm.add_alarm_action(alarm_action)
 
         core.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -148,6 +138,23 @@ class DeckhandFunction(Construct):
                 width=12,
             )
         )
+
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.Metric, name: str, description: str, action: cw_actions.SnsAction
+    ) -> cloudwatch.Alarm:
+        """An alarm at one or more in the metric's period, told to the topic."""
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_name=name,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(action)
+        return alarm
 
     @property
     def function_name(self) -> str:

@@ -4,6 +4,9 @@ A record's partition key is `audit/<duty>/<subject>`, so IAM's `dynamodb:Leading
 duty's role to its own records (stacks/core.py `grant_audit`). State a duty keeps in the same table
 (saved capacity, cleanup marks and runs, watchdog slots) lives under partitions that never start with
 `audit/` (`grant_state`), so the records stay write-once: no role may update or delete them.
+
+This module is the record and its keys, with no AWS in it (the stack imports it); audit_trail.py writes and reads
+the table.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .clients import client
 from .refusal import cap
 
 INDEX_BY_DUTY = "by-duty"  # the audit table's index of a duty's records by time (stacks/core.py declares it)
@@ -80,36 +82,3 @@ class AuditRecord:
         if self.correlation_id:
             item["correlation_id"] = {"S": cap(self.correlation_id)}
         return item
-
-
-class AuditTrail:
-    def __init__(self, table_name: str, retention_days: int) -> None:
-        self.table_name = table_name
-        self.retention_days = retention_days
-
-    def record(self, record: AuditRecord) -> None:
-        """Write once: a replayed record with the same id and time is not written twice.
-
-        The condition is the code's promise that it never overwrites a record; IAM cannot require a
-        ConditionExpression, so what IAM itself guarantees is narrower (see `grant_audit`).
-        """
-        try:
-            client("dynamodb").put_item(
-                TableName=self.table_name,
-                Item=record.item(self.retention_days),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except client("dynamodb").exceptions.ConditionalCheckFailedException:
-            pass
-
-    def recent(self, duty: str, limit: int = 10) -> list[dict[str, Any]]:
-        """The newest records of one duty, newest first."""
-        page = client("dynamodb").query(
-            TableName=self.table_name,
-            IndexName=INDEX_BY_DUTY,
-            KeyConditionExpression="duty = :duty",
-            ExpressionAttributeValues={":duty": {"S": duty}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [{name: next(iter(value.values())) for name, value in item.items()} for item in page["Items"]]

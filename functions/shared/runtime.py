@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from .audit import AuditTrail
+from .audit_trail import AuditTrail
 from .clock import Clock, utc_now
 from .notify import Notifier
 from .settings import Settings, settings
-from .switches import SwitchReader
+from .switch_parameters import SwitchReader
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,19 @@
 """Runtime switches an operator flips from the console, kept in SSM Parameter Store.
 
-Each switch is one String parameter under the switches path holding a small JSON document.
-Every function reads them all with one cached GetParametersByPath call.
+Each switch is one String parameter under the switches path holding a small JSON document. This module is their
+names, their document and how they combine, with no AWS in it (the stack imports it); switch_parameters.py reads
+and writes the parameters.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
-from .clients import client
 from .clock import parse_instant
 from .refusal import cap
 
@@ -105,28 +103,3 @@ class SwitchBoard:
 
 def parameter_name(path: str, name: str) -> str:
     return f"{path}/{name}"
-
-
-class SwitchReader:
-    def __init__(self, path: str, cache_seconds: int) -> None:
-        self.path = path
-        self.cache_seconds = cache_seconds
-        self._provider: SSMProvider | None = None
-
-    def read(self, fresh: bool = False) -> SwitchBoard:
-        if self._provider is None:
-            self._provider = SSMProvider(boto3_client=client("ssm"))
-        values = self._provider.get_multiple(self.path, max_age=self.cache_seconds, recursive=False, force_fetch=fresh)
-        known = {
-            name: SwitchState.from_document(name, str(raw)) for name, raw in values.items() if name in SWITCH_NAMES
-        }
-        return SwitchBoard(states=known)
-
-
-def store(path: str, state: SwitchState) -> None:
-    client("ssm").put_parameter(
-        Name=parameter_name(path, state.name),
-        Value=json.dumps(state.document(), sort_keys=True),
-        Type="String",
-        Overwrite=True,
-    )

@@ -19,7 +19,8 @@ from functions.shared.notify import Notice
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import Refused, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
-from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name, store
+from functions.shared.switch_parameters import store
+from functions.shared.switches import SWITCH_NAMES, SwitchBoard, parameter_name
 from functions.shared.validation import describe_all
 
 from .commands import SwitchChange, SwitchCommand, expired, parse_command, plan

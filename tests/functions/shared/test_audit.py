@@ -8,7 +8,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.shared.audit import MAX_JSON_CHARS, AuditRecord, AuditTrail, audit_partition, new_id, to_json
+from functions.shared.audit import MAX_JSON_CHARS, AuditRecord, audit_partition, new_id, to_json
+from functions.shared.audit_trail import AuditTrail
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RETENTION_DAYS = 400

@@ -8,15 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.shared.switch_parameters import SwitchReader, store
 from functions.shared.switches import (
     FREEZE,
     PAUSE_ALL,
     SWITCH_NAMES,
     SwitchBoard,
-    SwitchReader,
     SwitchState,
     parameter_name,
-    store,
 )
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -1,8 +1,8 @@
-"""Observations for one gate: pure conversions, one GetMetricData's arithmetic, and the AWS call budget."""
+"""Observations for one gate: pure conversions, one GetMetricData's arithmetic, and the AWS call budget; what
+every CloudWatch adapter answers, the twin too, is in test_cloudwatch_contract.py."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,19 +67,6 @@ def test_a_mute_detail_on_describe_alarms_is_not_read() -> None:
     mute = {"mutedByArn": "arn:...:alarm-mute-rule:x", "muteWindowStart": "2026-11-21T11:00:00.000+0000"}
     covering = to_alarm(describe(MuteDetail={**mute, "muteWindowEnd": "2026-11-21T13:00:30.000+0000"}), "metric", NOW)
     assert covering.muted_until is None
-
-
-def test_an_active_mute_rule_makes_the_alarm_muted_until_its_window_ends(sandbox: GatingSandbox) -> None:
-    alarms("web-5xx", "web-latency")
-    began = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
-    sandbox.client("cloudwatch").put_alarm_mute_rule(
-        Name="release",
-        Rule={"Schedule": {"Expression": f"at({began:%Y-%m-%dT%H:%M})", "Duration": "PT1H"}},
-        MuteTargets={"AlarmNames": ["web-5xx"]},
-    )
-    seen = {a.name: a for a in observe_alarms(AlarmCheck(names=["web-5xx", "web-latency"]), datetime.now(UTC), AWS)}
-    assert seen["web-5xx"].muted_until == began + timedelta(hours=1)
-    assert seen["web-latency"].muted_until is None
 
 
 def test_suppressed_actions_count_as_muted_for_at_least_the_extension_period() -> None:
@@ -211,37 +198,6 @@ def test_alarms_by_name_prefix_and_tag(sandbox: GatingSandbox) -> None:
     assert set(seen) == {"web-5xx", "gone", "db-cpu", "canary"}
     assert (seen["db-cpu"].state, seen["db-cpu"].reason) == ("ALARM", "hot")
     assert (seen["gone"].state, seen["gone"].reason) == ("INSUFFICIENT_DATA", observe.missing_alarm("gone", NOW).reason)
-
-
-def test_error_budget_sums_from_get_metric_data(aws: None) -> None:
-    now = datetime.now(UTC).replace(second=30, microsecond=0)
-    data = []
-    for ago in range(0, 90):
-        at = now - timedelta(minutes=ago + 1)
-        for name, value in (("RequestCount", 100.0), ("HTTPCode_Target_5XX_Count", 2.0 if ago < 10 else 0.0)):
-            data.append(
-                {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": "LoadBalancer", "Value": "app/web/1"}],
-                    "Timestamp": at,
-                    "Value": value,
-                }
-            )
-    cloudwatch = boto3.client("cloudwatch")
-    for start in range(0, len(data), 500):
-        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 500])
-    made = plan_metrics(gate(error_budget=BUDGET), now, None)
-    sums = observe_metrics(made, AWS)
-    assert made.recent is not None
-    before_end = [at for at in (now - timedelta(minutes=ago + 1) for ago in range(90)) if at < made.recent.end]
-    assert sums.requests_by_window[5] == 500.0
-    assert sums.requests_by_window[60] == 6000.0
-    assert sums.requests_by_window[360] == 100.0 * len(before_end)
-    assert sums.errors_by_window[360] == 2.0 * sum(at >= now - timedelta(minutes=10) for at in before_end)
-    budget_end = (made.budget or made.recent).end  # the hour's sums end at StartTime's 5-minute rounding
-    in_budget = [at for at in before_end if at < budget_end]
-    assert sums.budget_requests == 100.0 * len(in_budget)
-    assert math.isclose(sums.budget_errors or 0, 2.0 * sum(at >= now - timedelta(minutes=10) for at in in_budget))
 
 
 def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_five_calls(

@@ -7,6 +7,7 @@ emit     route an EventBridge event through the deployed rules and run every tar
 tick     fire the scheduled rules and Scheduler schedules due up to a time
 status   what is deployed and what happened
 authorize whether a function (or role) may make an IAM request or an API call, by the deployed policies
+pipeline how executions run by themselves: fail an action's next run, a source change, the runner's settings
 down     stop the server
 demo     up, seed, scenarios, report, down
 """
@@ -18,6 +19,8 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +94,20 @@ def parser() -> argparse.ArgumentParser:
         metavar=("SERVICE:OPERATION", "JSON"),
         help="an API call and its input, as botocore names them",
     )
+    pipeline_cmd = commands.add_parser("pipeline", help="how executions run by themselves")
+    pipeline_asks = pipeline_cmd.add_subparsers(dest="ask", required=True, metavar="ASK")
+    fail_cmd = pipeline_asks.add_parser("fail", help="the next run of an action fails")
+    fail_cmd.add_argument("action", help="the action's name, e.g. Build")
+    fail_cmd.add_argument("--stage", help="only in this stage")
+    fail_cmd.add_argument("--pipeline", help="only in this pipeline")
+    fail_cmd.add_argument("--message", help="the failure's message")
+    change_cmd = pipeline_asks.add_parser("source-change", help="a change reached a pipeline's source: it starts")
+    change_cmd.add_argument("pipeline")
+    change_cmd.add_argument("--revision", help="the source revision (default: a random commit id)")
+    runner_cmd = pipeline_asks.add_parser("runner", help="show or set how executions started from now on run")
+    runner_cmd.add_argument("--self-running", choices=("on", "off"), help="off: they move only when driven")
+    runner_cmd.add_argument("--delay", type=float, metavar="SECONDS", help="how long an action takes")
+    runner_cmd.add_argument("--job-timeout", type=float, metavar="SECONDS", help="how long a job may go unanswered")
     return top
 
 
@@ -254,6 +271,37 @@ def cmd_authorize(args: argparse.Namespace, paths: Paths) -> int:
     return 0 if answer["decision"] == "Allowed" else 1
 
 
+def cmd_pipeline(args: argparse.Namespace, paths: Paths) -> int:
+    """Ask the server's pipeline runner; exit 2 when it refuses (an unknown pipeline, a bad setting)."""
+    if args.ask == "fail":
+        route = "/_sandbox/codepipeline/fail"
+        body = {"action": args.action, "stage": args.stage, "pipeline": args.pipeline, "message": args.message}
+    elif args.ask == "source-change":
+        route, body = "/_sandbox/codepipeline/source-change", {"pipeline": args.pipeline, "revision": args.revision}
+    else:
+        route = "/_sandbox/codepipeline/runner"
+        body = {
+            "self_running": None if args.self_running is None else args.self_running == "on",
+            "delay_seconds": args.delay,
+            "job_timeout_seconds": args.job_timeout,
+        }
+    print_json(post_control(running_state(paths)["endpoint"], route, {k: v for k, v in body.items() if v is not None}))
+    return 0
+
+
+def post_control(endpoint: str, route: str, body: dict[str, Any]) -> Any:
+    """POST to a `/_sandbox/` route; the server refusing the body is the CLI refusing its input."""
+    request = urllib.request.Request(  # noqa: S310 - the local sandbox
+        endpoint + route, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.load(answer)
+    except urllib.error.HTTPError as refused:
+        found = json.loads(refused.read() or b"{}")
+        raise InputRefused(f"{found.get('error')}: {found.get('message')}") from None
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     # The scenarios import the stacks, which start the CDK's jsii runtime: 1.5 s (median of 7, after this module)
     # that no other command pays.
@@ -271,5 +319,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Paths], int]] = {
     "emit": cmd_emit,
     "tick": cmd_tick,
     "authorize": cmd_authorize,
+    "pipeline": cmd_pipeline,
     "demo": cmd_demo,
 }

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox import REGION
+from sandbox import REGION, cli
 from sandbox.gaps.app import make_app
 from sandbox.gaps.codepipeline import Invoked
 from tests.support.gating import serve
@@ -516,3 +516,29 @@ def test_v2_variables_take_their_defaults_unless_the_start_overrides_them(client
         {"name": "env", "resolvedValue": "staging"},
         {"name": "version", "resolvedValue": "2"},
     ]
+
+
+# --- the CLI --------------------------------------------------------------------------------------------------
+
+
+def test_the_cli_fails_an_action_starts_from_a_source_change_and_shows_the_runner(
+    endpoint: str, client: Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "running_state", lambda _paths: {"endpoint": endpoint})
+    pipeline = new_pipeline(client, SOURCE, BUILD, DEPLOY)
+    assert cli.main(["pipeline", "fail", "Test", "--pipeline", pipeline, "--message", "3 tests failed"]) == 0
+    assert cli.main(["pipeline", "source-change", pipeline, "--revision", "9d1e2f0"]) == 0
+    capsys.readouterr()
+    [execution] = [s["pipelineExecutionId"] for s in listed(client, pipeline)]
+    assert finished(client, pipeline, execution) == "Failed"
+    test_run = stage_states(client, pipeline)["Build"]["actionStates"][1]["latestExecution"]
+    assert test_run["errorDetails"] == {"code": "JobFailed", "message": "3 tests failed"}
+
+    assert cli.main(["pipeline", "source-change", "no-such-pipeline"]) == 2
+    assert "PipelineNotFoundException" in capsys.readouterr().err
+    assert cli.main(["pipeline", "runner"]) == 0
+    assert json.loads(capsys.readouterr().out)["delay_seconds"] == DELAY
+
+
+def listed(client: Client, pipeline: str) -> list[dict[str, Any]]:
+    return list(client("codepipeline").list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"])

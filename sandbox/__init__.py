@@ -7,14 +7,14 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
                 `(service, operation)` (CodePipeline jobs/approvals/executions, Lambda provisioned
                 concurrency, ...) and `control`'s `/_sandbox/...` routes; `ssm.seed_powertools(...)`
                 writes the reserved public parameter and layer in the server process;
-                `events.event_matches()` is moto's EventBridge pattern matcher;
-                `cloudwatch.alarm_state_change()` sets an alarm's state and returns the EventBridge
-                event AWS would emit.
+                `bus` is EventBridge in the server (PutEvents, and the sink the services it plays put
+                their events into: every event routed to its rules' targets, one owner);
+                `cloudwatch` puts SetAlarmState's state change on the bus and runs its SNS actions.
 - `server.py`   `python -m sandbox.server --port N [--log FILE]`: serves `gaps.app.make_app()` on
                 localhost in its own process until `down`.
 - `runner.py`   loads a *deployed* function (handler, environment, code from its deployed asset
                 zip) and runs its handler in-process against the sandbox.
-- `router.py`   routes an EventBridge event through the *deployed* rules to their targets.
+- `router.py`   the deployed rules' schedules, for `tick` (the server's bus routes every other event).
 - `schedules.py` which rate/cron/at schedules (with IANA time zones) are due in a time window.
 - `estate.py`   seeds a realistic estate (pipelines, alarms, scalable targets, snapshots, ...).
 - `process.py`  the server's process and state file; `cdk.py` the CDK runs that deploy the app into it (`up`).

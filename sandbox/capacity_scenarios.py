@@ -150,7 +150,7 @@ def capacity_console(demo: Demo) -> None:
         ["application-autoscaling.register_scalable_target", "scheduler.create_schedule"],
         sorted(c["call"] for c in first_change(planned.response).get("calls", [])),
     )
-    fired = demo.emit(set_alarm(demo, WEB_ALARM, "ALARM", "Demo: CPU above 80 %"))
+    fired = set_alarm(demo, WEB_ALARM, "ALARM", "Demo: CPU above 80 %")
     demo.step(
         "web-cpu-high in ALARM reaches the capacity function, which plans",
         [(f"deckhand-{CAPACITY}", "planned")],
@@ -179,7 +179,7 @@ def capacity_alarms(demo: Demo) -> None:
     triggers = target(WEB).alarms
     step = triggers.step if triggers else 0
     with acting(demo):
-        fired = demo.emit(set_alarm(demo, WEB_ALARM, "ALARM", "Demo: CPU above 80 %"))
+        fired = set_alarm(demo, WEB_ALARM, "ALARM", "Demo: CPU above 80 %")
         demo.step(
             "the deployed rule routes the ALARM to the capacity function",
             [(f"deckhand-{CAPACITY}", "changed")],
@@ -189,7 +189,7 @@ def capacity_alarms(demo: Demo) -> None:
             f"web's minimum steps out by {step}", (before[0] + step, max(before[1], before[0] + step)), web_bounds(demo)
         )
         demo.step("its desired count is left to Application Auto Scaling", desired, web_desired(demo))
-        fired = demo.emit(set_alarm(demo, WEB_ALARM, "OK", "Demo: CPU back to normal"))
+        fired = set_alarm(demo, WEB_ALARM, "OK", "Demo: CPU back to normal")
         demo.step("the OK is routed too", [(f"deckhand-{CAPACITY}", "changed")], answers(fired))
         demo.step("web is back to its bounds before the alarm", before, web_bounds(demo))
 
@@ -283,7 +283,7 @@ def capacity_flap_storm(demo: Demo) -> None:
     with acting(demo):
         for flap in range(budget.max_changes // 2 + 2):  # each flap is two changes: ALARM, then OK
             for state in ("ALARM", "OK"):
-                fired = demo.emit(set_alarm(demo, WORKERS_ALARM, state, f"Demo: flap {flap}"))
+                fired = set_alarm(demo, WORKERS_ALARM, state, f"Demo: flap {flap}")
                 statuses += [status_of(f.invocation) for f in fired]
                 last = first_change(fired[-1].invocation.response) if fired else {}
     changed = statuses.count("changed")

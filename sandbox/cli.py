@@ -213,7 +213,7 @@ def cmd_emit(args: argparse.Namespace, paths: Paths) -> int:
         raise InputRefused(f"{args.event}: {refusal}")
     endpoint = running_state(paths)["endpoint"]
     say(f"→ route {event.get('source')} / {event.get('detail-type')} through the deployed rules")
-    fired = emit(event, Functions(endpoint, paths))
+    fired = emit(event, endpoint)
     return report_fired(fired, as_json=args.json, none="no rule matched the event")
 
 

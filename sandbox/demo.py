@@ -63,7 +63,7 @@ class Demo:
         return self.functions.invoke(resolve_function(function, self.endpoint), payload)
 
     def emit(self, event: dict[str, Any]) -> list[Fired]:
-        return emit(event, self.functions)
+        return emit(event, self.endpoint)
 
     def tick(self, at: datetime) -> list[Fired]:
         return tick(at, self.functions, self.paths)[1]

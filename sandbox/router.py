@@ -1,40 +1,16 @@
-"""Route an EventBridge event through the deployed rules of the default bus to their Lambda targets."""
+"""What `sandbox tick` reads of the deployed EventBridge rules: the scheduled ones and their Lambda targets.
+
+Every other event is routed by the server's bus (sandbox.gaps.bus)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from sandbox.gaps.events import ENABLED, event_matches, target_payload
+from sandbox.gaps.events import ENABLED
 
 LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]+:\d{12}:function:(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$")
-
-
-@dataclass(frozen=True)
-class Route:
-    rule_name: str
-    target_id: str
-    function_name: str
-    payload: Any
-    target_arn: str  # the function, or its alias or version, that EventBridge invokes
-
-
-def route(event: dict[str, Any], *, events_client: Any) -> list[Route]:
-    """Every Lambda target whose enabled rule matches `event`, with the payload EventBridge would deliver."""
-    routes = []
-    for rule in _rules(events_client):
-        if rule.get("State") not in ENABLED or not rule.get("EventPattern"):
-            continue
-        if not event_matches(rule["EventPattern"], event):
-            continue
-        for target in _targets(events_client, rule["Name"]):
-            name = lambda_function_name(target["Arn"])
-            if name is not None:
-                payload = target_payload(target, event, rule_name=rule["Name"], rule_arn=rule.get("Arn", ""))
-                routes.append(Route(rule["Name"], target["Id"], name, payload, target["Arn"]))
-    return sorted(routes, key=lambda r: (r.rule_name, r.target_id))
 
 
 def scheduled_rules(events_client: Any) -> list[tuple[str, str, list[dict[str, Any]]]]:

@@ -638,23 +638,22 @@ def watchdog_rolls_back(demo: Demo) -> None:
         ["Succeeded"] * 2,
         [execution_status(demo, previous), execution_status(demo, release)],
     )
-    fired = demo.emit(
-        set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [88.0, 91.0, 97.0] > 10.0")
-    )
+    fired = set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [88.0, 91.0, 97.0] > 10.0")
     demo.step("web-app-5xx in ALARM wakes the watchdog", ["deckhand-watchdog"], routed_to(fired))
     demo.step("in dry run it only says it would roll back", ["would-rollback"], outcomes(fired))
     demo.step("and starts nothing", [], rollbacks(demo))
+    # CloudWatch emits a state change only on a change: the alarm clears between the rehearsal's firings.
+    set_alarm(demo, "web-app-5xx", "OK", "Demo: a quiet minute")
     with live(demo, WATCHDOG):
-        fired = demo.emit(
-            set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [95.0, 99.0, 120.0] > 10.0")
-        )
+        fired = set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: 3 datapoints [95.0, 99.0, 120.0] > 10.0")
         demo.step("with dry run off it rolls Deploy back", ["rolled-back"], outcomes(fired))
         demo.step(
             "to the previous release",
             [previous],
             [r.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId") for r in rollbacks(demo)],
         )
-        fired = demo.emit(set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: still failing"))
+        set_alarm(demo, "web-app-5xx", "OK", "Demo: another quiet minute")
+        fired = set_alarm(demo, "web-app-5xx", "ALARM", "Threshold Crossed: failing again")
         demo.step("the alarm firing again rolls back nothing more", 1, len(rollbacks(demo)))
         demo.step(
             "because the latest run is already a rollback",

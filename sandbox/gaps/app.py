@@ -60,8 +60,8 @@ def read_call(environ: WSGIEnvironment) -> Call | None:
     return found
 
 
-def handlers(store: Store) -> Mapping[tuple[str, str], Handler]:
-    """(botocore's service name, operation) -> the gap filler that answers it instead of moto."""
+def handlers(store: Store, moto_app: WSGIApplication) -> Mapping[tuple[str, str], Handler]:
+    """(botocore's service name, operation) -> the gap filler that answers it instead of moto (or after it)."""
 
     def locked(handler: Handler) -> Handler:
         def answer(request: Request, call: Call) -> Response:
@@ -79,9 +79,10 @@ def handlers(store: Store) -> Mapping[tuple[str, str], Handler]:
             ("lambda", operation): locked(partial(awslambda.provisioned_concurrency, store.provisioned))
             for operation in awslambda.PROVISIONED_OPERATIONS
         },
-        ("events", "PutEvents"): partial(bus.put_events, store.bus),  # unlocked: the bus delivers on its own worker
         ("lambda", "Invoke"): partial(invoke.answer, store.functions),  # unlocked: the handler calls back in
+        ("events", "PutEvents"): partial(bus.put_events, store.bus),  # unlocked: the bus delivers on its own worker
         ("cloudwatch", "PutCompositeAlarm"): cloudwatch.put_composite_alarm,
+        ("cloudwatch", "SetAlarmState"): partial(cloudwatch.set_alarm_state, store.bus, moto_app),  # unlocked too
         **{
             ("cloudwatch", operation): locked(partial(cloudwatch.mute_rules, store.mute_rules))
             for operation in cloudwatch.MUTE_RULE_OPERATIONS
@@ -100,7 +101,7 @@ class SandboxApp:
         self.moto_app = moto_app
         self.store = store or Store()
         self.enforcer = enforcer  # AWS's authorizer, consulted before anything else; None serves unenforced
-        self.handlers = handlers(self.store)
+        self.handlers = handlers(self.store, moto_app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         refused = self.enforcer.refusal(environ) if self.enforcer is not None else None

@@ -43,6 +43,9 @@ TIME_BYTES = 14
 MAX_DEPTH = 1000
 AWS_SOURCE = "aws."  # the sources AWS services emit with: a client may not put them (NotAuthorizedForSourceException)
 CONTENT_TYPE = "application/x-amz-json-1.1"
+# The sandbox's own routes (sandbox.gaps.control): a service's event put on the bus, its deliveries waited for.
+PUT_ROUTE = "/_sandbox/events/put"  # POST {"event"}: as the event's source service puts it; answers its deliveries
+DELIVERIES_ROUTE = "/_sandbox/events/deliveries"  # POST {"event_id"}: once the bus is idle, that event's deliveries
 
 
 class Invoke(Protocol):
@@ -63,15 +66,17 @@ class Delivered:
     target: str  # the target's ARN
     outcome: str  # "delivered", "refused" (IAM) or "failed" (the target could not take it)
     reason: str = ""
+    answer: Any = None  # a function's answer, when it ran while the caller waited (`put_and_wait`)
+    function_error: str | None = None
 
 
 class Bus:
     """The event buses of one server: `put` routes an event on its bus's rules and delivers it, on the bus's worker."""
 
-    def __init__(self, ledger: Ledger, simulator: Simulator, invoke: Invoke | None = None) -> None:
+    def __init__(self, ledger: Ledger, simulator: Simulator, invoke: Invoke) -> None:
         self.ledger = ledger
         self.simulator = simulator
-        self.invoke = invoke  # None until the server runs functions: a Lambda target then fails, counted
+        self.invoke = invoke
         self.delivered: list[Delivered] = []
         self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -79,7 +84,16 @@ class Bus:
 
     def put(self, *, account: str, region: str, event: JSON, bus: str = "default") -> None:
         """Route `event` (a whole EventBridge event) on the bus's rules and deliver it to their targets, later."""
-        self._later(lambda: self._route(account, region, bus, event))
+
+        def route() -> None:
+            self._route(account, region, bus, event)
+
+        self._later(route)
+
+    def put_and_wait(self, *, account: str, region: str, event: JSON, bus: str = "default") -> list[Delivered]:
+        """Route and deliver `event` now, in the caller's thread, each function run to its answer: how the
+        sandbox's own routes let a rehearsal see what a service's event did (a client's PutEvents never waits)."""
+        return self._route(account, region, bus, event, invocation_type="RequestResponse")
 
     def wait(self, timeout: float = 60.0) -> None:
         """Until every event put so far is delivered (what a test or a scenario waits for)."""
@@ -103,21 +117,24 @@ class Bus:
             except Exception:  # one bad delivery must not stop the bus
                 LOG.exception("the event bus failed a delivery")
 
-    def _route(self, account: str, region: str, bus_name: str, event: JSON) -> None:
+    def _route(
+        self, account: str, region: str, bus_name: str, event: JSON, invocation_type: str = "Event"
+    ) -> list[Delivered]:
         bus = events_backends[account][region].event_buses.get(bus_name)
-        for rule in list(bus.rules.values()) if bus is not None else []:
-            if rule.state in ENABLED and _matches(rule, event):
-                for target in list(rule.targets):
-                    self._deliver(rule, target, event)
+        return [
+            self._deliver(rule, target, event, invocation_type)
+            for rule in (list(bus.rules.values()) if bus is not None else [])
+            if rule.state in ENABLED and _matches(rule, event)
+            for target in list(rule.targets)
+        ]
 
-    def _deliver(self, rule: Rule, target: Mapping[str, Any], event: JSON) -> None:
+    def _deliver(self, rule: Rule, target: Mapping[str, Any], event: JSON, invocation_type: str) -> Delivered:
         arn = str(target["Arn"])
         service = arn.split(":")[2]
         try:
             payload = target_payload(dict(target), event, rule_name=rule.name, rule_arn=rule.arn)
         except ValueError as invalid:
-            self._record(event, rule, target, "failed", f"the target's input could not be built: {invalid}")
-            return
+            return self._record(event, rule, target, "failed", f"the target's input could not be built: {invalid}")
         checks: tuple[Check, ...]
         if service == "lambda":
             checks = (Check(principal=EVENTS, action="lambda:InvokeFunction", resource=arn),)
@@ -126,39 +143,37 @@ class Bus:
         elif service == "sns":
             checks = deliver.to_topic(EVENTS, arn, {})
         else:
-            self._record(event, rule, target, "failed", f"the sandbox delivers to no {service} target")
             deliver.count_failure(deliveries.rule_delivery(rule.arn, arn, service, ()))
-            return
+            return self._record(event, rule, target, "failed", f"the sandbox delivers to no {service} target")
         delivery = deliveries.rule_delivery(
             rule.arn, arn, {"lambda": "function", "sqs": "queue"}.get(service, "topic"), checks
         )
         refusal = deliver.authorized(self.ledger, self.simulator, delivery)
         if refusal is not None:
-            self._record(event, rule, target, "refused", refusal.line())
-            return
+            return self._record(event, rule, target, "refused", refusal.line())
         try:
+            if service == "lambda":
+                answer = self._invoke(arn, payload, invocation_type)
+                return self._record(
+                    event, rule, target, "delivered", answer=_answer(answer), function_error=answer.function_error
+                )
             self._send(service, arn, target, event, payload)
         except Exception as failed:  # the target refused it: EventBridge counts a failed invocation
             deliver.count_failure(delivery)
-            self._record(event, rule, target, "failed", f"{type(failed).__name__}: {failed}")
-            return
-        self._record(event, rule, target, "delivered")
+            return self._record(event, rule, target, "failed", f"{type(failed).__name__}: {failed}")
+        return self._record(event, rule, target, "delivered")
+
+    def _invoke(self, arn: str, payload: Any, invocation_type: str) -> Any:
+        _, _, _, region, account, _ = arn.split(":", 5)
+        return self.invoke(
+            account=account,
+            region=region,
+            function=arn,
+            payload=json.dumps(payload).encode(),
+            invocation_type=invocation_type,
+        )
 
     def _send(self, service: str, arn: str, target: Mapping[str, Any], event: JSON, payload: Any) -> None:
-        if service == "lambda":
-            if self.invoke is None:
-                raise RuntimeError("this server runs no functions")
-            _, _, _, region, account, _ = arn.split(":", 5)
-            answer = self.invoke(
-                account=account,
-                region=region,
-                function=arn,
-                payload=json.dumps(payload).encode(),
-                invocation_type="Event",
-            )
-            if answer.status_code != 202:
-                raise RuntimeError(f"Lambda answered {answer.status_code} to the asynchronous invocation")
-            return
         body = payload if isinstance(payload, str) else json.dumps(payload)
         if service == "sqs":
             group = (target.get("SqsParameters") or {}).get("MessageGroupId")
@@ -166,19 +181,68 @@ class Bus:
         else:
             deliver.publish(arn, body)
 
-    def _record(self, event: JSON, rule: Rule, target: Mapping[str, Any], outcome: str, reason: str = "") -> None:
-        self.delivered.append(
-            Delivered(str(event.get("id")), rule.arn, str(target["Id"]), str(target["Arn"]), outcome, reason)
-        )
+    def _record(
+        self, event: JSON, rule: Rule, target: Mapping[str, Any], outcome: str, reason: str = "", **ran: Any
+    ) -> Delivered:
+        done = Delivered(str(event.get("id")), rule.arn, str(target["Id"]), str(target["Arn"]), outcome, reason, **ran)
+        self.delivered.append(done)
+        return done
 
     def document(self, after: int = 0) -> JSON:
         return {"deliveries": [asdict(d) for d in self.delivered[after:]], "next": len(self.delivered)}
+
+
+def _answer(invoked: Any) -> Any:
+    """The function's answer (its error object for a function error); None for an asynchronous invocation."""
+    return json.loads(invoked.payload) if invoked.payload else None
 
 
 def _matches(rule: Rule, event: JSON) -> bool:
     """A rule with an event pattern matches by it; a scheduled rule (no pattern) matches no event."""
     pattern = rule.event_pattern.get_pattern()
     return bool(pattern) and event_matches(pattern, event)
+
+
+# --- the sandbox's own routes ----------------------------------------------------------------------------------------
+
+
+def put_service_event(bus: Bus, account: str, region: str, body: JSON) -> JSON:
+    """`PUT_ROUTE`: the event as its AWS service puts it on the default bus (id, time, account and region added,
+    as EventBridge adds them), delivered while the caller waits; a client's PutEvents may not use an aws.* source."""
+    refusal = service_event_refusal(body.get("event"))
+    if refusal is not None:
+        raise ApiError("ValidationException", refusal)
+    partial: JSON = body["event"]
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "time": iso_z(datetime.now(UTC)),
+        "account": account,
+        "region": region,
+        "resources": [],
+        **partial,
+    }
+    routed = bus.put_and_wait(account=account, region=region, event=event)
+    return {"event": event, "deliveries": [asdict(d) for d in routed]}
+
+
+def service_event_refusal(event: Any) -> str | None:
+    """Why EventBridge would not take this event (source, detail-type and a detail object are required)."""
+    if not isinstance(event, dict):
+        return "the event must be a JSON object"
+    missing = [key for key in ("source", "detail-type", "detail") if key not in event]
+    if missing:
+        return f"the event has no {', '.join(missing)}: EventBridge requires source, detail-type and detail"
+    if not isinstance(event["detail"], dict):
+        return "the event's detail must be a JSON object"
+    return None
+
+
+def deliveries_of(bus: Bus, body: JSON) -> JSON:
+    """`DELIVERIES_ROUTE`: once what was put so far is delivered, the deliveries of one event (a client's PutEvents)."""
+    bus.wait()
+    event_id = str(body["event_id"])
+    return {"deliveries": [asdict(d) for d in list(bus.delivered) if d.event_id == event_id]}
 
 
 # --- PutEvents ---------------------------------------------------------------------------------------------------

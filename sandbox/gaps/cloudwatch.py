@@ -1,23 +1,31 @@
 """CloudWatch gaps: composite alarms (moto stores them but does not route PutCompositeAlarm), alarm mute rules
-(moto has none), AWS::CloudWatch::Alarm (moto's CloudFormation skips it), and the state change event an alarm
-emits (moto emits none).
+(moto has none), AWS::CloudWatch::Alarm (moto's CloudFormation skips it), and what SetAlarmState does beyond
+moto: the state change event on the default bus and the new state's SNS actions (moto does neither).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
+from wsgiref.types import WSGIApplication
 from zoneinfo import ZoneInfo
 
-from moto.cloudwatch.models import cloudwatch_backends
+import botocore.session
+from moto.cloudwatch.models import Alarm, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from werkzeug.wrappers import Request, Response
 
+from sandbox.gaps import deliver
+from sandbox.gaps.bus import Bus
 from sandbox.gaps.cloudformation import NamedModel
 from sandbox.gaps.common import JSON, ApiError, caller, iso_z, utc_now
+from sandbox.iam import deliveries
 from sandbox.iam.model import Call
 
 MuteRules = dict[tuple[str, str], dict[str, JSON]]  # (account, region) -> name -> the rule as put
@@ -332,6 +340,11 @@ def alarm_state_change(
         request["StateReasonData"] = reason_data
     cloudwatch_client.set_alarm_state(**request)
     kind, after = _describe_alarm(cloudwatch_client, alarm_name)
+    return state_change_event(kind, before, after, now)
+
+
+def state_change_event(kind: str, before: JSON, after: JSON, now: datetime) -> JSON:
+    """The `CloudWatch Alarm State Change` event of an alarm going from `before` to `after` (DescribeAlarms shapes)."""
     arn = after["AlarmArn"]
     _, _, _, region, account, _ = arn.split(":", 5)
     return {
@@ -344,8 +357,8 @@ def alarm_state_change(
         "region": region,
         "resources": [arn],
         "detail": {
-            "alarmName": alarm_name,
-            "state": _alarm_state(state, reason, reason_data, now),
+            "alarmName": after["AlarmName"],
+            "state": _alarm_state(after["StateValue"], after.get("StateReason", ""), after.get("StateReasonData"), now),
             "previousState": _alarm_state(
                 before["StateValue"],
                 before.get("StateReason", ""),
@@ -355,3 +368,161 @@ def alarm_state_change(
             "configuration": _alarm_configuration(kind, after),
         },
     }
+
+
+# --- SetAlarmState from any client: the state change event on the default bus, the new state's SNS actions ---------
+
+STATE_ROUTE = "/_sandbox/cloudwatch/alarm-state"  # POST SetAlarmState's request: `set_state`, for the scenarios
+# The alarm's actions CloudWatch runs when it enters each state (DescribeAlarms fields).
+ACTIONS_FOR_STATE = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
+
+
+def described(alarm: Alarm) -> tuple[str, JSON]:
+    """(DescribeAlarms' list, the alarm as DescribeAlarms answers it) of a moto alarm: what the event is made of."""
+    kind = "CompositeAlarms" if alarm.rule else "MetricAlarms"
+    answer: JSON = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm.alarm_arn,
+        "AlarmDescription": alarm.description,
+        "ActionsEnabled": alarm.actions_enabled,
+        "AlarmActions": list(alarm.alarm_actions or []),
+        "OKActions": list(alarm.ok_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "StateValue": alarm.state_value,
+        "StateReason": alarm.state_reason,
+        "StateReasonData": alarm.state_reason_data,
+        "StateUpdatedTimestamp": _aware(alarm.state_updated_timestamp),
+    }
+    if alarm.rule:
+        return kind, {**answer, "AlarmRule": alarm.rule}
+    metric: JSON = {
+        "MetricName": alarm.metric_name,
+        "Namespace": alarm.namespace,
+        "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions],
+        "Period": alarm.period,
+        "Statistic": alarm.statistic,
+        "ExtendedStatistic": alarm.extended_statistic,
+        "Unit": alarm.unit,
+    }
+    queries = [_query(q) for q in alarm.metric_data_queries]
+    return kind, {**answer, **({"Metrics": queries} if queries else metric)}
+
+
+def _query(query: Any) -> JSON:
+    found: JSON = {"Id": query.id, "ReturnData": query.return_data in (True, None, "true", "True")}
+    if query.label:
+        found["Label"] = query.label
+    if query.expression:
+        found["Expression"] = query.expression
+    elif query.metric_stat is not None:
+        stat = query.metric_stat
+        found["MetricStat"] = {
+            "Metric": {
+                "MetricName": stat.metric.metric_name,
+                "Namespace": stat.metric.namespace,
+                "Dimensions": [{"Name": d.name, "Value": d.value} for d in stat.metric.dimensions],
+            },
+            "Period": int(stat.period),
+            "Stat": stat.stat,
+            **({"Unit": stat.unit} if stat.unit else {}),
+        }
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def set_alarm_state(bus: Bus, moto_app: WSGIApplication, request: Request, call: Call) -> Response:
+    """SetAlarmState answered by moto (in the request's own protocol), then what CloudWatch does of a change."""
+    account, region = caller(request)
+    before = _alarm(account, region, str(call.params.get("AlarmName", "")))
+    body = request.get_data()
+    request.environ["wsgi.input"] = io.BytesIO(body)
+    answer = Response.from_app(moto_app, request.environ, buffered=True)
+    if answer.status_code == 200 and before is not None:
+        changed(bus, account, region, before)
+    return answer
+
+
+def set_state(bus: Bus, account: str, region: str, request: JSON) -> JSON:
+    """SetAlarmState's `request` (AlarmName, StateValue, StateReason) as the sandbox's own route makes it for a
+    scenario: the event, and each delivery with the function's answer, as the scenario waits for them."""
+    name = str(request["AlarmName"])
+    before = _alarm(account, region, name)
+    if before is None:
+        raise ApiError("ResourceNotFound", f"no alarm named {name}", 404)
+    backend = cloudwatch_backends[account][region]
+    backend.set_alarm_state(name, str(request["StateReason"]), "{}", str(request["StateValue"]))
+    return changed(bus, account, region, before, wait=True)
+
+
+def _alarm(account: str, region: str, name: str) -> tuple[str, JSON] | None:
+    found = cloudwatch_backends[account][region].alarms.get(name)
+    return described(found) if found is not None else None
+
+
+def changed(bus: Bus, account: str, region: str, before: tuple[str, JSON], *, wait: bool = False) -> JSON:
+    """What CloudWatch does once an alarm's state was set: on a change of state only (SetAlarmState: "When the
+    updated state differs from the previous value, the action configured for the appropriate state is invoked";
+    the user guide's "Alarm events and EventBridge": an event "whenever a CloudWatch alarm ... changes state"),
+    the state change event on the default bus and the new state's SNS actions."""
+    kind, after = described(cloudwatch_backends[account][region].alarms[before[1]["AlarmName"]])
+    if after["StateValue"] == before[1]["StateValue"]:
+        return {"event": None, "deliveries": [], "notified": []}
+    event = state_change_event(kind, before[1], after, utc_now())
+    routed = bus.put_and_wait(account=account, region=region, event=event) if wait else []
+    if not wait:
+        bus.put(account=account, region=region, event=event)
+    notified = run_alarm_actions(bus, after, event)
+    return {"event": event, "deliveries": [asdict(d) for d in routed], "notified": notified}
+
+
+def run_alarm_actions(bus: Bus, alarm: JSON, event: JSON) -> list[str]:
+    """Publish the alarm's notification to each topic its new state names, while its actions are enabled: the
+    topics reached. CloudWatch publishes as its service principal, so the topic policy (and the key policy of an
+    encrypted topic) must let it; a refused topic gets nothing, as in AWS, and the refusal is counted."""
+    detail = event["detail"]
+    state = detail["state"]["value"]
+    if not alarm.get("ActionsEnabled", True):
+        return []
+    reached = []
+    for topic in [a for a in alarm.get(ACTIONS_FOR_STATE[state], []) if a.startswith("arn:aws:sns:")]:
+        checks = deliver.to_topic(deliveries.CLOUDWATCH, topic, deliveries.on_behalf_of(alarm["AlarmArn"]))
+        delivery = deliveries.Delivery(kind="alarm → topic", source=alarm["AlarmArn"], target=topic, checks=checks)
+        if deliver.authorized(bus.ledger, bus.simulator, delivery) is not None:
+            continue
+        deliver.publish(
+            topic,
+            alarm_notification(alarm, event),
+            f'{state}: "{alarm["AlarmName"]}" in {region_name(event["region"])}'[:100],
+        )
+        reached.append(topic)
+    return reached
+
+
+def alarm_notification(alarm: JSON, event: JSON) -> str:
+    """The JSON message CloudWatch publishes to an alarm action's topic."""
+    detail = event["detail"]
+    return json.dumps(
+        {
+            "AlarmName": alarm["AlarmName"],
+            "AlarmDescription": alarm.get("AlarmDescription"),
+            "AWSAccountId": event["account"],
+            "NewStateValue": detail["state"]["value"],
+            "NewStateReason": detail["state"].get("reason", ""),
+            "StateChangeTime": event["time"],
+            "Region": region_name(event["region"]),
+            "AlarmArn": alarm["AlarmArn"],
+            "OldStateValue": detail["previousState"]["value"],
+        }
+    )
+
+
+@cache
+def region_name(region: str) -> str:
+    """'US East (N. Virginia)': how CloudWatch names the region in a notification, from botocore's endpoint data."""
+    for partition in botocore.session.get_session().get_data("endpoints")["partitions"]:
+        if region in partition["regions"]:
+            return str(partition["regions"][region]["description"])
+    return region

@@ -26,7 +26,7 @@ class Store:
         self.simulator = Simulator()  # its Node process starts on the first evaluation
         self.deliveries = deliveries.Ledger()
         self.functions = Functions(self.deliveries, self.simulator, self.lock)  # Lambda's runtime, for any caller
-        self.bus = Bus(self.deliveries, self.simulator)
+        self.bus = Bus(self.deliveries, self.simulator, self.functions.invoke)  # EventBridge: PutEvents, services' sink
         # Executions that run by themselves: CodePipeline invokes Lambda actions and puts its events on the bus.
         self.pipeline_runner = PipelineRunner(
             self.lock,

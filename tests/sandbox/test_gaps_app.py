@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import botocore.session
 
-from sandbox.gaps.app import handlers
+from sandbox.gaps.app import handlers, make_app
 from sandbox.gaps.store import Store
 from tests.support.sandbox_server import Client, control
 
@@ -22,7 +22,7 @@ def test_other_requests_pass_through_to_moto(endpoint: str, client: Client) -> N
 def test_every_dispatched_call_is_an_operation_of_its_service_model() -> None:
     """A key botocore would never read (a typo, a service's signing name) would leave its gap to moto unseen."""
     session = botocore.session.get_session()
-    dispatched = handlers(Store())
+    dispatched = handlers(Store(), make_app().moto_app)
     assert dispatched
     for service, operation in dispatched:
         assert operation in session.get_service_model(service).operation_names, (service, operation)

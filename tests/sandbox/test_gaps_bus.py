@@ -9,16 +9,19 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.gaps import bus as eventbridge
 from sandbox.gaps.app import SandboxApp, make_app
 from sandbox.gaps.bus import Bus
+from sandbox.gaps.cloudwatch import STATE_ROUTE
 from tests.support.gating import serve
-from tests.support.sandbox_server import Client, published_function
+from tests.support.sandbox_server import Client, control, published_function, sample_event
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-3"  # moto's backends are process-wide: keep to a region of this module's own
@@ -35,7 +38,9 @@ class FakeFunctions:
         if function in self.missing:
             raise LookupError(f"Function not found: {function}")
         self.invoked.append((function, json.loads(payload), invocation_type))
-        return type("Invoked", (), {"status_code": 202})()
+        if invocation_type == "Event":
+            return SimpleNamespace(status_code=202, payload=b"", function_error=None, log_tail="")
+        return SimpleNamespace(status_code=200, payload=b'{"status": "ok"}', function_error=None, log_tail="")
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +223,74 @@ def test_an_event_reaches_a_queue_target_as_eventbridge_shapes_it(client: Client
     }
 
 
+@pytest.mark.parametrize(
+    ("pattern", "matching", "other"),
+    [
+        ({"detail": {"pipeline": [{"prefix": "orders-"}]}}, {"pipeline": "orders-api"}, {"pipeline": "billing"}),
+        ({"detail": {"state": [{"anything-but": ["SUCCEEDED"]}]}}, {"state": "FAILED"}, {"state": "SUCCEEDED"}),
+        ({"detail": {"errors": [{"numeric": [">", 0, "<=", 5]}]}}, {"errors": 3}, {"errors": 9}),
+        ({"detail": {"token": [{"exists": True}]}}, {"token": "abc"}, {"other": 1}),
+        ({"detail": {"token": [{"exists": False}]}}, {"other": 1}, {"token": "abc"}),
+    ],
+    ids=["prefix", "anything-but", "numeric", "exists", "not-exists"],
+)
+def test_content_filters_route_matching_events_only(
+    client: Client, bus: Bus, pattern: dict[str, Any], matching: dict[str, Any], other: dict[str, Any]
+) -> None:
+    url, arn = queue(client)
+    kind = f"Filtered {uuid.uuid4().hex[:6]}"
+    rule(client, {"detail-type": [kind], **pattern}, {"Id": "q", "Arn": arn})
+    put(client, entry(matching, DetailType=kind), entry(other, DetailType=kind))
+    bus.wait()
+    assert [e["detail"] for e in received(client, url)] == [matching]
+
+
+def test_a_disabled_rule_is_ignored(client: Client, bus: Bus) -> None:
+    url, arn = queue(client)
+    name = rule(client, {"detail-type": ["Disabled"]}, {"Id": "q", "Arn": arn})
+    client("events").disable_rule(Name=name)
+    put(client, entry(DetailType="Disabled"))
+    bus.wait()
+    assert received(client, url) == []
+
+
+def test_payloads_follow_input_then_input_path_then_transformer(client: Client, bus: Bus) -> None:
+    targets = {shape: queue(client) for shape in ("constant", "path", "transformer", "whole")}
+    rule(
+        client,
+        {"detail-type": ["Shapes"]},
+        {"Id": "constant", "Arn": targets["constant"][1], "Input": '{"mode": "dry-run"}'},
+        {"Id": "path", "Arn": targets["path"][1], "InputPath": "$.detail"},
+        {
+            "Id": "transformer",
+            "Arn": targets["transformer"][1],
+            "InputTransformer": {
+                "InputPathsMap": {"alarm": "$.detail.alarm", "count": "$.detail.count", "first": "$.resources[0]"},
+                "InputTemplate": '{"alarm": <alarm>, "count": <count>, "text": "<alarm> x<count>", '
+                '"resource": <first>}',
+            },
+        },
+        {"Id": "whole", "Arn": targets["whole"][1]},
+    )
+    detail = {"alarm": 'cpu "high"', "count": 3}
+    put(client, entry(detail, DetailType="Shapes", Resources=["arn:aws:ec2:eu-west-3:123456789012:instance/i-1"]))
+    bus.wait()
+    got = {shape: received(client, url) for shape, (url, _) in targets.items()}
+    assert {shape: got[shape] for shape in ("constant", "path", "transformer")} == {
+        "constant": [{"mode": "dry-run"}],
+        "path": [detail],
+        "transformer": [
+            {
+                "alarm": 'cpu "high"',
+                "count": 3,
+                "text": 'cpu "high" x3',
+                "resource": "arn:aws:ec2:eu-west-3:123456789012:instance/i-1",
+            }
+        ],
+    }
+    assert [e["detail"] for e in got["whole"]] == [detail]
+
+
 def test_a_named_bus_routes_only_its_own_rules(client: Client, bus: Bus) -> None:
     client("events").create_event_bus(Name="deckhand-bus")
     on_bus, on_bus_arn = queue(client)
@@ -240,14 +313,6 @@ def test_an_input_transformer_shapes_what_the_target_gets(client: Client, bus: B
     put(client, entry({"n": 3}, DetailType="Transformed"))
     bus.wait()
     assert received(client, url) == [{"count": 3, "from": "deckhand.test", "rule": name}]
-
-
-def test_an_input_path_delivers_part_of_the_event(client: Client, bus: Bus) -> None:
-    url, arn = queue(client)
-    rule(client, {"detail-type": ["Path"]}, {"Id": "q", "Arn": arn, "InputPath": "$.detail"})
-    put(client, entry({"n": 5, "why": "part"}, DetailType="Path"))
-    bus.wait()
-    assert received(client, url) == [{"n": 5, "why": "part"}]
 
 
 def test_a_topic_target_publishes_through_sns(client: Client, bus: Bus) -> None:
@@ -320,3 +385,139 @@ def test_any_entry_is_refused_with_a_reason_or_routed(
     assert "EventId" in result or result["ErrorMessage"]
     bus.wait()
     assert client("sts").get_caller_identity()["Account"] == ACCOUNT  # the server still answers
+
+
+# --- SetAlarmState from any client: the state change on the bus, the alarm's SNS actions ----------------------------
+
+
+def alarm_topic(client: Client, *, cloudwatch_may_publish: bool) -> tuple[str, str]:
+    """A topic for an alarm's actions, and the url of a queue subscribed to it: (topic ARN, queue url)."""
+    sns = client("sns")
+    topic = sns.create_topic(Name=f"alarms-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    principal = "cloudwatch.amazonaws.com" if cloudwatch_may_publish else "events.amazonaws.com"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sns:Publish", "Resource": topic}
+        ],
+    }
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    url, arn = queue(client, policy=False)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return topic, url
+
+
+def alarm(client: Client, topic: str) -> str:
+    name = f"cpu-{uuid.uuid4().hex[:8]}"
+    client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/EC2",
+        MetricName="CPUUtilization",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic],
+    )
+    return name
+
+
+def test_set_alarm_state_puts_the_state_change_on_the_bus_and_notifies(client: Client, bus: Bus) -> None:
+    topic, inbox = alarm_topic(client, cloudwatch_may_publish=True)
+    name = alarm(client, topic)
+    url, arn = queue(client)
+    rule(client, {"source": ["aws.cloudwatch"], "detail": {"alarmName": [name]}}, {"Id": "q", "Arn": arn})
+    cloudwatch = client("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed")
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="still crossed")  # no change
+    bus.wait()
+    (event,) = received(client, url)
+    assert (event["detail-type"], event["resources"]) == (
+        "CloudWatch Alarm State Change",
+        [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"],
+    )
+    assert (event["detail"]["previousState"]["value"], event["detail"]["state"]) == (
+        "OK",
+        {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": event["detail"]["state"]["timestamp"]},
+    )
+    assert event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] == "CPUUtilization"
+    (notice,) = received(client, inbox)
+    assert (notice["AlarmName"], notice["OldStateValue"], notice["NewStateValue"]) == (name, "OK", "ALARM")
+
+
+def test_an_alarm_action_the_topic_policy_refuses_is_not_delivered(client: Client, bus: Bus) -> None:
+    topic, inbox = alarm_topic(client, cloudwatch_may_publish=False)
+    name = alarm(client, topic)
+    refused = len(bus.ledger.refusals)
+    client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed")
+    assert received(client, inbox) == []
+    assert [r.delivery.kind for r in bus.ledger.refusals[refused:]] == ["alarm → topic"]
+
+
+# --- what the services the sandbox plays put on the bus -----------------------------------------------------------
+
+
+def test_a_service_event_put_on_the_bus_reaches_the_rule_for_its_source_and_type(client: Client, bus: Bus) -> None:
+    url, arn = queue(client)
+    rule(
+        client,
+        {
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Action Execution State Change"],
+            "detail": {"state": ["FAILED"], "type": {"category": ["Deploy"]}},
+        },
+        {"Id": "q", "Arn": arn},
+    )
+    stages, stages_arn = queue(client)
+    rule(
+        client,
+        {"source": ["aws.codepipeline"], "detail-type": ["CodePipeline Stage Execution State Change"]},
+        {"Id": "q", "Arn": stages_arn},
+    )
+    event = {**sample_event("codepipeline-action-execution-state-change.json"), "region": REGION}
+    bus.put(account=ACCOUNT, region=REGION, event=event)
+    bus.wait()
+    assert (received(client, url), received(client, stages)) == ([event], [])
+
+
+# --- the sandbox's own routes: a service's event, an alarm's state, delivered while the scenario waits ---------------
+
+
+def test_a_service_event_put_by_the_route_answers_what_each_function_said(
+    client: Client, endpoint: str, functions: FakeFunctions
+) -> None:
+    function, rule_name = lambda_target(client, "Parameter Store Change")
+    event = {"source": "aws.ssm", "detail-type": "Parameter Store Change", "detail": {"name": "/x"}}
+    status, answer = control(endpoint, "POST", eventbridge.PUT_ROUTE, {"event": event, "region": REGION})
+    assert status == 200
+    assert (answer["event"]["source"], answer["event"]["account"], answer["event"]["region"]) == (
+        "aws.ssm",
+        ACCOUNT,
+        REGION,
+    )
+    (delivered,) = answer["deliveries"]
+    assert (delivered["target"], delivered["outcome"], delivered["answer"]) == (function, "delivered", {"status": "ok"})
+    assert functions.invoked[-1][2] == "RequestResponse"
+    assert delivered["rule"].endswith(f"rule/{rule_name}")
+
+
+def test_the_route_refuses_an_event_without_detail(endpoint: str) -> None:
+    event = {"source": "aws.ssm", "detail-type": "Parameter Store Change"}
+    status, answer = control(endpoint, "POST", eventbridge.PUT_ROUTE, {"event": event, "region": REGION})
+    assert (status, answer["error"]) == (400, "ValidationException")
+    assert "EventBridge requires source, detail-type and detail" in answer["message"]
+
+
+def test_the_alarm_state_route_routes_the_change_and_answers_it(client: Client, endpoint: str) -> None:
+    topic, _ = alarm_topic(client, cloudwatch_may_publish=True)
+    name = alarm(client, topic)
+    url, arn = queue(client)
+    rule(client, {"source": ["aws.cloudwatch"], "detail": {"alarmName": [name]}}, {"Id": "q", "Arn": arn})
+    request = {"AlarmName": name, "StateValue": "ALARM", "StateReason": "Demo", "region": REGION}
+    status, answer = control(endpoint, "POST", STATE_ROUTE, request)
+    assert status == 200
+    assert [d["outcome"] for d in answer["deliveries"]] == ["delivered"]
+    assert answer["notified"] == [topic]
+    assert [e["id"] for e in received(client, url)] == [answer["event"]["id"]]
+    assert control(endpoint, "POST", STATE_ROUTE, request)[1]["event"] is None  # no change: no event

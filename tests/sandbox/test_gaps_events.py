@@ -1,10 +1,10 @@
-"""EventBridge pattern matching, as moto implements it."""
+"""EventBridge pattern matching, as moto implements it, and what a target receives of an event."""
 
 from __future__ import annotations
 
 import pytest
 
-from sandbox.gaps.events import event_matches
+from sandbox.gaps.events import event_matches, json_path, render_template, target_payload
 from tests.support.sandbox_server import sample_event
 
 # --- pattern matching and routing --------------------------------------------------------------------------------
@@ -17,3 +17,23 @@ def test_event_matches_uses_eventbridge_semantics() -> None:
     assert not event_matches({"detail": {"version": [{"numeric": [">", 1]}]}}, sample)
     with pytest.raises(ValueError, match="invalid event pattern"):
         event_matches({"source": "aws.codepipeline"}, sample)
+
+
+def test_json_path_reads_keys_indexes_and_quoted_keys() -> None:
+    document = {"detail": {"a-b": [{"x": 1}, {"x": 2}]}}
+    assert json_path(document, "$") is document
+    assert json_path(document, "$.detail['a-b'][1].x") == 2
+    assert json_path(document, "$.detail.missing.x") is None
+    assert json_path(document, "$.detail['a-b'][5]") is None
+    with pytest.raises(ValueError, match="JSONPath"):
+        json_path(document, "detail")
+
+
+def test_a_plain_text_template_is_delivered_as_text() -> None:
+    assert render_template("Alarm <name> is <state>", {"name": "cpu", "state": "ALARM"}) == "Alarm cpu is ALARM"
+    assert render_template('"Alarm <name> fired"', {"name": "cpu"}) == "Alarm cpu fired"
+
+
+def test_a_transformer_placeholder_for_a_missing_path_becomes_null() -> None:
+    target = {"InputTransformer": {"InputPathsMap": {"v": "$.detail.nope"}, "InputTemplate": '{"v": <v>}'}}
+    assert target_payload(target, {"detail": {}}) == {"v": None}

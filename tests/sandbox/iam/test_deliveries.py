@@ -14,7 +14,6 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -356,7 +355,7 @@ def test_a_permission_from_a_template_lets_its_rule_invoke(
 
 
 def test_emit_leaves_a_refused_target_undelivered_says_why_and_counts_it(
-    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def default_region(service: str) -> Any:
         return clients.sandbox_client(service, endpoint)  # the region `emit` routes in
@@ -369,9 +368,7 @@ def test_emit_leaves_a_refused_target_undelivered_says_why_and_counts_it(
     events.put_targets(Rule="unpermitted", Targets=[{"Id": "unpermitted", "Arn": arn}])
     before = deliveries.ledger(endpoint)["refused"]
 
-    fired = emit(
-        {"source": "deckhand.deliveries-test", "detail-type": "Test"}, Functions(endpoint, process.Paths(tmp_path))
-    )
+    fired = emit({"source": "deckhand.deliveries-test", "detail-type": "Test", "detail": {}}, endpoint)
 
     rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/unpermitted"
     assert fired == []
@@ -655,9 +652,8 @@ def refused_since(endpoint: str, before: int) -> list[dict[str, Any]]:
 def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_counts_it(
     deployed: tuple[cdk.Up, process.Paths], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    up, paths = deployed
-    functions = Functions(up.endpoint, paths)
-    [fired] = emit(SSM_CHANGE, functions)
+    up, _ = deployed
+    [fired] = emit(SSM_CHANGE, up.endpoint)
     rule = fired.source.removeprefix("rule ")
     name = fired.invocation.function_name
     lam = clients.sandbox_client("lambda", up.endpoint)
@@ -666,7 +662,7 @@ def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_c
     before = deliveries.ledger(up.endpoint)["refused"]
     lam.remove_permission(FunctionName=name, StatementId=permission["Sid"])
     try:
-        refused = emit(SSM_CHANGE, functions)
+        refused = emit(SSM_CHANGE, up.endpoint)
     finally:
         lam.add_permission(
             FunctionName=name,
@@ -683,7 +679,7 @@ def test_emit_does_not_deliver_to_a_function_whose_policy_refuses_the_rule_and_c
     assert [m["Dimensions"] for m in metrics] == [[{"Name": "RuleName", "Value": rule}]]
     [recorded] = refused_since(up.endpoint, before)
     assert (recorded["phase"], recorded["check"]["action"]) == ("delivery", "lambda:InvokeFunction")
-    assert [f.source for f in emit(SSM_CHANGE, functions)] == [fired.source]
+    assert [f.source for f in emit(SSM_CHANGE, up.endpoint)] == [fired.source]
 
 
 @pytest.mark.sandbox

@@ -3,6 +3,9 @@ operation, and by the IAM action each needs), and a whole cycle of a kind checke
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +59,27 @@ def setup_client(service: str) -> Any:
     return boto3.client(service, region_name=REGION)
 
 
+def lambda_role() -> str:
+    """The ARN of a role Lambda may assume, for the estate's functions."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return str(
+        setup_client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+
+
+def handler_zip(returns: int) -> bytes:
+    """A function's code: an app.py whose handler returns `returns`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", f"def handler(event, context):\n    return {returns}\n")
+    return buffer.getvalue()
+
+
 # botocore operation -> IAM action, where the names differ (botocore's service name is the IAM prefix of
 # every service Deckhand calls; for CloudWatch too, though it signs as "monitoring").
 IAM_ACTIONS: dict[str, str] = {}
@@ -92,9 +116,10 @@ def undeclared(kind: Kind, made: set[str]) -> set[str]:
     return made - kind.permissions.actions
 
 
-def whole_cycle(kind: Kind, rule: KindRule, among: set[str] | None = None) -> tuple[set[str], list[str]]:
+def whole_cycle(kind: Kind, rule: KindRule, among: set[str] | None = None) -> None:
     """find, in_use, judge, mark (taggable kinds), then act on every candidate nothing uses (`among` these ids,
-    when given), as a real run would, well after moto made the estate: the IAM actions called, the ids acted on."""
+    when given), as a real run would, well after moto made the estate: it acts on something, and calls only IAM
+    actions the kind declares."""
     the_scope, now = scope(kind.name), datetime.now(UTC) + timedelta(days=400)
     with iam_actions() as made:
         found = list(kind.find(the_scope, rule))
@@ -111,4 +136,6 @@ def whole_cycle(kind: Kind, rule: KindRule, among: set[str] | None = None) -> tu
             candidate = judged[resource.id]
             assert isinstance(candidate, Candidate)
             kind.act(the_scope, resource, candidate, rule)
-    return made, [resource.id for resource in due]
+    assert due, f"a whole {kind.name} cycle acted on nothing"
+    missing = undeclared(kind, made)
+    assert not missing, f"{kind.name} calls {sorted(missing)}: declare them in its permissions"

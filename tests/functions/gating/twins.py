@@ -1,9 +1,9 @@
-"""In-memory twins of gating's AWS adapters (observe.CloudWatch, pipeline.Pipelines): the flows run on them
-without a server.
+"""In-memory twins of gating's AWS adapters (observe.CloudWatch, pipeline.Pipelines, the watchdog's Slots): the
+flows run on them without a server.
 
-They answer as AWS does (test_cloudwatch_contract.py and test_pipelines_contract.py run the same assertions on
-them and on the boto3 adapters against the sandbox's moto server): the same observations, sums, tokens, and the
-same ClientError codes for the same misuse.
+They answer as AWS does (test_cloudwatch_contract.py, test_pipelines_contract.py and
+watchdog/test_slots_contract.py run the same assertions on them and on the boto3 adapters against the sandbox's
+moto server): the same observations, sums, tokens, and the same ClientError codes for the same misuse.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functions.gating import mutes
 from functions.gating.model import AlarmObservation, AlarmValue, ExecutionObservation
 from functions.gating.observe import MetricRequest
 from functions.gating.pipeline import MAX_STOP_REASON, JobContext, clip, to_execution
+from functions.gating.watchdog.slots import Slot, lock_key
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -502,3 +503,25 @@ class MemoryPipelines:
             raise client_error("InvalidApprovalTokenException", "PutApprovalResult", "The token is not valid")
         self.made.append("PutApprovalResult")
         self._finish(run, stage_run, waiting, "Succeeded", self.now())
+
+
+# --- the watchdog's action slots -------------------------------------------------------------------
+
+
+@dataclass
+class MemorySlots:
+    """watchdog.slots.Slots in memory: this hour's `limit` slots per stage, claimed once each."""
+
+    taken: set[tuple[str, str]] = field(default_factory=set)
+
+    def claim(self, pipeline: str, stage: str, now: datetime, limit: int) -> Slot | None:
+        hour = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        for number in range(limit):
+            slot = Slot(lock_key(pipeline, stage), f"{hour}#{number}")
+            if (slot.key, slot.sort) not in self.taken:
+                self.taken.add((slot.key, slot.sort))
+                return slot
+        return None
+
+    def give_back(self, slot: Slot) -> None:
+        self.taken.discard((slot.key, slot.sort))

@@ -37,6 +37,7 @@ from sandbox.gaps.common import (
     utc_now,
     validation,
 )
+from sandbox.iam.deliveries import Check, Delivery, Refusal, session_of
 from sandbox.iam.model import Call
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ class Job:
     dispatch_at: datetime | None = None  # when the runner hands it to its function
     reply_by: datetime | None = None  # when it times out unanswered
     continued_by: str | None = None  # the job a continuation token created
+    role: str | None = None  # the role CodePipeline invokes the function as
 
     def data(self) -> JSON:
         data: JSON = {
@@ -383,6 +385,24 @@ class Invocation:
     region: str
     function: str
     payload: bytes
+    delivery: Delivery | None  # what IAM must let CodePipeline do to invoke the function
+
+    @classmethod
+    def of(cls, job: Job) -> Invocation:
+        name = job.configuration.get("FunctionName", "")
+        function = name if name.startswith("arn:") else f"arn:aws:lambda:{job.region}:{job.account}:function:{name}"
+        delivery = None
+        if job.role:
+            # "Invoke an AWS Lambda function in a pipeline": the service role needs lambda:InvokeFunction on it.
+            invoke = Check(
+                principal=session_of(job.role, "codepipeline"),
+                action="lambda:InvokeFunction",
+                resource=function,
+                role=job.role,
+            )
+            source = f"{job.pipeline_arn}/{job.stage}"
+            delivery = Delivery(kind="pipeline → function", source=source, target=function, checks=(invoke,))
+        return cls(job.id, job.account, job.region, name, json.dumps(job.lambda_event()).encode(), delivery)
 
 
 @dataclass
@@ -614,9 +634,7 @@ class Pipelines:
             elif job.dispatch_at is not None and job.dispatch_at <= now:
                 job.dispatch_at = None
                 job.reply_by = now + self.settings.job_timeout
-                function = job.configuration.get("FunctionName", "")
-                payload = json.dumps(job.lambda_event()).encode()
-                invocations.append(Invocation(job.id, job.account, job.region, function, payload))
+                invocations.append(Invocation.of(job))
             elif job.reply_by is not None and job.reply_by <= now:
                 self._time_out(job, now, f"its function sent no answer within {self.settings.job_timeout}")
         events, self.outbox = self.outbox, []
@@ -699,6 +717,7 @@ class Pipelines:
         )
         job.by_runner = True
         job.action_started = job.dispatch_at = at
+        job.role = str(action_def.get("roleArn") or (definition or {}).get("roleArn") or "") or None
 
     def _linked_action(self, job: Job) -> tuple[Execution, StageRun, ActionRun] | None:
         """The pipeline run's action a job answers for, while it waits for that answer."""
@@ -1307,6 +1326,7 @@ class Invoke(Protocol):
 
 
 Publish = Callable[[JSON], None]  # puts one event on the account's default bus
+Authorize = Callable[[Delivery], Refusal | None]  # the server's IAM decision on a service's delivery, counted
 
 
 class PipelineRunner:
@@ -1315,12 +1335,18 @@ class PipelineRunner:
     the events on the bus."""
 
     def __init__(
-        self, lock: threading.RLock, pipelines: Pipelines, invoke: Invoke | None = None, publish: Publish | None = None
+        self,
+        lock: threading.RLock,
+        pipelines: Pipelines,
+        invoke: Invoke | None = None,
+        publish: Publish | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
         self.lock = lock
         self.pipelines = pipelines
         self.invoke = invoke
         self.publish = publish
+        self.authorize = authorize
         self.thread = threading.Thread(target=self._run, name="codepipeline-runner", daemon=True)
 
     def start(self) -> None:
@@ -1353,6 +1379,14 @@ class PipelineRunner:
     def _hand_over(self, call: Invocation) -> None:
         if self.invoke is None:
             return  # no function runner in this server: the job waits for a client, as the control route's do
+        refusal = self.authorize(call.delivery) if self.authorize and call.delivery else None
+        if refusal is not None:
+            with self.lock:
+                self.pipelines.invocation_failed(
+                    call.job_id,
+                    f"CodePipeline may not invoke {call.function}: {refusal.check.line()} is {refusal.decision}",
+                )
+            return
         why = None
         try:
             # CodePipeline invokes the function asynchronously (the action reference: Lambda invoke action).

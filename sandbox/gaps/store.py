@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
+from sandbox.gaps import deliver
 from sandbox.gaps.awslambda import ProvisionedConfigs
 from sandbox.gaps.bus import Bus
 from sandbox.gaps.cloudwatch import MuteRules
@@ -33,5 +35,6 @@ class Store:
             self.pipelines,
             invoke=self.functions.invoke,
             publish=lambda event: self.bus.put(account=event["account"], region=event["region"], event=event),
+            authorize=partial(deliver.authorized, self.deliveries, self.simulator),
         )
         self.pipeline_runner.start()

@@ -90,7 +90,8 @@ def deploy_answerer(client: Client) -> str:
     return name
 
 
-def pipeline_invoking(client: Client, function: str) -> str:
+def pipeline_invoking(client: Client, function: str, *, may_invoke: bool = True) -> str:
+    """Source -> Gate (invokes `function`); its service role is granted lambda:InvokeFunction on it, or nothing."""
     trust = {
         "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
@@ -98,6 +99,13 @@ def pipeline_invoking(client: Client, function: str) -> str:
     }
     name = f"web-{uuid.uuid4().hex[:8]}"
     role = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if may_invoke:
+        arn = client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        grant = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}],
+        }
+        client("iam").put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=json.dumps(grant))
     kind = {"owner": "AWS", "version": "1"}
     client("codepipeline").create_pipeline(
         pipeline={
@@ -149,15 +157,8 @@ def test_a_deployed_function_answers_its_jobs_and_the_execution_s_events_reach_a
 ) -> None:
     pipeline = pipeline_invoking(client, deploy_answerer(client))
     inbox = codepipeline_rule_to_a_queue(client, pipeline)
-    codepipeline = client("codepipeline")
-    execution = codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
-        if found["pipelineExecution"]["status"] != "InProgress":
-            break
-        time.sleep(0.1)
-    assert found["pipelineExecution"]["status"] == "Succeeded"
+    execution = client("codepipeline").start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+    assert finished(client, pipeline, execution) == "Succeeded"
     jobs = [j for j in control(endpoint, "GET", "/_sandbox/state")[1]["jobs"] if j["execution_id"] == execution]
     assert [(j["status"], j["continuation_token"]) for j in jobs] == [("Succeeded", None), ("Succeeded", "baking")]
     assert jobs[1]["history"][0]["outputVariables"] == {"decision": "proceed"}
@@ -172,3 +173,27 @@ def test_a_deployed_function_answers_its_jobs_and_the_execution_s_events_reach_a
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     each = [("", ""), ("Source", ""), ("Source", "Fetch"), ("Gate", ""), ("Gate", "Gate")]
     assert sorted(changes) == sorted((*what, state) for what in each for state in ("STARTED", "SUCCEEDED"))
+
+
+def finished(client: Client, pipeline: str, execution: str) -> str:
+    codepipeline, deadline = client("codepipeline"), time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
+        if found["pipelineExecution"]["status"] != "InProgress":
+            break
+        time.sleep(0.1)
+    return str(found["pipelineExecution"]["status"])
+
+
+def test_a_pipeline_whose_role_may_not_invoke_the_function_fails_the_action_and_the_refusal_is_counted(
+    endpoint: str, client: Client
+) -> None:
+    pipeline = pipeline_invoking(client, deploy_answerer(client), may_invoke=False)
+    refused_before = control(endpoint, "GET", "/_sandbox/iam/deliveries")[1]["refused"]
+    execution = client("codepipeline").start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+    assert finished(client, pipeline, execution) == "Failed"
+    [gate] = client("codepipeline").get_pipeline_state(name=pipeline)["stageStates"][1]["actionStates"]
+    message = gate["latestExecution"]["errorDetails"]["message"]
+    assert message.startswith("CodePipeline may not invoke answerer-")
+    assert "lambda:InvokeFunction" in message
+    assert control(endpoint, "GET", "/_sandbox/iam/deliveries")[1]["refused"] == refused_before + 1

@@ -77,10 +77,12 @@ def fake_lambda() -> FakeLambda:
 
 @pytest.fixture(scope="module")
 def endpoint(fake_lambda: FakeLambda) -> Iterator[str]:
-    """The sandbox server with the fake Lambda runtime and a bus that keeps what it is given."""
+    """The sandbox server with the fake Lambda runtime, a bus that keeps what it is given, and no IAM check of
+    CodePipeline's invocations."""
     app = make_app()
     app.store.pipeline_runner.invoke = fake_lambda.invoke
     app.store.pipeline_runner.publish = fake_lambda.published.append
+    app.store.pipeline_runner.authorize = None  # IAM on CodePipeline's invoke: test_gaps_pipeline_lambda
     with pytest.MonkeyPatch.context() as env:
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
             env.delenv(name, raising=False)

@@ -114,7 +114,10 @@ def emit(event: dict[str, Any], endpoint: str) -> list[Fired]:
     through PutEvents, and its functions run asynchronously, as EventBridge invokes them.
     """
     if str(event["source"]).startswith(bus.AWS_SOURCE):
-        return fired_by(server_route(endpoint, bus.PUT_ROUTE, {"event": event}))
+        answer = server_route(endpoint, bus.PUT_ROUTE, {"event": event})
+        added = ", ".join(k for k in ("id", "time", "account", "region", "version", "resources") if k not in event)
+        say(f"  {event['source']} put as its service puts it (PutEvents refuses aws.*), adding {added or 'nothing'}")
+        return fired_by(answer)
     entry = {
         "Source": event["source"],
         "DetailType": event["detail-type"],

@@ -222,7 +222,7 @@ def put_service_event(bus: Bus, account: str, region: str, body: JSON) -> JSON:
         "resources": [],
         **partial,
     }
-    routed = bus.put_and_wait(account=account, region=region, event=event)
+    routed = bus.put_and_wait(account=str(event["account"]), region=str(event["region"]), event=event)
     return {"event": event, "deliveries": [asdict(d) for d in routed]}
 
 

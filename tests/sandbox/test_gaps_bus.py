@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox import deployed
 from sandbox.gaps import bus as eventbridge
 from sandbox.gaps.app import SandboxApp, make_app
 from sandbox.gaps.bus import Bus
@@ -521,3 +522,29 @@ def test_the_alarm_state_route_routes_the_change_and_answers_it(client: Client, 
     assert answer["notified"] == [topic]
     assert [e["id"] for e in received(client, url)] == [answer["event"]["id"]]
     assert control(endpoint, "POST", STATE_ROUTE, request)[1]["event"] is None  # no change: no event
+
+
+# --- `sandbox emit`: a thin wrapper that says what it added --------------------------------------------------------
+
+
+def test_emit_puts_an_aws_event_as_its_service_does_and_says_what_it_added(
+    client: Client, endpoint: str, functions: FakeFunctions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    function, _ = lambda_target(client, "Emitted By A Service")
+    event = {"source": "aws.ssm", "detail-type": "Emitted By A Service", "detail": {}, "region": REGION}
+    (fired,) = deployed.emit(event, endpoint)
+    assert (fired.invocation.function_name, fired.invocation.response) == (function.rsplit(":", 1)[1], {"status": "ok"})
+    assert "aws.ssm put as its service puts it (PutEvents refuses aws.*), adding id, time, account, version" in (
+        capsys.readouterr().out
+    )
+
+
+def test_emit_puts_a_custom_event_through_put_events(
+    client: Client, endpoint: str, functions: FakeFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deployed, "sandbox_client", lambda service, _: client(service))  # this module's region
+    lambda_target(client, "Emitted By A Client")
+    (fired,) = deployed.emit({"source": "my.app", "detail-type": "Emitted By A Client", "detail": {"n": 1}}, endpoint)
+    assert fired.invocation.response == deployed.ASYNCHRONOUS
+    (_, payload, invocation_type) = functions.invoked[-1]
+    assert (payload["detail"], invocation_type) == ({"n": 1}, "Event")

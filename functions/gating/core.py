@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from functions.gating import observe
 from functions.gating.decide import evaluate
 from functions.gating.model import Decision, ExecutionObservation, Observations
-from functions.gating.pipeline import AwsPipelines, Pipelines
+from functions.gating.observe import Adapters
 from functions.gating.policy import Gate
 from functions.shared.audit import AuditRecord, new_id
 from functions.shared.observability import NAMESPACE, logger, metrics
@@ -26,18 +26,6 @@ from functions.shared.switches import SwitchBoard, SwitchState
 DUTY = "gating"
 
 ExecutionLoader = Callable[[], ExecutionObservation | None]
-
-
-@dataclass(frozen=True)
-class Adapters:
-    """What a gating function reads and answers through: AWS's, or a test's twins."""
-
-    cloudwatch: observe.CloudWatch
-    pipelines: Pipelines
-
-    @classmethod
-    def of_aws(cls) -> Adapters:
-        return cls(observe.AwsCloudWatch(), AwsPipelines())
 
 
 @dataclass(frozen=True)

@@ -442,3 +442,15 @@ class AwsCloudWatch:
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]:
         return mutes.active_mutes(alarms, now)
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What a gating function reads and answers through: AWS's, or a test's twins."""
+
+    cloudwatch: CloudWatch
+    pipelines: pipeline.Pipelines
+
+    @classmethod
+    def of_aws(cls) -> Adapters:
+        return cls(AwsCloudWatch(), pipeline.AwsPipelines())

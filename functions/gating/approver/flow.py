@@ -25,6 +25,7 @@ from functions.gating import core, pipeline
 from functions.gating.answer import approval_summary
 from functions.gating.config import gating
 from functions.gating.model import ExecutionObservation
+from functions.gating.observe import Adapters
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.observability import logger, metrics
@@ -78,13 +79,13 @@ def run(
     rt: Runtime,
     policy: Gating,
     correlation_id: str = "",
-    aws: core.Adapters | None = None,
+    aws: Adapters | None = None,
 ) -> dict[str, Any]:
     """The testable core: the AWS adapters unless others are given (the tests' twins)."""
     approval = plan.approval_of(event)
     if approval is None:
         return not_ours("not a Manual approval action reaching STARTED")
-    aws = aws or core.Adapters.of_aws()
+    aws = aws or Adapters.of_aws()
     gate = choose_gate(approval, policy, aws.pipelines)
     if gate is None:
         return not_ours(f"no gated stage with approvals stands after {approval.where}: left to humans")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from functions.gating.config import gating
-from functions.gating.core import Adapters
+from functions.gating.observe import Adapters
 from functions.gating.policy import Gating
 from functions.shared.runtime import Runtime, runtime
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.gating import answer, core, observe
 from functions.gating.model import ExecutionObservation
+from functions.gating.observe import Adapters
 from functions.gating.policy import Gating
 from functions.shared.observability import logger
 from functions.shared.refusal import Refused, cap, rejected
@@ -52,7 +53,7 @@ def evaluate_now(
     payload: Any,
     rt: Runtime,
     gating: Gating,
-    aws: core.Adapters,
+    aws: Adapters,
     correlation_id: str = "",
 ) -> dict[str, Any]:
     try:

@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating import answer, core, pipeline
 from functions.gating.config import IDEMPOTENCY_VARIABLE
-from functions.gating.core import Adapters
 from functions.gating.model import ExecutionObservation
+from functions.gating.observe import Adapters
 from functions.gating.pipeline import MAX_CONTINUATION_TOKEN, JobContext, Pipelines
 from functions.gating.policy import Gate, Gating, gate_after
 from functions.shared.clients import client

@@ -30,8 +30,7 @@ from botocore.exceptions import ClientError
 
 from functions.gating import mutes, pipeline
 from functions.gating.config import gating
-from functions.gating.core import Adapters
-from functions.gating.observe import CloudWatch
+from functions.gating.observe import Adapters, CloudWatch
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id

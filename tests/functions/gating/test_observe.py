@@ -216,7 +216,7 @@ def test_a_gate_with_ten_alarms_a_window_the_freeze_and_an_error_budget_costs_fi
     rt = sandbox.runtime
     with counted_aws_calls() as calls:
         board = rt.switches.read()
-        decided = core.decide(gate(**checks), board, NOW, core.Adapters.of_aws())
+        decided = core.decide(gate(**checks), board, NOW, observe.Adapters.of_aws())
         core.record(decided, rt, action="gate", outcome=decided.decision.verdict)
     assert sum(calls.values()) <= 5, calls
     assert set(calls) == {

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from functions.gating.core import Adapters
+from functions.gating.observe import Adapters
 from functions.shared.audit import AuditRecord
 from functions.shared.notify import Notice
 from tests.functions.gating.twins import Alarm, MemoryCloudWatch, MemoryPipelines, MemorySlots, MuteRule

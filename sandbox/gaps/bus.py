@@ -6,7 +6,7 @@ CodePipeline) emit into, and PutEvents puts a client's entries through it. Routi
 own worker, never under the store's lock: a Lambda target is invoked asynchronously (`Event`, as EventBridge invokes
 Lambda), a queue or a topic gets its message through moto. Each delivery is authorized as AWS authorizes
 events.amazonaws.com (`sandbox.iam.deliveries`); a refused or failed one is counted in AWS/Events FailedInvocations
-for its rule, and every delivery is kept in `Bus.delivered` (`GET /_sandbox/events/deliveries`).
+for its rule, and every delivery is kept in `Bus.delivered` (`DELIVERIES_ROUTE` answers an event's).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.gaps import deliver
 from sandbox.gaps.common import JSON, ApiError, caller, iso_z
 from sandbox.gaps.events import ENABLED, event_matches, target_payload
+from sandbox.gaps.invoke import Invoked
 from sandbox.iam import deliveries
 from sandbox.iam.deliveries import EVENTS, Check, Ledger
 from sandbox.iam.model import Call
@@ -53,7 +54,7 @@ class Invoke(Protocol):
 
     def __call__(
         self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
-    ) -> Any: ...
+    ) -> Invoked: ...
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class Bus:
             return self._record(event, rule, target, "failed", f"{type(failed).__name__}: {failed}")
         return self._record(event, rule, target, "delivered")
 
-    def _invoke(self, arn: str, payload: Any, invocation_type: str) -> Any:
+    def _invoke(self, arn: str, payload: Any, invocation_type: str) -> Invoked:
         _, _, _, region, account, _ = arn.split(":", 5)
         return self.invoke(
             account=account,
@@ -188,11 +189,8 @@ class Bus:
         self.delivered.append(done)
         return done
 
-    def document(self, after: int = 0) -> JSON:
-        return {"deliveries": [asdict(d) for d in self.delivered[after:]], "next": len(self.delivered)}
 
-
-def _answer(invoked: Any) -> Any:
+def _answer(invoked: Invoked) -> Any:
     """The function's answer (its error object for a function error); None for an asynchronous invocation."""
     return json.loads(invoked.payload) if invoked.payload else None
 

@@ -775,3 +775,25 @@ def test_ec2_auto_scaling_ecs_and_ecr_resources_carry_their_tags_under_the_servi
             **{"aws:ResourceTag/team": "web", "ecr:ResourceTag/team": "web"},
         )
     ]
+
+
+def test_put_events_is_authorized_per_entry_on_its_bus_with_its_source_and_detail_type() -> None:
+    entries = [
+        {"Source": "my.app", "DetailType": "Deployed", "Detail": "{}"},
+        {"Source": "my.app", "DetailType": "Deployed", "Detail": "{}"},  # the same request: asked once
+        {"Source": "my.app", "DetailType": "Rolled Back", "Detail": "{}", "EventBusName": "deckhand"},
+        {"DetailType": "No Source", "Detail": "{}", "EventBusName": arn("events", "event-bus/other")},
+    ]
+    assert requests_for(call("events", "PutEvents", Entries=entries)) == [
+        request(
+            "events:PutEvents",
+            arn("events", "event-bus/default"),
+            **{"events:source": "my.app", "events:detail-type": "Deployed"},
+        ),
+        request(
+            "events:PutEvents",
+            arn("events", "event-bus/deckhand"),
+            **{"events:source": "my.app", "events:detail-type": "Rolled Back"},
+        ),
+        request("events:PutEvents", arn("events", "event-bus/other"), **{"events:detail-type": "No Source"}),
+    ]

@@ -18,7 +18,7 @@ from functions.capacity.declared import PARTITION, TARGET_TAG, scalable_id
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
 
 from . import core, nag
-from .core import Core, policy_source, unique
+from .core import Core, lines, policy_source, unique
 from .function import DeckhandFunction
 from .policy import Policy
 
@@ -359,24 +359,14 @@ class Capacity(Construct):
         core_.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Capacity changes by trigger (and refusals, right)",
-                left=[
-                    cloudwatch.MathExpression(
-                        expression=CHANGES_BY_TRIGGER,
-                        label="${PROP('Dim.trigger')}",  # one line per trigger
-                        period=Duration.minutes(5),
-                    )
-                ],
+                left=[lines(CHANGES_BY_TRIGGER, "${PROP('Dim.trigger')}")],  # one line per trigger
                 right=[core_.count_metric("CapacityRefused")],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Capacity bounds per target",
                 left=[
-                    cloudwatch.MathExpression(
-                        expression=bounds_search(metric),
-                        label=f"${{PROP('Dim.target')}} {metric.removeprefix('Capacity').lower()}",
-                        period=Duration.minutes(5),
-                    )
+                    lines(bounds_search(metric), f"${{PROP('Dim.target')}} {metric.removeprefix('Capacity').lower()}")
                     for metric in BOUND_METRICS
                 ],
                 width=12,

@@ -33,7 +33,7 @@ from functions.cleanup.policy import Cleanup as CleanupPolicy
 from functions.cleanup.policy import ScheduleGroup
 
 from . import nag
-from .core import Core, largest_environment, policy_source
+from .core import Core, largest_environment, lines, policy_source
 from .core import check_environment_size as check_duty_environment
 from .function import DeckhandFunction
 from .policy import Policy
@@ -379,31 +379,19 @@ class Cleanup(Construct):
     # --- dashboard ------------------------------------------------------------------------------------
 
     def _add_dashboard(self, core: Core) -> None:
-        def per_kind(name: str) -> cloudwatch.MathExpression:
-            return cloudwatch.MathExpression(
-                expression=PER_KIND.format(name=name), label="${PROP('Dim.kind')}", period=Duration.days(1)
-            )
+        month = "-P30D"
 
         def total(name: str, label: str) -> cloudwatch.MathExpression:
-            return cloudwatch.MathExpression(
-                expression=ANY_DIMENSIONS.format(name=name), label=label, period=Duration.days(1)
-            )
+            return lines(ANY_DIMENSIONS.format(name=name), label, Duration.days(1))
 
-        month = "-P30D"
+        def per_kind_and_day(title: str, name: str) -> cloudwatch.GraphWidget:
+            kinds = lines(PER_KIND.format(name=name), "${PROP('Dim.kind')}", Duration.days(1))
+            return cloudwatch.GraphWidget(title=title, left=[kinds], stacked=True, start=month, width=8)
+
         core.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Cleanup: resources removed per kind and day",
-                left=[per_kind("CleanupActed")],
-                stacked=True,
-                start=month,
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Cleanup: estimated monthly saving (USD) of what was removed, per kind",
-                left=[per_kind("CleanupMonthlySavingUSD")],
-                stacked=True,
-                start=month,
-                width=8,
+            per_kind_and_day("Cleanup: resources removed per kind and day", "CleanupActed"),
+            per_kind_and_day(
+                "Cleanup: estimated monthly saving (USD) of what was removed, per kind", "CleanupMonthlySavingUSD"
             ),
             cloudwatch.SingleValueWidget(
                 title="Cleanup: monthly saving removed in 30 days (USD)",

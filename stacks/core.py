@@ -130,6 +130,12 @@ def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def lines(expression: str, label: str, period: Duration | None = None) -> cloudwatch.MathExpression:
+    """A dashboard's lines from a metric math expression (one a series its SEARCH finds), over five minutes unless
+    told otherwise."""
+    return cloudwatch.MathExpression(expression=expression, label=label, period=period or Duration.minutes(5))
+
+
 class Core(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, policy: Policy) -> None:
         super().__init__(scope, construct_id)
@@ -274,11 +280,7 @@ class Core(Construct):
 
     def count_metric(self, name: str) -> cloudwatch.IMetric:
         """A Deckhand EMF metric summed over every function that emits it."""
-        return cloudwatch.MathExpression(
-            expression=f"SUM(SEARCH('{{Deckhand,service}} MetricName=\"{name}\"', 'Sum', 300))",
-            label=name,
-            period=Duration.minutes(5),
-        )
+        return lines(f"SUM(SEARCH('{{Deckhand,service}} MetricName=\"{name}\"', 'Sum', 300))", name)
 
     def table(
         self,

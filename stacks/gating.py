@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_events as events
@@ -17,7 +17,7 @@ from functions.gating.declared import LOCK_PREFIX
 from functions.gating.policy import Gating as GatingPolicy
 
 from . import core, nag
-from .core import Core, policy_source, unique
+from .core import Core, lines, policy_source, unique
 from .function import DeckhandFunction
 from .policy import Policy
 
@@ -343,11 +343,7 @@ class Gating(Construct):
             cloudwatch.GraphWidget(
                 title="Gate decisions by verdict (and gate errors, right)",
                 left=[
-                    cloudwatch.MathExpression(
-                        expression=DECISIONS_BY_VERDICT,
-                        label="${PROP('Dim.service')} ${PROP('Dim.verdict')}",  # one line per verdict
-                        period=Duration.minutes(5),
-                    ),
+                    lines(DECISIONS_BY_VERDICT, "${PROP('Dim.service')} ${PROP('Dim.verdict')}"),  # a line a verdict
                     core.count_metric("GatePaused"),
                 ],
                 right=[core.count_metric("GateError"), core.count_metric("GateConfigurationError")],

@@ -13,7 +13,7 @@ from botocore.validate import validate_parameters
 
 from functions.cleanup.kinds import KINDS
 from functions.cleanup.kinds.base import Listing
-from functions.cleanup.kinds.common import FUNCTION_VERSIONS
+from functions.cleanup.kinds.common import FUNCTION_VERSIONS, listed, per_parent
 
 REPOSITORIES = Listing("ecr", "describe_repositories", "repositories", page_size=1000)
 LISTINGS = {name: kind.listing for name, kind in KINDS.items()}
@@ -125,3 +125,13 @@ def test_each_listing_is_an_operation_its_service_model_accepts(name: str) -> No
 def test_a_listing_the_model_refuses_is_caught(listing: Listing, refused: type[Exception]) -> None:
     with pytest.raises(refused):
         check(listing)
+
+
+def test_a_per_parent_listing_lists_only_the_children_of_a_parents_item() -> None:
+    images = LISTINGS["ecr-image"]
+    with pytest.raises(ValueError, match="per-parent listing takes one item of its parent"):
+        next(listed("us-east-1", images))
+    with pytest.raises(ValueError, match="per-parent listing takes one item of its parent"):
+        next(listed("us-east-1", REPOSITORIES, {"repositoryName": "web"}))
+    with pytest.raises(ValueError, match="is not listed per parent"):
+        next(per_parent("us-east-1", REPOSITORIES))

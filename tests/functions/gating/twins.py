@@ -153,6 +153,7 @@ class ActionRun:
     token: str | None = None
     last_change: datetime | None = None
     error: dict[str, str] | None = None
+    summary: str | None = None
 
 
 @dataclass
@@ -356,6 +357,7 @@ class MemoryPipelines:
             {"summary": summary, "output_variables": dict(output_variables or {}), "token": continuation_token}
         )
         if continuation_token is None:
+            job.action.summary = summary
             self._finish(job.run, job.stage, job.action, "Succeeded", self.now())
 
     def fail_job(self, job_id: str, kind: str, message: str) -> None:
@@ -364,6 +366,7 @@ class MemoryPipelines:
         job.status = "Failed"
         job.answers.append({"failure": kind, "message": message})
         job.action.error = {"code": kind, "message": message}
+        job.action.summary = message
         self._finish(job.run, job.stage, job.action, "Failed", self.now())
 
     def _answerable(self, job_id: str, operation: str) -> Job:
@@ -486,6 +489,8 @@ class MemoryPipelines:
             latest["token"] = ran.token
         if ran.error:
             latest["errorDetails"] = dict(ran.error)
+        if ran.summary:
+            latest["summary"] = ran.summary
         return latest
 
     def stage_names(self, pipeline: str) -> list[str]:
@@ -502,6 +507,7 @@ class MemoryPipelines:
         if waiting.status != "InProgress" or waiting.token != token:
             raise client_error("InvalidApprovalTokenException", "PutApprovalResult", "The token is not valid")
         self.made.append("PutApprovalResult")
+        waiting.summary = summary
         self._finish(run, stage_run, waiting, "Succeeded", self.now())
 
 

@@ -13,13 +13,14 @@ from typing import Any
 from functions.gating.observe import Adapters
 from functions.shared.audit import AuditRecord
 from functions.shared.notify import Notice
-from tests.functions.gating.twins import Alarm, MemoryCloudWatch, MemoryPipelines, MemorySlots, MuteRule
+from tests.functions.gating.twins import ActionRun, Alarm, MemoryCloudWatch, MemoryPipelines, MemorySlots, MuteRule
 from tests.support.clock import Clock
 from tests.support.runtime import MemoryRuntime
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PIPELINE = "web-app"
 ALARM_SAMPLE = json.loads(Path("tests/events/cloudwatch-alarm-state-change-metric.json").read_text())
+ACTION_SAMPLE = json.loads(Path("tests/events/codepipeline-action-execution-state-change.json").read_text())
 
 
 @dataclass
@@ -63,6 +64,37 @@ class TwinEstate:
         execution = self.pipelines.start(PIPELINE)
         self.pipelines.advance(execution, "Deploy", "Succeeded", at=self.clock.now - timedelta(minutes=minutes_ago))
         return execution
+
+    def at_approval(self) -> tuple[str, dict[str, Any]]:
+        """An execution waiting in the Approve stage, and the STARTED event EventBridge delivers for it."""
+        execution = self.pipelines.start(PIPELINE)
+        self.pipelines.advance(execution, "Gate", "Succeeded")
+        approval = self.approval(execution)
+        event = copy.deepcopy(ACTION_SAMPLE)
+        event["region"] = "us-east-1"
+        event["resources"] = [f"arn:aws:codepipeline:us-east-1:123456789012:{PIPELINE}"]
+        detail = event["detail"]
+        for key in ("execution-result", "start-time"):
+            detail.pop(key)
+        detail.update(
+            {
+                "pipeline": PIPELINE,
+                "execution-id": execution,
+                "stage": "Approve",
+                "action": "Approval",
+                "action-execution-id": approval.action_execution_id,
+                "state": "STARTED",
+                "region": "us-east-1",
+                "type": {"owner": "AWS", "provider": "Manual", "category": "Approval", "version": "1"},
+            }
+        )
+        return execution, event
+
+    def approval(self, execution: str) -> ActionRun:
+        run = next(r for r in self.pipelines.runs if r.id == execution)
+        stage = run.stage("Approve")
+        assert stage is not None
+        return stage.actions[0]
 
     def mute(self, alarm: str, name: str = "release", minutes_ago: int = 30, hours: int = 1) -> None:
         began = self.clock.now - timedelta(minutes=minutes_ago)

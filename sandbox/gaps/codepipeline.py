@@ -81,6 +81,7 @@ JOB_TIMEOUT_VARIABLE = "DECKHAND_SANDBOX_PIPELINE_JOB_TIMEOUT"  # seconds a Lamb
 # function sends no reply within 20 minutes (each in-progress reply restarts the timer), and fails after 24 hours.
 JOB_REPLY_TIMEOUT = timedelta(minutes=20)
 INVOKE_ACTION_TIMEOUT = timedelta(hours=24)
+MAX_SETTING = timedelta(days=30)  # a sandbox waits no longer for anything
 
 
 @dataclass
@@ -116,8 +117,12 @@ class RunnerSettings:
         ):
             if key in body:
                 seconds = body[key]
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-                    raise validation(f"{key} must be a number of seconds, 0 or more")
+                if (
+                    isinstance(seconds, bool)
+                    or not isinstance(seconds, int | float)
+                    or not 0 <= seconds <= MAX_SETTING.total_seconds()
+                ):
+                    raise validation(f"{key} must be a number of seconds from 0 to {MAX_SETTING.total_seconds():.0f}")
                 setattr(self, attribute, timedelta(seconds=seconds))
 
     def document(self) -> JSON:

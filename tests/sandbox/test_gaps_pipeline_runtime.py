@@ -14,11 +14,15 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox import REGION, cli
 from sandbox.gaps.app import make_app
-from sandbox.gaps.codepipeline import Invoked
+from sandbox.gaps.codepipeline import Invoked, Pipelines, RunnerSettings
+from sandbox.gaps.common import ApiError
 from tests.support.gating import serve
+from tests.support.payloads import JSON_VALUES
 from tests.support.sandbox_server import Client, control, sample_event
 
 ACCOUNT = "123456789012"
@@ -544,3 +548,36 @@ def test_the_cli_fails_an_action_starts_from_a_source_change_and_shows_the_runne
 
 def listed(client: Client, pipeline: str) -> list[dict[str, Any]]:
     return list(client("codepipeline").list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"])
+
+
+# --- untrusted input to the control routes ---------------------------------------------------------------------
+
+SETTING_KEYS = st.sampled_from(["self_running", "delay_seconds", "job_timeout_seconds", "action_timeout_seconds"])
+ODD_NUMBERS = st.floats() | st.integers() | st.sampled_from([10**400, -0.0, 1e308])
+
+
+def refusal(call: Callable[[], Any]) -> str | None:
+    """The code of the API error `call` raises; None when it raises none."""
+    try:
+        call()
+    except ApiError as refused:
+        return refused.code
+    return None
+
+
+@given(st.dictionaries(SETTING_KEYS, JSON_VALUES | ODD_NUMBERS, max_size=4))
+def test_runner_settings_take_what_fits_or_refuse_it_with_a_validation_error(body: dict[str, Any]) -> None:
+    settings = RunnerSettings()
+    code = refusal(lambda: settings.update(body))
+    assert code in (None, "ValidationException")
+    if code is None:
+        document = settings.document()
+        assert all(document[key] == value for key, value in body.items())
+
+
+@given(st.dictionaries(st.sampled_from(["action", "stage", "pipeline", "message"]), JSON_VALUES, max_size=4))
+def test_a_failure_request_is_taken_or_refused_with_a_validation_error(body: dict[str, Any]) -> None:
+    pipelines = Pipelines(RunnerSettings())
+    code = refusal(lambda: pipelines.fail_next(body))
+    assert code in (None, "ValidationException")
+    assert [failure.action for failure in pipelines.injected] == ([] if code else [body["action"]])

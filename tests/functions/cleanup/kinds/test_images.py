@@ -98,8 +98,7 @@ def test_act_deregisters_and_deletes_the_snapshots_and_twice_is_safe(images: dic
     KIND.act(SCOPE, free, candidate, RULE)
 
     assert images["free"] not in {image.id for image in KIND.find(SCOPE, RULE)}
-    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
-    assert snapshot not in {s["SnapshotId"] for s in snapshots}
+    assert snapshot not in own_snapshots()
 
 
 def test_a_snapshot_its_ami_held_until_just_now_is_retried_until_released(
@@ -122,8 +121,7 @@ def test_a_snapshot_its_ami_held_until_just_now_is_retried_until_released(
     KIND.act(SCOPE, free, Candidate("deregister", 0.4, "unused"), RULE)
 
     assert slept == list(images_module.RELEASE_DELAYS[:2])
-    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
-    assert snapshot not in {s["SnapshotId"] for s in snapshots}
+    assert snapshot not in own_snapshots()
 
 
 def test_a_snapshot_held_past_every_retry_fails_the_act_and_an_ami_already_gone_does_not(
@@ -142,8 +140,7 @@ def test_a_snapshot_held_past_every_retry_fails_the_act_and_an_ami_already_gone_
 
     KIND.act(SCOPE, free, Candidate("deregister", 0.4, "unused"), RULE)  # the AMI is gone: its snapshots go now
 
-    snapshots = setup_client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
-    assert not set(free.details["snapshots"]) & {s["SnapshotId"] for s in snapshots}
+    assert not set(free.details["snapshots"]) & own_snapshots()
 
 
 def test_mark_tags_the_images_and_their_own_snapshots_in_one_call(images: dict[str, str]) -> None:
@@ -171,6 +168,10 @@ def tags_of(kind: str) -> dict[str, dict[str, str]]:
         return {i["ImageId"]: {t["Key"]: t["Value"] for t in i.get("Tags", [])} for i in listed}
     listed = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
     return {s["SnapshotId"]: {t["Key"]: t["Value"] for t in s.get("Tags", [])} for s in listed}
+
+
+def own_snapshots() -> set[str]:
+    return set(tags_of("snapshots"))
 
 
 def image(state: str, snapshots: list[str], gib: int) -> Resource:

@@ -21,6 +21,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PIPELINE = "web-app"
 ALARM_SAMPLE = json.loads(Path("tests/events/cloudwatch-alarm-state-change-metric.json").read_text())
 ACTION_SAMPLE = json.loads(Path("tests/events/codepipeline-action-execution-state-change.json").read_text())
+EXECUTION_SAMPLE = json.loads(Path("tests/events/codepipeline-pipeline-execution-state-change.json").read_text())
 
 
 @dataclass
@@ -89,6 +90,15 @@ class TwinEstate:
             }
         )
         return execution, event
+
+    def ended(self, execution: str) -> dict[str, Any]:
+        """The `CodePipeline Pipeline Execution State Change` event of an execution that ended (FAILED, STOPPED)."""
+        run = next(r for r in self.pipelines.runs if r.id == execution)
+        event = copy.deepcopy(EXECUTION_SAMPLE)
+        event["time"] = self.clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["resources"] = [f"arn:aws:codepipeline:us-east-1:123456789012:{PIPELINE}"]
+        event["detail"].update({"pipeline": PIPELINE, "execution-id": execution, "state": run.status.upper()})
+        return event
 
     def approval(self, execution: str) -> ActionRun:
         run = next(r for r in self.pipelines.runs if r.id == execution)

@@ -7,6 +7,7 @@ AwsSolutions-IAM5 reports each wildcard of a statement as `AwsSolutions-IAM5[Act
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack
@@ -39,19 +40,25 @@ def regional_wildcard(scope: IConstruct, service: str, resource: str, reason: st
     return wildcard_resource(scope, arn, reason)
 
 
+def flattened(value: Any, reference: Callable[[str], str], other: Callable[[Any], str]) -> str:
+    """A resolved template value as text: Fn::Join joined, each Ref and GetAtt (Logical.Attribute) written by
+    `reference`, any other value by `other`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(flattened(part, reference, other) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return reference(str(value["Ref"]))
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return reference(".".join(value["Fn::GetAtt"]))
+    return other(value)
+
+
 def nag_name(stack: Stack, value: str) -> str:
     """A resource as cdk-nag names it in a finding: intrinsics written <AWS::Partition>, <Logical.Arn>..."""
 
-    def flat(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        if isinstance(part, dict) and "Fn::Join" in part:
-            separator, pieces = part["Fn::Join"]
-            return str(separator).join(flat(piece) for piece in pieces)
-        if isinstance(part, dict) and "Ref" in part:
-            return f"<{part['Ref']}>"
-        if isinstance(part, dict) and "Fn::GetAtt" in part:
-            return f"<{'.'.join(part['Fn::GetAtt'])}>"
+    def unnamed(part: Any) -> str:
         raise ValueError(f"cannot name {part!r} as cdk-nag does")
 
-    return flat(stack.resolve(value))
+    return flattened(stack.resolve(value), lambda name: f"<{name}>", unnamed)

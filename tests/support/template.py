@@ -5,19 +5,12 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from stacks.nag import flattened
+
 
 def text(value: Any) -> str:
     """A template value as text: Fn::Join flattened, Ref and GetAtt as ${...}."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(text(part) for part in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + str(value["Ref"]) + "}"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return json.dumps(value, sort_keys=True)
+    return flattened(value, lambda name: "${" + name + "}", lambda other: json.dumps(other, sort_keys=True))
 
 
 def listed(statement: dict[str, Any]) -> dict[str, Any]:

@@ -456,6 +456,7 @@ def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
     saved_environ = dict(os.environ)
     saved_path = list(sys.path)
     saved_modules = {name: module for name, module in sys.modules.items() if is_function_module(name)}
+    saved_default_session = _swap_boto3_default_session(None)
     purge_function_modules()
     os.environ.clear()
     os.environ.update(environment)
@@ -464,11 +465,24 @@ def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
+        _swap_boto3_default_session(saved_default_session)
         purge_function_modules()
         sys.modules.update(saved_modules)
         sys.path[:] = saved_path
         os.environ.clear()
         os.environ.update(saved_environ)
+
+
+def _swap_boto3_default_session(session: Any) -> Any:
+    """Put `session` as boto3's default (what `boto3.client()` uses) and return the one it replaces: each function
+    gets its own, as each has its own process in Lambda, so its credentials are its role's and no other's."""
+    boto3 = sys.modules.get("boto3")  # not imported here: a handler that never loads boto3 needs no session
+    if boto3 is None:
+        return None
+    attributes = vars(boto3)
+    replaced = attributes.get("DEFAULT_SESSION")
+    attributes["DEFAULT_SESSION"] = session
+    return replaced
 
 
 def purge_function_modules() -> None:

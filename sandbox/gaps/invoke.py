@@ -14,7 +14,8 @@ any client: the Invoke API (`answer`), EventBridge targets and CodePipeline Invo
 - `DryRun` answers 204 once the function exists and the caller may invoke it (the enforcer ran first).
 
 Handlers run one at a time (`sandbox.runner` holds one lock while a handler owns os.environ and sys.modules),
-never under the store's lock: a handler calls this same server from its own clients.
+never under the store's lock: a handler calls this same server from its own clients. So a handler cannot wait on
+another's synchronous run: its own synchronous Invoke is throttled (429), where Lambda would run both at once.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox import runner
 from sandbox.clients import sandbox_session
 from sandbox.gaps.common import JSON, ApiError, iso_ms_z, utc_now
-from sandbox.iam import deliveries, policies
+from sandbox.iam import deliveries, enforce, policies
 from sandbox.iam.model import Call
 from sandbox.iam.simulator import Simulator
 from sandbox.process import Paths
@@ -111,6 +112,8 @@ class Functions:
         self.assets = assets or Paths.default().assets
         self.queue: queue.Queue[Queued] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._one_at_a_time = threading.Lock()
+        self.running: str | None = None  # the session ARN of the function whose handler runs
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._clients_lock = threading.Lock()
 
@@ -123,11 +126,12 @@ class Functions:
         payload: bytes,
         invocation_type: str = "RequestResponse",
         qualifier: str | None = None,
+        caller: str | None = None,
     ) -> Invoked:
         """Run `function` (a name or ARN) as Lambda does for `invocation_type`; raises `ApiError` as Lambda answers.
 
         For `Event` the answer is 202 at once and the function runs on the worker, retried and its failure sent
-        where the function's configuration says."""
+        where the function's configuration says. `caller` is the role session that signed the request, if any."""
         if invocation_type not in INVOCATION_TYPES:
             raise ApiError(
                 "InvalidParameterValueException",
@@ -143,6 +147,12 @@ class Functions:
         if invocation_type == "Event":
             self._enqueue(Queued(account, region, target, event, str(uuid.uuid4())))
             return Invoked(STATUS["Event"], b"", None, "", version)
+        if caller is not None and caller == self.running:
+            raise ApiError(
+                "TooManyRequestsException",
+                "Rate Exceeded. The sandbox runs one handler at a time: the running one cannot wait on another",
+                429,
+            )
         invocation = self.run(account, region, target, event, str(uuid.uuid4()))
         return Invoked(
             STATUS["RequestResponse"],
@@ -176,7 +186,12 @@ class Functions:
             cache_dir=self.assets,
             qualifier=target.qualifier,
         )
-        return runner.invoke(deployed, event, endpoint=self.own_endpoint(), request_id=request_id)
+        with self._one_at_a_time:
+            self.running = deliveries.session_of(deployed.role, deployed.name)
+            try:
+                return runner.invoke(deployed, event, endpoint=self.own_endpoint(), request_id=request_id)
+            finally:
+                self.running = None
 
     def own_endpoint(self) -> str:
         if self.endpoint is None:
@@ -422,6 +437,7 @@ def _in_account(account: str) -> Callable[..., None]:
 
 def answer(functions: Functions, request: Request, call: Call) -> Response:
     """Lambda's answer to Invoke (botocore's model: StatusCode, FunctionError, LogResult, ExecutedVersion, Payload)."""
+    principal = enforce.session_of(request.environ)
     try:
         invoked = functions.invoke(
             account=call.account,
@@ -430,6 +446,7 @@ def answer(functions: Functions, request: Request, call: Call) -> Response:
             payload=request.get_data(),
             invocation_type=str(call.params.get("InvocationType") or "RequestResponse"),
             qualifier=call.params.get("Qualifier"),
+            caller=principal.session_arn if principal is not None else None,
         )
     except ApiError as error:
         return Response(

@@ -32,11 +32,12 @@ from tests.support.payloads import JSON_VALUES
 from tests.support.sandbox_server import Client, error_code
 
 BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
-# A handler that says what it ran with; counts its runs on a queue; raises when asked to.
+# A handler that says what it ran with; counts its runs on a queue; invokes a function; raises when asked to.
 PROBE = """
 import json
 
 import boto3
+from botocore.config import Config
 
 
 def handler(event, context):
@@ -44,6 +45,12 @@ def handler(event, context):
     print("x" * event.get("log_bytes", 0))
     if "count_to" in event:
         boto3.client("sqs").send_message(QueueUrl=event["count_to"], MessageBody=context.aws_request_id)
+    if event.get("whoami"):
+        return boto3.client("sts").get_caller_identity()["Arn"]
+    if "invoke" in event:
+        awslambda = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+        kind, payload = event.get("type", "RequestResponse"), json.dumps(event.get("with", {}))
+        return awslambda.invoke(FunctionName=event["invoke"], InvocationType=kind, Payload=payload)["StatusCode"]
     if "fail" in event:
         raise RuntimeError(event["fail"])
     return {"echo": event, "version": context.function_version, "arn": context.invoked_function_arn}
@@ -57,9 +64,9 @@ def handler(event, context):
     print(json.dumps(event, ensure_ascii=False))
     return event
 """
-ALLOW_SEND = {
+ALLOW_SEND_AND_INVOKE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+    "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage", "lambda:InvokeFunction"], "Resource": "*"}],
 }
 
 
@@ -95,7 +102,7 @@ def deploy(client: Client, handler: str = "functions.probe.handler", **extra: An
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     }
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=role, PolicyName="send", PolicyDocument=json.dumps(ALLOW_SEND))
+    iam.put_role_policy(RoleName=role, PolicyName="send", PolicyDocument=json.dumps(ALLOW_SEND_AND_INVOKE))
     name = f"probe-{uuid.uuid4().hex[:8]}"
     client("lambda").create_function(
         FunctionName=name,
@@ -367,3 +374,28 @@ def test_iam_refuses_a_caller_without_lambda_invoke_function(client: Client, pro
     assert error_code(lambda: allowed.invoke(FunctionName=probe, Qualifier="$LATEST", Payload=b"{}")) == (
         "AccessDeniedException"
     )
+
+
+def test_each_function_calls_aws_as_its_own_role_even_through_boto3s_default_session(client: Client) -> None:
+    first, second = deploy(client), deploy(client)
+    for name in (first, second, first):
+        role = client("lambda").get_function_configuration(FunctionName=name)["Role"].rsplit("/", 1)[1]
+        assert json.loads(invoke(client, name, {"whoami": True})["Body"]) == (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}"
+        )
+
+
+def test_a_handler_invokes_another_function_asynchronously_but_its_synchronous_invoke_is_throttled(
+    client: Client, probe: str
+) -> None:
+    runs, _ = queue(client)
+
+    by_event = invoke(client, probe, {"invoke": probe, "type": "Event", "with": {"count_to": runs}})
+    assert json.loads(by_event["Body"]) == 202
+    assert len(received(client, runs, 1)) == 1
+
+    started = time.monotonic()
+    waiting = invoke(client, probe, {"invoke": probe})
+    assert waiting["FunctionError"] == "Unhandled"
+    assert json.loads(waiting["Body"])["errorType"] == "TooManyRequestsException"
+    assert time.monotonic() - started < 10  # answered, not left to wait on the running handler

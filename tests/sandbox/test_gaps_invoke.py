@@ -278,6 +278,15 @@ def test_a_version_or_an_alias_runs_that_version(client: Client) -> None:
     assert json.loads(by_alias["Body"])["version"] == version
     assert json.loads(by_arn["Body"])["arn"] == f"{function_arn}:{version}"
     assert invoke(client, name, {}, Qualifier="$LATEST")["ExecutedVersion"] == "$LATEST"
+    assert error_code(lambda: awslambda.invoke(FunctionName=f"{name}:live", Qualifier=version)) == (
+        "InvalidParameterValueException"
+    )
+
+
+def test_an_invocation_type_lambda_does_not_know_is_refused(client: Client, probe: str) -> None:
+    assert error_code(lambda: client("lambda").invoke(FunctionName=probe, InvocationType="Later")) == (
+        "InvalidParameterValueException"
+    )
 
 
 def test_event_answers_at_once_retries_as_configured_then_sends_the_record_to_the_on_failure_destination(

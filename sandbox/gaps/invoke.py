@@ -115,7 +115,7 @@ class Functions:
         self._one_at_a_time = threading.Lock()
         self.running: str | None = None  # the session ARN of the function whose handler runs
         self._clients: dict[tuple[str, str, str], Any] = {}
-        self._clients_lock = threading.Lock()
+        self._making = threading.Lock()  # the clients and the worker are made once, on first use
 
     def invoke(
         self,
@@ -135,8 +135,7 @@ class Functions:
         if invocation_type not in INVOCATION_TYPES:
             raise ApiError(
                 "InvalidParameterValueException",
-                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
-                f"constraint: Member must satisfy enum value set: [{', '.join(INVOCATION_TYPES)}]",
+                f"InvocationType {invocation_type!r} is none of {', '.join(INVOCATION_TYPES)} (botocore's model)",
             )
         check_size(payload, invocation_type)
         target = Target.parse(function, qualifier)
@@ -201,7 +200,7 @@ class Functions:
     def client(self, service: str, account: str, region: str) -> Any:
         """A client of this server with the sandbox's admin keys, in `account` (moto's x-moto-account-id)."""
         key = (service, account, region)
-        with self._clients_lock:
+        with self._making:
             if key not in self._clients:
                 made = sandbox_session().client(  # type: ignore[call-overload]  # named at run time
                     service, endpoint_url=self.own_endpoint(), region_name=region
@@ -213,7 +212,7 @@ class Functions:
     # -- asynchronous invocation ------------------------------------------------------------------------------
 
     def _enqueue(self, queued: Queued) -> None:
-        with self._clients_lock:
+        with self._making:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="lambda-async", daemon=True)
                 self._worker.start()

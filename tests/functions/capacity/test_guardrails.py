@@ -1,4 +1,5 @@
-"""The capacity function's guardrails: switches, dry-run, bad input, and injected faults at every call."""
+"""The capacity function's guardrails: switches, dry-run, bad input, and injected faults at every call (on the
+adapters' twins, where a named operation fails with Throttling)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from hypothesis import strategies as st
 
 from functions.capacity import config, handler, invocation
 from functions.capacity.model import Levels
-from functions.capacity.store import StateStore, Stored
+from functions.capacity.store import Stored
 from functions.shared.switches import SwitchState, parameter_name
-from tests.functions.capacity.world import FUNCTION_ARN, GROUP, NOW, ROLE_ARN, World
+from tests.functions.capacity.world import FUNCTION_ARN, GROUP, NOW, ROLE_ARN, TwinWorld, World
 from tests.support.deployed import PATH
 from tests.support.gating import FakeContext
 
@@ -170,86 +171,91 @@ def test_a_policy_target_whose_resource_is_gone_is_rejected(world: World) -> Non
 # --- faults -----------------------------------------------------------------------------------------------
 
 
+def test_a_switch_that_cannot_be_read_fails_the_invocation_before_any_action(world: World) -> None:
+    world.recorded.faults = {"ssm.GetParametersByPath": [1]}
+
+    with pytest.raises(Exception, match="Throttling"):  # no switch read, no action: the invocation fails
+        world.run(UNTIL)
+
+    assert world.live() == Levels(4, 20)
+    assert world.recorded.mutating() == []
+
+
 @pytest.mark.parametrize(
     "operation",
     [
-        "ssm.GetParametersByPath",
-        "dynamodb.GetItem",
-        "application-auto-scaling.DescribeScalableTargets",
-        "scheduler.CreateSchedule",
-        "application-auto-scaling.RegisterScalableTarget",
+        "load",  # DynamoDB GetItem
+        "read",  # Application Auto Scaling DescribeScalableTargets
+        "create_schedule",
+        "register_scalable_target",
     ],
 )
-def test_a_failure_before_or_at_the_apply_changes_nothing_and_leaves_no_schedule(world: World, operation: str) -> None:
-    world.recorded.faults = {operation: [1]}
+def test_a_failure_before_or_at_the_apply_changes_nothing_and_leaves_no_schedule(
+    twin: TwinWorld, operation: str
+) -> None:
+    faults = twin.store.faults if operation == "load" else twin.targets.faults
+    faults.failing.add(operation)
 
-    if operation == "ssm.GetParametersByPath":
-        with pytest.raises(Exception, match="Throttling"):  # no switch read, no action: the invocation fails
-            world.run(UNTIL)
-        return
-    result = world.run(UNTIL)
+    result = twin.run(UNTIL)
 
     assert result["status"] == "failed"
     assert "Throttling" in result["changes"][0]["errors"][0]
-    assert world.live() == Levels(4, 20)
-    assert world.stored() == Stored()
-    assert world.schedules() == []
-    [record] = world.audit()
-    assert record["outcome"]["S"] == "failed"
-    [notice] = world.deployed.notifications()
-    assert notice["Subject"] == "Deckhand capacity: web: apply by console failed"
-    assert "The saved state is as before" in notice["Message"]
+    assert twin.live() == Levels(4, 20)
+    assert twin.stored() == Stored()
+    assert twin.schedules() == []
+    [record] = twin.audit()
+    assert record.outcome == "failed"
+    [notice] = twin.notices()
+    assert notice.subject == "web: apply by console failed"
+    assert "The saved state is as before" in notice.body()
 
 
-def test_a_failed_save_after_the_apply_is_reported_for_reconciliation(world: World) -> None:
-    world.recorded.faults = {"dynamodb.PutItem": [1]}  # the saved state; the audit record comes after
+def test_a_failed_save_after_the_apply_is_reported_for_reconciliation(twin: TwinWorld) -> None:
+    twin.store.faults.failing.add("save")
 
-    result = world.run(UNTIL)
+    result = twin.run(UNTIL)
 
     [change] = result["changes"]
     assert change["status"] == "changed"
     assert "applied, but the saved state was not written" in change["warnings"][0]
-    assert world.live() == Levels(10, 20)  # the live levels are the truth the next run starts from
-    assert world.stored() == Stored()
-    [notice] = world.deployed.notifications()
-    assert notice["Subject"].startswith("Deckhand capacity: web: 4..20 -> 10..20, with problems")
+    assert twin.live() == Levels(10, 20)  # the live levels are the truth the next run starts from
+    assert twin.stored() == Stored()
+    [notice] = twin.notices()
+    assert notice.subject.startswith("web: 4..20 -> 10..20, with problems")
     # Its revert is refused when it runs (no override saved): the operator is told to reconcile by hand.
-    assert "Reconcile by hand" in notice["Message"]
+    assert "Reconcile by hand" in notice.body()
 
 
-def test_a_failed_mute_is_reported_and_the_zero_stands(world: World) -> None:
-    world.recorded.faults = {"cloudwatch.DisableAlarmActions": [1]}
+def test_a_failed_mute_is_reported_and_the_zero_stands(twin: TwinWorld) -> None:
+    twin.targets.faults.failing.add("disable_alarm_actions")
 
-    result = world.run(ZERO)
+    result = twin.run(ZERO)
 
     [change] = result["changes"]
     assert change["status"] == "changed"
     assert "cloudwatch.disable_alarm_actions ['web-unhealthy'] failed" in change["warnings"][0]
-    assert world.live() == Levels(0, 0)
-    saved = world.stored().saved_before_zero
+    assert twin.live() == Levels(0, 0)
+    assert twin.targets.actions_enabled["web-unhealthy"]
+    saved = twin.stored().saved_before_zero
     assert saved is not None
     assert saved.levels == Levels(4, 20)
 
 
-def test_a_save_that_lost_a_race_reloads_and_plans_again(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    world.alarm("web-cpu-high", "ALARM")  # another run, at the same instant: saved version 1, changed at NOW
-    real = StateStore.load
+def test_a_save_that_lost_a_race_reloads_and_plans_again(twin: TwinWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin.alarm("web-cpu-high", "ALARM")  # another run, at the same instant: saved version 1, changed at NOW
+    real = twin.store.load
     stale = iter([Stored()])  # what a run that loaded before the other one saved would hold
+    monkeypatch.setattr(twin.store, "load", lambda target: next(stale, None) or real(target))
 
-    def load(self: StateStore, target: str) -> Stored:
-        return next(stale, None) or real(self, target)
-
-    monkeypatch.setattr(StateStore, "load", load)
-
-    result = world.alarm("web-latency-high", "ALARM")
+    result = twin.alarm("web-latency-high", "ALARM")
 
     [change] = result["changes"]
     assert change["status"] == "changed"
     warning = change["warnings"][0]
     assert "another run saved the state of web first; planned again: refused: cooldown" in warning
-    assert world.live() == Levels(8, 20)  # this run's step was made before its save lost: it is remembered
-    assert world.stored().version == 2
-    assert world.stored().last_changes == (NOW, NOW)  # both changes count in the flap budget
+    assert twin.live() == Levels(8, 20)  # this run's step was made before its save lost: it is remembered
+    assert twin.stored().version == 2
+    assert twin.stored().last_changes == (NOW, NOW)  # both changes count in the flap budget
 
 
 # --- shipped events and the Lambda entry point -------------------------------------------------------------

@@ -3,7 +3,7 @@
 They answer as AWS does, misuse included (test_contracts.py runs the same assertions on them and on the
 boto3 adapters against moto): a missing resource is the same `UnknownTarget`, a stale version the same
 `Conflict`, a duplicate or missing schedule the same ClientError code. A fault is injected by naming the
-operation (`faults`): it then fails with Throttling, as the moto tests' recorder does.
+operation (`faults`): its next call fails with Throttling, as the moto tests' recorder does.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ def client_error(code: str, operation: str, message: str = "") -> ClientError:
 
 @dataclass
 class Faults:
-    """Operations (an adapter's method, or a planned call's method) that fail with Throttling."""
+    """Operations (an adapter's method, or a planned call's method) whose next call fails with Throttling."""
 
     failing: set[str] = field(default_factory=set)
 
     def check(self, operation: str) -> None:
         if operation in self.failing:
+            self.failing.discard(operation)
             raise client_error("Throttling", operation, "Rate exceeded")
 
 

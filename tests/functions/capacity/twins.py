@@ -68,7 +68,10 @@ class Service:
 
 @dataclass
 class MemoryTargets:
-    """The live side of capacity in memory: scalable targets, groups, ECS services, alarms and schedules."""
+    """The live side of capacity in memory: scalable targets, groups, ECS services, alarms and schedules.
+
+    Lambda provisioned concurrency is not modelled (moto has none, so no contract could hold the twin to it): an
+    unregistered Lambda target reads as missing."""
 
     registered: dict[ScalableId, Registration] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)

@@ -24,13 +24,16 @@ import base64
 import json
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
@@ -73,17 +76,36 @@ class Target:
 
     @classmethod
     def parse(cls, function: str, qualifier: str | None) -> Target:
-        parts = function.split(":")
-        if parts[0] == "arn":
-            parts = parts[6:]
-        elif len(parts) >= 3 and parts[1] == "function":  # ACCOUNT:function:NAME[:QUALIFIER]
-            parts = parts[2:]
-        named = parts[1] if len(parts) > 1 else None
+        """Checked against the patterns of botocore's model, as Lambda checks them (its ValidationException)."""
+        for field, value, shape in (("functionName", function, FUNCTION_NAME), ("qualifier", qualifier, QUALIFIER)):
+            if value is not None and not re.fullmatch(model_pattern(shape), value):
+                raise ApiError(
+                    "ValidationException",
+                    f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+                    f"Member must satisfy regular expression pattern: {model_pattern(shape)}",
+                )
+        found = NAMED.fullmatch(function)
+        if found is None:  # what the model's pattern admits, this one reads
+            raise ApiError("ValidationException", f"the sandbox cannot read the function name {function!r}")
+        named = found["qualifier"]
         if named and qualifier and named != qualifier:
             raise ApiError(
                 "InvalidParameterValueException", "The derived qualifier from the function name does not match."
             )
-        return cls(parts[0], named or qualifier)
+        return cls(found["name"], named or qualifier)
+
+
+FUNCTION_NAME, QUALIFIER = "NamespacedFunctionName", "NumericLatestPublishedOrAliasQualifier"  # Invoke's shapes
+# The parts of a name the model's pattern admits, tried in its order: ARN prefix, region, account, "function:".
+NAMED = re.compile(
+    r"(?:arn:[a-zA-Z-]*:lambda:)?(?:[a-z0-9-]+-\d:)?(?:\d{12}:)?(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9-_.]+)(?::(?P<qualifier>[a-zA-Z0-9-_$.]+))?"
+)
+
+
+@cache
+def model_pattern(shape: str) -> str:
+    return str(botocore.session.get_session().get_service_model("lambda").shape_for(shape).metadata["pattern"])
 
 
 @dataclass(frozen=True)

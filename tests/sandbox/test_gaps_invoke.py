@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from sandbox import ACCOUNT, REGION
 from sandbox.gaps.common import ApiError
-from sandbox.gaps.invoke import parsed_payload
+from sandbox.gaps.invoke import Target, parsed_payload
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
@@ -264,6 +264,33 @@ def test_an_unknown_function_or_qualifier_is_lambdas_resource_not_found(client: 
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "qualifier"), [("arn:aws:lambda", None), ("a:b:c", None), ("fn!", None), ("probe", "live!")]
+)
+def test_a_name_or_qualifier_lambdas_pattern_refuses_is_a_validation_error(
+    client: Client, name: str, qualifier: str | None
+) -> None:
+    asked = {"Qualifier": qualifier} if qualifier else {}
+    with pytest.raises(ClientError) as raised:
+        client("lambda").invoke(FunctionName=name, **asked)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must satisfy regular expression pattern" in raised.value.response["Error"]["Message"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=80)
+    | st.lists(st.sampled_from(["arn", "aws", "lambda", "function", "x", "1", ""])).map(":".join)
+)
+def test_any_function_name_is_read_or_refused_as_lambda_refuses_it(name: str) -> None:
+    try:
+        target = Target.parse(name, None)
+        outcome = "read" if target.name else "empty"
+    except ApiError as refused:
+        outcome = refused.code
+    assert outcome in {"read", "ValidationException"}
+
+
 def test_a_version_or_an_alias_runs_that_version(client: Client) -> None:
     name = deploy(client)
     awslambda = client("lambda")
@@ -379,6 +406,7 @@ def test_iam_refuses_a_caller_without_lambda_invoke_function(client: Client, pro
         assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
         assert "lambda:InvokeFunction" in raised.value.response["Error"]["Message"]
     assert allowed.invoke(FunctionName=probe, Payload=b"{}")["StatusCode"] == 200
+    assert error_code(lambda: allowed.invoke(FunctionName="arn:aws:lambda", Payload=b"{}")) == "AccessDeniedException"
     # The grant is on the unqualified ARN: a version or alias is another resource (Lambda's "Resource policies").
     assert error_code(lambda: allowed.invoke(FunctionName=probe, Qualifier="$LATEST", Payload=b"{}")) == (
         "AccessDeniedException"

@@ -19,7 +19,7 @@ def _function(call: Call) -> tuple[str, str | None]:
     """(name, qualifier) of FunctionName: a name, `name:qualifier`, a partial or a full ARN."""
     parts = str(call.params["FunctionName"]).split(":")
     if parts[0] == "arn":
-        parts = parts[6:]
+        parts = parts[6:] or [""]  # an ARN cut short names no function: no grant matches it
     elif len(parts) >= 3 and parts[1] == "function":  # ACCOUNT:function:NAME[:QUALIFIER]
         parts = parts[2:]
     name = parts[0]

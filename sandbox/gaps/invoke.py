@@ -69,10 +69,12 @@ class Invoked:
 
 @dataclass(frozen=True)
 class Target:
-    """The function an Invoke names, as (name, qualifier): a name, `name:qualifier`, a partial or a full ARN."""
+    """The function an Invoke names: a name, `name:qualifier`, a partial or a full ARN (whose account is the
+    function's: another account's function is invoked by its ARN)."""
 
     name: str
     qualifier: str | None
+    account: str | None = None
 
     @classmethod
     def parse(cls, function: str, qualifier: str | None) -> Target:
@@ -92,13 +94,13 @@ class Target:
             raise ApiError(
                 "InvalidParameterValueException", "The derived qualifier from the function name does not match."
             )
-        return cls(found["name"], named or qualifier)
+        return cls(found["name"], named or qualifier, found["account"])
 
 
 FUNCTION_NAME, QUALIFIER = "NamespacedFunctionName", "NumericLatestPublishedOrAliasQualifier"  # Invoke's shapes
 # The parts of a name the model's pattern admits, tried in its order: ARN prefix, region, account, "function:".
 NAMED = re.compile(
-    r"(?:arn:[a-zA-Z-]*:lambda:)?(?:[a-z0-9-]+-\d:)?(?:\d{12}:)?(?:function:)?"
+    r"(?:arn:[a-zA-Z-]*:lambda:)?(?:[a-z0-9-]+-\d:)?(?:(?P<account>\d{12}):)?(?:function:)?"
     r"(?P<name>[a-zA-Z0-9-_.]+)(?::(?P<qualifier>[a-zA-Z0-9-_$.]+))?"
 )
 
@@ -161,6 +163,7 @@ class Functions:
             )
         check_size(payload, invocation_type)
         target = Target.parse(function, qualifier)
+        account = target.account or account
         event = parsed_payload(payload)
         version = self.configuration(account, region, target)["Version"]
         if invocation_type == "DryRun":

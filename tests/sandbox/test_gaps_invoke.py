@@ -31,7 +31,7 @@ from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
 from tests.support.sandbox_server import Client, error_code
 
-BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
+OTHER_ACCOUNT = "210987654321"
 # A handler that says what it ran with; counts its runs on a queue; invokes a function; raises when asked to.
 PROBE = """
 import json
@@ -89,13 +89,14 @@ def asset() -> bytes:
     return data.getvalue()
 
 
-def deploy(client: Client, handler: str = "functions.probe.handler", **extra: Any) -> str:
+def deploy(client: Client, handler: str = "functions.probe.handler", account: str = ACCOUNT, **extra: Any) -> str:
     """A probe function made from its asset in the bootstrap bucket, as `cdk deploy` makes one: its name."""
     code = asset()
     key = f"{hashlib.sha256(code).hexdigest()}.zip"
+    bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{account}-{REGION}"
     s3 = client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key=key, Body=code)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=code)
     iam = client("iam")
     role = f"probe-{uuid.uuid4().hex[:8]}"
     trust = {
@@ -109,7 +110,7 @@ def deploy(client: Client, handler: str = "functions.probe.handler", **extra: An
         Runtime="python3.12",
         Role=arn,
         Handler=handler,
-        Code={"S3Bucket": BUCKET, "S3Key": key},
+        Code={"S3Bucket": bucket, "S3Key": key},
         Timeout=30,
         **extra,
     )
@@ -308,6 +309,25 @@ def test_a_version_or_an_alias_runs_that_version(client: Client) -> None:
     assert error_code(lambda: awslambda.invoke(FunctionName=f"{name}:live", Qualifier=version)) == (
         "InvalidParameterValueException"
     )
+
+
+def test_another_accounts_function_is_invoked_by_its_arn(client: Client) -> None:
+    def in_other_account(service: str) -> Any:
+        made = client(service).meta  # the same server and region, signed as the other account
+        other = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=made.region_name
+        ).client(service, endpoint_url=made.endpoint_url)
+        other.meta.events.register(
+            "before-sign.*.*", lambda request, **_: request.headers.add_header("x-moto-account-id", OTHER_ACCOUNT)
+        )
+        return other
+
+    name = deploy(in_other_account, account=OTHER_ACCOUNT)
+    function_arn = f"arn:aws:lambda:{REGION}:{OTHER_ACCOUNT}:function:{name}"
+
+    assert json.loads(invoke(client, function_arn, {})["Body"])["arn"] == function_arn
+    assert json.loads(invoke(client, f"{OTHER_ACCOUNT}:function:{name}", {})["Body"])["arn"] == function_arn
+    assert error_code(lambda: client("lambda").invoke(FunctionName=name)) == "ResourceNotFoundException"
 
 
 def test_an_invocation_type_lambda_does_not_know_is_refused(client: Client, probe: str) -> None:

@@ -316,7 +316,7 @@ def test_another_accounts_function_is_invoked_by_its_arn(client: Client) -> None
         made = client(service).meta  # the same server and region, signed as the other account
         other = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=made.region_name
-        ).client(service, endpoint_url=made.endpoint_url)
+        ).client(service, endpoint_url=made.endpoint_url)  # type: ignore[call-overload]  # named at run time
         other.meta.events.register(
             "before-sign.*.*", lambda request, **_: request.headers.add_header("x-moto-account-id", OTHER_ACCOUNT)
         )

@@ -14,6 +14,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.loaders import Loader
 
 if TYPE_CHECKING:  # the stubs are a development dependency: types only, never in the function's asset
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -43,8 +44,16 @@ RETRIES = Config(
 
 
 @cache
+def _models() -> Loader:
+    """The service models and endpoints botocore parsed, kept by `reset()`: parsing them is most of a client's cost."""
+    return botocore.session.get_session().get_component("data_loader")  # type: ignore[no-any-return]
+
+
+@cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session()
+    core = botocore.session.Session()
+    core.register_component("data_loader", _models())
+    return boto3.session.Session(botocore_session=core)
 
 
 @cache
@@ -157,7 +166,8 @@ def _client(service: str, region: str | None, role: str | None) -> Any:
 
 
 def reset() -> None:
-    """Forget cached clients, e.g. after a test moved the endpoint or credentials."""
+    """Forget cached clients and the session (its credentials, its event hooks), e.g. after a test moved the endpoint
+    or credentials; the parsed service models stay."""
     _client.cache_clear()
     _assumed.cache_clear()
     _session.cache_clear()

@@ -314,7 +314,6 @@ def open_sandbox(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> GatingSandbo
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     clients.reset()
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     clock = Clock()
     deployed = deploy()
     deployed.runtime = replace(deployed.runtime, clock=clock)

@@ -62,3 +62,11 @@ def test_a_role_gets_its_own_cached_clients_with_the_roles_credentials() -> None
         assert own.get_caller_identity()["Account"] == "123456789012"
         assert assumed.get_caller_identity()["Account"] == "111111111111"
         assert assumed.meta.config.retries["mode"] == "adaptive"
+
+
+def test_reset_forgets_the_session_and_its_hooks_but_keeps_the_parsed_service_models() -> None:
+    session = clients._session()
+    models = session._session.get_component("data_loader")
+    clients.reset()
+    assert clients._session() is not session
+    assert clients._session()._session.get_component("data_loader") is models

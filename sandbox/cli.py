@@ -107,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     runner_cmd = pipeline_asks.add_parser("runner", help="show or set how executions started from now on run")
     runner_cmd.add_argument("--self-running", choices=("on", "off"), help="off: they move only when driven")
     runner_cmd.add_argument("--delay", type=float, metavar="SECONDS", help="how long an action takes")
+    runner_cmd.add_argument(
+        "--continuation", type=float, metavar="SECONDS", help="when a Lambda action answered in progress runs again"
+    )
     runner_cmd.add_argument("--job-timeout", type=float, metavar="SECONDS", help="how long a job may go unanswered")
     return top
 
@@ -283,6 +286,7 @@ def cmd_pipeline(args: argparse.Namespace, paths: Paths) -> int:
         body = {
             "self_running": None if args.self_running is None else args.self_running == "on",
             "delay_seconds": args.delay,
+            "continuation_seconds": args.continuation,
             "job_timeout_seconds": args.job_timeout,
         }
     print_json(post_control(running_state(paths)["endpoint"], route, {k: v for k, v in body.items() if v is not None}))

@@ -90,6 +90,8 @@ class RunnerSettings:
 
     self_running: bool = True
     delay: timedelta = timedelta(seconds=0.5)
+    # CodePipeline re-invokes an action answered "in progress" periodically (the quotas page), not saying how often.
+    continuation: timedelta = timedelta(seconds=5)
     job_timeout: timedelta = JOB_REPLY_TIMEOUT
     action_timeout: timedelta = INVOKE_ACTION_TIMEOUT
 
@@ -112,6 +114,7 @@ class RunnerSettings:
             self.self_running = body["self_running"]
         for key, attribute in (
             ("delay_seconds", "delay"),
+            ("continuation_seconds", "continuation"),
             ("job_timeout_seconds", "job_timeout"),
             ("action_timeout_seconds", "action_timeout"),
         ):
@@ -129,6 +132,7 @@ class RunnerSettings:
         return {
             "self_running": self.self_running,
             "delay_seconds": self.delay.total_seconds(),
+            "continuation_seconds": self.continuation.total_seconds(),
             "job_timeout_seconds": self.job_timeout.total_seconds(),
             "action_timeout_seconds": self.action_timeout.total_seconds(),
         }
@@ -1037,7 +1041,7 @@ class Pipelines:
             status="InProgress",
             continuation_token=token,
             history=[],
-            dispatch_at=at + self.settings.delay if job.by_runner else None,
+            dispatch_at=at + self.settings.continuation if job.by_runner else None,
             reply_by=None,
             continued_by=None,
         )

@@ -60,7 +60,8 @@ def endpoint(app: SandboxApp, tmp_path_factory: pytest.TempPathFactory) -> Itera
             env.delenv(name, raising=False)
         env.setenv("DECKHAND_SANDBOX_DIR", str(tmp_path_factory.mktemp("sandbox")))
         for url in serve(app):
-            assert control(url, "POST", "/_sandbox/codepipeline/runner", {"delay_seconds": 0.05})[0] == 200
+            fast = {"delay_seconds": 0.05, "continuation_seconds": 0.05}
+            assert control(url, "POST", "/_sandbox/codepipeline/runner", fast)[0] == 200
             yield url
 
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -50,7 +51,7 @@ class FakeLambda:
 
     def invoke(self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = "") -> Invoked:
         event = json.loads(payload)
-        self.invocations.append({"function": function, "type": invocation_type, "event": event})
+        self.invocations.append({"function": function, "type": invocation_type, "event": event, "at": time.monotonic()})
         threading.Thread(target=self.answer, args=(function, event["CodePipeline.job"])).start()
         return Answered()
 
@@ -92,9 +93,8 @@ def endpoint(fake_lambda: FakeLambda) -> Iterator[str]:
             env.delenv(name, raising=False)
         for url in serve(app):
             fake_lambda.endpoint = url
-            code, settings = control(
-                url, "POST", "/_sandbox/codepipeline/runner", {"self_running": True, "delay_seconds": DELAY}
-            )
+            fast = {"self_running": True, "delay_seconds": DELAY, "continuation_seconds": DELAY}
+            code, settings = control(url, "POST", "/_sandbox/codepipeline/runner", fast)
             assert code == 200, settings
             yield url
 
@@ -342,6 +342,21 @@ def test_a_continuation_token_brings_a_new_job_carrying_it_until_the_final_answe
     assert run["summary"] == "baked"
 
 
+def test_a_continued_action_is_invoked_again_after_the_continuation_interval(
+    endpoint: str, client: Client, fake_lambda: FakeLambda
+) -> None:
+    pipeline = new_pipeline(client, SOURCE, gate("answers-later"), DEPLOY)
+    assert control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"continuation_seconds": 0.3})[0] == 200
+    try:
+        execution = start(client, pipeline)
+        assert finished(client, pipeline, execution) == "Succeeded"
+    finally:
+        control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"continuation_seconds": DELAY})
+    times = [i["at"] for i in invocations_of(endpoint, fake_lambda, execution)]
+    assert len(times) == 3
+    assert all(later - earlier >= 0.3 for earlier, later in pairwise(times))
+
+
 def test_a_job_left_unanswered_times_out_and_fails_the_action(endpoint: str, client: Client) -> None:
     pipeline = new_pipeline(client, SOURCE, gate("never-answers"), DEPLOY)
     assert control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"job_timeout_seconds": 0.3})[0] == 200
@@ -552,7 +567,9 @@ def listed(client: Client, pipeline: str) -> list[dict[str, Any]]:
 
 # --- untrusted input to the control routes ---------------------------------------------------------------------
 
-SETTING_KEYS = st.sampled_from(["self_running", "delay_seconds", "job_timeout_seconds", "action_timeout_seconds"])
+SETTING_KEYS = st.sampled_from(
+    ["self_running", "delay_seconds", "continuation_seconds", "job_timeout_seconds", "action_timeout_seconds"]
+)
 ODD_NUMBERS = st.floats() | st.integers() | st.sampled_from([10**400, -0.0, 1e308])
 
 

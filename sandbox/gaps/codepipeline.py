@@ -1254,6 +1254,8 @@ class Pipelines:
                 {
                     "pipeline": e.pipeline,
                     **e.summary(),
+                    "self_running": e.self_running,
+                    "waiting_for": e.waiting_for,
                     "stages": [
                         {
                             "name": s.name,

@@ -507,6 +507,8 @@ def test_superseded_mode_a_newer_execution_supersedes_the_one_waiting_at_a_locke
 def test_queued_mode_waiting_executions_enter_in_turn(endpoint: str, client: Client) -> None:
     pipeline, (first, second, third) = three_at_the_approval(endpoint, client, "QUEUED")
     assert [status(client, pipeline, e) for e in (first, second, third)] == ["InProgress"] * 3
+    state = {e["pipelineExecutionId"]: e for e in control(endpoint, "GET", "/_sandbox/state")[1]["executions"]}
+    assert [state[e]["waiting_for"] for e in (first, second, third)] == [None, "Approve", "Approve"]
     approve(client, pipeline, waiting_approval(endpoint, first))
     token = waiting_approval(endpoint, second)
     assert ("Approve", "", "STARTED") not in changes(endpoint, third)

@@ -121,6 +121,8 @@ class Bus:
     def _route(
         self, account: str, region: str, bus_name: str, event: JSON, invocation_type: str = "Event"
     ) -> list[Delivered]:
+        # A bus that does not exist takes the event and routes it nowhere: AWS answers such an entry with an EventId
+        # too, as users report of the service (https://github.com/aws/aws-cli/issues/9186, aws/aws-sdk#186).
         bus = events_backends[account][region].event_buses.get(bus_name)
         return [
             self._deliver(rule, target, event, invocation_type)

@@ -193,6 +193,11 @@ def test_a_request_where_no_entry_is_complete_fails_whole(client: Client) -> Non
     assert refused.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_an_entry_for_a_bus_that_does_not_exist_is_taken_as_aws_takes_it(client: Client) -> None:
+    answer = put(client, entry(EventBusName="no-such-bus"))
+    assert (answer["FailedEntryCount"], "EventId" in answer["Entries"][0]) == (0, True)
+
+
 def test_entries_over_one_megabyte_fail_the_request(client: Client) -> None:
     big = json.dumps({"blob": "x" * (200 * 1024)})
     events = client("events")

@@ -18,7 +18,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo bench lint typecheck unit synth cfn-lint sandbox-down clean
+.PHONY: test demo bench lint typecheck unit quick synth cfn-lint sandbox-down clean
 
 test: lint typecheck unit synth cfn-lint
 
@@ -54,6 +54,11 @@ typecheck: $(VENV)/.installed
 
 unit: $(VENV)/.installed $(CDK)
 	$(VENV)/bin/pytest
+
+# The quick loop: the tests that need no AWS stand-in (moto, a sandbox server, the CDK, the IAM simulator; the
+# `aws` marker, set in tests/conftest.py), each property at a few examples.
+quick: $(VENV)/.installed
+	$(VENV)/bin/pytest -m "not aws" --hypothesis-profile=quick
 
 # The whole app through the real CDK CLI, with cdk-nag's AwsSolutions pack: any finding that is
 # not acknowledged (with its reason, beside the resource) fails the synth.

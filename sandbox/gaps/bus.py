@@ -42,7 +42,10 @@ MAX_ENTRIES = 10
 MAX_ENTRIES_BYTES = 1024 * 1024
 TIME_BYTES = 14
 MAX_DEPTH = 1000
-AWS_SOURCE = "aws."  # the sources AWS services emit with: a client may not put them (NotAuthorizedForSourceException)
+# The sources AWS services emit with: a client's entry with one fails, NotAuthorizedForSourceException "Not authorized
+# for the source." (the event structure reference: "All events that come from AWS services begin with aws."; a real
+# `aws events put-events` answer quoted in aws-samples/serverless-patterns#3089).
+AWS_SOURCE = "aws."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 # The sandbox's own routes (sandbox.gaps.control): a service's event put on the bus, its deliveries waited for.
 PUT_ROUTE = "/_sandbox/events/put"  # POST {"event"}: as the event's source service puts it; answers its deliveries

@@ -279,7 +279,7 @@ def _metric_stat(metric: JSON, period: Any, stat: Any, unit: Any) -> JSON:
     return body
 
 
-def _alarm_configuration(kind: str, alarm: JSON) -> JSON:
+def alarm_configuration(kind: str, alarm: JSON) -> JSON:
     config: JSON = {}
     if alarm.get("AlarmDescription"):
         config["description"] = alarm["AlarmDescription"]
@@ -365,7 +365,7 @@ def state_change_event(kind: str, before: JSON, after: JSON, now: datetime) -> J
                 before.get("StateReasonData"),
                 before["StateUpdatedTimestamp"],
             ),
-            "configuration": _alarm_configuration(kind, after),
+            "configuration": alarm_configuration(kind, after),
         },
     }
 

@@ -20,7 +20,7 @@ from sandbox import deployed, output
 from sandbox.gaps import bus as eventbridge
 from sandbox.gaps.app import SandboxApp, make_app
 from sandbox.gaps.bus import Bus
-from sandbox.gaps.cloudwatch import STATE_ROUTE
+from sandbox.gaps.cloudwatch import STATE_ROUTE, alarm_configuration
 from tests.support.gating import serve
 from tests.support.sandbox_server import Client, control, published_function, sample_event
 
@@ -559,3 +559,22 @@ def test_emit_puts_a_custom_event_through_put_events(
     assert fired.invocation.response == deployed.ASYNCHRONOUS
     (_, payload, invocation_type) = functions.invoked[-1]
     assert (payload["detail"], invocation_type) == ({"n": 1}, "Event")
+
+
+@pytest.mark.parametrize("composite", [False, True], ids=["metric", "composite"])
+def test_the_state_change_event_reads_the_alarm_as_describe_alarms_does(
+    client: Client, bus: Bus, composite: bool
+) -> None:
+    cloudwatch = client("cloudwatch")
+    name = alarm(client, alarm_topic(client, cloudwatch_may_publish=True)[0])
+    if composite:
+        name = f"health-{uuid.uuid4().hex[:8]}"
+        cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=f'ALARM("{name[7:]}")', AlarmDescription="web")
+    url, arn = queue(client)
+    rule(client, {"source": ["aws.cloudwatch"], "detail": {"alarmName": [name]}}, {"Id": "q", "Arn": arn})
+    kind = "CompositeAlarms" if composite else "MetricAlarms"
+    (described,) = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm", "CompositeAlarm"])[kind]
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed")
+    bus.wait()
+    (event,) = received(client, url)
+    assert event["detail"]["configuration"] == alarm_configuration(kind, described)

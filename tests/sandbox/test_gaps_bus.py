@@ -566,10 +566,10 @@ def test_the_state_change_event_reads_the_alarm_as_describe_alarms_does(
     client: Client, bus: Bus, composite: bool
 ) -> None:
     cloudwatch = client("cloudwatch")
-    name = alarm(client, alarm_topic(client, cloudwatch_may_publish=True)[0])
+    name = child = alarm(client, alarm_topic(client, cloudwatch_may_publish=True)[0])
     if composite:
         name = f"health-{uuid.uuid4().hex[:8]}"
-        cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=f'ALARM("{name[7:]}")', AlarmDescription="web")
+        cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=f'ALARM("{child}")', AlarmDescription="web")
     url, arn = queue(client)
     rule(client, {"source": ["aws.cloudwatch"], "detail": {"alarmName": [name]}}, {"Id": "q", "Arn": arn})
     kind = "CompositeAlarms" if composite else "MetricAlarms"

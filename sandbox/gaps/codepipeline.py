@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 OUTPUT_VARIABLE_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
+DISABLED_REASON = re.compile(r"[a-zA-Z0-9!@ \(\)\.\*\?\-]{1,300}")  # DisableStageTransition's reason
 
 # Documented CodePipeline limits.
 MAX_CONTINUATION_TOKEN = 2048
@@ -434,6 +435,8 @@ class Pipelines:
         self.events: list[JSON] = []  # every event, for `/_sandbox/events`
         self.outbox: list[JSON] = []  # self-running executions' events, for the runner to put on the bus
         self.injected: list[InjectedFailure] = []
+        # (account, region) -> (pipeline, stage, Inbound|Outbound) -> its disabled TransitionState
+        self.transitions: dict[tuple[str, str], dict[tuple[str, str, str], JSON]] = {}
         self.settings = settings or RunnerSettings.from_environment()
         self.changed = threading.Event()  # wakes the runner
 
@@ -489,7 +492,7 @@ class Pipelines:
             at,
         )
         if status not in RUNNING:
-            self._unlock(execution, stage.name, at)
+            self._admit(execution.account, execution.region, execution.pipeline, stage.name, at)
 
     def _set_action(self, execution: Execution, stage: StageRun, action: ActionRun, status: str, at: datetime) -> None:
         action.status = status
@@ -569,18 +572,16 @@ class Pipelines:
         else:
             self._set_execution(execution, "Succeeded", at)
 
-    # -- stage locks: how executions share a pipeline in each execution mode --------------------------------------
+    # -- stage locks and transitions: how executions share a pipeline -------------------------------------------
     #
     # CodePipeline User Guide, "How pipeline executions work": in SUPERSEDED and QUEUED modes a stage processes
     # one execution at a time; an execution that reaches a locked stage waits at its boundary; in SUPERSEDED mode
     # a more recent execution arriving there supersedes the one waiting, in QUEUED mode they enter in turn. In
-    # PARALLEL mode executions run independently.
+    # PARALLEL mode executions run independently. A disabled transition (DisableStageTransition) holds executions
+    # at the boundary the same way.
 
     def _enter_stage(self, execution: Execution, stage: StageRun, at: datetime) -> None:
-        if execution.mode == "PARALLEL" or not any(
-            (held := other.stage(stage.name)) is not None and held.status in RUNNING
-            for other in self._others(execution)
-        ):
+        if self._may_enter(execution, stage):
             execution.waiting_for = None
             self._start_stage(execution, stage, at)
             return
@@ -590,15 +591,31 @@ class Pipelines:
                     self._set_execution(waiting, "Superseded", at)
         execution.waiting_for = stage.name
 
-    def _unlock(self, execution: Execution, stage_name: str, at: datetime) -> None:
-        """The stage is free again: the execution waiting longest to enter it goes in."""
-        waiting = [e for e in self._others(execution) if e.waiting_for == stage_name and e.status == "InProgress"]
-        if waiting and execution.mode != "PARALLEL":
-            first = waiting[-1]
+    def _may_enter(self, execution: Execution, stage: StageRun) -> bool:
+        index = execution.stages.index(stage)
+        leaving = execution.stages[index - 1].name if index else None
+        if (execution.pipeline, stage.name, "Inbound") in self._disabled(execution) or (
+            leaving is not None and (execution.pipeline, leaving, "Outbound") in self._disabled(execution)
+        ):
+            return False
+        return execution.mode == "PARALLEL" or not any(
+            (held := other.stage(stage.name)) is not None and held.status in RUNNING
+            for other in self._others(execution)
+        )
+
+    def _disabled(self, execution: Execution) -> dict[tuple[str, str, str], JSON]:
+        return self.transitions.get((execution.account, execution.region), {})
+
+    def _admit(self, account: str, region: str, pipeline: str, stage_name: str, at: datetime) -> None:
+        """The stage may be free again: the executions waiting longest to enter it go in, while they may."""
+        executions = self.pipeline_executions(account, region, pipeline)
+        waiting = [e for e in executions if e.waiting_for == stage_name and e.status == "InProgress"]
+        for first in reversed(waiting):
             stage = first.stage(stage_name)
-            if stage is not None:
-                first.waiting_for = None
-                self._start_stage(first, stage, at)
+            if stage is None or not self._may_enter(first, stage):
+                return
+            first.waiting_for = None
+            self._start_stage(first, stage, at)
 
     def _others(self, execution: Execution) -> list[Execution]:
         """The pipeline's other executions, newest first."""
@@ -861,7 +878,8 @@ class Pipelines:
         stage_states = []
         for stage_def in definition["stages"]:
             runs = [(e, s) for e in executions if (s := e.stage(stage_def["name"])) is not None and s.status]
-            state: JSON = {"stageName": stage_def["name"], "inboundTransitionState": {"enabled": True}}
+            inbound = self.transitions.get((account, region), {}).get((name, stage_def["name"], "Inbound"))
+            state: JSON = {"stageName": stage_def["name"], "inboundTransitionState": inbound or {"enabled": True}}
             action_states = []
             latest = runs[0] if runs else None
             for action_def in stage_def["actions"]:
@@ -917,6 +935,41 @@ class Pipelines:
         action.updated_by = f"arn:aws:iam::{account}:root"
         self._finish_action(execution, stage, action, "Succeeded" if result["status"] == "Approved" else "Failed", at)
         return {"approvedAt": at.timestamp()}
+
+    def disable_stage_transition(self, account: str, region: str, body: JSON) -> JSON:
+        where = self._transition(account, region, body)
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not DISABLED_REASON.fullmatch(reason):
+            raise validation("reason must be 1 to 300 characters of letters, digits, spaces and !@().*?-")
+        self.transitions.setdefault((account, region), {})[where] = {
+            "enabled": False,
+            "lastChangedBy": f"arn:aws:iam::{account}:root",
+            "lastChangedAt": utc_now().timestamp(),
+            "disabledReason": reason,
+        }
+        return {}
+
+    def enable_stage_transition(self, account: str, region: str, body: JSON) -> JSON:
+        pipeline, stage, kind = where = self._transition(account, region, body)
+        if self.transitions.get((account, region), {}).pop(where, None) is None:
+            return {}
+        names = [s["name"] for s in _require_pipeline(account, region, pipeline)[0]["stages"]]
+        following = names[names.index(stage) + 1 :]
+        entering = stage if kind == "Inbound" else next(iter(following), None)
+        if entering is not None:
+            self._admit(account, region, pipeline, entering, utc_now())
+        return {}
+
+    def _transition(self, account: str, region: str, body: JSON) -> tuple[str, str, str]:
+        name = body.get("pipelineName", "")
+        definition, _ = _require_pipeline(account, region, name)
+        stage = body.get("stageName", "")
+        if not any(s["name"] == stage for s in definition["stages"]):
+            raise ApiError("StageNotFoundException", f"Stage '{stage}' not found in pipeline '{name}'")
+        kind = body.get("transitionType")
+        if kind not in ("Inbound", "Outbound"):
+            raise validation("transitionType must satisfy enum value set: [Inbound, Outbound]")
+        return name, stage, kind
 
     def stop_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
         name = body.get("pipelineName", "")
@@ -1296,6 +1349,8 @@ OPERATIONS: dict[str, Callable[[Pipelines, str, str, JSON], JSON]] = {
     "PutApprovalResult": Pipelines.put_approval_result,
     "StopPipelineExecution": Pipelines.stop_pipeline_execution,
     "RollbackStage": Pipelines.rollback_stage,
+    "DisableStageTransition": Pipelines.disable_stage_transition,
+    "EnableStageTransition": Pipelines.enable_stage_transition,
     "GetJobDetails": Pipelines.get_job_details,
     "PutJobSuccessResult": Pipelines.put_job_success_result,
     "PutJobFailureResult": Pipelines.put_job_failure_result,

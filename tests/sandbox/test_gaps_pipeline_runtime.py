@@ -24,7 +24,7 @@ from sandbox.gaps.codepipeline import Invoked, Pipelines, RunnerSettings
 from sandbox.gaps.common import ApiError
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
-from tests.support.sandbox_server import Client, control, sample_event
+from tests.support.sandbox_server import Client, control, error_code, sample_event
 
 ACCOUNT = "123456789012"
 DELAY = 0.05  # seconds an action other than invoke or approval takes here
@@ -441,6 +441,67 @@ def test_a_rollback_runs_the_stage_again_by_itself(client: Client) -> None:
         "status": "Succeeded",
         "type": "ROLLBACK",
     }
+
+
+# --- stage transitions -------------------------------------------------------------------------------------------
+
+
+def waiting_for(endpoint: str, execution: str) -> str | None:
+    [found] = [
+        e for e in control(endpoint, "GET", "/_sandbox/state")[1]["executions"] if e["pipelineExecutionId"] == execution
+    ]
+    return str(found["waiting_for"]) if found["waiting_for"] else None
+
+
+def test_a_disabled_inbound_transition_holds_executions_before_the_stage_and_the_newest_goes_on(
+    endpoint: str, client: Client
+) -> None:
+    pipeline = new_pipeline(client, SOURCE, DEPLOY)
+    codepipeline = client("codepipeline")
+    codepipeline.disable_stage_transition(
+        pipelineName=pipeline, stageName="Deploy", transitionType="Inbound", reason="Release freeze (ticket 42)"
+    )
+    inbound = stage_states(client, pipeline)["Deploy"]["inboundTransitionState"]
+    assert (inbound["enabled"], inbound["disabledReason"]) == (False, "Release freeze (ticket 42)")
+    older = start(client, pipeline)
+    until(lambda: waiting_for(endpoint, older) == "Deploy")
+    newer = start(client, pipeline)
+    until(lambda: waiting_for(endpoint, newer) == "Deploy")
+    assert status(client, pipeline, older) == "Superseded"
+
+    codepipeline.enable_stage_transition(pipelineName=pipeline, stageName="Deploy", transitionType="Inbound")
+    assert finished(client, pipeline, newer) == "Succeeded"
+    assert stage_states(client, pipeline)["Deploy"]["inboundTransitionState"] == {"enabled": True}
+
+
+def test_a_disabled_outbound_transition_holds_executions_after_the_stage(endpoint: str, client: Client) -> None:
+    pipeline = new_pipeline(client, SOURCE, BUILD, DEPLOY)
+    codepipeline = client("codepipeline")
+    codepipeline.disable_stage_transition(
+        pipelineName=pipeline, stageName="Source", transitionType="Outbound", reason="hold"
+    )
+    execution = start(client, pipeline)
+    until(lambda: waiting_for(endpoint, execution) == "Build")
+    assert ("Source", "", "SUCCEEDED") in changes(endpoint, execution)
+    assert ("Build", "", "STARTED") not in changes(endpoint, execution)
+    codepipeline.enable_stage_transition(pipelineName=pipeline, stageName="Source", transitionType="Outbound")
+    assert finished(client, pipeline, execution) == "Succeeded"
+
+
+def test_a_transition_change_names_a_stage_of_the_pipeline_and_a_transition_type(client: Client) -> None:
+    pipeline = new_pipeline(client, SOURCE, DEPLOY)
+    codepipeline = client("codepipeline")
+    disable = codepipeline.disable_stage_transition
+    assert (
+        error_code(lambda: disable(pipelineName=pipeline, stageName="Nope", transitionType="Inbound", reason="x"))
+        == "StageNotFoundException"
+    )
+    assert (
+        error_code(
+            lambda: disable(pipelineName=pipeline, stageName="Deploy", transitionType="Inbound", reason="no: colons")
+        )
+        == "ValidationException"
+    )
 
 
 # --- a source change, the runner turned off -----------------------------------------------------------------------

@@ -457,6 +457,7 @@ def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
     saved_path = list(sys.path)
     saved_modules = {name: module for name, module in sys.modules.items() if is_function_module(name)}
     saved_default_session = _swap_boto3_default_session(None)
+    _swap_boto3_default_session(_HandlerDefaultSession(saved_default_session))
     purge_function_modules()
     os.environ.clear()
     os.environ.update(environment)
@@ -473,9 +474,27 @@ def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved_environ)
 
 
+class _HandlerDefaultSession:
+    """boto3's default session (what `boto3.client()` uses) while a handler runs: the handler's thread gets one of
+    its own, made from its environment, as each function has its own process in Lambda, so its credentials are its
+    role's and no other's; any other thread of this process keeps the one it had (a handler's own threads, when
+    there was none, share the handler's)."""
+
+    def __init__(self, kept: Any) -> None:
+        self.handler_thread = threading.get_ident()
+        self.kept = kept
+        self.own: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if threading.get_ident() != self.handler_thread and self.kept is not None:
+            return getattr(self.kept, name)
+        if self.own is None:
+            self.own = sys.modules["boto3"].session.Session()
+        return getattr(self.own, name)
+
+
 def _swap_boto3_default_session(session: Any) -> Any:
-    """Put `session` as boto3's default (what `boto3.client()` uses) and return the one it replaces: each function
-    gets its own, as each has its own process in Lambda, so its credentials are its role's and no other's."""
+    """Put `session` as boto3's default and return the one it replaces (none while boto3 is not loaded)."""
     boto3 = sys.modules.get("boto3")  # not imported here: a handler that never loads boto3 needs no session
     if boto3 is None:
         return None

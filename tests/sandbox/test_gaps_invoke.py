@@ -35,6 +35,7 @@ OTHER_ACCOUNT = "210987654321"
 # A handler that says what it ran with; counts its runs on a queue; invokes a function; raises when asked to.
 PROBE = """
 import json
+import time
 
 import boto3
 from botocore.config import Config
@@ -45,6 +46,7 @@ def handler(event, context):
     print("x" * event.get("log_bytes", 0))
     if "count_to" in event:
         boto3.client("sqs").send_message(QueueUrl=event["count_to"], MessageBody=context.aws_request_id)
+    time.sleep(event.get("sleep", 0))
     if event.get("whoami"):
         return boto3.client("sts").get_caller_identity()["Arn"]
     if "invoke" in event:
@@ -440,6 +442,23 @@ def test_each_function_calls_aws_as_its_own_role_even_through_boto3s_default_ses
         assert json.loads(invoke(client, name, {"whoami": True})["Body"]) == (
             f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}"
         )
+
+
+def test_while_a_handler_runs_another_thread_keeps_its_own_boto3_default_session(
+    client: Client, probe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session(region_name=REGION)
+    endpoint = client("sts").meta.endpoint_url
+    ours = boto3.client("sts", endpoint_url=endpoint).get_caller_identity()["Arn"]
+    runs, _ = queue(client)
+
+    invoke(client, probe, {"count_to": runs, "sleep": 4}, InvocationType="Event")
+    assert len(received(client, runs, 1)) == 1  # the handler runs (asleep) in this process
+
+    assert boto3.client("sts", endpoint_url=endpoint).get_caller_identity()["Arn"] == ours
 
 
 def test_a_handler_invokes_another_function_asynchronously_but_its_synchronous_invoke_is_throttled(

@@ -9,8 +9,10 @@ any client: the Invoke API (`answer`), EventBridge targets and CodePipeline Invo
 - `RequestResponse` answers the handler's result, or Lambda's error object with `FunctionError: Unhandled`.
 - `Event` answers 202 at once; one worker thread runs the queue, retrying as the function's EventInvokeConfig
   says (MaximumRetryAttempts, default 2), then sends the invocation record to its on-failure (or on-success)
-  destination and a failed event to its dead-letter queue, each delivery authorized as Lambda's
-  (`sandbox.iam.deliveries`). Retries follow at once: the sandbox does not wait Lambda's minutes between them.
+  destination and a failed event to its dead-letter queue. A failure's delivery to an SQS queue is authorized as
+  Lambda's (`sandbox.iam.deliveries.Wiring.function`: the execution role, the queue's policy and key); other
+  deliveries (to a topic, a function, a bus, or on success) are made unchecked. Retries follow at once: the
+  sandbox does not wait Lambda's minutes between them.
 - `DryRun` answers 204 once the function exists and the caller may invoke it (the enforcer ran first).
 
 Handlers run one at a time (`sandbox.runner` holds one lock while a handler owns os.environ and sys.modules),
@@ -283,7 +285,7 @@ class Functions:
         return found
 
     def deliver(self, config: JSON, queued: Queued, target_arn: str, kind: str, message: Message) -> None:
-        """Send as Lambda does, once the function's role may (the deliveries `Wiring` checks for the function)."""
+        """Send as Lambda does, unless a check the deliveries `Wiring` plans for the function refuses it."""
         wiring = deliveries.Wiring(
             lambda service: self.client(service, queued.account, queued.region), queued.account, queued.region
         )

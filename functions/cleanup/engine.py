@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from functions.shared.observability import logger
+from functions.shared.pacing import Key, Pacer
 
 from .decide import Decision, Protection, blast_radius, decide
 from .kinds import KindRules
@@ -151,6 +152,7 @@ class Options:
     grace_days: int
     concurrency: int
     marks: MarkStore
+    pacer: Pacer  # the scope's mutating calls (marks, acts) spend its account-region's budget
     deadline: Deadline = NO_DEADLINE
 
 
@@ -218,7 +220,8 @@ def _mark(result: ScopeResult, kind: Kind, to_mark: Sequence[Decision], options:
             if not options.dry_run:
                 resources = [decision.resource for decision in decisions]
                 if kind.taggable:
-                    kind.mark(result.scope, resources, options.mark_tag, due.isoformat())
+                    with options.pacer.pacing(_budget(result.scope)):
+                        kind.mark(result.scope, resources, options.mark_tag, due.isoformat())
                 else:
                     options.marks.write(result.scope, [resource.id for resource in resources], due)
         except Exception as error:
@@ -234,6 +237,11 @@ def _act(result: ScopeResult, kind: Kind, rule: KindRule, to_act: Sequence[Decis
         result.acted.extend(Item.of(decision) for decision in to_act)
         return
     in_flight: dict[Future[None], Decision] = {}
+
+    def act(decision: Decision) -> None:  # in a worker thread: the pacing context is the thread's own
+        assert decision.candidate is not None
+        with options.pacer.pacing(_budget(result.scope)):
+            kind.act(result.scope, decision.resource, decision.candidate, rule)
 
     def settle(done: Iterable[Future[None]]) -> None:
         for future in done:
@@ -252,11 +260,14 @@ def _act(result: ScopeResult, kind: Kind, rule: KindRule, to_act: Sequence[Decis
                 break
             if len(in_flight) >= options.concurrency:
                 settle(wait(in_flight, return_when=FIRST_COMPLETED).done)
-            assert decision.candidate is not None
-            in_flight[pool.submit(kind.act, result.scope, decision.resource, decision.candidate, rule)] = decision
+            in_flight[pool.submit(act, decision)] = decision
         settle(wait(in_flight).done)
     if not kind.taggable:
         _forget_marks(result, options)
+
+
+def _budget(scope: Scope) -> Key:
+    return Key(scope.account, scope.region)
 
 
 def _forget_marks(result: ScopeResult, options: Options) -> None:

@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.audit import AuditRecord, new_id, to_json
 from functions.shared.observability import NAMESPACE, logger, metrics
+from functions.shared.pacing import Pace, Pacer
 from functions.shared.refusal import Refused, cap, ignored, rejected
 from functions.shared.runtime import Runtime, runtime
 
@@ -142,6 +143,7 @@ def carry(
         grace_days=cfg.cleanup.grace_days,
         concurrency=cfg.cleanup.concurrency,
         marks=MarkStore(rt.settings.audit_table),
+        pacer=Pacer(Pace(cfg.cleanup.pacing.per_second, cfg.cleanup.pacing.burst)),
         deadline=deadline,
     )
     portions = engine.run(state, kinds, cfg.cleanup.kinds, options)

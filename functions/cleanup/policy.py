@@ -19,11 +19,21 @@ class ScheduleGroup(Section):
     kinds: Annotated[list[KindName], Field(min_length=1), AfterValidator(listed_once)]
 
 
+class Pacing(Section):
+    """The mutating calls each account-region may take, as AWS throttles them: a bucket of `burst` calls refilled at
+    `per_second`. The defaults are EC2's mutating bucket ("Request throttling for the Amazon EC2 API": 50 tokens, 5
+    a second); raise them only to limits AWS raised for the account."""
+
+    per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 5.0
+    burst: Annotated[int, Field(ge=1, le=10_000)] = 50
+
+
 class Cleanup(Duty):
     regions: Annotated[list[Region], AfterValidator(listed_once)] = Field(default_factory=list)  # empty: the policy's
     grace_days: Annotated[int, Field(ge=0, le=365)] = 7
     mark_tag: TagKey = "deckhand:cleanup-after"
     concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    pacing: Pacing = Field(default_factory=Pacing)
     schedules: list[ScheduleGroup] = Field(default_factory=list)
     kinds: KindRules = Field(default_factory=KindRules)
 

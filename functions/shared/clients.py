@@ -1,4 +1,4 @@
-"""boto3 clients created lazily, once per container, with adaptive retries.
+"""boto3 clients created lazily, once per container, with standard retries and mutating calls paced (pacing.py).
 
 Every AWS call in Deckhand goes through `client()`, so retries, timeouts and the endpoint
 (AWS_ENDPOINT_URL, honoured by botocore) are set in one place. A role (another account's) gives
@@ -15,6 +15,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.loaders import Loader
+
+from functions.shared import pacing
 
 if TYPE_CHECKING:  # the stubs are a development dependency: types only, never in the function's asset
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -35,8 +37,10 @@ if TYPE_CHECKING:  # the stubs are a development dependency: types only, never i
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
+# Standard, not adaptive: adaptive's per-client limiter collapses under a shared bucket (see pacing.py), whose
+# Pacer paces mutating calls per account-region instead.
 RETRIES = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
+    retries={"mode": "standard", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=20,
     user_agent_appid="deckhand",  # type: ignore[call-arg]  # botocore takes it since 1.31; botocore-stubs lacks it
@@ -162,7 +166,9 @@ def client(service: str, region: str | None = None, role: str | None = None) -> 
 @cache
 def _client(service: str, region: str | None, role: str | None) -> Any:
     session = _session() if role is None else _assumed(role)
-    return session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+    made = session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+    pacing.watch(made.meta.events)
+    return made
 
 
 def reset() -> None:

@@ -1,7 +1,8 @@
 """The cleanup engine over an in-memory kind: marks, acts, failures, the blast radius, dry runs, deadlines, resume."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from functions.cleanup.decide import Protection, due_date
 from functions.cleanup.engine import ABORTED, GONE, Deadline, Options, RunState, ScopeResult, run, run_scope
 from functions.cleanup.kinds import KindRules
 from functions.cleanup.kinds.base import Candidate, Excluded, Judgement, KindRule, Resource, Scope
+from functions.shared.pacing import Key, Pace, Pacer
 
 from .fakes import MUTATING, Countdown, FakeKind, FakeMarks, throttled
 from .strategies import ACCOUNT, MARK_TAG, OTHER_ACCOUNT, PROTECT_TAG, Estate, estates, instants, rules
@@ -33,6 +35,7 @@ def options(
         grace_days=grace_days,
         concurrency=concurrency,
         marks=marks or FakeMarks(),  # type: ignore[arg-type]
+        pacer=more.pop("pacer", Pacer(Pace(5.0, 50))),  # type: ignore[arg-type]
         **more,  # type: ignore[arg-type]
     )
 
@@ -300,3 +303,31 @@ def test_an_excluded_resource_is_skipped_with_the_kinds_own_reason() -> None:
     kind = FakeKind([snapshot(1)], {"snap-1": Excluded("within the last 3")})
 
     assert run_scope(SCOPE, OPEN, kind, options()).skipped == {"within the last 3": 1}
+
+
+class SpyPacer(Pacer):
+    """Counts the blocks whose calls spend an account-region's budget."""
+
+    def __init__(self) -> None:
+        super().__init__(Pace(5.0, 50))
+        self.entered: list[Key] = []
+
+    @contextmanager
+    def pacing(self, key: Key) -> Iterator[None]:
+        self.entered.append(key)
+        with super().pacing(key):
+            yield
+
+
+def test_every_mark_and_act_spends_its_scopes_account_region_budget_and_a_dry_run_none() -> None:
+    kind = fake([snapshot(n, tags=due(0)) for n in range(5)] + [snapshot(n) for n in range(5, 8)])
+    pacer, idle = SpyPacer(), SpyPacer()
+
+    result = run_scope(SCOPE, OPEN, kind, options(pacer=pacer))
+    planned = run_scope(
+        SCOPE, OPEN, fake([snapshot(n, tags=due(0)) for n in range(5)]), options(dry_run=True, pacer=idle)
+    )
+
+    assert (len(result.acted), len(result.marked), len(planned.acted)) == (5, 3, 5)
+    assert pacer.entered == [Key(SCOPE.account, SCOPE.region)] * (1 + 5)  # one mark batch, five acts
+    assert idle.entered == []

@@ -42,6 +42,7 @@ def test_a_good_cleanup_section_loads_with_its_defaults() -> None:
     assert cleanup.regions == ["eu-west-1"]
     assert (cleanup.grace_days, cleanup.concurrency) == (3, 4)
     assert cleanup.mark_tag == "deckhand:cleanup-after"
+    assert (cleanup.pacing.per_second, cleanup.pacing.burst) == (5.0, 50)  # EC2's mutating bucket
     assert cleanup.kinds.listed() == ("ebs-snapshot", "ebs-volume", "lambda-version")
     snapshots = cleanup.kinds.rule("ebs-snapshot")
     assert snapshots is not None
@@ -137,6 +138,16 @@ BAD: list[tuple[str, str, str, str, str]] = [
     ("negative grace", "  grace_days: -1\n", "cleanup.grace_days", "got -1", "greater than or equal to 0"),
     ("grace as text", "  grace_days: seven\n", "cleanup.grace_days", "got 'seven'", "valid integer"),
     ("no concurrency", "  concurrency: 0\n", "cleanup.concurrency", "got 0", "greater than or equal to 1"),
+    ("no pace", "  pacing: {per_second: 0}\n", "cleanup.pacing.per_second", "got 0", "greater than 0"),
+    (
+        "infinite pace",
+        "  pacing: {per_second: .inf}\n",
+        "cleanup.pacing.per_second",
+        "got inf",
+        "finite number",
+    ),
+    ("empty bucket", "  pacing: {burst: 0}\n", "cleanup.pacing.burst", "got 0", "greater than or equal to 1"),
+    ("pacing typo", "  pacing: {rate: 5}\n", "cleanup.pacing.rate", "rate", "unknown key; check its spelling"),
     (
         "aws: mark tag",
         "  mark_tag: 'aws:cleanup'\n",

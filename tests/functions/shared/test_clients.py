@@ -1,4 +1,4 @@
-"""client(): one cached client per service and region, with adaptive retries."""
+"""client(): one cached client per service and region, with standard retries, its mutating calls paced."""
 
 from collections.abc import Iterator
 
@@ -36,9 +36,9 @@ def test_region_none_is_the_functions_own_region() -> None:
     assert clients.client("dynamodb").meta.region_name == "us-east-1"
 
 
-def test_clients_retry_adaptively_with_timeouts() -> None:
+def test_clients_retry_in_standard_mode_with_timeouts() -> None:
     config = clients.client("dynamodb").meta.config
-    assert config.retries["mode"] == "adaptive"
+    assert config.retries["mode"] == "standard"  # adaptive's per-client limiter would fight the pacer
     assert config.retries["total_max_attempts"] == 9  # botocore counts the first try: 8 retries
     assert config.connect_timeout == 5
     assert config.read_timeout == 20
@@ -61,7 +61,7 @@ def test_a_role_gets_its_own_cached_clients_with_the_roles_credentials() -> None
         assert assumed is not own
         assert own.get_caller_identity()["Account"] == "123456789012"
         assert assumed.get_caller_identity()["Account"] == "111111111111"
-        assert assumed.meta.config.retries["mode"] == "adaptive"
+        assert assumed.meta.config.retries["mode"] == "standard"
 
 
 def test_reset_forgets_the_session_and_its_hooks_but_keeps_the_parsed_service_models() -> None:

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sandbox import ACCOUNT, REGION
 from sandbox.gaps.common import ApiError
 from sandbox.gaps.invoke import Target, parsed_payload
+from sandbox.iam import deliveries
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
@@ -380,6 +381,26 @@ def test_event_retries_twice_by_default_then_sends_the_event_to_the_dead_letter_
     assert attributes["ErrorMessage"] == "still broken"
     assert attributes["ErrorCode"] == "200"
     assert attributes["RequestID"]
+
+
+def test_a_dead_letter_the_execution_role_may_not_send_is_not_sent_and_the_refusal_counted(client: Client) -> None:
+    dead_letters_url, dead_letters_arn = queue(client)
+    name = deploy(client, DeadLetterConfig={"TargetArn": dead_letters_arn})
+    role = client("lambda").get_function_configuration(FunctionName=name)["Role"].rsplit("/", 1)[1]
+    client("iam").delete_role_policy(RoleName=role, PolicyName="send")
+    client("lambda").put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    endpoint = client("lambda").meta.endpoint_url
+
+    invoke(client, name, {"fail": "unsendable"}, InvocationType="Event")
+
+    deadline, refused = time.monotonic() + 30, []
+    while not refused and time.monotonic() < deadline:
+        refused = [r for r in deliveries.ledger(endpoint)["refusals"] if r["delivery"]["target"] == dead_letters_arn]
+        time.sleep(0.2)
+    assert [(r["delivery"]["kind"], r["check"]["action"]) for r in refused] == [
+        ("lambda async failure → dead-letter queue", "sqs:SendMessage")
+    ]
+    assert received(client, dead_letters_url, 1, timeout=1) == []
 
 
 def test_a_successful_event_runs_once_and_sends_nothing_to_the_dead_letter_queue(client: Client) -> None:

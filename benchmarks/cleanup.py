@@ -4,7 +4,8 @@ Seeds a moto server in this process with N snapshots (`plan.py`), runs Deckhand'
 in a child process, re-seeds the same estate and runs the equivalent Custodian policy, then prints a table
 and ends with the one `bench:` line. The server counts every request and answers each after a round-trip
 latency (`--latency-ms`, default 20, as a request to AWS within a region takes at least); with `--throttle`
-it answers EC2 calls beyond token-bucket limits with RequestLimitExceeded, as EC2 does.
+it answers EC2 calls beyond token-bucket limits with RequestLimitExceeded, as EC2 does, Deckhand's policy paces its
+mutating calls to the same bucket, and the bench ends with the `throttled:` line instead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from benchmarks import custodian, estate
 from benchmarks.measured import Measured, measured
 from benchmarks.plan import MIN_AGE_DAYS, Bound, SnapshotSpec, lower_bound, plan
-from benchmarks.server import MODERATE, Conditions, Meter, Tally, serve
+from benchmarks.server import MODERATE, Conditions, Limits, Meter, Tally, serve
 from sandbox import REGION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,8 +85,9 @@ def reset(endpoint: str) -> None:
     connection.close()
 
 
-def deploy_function_resources() -> dict[str, str]:
-    """What the stack gives the cleanup function (audit table, topic, report bucket, switches); its environment."""
+def deploy_function_resources(limits: Limits | None) -> dict[str, str]:
+    """What the stack gives the cleanup function (audit table, topic, report bucket, switches); its environment.
+    Under `limits`, the policy paces mutating calls to EC2's mutating bucket; without, as fast as it lets."""
     import boto3
 
     from functions.cleanup.config import BUCKET_VARIABLE, CLEANUP_VARIABLE, REGIONS_VARIABLE
@@ -103,10 +105,12 @@ def deploy_function_resources() -> dict[str, str]:
             Name=parameter_name(SWITCHES, name), Value=json.dumps(SwitchState(name=name).document()), Type="String"
         )
     # The bench's own rule: the estate's minimum age, and no blast-radius cap (a bench deletes most of it).
+    burst, per_second = limits.mutating if limits else (10_000, 1000)
     section = Cleanup.model_validate(
         {
             "enabled": True,
             "mark_tag": estate.MARK_TAG,
+            "pacing": {"per_second": per_second, "burst": int(burst)},
             "kinds": {"ebs-snapshot": {"min_age_days": MIN_AGE_DAYS, "max_share": 1.0, "max_count": 100_000}},
         }
     )
@@ -129,11 +133,13 @@ def deploy_function_resources() -> dict[str, str]:
     }
 
 
-def seeded(endpoint: str, specs: list[SnapshotSpec]) -> tuple[set[str], set[str], dict[str, str]]:
+def seeded(
+    endpoint: str, specs: list[SnapshotSpec], limits: Limits | None
+) -> tuple[set[str], set[str], dict[str, str]]:
     """Reset the server and seed the estate: (seeded ids, expected ids, the function's environment)."""
     reset(endpoint)
     with environment(aws_environment(endpoint)):
-        function_env = deploy_function_resources()
+        function_env = deploy_function_resources(limits)
     ids = estate.seed(specs, datetime.now(UTC))
     return set(ids.values()), {ids[spec.index] for spec in specs if spec.qualifies}, function_env
 
@@ -146,7 +152,7 @@ def judged(
 
 
 def run_deckhand(endpoint: str, meter: Meter, specs: list[SnapshotSpec], conditions: Conditions) -> Outcome:
-    seeded_ids, expected, function_env = seeded(endpoint, specs)
+    seeded_ids, expected, function_env = seeded(endpoint, specs, conditions.limits)
     # As in Lambda: the X-Ray SDK starts far faster when it sees a Lambda environment.
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "deckhand-cleanup", "LAMBDA_TASK_ROOT": str(REPO)}
     env = {**aws_environment(endpoint), **function_env, **lambda_env, "PYTHONPATH": str(REPO), "PATH": os.defpath}
@@ -169,7 +175,7 @@ def run_deckhand(endpoint: str, meter: Meter, specs: list[SnapshotSpec], conditi
 
 
 def run_custodian(endpoint: str, meter: Meter, specs: list[SnapshotSpec], conditions: Conditions) -> Outcome:
-    seeded_ids, expected, _ = seeded(endpoint, specs)
+    seeded_ids, expected, _ = seeded(endpoint, specs, conditions.limits)
     tally = meter.start(conditions)
     result, matched = custodian.run(aws_environment(endpoint), REGION)
     meter.start(None)
@@ -210,6 +216,22 @@ def final_line(count: int, bound: Bound, deckhand: Outcome, custodian_run: Outco
     )
 
 
+def limit_s(bound: Bound, limits: Limits) -> float:
+    """The shortest wall EC2's buckets allow a run of the bound's calls: each bucket spends its capacity at once,
+    then one call per refill; the buckets refill side by side."""
+    mutating = max(0.0, bound.deletes - limits.mutating[0]) / limits.mutating[1]
+    describe = max(0.0, bound.snapshot_pages + bound.image_pages - limits.describe[0]) / limits.describe[1]
+    return max(mutating, describe)
+
+
+def throttled_line(count: int, bound: Bound, limits: Limits, deckhand: Outcome, custodian_run: Outcome) -> str:
+    wall = deckhand.measured.wall_s
+    return (
+        f"throttled: n={count} wall_s={wall:.1f} vs_limit={wall / limit_s(bound, limits):.2f} "
+        f"vs_custodian_wall={wall / custodian_run.measured.wall_s:.2f} throttled_share={deckhand.throttled_share:.3f}"
+    )
+
+
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cleanup", description=__doc__)
     parser.add_argument(
@@ -246,7 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     bound = lower_bound(specs)
     report(args.snapshots, bound, conditions, [deckhand, custodian_run])
     print(f"  (whole cleanup bench {time.perf_counter() - started:.0f} s, seeding twice included)")
-    print(final_line(args.snapshots, bound, deckhand, custodian_run), flush=True)
+    if conditions.limits:
+        print(f"  the buckets allow this estate {limit_s(bound, conditions.limits):.1f} s at best")
+        print(throttled_line(args.snapshots, bound, conditions.limits, deckhand, custodian_run), flush=True)
+    else:
+        print(final_line(args.snapshots, bound, deckhand, custodian_run), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from functions.shared.clock import parse_cloudwatch_time, parse_instant
+from functions.shared.events import EventBridgeEvent
 from functions.shared.refusal import Refused, cap
 from functions.shared.validation import describe_all
 
@@ -94,7 +94,7 @@ class AlarmChange(BaseModel):
     muteDetail: MuteDetail | None = None
 
 
-class AlarmChangeEvent(EventBridgeModel):
+class AlarmChangeEvent(EventBridgeEvent):
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
     detail: AlarmChange

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating.answer import next_steps
 from functions.gating.model import Decision
 from functions.gating.pipeline import console_link
 from functions.gating.policy import Gate, Gating
+from functions.shared.events import EventBridgeEvent
 from functions.shared.notify import Notice
 from functions.shared.refusal import cap
 from functions.shared.switches import SwitchState
@@ -49,9 +49,9 @@ class _Detail(BaseModel):
     type: _ActionType
 
 
-class ActionStateChange(EventBridgeModel):
+class ActionStateChange(EventBridgeEvent):
     detail_type: Literal["CodePipeline Action Execution State Change"] = Field(alias="detail-type")
-    detail: _Detail  # EventBridgeModel's detail, typed
+    detail: _Detail  # the envelope's detail, typed
 
 
 def approval_of(event: Any) -> Approval | None:

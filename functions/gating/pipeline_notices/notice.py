@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, ValidationError
 
 from functions.gating.pipeline import FailedAction, console_link
+from functions.shared.events import EventBridgeEvent
 from functions.shared.notify import Notice
 from functions.shared.refusal import cap
 
@@ -38,9 +38,9 @@ class _Detail(BaseModel):
     state: str
 
 
-class ExecutionStateChange(EventBridgeModel):
+class ExecutionStateChange(EventBridgeEvent):
     detail_type: Literal["CodePipeline Pipeline Execution State Change"] = Field(alias="detail-type")
-    detail: _Detail  # EventBridgeModel's detail, typed
+    detail: _Detail  # the envelope's detail, typed
 
 
 def ended_of(event: Any) -> Ended | None:

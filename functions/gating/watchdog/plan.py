@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from functions.gating.pipeline import StageRun, console_link
 from functions.gating.policy import Gate, Gating
 from functions.shared.clock import parse_cloudwatch_time
+from functions.shared.events import EventBridgeEvent
 from functions.shared.notify import Notice
 from functions.shared.refusal import cap
 
@@ -50,9 +50,9 @@ class _AlarmData(BaseModel):
     state: _State
 
 
-class AlarmStateChangeEvent(EventBridgeModel):
+class AlarmStateChangeEvent(EventBridgeEvent):
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
-    detail: _AlarmData  # EventBridgeModel's detail, typed
+    detail: _AlarmData  # the envelope's detail, typed
 
 
 class AlarmActionEvent(BaseModel):

@@ -33,6 +33,7 @@ from .cdk import QUIET_NODE, default_policy, up
 from .clients import sandbox_client
 from .demo import run_demo, seed
 from .deployed import Fired, Functions, emit, iso_z, parse_at, resolve_function, tick
+from .gaps.bus import event_refusal
 from .iam import authorize
 from .output import InputRefused, SandboxError, print_json, progress_to, say, step
 from .process import Paths, down, running_state
@@ -218,27 +219,6 @@ def cmd_emit(args: argparse.Namespace, paths: Paths) -> int:
     say(f"→ route {event.get('source')} / {event.get('detail-type')} through the deployed rules")
     fired = emit(event, endpoint)
     return report_fired(fired, as_json=args.json, none="no rule matched the event")
-
-
-def event_refusal(event: Any) -> str | None:
-    """Why EventBridge would fail this event (None when it would not), as its PutEvents entry.
-
-    "Detail, DetailType, and Source are required for EventBridge to successfully send an event to an event
-    bus"; Detail is "a valid JSON object" (PutEventsRequestEntry, botocore's events service model).
-    """
-    if not isinstance(event, dict):
-        return f"holds {json_kind(event)}, not an EventBridge event (a JSON object)"
-    missing = [key for key in ("source", "detail-type", "detail") if key not in event]
-    if missing:
-        return f"the event has no {', '.join(missing)}: EventBridge requires source, detail-type and detail"
-    if not isinstance(event["detail"], dict):
-        return f"the event's detail is {json_kind(event['detail'])}: EventBridge requires a JSON object"
-    return None
-
-
-def json_kind(value: Any) -> str:
-    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return "null" if value is None else kinds.get(type(value), "an object")
 
 
 def cmd_tick(args: argparse.Namespace, paths: Paths) -> int:

@@ -212,9 +212,9 @@ def _matches(rule: Rule, event: JSON) -> bool:
 def put_service_event(bus: Bus, account: str, region: str, body: JSON) -> JSON:
     """`PUT_ROUTE`: the event as its AWS service puts it on the default bus (id, time, account and region added,
     as EventBridge adds them), delivered while the caller waits; a client's PutEvents may not use an aws.* source."""
-    refusal = service_event_refusal(body.get("event"))
+    refusal = event_refusal(body.get("event"))
     if refusal is not None:
-        raise ApiError("ValidationException", refusal)
+        raise ApiError("ValidationException", f"event: {refusal}")
     partial: JSON = body["event"]
     event = {
         "version": "0",
@@ -229,16 +229,25 @@ def put_service_event(bus: Bus, account: str, region: str, body: JSON) -> JSON:
     return {"event": event, "deliveries": [asdict(d) for d in routed]}
 
 
-def service_event_refusal(event: Any) -> str | None:
-    """Why EventBridge would not take this event (source, detail-type and a detail object are required)."""
+def event_refusal(event: Any) -> str | None:
+    """Why EventBridge would fail this event (None when it would not), as its PutEvents entry.
+
+    "Detail, DetailType, and Source are required for EventBridge to successfully send an event to an event
+    bus"; Detail is "a valid JSON object" (PutEventsRequestEntry, botocore's events service model).
+    """
     if not isinstance(event, dict):
-        return "the event must be a JSON object"
+        return f"holds {json_kind(event)}, not an EventBridge event (a JSON object)"
     missing = [key for key in ("source", "detail-type", "detail") if key not in event]
     if missing:
         return f"the event has no {', '.join(missing)}: EventBridge requires source, detail-type and detail"
     if not isinstance(event["detail"], dict):
-        return "the event's detail must be a JSON object"
+        return f"the event's detail is {json_kind(event['detail'])}: EventBridge requires a JSON object"
     return None
+
+
+def json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), "an object")
 
 
 def deliveries_of(bus: Bus, body: JSON) -> JSON:

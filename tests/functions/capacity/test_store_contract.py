@@ -23,7 +23,7 @@ FULL = Stored(
 )
 
 
-@pytest.fixture(params=["twin", "moto"])
+@pytest.fixture(params=["twin", pytest.param("moto", marks=pytest.mark.aws)])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "twin":
         yield MemoryStore()

@@ -175,7 +175,7 @@ class Moto:
         return bool(found["MetricAlarms"][0]["ActionsEnabled"])
 
 
-@pytest.fixture(params=["twin", "moto"])
+@pytest.fixture(params=["twin", pytest.param("moto", marks=pytest.mark.aws)])
 def account(request: pytest.FixtureRequest) -> Iterator[Account]:
     if request.param == "twin":
         yield Twin()

@@ -82,7 +82,7 @@ class Sandbox:
         )
 
 
-@pytest.fixture(params=["twin", "sandbox"])
+@pytest.fixture(params=["twin", pytest.param("sandbox", marks=pytest.mark.aws)])
 def account(request: pytest.FixtureRequest) -> Iterator[Account]:
     if request.param == "twin":
         yield Twin()

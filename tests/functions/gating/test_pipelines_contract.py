@@ -62,7 +62,7 @@ class Sandbox:
         return str(self.sandbox.new_job(execution=execution)["CodePipeline.job"]["id"])
 
 
-@pytest.fixture(params=["twin", "sandbox"])
+@pytest.fixture(params=["twin", pytest.param("sandbox", marks=pytest.mark.aws)])
 def account(request: pytest.FixtureRequest) -> Iterator[Account]:
     if request.param == "twin":
         yield Twin()

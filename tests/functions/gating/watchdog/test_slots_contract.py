@@ -15,7 +15,7 @@ from tests.support.aws import make_audit_table
 NOW = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)
 
 
-@pytest.fixture(params=["twin", "moto"])
+@pytest.fixture(params=["twin", pytest.param("moto", marks=pytest.mark.aws)])
 def slots(request: pytest.FixtureRequest) -> Iterator[Slots]:
     if request.param == "twin":
         yield MemorySlots()

@@ -22,8 +22,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 test: lint typecheck unit synth cfn-lint
 
+# The Python demo, then the AWS CLI tutorial on a sandbox of its own.
 demo: $(VENV)/.installed $(CDK)
 	$(PY) -m sandbox demo
+	PY=$(PY) bash sandbox/tutorial/aws-cli.sh
 
 bench: $(VENV)/.installed $(CUSTODIAN_VENV)/.installed
 	$(PY) -m benchmarks

@@ -89,6 +89,18 @@ export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_
 export AWS_DEFAULT_OUTPUT=json AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
+live() { # live FUNCTION: its DECKHAND_DRY_RUN variable false (UpdateFunctionConfiguration), the rest as deployed
+    run aws lambda get-function-configuration --function-name "$1" --query Environment >"$WORK/environment.json"
+    "$PY" -c '
+import json, sys
+environment = json.load(open(sys.argv[1]))
+environment["Variables"]["DECKHAND_DRY_RUN"] = "false"
+print(json.dumps(environment))' "$WORK/environment.json" >"$WORK/environment-live.json"
+    run aws lambda update-function-configuration --function-name "$1" \
+        --environment "file://$WORK/environment-live.json" \
+        --query Environment.Variables.DECKHAND_DRY_RUN --output text | indent
+}
+
 invoke() { # invoke FUNCTION PAYLOAD-FILE ANSWER-FILE: Lambda Invoke, RequestResponse; fails on a FunctionError
     local result
     result=$(run aws lambda invoke --function-name "$1" --payload "fileb://$2" "$3")
@@ -146,6 +158,10 @@ pipeline["variables"] = [{"name": "deckhand_exempt", "defaultValue": "no", "desc
 print(json.dumps({"pipeline": pipeline}))' "$WORK/pipeline.json" >"$WORK/pipeline-update.json"
 run aws codepipeline update-pipeline --cli-input-json "file://$WORK/pipeline-update.json" \
     --query 'pipeline.[name, version, variables[0].name]' --output text | indent
+
+say "Take the approver live, as a cdk deploy of the policy with defaults.dry_run: false would"
+# The example policy starts every function in dry run: the approver would only say that it would approve.
+live deckhand-approver
 
 start() { # start: a web-app execution, as a fix-forward
     run aws codepipeline start-pipeline-execution --name web-app --variables name=deckhand_exempt,value=fix-forward \
@@ -211,6 +227,7 @@ expect "Deploy" Succeeded "$(field status <<<"$(action Deploy)")"
 # --- CloudWatch alarm -> capacity ---------------------------------------------------------------------------
 
 say "Set web-cpu-high to ALARM: the capacity function steps web's minimum out (deckhand.yaml: step 2)"
+live deckhand-capacity
 bounds() {
     aws application-autoscaling describe-scalable-targets --service-namespace ecs --resource-ids service/web-app/web \
         --query 'ScalableTargets[0].[MinCapacity, MaxCapacity]' --output text
@@ -255,11 +272,13 @@ expect "with its detail" 1234 "$(field detail order <<<"$body")"
 
 # --- IAM ----------------------------------------------------------------------------------------------------
 
-say "Every call the functions made was authorized by their deployed roles"
+say "Every call the functions made was authorized by their deployed roles, every delivery by its policies"
 iam=$(run curl --silent --fail "$endpoint/_sandbox/iam")
-printf '   iam: requests=%s denied=%s unmapped=%s\n' "$(field requests <<<"$iam")" "$(field denied <<<"$iam")" \
-    "$(field unmapped <<<"$iam")" >&3
+printf '   iam: requests=%s denied=%s unmapped=%s deliveries=%s refused=%s\n' "$(field requests <<<"$iam")" \
+    "$(field denied <<<"$iam")" "$(field unmapped <<<"$iam")" "$(field deliveries <<<"$iam")" \
+    "$(field refused <<<"$iam")" >&3
 expect "requests denied" 0 "$(field denied <<<"$iam")"
 expect "requests unmapped" 0 "$(field unmapped <<<"$iam")"
+expect "deliveries refused" 0 "$(field refused <<<"$iam")"
 
 say "Done: the AWS CLI drove the sandbox as it drives AWS"

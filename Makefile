@@ -55,7 +55,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed $(CDK)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist loadgroup
 
 # The quick loop: the tests that need no AWS stand-in (moto, a sandbox server, the CDK, the IAM simulator; the
 # `aws` marker, set in tests/conftest.py), each property at a few examples.

@@ -29,6 +29,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "deckhand")
 # from its module's imports, is in the `aws` tier; the others are the quick loop, `pytest -m "not aws"`.
 AWS_FIXTURES = frozenset({"aws", "endpoint", "gaps_endpoint", "synthesized", "simulator"})
 AWS_PACKAGES = ("moto", "aws_cdk", "sandbox.iam.simulator", "benchmarks.server")
+# A contract test's fixture is parametrized over the implementations it holds to one contract, and reaches the
+# AWS stand-in with request.getfixturevalue, which collection cannot see: its parameter names the stand-in.
+AWS_PARAMETERS = frozenset({"moto", "sandbox"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -39,8 +42,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.get_closest_marker("sandbox")
             or AWS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
             or _imports_aws(getattr(item, "module", None))
+            or AWS_PARAMETERS.intersection(map(str, getattr(getattr(item, "callspec", None), "params", {}).values()))
         ):
             item.add_marker(pytest.mark.aws)
+        # make test spreads the tests over processes by these groups (pytest-xdist's loadgroup): a module's tests
+        # share its module-scoped servers in one process, and the tests of the session's one synth share it too.
+        uses_synth = "synthesized" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group("cdk-synth" if uses_synth else item.nodeid.partition("::")[0]))
         if quick:
             _cap_examples(getattr(item, "obj", None))
 

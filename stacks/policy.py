@@ -13,11 +13,21 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from functions.capacity.policy import Capacity
 from functions.cleanup.policy import Cleanup
 from functions.gating.policy import Gating
-from functions.shared.policy_base import LogRetentionDays, Region, Section, TagKey, listed_once, matching
+from functions.shared.policy_base import (
+    LogRetentionDays,
+    Organization,
+    Placed,
+    Region,
+    Section,
+    TagKey,
+    listed_once,
+    matching,
+)
 from functions.shared.validation import describe_all
 
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
@@ -72,6 +82,7 @@ class Policy(Section):
     gating: Gating = Field(default_factory=Gating)
     capacity: Capacity = Field(default_factory=Capacity)
     cleanup: Cleanup = Field(default_factory=Cleanup)
+    organization: Organization | None = None  # absent: one account, the one the stack is deployed to
 
     @field_validator("name_prefix")
     @classmethod
@@ -79,6 +90,41 @@ class Policy(Section):
         if not _PREFIX.fullmatch(prefix):
             raise ValueError("expected 2-20 lowercase letters, digits or '-', starting with a letter")
         return prefix
+
+    def placements(self) -> list[tuple[tuple[str | int, ...], Placed]]:
+        """Every selection that may name a member account and region, with its location in the policy."""
+        placed: list[tuple[tuple[str | int, ...], Placed]] = [
+            (("capacity", "targets", index), target) for index, target in enumerate(self.capacity.targets)
+        ]
+        for index, gate in enumerate(self.gating.gates):
+            checks = (("alarms", gate.alarms), ("watchdog", gate.watchdog))
+            placed += [(("gating", "gates", index, key), check) for key, check in checks if check]
+        return placed
+
+    @model_validator(mode="after")
+    def _placed_in_the_organization(self) -> Policy:
+        """Each account and region a selection names must be the organization's: one error per key, at its path."""
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError("misplaced", "expected {expected}", {"expected": expected}),
+                loc=(*location, key),
+                input=value,
+            )
+            for location, placed in self.placements()
+            for key, value, expected in self._misplaced(placed)
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
+
+    def _misplaced(self, placed: Placed) -> list[tuple[str, str, str]]:
+        if self.organization is not None:
+            return self.organization.misplaced(placed)
+        return [
+            (key, value, f"no {key} without an organization section (one account is the default)")
+            for key, value in (("account", placed.account), ("region", placed.region))
+            if value is not None
+        ]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from functions.shared.policy_base import NAME_PATTERN, NAME_RULE, Cron, Duty, Name, Section, TagKey
+from functions.shared.policy_base import NAME_PATTERN, NAME_RULE, Cron, Duty, Name, Placed, Section, TagKey
 from functions.shared.times import ClockTime, TimeZone, Weekday
 
 Kind = Literal["ecs-service", "asg", "scalable-target", "lambda-provisioned-concurrency"]
@@ -137,7 +137,9 @@ class AlarmTriggers(Section):
     scale_in_on_ok: bool = True
 
 
-class Target(Section):
+class Target(Placed):
+    """A target in the hub's account and region, or in the member `account` and `region` it names."""
+
     name: Name
     kind: Kind
     cluster: str | None = None

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from functions.shared.policy_base import Duty, Section
+from functions.shared.policy_base import Duty, Placed, Section
 from functions.shared.times import ClockTime, TimeZone, Weekday
 
 Mode = Literal["enforce", "shadow", "off"]
@@ -28,7 +28,9 @@ class Metric(Section):
     stat: Literal["Sum", "SampleCount"] = "Sum"
 
 
-class AlarmCheck(Section):
+class AlarmCheck(Placed):
+    """The alarms selected in the hub's account and region, or in the member `account` and `region` named."""
+
     mode: Mode = "enforce"
     names: list[str] = Field(default_factory=list)
     prefixes: list[str] = Field(default_factory=list)
@@ -140,8 +142,9 @@ class Exemption(Section):
     waive: list[Check] = Field(default_factory=lambda: list[Check](["alarms", "bake", "error_budget", "window"]))
 
 
-class Watchdog(Section):
-    """After the stage deploys, an alarm in ALARM within the horizon stops or rolls back the stage, once."""
+class Watchdog(Placed):
+    """After the stage deploys, an alarm in ALARM within the horizon stops or rolls back the stage, once; the alarms
+    are the hub's, or those of the member `account` and `region` named."""
 
     alarms: list[str] = Field(min_length=1)
     horizon_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60

@@ -2,9 +2,18 @@
 
 import re
 from collections.abc import Hashable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 
 class Section(BaseModel):
@@ -70,3 +79,92 @@ def _log_retention(days: int) -> int:
 
 
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+
+
+# The Organizations API's patterns (botocore `organizations` service model: AccountId, OrganizationalUnitId, RootId,
+# OrganizationId), with [0-9] for \\d so that no other Unicode digit passes.
+ACCOUNT_PATTERN = r"[0-9]{12}"
+
+
+def _account_as_text(value: Any) -> Any:
+    """YAML reads an unquoted account id as a number, and one with a leading 0 as octal: take twelve digits back."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 10**11 <= value < 10**12:
+            return str(value)
+        raise ValueError("expected a 12-digit account id; quote it, like '012345678901', so YAML keeps it as text")
+    return value
+
+
+AccountId = Annotated[str, BeforeValidator(_account_as_text), matching(ACCOUNT_PATTERN, "a 12-digit AWS account id")]
+Member = Annotated[
+    str,
+    BeforeValidator(_account_as_text),
+    matching(
+        rf"{ACCOUNT_PATTERN}|ou-[0-9a-z]{{4,32}}-[a-z0-9]{{8,32}}|r-[0-9a-z]{{4,32}}",
+        "a 12-digit account id, an organizational unit id like ou-ab12-cd34ef56 or the root id like r-ab12",
+    ),
+]
+OrganizationId = Annotated[str, matching(r"o-[a-z0-9]{10,32}", "an organization id like o-a1b2c3d4e5")]
+# IAM's roleNameType (botocore `iam`: 1-64 characters of [\w+=,.@-]), ASCII only.
+RoleName = Annotated[str, matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name: 1-64 letters, digits or _+=,.@-")]
+
+
+class Organization(Section):
+    """The member accounts one hub deployment works in: account ids and organizational units (resolved through AWS
+    Organizations at run time) less the excluded accounts, in these regions, through two roles in each member: one
+    that reads, marks and changes (as the hub functions' own roles do), one that only deletes (as the hub's cleanup
+    deleter does)."""
+
+    id: OrganizationId  # for aws:PrincipalOrgID in the member roles' trust and the hub bus's policy
+    accounts: Annotated[list[Member], Field(min_length=1), AfterValidator(listed_once)]
+    exclude: Annotated[list[AccountId], AfterValidator(listed_once)] = Field(default_factory=list)
+    regions: Annotated[list[Region], Field(min_length=1), AfterValidator(listed_once)]
+    member_role: RoleName = "deckhand-member"
+    deleter_role: RoleName = "deckhand-member-deleter"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Organization":
+        if listed_and_excluded := [account for account in self.exclude if account in self.accounts]:
+            raise ValueError(f"{', '.join(listed_and_excluded)} listed in both accounts and exclude; keep one")
+        if self.member_role == self.deleter_role:
+            raise ValueError(f"member_role and deleter_role are both {self.member_role!r}: the deleter is its own role")
+        return self
+
+    @property
+    def resolved_at_run_time(self) -> bool:
+        """Whether the members include an organizational unit or the root, whose accounts only Organizations knows."""
+        return any(not member.isdigit() for member in self.accounts)
+
+    def misplaced(self, placed: "Placed") -> list[tuple[str, str, str]]:
+        """The selection's account and region that the organization does not cover: (key, value, expectation)."""
+        problems = []
+        if placed.account in self.exclude:
+            problems.append(("account", placed.account, "an account that organization.exclude does not exclude"))
+        elif placed.account is not None and placed.account not in self.accounts and not self.resolved_at_run_time:
+            problems.append(("account", placed.account, f"one of organization.accounts ({', '.join(self.accounts)})"))
+        if placed.region is not None and placed.region not in self.regions:
+            problems.append(("region", placed.region, f"one of organization.regions ({', '.join(self.regions)})"))
+        return problems
+
+
+class Placed(Section):
+    """A selection that may live in a member account and region of the organization rather than the hub's own.
+
+    Unset, the keys are left out of the section's JSON, so a policy without them hands the functions the same
+    settings as before they existed."""
+
+    account: AccountId | None = None
+    region: Region | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_placement(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict):
+            for key in ("account", "region"):
+                if dumped.get(key) is None:
+                    dumped.pop(key, None)
+        return dumped
+
+    @property
+    def placed(self) -> bool:
+        return self.account is not None or self.region is not None

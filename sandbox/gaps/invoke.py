@@ -37,6 +37,7 @@ from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
+from botocore.model import Shape
 from werkzeug.wrappers import Request, Response
 
 from sandbox import runner
@@ -47,7 +48,6 @@ from sandbox.iam.model import Call
 from sandbox.iam.simulator import Simulator
 from sandbox.process import Paths
 
-INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 # Invoke's payload quotas (botocore's Invoke Payload: "6 MB for synchronous invocations and 1 MB for asynchronous").
 PAYLOAD_LIMITS = {"RequestResponse": 6 * 1024 * 1024, "Event": 1024 * 1024, "DryRun": 6 * 1024 * 1024}
@@ -109,7 +109,24 @@ NAMED = re.compile(
 
 @cache
 def model_pattern(shape: str) -> str:
-    return str(botocore.session.get_session().get_service_model("lambda").shape_for(shape).metadata["pattern"])
+    return str(model_shape(shape).metadata["pattern"])
+
+
+@cache
+def model_shape(shape: str) -> Shape:
+    return botocore.session.get_session().get_service_model("lambda").shape_for(shape)
+
+
+def check_enum(field: str, value: str, shape: str) -> None:
+    """A header outside its enum is refused as Lambda refuses it: a ValidationException naming the member
+    (Lambda's answer to InvocationType 'dry_run', quoted in ex-aws/ex_aws#442)."""
+    allowed = model_shape(shape).metadata["enum"]
+    if value not in allowed:
+        raise ApiError(
+            "ValidationException",
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(allowed)}]",
+        )
 
 
 @dataclass(frozen=True)
@@ -158,11 +175,7 @@ class Functions:
 
         For `Event` the answer is 202 at once and the function runs on the worker, retried and its failure sent
         where the function's configuration says. `caller` is the role session that signed the request, if any."""
-        if invocation_type not in INVOCATION_TYPES:
-            raise ApiError(
-                "InvalidParameterValueException",
-                f"InvocationType {invocation_type!r} is none of {', '.join(INVOCATION_TYPES)} (botocore's model)",
-            )
+        check_enum("invocationType", invocation_type, "InvocationType")
         check_size(payload, invocation_type)
         target = Target.parse(function, qualifier)
         account = target.account or account
@@ -464,7 +477,9 @@ def _in_account(account: str) -> Callable[..., None]:
 def answer(functions: Functions, request: Request, call: Call) -> Response:
     """Lambda's answer to Invoke (botocore's model: StatusCode, FunctionError, LogResult, ExecutedVersion, Payload)."""
     principal = enforce.session_of(request.environ)
+    log_type = str(call.params.get("LogType") or "None")
     try:
+        check_enum("logType", log_type, "LogType")
         invoked = functions.invoke(
             account=call.account,
             region=call.region,
@@ -484,7 +499,7 @@ def answer(functions: Functions, request: Request, call: Call) -> Response:
     headers = {}
     if invoked.status_code == STATUS["RequestResponse"]:  # Event and DryRun answer a status code only
         headers["X-Amz-Executed-Version"] = invoked.executed_version
-        if call.params.get("LogType") == "Tail":
+        if log_type == "Tail":
             headers["X-Amz-Log-Result"] = invoked.log_tail
     if invoked.function_error is not None:
         headers["X-Amz-Function-Error"] = invoked.function_error

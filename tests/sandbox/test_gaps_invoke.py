@@ -333,10 +333,28 @@ def test_another_accounts_function_is_invoked_by_its_arn(client: Client) -> None
     assert error_code(lambda: client("lambda").invoke(FunctionName=name)) == "ResourceNotFoundException"
 
 
-def test_an_invocation_type_lambda_does_not_know_is_refused(client: Client, probe: str) -> None:
-    assert error_code(lambda: client("lambda").invoke(FunctionName=probe, InvocationType="Later")) == (
-        "InvalidParameterValueException"
-    )
+@pytest.mark.parametrize(
+    ("header", "value", "member", "allowed"),
+    [
+        ("InvocationType", "Later", "invocationType", "[Event, RequestResponse, DryRun]"),
+        ("LogType", "Head", "logType", "[None, Tail]"),
+    ],
+)
+def test_an_invocation_or_log_type_lambda_does_not_know_is_a_validation_error(
+    client: Client, probe: str, header: str, value: str, member: str, allowed: str
+) -> None:
+    url, _ = queue(client)
+    with pytest.raises(ClientError) as raised:
+        client("lambda").invoke(FunctionName=probe, Payload=json.dumps({"count_to": url}).encode(), **{header: value})
+
+    # Lambda's own answer to an invocation type outside the enum (ex-aws/ex_aws#442).
+    assert raised.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+        f"Member must satisfy enum value set: {allowed}",
+    }
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert received(client, url, 1, timeout=1) == []
 
 
 def test_event_answers_at_once_retries_as_configured_then_sends_the_record_to_the_on_failure_destination(

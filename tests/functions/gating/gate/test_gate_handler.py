@@ -1,4 +1,5 @@
-"""The gate's Invoke action and console bindings, against the sandbox's CodePipeline jobs."""
+"""The gate's Invoke action and console bindings: jobs against the sandbox's CodePipeline (their idempotency
+needs DynamoDB), the console on the adapters' twins."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 
 from benchmarks.calls import counted_aws_calls
 from functions.gating import observe
+from functions.gating.gate import bindings
 from functions.gating.gate import handler as gate_handler
 from functions.gating.gate.handler import run
 from functions.gating.policy import Gating
 from functions.shared.settings import SettingsError
+from tests.functions.gating.world import TwinEstate
 from tests.support.gating import (
     PIPELINE,
     GatingSandbox,
@@ -307,34 +310,40 @@ def test_the_aws_sample_for_an_unknown_job_is_not_a_traceback(sandbox: GatingSan
 # --- console -----------------------------------------------------------------------------------
 
 
-def evaluate(sandbox: GatingSandbox, payload: Any, policy: Gating = WEB_APP) -> dict[str, Any]:
-    return run(payload, lambda: sandbox.runtime, lambda: policy, fake_context())
+@pytest.fixture
+def estate() -> TwinEstate:
+    return TwinEstate()
 
 
-def test_the_console_event_decides_records_and_acts_on_nothing(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline()
-    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx above 10")
-    _, event = sandbox.at_gate()
+def evaluate(estate: TwinEstate, payload: Any, policy: Gating = WEB_APP) -> dict[str, Any]:
+    """The console binding on the adapters' twins (tests/functions/gating/world.py)."""
+    return bindings.route(payload, lambda: estate.memory.runtime, lambda: policy, fake_context(), estate.aws)
+
+
+def test_the_console_event_decides_records_and_acts_on_nothing(estate: TwinEstate) -> None:
+    estate.alarm("web-app-5xx", "ALARM", "5xx above 10")
+    execution = estate.pipelines.start(PIPELINE)
+    estate.pipelines.advance(execution, "Gate", "InProgress")
+    job = estate.pipelines.new_job(execution)
     payload = json.loads(Path("events/gate/evaluate.json").read_text())
-    result = evaluate(sandbox, payload)
+    result = evaluate(estate, payload)
     assert (result["status"], result["acted"]) == ("ok", False)
     assert result["decision"]["verdict"] == "wait"
     assert any("web-app-5xx in ALARM" in reason for reason in result["decision"]["reasons"])
     assert result["next_steps"]
-    assert sandbox.job(job_id(event))["history"] == []
-    [record] = sandbox.audit_items()
-    assert (record["action"]["S"], record["actor"]["S"]) == ("evaluate", "console")
+    assert estate.pipelines.jobs[job].answers == []
+    assert estate.pipelines.made == []
+    [record] = estate.records()
+    assert (record.action, record.actor) == ("evaluate", "console")
 
 
-def test_every_console_event_shipped_in_events_gate_is_accepted(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline()
-    sandbox.metric_alarm("web-app-5xx")
-    execution = sandbox.start()
+def test_every_console_event_shipped_in_events_gate_is_accepted(estate: TwinEstate) -> None:
+    execution = estate.pipelines.start(PIPELINE)
     shipped = sorted(Path("events/gate").glob("*.json"))
     assert shipped
     for path in shipped:
         payload = json.loads(path.read_text().replace("EXECUTION_ID", execution))
-        assert evaluate(sandbox, payload)["status"] == "ok", path.name
+        assert evaluate(estate, payload)["status"] == "ok", path.name
 
 
 @pytest.mark.parametrize(
@@ -351,11 +360,11 @@ def test_every_console_event_shipped_in_events_gate_is_accepted(sandbox: GatingS
         ({"action": "evaluate", "pipeline": "web-app", "stage": "Build"}, "is not gated by the policy"),
     ],
 )
-def test_a_bad_console_payload_is_rejected_with_a_clear_error(sandbox: GatingSandbox, payload: Any, says: str) -> None:
-    result = evaluate(sandbox, payload)
+def test_a_bad_console_payload_is_rejected_with_a_clear_error(estate: TwinEstate, payload: Any, says: str) -> None:
+    result = evaluate(estate, payload)
     assert result["status"] == "rejected"
     assert any(says in error for error in result["errors"]), result["errors"]
-    assert sandbox.audit_items() == []
+    assert estate.records() == []
 
 
 def test_a_shadow_check_counts_would_have_blocked(sandbox: GatingSandbox, capsys: pytest.CaptureFixture[str]) -> None:
@@ -404,25 +413,18 @@ def test_the_wait_can_end_early_when_the_window_opens_after_the_timeout(sandbox:
     assert "next open window" in sandbox.job(job_id(event))["history"][-1]["failureDetails"]["message"]
 
 
-def test_an_unknown_execution_is_rejected_not_raised(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline()
-    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
+def test_an_unknown_execution_is_rejected_not_raised(estate: TwinEstate) -> None:
+    estate.alarm("web-app-5xx", "ALARM", "5xx")
     payload = json.loads(Path("events/gate/evaluate-execution.json").read_text())
-    result = evaluate(sandbox, payload)
+    result = evaluate(estate, payload)
     assert result["status"] == "rejected"
     assert "execution_id: 'EXECUTION_ID'" in result["errors"][0]
 
 
-def test_the_console_sees_a_rollback_execution_as_exempt(sandbox: GatingSandbox) -> None:
-    sandbox.create_pipeline()
-    sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")
-    good = sandbox.start()
-    sandbox.advance(good, "Deploy", "Succeeded")
-    rollback = sandbox.client("codepipeline").rollback_stage(
-        pipelineName=PIPELINE, stageName="Deploy", targetPipelineExecutionId=good
-    )["pipelineExecutionId"]
-    result = evaluate(
-        sandbox, {"action": "evaluate", "pipeline": PIPELINE, "stage": "Deploy", "execution_id": rollback}
-    )
+def test_the_console_sees_a_rollback_execution_as_exempt(estate: TwinEstate) -> None:
+    estate.alarm("web-app-5xx", "ALARM", "5xx")
+    good = estate.deployed(120)
+    rollback = estate.pipelines.rollback_stage(PIPELINE, "Deploy", good)
+    result = evaluate(estate, {"action": "evaluate", "pipeline": PIPELINE, "stage": "Deploy", "execution_id": rollback})
     assert result["decision"]["verdict"] == "proceed"
     assert result["decision"]["exemption"].startswith(f"rollback execution {rollback}")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sandbox import cdk, cli, process, runner
 from sandbox.deployed import Fired
+from sandbox.gaps.bus import event_refusal
 from sandbox.output import json_text, progress_to
 from stacks.versions import REPO_ROOT
 
@@ -246,8 +247,8 @@ def test_emit_refuses_what_eventbridge_would_fail_with_exit_2(
 
 
 def test_emit_adds_no_detail_of_its_own() -> None:
-    assert cli.event_refusal(SSM_CHANGE) is None
-    assert cli.event_refusal({**SSM_CHANGE, "detail": {}}) is None  # an empty object is a JSON object
+    assert event_refusal(SSM_CHANGE) is None
+    assert event_refusal({**SSM_CHANGE, "detail": {}}) is None  # an empty object is a JSON object
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ from sandbox.gaps.common import (
     utc_now,
     validation,
 )
+from sandbox.iam import enforce
 from sandbox.iam.deliveries import Check, Delivery, Refusal, session_of
 from sandbox.iam.model import Call
 
@@ -784,17 +785,17 @@ class Pipelines:
         metadata: JSON,
         trigger_type: str,
         *,
+        trigger_detail: str,
         version: int,
         stages: list[StageRun],
         variables: list[dict[str, str]],
         mode: str,
         execution_type: str = "STANDARD",
         rollback_target: str | None = None,
-        trigger_detail: str | None = None,
         source_revisions: list[JSON] | None = None,
     ) -> JSON:
-        """Record a new execution of `pipeline` (triggered by the account's root unless `trigger_detail` says who)
-        and let it enter its first stage."""
+        """Record a new execution of `pipeline` (`trigger_detail`: who or what started it) and let it enter its
+        first stage."""
         at = utc_now()
         execution = Execution(
             id=str(uuid.uuid4()),
@@ -805,7 +806,7 @@ class Pipelines:
             version=version,
             stages=stages,
             start=at,
-            trigger={"triggerType": trigger_type, "triggerDetail": trigger_detail or f"arn:aws:iam::{account}:root"},
+            trigger={"triggerType": trigger_type, "triggerDetail": trigger_detail},
             execution_type=execution_type,
             rollback_target=rollback_target,
             variables=variables,
@@ -830,7 +831,7 @@ class Pipelines:
 
     # -- CodePipeline API ---------------------------------------------------------------------------------------
 
-    def start_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
+    def start_pipeline_execution(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("name", "")
         definition, metadata = _require_pipeline(account, region, name)
         return self._run_execution(
@@ -839,18 +840,19 @@ class Pipelines:
             name,
             metadata,
             "StartPipelineExecution",
+            trigger_detail=caller,
             version=int(definition.get("version", 1)),
             stages=_stage_runs(definition),
             variables=_resolved_variables(definition, body.get("variables") or []),
             mode=_execution_mode(definition),
         )
 
-    def get_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
+    def get_pipeline_execution(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         _require_pipeline(account, region, body.get("pipelineName", ""))
         execution = self._execution(account, region, body["pipelineName"], body.get("pipelineExecutionId", ""))
         return {"pipelineExecution": execution.describe()}
 
-    def list_pipeline_executions(self, account: str, region: str, body: JSON) -> JSON:
+    def list_pipeline_executions(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("pipelineName", "")
         _require_pipeline(account, region, name)
         executions = self.pipeline_executions(account, region, name)
@@ -871,7 +873,7 @@ class Pipelines:
             result["nextToken"] = str(start + size)
         return result
 
-    def get_pipeline_state(self, account: str, region: str, body: JSON) -> JSON:
+    def get_pipeline_state(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("name", "")
         definition, metadata = _require_pipeline(account, region, name)
         executions = self.pipeline_executions(account, region, name)
@@ -904,7 +906,7 @@ class Pipelines:
             "updated": parse_time(metadata["updated"]).timestamp(),
         }
 
-    def put_approval_result(self, account: str, region: str, body: JSON) -> JSON:
+    def put_approval_result(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("pipelineName", "")
         definition, _ = _require_pipeline(account, region, name)
         stage_def = next((s for s in definition["stages"] if s["name"] == body.get("stageName")), None)
@@ -932,24 +934,24 @@ class Pipelines:
             raise ApiError("InvalidApprovalTokenException", "The token for the approval action is not valid")
         at = utc_now()
         action.summary = summary or None
-        action.updated_by = f"arn:aws:iam::{account}:root"
+        action.updated_by = caller
         self._finish_action(execution, stage, action, "Succeeded" if result["status"] == "Approved" else "Failed", at)
         return {"approvedAt": at.timestamp()}
 
-    def disable_stage_transition(self, account: str, region: str, body: JSON) -> JSON:
+    def disable_stage_transition(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         where = self._transition(account, region, body)
         reason = body.get("reason")
         if not isinstance(reason, str) or not DISABLED_REASON.fullmatch(reason):
             raise validation("reason must be 1 to 300 characters of letters, digits, spaces and !@().*?-")
         self.transitions.setdefault((account, region), {})[where] = {
             "enabled": False,
-            "lastChangedBy": f"arn:aws:iam::{account}:root",
+            "lastChangedBy": caller,
             "lastChangedAt": utc_now().timestamp(),
             "disabledReason": reason,
         }
         return {}
 
-    def enable_stage_transition(self, account: str, region: str, body: JSON) -> JSON:
+    def enable_stage_transition(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         pipeline, stage, kind = where = self._transition(account, region, body)
         if self.transitions.get((account, region), {}).pop(where, None) is None:
             return {}
@@ -971,7 +973,7 @@ class Pipelines:
             raise validation("transitionType must satisfy enum value set: [Inbound, Outbound]")
         return name, stage, kind
 
-    def stop_pipeline_execution(self, account: str, region: str, body: JSON) -> JSON:
+    def stop_pipeline_execution(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("pipelineName", "")
         _require_pipeline(account, region, name)
         reason = body.get("reason", "")
@@ -989,24 +991,27 @@ class Pipelines:
         at = utc_now()
         # AWS keeps the reason in ListPipelineExecutions' stopTrigger, not in GetPipelineExecution's statusSummary.
         execution.stop_reason = reason
-        for stage in execution.stages:
-            for action in stage.actions:
-                # An approval cannot finish by itself, so stop-and-wait abandons it like abandon does.
-                if action.status == "InProgress" and (abandon or action.is_approval):
-                    self._set_action(execution, stage, action, "Abandoned", at)
+        # User Guide, "Stop a pipeline execution": stop and wait keeps the execution Stopping until every action in
+        # progress has Succeeded or Failed (an approval included: it waits for its answer); stop and abandon passes
+        # through Stopping "for a very short time while the in-progress actions are abandoned".
         running = [s for s in execution.stages if any(a.status == "InProgress" for a in s.actions)]
-        if running:
+        if running and execution.status != "Stopping":
             self._set_execution(execution, "Stopping", at)
             for stage in running:
                 self._set_stage(execution, stage, "Stopping", at)
-        else:
+        if abandon:
+            for stage in running:
+                for action in stage.actions:
+                    if action.status == "InProgress":
+                        self._set_action(execution, stage, action, "Abandoned", at)
+        if not any(a.status == "InProgress" for stage in execution.stages for a in stage.actions):
             for stage in execution.stages:
-                if stage.status in ("InProgress", "Stopping"):
+                if stage.status in RUNNING:
                     self._set_stage(execution, stage, "Stopped", at)
             self._set_execution(execution, "Stopped", at)
         return {"pipelineExecutionId": execution.id}
 
-    def rollback_stage(self, account: str, region: str, body: JSON) -> JSON:
+    def rollback_stage(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("pipelineName", "")
         definition, metadata = _require_pipeline(account, region, name)
         stage_name = body.get("stageName", "")
@@ -1029,6 +1034,7 @@ class Pipelines:
             name,
             metadata,
             "ManualRollback",
+            trigger_detail=caller,
             version=target.version,
             stages=_stage_runs(definition, only_stage=stage_name),
             variables=list(target.variables),
@@ -1037,10 +1043,10 @@ class Pipelines:
             rollback_target=target.id,
         )
 
-    def get_job_details(self, account: str, region: str, body: JSON) -> JSON:
+    def get_job_details(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         return {"jobDetails": self._job(account, body.get("jobId")).details()}
 
-    def put_job_success_result(self, account: str, region: str, body: JSON) -> JSON:
+    def put_job_success_result(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         job = self._job(account, body.get("jobId"))
         token = body.get("continuationToken")
         if token is not None and not 1 <= len(token) <= MAX_CONTINUATION_TOKEN:
@@ -1102,7 +1108,7 @@ class Pipelines:
         self.jobs[continued.id] = continued
         self.changed.set()
 
-    def put_job_failure_result(self, account: str, region: str, body: JSON) -> JSON:
+    def put_job_failure_result(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         job = self._job(account, body.get("jobId"))
         failure = body.get("failureDetails") or {}
         if failure.get("type") not in FAILURE_TYPES:
@@ -1238,11 +1244,11 @@ class Pipelines:
             name,
             metadata,
             "CloudWatchEvent",
+            trigger_detail=f"arn:aws:events:{region}:{account}:rule/{name}-source-change",
             version=int(definition.get("version", 1)),
             stages=_stage_runs(definition),
             variables=_resolved_variables(definition, []),
             mode=_execution_mode(definition),
-            trigger_detail=f"arn:aws:events:{region}:{account}:rule/{name}-source-change",
             source_revisions=[{"actionName": source, "revisionId": revision} for source in sources],
         )
 
@@ -1341,7 +1347,8 @@ def _action_execution(run: ActionRun) -> JSON:
     return latest
 
 
-OPERATIONS: dict[str, Callable[[Pipelines, str, str, JSON], JSON]] = {
+# Each takes the caller's account, region, request and ARN (who started, approved, stopped: what AWS records).
+OPERATIONS: dict[str, Callable[[Pipelines, str, str, JSON, str], JSON]] = {
     "StartPipelineExecution": Pipelines.start_pipeline_execution,
     "GetPipelineExecution": Pipelines.get_pipeline_execution,
     "ListPipelineExecutions": Pipelines.list_pipeline_executions,
@@ -1360,9 +1367,13 @@ OPERATIONS: dict[str, Callable[[Pipelines, str, str, JSON], JSON]] = {
 def answer(pipelines: Pipelines, request: Request, call: Call) -> Response:
     """The CodePipeline operation `call` names, answered from `pipelines` (the caller holds the store's lock)."""
     account, region = caller(request)
+    # "the user ARN for a user-initiated start-pipeline-execution CLI command" (ExecutionTrigger.triggerDetail); the
+    # admin keys stand for the account's root.
+    principal = enforce.session_of(request.environ)
+    who = principal.session_arn if principal is not None else f"arn:aws:iam::{account}:root"
     try:
         body = json.loads(request.get_data() or b"{}")
-        result = OPERATIONS[call.operation](pipelines, account, region, body)
+        result = OPERATIONS[call.operation](pipelines, account, region, body, who)
         return Response(json.dumps(result), content_type="application/x-amz-json-1.1")
     except (KeyError, TypeError, ValueError) as error:
         return _error(ApiError("ValidationException", f"invalid request: {error!r}"))

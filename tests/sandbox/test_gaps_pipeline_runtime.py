@@ -256,6 +256,32 @@ def test_every_change_goes_on_the_bus_in_order_shaped_as_codepipeline_sends_it(
     assert published[0]["detail"]["execution-trigger"]["trigger-type"] == "StartPipelineExecution"
 
 
+def test_an_approval_names_the_session_that_answered_it(endpoint: str, client: Client) -> None:
+    iam = client("iam")
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]}
+    role = f"approver-{uuid.uuid4().hex[:8]}"
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role, PolicyName="approve", PolicyDocument=json.dumps(allow))
+    issued = client("sts").assume_role(RoleArn=arn, RoleSessionName="my-user")["Credentials"]
+    codepipeline = boto3.session.Session(
+        aws_access_key_id=issued["AccessKeyId"],
+        aws_secret_access_key=issued["SecretAccessKey"],
+        aws_session_token=issued["SessionToken"],
+        region_name=REGION,
+    ).client("codepipeline", endpoint_url=endpoint)
+    pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY)
+    execution = start(client, pipeline)
+
+    approve(lambda _service: codepipeline, pipeline, waiting_approval(endpoint, execution))
+
+    approval = stage_states(client, pipeline)["Approve"]["actionStates"][0]["latestExecution"]
+    assert approval["lastUpdatedBy"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/my-user"
+    # The admin keys stand for the account's root, whose ARN triggerDetail names for a start it made.
+    found = client("codepipeline").get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
+    assert found["pipelineExecution"]["trigger"]["triggerDetail"] == f"arn:aws:iam::{ACCOUNT}:root"
+
+
 def test_an_action_asked_to_fail_fails_its_stage_and_the_execution_once(endpoint: str, client: Client) -> None:
     pipeline = new_pipeline(client, SOURCE, BUILD, DEPLOY)
     asked = {"action": "Compile", "pipeline": pipeline, "message": "npm ERR! missing script: build"}
@@ -417,9 +443,51 @@ def test_stop_and_abandon_stops_at_once_abandoning_the_running_action(endpoint: 
     client("codepipeline").stop_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution, abandon=True)
     assert status(client, pipeline, execution) == "Stopped"
     time.sleep(DELAY * 4)
-    assert changes(endpoint, execution)[-3:] == [
+    # "The execution is in a Stopping state for a very short time while the in-progress actions are abandoned"
+    # (User Guide, "Stop a pipeline execution").
+    assert changes(endpoint, execution)[-5:] == [
+        ("", "", "STOPPING"),
+        ("Source", "", "STOPPING"),
         ("Source", "Fetch", "ABANDONED"),
         ("Source", "", "STOPPED"),
+        ("", "", "STOPPED"),
+    ]
+
+
+def test_stop_and_wait_at_an_approval_waits_for_its_answer_then_stops(endpoint: str, client: Client) -> None:
+    pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY)
+    execution = start(client, pipeline)
+    token = waiting_approval(endpoint, execution)
+    codepipeline = client("codepipeline")
+    codepipeline.stop_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
+    time.sleep(DELAY * 4)
+    # Stop and wait "waits to stop the execution until all in-progress actions are completed (that is, the actions
+    # have a Succeeded or Failed status)" (User Guide, "Stop a pipeline execution"): an approval is one of them.
+    assert status(client, pipeline, execution) == "Stopping"
+    assert stage_states(client, pipeline)["Approve"]["actionStates"][0]["latestExecution"]["status"] == "InProgress"
+    approve(client, pipeline, token)
+    assert finished(client, pipeline, execution) == "Stopped"
+    assert changes(endpoint, execution)[-3:] == [
+        ("Approve", "Approve", "SUCCEEDED"),
+        ("Approve", "", "STOPPED"),
+        ("", "", "STOPPED"),
+    ]
+    assert ("Deploy", "", "STARTED") not in changes(endpoint, execution)
+
+
+def test_a_stop_and_wait_in_progress_can_still_abandon(endpoint: str, client: Client) -> None:
+    pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY)
+    execution = start(client, pipeline)
+    waiting_approval(endpoint, execution)
+    stop = client("codepipeline").stop_pipeline_execution
+    stop(pipelineName=pipeline, pipelineExecutionId=execution)
+    stop(pipelineName=pipeline, pipelineExecutionId=execution, abandon=True)
+    assert status(client, pipeline, execution) == "Stopped"
+    assert changes(endpoint, execution)[-5:] == [
+        ("", "", "STOPPING"),
+        ("Approve", "", "STOPPING"),
+        ("Approve", "Approve", "ABANDONED"),
+        ("Approve", "", "STOPPED"),
         ("", "", "STOPPED"),
     ]
 

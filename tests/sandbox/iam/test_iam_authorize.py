@@ -133,12 +133,12 @@ def test_an_unmapped_call_is_denied(authorize: Callable[..., tuple[int, str]]) -
         (("authorize-fn", "codepipeline:RollbackStage", STAGE.removesuffix("/Deploy")), "no.resource.types"),
     ],
 )
-def test_a_question_that_cannot_be_asked_exits_1_and_says_why(
+def test_a_question_that_cannot_be_asked_exits_2_and_says_why(
     authorize: Callable[..., tuple[int, str]], args: tuple[str, ...], complaint: str
 ) -> None:
     code, printed = authorize(*args)
 
-    assert code == 1
+    assert code == 2  # the CLI refused its input, as argparse refuses a usage; 1 is a denial
     assert complaint in printed
 
 

@@ -154,118 +154,28 @@ def grant_kind(
         (deleter if grant.deleter else grants).allow(grant)
 
 
-class Cleanup(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
-        super().__init__(scope, construct_id)
-        policy = core.policy
-        cleanup: CleanupPolicy = policy.cleanup
-        check_environment_size(policy, policy_source(self))
-        stack = Stack.of(self)
+@dataclass(frozen=True)
+class KindStatements:
+    """The statements each kind declares for its rule, rendered for the policy's regions, mark tag and protect tag in
+    the account of `scope`'s stack: the hub's, or (stacks/member.py) each member account's."""
 
-        self.core = core
-        self.policy = cleanup
-        self.regions = list(cleanup.regions or policy.regions)
-        self.kinds = cleanup.kinds.listed()
-        self.mark_tag = cleanup.mark_tag
-        self.protect_tag = policy.defaults.protect_tag
-        self.protect_values = policy.defaults.protect_values
-        self.bucket = self._report_bucket(core, stack)
-        deleter_name = deleter_role_name(policy.name_prefix)
-        self.function = DeckhandFunction(
-            self,
-            "Function",
-            core=core,
-            service=SERVICE,
-            description="Deckhand cleanup: marks stale, costly resources, removes them after a grace period, "
-            "reports the saving",
-            timeout_seconds=TIMEOUT_SECONDS,
-            memory_size=MEMORY_MB,
-            environment=cleanup_environment(
-                policy,
-                self.bucket.bucket_name,
-                deleter_role_arn(policy.name_prefix, partition=stack.partition, account=stack.account),
-            ),
-        )
-        self.deleter = iam.Role(
-            self,
-            "Deleter",
-            role_name=deleter_name,
-            assumed_by=iam.ArnPrincipal(self.function.role.role_arn),
-            description="Deckhand cleanup's removals: only resources that carry the mark and not the protect tag; "
-            "it writes no mark",
-        )
-        self.deleter.grant_assume_role(self.function.role)
-        self.grants, self.deleter_grants = Grants(), Grants()
-        self._grant_state(core, self.grants)
-        for kind in self.kinds:
-            grant_kind(self.grants, self.deleter_grants, kind, KINDS[kind].permissions, self._scoped(kind))
-        for statement in self.grants.statements():
-            self.function.role.add_to_policy(statement)
-        for statement in self.deleter_grants.statements():
-            self.deleter.add_to_policy(statement)
-        self._acknowledge_wildcards(stack, self.function.role, self.grants)
-        self._acknowledge_wildcards(stack, self.deleter, self.deleter_grants)
-        self.schedules = {group.name: self._schedule(group) for group in cleanup.schedules}
-        self._add_dashboard(core)
+    scope: Construct
+    policy: CleanupPolicy
+    regions: Sequence[str]
+    protect_tag: str
+    protect_values: Sequence[str] | None
 
-    # --- reports --------------------------------------------------------------------------------------
+    @property
+    def mark_tag(self) -> str:
+        return self.policy.mark_tag
 
-    def _report_bucket(self, core: Core, stack: Stack) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "Reports",
-            bucket_name=report_bucket_name(core.policy.name_prefix, stack.account, stack.region),
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=core.key,
-            # No S3 Bucket Key, on purpose: each report read or written is then a KMS call CloudTrail records.
-            bucket_key_enabled=False,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-reports",
-                    prefix=REPORTS_PREFIX,
-                    expiration=Duration.days(core.policy.defaults.audit_retention_days),
-                    noncurrent_version_expiration=Duration.days(NONCURRENT_REPORT_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        Validations.of(bucket).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="The bucket holds only Deckhand's cleanup reports, written by the cleanup function's role. "
-                "Every read and write of a report uses the Deckhand KMS key without an S3 Bucket Key, so CloudTrail "
-                "already records who read or wrote which report (kms:Decrypt, kms:GenerateDataKey); server access "
-                "logs would need a second, unencrypted bucket for a few reports a week.",
-            )
-        )
-        return bucket
-
-    # --- permissions --------------------------------------------------------------------------------
-
-    def _grant_state(self, core: Core, grants: Grants) -> None:
-        """Reports to the bucket; the marks of untaggable kinds and the run checkpoints in the audit table."""
-        grants.allow(
-            Scoped(
-                ("s3:PutObject",),
-                [self.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
-                "the run reports, under reports/YYYY/MM/DD/ of the cleanup bucket only",
-            )
-        )
-        core.grant_state(
-            self.function.role,
-            ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-            [MARKS_PARTITION, RUNS_PARTITION],
-        )
-        core.grant_audit(self.function.role, SERVICE)
+    def grant(self, kinds: Sequence[KindName], grants: Grants, deleter: Grants) -> None:
+        for kind in kinds:
+            grant_kind(grants, deleter, kind, KINDS[kind].permissions, self._scoped(kind))
 
     def _arns(self, service: str, resource: str, *, account: bool = True) -> list[str]:
         """`resource` in every policy region; EC2 snapshots and AMIs have no account in their ARN."""
-        stack = Stack.of(self)
+        stack = Stack.of(self.scope)
         owner = stack.account if account else ""
         return [f"arn:{stack.partition}:{service}:{region}:{owner}:{resource}" for region in self.regions]
 
@@ -328,34 +238,145 @@ class Cleanup(Construct):
             return self._resources(value)
         return value if isinstance(value, str) else list(value)
 
-    def _acknowledge_wildcards(self, stack: Stack, role: iam.IRole, grants: Grants) -> None:
-        reads = (
-            f"{', '.join(grants.reads)} only list and describe: most name no resource, so AWS authorizes them on *, "
-            "and the others would need every resource of their type in every region anyway; "
-            if grants.reads
-            else ""
-        )
-        on_any = "; ".join(grants.wildcards.get("*", []))
-        xray = f"{nag.X_RAY_REASON}. "
-        reason = f"{reads}{on_any + '; ' if on_any else ''}{xray if role is self.function.role else ''}"
-        acknowledgments = (
-            [
-                nag.any_resource(
-                    stack,
-                    f"{reason}Every other statement of this role names its resources (or their types in the "
-                    "policy's regions).",
-                )
-            ]
-            if reason
-            else []
-        )
-        acknowledgments += [
-            nag.wildcard_resource(stack, resource, f"The resources are only known at run time: {'; '.join(why)}")
-            for resource, why in grants.wildcards.items()
-            if resource != "*"
+
+def acknowledge_wildcards(stack: Stack, role: iam.IRole, grants: Grants, *, traced: bool) -> None:
+    """Why each wildcard of the role's grants is needed; `traced`: the role runs a function (X-Ray's writes)."""
+    reads = (
+        f"{', '.join(grants.reads)} only list and describe: most name no resource, so AWS authorizes them on *, "
+        "and the others would need every resource of their type in every region anyway; "
+        if grants.reads
+        else ""
+    )
+    on_any = "; ".join(grants.wildcards.get("*", []))
+    xray = f"{nag.X_RAY_REASON}. "
+    reason = f"{reads}{on_any + '; ' if on_any else ''}{xray if traced else ''}"
+    acknowledgments = (
+        [
+            nag.any_resource(
+                stack,
+                f"{reason}Every other statement of this role names its resources (or their types in the "
+                "policy's regions).",
+            )
         ]
-        # On the role: its statements may overflow from the default policy into managed policies of its own.
-        Validations.of(role).acknowledge(*acknowledgments)
+        if reason
+        else []
+    )
+    acknowledgments += [
+        nag.wildcard_resource(stack, resource, f"The resources are only known at run time: {'; '.join(why)}")
+        for resource, why in grants.wildcards.items()
+        if resource != "*"
+    ]
+    # On the role: its statements may overflow from the default policy into managed policies of its own.
+    Validations.of(role).acknowledge(*acknowledgments)
+
+
+class Cleanup(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
+        super().__init__(scope, construct_id)
+        policy = core.policy
+        cleanup: CleanupPolicy = policy.cleanup
+        check_environment_size(policy, policy_source(self))
+        stack = Stack.of(self)
+
+        self.core = core
+        self.policy = cleanup
+        self.regions = list(cleanup.regions or policy.regions)
+        self.kinds = cleanup.kinds.listed()
+        self.statements = KindStatements(
+            self, cleanup, self.regions, policy.defaults.protect_tag, policy.defaults.protect_values
+        )
+        self.bucket = self._report_bucket(core, stack)
+        deleter_name = deleter_role_name(policy.name_prefix)
+        self.function = DeckhandFunction(
+            self,
+            "Function",
+            core=core,
+            service=SERVICE,
+            description="Deckhand cleanup: marks stale, costly resources, removes them after a grace period, "
+            "reports the saving",
+            timeout_seconds=TIMEOUT_SECONDS,
+            memory_size=MEMORY_MB,
+            environment=cleanup_environment(
+                policy,
+                self.bucket.bucket_name,
+                deleter_role_arn(policy.name_prefix, partition=stack.partition, account=stack.account),
+            ),
+        )
+        self.deleter = iam.Role(
+            self,
+            "Deleter",
+            role_name=deleter_name,
+            assumed_by=iam.ArnPrincipal(self.function.role.role_arn),
+            description="Deckhand cleanup's removals: only resources that carry the mark and not the protect tag; "
+            "it writes no mark",
+        )
+        self.deleter.grant_assume_role(self.function.role)
+        self.grants, self.deleter_grants = Grants(), Grants()
+        self._grant_state(core, self.grants)
+        self.statements.grant(self.kinds, self.grants, self.deleter_grants)
+        for statement in self.grants.statements():
+            self.function.role.add_to_policy(statement)
+        for statement in self.deleter_grants.statements():
+            self.deleter.add_to_policy(statement)
+        acknowledge_wildcards(stack, self.function.role, self.grants, traced=True)
+        acknowledge_wildcards(stack, self.deleter, self.deleter_grants, traced=False)
+        self.schedules = {group.name: self._schedule(group) for group in cleanup.schedules}
+        self._add_dashboard(core)
+
+    # --- reports --------------------------------------------------------------------------------------
+
+    def _report_bucket(self, core: Core, stack: Stack) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "Reports",
+            bucket_name=report_bucket_name(core.policy.name_prefix, stack.account, stack.region),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=core.key,
+            # No S3 Bucket Key, on purpose: each report read or written is then a KMS call CloudTrail records.
+            bucket_key_enabled=False,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-reports",
+                    prefix=REPORTS_PREFIX,
+                    expiration=Duration.days(core.policy.defaults.audit_retention_days),
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_REPORT_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        Validations.of(bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="The bucket holds only Deckhand's cleanup reports, written by the cleanup function's role. "
+                "Every read and write of a report uses the Deckhand KMS key without an S3 Bucket Key, so CloudTrail "
+                "already records who read or wrote which report (kms:Decrypt, kms:GenerateDataKey); server access "
+                "logs would need a second, unencrypted bucket for a few reports a week.",
+            )
+        )
+        return bucket
+
+    # --- permissions --------------------------------------------------------------------------------
+
+    def _grant_state(self, core: Core, grants: Grants) -> None:
+        """Reports to the bucket; the marks of untaggable kinds and the run checkpoints in the audit table."""
+        grants.allow(
+            Scoped(
+                ("s3:PutObject",),
+                [self.bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+                "the run reports, under reports/YYYY/MM/DD/ of the cleanup bucket only",
+            )
+        )
+        core.grant_state(
+            self.function.role,
+            ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+            [MARKS_PARTITION, RUNS_PARTITION],
+        )
+        core.grant_audit(self.function.role, SERVICE)
 
     # --- triggers -------------------------------------------------------------------------------------
 

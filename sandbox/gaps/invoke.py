@@ -38,6 +38,7 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import Shape
+from moto.cloudwatch.models import cloudwatch_backends
 from werkzeug.wrappers import Request, Response
 
 from sandbox import runner
@@ -53,6 +54,7 @@ STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 PAYLOAD_LIMITS = {"RequestResponse": 6 * 1024 * 1024, "Event": 1024 * 1024, "DryRun": 6 * 1024 * 1024}
 LOG_TAIL_BYTES = 4096  # botocore's Invoke output, LogResult: "the last 4 KB of the execution log"
 DEFAULT_RETRIES = 2  # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+METRIC_UNITS = {"Duration": "Milliseconds"}  # the others are counts
 DLQ_MESSAGE_BYTES = 1024  # ErrorMessage: "the first 1 KB of the error message" (invocation-async-retain-records)
 
 log = logging.getLogger("sandbox.server")
@@ -187,6 +189,7 @@ class Functions:
             self._enqueue(Queued(account, region, target, event, str(uuid.uuid4())))
             return Invoked(STATUS["Event"], b"", None, "", version)
         if caller is not None and caller == self.running:
+            self.count(account, region, target.name, Throttles=1.0)
             raise ApiError(
                 "TooManyRequestsException",
                 "Rate Exceeded. The sandbox runs one handler at a time: the running one cannot wait on another",
@@ -228,9 +231,25 @@ class Functions:
         with self._one_at_a_time:
             self.running = deliveries.session_of(deployed.role, deployed.name)
             try:
-                return runner.invoke(deployed, event, endpoint=self.own_endpoint(), request_id=request_id)
+                invocation = runner.invoke(deployed, event, endpoint=self.own_endpoint(), request_id=request_id)
             finally:
                 self.running = None
+        failed = 1.0 if invocation.error is not None else 0.0
+        self.count(account, region, target.name, Invocations=1.0, Errors=failed, Duration=invocation.duration_ms)
+        return invocation
+
+    def count(self, account: str, region: str, function: str, **values: float) -> None:
+        """Lambda's function metrics, in AWS/Lambda by FunctionName (Lambda developer guide, "Types of metrics for
+        Lambda functions"): every run an invocation, each failed one an error (0 otherwise), its duration; a
+        throttled request, a dead letter or a destination record Lambda could not send. The sandbox plays Lambda,
+        so it writes in AWS's reserved namespace in its place."""
+        dimensions = [{"Name": "FunctionName", "Value": function}]
+        data = [
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": METRIC_UNITS.get(name, "Count")}
+            for name, value in values.items()
+        ]
+        with self.lock:
+            cloudwatch_backends[account][region].put_metric_data("AWS/Lambda", data)
 
     def own_endpoint(self) -> str:
         if self.endpoint is None:
@@ -308,6 +327,8 @@ class Functions:
                 deliveries.CheckRequest(deliveries=tuple(planned), phase="delivery"), policies, self.simulator
             )
         if any(refusal is not None for refusal in answer.refusals):
+            failures = "DestinationDeliveryFailures" if kind == "destination" else "DeadLetterErrors"
+            self.count(queued.account, queued.region, str(config["FunctionName"]), **{failures: 1.0})
             return
         service = target_arn.split(":")[2]
         send = SENDERS.get(service)

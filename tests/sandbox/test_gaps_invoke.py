@@ -15,6 +15,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -229,6 +230,32 @@ def test_a_raised_error_is_lambdas_unhandled_error_object(client: Client, probe:
     assert all("functions/probe.py" in frame for frame in error["stackTrace"])
 
 
+def lambda_metric(client: Client, function: str, name: str) -> float:
+    """The sum of AWS/Lambda's `name` for `function` over the last hour."""
+    now = datetime.now(UTC)
+    found = client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName=name,
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Sum"],
+    )
+    return float(sum(point["Sum"] for point in found["Datapoints"]))
+
+
+def test_each_run_counts_in_lambdas_invocations_errors_and_duration(client: Client) -> None:
+    name = deploy(client)
+
+    invoke(client, name, {"fail": "once"})
+    invoke(client, name, {})
+
+    # What the function's error alarm (AWS/Lambda Errors by FunctionName) reads in AWS.
+    assert (lambda_metric(client, name, "Invocations"), lambda_metric(client, name, "Errors")) == (2.0, 1.0)
+    assert lambda_metric(client, name, "Duration") > 0
+
+
 def test_log_type_tail_answers_the_last_4_kb_of_the_invocation_log(client: Client, probe: str) -> None:
     short = invoke(client, probe, {"say": "hi"}, LogType="Tail")
     log = base64.b64decode(short["LogResult"]).decode()
@@ -334,15 +361,16 @@ def test_another_accounts_function_is_invoked_by_its_arn(client: Client) -> None
 
 
 @pytest.mark.parametrize(
-    ("header", "value", "member", "allowed"),
+    "refused",
     [
         ("InvocationType", "Later", "invocationType", "[Event, RequestResponse, DryRun]"),
         ("LogType", "Head", "logType", "[None, Tail]"),
     ],
 )
 def test_an_invocation_or_log_type_lambda_does_not_know_is_a_validation_error(
-    client: Client, probe: str, header: str, value: str, member: str, allowed: str
+    client: Client, probe: str, refused: tuple[str, str, str, str]
 ) -> None:
+    header, value, member, allowed = refused
     url, _ = queue(client)
     with pytest.raises(ClientError) as raised:
         client("lambda").invoke(FunctionName=probe, Payload=json.dumps({"count_to": url}).encode(), **{header: value})
@@ -419,6 +447,10 @@ def test_a_dead_letter_the_execution_role_may_not_send_is_not_sent_and_the_refus
         ("lambda async failure → dead-letter queue", "sqs:SendMessage")
     ]
     assert received(client, dead_letters_url, 1, timeout=1) == []
+    # "DeadLetterErrors: ... the number of times that Lambda attempts to send an event to a dead-letter queue
+    # (DLQ) but fails" (Lambda developer guide, "Types of metrics for Lambda functions").
+    assert lambda_metric(client, name, "DeadLetterErrors") == 1.0
+    assert (lambda_metric(client, name, "Invocations"), lambda_metric(client, name, "Errors")) == (1.0, 1.0)
 
 
 def test_a_successful_event_runs_once_and_sends_nothing_to_the_dead_letter_queue(client: Client) -> None:

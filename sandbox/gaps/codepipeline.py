@@ -83,6 +83,9 @@ JOB_TIMEOUT_VARIABLE = "DECKHAND_SANDBOX_PIPELINE_JOB_TIMEOUT"  # seconds a Lamb
 # function sends no reply within 20 minutes (each in-progress reply restarts the timer), and fails after 24 hours.
 JOB_REPLY_TIMEOUT = timedelta(minutes=20)
 INVOKE_ACTION_TIMEOUT = timedelta(hours=24)
+# A manual approval unanswered for 7 days fails (the quotas page; "Approve or reject an approval action": "the
+# pipeline status changes to Failed"); an action's timeoutInMinutes overrides it (ActionDeclaration).
+APPROVAL_TIMEOUT = timedelta(days=7)
 MAX_SETTING = timedelta(days=30)  # a sandbox waits no longer for anything
 
 
@@ -96,6 +99,7 @@ class RunnerSettings:
     continuation: timedelta = timedelta(seconds=5)
     job_timeout: timedelta = JOB_REPLY_TIMEOUT
     action_timeout: timedelta = INVOKE_ACTION_TIMEOUT
+    approval_timeout: timedelta = APPROVAL_TIMEOUT
 
     @classmethod
     def from_environment(cls) -> RunnerSettings:
@@ -119,6 +123,7 @@ class RunnerSettings:
             ("continuation_seconds", "continuation"),
             ("job_timeout_seconds", "job_timeout"),
             ("action_timeout_seconds", "action_timeout"),
+            ("approval_timeout_seconds", "approval_timeout"),
         ):
             if key in body:
                 seconds = body[key]
@@ -137,6 +142,7 @@ class RunnerSettings:
             "continuation_seconds": self.continuation.total_seconds(),
             "job_timeout_seconds": self.job_timeout.total_seconds(),
             "action_timeout_seconds": self.action_timeout.total_seconds(),
+            "approval_timeout_seconds": self.approval_timeout.total_seconds(),
         }
 
 
@@ -169,6 +175,8 @@ class ActionRun:
     error: JSON | None = None
     output_variables: dict[str, str] = field(default_factory=dict)
     due: datetime | None = None  # when a self-running action other than invoke or approval finishes
+    timeout: timedelta | None = None  # the action's own timeoutInMinutes (approvals only)
+    expires: datetime | None = None  # when a self-running approval left unanswered fails
 
     @property
     def is_approval(self) -> bool:
@@ -346,6 +354,9 @@ def _stage_runs(definition: JSON, only_stage: str | None = None) -> list[StageRu
                     type_id=dict(action["actionTypeId"]),
                     run_order=int(action.get("runOrder", 1)),
                     configuration=dict(action.get("configuration") or {}),
+                    timeout=timedelta(minutes=int(action["timeoutInMinutes"]))
+                    if "timeoutInMinutes" in action
+                    else None,
                 )
                 for action in stage["actions"]
             ],
@@ -499,7 +510,7 @@ class Pipelines:
         action.status = status
         action.last_change = at
         execution.last_update = at
-        action.due = None
+        action.due = action.expires = None
         if status == "InProgress":
             action.action_execution_id = str(uuid.uuid4())
             action.summary = action.error = action.updated_by = None
@@ -507,6 +518,8 @@ class Pipelines:
                 self._dispatch_job(execution, stage, action, at)
             elif execution.self_running and not action.is_approval:
                 action.due = at + self.settings.delay
+            elif execution.self_running:
+                action.expires = at + (action.timeout or self.settings.approval_timeout)
             if action.is_approval:
                 action.token = str(uuid.uuid4())
                 self.approval_tokens[action.token] = (execution.id, stage.name, action.name)
@@ -652,6 +665,11 @@ class Pipelines:
                 for action in stage.actions:
                     if action.status == "InProgress" and action.due is not None and action.due <= now:
                         self._finish_by_itself(execution, stage, action, now)
+                    elif action.status == "InProgress" and action.expires is not None and action.expires <= now:
+                        action.summary = (
+                            f"The approval was not answered within {action.timeout or self.settings.approval_timeout}"
+                        )
+                        self._finish_action(execution, stage, action, "Failed", now)
         invocations = []
         for job in list(self.jobs.values()):
             if job.status != "InProgress":
@@ -669,11 +687,13 @@ class Pipelines:
 
     def _next_due(self) -> datetime | None:
         dues = [
-            action.due
+            moment
             for execution in self.executions.values()
             for stage in execution.stages
             for action in stage.actions
-            if action.status == "InProgress" and action.due is not None
+            if action.status == "InProgress"
+            for moment in (action.due, action.expires)
+            if moment is not None
         ]
         for job in self.jobs.values():
             if job.status == "InProgress":

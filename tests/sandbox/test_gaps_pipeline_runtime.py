@@ -401,6 +401,7 @@ def test_the_runner_settings_default_to_codepipeline_s_documented_timeouts(endpo
     code, settings = control(endpoint, "GET", "/_sandbox/codepipeline/runner")
     assert code == 200
     assert (settings["job_timeout_seconds"], settings["action_timeout_seconds"]) == (20 * 60, 24 * 3600)
+    assert settings["approval_timeout_seconds"] == 7 * 24 * 3600
     bad = control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"delay_seconds": -1})
     assert (bad[0], bad[1]["error"]) == (400, "ValidationException")
 
@@ -416,6 +417,29 @@ def test_an_approval_waits_for_its_answer_then_the_execution_goes_on(endpoint: s
     assert status(client, pipeline, execution) == "InProgress"
     approve(client, pipeline, token)
     assert finished(client, pipeline, execution) == "Succeeded"
+
+
+def test_an_approval_left_unanswered_fails_after_its_timeout_unless_the_action_sets_its_own(
+    endpoint: str, client: Client
+) -> None:
+    own = {**APPROVE, "actions": [{**APPROVE["actions"][0], "timeoutInMinutes": 5}]}
+    pipeline, patient = new_pipeline(client, SOURCE, APPROVE, DEPLOY), new_pipeline(client, SOURCE, own, DEPLOY)
+    assert control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"approval_timeout_seconds": DELAY * 2})[0] == 200
+    try:
+        execution, waiting = start(client, pipeline), start(client, patient)
+        assert finished(client, pipeline, execution) == "Failed"
+    finally:
+        control(endpoint, "POST", "/_sandbox/codepipeline/runner", {"approval_timeout_seconds": 7 * 24 * 3600})
+    # "if no approval response is received within seven days ... the pipeline status changes to Failed" (User
+    # Guide, "Approve or reject an approval action"); timeoutInMinutes overrides the default (ActionDeclaration).
+    assert changes(endpoint, execution)[-3:] == [
+        ("Approve", "Approve", "FAILED"),
+        ("Approve", "", "FAILED"),
+        ("", "", "FAILED"),
+    ]
+    assert status(client, patient, waiting) == "InProgress"
+    approve(client, patient, waiting_approval(endpoint, waiting))
+    assert finished(client, patient, waiting) == "Succeeded"
 
 
 def test_stop_and_wait_lets_the_running_action_finish_then_stops(endpoint: str, client: Client) -> None:

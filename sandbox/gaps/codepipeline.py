@@ -1035,9 +1035,22 @@ class Pipelines:
         name = body.get("pipelineName", "")
         definition, metadata = _require_pipeline(account, region, name)
         stage_name = body.get("stageName", "")
-        if not any(s["name"] == stage_name for s in definition["stages"]):
+        stage_def = next((s for s in definition["stages"] if s["name"] == stage_name), None)
+        if stage_def is None:
             raise ApiError("StageNotFoundException", f"Stage '{stage_name}' not found in pipeline '{name}'")
         target = self._execution(account, region, name, body.get("targetPipelineExecutionId", ""))
+        # User Guide, "Configuring stage rollback", considerations: no source stage, no rollback execution as the
+        # target, and a target started in the current pipeline structure version (UnableToRollbackStageException:
+        # "the pipeline version has changed since the target pipeline execution was deployed").
+        if any(a["actionTypeId"]["category"] == "Source" for a in stage_def["actions"]):
+            raise ApiError("UnableToRollbackStageException", f"Stage '{stage_name}' is a source stage")
+        if target.execution_type == "ROLLBACK":
+            raise ApiError("UnableToRollbackStageException", f"Pipeline execution '{target.id}' is a rollback")
+        if target.version != int(definition.get("version", 1)):
+            raise ApiError(
+                "UnableToRollbackStageException",
+                f"Pipeline execution '{target.id}' ran pipeline version {target.version}, not the current one",
+            )
         target_stage = target.stage(stage_name)
         if target_stage is None or target_stage.status != "Succeeded":
             raise ApiError(

@@ -513,6 +513,34 @@ def test_rollback_needs_a_target_that_succeeded_in_the_stage(endpoint: str, clie
     )
 
 
+def test_rollback_refuses_a_source_stage_a_rollback_target_and_an_older_pipeline_version(
+    endpoint: str, client: Client, pipeline: str
+) -> None:
+    codepipeline = client("codepipeline")
+    good = deployed(endpoint, client, pipeline)
+    deployed(endpoint, client, pipeline)
+    rolled = codepipeline.rollback_stage(pipelineName=pipeline, stageName="Deploy", targetPipelineExecutionId=good)
+    advance(endpoint, pipeline, rolled["pipelineExecutionId"], "Deploy", "Succeeded")
+
+    def refused(stage: str, target: str) -> str:
+        return error_code(
+            lambda: codepipeline.rollback_stage(
+                pipelineName=pipeline, stageName=stage, targetPipelineExecutionId=target
+            )
+        )
+
+    # User Guide, "Configuring stage rollback": "You cannot roll back a source stage", "You cannot roll back to a
+    # target execution ID that is a rollback execution type", and only to an execution "started in the current
+    # pipeline structure version".
+    assert refused("Source", good) == "UnableToRollbackStageException"
+    assert refused("Deploy", rolled["pipelineExecutionId"]) == "UnableToRollbackStageException"
+    structure = codepipeline.get_pipeline(name=pipeline)["pipeline"]
+    codepipeline.update_pipeline(pipeline=structure)
+    assert codepipeline.get_pipeline(name=pipeline)["pipeline"]["version"] == structure["version"] + 1
+    assert refused("Deploy", good) == "UnableToRollbackStageException"
+    assert len(codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]) == 3
+
+
 def test_executions_of_an_unknown_pipeline_are_not_found(client: Client) -> None:
     codepipeline = client("codepipeline")
     assert error_code(lambda: codepipeline.list_pipeline_executions(pipelineName="nope")) == "PipelineNotFoundException"

@@ -1039,9 +1039,12 @@ class Pipelines:
         if stage_def is None:
             raise ApiError("StageNotFoundException", f"Stage '{stage_name}' not found in pipeline '{name}'")
         target = self._execution(account, region, name, body.get("targetPipelineExecutionId", ""))
-        # User Guide, "Configuring stage rollback", considerations: no source stage, no rollback execution as the
-        # target, and a target started in the current pipeline structure version (UnableToRollbackStageException:
-        # "the pipeline version has changed since the target pipeline execution was deployed").
+        # User Guide: "For pipelines in PARALLEL mode, stage rollback is not available" ("Set or change the pipeline
+        # execution mode"); no source stage, no rollback execution as the target, and a target started in the
+        # current pipeline structure version ("Configuring stage rollback"; UnableToRollbackStageException: "the
+        # pipeline version has changed since the target pipeline execution was deployed").
+        if _execution_mode(definition) == "PARALLEL":
+            raise ApiError("UnableToRollbackStageException", f"Pipeline '{name}' runs in PARALLEL mode")
         if any(a["actionTypeId"]["category"] == "Source" for a in stage_def["actions"]):
             raise ApiError("UnableToRollbackStageException", f"Stage '{stage_name}' is a source stage")
         if target.execution_type == "ROLLBACK":

@@ -679,6 +679,12 @@ def test_parallel_mode_executions_run_independently(endpoint: str, client: Clien
     assert status(client, pipeline, first) == "InProgress"
     approve(client, pipeline, tokens[first])
     assert finished(client, pipeline, first) == "Succeeded"
+    # "For pipelines in PARALLEL mode, stage rollback is not available" (User Guide, "Set or change the pipeline
+    # execution mode").
+    rollback = client("codepipeline").rollback_stage
+    assert error_code(lambda: rollback(pipelineName=pipeline, stageName="Deploy", targetPipelineExecutionId=first)) == (
+        "UnableToRollbackStageException"
+    )
 
 
 def test_v2_variables_take_their_defaults_unless_the_start_overrides_them(client: Client) -> None:

@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from .core import POLICY_CONTEXT_KEY, policy_source
 from .deckhand_stack import DeckhandStack
+from .member import MemberStack, member_stack_name
 from .policy import Policy, load_policy
 from .versions import REPO_ROOT
 
@@ -31,5 +32,14 @@ def build(app: App, policy: Policy | None = None) -> DeckhandStack:
         description="Deckhand: deploy gating, capacity tweaks and cleanup automation",
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=policy.regions[0]),
     )
+    if policy.organization:
+        # For a plain `cdk deploy` of the member stack into one account; the hub's StackSet deploys the same template.
+        MemberStack(
+            app,
+            "DeckhandMember",
+            stack_name=member_stack_name(policy.name_prefix),
+            policy=policy,
+            description="Deckhand member: the roles the hub assumes here, and the alarm forwarding to its bus",
+        )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

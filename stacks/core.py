@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +20,7 @@ from constructs import Construct
 
 from functions.shared import settings
 from functions.shared.audit import AUDIT_PREFIX, INDEX_BY_DUTY, audit_partition
+from functions.shared.policy_base import Organization
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
 from .policy import Policy, PolicyError
@@ -276,6 +278,27 @@ class Core(Construct):
                 ],
                 width=12,
             ),
+        )
+        self.organization_events = self._admit_organization_events(policy.organization) if policy.organization else None
+
+    def _admit_organization_events(self, organization: Organization) -> events.CfnEventBusPolicy:
+        """The default bus takes the events the member accounts' rules forward (stacks/member.py), from the
+        organization only: events:PutEvents on the event-bus resource with aws:PrincipalOrgID (SAR, Amazon
+        EventBridge; EventBridge User Guide, "Permissions for event buses")."""
+        sid = f"{self.policy.name_prefix}-organization"
+        return events.CfnEventBusPolicy(
+            self,
+            "OrganizationEvents",
+            event_bus_name="default",
+            statement_id=sid,
+            statement={
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "events:PutEvents",
+                "Resource": Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default"),
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization.id}},
+            },
         )
 
     def count_metric(self, name: str) -> cloudwatch.IMetric:

@@ -12,6 +12,7 @@ from .capacity import Capacity
 from .cleanup import Cleanup
 from .core import Core
 from .gating import Gating
+from .member import MemberStackSet
 from .policy import Policy
 from .switches import Switches
 
@@ -40,3 +41,14 @@ class DeckhandStack(Stack):
         self.gating = Gating(self, "Gating", core=self.core) if policy.gating.enabled else None
         self.capacity = Capacity(self, "Capacity", core=self.core) if policy.capacity.enabled else None
         self.cleanup = Cleanup(self, "Cleanup", core=self.core) if policy.cleanup.enabled else None
+        self.members = (
+            MemberStackSet(
+                self,
+                "Members",
+                policy=policy,
+                cleanup_role=self.cleanup.function.role if self.cleanup else None,
+                deleter_role=self.cleanup.deleter if self.cleanup else None,
+            )
+            if policy.organization
+            else None
+        )

@@ -18,7 +18,7 @@ import json
 import tempfile
 from typing import Any
 
-from aws_cdk import App, BootstraplessSynthesizer, CfnParameter, Stack, Validations
+from aws_cdk import App, Aws, BootstraplessSynthesizer, CfnCondition, CfnParameter, CfnResource, Fn, Stack, Validations
 from aws_cdk import aws_cloudformation as cloudformation
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -114,6 +114,15 @@ class MemberStack(Stack):
             for statement in grants.statements():
                 role.add_to_policy(statement)
             acknowledge_wildcards(self, role, grants, traced=False)
+        # IAM names are global to the account, and the StackSet puts this stack in every organization region: the
+        # named roles (whose statements name every region) live in the stack of the first region only.
+        self.roles_here = CfnCondition(
+            self, "RolesRegion", expression=Fn.condition_equals(Aws.REGION, organization.regions[0])
+        )
+        for role in (self.member_role, self.deleter_role):
+            for resource in role.node.find_all():
+                if isinstance(resource, CfnResource):
+                    resource.cfn_options.condition = self.roles_here
 
     def _forward_alarms(self) -> events.Rule | None:
         """The member's alarm state changes the hub listens to, put on the hub's default bus. A rule whose target

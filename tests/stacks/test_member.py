@@ -126,6 +126,24 @@ def test_member_statements_name_the_organizations_regions_in_the_member_account(
     assert all(":eu-west-1:" in r or ":us-east-1:" in r or ":ec2:" in r or r == "*" for r in resources), resources
 
 
+def test_the_named_roles_and_their_policies_live_in_the_first_organization_region_only(member: Template) -> None:
+    roles = [named_role(member, "deckhand-member"), named_role(member, "deckhand-member-deleter")]
+    policies = [
+        logical_id
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for logical_id, policy in member.find_resources(kind).items()
+        if any(reference in policy["Properties"].get("Roles", []) for reference in ({"Ref": r} for r in roles))
+    ]
+    conditions = member.to_json()["Conditions"]
+    resources = member.to_json()["Resources"]
+
+    assert policies
+    [condition] = {resources[logical_id]["Condition"] for logical_id in roles + policies}
+    assert conditions[condition] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}
+    # The forwarding rule and its (unnamed) role are in every region's stack.
+    assert all("Condition" not in resources[logical_id] for logical_id in member.find_resources("AWS::Events::Rule"))
+
+
 def test_the_forwarding_rule_names_exactly_the_alarms_the_policy_places_in_members(member: Template) -> None:
     [rule] = member.find_resources("AWS::Events::Rule").values()
     pattern = rule["Properties"]["EventPattern"]

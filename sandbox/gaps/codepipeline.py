@@ -170,6 +170,7 @@ class ActionRun:
     token: str | None = None
     summary: str | None = None
     last_change: datetime | None = None
+    started: datetime | None = None
     updated_by: str | None = None
     external_execution_id: str | None = None
     error: JSON | None = None
@@ -513,6 +514,7 @@ class Pipelines:
         action.due = action.expires = None
         if status == "InProgress":
             action.action_execution_id = str(uuid.uuid4())
+            action.started = at
             action.summary = action.error = action.updated_by = None
             if execution.self_running and action.invokes_lambda:
                 self._dispatch_job(execution, stage, action, at)
@@ -881,23 +883,40 @@ class Pipelines:
             executions = [
                 e for e in executions if (stage := e.stage(stage_filter)) is not None and stage.status == "Succeeded"
             ]
-        token = body.get("nextToken")
-        if token is not None and not (isinstance(token, str) and token.isdigit()):
-            raise ApiError("InvalidNextTokenException", "The next token provided in the request is not valid")
-        start = int(token or 0)
-        size = int(body.get("maxResults") or 100)
-        if not 1 <= size <= 100:
-            raise validation("maxResults must be between 1 and 100")
-        result: JSON = {"pipelineExecutionSummaries": [e.summary() for e in executions[start : start + size]]}
-        if start + size < len(executions):
-            result["nextToken"] = str(start + size)
-        return result
+        return _page(body, "pipelineExecutionSummaries", [e.summary() for e in executions])
+
+    def list_action_executions(self, account: str, region: str, body: JSON, caller: str) -> JSON:
+        """Each action run of the pipeline's executions, newest execution first. An approval's externalExecutionId
+        is its token: in PARALLEL mode GetPipelineState shows none, and PutApprovalResult takes this one instead
+        (PutApprovalResult's token)."""
+        name = body.get("pipelineName", "")
+        definition, _ = _require_pipeline(account, region, name)
+        wanted = (body.get("filter") or {}).get("pipelineExecutionId")
+        executions = (
+            [self._execution(account, region, name, wanted)]
+            if wanted
+            else self.pipeline_executions(account, region, name)
+        )
+        roles = {
+            (stage["name"], action["name"]): action.get("roleArn") or definition.get("roleArn")
+            for stage in definition["stages"]
+            for action in stage["actions"]
+        }
+        details = [
+            _action_execution_detail(execution, stage, action, roles.get((stage.name, action.name)))
+            for execution in executions
+            for stage in execution.stages
+            for action in stage.actions
+            if action.status is not None
+        ]
+        return _page(body, "actionExecutionDetails", details)
 
     def get_pipeline_state(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("name", "")
         definition, metadata = _require_pipeline(account, region, name)
         executions = self.pipeline_executions(account, region, name)
         stage_states = []
+        with_tokens = _execution_mode(definition) != "PARALLEL"
         for stage_def in definition["stages"]:
             runs = [(e, s) for e in executions if (s := e.stage(stage_def["name"])) is not None and s.status]
             inbound = self.transitions.get((account, region), {}).get((name, stage_def["name"], "Inbound"))
@@ -908,7 +927,7 @@ class Pipelines:
                 action_state: JSON = {"actionName": action_def["name"]}
                 run = next((a for a in latest[1].actions if a.name == action_def["name"]), None) if latest else None
                 if run is not None and run.status is not None:
-                    action_state["latestExecution"] = _action_execution(run)
+                    action_state["latestExecution"] = _action_execution(run, with_token=with_tokens)
                 action_states.append(action_state)
             state["actionStates"] = action_states
             if latest:
@@ -1366,13 +1385,15 @@ class Pipelines:
         }
 
 
-def _action_execution(run: ActionRun) -> JSON:
+def _action_execution(run: ActionRun, *, with_token: bool) -> JSON:
+    """GetPipelineState's latestExecution of an action; an approval's token is shown while it waits, except in
+    PARALLEL mode (PutApprovalResult's token: "the token ... as detailed above is not available")."""
     latest: JSON = {"actionExecutionId": run.action_execution_id, "status": run.status}
     if run.last_change:
         latest["lastStatusChange"] = run.last_change.timestamp()
     if run.summary:
         latest["summary"] = run.summary
-    if run.token and run.status == "InProgress":
+    if with_token and run.token and run.status == "InProgress":
         latest["token"] = run.token
     if run.updated_by:
         latest["lastUpdatedBy"] = run.updated_by
@@ -1384,10 +1405,61 @@ def _action_execution(run: ActionRun) -> JSON:
 
 
 # Each takes the caller's account, region, request and ARN (who started, approved, stopped: what AWS records).
+def _action_execution_detail(execution: Execution, stage: StageRun, run: ActionRun, role: str | None) -> JSON:
+    """ListActionExecutions' ActionExecutionDetail of one action run."""
+    result: JSON = {}
+    external = run.token if run.is_approval else run.external_execution_id
+    if external:
+        result["externalExecutionId"] = external
+    if run.summary:
+        result["externalExecutionSummary"] = run.summary
+    if run.error:
+        result["errorDetails"] = dict(run.error)
+    started = run.started or execution.start
+    detail: JSON = {
+        "pipelineExecutionId": execution.id,
+        "actionExecutionId": run.action_execution_id,
+        "pipelineVersion": execution.version,
+        "stageName": stage.name,
+        "actionName": run.name,
+        "startTime": started.timestamp(),
+        "lastUpdateTime": (run.last_change or started).timestamp(),
+        "status": run.status,
+        "input": {
+            "actionTypeId": dict(run.type_id),
+            "configuration": dict(run.configuration),
+            "resolvedConfiguration": dict(run.configuration),
+            "region": execution.region,
+            "inputArtifacts": [],
+            **({"roleArn": role} if role else {}),
+        },
+        "output": {"outputArtifacts": [], "executionResult": result, "outputVariables": dict(run.output_variables)},
+    }
+    if run.updated_by:
+        detail["updatedBy"] = run.updated_by
+    return detail
+
+
+def _page(body: JSON, key: str, items: list[JSON]) -> JSON:
+    """One page of `items` under `key`: maxResults from 1 to 100 (100 when not given), nextToken the next index."""
+    token = body.get("nextToken")
+    if token is not None and not (isinstance(token, str) and token.isdigit()):
+        raise ApiError("InvalidNextTokenException", "The next token provided in the request is not valid")
+    start = int(token or 0)
+    size = int(body.get("maxResults") or 100)
+    if not 1 <= size <= 100:
+        raise validation("maxResults must be between 1 and 100")
+    result: JSON = {key: items[start : start + size]}
+    if start + size < len(items):
+        result["nextToken"] = str(start + size)
+    return result
+
+
 OPERATIONS: dict[str, Callable[[Pipelines, str, str, JSON, str], JSON]] = {
     "StartPipelineExecution": Pipelines.start_pipeline_execution,
     "GetPipelineExecution": Pipelines.get_pipeline_execution,
     "ListPipelineExecutions": Pipelines.list_pipeline_executions,
+    "ListActionExecutions": Pipelines.list_action_executions,
     "GetPipelineState": Pipelines.get_pipeline_state,
     "PutApprovalResult": Pipelines.put_approval_result,
     "StopPipelineExecution": Pipelines.stop_pipeline_execution,

@@ -687,6 +687,32 @@ def test_parallel_mode_executions_run_independently(endpoint: str, client: Clien
     )
 
 
+def test_parallel_mode_approvals_are_answered_with_the_token_list_action_executions_gives(
+    endpoint: str, client: Client
+) -> None:
+    pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY, pipelineType="V2", executionMode="PARALLEL")
+    execution = start(client, pipeline)
+    waiting_approval(endpoint, execution)
+    codepipeline = client("codepipeline")
+
+    # PutApprovalResult's token: in PARALLEL mode GetPipelineState gives none; "use the externalExecutionId in the
+    # response output from the ListActionExecutions action as the token".
+    assert "token" not in stage_states(client, pipeline)["Approve"]["actionStates"][0]["latestExecution"]
+    listed = codepipeline.list_action_executions(pipelineName=pipeline, filter={"pipelineExecutionId": execution})
+    runs = {(d["stageName"], d["actionName"]): d for d in listed["actionExecutionDetails"]}
+    assert {key: run["status"] for key, run in runs.items()} == {
+        ("Source", "Fetch"): "Succeeded",
+        ("Approve", "Approve"): "InProgress",
+    }
+    fetch = runs["Source", "Fetch"]
+    assert (fetch["pipelineExecutionId"], fetch["input"]["actionTypeId"]["provider"]) == (execution, "S3")
+    assert fetch["input"]["configuration"] == {"S3Bucket": "src", "S3ObjectKey": "app.zip"}
+    approve(client, pipeline, runs["Approve", "Approve"]["output"]["executionResult"]["externalExecutionId"])
+    assert finished(client, pipeline, execution) == "Succeeded"
+    one = codepipeline.list_action_executions(pipelineName=pipeline, maxResults=1)
+    assert (len(one["actionExecutionDetails"]), one["nextToken"]) == (1, "1")
+
+
 def test_v2_variables_take_their_defaults_unless_the_start_overrides_them(client: Client) -> None:
     declared = [{"name": "env", "defaultValue": "staging"}, {"name": "version", "defaultValue": "1"}]
     pipeline = new_pipeline(client, SOURCE, DEPLOY, pipelineType="V2", variables=declared)

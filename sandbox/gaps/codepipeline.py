@@ -44,7 +44,7 @@ from sandbox.iam.model import Call
 log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-OUTPUT_VARIABLE_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
+VARIABLE_NAME = re.compile(r"^[A-Za-z0-9@\-_]+$")  # an output variable key, a pipeline variable name
 DISABLED_REASON = re.compile(r"[a-zA-Z0-9!@ \(\)\.\*\?\-]{1,300}")  # DisableStageTransition's reason
 
 # Documented CodePipeline limits.
@@ -450,6 +450,8 @@ class Pipelines:
         self.injected: list[InjectedFailure] = []
         # (account, region) -> (pipeline, stage, Inbound|Outbound) -> its disabled TransitionState
         self.transitions: dict[tuple[str, str], dict[tuple[str, str, str], JSON]] = {}
+        # (account, region, pipeline, clientRequestToken) -> the execution that start made
+        self.started: dict[tuple[str, str, str, str], str] = {}
         self.settings = settings or RunnerSettings.from_environment()
         self.changed = threading.Event()  # wakes the runner
 
@@ -856,7 +858,18 @@ class Pipelines:
     def start_pipeline_execution(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         name = body.get("name", "")
         definition, metadata = _require_pipeline(account, region, name)
-        return self._run_execution(
+        given = body.get("variables") or []
+        for variable in given:
+            if not VARIABLE_NAME.match(str(variable.get("name", ""))) or not variable.get("value"):
+                raise validation(
+                    "variables: a name must match [A-Za-z0-9@\\-_]+ and a value can be anything except an empty string"
+                )
+        # clientRequestToken is the model's idempotencyToken (botocore makes one per call and keeps it across its
+        # retries): the same token starts one execution, and answers it again.
+        token = body.get("clientRequestToken")
+        if token and (found := self.started.get((account, region, name, token))):
+            return {"pipelineExecutionId": found}
+        started = self._run_execution(
             account,
             region,
             name,
@@ -865,9 +878,12 @@ class Pipelines:
             trigger_detail=caller,
             version=int(definition.get("version", 1)),
             stages=_stage_runs(definition),
-            variables=_resolved_variables(definition, body.get("variables") or []),
+            variables=_resolved_variables(definition, given),
             mode=_execution_mode(definition),
         )
+        if token:
+            self.started[account, region, name, token] = started["pipelineExecutionId"]
+        return started
 
     def get_pipeline_execution(self, account: str, region: str, body: JSON, caller: str) -> JSON:
         _require_pipeline(account, region, body.get("pipelineName", ""))
@@ -1115,7 +1131,7 @@ class Pipelines:
             raise validation("executionDetails.percentComplete must be between 0 and 100")
         variables = body.get("outputVariables") or {}
         for key in variables:
-            if not OUTPUT_VARIABLE_KEY.match(key):
+            if not VARIABLE_NAME.match(key):
                 raise validation(
                     f"Output variable key '{key}' must satisfy regular expression pattern: [A-Za-z0-9@\\-_]+"
                 )

@@ -713,6 +713,32 @@ def test_parallel_mode_approvals_are_answered_with_the_token_list_action_executi
     assert (len(one["actionExecutionDetails"]), one["nextToken"]) == (1, "1")
 
 
+def test_a_start_repeated_with_its_client_request_token_starts_one_execution(client: Client) -> None:
+    pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY)
+    codepipeline = client("codepipeline")
+
+    # clientRequestToken is StartPipelineExecution's idempotencyToken in botocore's model: botocore keeps it
+    # across its own retries of one call.
+    first = codepipeline.start_pipeline_execution(name=pipeline, clientRequestToken="release-42")
+    again = codepipeline.start_pipeline_execution(name=pipeline, clientRequestToken="release-42")
+    other = codepipeline.start_pipeline_execution(name=pipeline, clientRequestToken="release-43")
+
+    assert first["pipelineExecutionId"] == again["pipelineExecutionId"] != other["pipelineExecutionId"]
+    listed = codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
+    assert len(listed) == 2
+
+
+def test_a_start_variable_name_outside_the_pattern_is_refused(client: Client) -> None:
+    declared = [{"name": "env", "defaultValue": "staging"}]
+    pipeline = new_pipeline(client, SOURCE, DEPLOY, pipelineType="V2", variables=declared)
+    start_with = client("codepipeline").start_pipeline_execution
+    # StartPipelineExecution's variables: "Variable names must match [A-Za-z0-9@\-_]+" (botocore checks the
+    # value's length itself, not the name's pattern).
+    bad_name = [{"name": "the env", "value": "prod"}]
+    assert error_code(lambda: start_with(name=pipeline, variables=bad_name)) == "ValidationException"
+    assert client("codepipeline").list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"] == []
+
+
 def test_v2_variables_take_their_defaults_unless_the_start_overrides_them(client: Client) -> None:
     declared = [{"name": "env", "defaultValue": "staging"}, {"name": "version", "defaultValue": "1"}]
     pipeline = new_pipeline(client, SOURCE, DEPLOY, pipelineType="V2", variables=declared)

@@ -5,7 +5,8 @@ emits.
 An execution runs by itself (`PipelineRunner`, a thread of the server): an action other than a Lambda invoke or a
 manual approval succeeds after a short delay, or fails when `/_sandbox/codepipeline/fail` asked for it; a Lambda
 invoke action gets a job, handed to its function asynchronously, and waits for PutJobSuccessResult or
-PutJobFailureResult; an approval waits for PutApprovalResult. `/_sandbox/codepipeline/runner` turns this off for
+PutJobFailureResult; an approval waits for PutApprovalResult, and fails unanswered after its timeout (7 days
+unless the action sets timeoutInMinutes). `/_sandbox/codepipeline/runner` turns this off for
 the executions started afterwards, which then move only through `/_sandbox/codepipeline/advance`.
 """
 

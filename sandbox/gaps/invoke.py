@@ -14,6 +14,8 @@ any client: the Invoke API (`answer`), EventBridge targets and CodePipeline Invo
   deliveries (to a topic, a function, a bus, or on success) are made unchecked. Retries follow at once: the
   sandbox does not wait Lambda's minutes between them.
 - `DryRun` answers 204 once the function exists and the caller may invoke it (the enforcer ran first).
+- Each run counts in Lambda's AWS/Lambda metrics by FunctionName (Invocations, Errors, Duration; Throttles,
+  DeadLetterErrors, DestinationDeliveryFailures), which the functions' alarms read.
 
 Handlers run one at a time (`sandbox.runner` holds one lock while a handler owns os.environ and sys.modules),
 never under the store's lock: a handler calls this same server from its own clients. So a handler cannot wait on

@@ -49,13 +49,6 @@ def load_json(path: Path) -> Any:
         raise InputRefused(f"{path} is not JSON: {bad}") from None
 
 
-def moment(text: str) -> datetime:
-    try:
-        return parse_at(text)
-    except SandboxError as bad:
-        raise InputRefused(str(bad)) from None
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,7 +149,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_seed(args: argparse.Namespace, paths: Paths) -> int:
-    now = moment(args.now) if args.now else datetime.now(UTC)
+    now = parse_at(args.now) if args.now else datetime.now(UTC)
     endpoint = running_state(paths)["endpoint"]
     with step(f"seed the estate into {endpoint}"):
         lines = seed(endpoint, now)
@@ -175,10 +168,7 @@ def cmd_invoke(args: argparse.Namespace, paths: Paths) -> int:
         invocation = runner.invoke_here(args.function, handler, payload, policy_path=policy)
     else:
         endpoint = running_state(paths)["endpoint"]
-        try:
-            name = resolve_function(args.function, endpoint)
-        except SandboxError as unknown:
-            raise InputRefused(str(unknown)) from None
+        name = resolve_function(args.function, endpoint)
         functions = Functions(endpoint, paths)
         say(f"→ invoke {name} ({functions.get(name).handler}) in the sandbox")
         invocation = functions.invoke(name, payload)
@@ -222,7 +212,7 @@ def cmd_emit(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_tick(args: argparse.Namespace, paths: Paths) -> int:
-    at = moment(args.at)
+    at = parse_at(args.at)
     endpoint = running_state(paths)["endpoint"]
     say(f"→ tick to {iso_z(at)}")
     start, fired = tick(at, Functions(endpoint, paths), paths)

@@ -16,7 +16,7 @@ from .clients import pages, sandbox_client
 from .gaps import bus
 from .gaps.events import target_payload
 from .iam import deliveries
-from .output import SandboxError, say
+from .output import InputRefused, SandboxError, say
 from .process import Paths, running_state, write_state
 
 FIRST_TICK_WINDOW = timedelta(minutes=1)
@@ -50,8 +50,8 @@ def resolve_function(name: str, endpoint: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise SandboxError(f"no deployed function {name!r}; deployed: {', '.join(sorted(names)) or 'none'}")
-    raise SandboxError(f"{name!r} is ambiguous: {', '.join(sorted(matches))}")
+        raise InputRefused(f"no deployed function {name!r}; deployed: {', '.join(sorted(names)) or 'none'}")
+    raise InputRefused(f"{name!r} is ambiguous: {', '.join(sorted(matches))}")
 
 
 class Functions:
@@ -180,9 +180,9 @@ def parse_at(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SandboxError(f"--at {text!r} is not an ISO-8601 time like 2026-11-22T09:00:00+01:00") from None
+        raise InputRefused(f"--at {text!r} is not an ISO-8601 time like 2026-11-22T09:00:00+01:00") from None
     if moment.tzinfo is None:
-        raise SandboxError(f"--at {text!r} has no offset: add Z or +HH:MM")
+        raise InputRefused(f"--at {text!r} has no offset: add Z or +HH:MM")
     return moment.astimezone(UTC)
 
 
@@ -191,7 +191,7 @@ def tick(at: datetime, functions: Functions, paths: Paths) -> tuple[datetime, li
     state = running_state(paths)
     start = datetime.fromisoformat(state["last_tick"]) if state.get("last_tick") else at - FIRST_TICK_WINDOW
     if at <= start:
-        raise SandboxError(f"--at {iso_z(at)} is not after the last tick {iso_z(start)}: time only moves forward")
+        raise InputRefused(f"--at {iso_z(at)} is not after the last tick {iso_z(start)}: time only moves forward")
     endpoint = functions.endpoint
     dues = sorted([*due_rule_targets(start, at, endpoint), *due_schedule_targets(start, at, endpoint)])
     allowed = authorized(endpoint, [d.delivery for d in dues])

@@ -87,6 +87,8 @@ def test_up_invoke_emit_tick_status_down(sandbox: Sandbox, tmp_path: Path) -> No
     assert shown["function_name"] == "deckhand-switches"
     assert shown["error"] is None
     assert shown["response"]["status"] == "ok"
+    unknown = sandbox.run("invoke", "no-such-function", "events/switches/show.json")
+    assert (unknown.returncode, "no deployed function 'no-such-function'" in unknown.stderr) == (2, True)
 
     event = tmp_path / "ssm-change.json"
     event.write_text(json.dumps(SSM_CHANGE))
@@ -99,6 +101,8 @@ def test_up_invoke_emit_tick_status_down(sandbox: Sandbox, tmp_path: Path) -> No
     assert "Sweep" in ticked
     assert "→ deckhand-switches: status=" in ticked
     assert "nothing was due" in sandbox.ok("tick", "--at", "2026-11-22T10:06:00Z")
+    backwards = sandbox.run("tick", "--at", "2026-11-22T10:00:00Z")
+    assert (backwards.returncode, "time only moves forward" in backwards.stderr) == (2, True)
 
     status = sandbox.ok("status")
     assert "deckhand: CREATE_COMPLETE" in status

@@ -282,6 +282,12 @@ def test_a_usage_error_exits_2_as_argparse_does(capsys: pytest.CaptureFixture[st
     assert "the following arguments are required: function, payload" in capsys.readouterr().err
 
 
+def test_the_aws_cli_tutorial_is_bash_that_parses() -> None:
+    tutorial = REPO_ROOT / "sandbox" / "tutorial" / "aws-cli.sh"
+    checked = subprocess.run(["bash", "-n", str(tutorial)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+
+
 def test_a_good_event_without_a_sandbox_fails_with_exit_1(no_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["emit", event_file(no_sandbox, SSM_CHANGE)]) == 1  # not refused: the sandbox is not running
     assert "no sandbox is running" in capsys.readouterr().err

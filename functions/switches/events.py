@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from functions.shared.events import EventBridgeEvent
 
 # Parameter names stop at 2048 characters (SSM PutParameter's Name).
 ParameterName = Annotated[StrictStr, Field(min_length=1, max_length=2048)]
@@ -22,7 +23,7 @@ class ParameterChange(BaseModel):
     description: StrictStr | None = None
 
 
-class ParameterChangeEvent(EventBridgeModel):
+class ParameterChangeEvent(EventBridgeEvent):
     source: Literal["aws.ssm"]
     detail_type: Literal["Parameter Store Change"] = Field(alias="detail-type")
     detail: ParameterChange

@@ -15,7 +15,7 @@ def pipeline(call: Call) -> Sequence[str]:
 
 
 def stage(call: Call) -> Sequence[str]:
-    """RollbackStage acts on the stage, `PIPELINE/STAGE`, not on the pipeline."""
+    """RollbackStage and the stage transitions act on the stage, `PIPELINE/STAGE`, not on the pipeline."""
     return (arn(call, "codepipeline", f"{call.params['pipelineName']}/{call.params['stageName']}"),)
 
 
@@ -42,6 +42,10 @@ TABLE: Table = {
     "GetPipelineExecution": Row("codepipeline:GetPipelineExecution", pipeline, tags),
     "ListPipelineExecutions": Row("codepipeline:ListPipelineExecutions", pipeline, tags),
     "StopPipelineExecution": Row("codepipeline:StopPipelineExecution", pipeline, tags),
+    "StartPipelineExecution": Row("codepipeline:StartPipelineExecution", pipeline, tags),
+    "ListActionExecutions": Row("codepipeline:ListActionExecutions", pipeline, tags),
+    "DisableStageTransition": Row("codepipeline:DisableStageTransition", stage, tags),
+    "EnableStageTransition": Row("codepipeline:EnableStageTransition", stage, tags),
     "RollbackStage": Row("codepipeline:RollbackStage", stage, tags),
     "PutApprovalResult": Row("codepipeline:PutApprovalResult", action, tags),
 }

@@ -257,6 +257,19 @@ CASES = [
     ),
     pytest.param(
         call(
+            "codepipeline", "DisableStageTransition", pipelineName="web-app", stageName="Deploy",
+            transitionType="Inbound", reason="incident",
+        ),
+        [request("codepipeline:DisableStageTransition", arn("codepipeline", "web-app/Deploy"))],
+        id="a stage transition acts on the stage",
+    ),
+    pytest.param(
+        call("codepipeline", "StartPipelineExecution", name="web-app"),
+        [request("codepipeline:StartPipelineExecution", arn("codepipeline", "web-app"))],
+        id="StartPipelineExecution acts on the pipeline",
+    ),
+    pytest.param(
+        call(
             "codepipeline", "PutApprovalResult", pipelineName="web-app", stageName="Approve", actionName="Prod",
             result={"summary": "ok", "status": "Approved"}, token="t",
         ),

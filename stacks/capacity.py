@@ -321,6 +321,9 @@ class Capacity(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
+                # A member's alarm event forwarded to this bus keeps its own account (EventBridge User Guide,
+                # "Sending and receiving events between AWS accounts"): a same-named alarm there is not ours.
+                account=[Stack.of(self).account],
                 detail={"alarmName": self.scale_out_alarms, "state": {"value": ALARM_STATES}},
             ),
             targets=[

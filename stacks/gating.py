@@ -172,6 +172,7 @@ class Gating(Construct):
             source="aws.cloudwatch",
             detail_type="CloudWatch Alarm State Change",
             detail={"alarmName": self.watchdog_alarms, "state": {"value": ["ALARM"]}},
+            own_account_only=True,
         )
         self.notices_rule = self._rule(
             "PipelineEnded",
@@ -322,15 +323,23 @@ class Gating(Construct):
         source: str,
         detail_type: str,
         detail: Mapping[str, object],
+        own_account_only: bool = False,
     ) -> events.Rule | None:
-        """A rule for exactly the policy's pipelines or alarms; none when the policy names none."""
+        """A rule for exactly the policy's pipelines or alarms; none when the policy names none. Own account only:
+        a member's event forwarded to this bus keeps its own `account` (EventBridge User Guide, "Sending and
+        receiving events between AWS accounts"), so a same-named alarm in a member does not match."""
         if not all(detail[key] for key in detail):
             return None
         return events.Rule(
             self,
             construct_id,
             description=description,
-            event_pattern=events.EventPattern(source=[source], detail_type=[detail_type], detail=dict(detail)),
+            event_pattern=events.EventPattern(
+                source=[source],
+                detail_type=[detail_type],
+                account=[Stack.of(self).account] if own_account_only else None,
+                detail=dict(detail),
+            ),
             targets=[
                 targets.LambdaFunction(
                     function.function, dead_letter_queue=function.dead_letter_queue, retry_attempts=2

@@ -60,7 +60,9 @@ def test_the_function_runs_its_handler_with_the_capacity_section(template: Templ
     assert variables[SCHEDULER_ROLE_VARIABLE] == {"Fn::GetAtt": [role, "Arn"]}
 
 
-def test_only_the_targets_scale_out_alarms_going_to_alarm_or_ok_reach_it(template: Template) -> None:
+def test_only_the_targets_scale_out_alarms_of_its_own_account_going_to_alarm_or_ok_reach_it(
+    template: Template,
+) -> None:
     logical_id, _ = capacity_function(template)
     [rule] = [
         r["Properties"]
@@ -70,6 +72,7 @@ def test_only_the_targets_scale_out_alarms_going_to_alarm_or_ok_reach_it(templat
     assert rule["EventPattern"] == {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
+        "account": [{"Ref": "AWS::AccountId"}],  # a member's forwarded alarm event keeps its own account
         "detail": {"alarmName": ["web-cpu-high", "workers-backlog-high"], "state": {"value": ["ALARM", "OK"]}},
     }
     assert "DeadLetterConfig" in rule["Targets"][0]

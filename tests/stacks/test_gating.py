@@ -139,9 +139,10 @@ def test_manual_approvals_of_the_policy_pipelines_go_to_the_approver(template: T
     assert targets_function(template, rule, "deckhand-approver")
 
 
-def test_only_the_watchdog_alarms_going_to_alarm_wake_the_watchdog(template: Template) -> None:
+def test_only_the_watchdog_alarms_of_its_own_account_going_to_alarm_wake_the_watchdog(template: Template) -> None:
     rule = rule_for(template, "CloudWatch Alarm State Change", "deckhand-watchdog")
     assert rule["EventPattern"]["source"] == ["aws.cloudwatch"]
+    assert rule["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}]  # not a member's forwarded event
     assert rule["EventPattern"]["detail"] == {
         "alarmName": ["web-app-5xx", "web-app-health"],
         "state": {"value": ["ALARM"]},

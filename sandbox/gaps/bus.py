@@ -47,6 +47,9 @@ MAX_DEPTH = 1000
 # `aws events put-events` answer quoted in aws-samples/serverless-patterns#3089).
 AWS_SOURCE = "aws."
 CONTENT_TYPE = "application/x-amz-json-1.1"
+# What a target answers when it no longer exists (Lambda's, SQS's and SNS's error codes).
+TARGET_GONE = frozenset({"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "NotFound"})
+MAX_ERROR_MESSAGE = 256  # the sandbox's bound on the ERROR_MESSAGE attribute (AWS documents none)
 # The sandbox's own routes (sandbox.gaps.control): a service's event put on the bus, its deliveries waited for.
 PUT_ROUTE = "/_sandbox/events/put"  # POST {"event"}: as the event's source service puts it; answers its deliveries
 DELIVERIES_ROUTE = "/_sandbox/events/deliveries"  # POST {"event_id"}: once the bus is idle, that event's deliveries
@@ -72,6 +75,7 @@ class Delivered:
     reason: str = ""
     answer: Any = None  # a function's answer, when it ran while the caller waited (`put_and_wait`)
     function_error: str | None = None
+    dead_letter: str | None = None  # the target's dead-letter queue, when the undelivered event was sent there
 
 
 class Bus:
@@ -89,15 +93,19 @@ class Bus:
     def put(self, *, account: str, region: str, event: JSON, bus: str = "default") -> None:
         """Route `event` (a whole EventBridge event) on the bus's rules and deliver it to their targets, later."""
 
+        received = iso_z(datetime.now(UTC))
+
         def route() -> None:
-            self._route(account, region, bus, event)
+            self._route(account, region, bus, event, received=received)
 
         self._later(route)
 
     def put_and_wait(self, *, account: str, region: str, event: JSON, bus: str = "default") -> list[Delivered]:
         """Route and deliver `event` now, in the caller's thread, each function run to its answer: how the
         sandbox's own routes let a rehearsal see what a service's event did (a client's PutEvents never waits)."""
-        return self._route(account, region, bus, event, invocation_type="RequestResponse")
+        return self._route(
+            account, region, bus, event, received=iso_z(datetime.now(UTC)), invocation_type="RequestResponse"
+        )
 
     def wait(self, timeout: float = 60.0) -> None:
         """Until every event put so far is delivered (what a test or a scenario waits for)."""
@@ -122,23 +130,27 @@ class Bus:
                 LOG.exception("the event bus failed a delivery")
 
     def _route(
-        self, account: str, region: str, bus_name: str, event: JSON, invocation_type: str = "Event"
+        self, account: str, region: str, bus_name: str, event: JSON, *, received: str, invocation_type: str = "Event"
     ) -> list[Delivered]:
         # A bus that does not exist takes the event and routes it nowhere: AWS answers such an entry with an EventId
         # too, as users report of the service (https://github.com/aws/aws-cli/issues/9186, aws/aws-sdk#186).
         bus = events_backends[account][region].event_buses.get(bus_name)
         return [
-            self._deliver(rule, target, event, invocation_type)
+            self._deliver(rule, target, event, received, invocation_type)
             for rule in (list(bus.rules.values()) if bus is not None else [])
             if rule.state in ENABLED and _matches(rule, event)
             for target in list(rule.targets)
         ]
 
-    def _deliver(self, rule: Rule, target: Mapping[str, Any], event: JSON, invocation_type: str) -> Delivered:
+    def _deliver(
+        self, rule: Rule, target: Mapping[str, Any], event: JSON, received: str, invocation_type: str
+    ) -> Delivered:
         arn = str(target["Arn"])
         service = arn.split(":")[2]
         try:
-            payload = target_payload(dict(target), event, rule_name=rule.name, rule_arn=rule.arn)
+            payload = target_payload(
+                dict(target), event, rule_name=rule.name, rule_arn=rule.arn, ingestion_time=received
+            )
         except ValueError as invalid:
             return self._record(event, rule, target, "failed", f"the target's input could not be built: {invalid}")
         checks: tuple[Check, ...]
@@ -156,7 +168,9 @@ class Bus:
         )
         refusal = deliver.authorized(self.ledger, self.simulator, delivery)
         if refusal is not None:
-            return self._record(event, rule, target, "refused", refusal.line())
+            reason = refusal.line()
+            dead_letter = self._dead_letter(rule, target, event, "NO_PERMISSIONS", reason)
+            return self._record(event, rule, target, "refused", reason, dead_letter=dead_letter)
         try:
             if service == "lambda":
                 answer = self._invoke(arn, payload, invocation_type)
@@ -166,8 +180,36 @@ class Bus:
             self._send(service, arn, target, event, payload)
         except Exception as failed:  # the target refused it: EventBridge counts a failed invocation
             deliver.count_failure(delivery)
-            return self._record(event, rule, target, "failed", f"{type(failed).__name__}: {failed}")
+            reason = f"{type(failed).__name__}: {failed}"
+            dead_letter = self._dead_letter(rule, target, event, _error_code(failed), reason)
+            return self._record(event, rule, target, "failed", reason, dead_letter=dead_letter)
         return self._record(event, rule, target, "delivered")
+
+    def _dead_letter(self, rule: Rule, target: Mapping[str, Any], event: JSON, code: str, message: str) -> str | None:
+        """Send the undelivered event to the target's dead-letter queue, if it has one: the queue's ARN once sent.
+
+        The user guide's "Using dead-letter queues to process undelivered events": a failure from missing
+        permissions or a target that no longer exists is not retried but sent directly to the DLQ, as the event with
+        the custom attributes RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION and
+        RETRY_ATTEMPTS, counted in InvocationsSentToDlq (or InvocationsFailedToBeSentToDlq). The sandbox's failures
+        are all of that kind, so nothing is retried and RetryPolicy never runs out (no EXHAUSTED_RETRY_CONDITION).
+        """
+        queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue_arn:
+            return None
+        context = deliveries.on_behalf_of(rule.arn)
+        delivery = deliveries.dead_letter_delivery(rule.arn, queue_arn, deliver.to_queue(EVENTS, queue_arn, context))
+        if deliver.authorized(self.ledger, self.simulator, delivery) is not None:
+            return None
+        attributes = {"RULE_ARN": rule.arn, "TARGET_ARN": str(target["Arn"]), "ERROR_CODE": code}
+        attributes |= {"ERROR_MESSAGE": message[:MAX_ERROR_MESSAGE], "RETRY_ATTEMPTS": "0"}
+        try:
+            deliver.send(queue_arn, json.dumps(event), attributes=attributes)
+        except Exception:  # the queue could not take it either
+            deliver.count_failure(delivery)
+            return None
+        deliver.count(deliveries.rule_metric(rule.arn, "InvocationsSentToDlq"), rule.arn)
+        return str(queue_arn)
 
     def _invoke(self, arn: str, payload: Any, invocation_type: str) -> Invoked:
         _, _, _, region, account, _ = arn.split(":", 5)
@@ -193,6 +235,12 @@ class Bus:
         done = Delivered(str(event.get("id")), rule.arn, str(target["Id"]), str(target["Arn"]), outcome, reason, **ran)
         self.delivered.append(done)
         return done
+
+
+def _error_code(failed: Exception) -> str:
+    """The DLQ's ERROR_CODE of a target's failure: NO_RESOURCE for a target that no longer exists."""
+    gone = isinstance(failed, LookupError) or getattr(failed, "code", "") in TARGET_GONE
+    return "NO_RESOURCE" if gone else "SDK_CLIENT_ERROR"
 
 
 def _answer(invoked: Invoked) -> Any:

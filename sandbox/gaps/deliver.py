@@ -29,10 +29,13 @@ def authorized(ledger: Ledger, simulator: Simulator, delivery: Delivery) -> deli
 def count_failure(delivery: Delivery) -> None:
     """The service's failure metric (AWS/Events FailedInvocations by rule, ...), written where the service writes it:
     the sandbox plays the service, so it writes in AWS's reserved namespace in its place."""
-    metric = delivery.metric
-    if metric is None:
-        return
-    _, _, _, region, account, _ = delivery.source.split(":", 5)
+    if delivery.metric is not None:
+        count(delivery.metric, delivery.source)
+
+
+def count(metric: deliveries.Metric, source: str) -> None:
+    """One more of `metric`, in the account and region of `source` (the ARN of what the service counts for)."""
+    _, _, _, region, account, _ = source.split(":", 5)
     dimensions = [{"Name": k, "Value": v} for k, v in sorted(metric.dimensions.items())]
     cloudwatch_backends[account][region].put_metric_data(
         metric.namespace,
@@ -97,6 +100,20 @@ def publish(topic_arn: str, message: str, subject: str | None = None) -> None:
     sns_backends[account][region].publish(message, arn=topic_arn, subject=subject)
 
 
-def send(queue_arn: str, body: str, *, group_id: str | None = None, deduplication_id: str | None = None) -> None:
+def send(
+    queue_arn: str,
+    body: str,
+    *,
+    group_id: str | None = None,
+    deduplication_id: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> None:
+    """Send `body` to the queue, with `attributes` as String message attributes."""
     region, account, name = _parts(queue_arn)
-    sqs_backends[account][region].send_message(name, body, group_id=group_id, deduplication_id=deduplication_id)
+    sqs_backends[account][region].send_message(
+        name,
+        body,
+        message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()},
+        group_id=group_id,
+        deduplication_id=deduplication_id,
+    )

@@ -28,7 +28,14 @@ def event_matches(pattern: JSON | str, event: JSON) -> bool:
         raise
 
 
-def target_payload(target: dict[str, Any], event: dict[str, Any], *, rule_name: str = "", rule_arn: str = "") -> Any:
+def target_payload(
+    target: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    rule_name: str = "",
+    rule_arn: str = "",
+    ingestion_time: str | None = None,
+) -> Any:
     """What EventBridge hands the target: Input, else InputPath, else InputTransformer, else the event."""
     if target.get("Input") is not None:
         return json.loads(target["Input"])
@@ -36,12 +43,15 @@ def target_payload(target: dict[str, Any], event: dict[str, Any], *, rule_name: 
         return json_path(event, target["InputPath"])
     transformer = target.get("InputTransformer")
     if transformer:
+        # The user guide's "Predefined variables": aws.events.event is the original event "without the detail
+        # field", aws.events.event.json the whole of it; ingestion-time is when EventBridge received the event (a
+        # PutEvents entry's Time may say otherwise).
         values: dict[str, Any] = {
             "aws.events.rule-name": rule_name,
             "aws.events.rule-arn": rule_arn,
-            "aws.events.event": event,
+            "aws.events.event": {key: value for key, value in event.items() if key != "detail"},
             "aws.events.event.json": event,
-            "aws.events.event.ingestion-time": event.get("time"),
+            "aws.events.event.ingestion-time": ingestion_time or event.get("time"),
         }
         for name, path in (transformer.get("InputPathsMap") or {}).items():
             values[name] = json_path(event, path)

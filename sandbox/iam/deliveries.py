@@ -185,17 +185,37 @@ def on_behalf_of(source_arn: str) -> dict[str, str]:
 
 def rule_delivery(rule_arn: str, target_arn: str, kind: str, checks: Sequence[Check]) -> Delivery:
     """A rule's delivery to one target: each check made by EventBridge on behalf of the rule, a failure counted in
-    AWS/Events FailedInvocations by rule name (EventBridge user guide, "Monitoring Amazon EventBridge")."""
+    AWS/Events FailedInvocations for the rule."""
     context = on_behalf_of(rule_arn)
     return Delivery(
         kind=f"rule → {kind}",
         source=rule_arn,
         target=target_arn,
         checks=tuple(check.model_copy(update={"context": {**context, **check.context}}) for check in checks),
-        metric=Metric(
-            namespace="AWS/Events", names=("FailedInvocations",), dimensions={"RuleName": rule_arn.rsplit("/", 1)[1]}
-        ),
+        metric=rule_metric(rule_arn, "FailedInvocations"),
     )
+
+
+def dead_letter_delivery(rule_arn: str, queue_arn: str, checks: Sequence[Check]) -> Delivery:
+    """A rule's undelivered event sent to its target's dead-letter queue (EventBridge user guide, "Using dead-letter
+    queues": the queue policy lets events.amazonaws.com sqs:SendMessage for the rule, and a queue under a customer
+    managed key needs the key policy too); a failure counted in InvocationsFailedToBeSentToDlq."""
+    return Delivery(
+        kind="rule → dead-letter queue",
+        source=rule_arn,
+        target=queue_arn,
+        checks=tuple(checks),
+        metric=rule_metric(rule_arn, "InvocationsFailedToBeSentToDlq"),
+    )
+
+
+def rule_metric(rule_arn: str, name: str) -> Metric:
+    """An AWS/Events metric of a rule. "Metrics that specify only the RuleName dimension refer to the default event
+    bus. Metrics that specify both the EventBusName and RuleName dimensions refer to a custom event bus" (EventBridge
+    user guide, "Monitoring Amazon EventBridge"); a custom bus's rule ARN is rule/<bus>/<rule>."""
+    *bus, rule_name = rule_arn.split(":", 5)[5].split("/")[1:]
+    dimensions = {"RuleName": rule_name, **({"EventBusName": bus[0]} if bus else {})}
+    return Metric(namespace="AWS/Events", names=(name,), dimensions=dimensions)
 
 
 class Wiring:
@@ -228,21 +248,9 @@ class Wiring:
             found.append(self.rule_to_function(rule_name, str(target["Arn"])))
         dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
         if dead_letters:
-            # EventBridge user guide, "Using dead-letter queues": the queue policy lets events.amazonaws.com
-            # sqs:SendMessage for the rule, and a queue under a customer managed key needs the key policy too.
             rule = self.rule_arn(rule_name)
             found.append(
-                Delivery(
-                    kind="rule → dead-letter queue",
-                    source=rule,
-                    target=dead_letters,
-                    checks=self.send_to_queue(EVENTS, dead_letters, on_behalf_of(rule)),
-                    metric=Metric(
-                        namespace="AWS/Events",
-                        names=("InvocationsFailedToBeSentToDlq",),
-                        dimensions={"RuleName": rule_name},
-                    ),
-                )
+                dead_letter_delivery(rule, dead_letters, self.send_to_queue(EVENTS, dead_letters, on_behalf_of(rule)))
             )
         return found
 

@@ -127,12 +127,17 @@ def received(client: Client, url: str) -> list[Any]:
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
-def failed_invocations(client: Client, rule_name: str) -> float:
+def failed_invocations(client: Client, rule_name: str, **dimensions: str) -> float:
+    return rule_metric(client, "FailedInvocations", rule_name, **dimensions)
+
+
+def rule_metric(client: Client, metric: str, rule_name: str, **dimensions: str) -> float:
+    """The sum of an AWS/Events metric with exactly these dimensions (RuleName, and any other given)."""
     now = datetime.now(UTC)
     found = client("cloudwatch").get_metric_statistics(
         Namespace="AWS/Events",
-        MetricName="FailedInvocations",
-        Dimensions=[{"Name": "RuleName", "Value": rule_name}],
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in {"RuleName": rule_name, **dimensions}.items()],
         StartTime=now - timedelta(hours=1),
         EndTime=now + timedelta(hours=1),
         Period=3600,
@@ -362,6 +367,84 @@ def test_a_target_that_cannot_take_the_event_is_a_failed_invocation(
     bus.wait()
     assert failed_invocations(client, name) == 1.0
     assert (bus.delivered[-1].outcome, functions.invoked) == ("failed", [])
+
+
+def test_a_failed_invocation_on_a_custom_bus_is_counted_by_bus_and_rule(client: Client, bus: Bus) -> None:
+    # "Metrics that specify both the EventBusName and RuleName dimensions refer to a custom event bus" (EventBridge
+    # user guide, "Monitoring Amazon EventBridge").
+    client("events").create_event_bus(Name="deckhand-counted")
+    _, arn = queue(client, policy=False)
+    name = rule(client, {"detail-type": ["Counted"]}, {"Id": "q", "Arn": arn}, bus_name="deckhand-counted")
+    put(client, entry(DetailType="Counted", EventBusName="deckhand-counted"))
+    bus.wait()
+    assert failed_invocations(client, name, EventBusName="deckhand-counted") == 1.0
+    (metric,) = client("cloudwatch").list_metrics(
+        Namespace="AWS/Events", MetricName="FailedInvocations", Dimensions=[{"Name": "RuleName", "Value": name}]
+    )["Metrics"]
+    assert sorted(d["Name"] for d in metric["Dimensions"]) == ["EventBusName", "RuleName"]
+
+
+def dead_letter_queue(client: Client, *, policy: bool = True) -> tuple[str, str]:
+    return queue(client, policy=policy)
+
+
+def dead_letters(client: Client, url: str) -> list[tuple[Any, dict[str, str]]]:
+    messages = client("sqs").receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+    )
+    return [
+        (json.loads(m["Body"]), {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()})
+        for m in messages.get("Messages", [])
+    ]
+
+
+def test_a_delivery_iam_refuses_goes_to_the_targets_dead_letter_queue(client: Client, bus: Bus) -> None:
+    # EventBridge user guide, "Using dead-letter queues to process undelivered events": a failure from missing
+    # permissions is not retried but sent directly to the DLQ, with RULE_ARN, TARGET_ARN, ERROR_CODE, ... attributes.
+    _, arn = queue(client, policy=False)
+    dlq_url, dlq_arn = dead_letter_queue(client)
+    target = {"Id": "q", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn}, "Input": '{"shaped": true}'}
+    name = rule(client, {"detail-type": ["Dead Lettered"]}, target)
+    (result,) = put(client, entry({"n": 4}, DetailType="Dead Lettered"))["Entries"]
+    bus.wait()
+    ((body, attributes),) = dead_letters(client, dlq_url)
+    assert (body["id"], body["detail"]) == (result["EventId"], {"n": 4})  # the event, not the target's input
+    assert attributes["RULE_ARN"] == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
+    assert (attributes["TARGET_ARN"], attributes["ERROR_CODE"], attributes["RETRY_ATTEMPTS"]) == (
+        arn,
+        "NO_PERMISSIONS",
+        "0",
+    )
+    assert attributes["ERROR_MESSAGE"]
+    assert rule_metric(client, "InvocationsSentToDlq", name) == 1.0
+    assert (bus.delivered[-1].outcome, bus.delivered[-1].dead_letter) == ("refused", dlq_arn)
+
+
+def test_a_target_that_no_longer_exists_dead_letters_with_no_resource(
+    client: Client, bus: Bus, functions: FakeFunctions
+) -> None:
+    function, name = lambda_target(client, "Gone Dead Lettered")
+    dlq_url, dlq_arn = dead_letter_queue(client)
+    client("events").put_targets(
+        Rule=name, Targets=[{"Id": "f", "Arn": function, "DeadLetterConfig": {"Arn": dlq_arn}}]
+    )
+    functions.missing.add(function)
+    put(client, entry(DetailType="Gone Dead Lettered"))
+    bus.wait()
+    ((_, attributes),) = dead_letters(client, dlq_url)
+    assert attributes["ERROR_CODE"] == "NO_RESOURCE"
+    assert failed_invocations(client, name) == 1.0
+
+
+def test_a_dead_letter_queue_that_refuses_events_gets_nothing_and_is_counted(client: Client, bus: Bus) -> None:
+    _, arn = queue(client, policy=False)
+    dlq_url, dlq_arn = dead_letter_queue(client, policy=False)
+    name = rule(client, {"detail-type": ["Nowhere"]}, {"Id": "q", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn}})
+    put(client, entry(DetailType="Nowhere"))
+    bus.wait()
+    assert dead_letters(client, dlq_url) == []
+    assert rule_metric(client, "InvocationsFailedToBeSentToDlq", name) == 1.0
+    assert bus.delivered[-1].dead_letter is None
 
 
 # --- any entry is either refused with a reason or routed, and the server stays up -----------------------------------

@@ -37,3 +37,18 @@ def test_a_plain_text_template_is_delivered_as_text() -> None:
 def test_a_transformer_placeholder_for_a_missing_path_becomes_null() -> None:
     target = {"InputTransformer": {"InputPathsMap": {"v": "$.detail.nope"}, "InputTemplate": '{"v": <v>}'}}
     assert target_payload(target, {"detail": {}}) == {"v": None}
+
+
+def test_the_predefined_event_variables_are_as_the_user_guide_defines_them() -> None:
+    # "aws.events.event: the original event payload as JSON (without the detail field)"; aws.events.event.json the
+    # whole event; aws.events.event.ingestion-time when EventBridge received it (Amazon EventBridge input
+    # transformation, "Predefined variables").
+    event = {"id": "1", "source": "s", "time": "2020-01-01T00:00:00Z", "detail": {"n": 1}}
+    template = '{"e": <aws.events.event>, "j": <aws.events.event.json>, "t": "<aws.events.event.ingestion-time>"}'
+    target = {"InputTransformer": {"InputTemplate": template}}
+    payload = target_payload(target, event, ingestion_time="2026-12-06T19:00:00Z")
+    assert payload == {
+        "e": {"id": "1", "source": "s", "time": "2020-01-01T00:00:00Z"},
+        "j": event,
+        "t": "2026-12-06T19:00:00Z",
+    }

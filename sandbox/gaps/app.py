@@ -82,7 +82,9 @@ def handlers(store: Store, moto_app: WSGIApplication) -> Mapping[tuple[str, str]
         ("lambda", "Invoke"): partial(invoke.answer, store.functions),  # unlocked: the handler calls back in
         ("events", "PutEvents"): partial(bus.put_events, store.bus),  # unlocked: the bus delivers on its own worker
         ("cloudwatch", "PutCompositeAlarm"): cloudwatch.put_composite_alarm,
-        ("cloudwatch", "SetAlarmState"): partial(cloudwatch.set_alarm_state, store.bus, moto_app),  # unlocked too
+        ("cloudwatch", "SetAlarmState"): partial(
+            cloudwatch.set_alarm_state, store.bus, store.mute_rules, moto_app
+        ),  # unlocked too
         **{
             ("cloudwatch", operation): locked(partial(cloudwatch.mute_rules, store.mute_rules))
             for operation in cloudwatch.MUTE_RULE_OPERATIONS

@@ -433,7 +433,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def set_alarm_state(bus: Bus, moto_app: WSGIApplication, request: Request, call: Call) -> Response:
+def set_alarm_state(bus: Bus, muting: MuteRules, moto_app: WSGIApplication, request: Request, call: Call) -> Response:
     """SetAlarmState answered by moto (in the request's own protocol), then what CloudWatch does of a change."""
     account, region = caller(request)
     before = _alarm(account, region, str(call.params.get("AlarmName", "")))
@@ -441,11 +441,11 @@ def set_alarm_state(bus: Bus, moto_app: WSGIApplication, request: Request, call:
     request.environ["wsgi.input"] = io.BytesIO(body)
     answer = Response.from_app(moto_app, request.environ, buffered=True)
     if answer.status_code == 200 and before is not None:
-        changed(bus, account, region, before)
+        changed(bus, muting, account, region, before)
     return answer
 
 
-def set_state(bus: Bus, account: str, region: str, request: JSON) -> JSON:
+def set_state(bus: Bus, muting: MuteRules, account: str, region: str, request: JSON) -> JSON:
     """SetAlarmState's `request` (AlarmName, StateValue, StateReason) as the sandbox's own route makes it for a
     scenario: the event, and each delivery with the function's answer, as the scenario waits for them."""
     name = str(request["AlarmName"])
@@ -454,7 +454,7 @@ def set_state(bus: Bus, account: str, region: str, request: JSON) -> JSON:
         raise ApiError("ResourceNotFound", f"no alarm named {name}", 404)
     backend = cloudwatch_backends[account][region]
     backend.set_alarm_state(name, str(request["StateReason"]), "{}", str(request["StateValue"]))
-    return changed(bus, account, region, before, wait=True)
+    return changed(bus, muting, account, region, before, wait=True)
 
 
 def _alarm(account: str, region: str, name: str) -> tuple[str, JSON] | None:
@@ -462,20 +462,43 @@ def _alarm(account: str, region: str, name: str) -> tuple[str, JSON] | None:
     return described(found) if found is not None else None
 
 
-def changed(bus: Bus, account: str, region: str, before: tuple[str, JSON], *, wait: bool = False) -> JSON:
+def changed(
+    bus: Bus, muting: MuteRules, account: str, region: str, before: tuple[str, JSON], *, wait: bool = False
+) -> JSON:
     """What CloudWatch does once an alarm's state was set: on a change of state only (SetAlarmState: "When the
     updated state differs from the previous value, the action configured for the appropriate state is invoked";
     the user guide's "Alarm events and EventBridge": an event "whenever a CloudWatch alarm ... changes state"),
-    the state change event on the default bus and the new state's SNS actions."""
+    the state change event on the default bus and the new state's SNS actions. An alarm an active mute rule targets
+    still changes state, but "their configured actions (such as Amazon SNS notifications ...) are muted"
+    (PutAlarmMuteRule, botocore's cloudwatch model); its event says so in muteDetail (tests/events' sample)."""
     kind, after = described(cloudwatch_backends[account][region].alarms[before[1]["AlarmName"]])
     if after["StateValue"] == before[1]["StateValue"]:
         return {"event": None, "deliveries": [], "notified": []}
-    event = state_change_event(kind, before[1], after, utc_now())
+    now = utc_now()
+    event = state_change_event(kind, before[1], after, now)
+    mute = muted_by(muting, account, region, after["AlarmName"], now)
+    if mute is not None:
+        event["detail"]["muteDetail"] = mute
     routed = bus.put_and_wait(account=account, region=region, event=event) if wait else []
     if not wait:
         bus.put(account=account, region=region, event=event)
-    notified = run_alarm_actions(bus, after, event)
+    notified = run_alarm_actions(bus, after, event) if mute is None else []
     return {"event": event, "deliveries": [asdict(d) for d in routed], "notified": notified}
+
+
+def muted_by(muting: MuteRules, account: str, region: str, alarm_name: str, now: datetime) -> JSON | None:
+    """The muteDetail of the active mute rule that targets the alarm now; None when none does."""
+    for rule in list(muting.get((account, region), {}).values()):
+        if alarm_name not in rule.get("MuteTargets", {}).get("AlarmNames", []) or _mute_status(rule, now) != "ACTIVE":
+            continue
+        window = _mute_window(rule, now)
+        if window is not None:
+            return {
+                "mutedByArn": rule["AlarmMuteRuleArn"],
+                "muteWindowStart": _cloudwatch_time(window[0]),
+                "muteWindowEnd": _cloudwatch_time(window[1]),
+            }
+    return None
 
 
 def run_alarm_actions(bus: Bus, alarm: JSON, event: JSON) -> list[str]:

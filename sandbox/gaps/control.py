@@ -33,7 +33,9 @@ PREFIX = "/_sandbox/"
 UNLOCKED: dict[str, Callable[[Store, str, str, JSON], JSON]] = {
     bus.PUT_ROUTE: lambda store, account, region, body: bus.put_service_event(store.bus, account, region, body),
     bus.DELIVERIES_ROUTE: lambda store, _account, _region, body: bus.deliveries_of(store.bus, body),
-    cloudwatch.STATE_ROUTE: lambda store, account, region, body: cloudwatch.set_state(store.bus, account, region, body),
+    cloudwatch.STATE_ROUTE: lambda store, account, region, body: cloudwatch.set_state(
+        store.bus, store.mute_rules, account, region, body
+    ),
 }
 
 

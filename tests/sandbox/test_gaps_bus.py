@@ -535,6 +535,32 @@ def test_set_alarm_state_puts_the_state_change_on_the_bus_and_notifies(client: C
     assert (notice["AlarmName"], notice["OldStateValue"], notice["NewStateValue"]) == (name, "OK", "ALARM")
 
 
+def test_a_muted_alarm_changes_state_on_the_bus_but_notifies_no_one(client: Client, bus: Bus) -> None:
+    # PutAlarmMuteRule (botocore's cloudwatch model): targeted alarms "continue to ... transition between states,
+    # but their configured actions (such as Amazon SNS notifications ...) are muted"; the event carries muteDetail
+    # (tests/events/cloudwatch-alarm-state-change-metric.json).
+    topic, inbox = alarm_topic(client, cloudwatch_may_publish=True)
+    name = alarm(client, topic)
+    url, arn = queue(client)
+    rule(client, {"source": ["aws.cloudwatch"], "detail": {"alarmName": [name]}}, {"Id": "q", "Arn": arn})
+    cloudwatch = client("cloudwatch")
+    begins = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    cloudwatch.put_alarm_mute_rule(
+        Name=f"quiet-{name}",
+        Rule={"Schedule": {"Expression": f"at({begins:%Y-%m-%dT%H:%M})", "Duration": "PT1H"}},
+        MuteTargets={"AlarmNames": [name]},
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed")
+    bus.wait()
+    (event,) = received(client, url)
+    assert event["detail"]["muteDetail"] == {
+        "mutedByArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm-mute-rule:quiet-{name}",
+        "muteWindowStart": f"{begins:%Y-%m-%dT%H:%M}:00.000+0000",
+        "muteWindowEnd": f"{begins + timedelta(hours=1):%Y-%m-%dT%H:%M}:00.000+0000",
+    }
+    assert received(client, inbox) == []
+
+
 def test_an_alarm_action_the_topic_policy_refuses_is_not_delivered(client: Client, bus: Bus) -> None:
     topic, inbox = alarm_topic(client, cloudwatch_may_publish=False)
     name = alarm(client, topic)

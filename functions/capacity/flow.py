@@ -20,6 +20,7 @@ reported, never undo the change.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -50,6 +51,13 @@ class Deps:
     targets: Targets  # the live targets, their alarms and schedules: AWS's in the handler, a twin in tests
     store: Store  # the saved states
     correlation_id: str = ""
+
+    def elsewhere(self, target: Target) -> str | None:
+        """Why the target is left alone: it names another account or region than this function's (its ARN's
+        account; AWS_REGION, which Lambda sets: unset, any named region is another)."""
+        index = next(i for i, t in enumerate(self.config.policy.targets) if t.name == target.name)
+        account = self.function_arn.split(":")[4] if self.function_arn.count(":") >= 5 else ""
+        return target.elsewhere(f"capacity.targets[{index}]", account, os.environ.get("AWS_REGION", ""))
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,9 @@ def outcome_of(change: Change, status: Status, dry_run: bool, **more: Any) -> Ou
 
 
 def act(target: Target, request: Request, deps: Deps, *, dry_run: bool) -> Outcome:
+    away = deps.elsewhere(target)
+    if away is not None:
+        return Outcome(target.name, "skipped", request.trigger, away, dry_run)
     try:
         return attempt(target, request, deps, dry_run=dry_run, again=True)
     except UnknownTarget as missing:

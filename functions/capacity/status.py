@@ -40,6 +40,9 @@ def describe(target: Target, deps: Deps, now: datetime) -> dict[str, Any]:
         "alarm_baseline": levels_of(stored.alarm_baseline),
         "recent_changes": [t.isoformat() for t in stored.last_changes[-RECENT:]],
     }
+    away = deps.elsewhere(target)
+    if away is not None:
+        return {**shown, "skipped": away}
     try:
         live = deps.targets.read(target)
     except (targets.UnknownTarget, ClientError) as error:

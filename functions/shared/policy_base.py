@@ -168,3 +168,19 @@ class Placed(Section):
     @property
     def placed(self) -> bool:
         return self.account is not None or self.region is not None
+
+    def elsewhere(self, path: str, account: str, region: str) -> str | None:
+        """Why a function running in `account` and `region` must neither read nor act on this selection (at key
+        `path`): it names another account or region. None when it names none, or the function's own."""
+        keys = [
+            f"{path}.{key} {named}"
+            for key, named, own in (("account", self.account, account), ("region", self.region, region))
+            if named is not None and named != own
+        ]
+        if not keys:
+            return None
+        return (
+            f"{' and '.join(keys)} is not where this function runs (account {account or '?'}, region "
+            f"{region or '?'}); Deckhand does not act in member accounts and regions until the organization "
+            "fan-out is built, so it leaves this alone"
+        )

@@ -17,7 +17,9 @@ def bus_arn(call: Call, name_or_arn: str | None) -> str:
 
 def put_events(call: Call) -> Sequence[IamRequest]:
     """One request per entry, on the entry's bus, with the entry's source and detail type: EventBridge authorizes
-    each entry (an entry refused for its source fails alone, NotAuthorizedForSourceException)."""
+    each entry. In AWS an entry refused for its source or detail type fails alone (PutEventsResultEntry's
+    NotAuthorizedForSourceException, NotAuthorizedForDetailTypeException); the sandbox's enforcer refuses the whole
+    request on the first denied entry (AccessDeniedException)."""
     found: dict[tuple[str, str, str], IamRequest] = {}
     for entry in call.params["Entries"]:
         context = {

@@ -49,7 +49,7 @@ def verdict_of(results: Iterable[CheckResult]) -> Verdict:
 
 def _results(gate: Gate, seen: Observations, now: datetime) -> Iterator[CheckResult]:
     if gate.alarms is not None and gate.alarms.mode != "off":
-        yield check_alarms(gate.alarms, seen.alarms, now)
+        yield check_alarms(gate.alarms, seen.alarms, now, unread=seen.alarms_unread)
     if gate.window is not None and gate.window.mode != "off":
         yield check_window(gate.window, now, gate.timeout_minutes)
     if gate.freeze.mode != "off":
@@ -63,7 +63,11 @@ def _results(gate: Gate, seen: Observations, now: datetime) -> Iterator[CheckRes
 # Alarms ---------------------------------------------------------------------------------------------
 
 
-def check_alarms(check: AlarmCheck, alarms: Sequence[AlarmObservation], now: datetime) -> CheckResult:
+def check_alarms(
+    check: AlarmCheck, alarms: Sequence[AlarmObservation], now: datetime, *, unread: str | None = None
+) -> CheckResult:
+    if unread is not None:  # an alarm not read says nothing about health: never proceed on it
+        return CheckResult("alarms", check.mode, "block", unread)
     if not alarms:
         reason = f"the selection ({_selection(check)}) matched no alarm; check the names, prefixes and tags"
         return CheckResult("alarms", check.mode, "block", reason)

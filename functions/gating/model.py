@@ -46,6 +46,7 @@ class Observations:
     """Everything the adapters gathered for one decision. Sequences are order-free: the decision sorts."""
 
     alarms: tuple[AlarmObservation, ...] = ()
+    alarms_unread: str | None = None  # why the selection was not read (it names another account or region)
     freeze: FreezeObservation | None = None
     execution: ExecutionObservation | None = None
     previous_stage_succeeded_at: datetime | None = None  # of the bake check's after_stage

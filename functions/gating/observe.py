@@ -12,13 +12,16 @@ GetResources and described together with the named ones. A check in mode "off" i
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from functions.shared.clients import client
 from functions.shared.clock import parse_cloudwatch_time
+from functions.shared.policy_base import Placed
 from functions.shared.switches import SwitchBoard
 
 from . import mutes, pipeline
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
         MetricDataQueryTypeDef,
     )
     from mypy_boto3_resourcegroupstaggingapi.type_defs import GetResourcesInputTypeDef
+    from mypy_boto3_sts import STSClient
 
 NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 names
 HOUR = 3600
@@ -115,6 +119,15 @@ def observe_alarms(check: AlarmCheck, now: datetime, cloudwatch: CloudWatch) -> 
         found.update((alarm.name, alarm) for alarm in cloudwatch.alarms(now, prefix=prefix))
     missing = [missing_alarm(name, now) for name in check.names if name not in found]
     return (*with_mutes(found, now, cloudwatch).values(), *missing)
+
+
+def unreadable(selection: Placed, path: str, cloudwatch: CloudWatch) -> str | None:
+    """Why alarms selected in another account or region than the one `cloudwatch` reads stay unread: a same-named
+    alarm here is not theirs. Asks where it reads only of a selection that names a place."""
+    if not selection.placed:
+        return None
+    account, region = cloudwatch.home()
+    return selection.elsewhere(path, account, region)
 
 
 def with_mutes(
@@ -323,13 +336,15 @@ def bake_after(gate: Gate) -> str | None:
 def gather(
     gate: Gate, board: SwitchBoard, now: datetime, cloudwatch: CloudWatch, pipelines: pipeline.Pipelines
 ) -> Observations:
-    check = gate.alarms
-    alarms = observe_alarms(check, now, cloudwatch) if check is not None and check.mode != "off" else ()
+    check = gate.alarms if gate.alarms is not None and gate.alarms.mode != "off" else None
+    unread = unreadable(check, f"gate {gate.pipeline}/{gate.stage}: alarms", cloudwatch) if check else None
+    alarms = observe_alarms(check, now, cloudwatch) if check is not None and unread is None else ()
     after = bake_after(gate)
     succeeded_at = pipeline.stage_succeeded_at(pipelines.pipeline_state(gate.pipeline), after) if after else None
     sums = observe_metrics(plan_metrics(gate, now, succeeded_at), cloudwatch)
     return Observations(
         alarms=alarms,
+        alarms_unread=unread,
         freeze=freeze_observation(board, now) if gate.freeze.mode != "off" else None,
         previous_stage_succeeded_at=succeeded_at,
         bake_count=sums.bake_count,
@@ -344,6 +359,7 @@ def summary(observations: Observations) -> dict[str, Any]:
     """What the decision saw, for the audit record (plain JSON, no credentials)."""
     execution = observations.execution
     return {
+        "alarms_unread": observations.alarms_unread,
         "alarms": [
             {
                 "name": a.name,
@@ -392,6 +408,10 @@ class CloudWatch(Protocol):
     def metric_data(self, request: MetricRequest) -> list[Mapping[str, Any]]: ...
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]: ...
+
+    def home(self) -> tuple[str, str]:
+        """The account and region whose alarms this reads."""
+        ...
 
 
 class AwsCloudWatch:
@@ -442,6 +462,16 @@ class AwsCloudWatch:
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]:
         return mutes.active_mutes(alarms, now)
+
+    def home(self) -> tuple[str, str]:
+        return _account_of(client("sts")), os.environ.get("AWS_REGION", "")
+
+
+@cache
+def _account_of(sts: STSClient) -> str:
+    """The account of the credentials of a client, asked once per client, so once per container (GetCallerIdentity
+    needs no permission: STS API Reference), and again after `clients.reset()` moved the credentials."""
+    return sts.get_caller_identity()["Account"]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from functions.gating import mutes, pipeline
 from functions.gating.config import gating
-from functions.gating.observe import Adapters, CloudWatch
+from functions.gating.observe import Adapters, CloudWatch, unreadable
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
@@ -172,6 +172,11 @@ def watch(
     return {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": outcome, "reason": move.reason, **details}
 
 
+def placed_elsewhere(gate: Gate, policy: Gating, cloudwatch: CloudWatch) -> str | None:
+    assert gate.watchdog is not None
+    return unreadable(gate.watchdog, f"gating.gates[{policy.gates.index(gate)}].watchdog", cloudwatch)
+
+
 def not_ours(reason: str) -> dict[str, Any]:
     logger.info("watchdog ignored an event", extra={"reason": cap(reason)})
     metrics.add_metric(name="WatchdogIgnored", unit=MetricUnit.Count, value=1)
@@ -196,8 +201,18 @@ def run(
         return not_ours(f"no gate's watchdog watches {said.name}")
     if said.state != "ALARM":
         return not_ours(f"{said.name} went to {said.state}, not ALARM")
-    now = rt.clock()
     aws = aws or Adapters.of_aws()
+    # A watchdog placed in another account or region watches an alarm there, not this same-named one.
+    away = {i: why for i, gate in enumerate(gates) if (why := placed_elsewhere(gate, policy, aws.cloudwatch))}
+    if len(away) == len(gates):
+        return not_ours("; ".join(away.values()))
+    left_alone = [
+        {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": "skipped", "reason": away[i]}
+        for i, gate in enumerate(gates)
+        if i in away
+    ]
+    gates = [gate for i, gate in enumerate(gates) if i not in away]
+    now = rt.clock()
     alarm = confirmed(said, now, aws.cloudwatch)
     if alarm is None or alarm.state != "ALARM":
         # An event is the caller's word; DescribeAlarms is CloudWatch's.
@@ -210,8 +225,13 @@ def run(
         "status": "handled",
         "alarm": alarm.name,
         "stages": [
-            watch(gate, alarm, muted=muted, rt=rt, slots=used, pipelines=aws.pipelines, correlation_id=correlation_id)
-            for gate in gates
+            *(
+                watch(
+                    gate, alarm, muted=muted, rt=rt, slots=used, pipelines=aws.pipelines, correlation_id=correlation_id
+                )
+                for gate in gates
+            ),
+            *left_alone,
         ],
     }
 

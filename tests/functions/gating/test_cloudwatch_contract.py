@@ -13,8 +13,9 @@ import pytest
 from functions.gating import observe
 from functions.gating.observe import AwsCloudWatch, CloudWatch, observe_alarms, observe_metrics, plan_metrics
 from functions.gating.policy import AlarmCheck, Gate
+from tests.functions.gating import twins
 from tests.functions.gating.twins import Alarm, MemoryCloudWatch, MuteRule
-from tests.support.gating import GatingSandbox, put_5xx_alarm
+from tests.support.gating import REGION, GatingSandbox, put_5xx_alarm
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
 BALANCER = {"LoadBalancer": "app/web/1"}
@@ -28,6 +29,7 @@ BUDGET = {
 
 class Account(Protocol):
     cloudwatch: CloudWatch
+    home: tuple[str, str]  # the account and region its alarms live in
 
     def alarm(self, name: str, state: str = "OK", reason: str = "", tags: dict[str, str] | None = None) -> None: ...
 
@@ -40,6 +42,7 @@ class Twin:
     def __init__(self) -> None:
         self.twin = MemoryCloudWatch()
         self.cloudwatch: CloudWatch = self.twin
+        self.home = (twins.ACCOUNT, twins.REGION)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "", tags: dict[str, str] | None = None) -> None:
         self.twin.alarms_by_name[name] = Alarm(state, reason, tags=dict(tags or {}))  # type: ignore[arg-type]
@@ -55,6 +58,7 @@ class Sandbox:
     def __init__(self, sandbox: GatingSandbox) -> None:
         self.client = sandbox.client("cloudwatch")
         self.cloudwatch: CloudWatch = AwsCloudWatch()
+        self.home = (sandbox.account, REGION)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "", tags: dict[str, str] | None = None) -> None:
         put_5xx_alarm(self.client, name, tags)
@@ -104,6 +108,11 @@ def test_alarms_are_described_by_name_and_by_prefix_with_their_state_and_reason(
     }
     assert set(seen(account.cloudwatch.alarms(NOW, prefix="web-"))) == {"web-5xx", "web-latency"}
     assert seen(account.cloudwatch.alarms(NOW, names=["db-cpu"]))["db-cpu"][1:] == ("INSUFFICIENT_DATA", "no data")
+
+
+def test_it_says_the_account_and_region_whose_alarms_it_reads(account: Account) -> None:
+    # what a selection placed elsewhere is told apart from (observe.unreadable)
+    assert account.cloudwatch.home() == account.home
 
 
 def test_alarms_are_found_by_every_tag_they_carry(account: Account) -> None:

@@ -129,6 +129,9 @@ class MemoryCloudWatch:
                     muted[alarm] = mutes.Mute(rule=arn, until=until)
         return muted
 
+    def home(self) -> tuple[str, str]:
+        return ACCOUNT, REGION
+
 
 # --- CodePipeline ----------------------------------------------------------------------------------
 

@@ -534,7 +534,7 @@ def alarm_notification(alarm: JSON, event: JSON) -> str:
             "AWSAccountId": event["account"],
             "NewStateValue": detail["state"]["value"],
             "NewStateReason": detail["state"].get("reason", ""),
-            "StateChangeTime": event["time"],
+            "StateChangeTime": detail["state"]["timestamp"],  # as CloudWatch writes it: 2017-01-12T16:30:42.236+0000
             "Region": region_name(event["region"]),
             "AlarmArn": alarm["AlarmArn"],
             "OldStateValue": detail["previousState"]["value"],

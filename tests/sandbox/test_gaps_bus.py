@@ -5,6 +5,7 @@ counted in AWS/Events FailedInvocations."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -533,6 +534,7 @@ def test_set_alarm_state_puts_the_state_change_on_the_bus_and_notifies(client: C
     assert event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] == "CPUUtilization"
     (notice,) = received(client, inbox)
     assert (notice["AlarmName"], notice["OldStateValue"], notice["NewStateValue"]) == (name, "OK", "ALARM")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", notice["StateChangeTime"])
 
 
 def test_a_muted_alarm_changes_state_on_the_bus_but_notifies_no_one(client: Client, bus: Bus) -> None:

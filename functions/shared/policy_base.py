@@ -180,7 +180,7 @@ class Placed(Section):
         if not keys:
             return None
         return (
-            f"{' and '.join(keys)} is not where this function runs (account {account or '?'}, region "
-            f"{region or '?'}); Deckhand does not act in member accounts and regions until the organization "
-            "fan-out is built, so it leaves this alone"
+            f"{' and '.join(keys)} {'are' if len(keys) > 1 else 'is'} not where this function runs "
+            f"(account {account or '?'}, region {region or '?'}); Deckhand does not act in member accounts and "
+            "regions until the organization fan-out is built, so it leaves this alone"
         )

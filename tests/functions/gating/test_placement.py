@@ -157,7 +157,7 @@ def test_nothing_is_read_or_acted_on_outside_the_functions_account_and_region(
     else:
         said = {stage["stage"]: stage for stage in result["stages"]}
         for stage, placed in zip(["Deploy", "Approve", "Gate"], watchdogs, strict=False):
-            left_alone = "is not where this function runs" in said[stage]["reason"]
+            left_alone = "not where this function runs" in said[stage]["reason"]
             assert left_alone == away(placed)
             if left_alone:
                 assert said[stage]["outcome"] == "skipped"

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from moto.events.models import Rule, events_backends
 from werkzeug.wrappers import Request, Response
@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.gaps import deliver
 from sandbox.gaps.common import JSON, ApiError, caller, iso_z
 from sandbox.gaps.events import ENABLED, event_matches, target_payload
-from sandbox.gaps.invoke import Invoked
+from sandbox.gaps.invoke import Invoke, Invoked
 from sandbox.iam import deliveries
 from sandbox.iam.deliveries import EVENTS, Check, Ledger
 from sandbox.iam.model import Call
@@ -53,14 +53,6 @@ MAX_ERROR_MESSAGE = 256  # the sandbox's bound on the ERROR_MESSAGE attribute (A
 # The sandbox's own routes (sandbox.gaps.control): a service's event put on the bus, its deliveries waited for.
 PUT_ROUTE = "/_sandbox/events/put"  # POST {"event"}: as the event's source service puts it; answers its deliveries
 DELIVERIES_ROUTE = "/_sandbox/events/deliveries"  # POST {"event_id"}: once the bus is idle, that event's deliveries
-
-
-class Invoke(Protocol):
-    """`store.functions.invoke` (sandbox.gaps.invoke): runs a deployed function in the server."""
-
-    def __call__(
-        self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
-    ) -> Invoked: ...
 
 
 @dataclass(frozen=True)

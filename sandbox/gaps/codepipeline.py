@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from moto.codepipeline.models import codepipeline_backends
 from werkzeug.wrappers import Request, Response
@@ -38,8 +38,9 @@ from sandbox.gaps.common import (
     utc_now,
     validation,
 )
+from sandbox.gaps.invoke import Invoke
 from sandbox.iam import enforce
-from sandbox.iam.deliveries import Check, Delivery, Refusal, session_of
+from sandbox.iam.deliveries import Delivery, Refusal, function_arn, pipeline_to_function
 from sandbox.iam.model import Call
 
 log = logging.getLogger(__name__)
@@ -414,18 +415,8 @@ class Invocation:
     @classmethod
     def of(cls, job: Job) -> Invocation:
         name = job.configuration.get("FunctionName", "")
-        function = name if name.startswith("arn:") else f"arn:aws:lambda:{job.region}:{job.account}:function:{name}"
-        delivery = None
-        if job.role:
-            # "Invoke an AWS Lambda function in a pipeline": the service role needs lambda:InvokeFunction on it.
-            invoke = Check(
-                principal=session_of(job.role, "codepipeline"),
-                action="lambda:InvokeFunction",
-                resource=function,
-                role=job.role,
-            )
-            source = f"{job.pipeline_arn}/{job.stage}"
-            delivery = Delivery(kind="pipeline → function", source=source, target=function, checks=(invoke,))
+        function = function_arn(name, job.region, job.account)
+        delivery = pipeline_to_function(f"{job.pipeline_arn}/{job.stage}", job.role, function) if job.role else None
         return cls(job.id, job.account, job.region, name, json.dumps(job.lambda_event()).encode(), delivery)
 
 
@@ -1512,19 +1503,6 @@ def _error(error: ApiError) -> Response:
         status=error.status,
         content_type="application/x-amz-json-1.1",
     )
-
-
-class Invoked(Protocol):
-    @property
-    def status_code(self) -> int: ...
-
-
-class Invoke(Protocol):
-    """How the server runs a deployed function (`sandbox.gaps.invoke`), as CodePipeline calls Lambda."""
-
-    def __call__(
-        self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
-    ) -> Invoked: ...
 
 
 Publish = Callable[[JSON], None]  # puts one event on the account's default bus

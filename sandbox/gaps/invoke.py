@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -71,6 +71,14 @@ class Invoked:
     function_error: str | None
     log_tail: str
     executed_version: str = "$LATEST"
+
+
+class Invoke(Protocol):
+    """`Functions.invoke` as the server's other services call it: EventBridge's targets, CodePipeline's actions."""
+
+    def __call__(
+        self, *, account: str, region: str, function: str, payload: bytes, invocation_type: str = ...
+    ) -> Invoked: ...
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,20 @@ def dead_letter_delivery(rule_arn: str, queue_arn: str, checks: Sequence[Check])
     )
 
 
+def function_arn(name: str, region: str, account: str) -> str:
+    """The ARN of the function a pipeline's Invoke action names (its FunctionName: a name or an ARN)."""
+    return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+def pipeline_to_function(stage_arn: str, role: str, function: str) -> Delivery:
+    """A pipeline stage's Invoke action: CodePipeline user guide, "Invoke an AWS Lambda function in a pipeline":
+    the service role (or the action's role) needs lambda:InvokeFunction on the function."""
+    invoke = Check(
+        principal=session_of(role, "codepipeline"), action="lambda:InvokeFunction", resource=function, role=role
+    )
+    return Delivery(kind="pipeline → function", source=stage_arn, target=function, checks=(invoke,))
+
+
 def rule_metric(rule_arn: str, name: str) -> Metric:
     """An AWS/Events metric of a rule. "Metrics that specify only the RuleName dimension refer to the default event
     bus. Metrics that specify both the EventBusName and RuleName dimensions refer to a custom event bus" (EventBridge
@@ -441,21 +455,8 @@ class Wiring:
                 if (kind["category"], kind["provider"]) != ("Invoke", "Lambda"):
                     continue
                 role = str(action.get("roleArn") or pipeline["roleArn"])
-                name = str(action["configuration"]["FunctionName"])
-                target = name if name.startswith("arn:") else self.arn("lambda", f"function:{name}")
-                # CodePipeline user guide, "Invoke an AWS Lambda function in a pipeline": the service role
-                # needs lambda:InvokeFunction on the function.
-                invoke = Check(
-                    principal=session_of(role, "codepipeline"),
-                    action="lambda:InvokeFunction",
-                    resource=target,
-                    role=role,
-                )
-                found.append(
-                    Delivery(
-                        kind="pipeline → function", source=f"{source}/{stage['name']}", target=target, checks=(invoke,)
-                    )
-                )
+                target = function_arn(str(action["configuration"]["FunctionName"]), self.region, self.account)
+                found.append(pipeline_to_function(f"{source}/{stage['name']}", role, target))
         return found
 
     def discover(self) -> list[Delivery]:

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from sandbox import REGION, cli
 from sandbox.gaps.app import make_app
-from sandbox.gaps.codepipeline import Invoked, Pipelines, RunnerSettings
+from sandbox.gaps.codepipeline import Pipelines, RunnerSettings
 from sandbox.gaps.common import ApiError
+from sandbox.gaps.invoke import Invoked
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
 from tests.support.sandbox_server import Client, control, error_code, sample_event
@@ -33,11 +34,6 @@ PIPELINE_EVENTS = {
     "CodePipeline Stage Execution State Change": "codepipeline-stage-execution-state-change.json",
     "CodePipeline Action Execution State Change": "codepipeline-action-execution-state-change.json",
 }
-
-
-@dataclass
-class Answered:
-    status_code: int = 202
 
 
 @dataclass
@@ -53,7 +49,7 @@ class FakeLambda:
         event = json.loads(payload)
         self.invocations.append({"function": function, "type": invocation_type, "event": event, "at": time.monotonic()})
         threading.Thread(target=self.answer, args=(function, event["CodePipeline.job"])).start()
-        return Answered()
+        return Invoked(status_code=202, payload=b"", function_error=None, log_tail="")
 
     def answer(self, function: str, job: dict[str, Any]) -> None:
         codepipeline = codepipeline_client(self.endpoint)

@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.capacity import targets
-from functions.capacity.model import MUTATING_PREFIXES, Call, Change, Levels, Owner, Suspension, Trigger
+from functions.capacity.model import MUTATING_PREFIXES, Call, Change, Levels, Owner, Suspension
 from functions.capacity.policy import Capacity
 from functions.capacity.targets import ApplyFailed, AwsTargets, Live, UnknownTarget, apply, calls
+from tests.functions.capacity.world import change, make_service, register_web
 from tests.support.aws import REGION
 
 ALL = Suspension.every(True)
@@ -51,19 +52,6 @@ POLICY = Capacity.model_validate(
         ]
     }
 )
-
-
-def change(target: str, before: Levels, after: Levels, **more: Any) -> Change:
-    return Change(
-        target=target,
-        before=before,
-        after=after,
-        reason="test",
-        refused=more.pop("refused", None),
-        trigger=Trigger("manual"),
-        precedence=4,
-        **more,
-    )
 
 
 def throttling(operation: str) -> ClientError:
@@ -103,23 +91,6 @@ class Recorder:
 
 
 # --- moto ---------------------------------------------------------------------------------------------
-
-
-def make_service(desired: int = 2) -> None:
-    ecs = boto3.client("ecs", region_name=REGION)
-    ecs.create_cluster(clusterName="main")
-    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 64}])
-    ecs.create_service(cluster="main", serviceName="web", taskDefinition="web", desiredCount=desired)
-
-
-def register_web(low: int, high: int) -> None:
-    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId="service/main/web",
-        ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=low,
-        MaxCapacity=high,
-    )
 
 
 def scalable_web() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import boto3
 import pytest
@@ -13,10 +13,12 @@ from botocore.exceptions import ClientError
 
 from functions.capacity import scheduler, targets
 from functions.capacity.declared import ScalableId
-from functions.capacity.model import Call, Change, Levels, Suspension, Trigger
+from functions.capacity.model import Call, Levels, Suspension
 from functions.capacity.policy import Capacity, Target
 from functions.capacity.targets import AwsTargets, Targets, UnknownTarget, apply
+from tests.functions.capacity import world
 from tests.functions.capacity.twins import Group, MemoryTargets, Service
+from tests.functions.capacity.world import change
 from tests.support.aws import REGION
 
 ALL = Suspension.every(True)
@@ -116,28 +118,10 @@ class Moto:
         boto3.client("ecs", region_name=REGION).create_cluster(clusterName="main")
 
     def service(self, desired: int, tags: dict[str, str] | None = None) -> None:
-        """moto's deployment is COMPLETED only with no task wanted: seeded with desired 0, no deployment runs."""
-        self.cluster()
-        ecs = boto3.client("ecs", region_name=REGION)
-        ecs.register_task_definition(
-            family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 64}]
-        )
-        ecs.create_service(
-            cluster="main",
-            serviceName="web",
-            taskDefinition="web",
-            desiredCount=desired,
-            tags=[{"key": k, "value": v} for k, v in (tags or {}).items()],
-        )
+        world.make_service(desired, tags)
 
     def register(self, ident: ScalableId, low: int, high: int) -> None:
-        boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
-            ServiceNamespace=ident.namespace,
-            ResourceId=ident.resource_id,
-            ScalableDimension=ident.dimension,
-            MinCapacity=low,
-            MaxCapacity=high,
-        )
+        world.register(ident, low, high)
 
     def group(self, low: int, high: int, desired: int, tags: dict[str, str]) -> None:
         ec2 = boto3.client("ec2", region_name=REGION)
@@ -154,18 +138,7 @@ class Moto:
         )
 
     def alarm(self, name: str, state: str) -> None:
-        cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="CPUUtilization",
-            Namespace="AWS/ECS",
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=80,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+        world.make_alarms(name, state=state)
 
     def schedule_group(self, name: str) -> None:
         boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=name)
@@ -182,19 +155,6 @@ def account(request: pytest.FixtureRequest) -> Iterator[Account]:
     else:
         request.getfixturevalue("aws")
         yield Moto()
-
-
-def change(name: str, before: Levels, after: Levels, **more: Any) -> Change:
-    return Change(
-        target=name,
-        before=before,
-        after=after,
-        reason="test",
-        refused=None,
-        trigger=Trigger("manual"),
-        precedence=4,
-        **more,
-    )
 
 
 def test_a_registered_ecs_service_is_read_and_moved_by_its_bounds(account: Account) -> None:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from functions.capacity.config import CapacityConfig
 from functions.capacity.declared import ScalableId
 from functions.capacity.invocation import run
-from functions.capacity.model import Levels
+from functions.capacity.model import Change, Levels, Trigger
 from functions.capacity.policy import Capacity
 from functions.capacity.store import StateStore, Stored
 from functions.shared import clients
@@ -37,6 +37,7 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # a Friday
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:deckhand-capacity"
 ROLE_ARN = "arn:aws:iam::123456789012:role/deckhand-capacity-scheduler"
 GROUP = "deckhand-capacity"
+WEB_ID = ScalableId("ecs", "service/main/web", "ecs:service:DesiredCount")
 ALARM_SAMPLE = json.loads(Path("tests/events/cloudwatch-alarm-state-change-metric.json").read_text())
 MUTATING = ("Register", "Update", "Put", "Delete", "Create", "Disable", "Enable", "Suspend", "Resume", "Publish")
 
@@ -155,25 +156,36 @@ class World:
         return [scheduler.get_schedule(Name=name, GroupName=GROUP) for name in names]
 
 
-def make_service(desired: int = 0) -> None:
-    """moto's deployment is COMPLETED only with no task wanted: desired 0 means no deployment in progress."""
+def make_service(desired: int = 0, tags: Mapping[str, str] | None = None) -> None:
+    """The cluster `main` and its service `web`. moto's deployment is COMPLETED only with no task wanted: desired 0
+    means no deployment in progress."""
     ecs = boto3.client("ecs")
     ecs.create_cluster(clusterName="main")
     ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 64}])
-    ecs.create_service(cluster="main", serviceName="web", taskDefinition="web", desiredCount=desired)
+    ecs.create_service(
+        cluster="main",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=desired,
+        tags=[{"key": k, "value": v} for k, v in (tags or {}).items()],
+    )
 
 
-def register_web(low: int, high: int) -> None:
+def register(ident: ScalableId, low: int, high: int) -> None:
     boto3.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId="service/main/web",
-        ScalableDimension="ecs:service:DesiredCount",
+        ServiceNamespace=ident.namespace,
+        ResourceId=ident.resource_id,
+        ScalableDimension=ident.dimension,
         MinCapacity=low,
         MaxCapacity=high,
     )
 
 
-def make_alarms(*names: str) -> None:
+def register_web(low: int, high: int) -> None:
+    register(WEB_ID, low, high)
+
+
+def make_alarms(*names: str, state: str = "OK") -> None:
     cloudwatch = boto3.client("cloudwatch")
     for name in names:
         cloudwatch.put_metric_alarm(
@@ -187,7 +199,21 @@ def make_alarms(*names: str) -> None:
             ComparisonOperator="GreaterThanThreshold",
             AlarmActions=["arn:aws:sns:us-east-1:123456789012:pager"],
         )
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+
+
+def change(target: str, before: Levels, after: Levels, **more: Any) -> Change:
+    """A manual change of `target` (`more`: the rest of Change's fields)."""
+    return Change(
+        target=target,
+        before=before,
+        after=after,
+        reason="test",
+        refused=more.pop("refused", None),
+        trigger=Trigger("manual"),
+        precedence=4,
+        **more,
+    )
 
 
 @pytest.fixture
@@ -211,8 +237,6 @@ def world(aws: None, recorded: Recorded) -> World:
 
 
 # --- the same account in memory: the adapters' twins and an in-memory runtime ------------------------------
-
-WEB_ID = ScalableId("ecs", "service/main/web", "ecs:service:DesiredCount")
 
 
 @dataclass

@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from functions.capacity.policy import Capacity
 from functions.capacity.store import Conflict, StateStore, Stored, after, commit, from_json, state, to_json
 from functions.capacity.targets import ApplyFailed, AwsTargets, Live
 from tests.support.aws import REGION
+from tests.support.errors import throttling
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 POLICY = Capacity.model_validate(
@@ -50,10 +50,6 @@ def change(before: Levels, after_: Levels, **more: Any) -> Change:
         precedence=2,
         **more,
     )
-
-
-def throttling(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, operation)
 
 
 def failing(monkeypatch: pytest.MonkeyPatch, module: Any, method: str) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from functions.capacity.policy import Capacity
 from functions.capacity.targets import ApplyFailed, AwsTargets, Live, UnknownTarget, apply, calls
 from tests.functions.capacity.world import change, make_service, register_web
 from tests.support.aws import REGION
+from tests.support.errors import throttling
 
 ALL = Suspension.every(True)
 AWS = AwsTargets()
@@ -52,10 +52,6 @@ POLICY = Capacity.model_validate(
         ]
     }
 )
-
-
-def throttling(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, operation)
 
 
 @dataclass

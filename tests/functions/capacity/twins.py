@@ -12,21 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from functions.capacity import targets
 from functions.capacity.declared import ScalableId, resource, scalable_id
 from functions.capacity.model import NOT_SUSPENDED, Call, Levels, Suspension
 from functions.capacity.policy import Target
 from functions.capacity.store import Stored, conflict, from_json, to_json
 from functions.capacity.targets import APPLICATION_AUTOSCALING, Live
+from tests.support.errors import client_error
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-
-
-def client_error(code: str, operation: str, message: str = "") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message or code}}, operation)
 
 
 @dataclass

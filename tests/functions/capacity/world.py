@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from functions.capacity.config import CapacityConfig
 from functions.capacity.declared import ScalableId
@@ -29,6 +28,7 @@ from functions.shared.runtime import Runtime
 from tests.support.aws import REGION
 from tests.support.clock import Clock
 from tests.support.deployed import Deployed, deploy
+from tests.support.errors import throttling
 from tests.support.runtime import MemoryRuntime
 
 from .twins import MemoryStore, MemoryTargets, Service
@@ -96,7 +96,7 @@ class Recorded:
         self.calls.append((name, params))
         seen = sum(1 for made, _ in self.calls if made == name)
         if seen in self.faults.get(name, []):
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, name.split(".")[1])
+            raise throttling(name.split(".")[1])
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]

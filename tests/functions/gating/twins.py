@@ -15,20 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from functions.gating import mutes
 from functions.gating.model import AlarmObservation, AlarmValue, ExecutionObservation
 from functions.gating.observe import MetricRequest
 from functions.gating.pipeline import MAX_STOP_REASON, JobContext, clip, to_execution
 from functions.gating.watchdog.slots import Slot, lock_key
+from tests.support.errors import client_error
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-
-
-def client_error(code: str, operation: str, message: str = "") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message or code}}, operation)
 
 
 # --- CloudWatch ------------------------------------------------------------------------------------

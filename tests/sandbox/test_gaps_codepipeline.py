@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sandbox_server import Client, control, error_code, sample_event
+from tests.support.sandbox_server import Client, control, error_code, pipeline_role, sample_event
 
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -36,14 +35,8 @@ def action(name: str, category: str, provider: str, **extra: Any) -> dict[str, A
 
 @pytest.fixture
 def pipeline(client: Client) -> str:
-    iam = client("iam")
-    trust = {
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ]
-    }
     name = f"orders-{uuid.uuid4().hex[:8]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = pipeline_role(client, name)
     client("codepipeline").create_pipeline(
         pipeline={
             "name": name,

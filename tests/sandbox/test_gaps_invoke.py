@@ -31,7 +31,7 @@ from sandbox.iam import deliveries
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
-from tests.support.sandbox_server import Client, error_code
+from tests.support.sandbox_server import Client, assumed_client, error_code
 
 OTHER_ACCOUNT = "210987654321"
 # A handler that says what it ran with; counts its runs on a queue; invokes a function; raises when asked to.
@@ -472,14 +472,7 @@ def session_client(client: Client, policy: dict[str, Any] | None) -> Any:
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     if policy is not None:
         iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(policy))
-    issued = client("sts").assume_role(RoleArn=arn, RoleSessionName="caller")["Credentials"]
-    session = boto3.session.Session(
-        aws_access_key_id=issued["AccessKeyId"],
-        aws_secret_access_key=issued["SecretAccessKey"],
-        aws_session_token=issued["SessionToken"],
-        region_name=REGION,
-    )
-    return session.client("lambda", endpoint_url=client("lambda").meta.endpoint_url)
+    return assumed_client(client, arn, "caller", "lambda")
 
 
 def test_iam_refuses_a_caller_without_lambda_invoke_function(client: Client, probe: str) -> None:

@@ -19,7 +19,7 @@ from sandbox import ACCOUNT, REGION
 from sandbox.gaps.app import SandboxApp, make_app
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
-from tests.support.sandbox_server import Client, control
+from tests.support.sandbox_server import Client, control, pipeline_role
 
 BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
 # Answers its first job "in progress" with a continuation token, the job that continues it with success.
@@ -93,13 +93,8 @@ def deploy_answerer(client: Client) -> str:
 
 def pipeline_invoking(client: Client, function: str, *, may_invoke: bool = True) -> str:
     """Source -> Gate (invokes `function`); its service role is granted lambda:InvokeFunction on it, or nothing."""
-    trust = {
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ]
-    }
     name = f"web-{uuid.uuid4().hex[:8]}"
-    role = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = pipeline_role(client, name)
     if may_invoke:
         arn = client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
         grant = {

@@ -25,7 +25,7 @@ from sandbox.gaps.common import ApiError
 from sandbox.gaps.invoke import Invoked
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
-from tests.support.sandbox_server import Client, control, error_code, sample_event
+from tests.support.sandbox_server import Client, assumed_client, control, error_code, pipeline_role, sample_event
 
 ACCOUNT = "123456789012"
 DELAY = 0.05  # seconds an action other than invoke or approval takes here
@@ -124,14 +124,8 @@ def gate(function: str) -> dict[str, Any]:
 
 
 def new_pipeline(client: Client, *stages: dict[str, Any], **settings: Any) -> str:
-    iam = client("iam")
-    trust = {
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ]
-    }
     name = f"web-{uuid.uuid4().hex[:8]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = pipeline_role(client, name)
     definition = {
         "name": name,
         "roleArn": role,
@@ -259,13 +253,7 @@ def test_an_approval_names_the_session_that_answered_it(endpoint: str, client: C
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}]}
     iam.put_role_policy(RoleName=role, PolicyName="approve", PolicyDocument=json.dumps(allow))
-    issued = client("sts").assume_role(RoleArn=arn, RoleSessionName="my-user")["Credentials"]
-    codepipeline = boto3.session.Session(
-        aws_access_key_id=issued["AccessKeyId"],
-        aws_secret_access_key=issued["SecretAccessKey"],
-        aws_session_token=issued["SessionToken"],
-        region_name=REGION,
-    ).client("codepipeline", endpoint_url=endpoint)
+    codepipeline = assumed_client(client, arn, "my-user", "codepipeline")
     pipeline = new_pipeline(client, SOURCE, APPROVE, DEPLOY)
     execution = start(client, pipeline)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -45,12 +46,30 @@ def function_zip() -> bytes:
     return archive.getvalue()
 
 
-def lambda_role(client: Client) -> str:
-    trust = {
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    }
-    name = f"fn-{uuid.uuid4().hex[:8]}"
+def service_role(client: Client, service: str, name: str) -> str:
+    """A new role named `name` that `service` (e.g. "lambda.amazonaws.com") may assume, with no policy: its ARN."""
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
     return str(client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+
+
+def lambda_role(client: Client) -> str:
+    return service_role(client, "lambda.amazonaws.com", f"fn-{uuid.uuid4().hex[:8]}")
+
+
+def pipeline_role(client: Client, name: str) -> str:
+    return service_role(client, "codepipeline.amazonaws.com", name)
+
+
+def assumed_client(client: Client, role_arn: str, session: str, service: str) -> Any:
+    """A `service` client of the sandbox server signed by the session `session` of `role_arn`, assumed through STS."""
+    issued = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+    like = client(service).meta
+    return boto3.session.Session(
+        aws_access_key_id=issued["AccessKeyId"],
+        aws_secret_access_key=issued["SecretAccessKey"],
+        aws_session_token=issued["SessionToken"],
+        region_name=like.region_name,
+    ).client(service, endpoint_url=like.endpoint_url)
 
 
 def published_function(client: Client, prefix: str) -> tuple[str, str]:

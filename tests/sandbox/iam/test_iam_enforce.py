@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from sandbox.iam import enforce
 from sandbox.iam.simulator import Policy, Simulation, Simulator
+from tests.support.sandbox_server import assumed_client
 
 ACCOUNT = "123456789012"
 REGION = "ap-south-1"  # a region of this module's own: moto's backends are process-wide
@@ -253,13 +254,7 @@ def test_enforcement_can_be_turned_off(as_role: Client, endpoint: str) -> None:
 def test_the_cdk_cli_s_bootstrap_roles_act_for_the_operator_unenforced(client: Client, endpoint: str) -> None:
     name = f"cdk-hnb659fds-file-publishing-role-{ACCOUNT}-{REGION}"
     role = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="aws-cdk-operator")["Credentials"]
-    publisher = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    ).client("cloudwatch", endpoint_url=endpoint)
+    publisher = assumed_client(client, role, "aws-cdk-operator", "cloudwatch")
 
     assert publisher.describe_alarms()["MetricAlarms"] == []  # no policy at all, yet not refused
 

@@ -37,7 +37,6 @@ from functions.shared.validation import describe_all
 from .model import Trigger
 from .policy import Capacity, Target
 
-ALARM_EVENT = "CloudWatch Alarm State Change"
 MAX_UNTIL = timedelta(days=7)  # an override or pause longer than a week is a policy change, not an override
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d) (\S+)$")
 

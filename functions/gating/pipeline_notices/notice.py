@@ -15,7 +15,6 @@ from functions.shared.refusal import cap
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.type_defs import PipelineExecutionTypeDef
 
-DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
 STATES = ("FAILED", "STOPPED")
 DUTY = "gating"
 WATCHDOG = "Deckhand watchdog:"

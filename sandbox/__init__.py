@@ -9,11 +9,14 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
                 writes the reserved public parameter and layer in the server process;
                 `bus` is EventBridge in the server (PutEvents, and the sink the services it plays put
                 their events into: every event routed to its rules' targets, one owner);
-                `cloudwatch` puts SetAlarmState's state change on the bus and runs its SNS actions.
+                `cloudwatch` puts SetAlarmState's state change on the bus and runs its SNS actions;
+                `invoke` is Lambda Invoke (any client's, the bus's targets, CodePipeline's actions): the
+                deployed handler run in the server by `runner`; `codepipeline` runs executions by themselves.
 - `server.py`   `python -m sandbox.server --port N [--log FILE]`: serves `gaps.app.make_app()` on
                 localhost in its own process until `down`.
 - `runner.py`   loads a *deployed* function (handler, environment, code from its deployed asset
-                zip) and runs its handler in-process against the sandbox.
+                zip) and runs its handler in-process against the sandbox: in the server for Lambda
+                Invoke (`gaps.invoke`), in the CLI's process for `sandbox invoke` and `tick`.
 - `router.py`   the deployed rules' schedules, for `tick` (the server's bus routes every other event).
 - `schedules.py` which rate/cron/at schedules (with IANA time zones) are due in a time window.
 - `estate.py`   seeds a realistic estate (pipelines, alarms, scalable targets, snapshots, ...).
@@ -21,7 +24,8 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
 - `clients.py`  boto3 clients of the sandbox; `deployed.py` the deployed functions, `emit` and `tick`.
 - `status.py`   what a running sandbox holds; `output.py` what the commands print.
 - `demo.py`     the demo framework: `Demo`, `Step`, `run_demo`; scenarios import it, never the CLI.
-- `cli.py`      the thin CLI (argparse and the subcommands): up, seed, emit, tick, invoke, status, down, demo.
+- `cli.py`      the thin CLI (argparse and the subcommands): up, seed, invoke, emit, tick, status, authorize,
+                pipeline, down, demo.
 - `scenarios.py` what `demo` rehearses, one scenario per duty, every step checked.
 
 State lives in `.sandbox/` at the repository root (ignored by git): `state.json` holds

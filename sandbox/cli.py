@@ -3,7 +3,7 @@
 up       start the sandbox server, then `cdk bootstrap` and `cdk deploy` the real app into it
 seed     create a realistic estate (pipelines, alarms, services, clutter to clean)
 invoke   run a deployed function's handler with a payload (or the repo's, with --here)
-emit     route an EventBridge event through the deployed rules and run every target
+emit     put an EventBridge event on the server's bus, which routes it through the deployed rules to every target
 tick     fire the scheduled rules and Scheduler schedules due up to a time
 status   what is deployed and what happened
 authorize whether a function (or role) may make an IAM request or an API call, by the deployed policies

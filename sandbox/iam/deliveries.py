@@ -5,9 +5,11 @@ and its key, Scheduler → its role → function and dead-letter queue, Lambda a
 on-failure destination, CodePipeline → the gate, Lambda → its execution role) is a `Delivery`: the IAM
 checks the delivering service must pass, each as AWS evaluates it (principal, action, resource, context).
 
-The work is split where the data is. The CLI discovers the wiring through the AWS APIs (`Wiring`, on
-what is deployed, not on the template): rules and targets, alarms, schedules, function configurations,
-pipelines. The sandbox server authorizes (`Ledger.authorize`), because the policies it evaluates are read from
+The work is split where the data is. `Wiring` discovers the wiring through the AWS APIs (on what is deployed,
+not on the template): rules and targets, alarms, schedules, function configurations, pipelines; `up` checks
+every path it finds, and the server's Lambda runtime plans a function's failure deliveries with it. The server's
+bus and CodePipeline runner build each delivery as they make it (`rule_delivery`, `pipeline_to_function`). The
+sandbox server authorizes (`Ledger.authorize`), because the policies it evaluates are read from
 moto's backends in its own process (`sandbox.iam.policies`), by the same reader and the same simulator
 that authorize the functions' own requests; it keeps the counts (`Ledger`) that `status` and the
 demo's last line show. `POST /_sandbox/iam/deliveries/check` carries `Delivery` models in and the

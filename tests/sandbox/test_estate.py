@@ -12,7 +12,7 @@ import pytest
 from sandbox.estate import GATE_FUNCTION, PROTECT_TAG, TTL_TAG, Estate, EstateError, recorded, seed
 
 # A region of its own: moto's backends are process-wide, so other in-process tests cannot collide with it.
-REGION = "eu-west-3"
+REGION = "sa-east-1"  # a region of this module's own: moto's backends are process-wide
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 Client = Callable[[str], Any]

@@ -26,7 +26,7 @@ from tests.support.gating import serve
 from tests.support.sandbox_server import Client, control, published_function, sample_event
 
 ACCOUNT = "123456789012"
-REGION = "eu-west-3"  # moto's backends are process-wide: keep to a region of this module's own
+REGION = "ca-central-1"  # moto's backends are process-wide: keep to a region of this module's own
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from sandbox.iam import policies
 
 ACCOUNT = "123456789012"
-REGION = "eu-west-3"  # a region of this module's own: moto's backends are process-wide
+REGION = "eu-south-1"  # a region of this module's own: moto's backends are process-wide
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],

@@ -1,9 +1,10 @@
 """In-memory twins of capacity's AWS adapters (targets.Targets, store.Store): the flow runs on them without moto.
 
-They answer as AWS does, misuse included (test_contracts.py runs the same assertions on them and on the
-boto3 adapters against moto): a missing resource is the same `UnknownTarget`, a stale version the same
-`Conflict`, a duplicate or missing schedule the same ClientError code. A fault is injected by naming the
-operation (`faults`): its next call fails with Throttling, as the moto tests' recorder does.
+They answer as AWS does, misuse included (test_targets_contract.py and test_store_contract.py run the same
+assertions on them and on the boto3 adapters against moto): a missing resource is the same `UnknownTarget`, a
+stale version the same `Conflict`, a duplicate or missing schedule the same ClientError code. A fault is
+injected by naming the operation (`faults`): its next call fails with Throttling, as the moto tests' recorder
+does.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from .demo import run_demo, seed
 from .deployed import Fired, Functions, emit, iso_z, parse_at, resolve_function, tick
 from .gaps.bus import event_refusal
 from .iam import authorize
-from .output import InputRefused, SandboxError, print_json, progress_to, say, step
+from .output import InputRefused, SandboxError, print_json, progress_on_stderr, say, step
 from .process import Paths, down, running_state
 from .status import print_status, status
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit 0 on success, 1 when a function or target failed (or the sandbox did), 2 when the input was refused."""
     args = parser().parse_args(argv)
     paths = Paths.default()
-    progress_to(sys.stderr if getattr(args, "json", False) else sys.stdout)
+    progress_on_stderr(getattr(args, "json", False))
     try:
         return COMMANDS[args.command](args, paths)
     except InputRefused as refused:  # as argparse refuses a usage

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 
 class SandboxError(RuntimeError):
@@ -24,11 +24,13 @@ class InputRefused(SandboxError):
     """The command's input cannot be used (a file, an event, an option): the CLI exits 2 and says why."""
 
 
-_progress: list[TextIO] = []  # where `say` writes: stdout, or stderr when stdout carries --json
+# Where `say` writes: stdout, or stderr when stdout carries --json. The stream is looked up at each line, never
+# kept: a stream kept past its owner (a test's captured stdout) is closed by the time the next line comes.
+_progress_on_stderr = [False]
 
 
 def say(text: str = "") -> None:
-    print(printable(text), file=_progress[-1] if _progress else sys.stdout, flush=True)
+    print(printable(text), file=sys.stderr if _progress_on_stderr[0] else sys.stdout, flush=True)
 
 
 @contextlib.contextmanager
@@ -115,6 +117,6 @@ def _scalar_text(value: Any) -> str:
     return printable(json.dumps(value if isinstance(value, str) else str(value), ensure_ascii=False))
 
 
-def progress_to(stream: TextIO) -> None:
-    """Where `say` writes from now on: stdout, or stderr when stdout carries --json."""
-    _progress[:] = [stream]
+def progress_on_stderr(on: bool) -> None:
+    """`say` writes to stderr from now on (stdout carries --json), or back to stdout."""
+    _progress_on_stderr[0] = on

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sandbox import cdk, cli, process, runner
 from sandbox.deployed import Fired
 from sandbox.gaps.bus import event_refusal
-from sandbox.output import json_text, progress_to
+from sandbox.output import json_text, progress_on_stderr, say
 from stacks.versions import REPO_ROOT
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:deckhand-switches"
@@ -139,7 +139,7 @@ class Printed:
         self.raw = io.BytesIO()
         self.stream = io.TextIOWrapper(self.raw, encoding="utf-8", errors="strict", write_through=True)
         monkeypatch.setattr(sys, "stdout", self.stream)
-        progress_to(self.stream)
+        progress_on_stderr(False)
 
     def text(self) -> str:
         return self.raw.getvalue().decode("utf-8")
@@ -291,3 +291,17 @@ def test_the_aws_cli_tutorial_is_bash_that_parses() -> None:
 def test_a_good_event_without_a_sandbox_fails_with_exit_1(no_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["emit", event_file(no_sandbox, SSM_CHANGE)]) == 1  # not refused: the sandbox is not running
     assert "no sandbox is running" in capsys.readouterr().err
+
+
+def test_progress_goes_to_the_stdout_of_the_moment_not_to_one_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stream kept past its owner (an earlier test's capture) is closed by the time the next line comes."""
+    earlier = io.StringIO()
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", earlier)
+        progress_on_stderr(False)
+        say("to the stdout of then")
+    earlier.close()
+    say("to the stdout of now")
+    assert "to the stdout of now" in capsys.readouterr().out

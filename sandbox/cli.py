@@ -111,8 +111,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 on success, 1 when a function or target failed (or the sandbox did), 2 when the input was refused."""
     args = parser().parse_args(argv)
-    paths = Paths.default()
-    progress_on_stderr(getattr(args, "json", False))
+    with progress_on_stderr(getattr(args, "json", False)):
+        return answer(args, Paths.default())
+
+
+def answer(args: argparse.Namespace, paths: Paths) -> int:
+    """The command's exit status, a failure told in one line on stderr."""
     try:
         return COMMANDS[args.command](args, paths)
     except InputRefused as refused:  # as argparse refuses a usage

@@ -117,6 +117,11 @@ def _scalar_text(value: Any) -> str:
     return printable(json.dumps(value if isinstance(value, str) else str(value), ensure_ascii=False))
 
 
-def progress_on_stderr(on: bool) -> None:
-    """`say` writes to stderr from now on (stdout carries --json), or back to stdout."""
-    _progress_on_stderr[0] = on
+@contextlib.contextmanager
+def progress_on_stderr(on: bool) -> Iterator[None]:
+    """Within: `say` writes to stderr when `on` (stdout carries --json), else to stdout."""
+    before, _progress_on_stderr[0] = _progress_on_stderr[0], on
+    try:
+        yield
+    finally:
+        _progress_on_stderr[0] = before

@@ -139,7 +139,6 @@ class Printed:
         self.raw = io.BytesIO()
         self.stream = io.TextIOWrapper(self.raw, encoding="utf-8", errors="strict", write_through=True)
         monkeypatch.setattr(sys, "stdout", self.stream)
-        progress_on_stderr(False)
 
     def text(self) -> str:
         return self.raw.getvalue().decode("utf-8")
@@ -300,8 +299,16 @@ def test_progress_goes_to_the_stdout_of_the_moment_not_to_one_kept(
     earlier = io.StringIO()
     with monkeypatch.context() as patched:
         patched.setattr(sys, "stdout", earlier)
-        progress_on_stderr(False)
         say("to the stdout of then")
     earlier.close()
     say("to the stdout of now")
     assert "to the stdout of now" in capsys.readouterr().out
+
+
+def test_json_progress_goes_to_stderr_only_within_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with progress_on_stderr(True):
+        say("while --json")
+    say("after")
+    printed = capsys.readouterr()
+    assert "while --json" in printed.err
+    assert "after" in printed.out

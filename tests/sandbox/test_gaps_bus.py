@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox import deployed, output
+from sandbox import deployed
 from sandbox.gaps import bus as eventbridge
 from sandbox.gaps.app import SandboxApp, make_app
 from sandbox.gaps.bus import Bus
@@ -641,12 +641,6 @@ def test_the_alarm_state_route_routes_the_change_and_answers_it(client: Client, 
 
 
 # --- `sandbox emit`: a thin wrapper that says what it added --------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def progress_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`say` writes to stdout here, whatever stream an earlier test left it (sandbox.output keeps a stack)."""
-    monkeypatch.setattr(output, "_progress", [])
 
 
 def test_emit_puts_an_aws_event_as_its_service_does_and_says_what_it_added(

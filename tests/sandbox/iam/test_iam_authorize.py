@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import cdk, cli, demo, output, process
+from sandbox import cdk, cli, demo, process
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"  # where the CLI's clients and the control routes work
@@ -62,7 +62,6 @@ def authorize(
 ) -> Callable[..., tuple[int, str]]:
     """Run the command against this module's server; (exit code, what it printed)."""
     monkeypatch.setattr(cli, "running_state", lambda _paths: {"endpoint": endpoint})
-    monkeypatch.setattr(output, "_progress", [])  # main() points it at this test's captured stdout
 
     def run(*args: str) -> tuple[int, str]:
         code = cli.main(["authorize", *args])
@@ -182,7 +181,6 @@ def test_the_demo_ends_with_the_iam_line_and_fails_on_a_refusal_no_scenario_expe
     monkeypatch.setattr(demo, "seed", lambda _endpoint, _now: [])
     monkeypatch.setattr(demo, "down", lambda _paths: "stopped")
     monkeypatch.setattr(demo, "iam_state", lambda _endpoint: iam_document(refusals))
-    monkeypatch.setattr(output, "_progress", [])  # say() prints to the captured stdout
 
     code = demo.run_demo(process.Paths(tmp_path), [])
 

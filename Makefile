@@ -20,7 +20,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: test demo bench lint typecheck unit quick synth cfn-lint sandbox-down clean
 
-test: lint typecheck unit synth cfn-lint
+# Two at a time (mypy and the CDK synth beside pytest's workers); each target's output kept together.
+test: $(VENV)/.installed $(CDK)
+	$(MAKE) --jobs=2 --output-sync=target lint typecheck unit synth cfn-lint
 
 # The Python demo, then the AWS CLI tutorial on a sandbox of its own.
 demo: $(VENV)/.installed $(CDK)

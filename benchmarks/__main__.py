@@ -55,7 +55,8 @@ def gate_decision() -> GateBench:
     import pytest
 
     from functions.gating.gate import handler
-    from functions.gating.observe import Adapters, decide
+    from functions.gating.core import decide
+    from functions.gating.observe import Adapters
     from functions.shared.runtime import Runtime
     from tests.support.gating import (
         captured_logs,

@@ -54,8 +54,8 @@ def gate_decision() -> GateBench:
     """One gate with 10 alarms by name, a window, the freeze switch and an error budget, on the sandbox's gaps."""
     import pytest
 
-    from functions.gating.gate import handler
     from functions.gating.core import decide
+    from functions.gating.gate import handler
     from functions.gating.observe import Adapters
     from functions.shared.runtime import Runtime
     from tests.support.gating import (

@@ -57,7 +57,7 @@ def test_trust_policy_is_the_role_s_and_its_resource_policy(role_arn: str) -> No
     assert policies.trust_policy(ACCOUNT, "no-such-role") is None
 
 
-def test_resource_policies_of_each_kind(client: Client) -> None:
+def test_resource_policies_of_each_kind(client: Client, role_arn: str) -> None:
     topic_policy = {**READ_TOPICS, "Statement": [{**READ_TOPICS["Statement"][0], "Sid": "Topic"}]}
     topic = client("sns").create_topic(Name="policies-topic", Attributes={"Policy": json.dumps(topic_policy)})
     queue_url = client("sqs").create_queue(QueueName="policies-queue")["QueueUrl"]
@@ -70,7 +70,7 @@ def test_resource_policies_of_each_kind(client: Client) -> None:
         ],
     }
     client("s3").put_bucket_policy(Bucket="policies-bucket", Policy=json.dumps(bucket_policy))
-    function = _function(client, "policies-fn")
+    function = _function(client, role_arn)
     client("lambda").add_permission(
         FunctionName="policies-fn",
         StatementId="events",
@@ -104,15 +104,14 @@ def test_only_assumed_role_keys_have_a_session(client: Client, role_arn: str) ->
     assert policies.role_of_session("testing") is None
 
 
-def _function(client: Client, role_name: str) -> str:
+def _function(client: Client, role_arn: str) -> str:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("index.py", "def handler(event, context):\n    return event\n")
-    role = client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
     created = client("lambda").create_function(
         FunctionName="policies-fn",
         Runtime="python3.12",
-        Role=role,
+        Role=role_arn,
         Handler="index.handler",
         Code={"ZipFile": archive.getvalue()},
     )

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.shared.observability import logger, metrics
-from functions.shared.refusal import Refused, ignored, rejected
+from functions.shared.observability import ignored_and_counted, logger, metrics
+from functions.shared.refusal import Refused, rejected
 from functions.shared.runtime import Runtime, runtime
 
 from . import flow, report, status, triggers
@@ -114,10 +114,7 @@ def run(
         metrics.add_metric(name="CapacityRejected", unit=MetricUnit.Count, value=1)
         return rejected(refused)
     if isinstance(request, Ignored):
-        answer = ignored(request.reason)
-        logger.info("capacity event ignored", extra={"reason": answer["reason"]})
-        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
-        return answer
+        return ignored_and_counted(request.reason, by="capacity", metric="EventIgnored")
     deps = Deps(
         rt,
         config,

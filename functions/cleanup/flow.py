@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.audit import AuditRecord, new_id, to_json
-from functions.shared.observability import NAMESPACE, logger, metrics
+from functions.shared.observability import NAMESPACE, ignored_and_counted, logger, metrics
 from functions.shared.pacing import Pace, Pacer
-from functions.shared.refusal import Refused, cap, ignored, rejected
+from functions.shared.refusal import Refused, cap, rejected
 from functions.shared.runtime import Runtime, runtime
 
 from . import engine
@@ -166,10 +166,8 @@ def accepted(event: Any, cfg: CleanupConfig) -> Command | dict[str, Any]:
     their own input, never the event), rejected for a payload that is not a valid command."""
     if isinstance(event, dict) and "source" in event:
         source = cap(event["source"], 80)
-        answer = ignored(f"cleanup takes console payloads and its schedule rules' input, not events of {source}")
-        logger.info("cleanup event ignored", extra={"reason": answer["reason"]})
-        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
-        return answer
+        reason = f"cleanup takes console payloads and its schedule rules' input, not events of {source}"
+        return ignored_and_counted(reason, by="cleanup", metric="EventIgnored")
     try:
         return parse_command(event, cfg.cleanup, cfg.regions)
     except Refused as refused:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.gating import core, pipeline
@@ -28,8 +27,7 @@ from functions.gating.model import ExecutionObservation
 from functions.gating.observe import Adapters
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating, gate_after
-from functions.shared.observability import logger, metrics
-from functions.shared.refusal import cap, ignored
+from functions.shared.observability import ignored_and_counted, logger
 from functions.shared.runtime import Runtime, runtime
 
 from . import plan
@@ -69,9 +67,7 @@ def approve(approval: Approval, decided: core.Decided, pipelines: Pipelines) -> 
 
 
 def not_ours(reason: str) -> dict[str, Any]:
-    logger.info("approver ignored an event", extra={"reason": cap(reason)})
-    metrics.add_metric(name="ApproverIgnored", unit=MetricUnit.Count, value=1)
-    return ignored(reason)
+    return ignored_and_counted(reason, by="approver", metric="ApproverIgnored")
 
 
 def run(

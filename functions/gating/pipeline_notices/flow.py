@@ -12,24 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from functions.gating import pipeline
 from functions.gating.config import gating
 from functions.gating.pipeline import AwsPipelines, Pipelines
 from functions.gating.policy import Gating
 from functions.shared.audit import AuditRecord, new_id
-from functions.shared.observability import logger, metrics
-from functions.shared.refusal import cap, ignored
+from functions.shared.observability import ignored_and_counted, logger
 from functions.shared.runtime import Runtime, runtime
 
 from .notice import DUTY, ended_of, failed, stopped
 
 
 def not_ours(reason: str) -> dict[str, Any]:
-    logger.info("pipeline notices ignored an event", extra={"reason": cap(reason)})
-    metrics.add_metric(name="PipelineNoticeIgnored", unit=MetricUnit.Count, value=1)
-    return ignored(reason)
+    return ignored_and_counted(reason, by="pipeline notices", metric="PipelineNoticeIgnored")
 
 
 def run(

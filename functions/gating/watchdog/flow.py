@@ -34,8 +34,8 @@ from functions.gating.observe import Adapters, CloudWatch, unreadable
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
-from functions.shared.observability import logger, metrics
-from functions.shared.refusal import cap, ignored
+from functions.shared.observability import ignored_and_counted, logger, metrics
+from functions.shared.refusal import cap
 from functions.shared.runtime import Runtime, runtime
 
 from .plan import AlarmChange, Move, alarm_change_of, notice, plan, rollback_target, stop_reason, watched
@@ -178,9 +178,7 @@ def placed_elsewhere(gate: Gate, policy: Gating, cloudwatch: CloudWatch) -> str 
 
 
 def not_ours(reason: str) -> dict[str, Any]:
-    logger.info("watchdog ignored an event", extra={"reason": cap(reason)})
-    metrics.add_metric(name="WatchdogIgnored", unit=MetricUnit.Count, value=1)
-    return ignored(reason)
+    return ignored_and_counted(reason, by="watchdog", metric="WatchdogIgnored")
 
 
 def run(

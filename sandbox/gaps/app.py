@@ -42,6 +42,7 @@ Handler = Callable[[Request, Call], Response]
 # The resource types moto's CloudFormation skips, created by the sandbox.
 CLOUDFORMATION_MODELS = (
     awslambda.CfnEventInvokeConfig,
+    cloudformation.CfnStackSet,
     cloudwatch.CfnAlarm,
     scheduler.CfnScheduleGroup,
     scheduler.CfnSchedule,

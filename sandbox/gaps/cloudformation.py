@@ -6,11 +6,15 @@ subclasses it with one of these mixins, and `let_moto_see(models)` has moto list
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from moto.cloudformation import parsing as cloudformation_parsing
+from moto.cloudformation.models import StackSet, cloudformation_backends
 from moto.core.common_models import CloudFormationModel
+from moto.organizations.models import OrganizationsBackend, organizations_backends
+from moto.utilities.utils import get_partition
 
 from sandbox.gaps.common import JSON
 
@@ -138,3 +142,99 @@ def convert_tags(resource: Any, convert: Any) -> None:
 
     create.deckhand_tags = True  # type: ignore[attr-defined]
     resource.create_from_cloudformation_json = classmethod(create)
+
+
+class CfnStackSet(CloudFormationModel):
+    """AWS::CloudFormation::StackSet, service-managed: its stack instances deployed in the accounts its deployment
+    targets resolve to through the organization moto holds, in each of its regions, with its parameters.
+
+    moto's own CreateStackInstances neither filters by AccountFilterType nor follows units below the first level,
+    and it deploys to the management account: this resolves the targets as CloudFormation does (`deployment_targets`)
+    and has moto deploy to those accounts. Each instance's stack is made in its account's and region's backend, as
+    the StackSets service role (AWSServiceRoleForCloudFormationStackSetsOrgMember) would make it there."""
+
+    def __init__(self, stack_set: StackSet) -> None:
+        self.stack_set = stack_set
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.stack_set.id)
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StackSetName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFormation::StackSet"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "StackSetId"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name != "StackSetId":
+            raise ValueError(f"AWS::CloudFormation::StackSet has no attribute {attribute_name!r}")
+        return str(self.stack_set.id)
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnStackSet:
+        properties = cloudformation_json["Properties"]
+        if properties.get("PermissionModel") != "SERVICE_MANAGED" or "TemplateBody" not in properties:
+            raise ValueError("the sandbox deploys service-managed StackSets with a TemplateBody only")
+        parameters = list(properties.get("Parameters", []))
+        stack_set = cloudformation_backends[account_id][region_name].create_stack_set(
+            name=properties.get("StackSetName", resource_name),
+            template=properties["TemplateBody"],
+            parameters={p["ParameterKey"]: p["ParameterValue"] for p in parameters},
+            tags={t["Key"]: t["Value"] for t in properties.get("Tags", [])},
+            permission_model="SERVICE_MANAGED",
+            admin_role=None,
+            exec_role=None,
+            description=properties.get("Description"),
+        )
+        organization = organizations_backends[account_id][get_partition(region_name)]
+        for group in properties.get("StackInstancesGroup", []):
+            accounts = deployment_targets(group["DeploymentTargets"], organization)
+            regions = list(group["Regions"])
+            stack_set.instances.create_instances(accounts, regions, parameters, {}, "SERVICE_MANAGED")
+            stack_set._create_operation(str(uuid.uuid4()), "CREATE", "SUCCEEDED", accounts, regions)
+        return cls(stack_set)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: JSON, account_id: str, region_name: str
+    ) -> None:
+        backend = cloudformation_backends[account_id][region_name]
+        stack_set = backend.describe_stack_set(cloudformation_json["Properties"].get("StackSetName", resource_name))
+        for instance in list(stack_set.stack_instances):
+            stack_set.instances.delete([instance.account_id], [instance.region_name])
+        backend.delete_stack_set(stack_set.id)
+
+
+def deployment_targets(targets: JSON, organization: OrganizationsBackend) -> list[str]:
+    """The accounts a service-managed StackSet's DeploymentTargets name: the accounts of the units (and the units
+    under them; the root id is every account), filtered by AccountFilterType against Accounts, never the management
+    account (botocore `cloudformation` service model, DeploymentTargets and its AccountFilterType)."""
+    if organization.org is None:
+        raise ValueError("a service-managed StackSet needs the account to be an organization's management account")
+    units = set(targets.get("OrganizationalUnitIds", []))
+    while True:
+        children = {unit.id for unit in organization.ou if getattr(unit, "parent_id", None) in units}
+        if children <= units:
+            break
+        units |= children
+    in_units = [account.id for account in organization.accounts if account.parent_id in units]
+    named = set(targets.get("Accounts", []))
+    chosen = {
+        "NONE": in_units,
+        "INTERSECTION": [account for account in in_units if account in named],
+        "DIFFERENCE": [account for account in in_units if account not in named],
+        "UNION": [*in_units, *sorted(named - set(in_units))],
+    }[targets.get("AccountFilterType", "UNION" if named else "NONE")]
+    return [account for account in chosen if account != organization.org.master_account_id]

@@ -55,12 +55,15 @@ class Principal:
 
     def context(self, region: str) -> dict[str, str]:
         # For a role session aws:PrincipalArn is the role's ARN, not the session's (IAM User Guide,
-        # "AWS global condition context keys", aws:PrincipalArn).
+        # "AWS global condition context keys", aws:PrincipalArn). aws:PrincipalOrgID is in the context only when the
+        # principal's account belongs to an organization (same page), here as moto's Organizations holds it.
+        organization = policies.organization_of(self.account)
         return {
             "aws:SecureTransport": "true",
             "aws:PrincipalArn": self.role_arn,
             "aws:PrincipalAccount": self.account,
             "aws:RequestedRegion": region,
+            **({"aws:PrincipalOrgID": organization} if organization else {}),
         }
 
 

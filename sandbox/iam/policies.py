@@ -18,6 +18,7 @@ from moto.core.exceptions import ServiceException
 from moto.ecr.models import ecr_backends
 from moto.iam.models import Role, get_account_id_from, iam_backends
 from moto.kms.models import kms_backends
+from moto.organizations.models import organizations_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
@@ -133,6 +134,13 @@ def _iam(_region: str, account: str, resource: str) -> dict[str, Any] | None:
 
 
 _RESOURCE_POLICIES = {"sns": _sns, "sqs": _sqs, "kms": _kms, "lambda": _lambda, "s3": _s3, "ecr": _ecr, "iam": _iam}
+
+
+def organization_of(account: str) -> str | None:
+    """The id of the organization `account` belongs to (as management account or member); None outside any."""
+    management, _ = organizations_backends.master_accounts.get(account, (account, PARTITION))
+    organization = organizations_backends[management][PARTITION].org
+    return str(organization.id) if organization is not None else None
 
 
 def role_of_session(access_key_id: str) -> tuple[str, str, str] | None:

@@ -1,0 +1,278 @@
+"""The sandbox's organization (sandbox/organization.py), the StackSet path (sandbox/gaps/cloudformation.py) and
+aws:PrincipalOrgID in the IAM enforcer's context (issue 13, item 6)."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from sandbox import ACCOUNT
+from sandbox.organization import ACCOUNT_PLACEHOLDERS, AT_ROOT, EXAMPLE, UNITS, Built, build, render
+from stacks.policy import parse_policy
+from tests.support.sandbox_server import Client, assumed_client, control, error_code
+
+REGIONS = ["us-east-1", "eu-west-1"]
+MEMBER_ROLE = "org-test-member"
+
+
+@pytest.fixture(scope="module")
+def region() -> str:
+    return "ap-southeast-2"  # moto's backends are process-wide: the hub stack of this module in a region of its own
+
+
+@pytest.fixture(scope="module")
+def organization(endpoint: str) -> Built:
+    return build(endpoint)
+
+
+def in_account(client: Client, service: str, account: str) -> Any:
+    """An admin client acting in `account`, as moto's server reads its `x-moto-account-id` header."""
+    meta = client(service).meta
+    other = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=meta.region_name
+    ).client(service, endpoint_url=meta.endpoint_url)
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    other.meta.events.register("before-sign.*.*", add_header)
+    return other
+
+
+def hub_template(built: Built, hub_role: str) -> dict[str, Any]:
+    """A hub stack holding a service-managed StackSet like DeckhandStack's: a member role trusted by the hub role
+    within the organization, made in the first region's stack only (IAM names are global to an account)."""
+    member = {
+        "Parameters": {"HubRoleArn": {"Type": "String"}},
+        "Conditions": {"RolesRegion": {"Fn::Equals": [{"Ref": "AWS::Region"}, REGIONS[0]]}},
+        "Resources": {
+            "MemberRole": {
+                "Type": "AWS::IAM::Role",
+                "Condition": "RolesRegion",
+                "Properties": {
+                    "RoleName": MEMBER_ROLE,
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": {"Ref": "HubRoleArn"}},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {"StringEquals": {"aws:PrincipalOrgID": built.id}},
+                            }
+                        ],
+                    },
+                },
+            }
+        },
+    }
+    return {
+        "Resources": {
+            "Members": {
+                "Type": "AWS::CloudFormation::StackSet",
+                "Properties": {
+                    "StackSetName": "org-test-member",
+                    "PermissionModel": "SERVICE_MANAGED",
+                    "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+                    "Capabilities": ["CAPABILITY_NAMED_IAM"],
+                    "Parameters": [{"ParameterKey": "HubRoleArn", "ParameterValue": hub_role}],
+                    "StackInstancesGroup": [
+                        {
+                            "DeploymentTargets": {
+                                "OrganizationalUnitIds": [built.units["workloads"]],
+                                "Accounts": [built.accounts["workload-12"]],
+                                "AccountFilterType": "DIFFERENCE",
+                            },
+                            "Regions": REGIONS,
+                        }
+                    ],
+                    "TemplateBody": json.dumps(member),
+                },
+            }
+        }
+    }
+
+
+@pytest.fixture(scope="module")
+def hub_role(client: Client) -> str:
+    """A hub role that may assume any member's role, as the hub's cleanup function role may."""
+    iam = client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "*"}],
+    }
+    arn = str(iam.create_role(RoleName="org-test-hub", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::*:role/{MEMBER_ROLE}"}
+        ],
+    }
+    iam.put_role_policy(RoleName="org-test-hub", PolicyName="assume-members", PolicyDocument=json.dumps(allow))
+    return arn
+
+
+@pytest.fixture(scope="module")
+def deployed(client: Client, organization: Built, hub_role: str) -> str:
+    template = json.dumps(hub_template(organization, hub_role))
+    client("cloudformation").create_stack(StackName="org-test-hub", TemplateBody=template)
+    return "org-test-member"
+
+
+def targeted(built: Built) -> list[str]:
+    return [a for a in built.in_unit("workloads") if a != built.accounts["workload-12"]]
+
+
+def test_the_hub_account_manages_an_organization_of_twenty_accounts_and_more_in_units(
+    client: Client, organization: Built
+) -> None:
+    described = client("organizations").describe_organization()["Organization"]
+
+    assert (described["Id"], described["MasterAccountId"], described["FeatureSet"]) == (organization.id, ACCOUNT, "ALL")
+    assert len(organization.accounts) >= 20
+    assert ACCOUNT not in organization.accounts.values()
+    for unit in UNITS:
+        assert sorted(organization.accounts[name] for name in unit.accounts) == sorted(
+            account for account, parent in organization.parents.items() if parent == organization.units[unit.name]
+        )
+    assert {organization.parents[organization.accounts[name]] for name in AT_ROOT} == {organization.root}
+    # the units under a unit count: production sits in workloads
+    assert set(organization.in_unit("workloads")) >= {organization.accounts["prod-01"]}
+
+
+def test_building_again_answers_the_organization_that_is_there(endpoint: str, organization: Built) -> None:
+    assert build(endpoint) == organization
+
+
+def test_the_example_policy_renders_with_the_ids_moto_made(organization: Built) -> None:
+    policy = parse_policy(yaml.safe_load(render(EXAMPLE.read_text(), organization)), "organization.yaml")
+
+    assert policy.organization is not None
+    assert policy.organization.id == organization.id
+    assert policy.organization.accounts == [
+        organization.units["workloads"],
+        organization.accounts["shared-services"],
+        organization.accounts["tooling"],
+    ]
+    assert policy.organization.exclude == [organization.accounts["workload-12"]]
+    assert policy.capacity.targets[0].account == organization.accounts["workload-01"]
+    assert set(ACCOUNT_PLACEHOLDERS) <= set(organization.accounts)
+
+
+def test_a_placeholder_the_layout_does_not_know_fails_the_render(organization: Built) -> None:
+    with pytest.raises(ValueError, match="o-unknownorg99"):
+        render(EXAMPLE.read_text().replace("o-exampleorg01", "o-unknownorg99"), organization)
+
+
+def test_the_stack_set_has_an_instance_in_each_targeted_account_and_region(
+    client: Client, organization: Built, deployed: str
+) -> None:
+    cloudformation = client("cloudformation")
+    instances = cloudformation.list_stack_instances(StackSetName=deployed)["Summaries"]
+
+    assert sorted((i["Account"], i["Region"]) for i in instances) == sorted(
+        (account, region) for account in targeted(organization) for region in REGIONS
+    )
+    described = cloudformation.describe_stack_set(StackSetName=deployed)["StackSet"]
+    assert (described["PermissionModel"], described["Status"]) == ("SERVICE_MANAGED", "ACTIVE")
+
+
+def test_the_member_role_exists_in_each_targeted_account_and_nowhere_else(
+    client: Client, organization: Built, deployed: str
+) -> None:
+    def has_role(account: str) -> bool:
+        iam = in_account(client, "iam", account)
+        return any(r["RoleName"] == MEMBER_ROLE for r in iam.list_roles()["Roles"])
+
+    assert all(has_role(account) for account in targeted(organization))
+    left_out = {
+        "excluded": organization.accounts["workload-12"],
+        "in a unit not targeted": organization.accounts["sandbox-01"],
+        "listed by id only": organization.accounts["shared-services"],
+        "the management account": ACCOUNT,
+    }
+    assert {why: has_role(account) for why, account in left_out.items()} == dict.fromkeys(left_out, False)
+
+
+def role_in(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{MEMBER_ROLE}"
+
+
+def test_the_hub_role_assumes_a_member_role_within_the_organization(
+    client: Client, organization: Built, hub_role: str, deployed: str
+) -> None:
+    sts = assumed_client(client, hub_role, "cleanup", "sts")
+    member = organization.accounts["prod-02"]
+
+    issued = sts.assume_role(RoleArn=role_in(member), RoleSessionName="cleanup")
+
+    assert issued["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{member}:assumed-role/{MEMBER_ROLE}/")
+
+
+def test_the_trust_is_evaluated_with_the_callers_organization(
+    client: Client, organization: Built, hub_role: str, deployed: str, endpoint: str
+) -> None:
+    """The same request refused when the organization id differs: the trust's aws:PrincipalOrgID is evaluated with
+    the one moto's Organizations holds for the caller's account."""
+    member = role_in(organization.accounts["workload-02"])
+    asked = {"role": hub_role, "action": "sts:AssumeRole", "resource": member}
+    status, answer = control(endpoint, "POST", "/_sandbox/iam/authorize", asked)
+    assert (status, answer["decision"]) == (200, "Allowed")
+
+    iam = in_account(client, "iam", organization.accounts["workload-02"])
+    trust = json.loads(json.dumps(iam.get_role(RoleName=MEMBER_ROLE)["Role"]["AssumeRolePolicyDocument"]))
+    trust["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] = "o-someoneelse1"
+    iam.update_assume_role_policy(RoleName=MEMBER_ROLE, PolicyDocument=json.dumps(trust))
+    try:
+        status, answer = control(endpoint, "POST", "/_sandbox/iam/authorize", asked)
+        assert (status, answer["decision"]) == (200, "ImplicitlyDenied")
+    finally:
+        trust["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] = organization.id
+        iam.update_assume_role_policy(RoleName=MEMBER_ROLE, PolicyDocument=json.dumps(trust))
+
+
+def test_a_role_outside_the_organization_may_not_assume_a_member_role(
+    client: Client, organization: Built, deployed: str
+) -> None:
+    outsider_account = "999999999999"
+    iam = in_account(client, "iam", outsider_account)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    outsider = iam.create_role(RoleName="org-test-outsider", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="org-test-outsider", PolicyName="any", PolicyDocument=json.dumps(allow))
+    sts: Callable[[], Any] = lambda: assumed_client(client, outsider["Arn"], "outsider", "sts").assume_role(  # noqa: E731
+        RoleArn=role_in(organization.accounts["workload-03"]), RoleSessionName="outsider"
+    )
+
+    assert error_code(sts) == "AccessDenied"
+
+
+def test_listing_a_unit_is_authorized_on_that_unit_in_the_organization(
+    client: Client, organization: Built, endpoint: str
+) -> None:
+    iam = client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "*"}],
+    }
+    arn = iam.create_role(RoleName="org-test-planner", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    workloads = f"arn:aws:organizations::{ACCOUNT}:ou/{organization.id}/{organization.units['workloads']}"
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "organizations:ListAccountsForParent", "Resource": workloads}],
+    }
+    iam.put_role_policy(RoleName="org-test-planner", PolicyName="list", PolicyDocument=json.dumps(allow))
+    planner = assumed_client(client, arn, "planner", "organizations")
+
+    listed = planner.list_accounts_for_parent(ParentId=organization.units["workloads"])["Accounts"]
+
+    assert {a["Id"] for a in listed} == {organization.accounts[name] for name in UNITS[0].accounts}
+    assert error_code(lambda: planner.list_accounts_for_parent(ParentId=organization.units["sandboxes"])) == (
+        "AccessDeniedException"
+    )

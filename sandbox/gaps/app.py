@@ -30,6 +30,7 @@ from sandbox.gaps import (
     sns,
     sqs,
     ssm,
+    stepfunctions,
 )
 from sandbox.gaps.failures import injected_failure, unprocessed_items
 from sandbox.gaps.store import Store
@@ -131,6 +132,7 @@ def make_app() -> SandboxApp:
     awslambda.patch()
     kms.patch()
     ssm.patch()
+    stepfunctions.patch()
     cloudformation.let_moto_see(CLOUDFORMATION_MODELS)
     store = Store()
     enforcer = enforce.Enforcer(store.simulator, parse_call=read_call, requests_for=actions.requests_for)
@@ -145,4 +147,5 @@ def make_server(host: str, port: int, app: WSGIApplication | None = None) -> Bas
     server = werkzeug_make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     if isinstance(app, SandboxApp):
         app.store.functions.endpoint = f"http://localhost:{server.server_port}"
+        stepfunctions.serving(app.store.states)
     return server

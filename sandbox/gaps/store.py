@@ -13,6 +13,7 @@ from sandbox.gaps.codepipeline import PipelineRunner, Pipelines
 from sandbox.gaps.common import JSON
 from sandbox.gaps.failures import Failures
 from sandbox.gaps.invoke import Functions
+from sandbox.gaps.stepfunctions import StateMachines
 from sandbox.iam import deliveries
 from sandbox.iam.simulator import Simulator
 
@@ -28,6 +29,8 @@ class Store:
         self.simulator = Simulator()  # its Node process starts on the first evaluation
         self.deliveries = deliveries.Ledger()
         self.functions = Functions(self.deliveries, self.simulator, self.lock)  # Lambda's runtime, for any caller
+        # Step Functions: the AWS calls of executions, as their state machine's role; their Retry waits.
+        self.states = StateMachines(self.functions, self.deliveries, self.simulator, self.lock)
         self.bus = Bus(self.deliveries, self.simulator, self.functions.invoke)  # EventBridge: PutEvents, services' sink
         # Executions that run by themselves: CodePipeline invokes Lambda actions and puts its events on the bus.
         self.pipeline_runner = PipelineRunner(

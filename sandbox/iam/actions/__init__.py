@@ -29,6 +29,7 @@ from sandbox.iam.actions import (
     sns,
     sqs,
     ssm,
+    stepfunctions,
     sts,
     tagging,
 )
@@ -57,6 +58,7 @@ TABLES: Mapping[str, Table] = {
     "sns": sns.TABLE,
     "sqs": sqs.TABLE,
     "ssm": ssm.TABLE,
+    "stepfunctions": stepfunctions.TABLE,
     "sts": sts.TABLE,
 }
 SERVICES = tuple(TABLES)

@@ -1,0 +1,475 @@
+"""AWS Step Functions executed by the sandbox server: moto's ASL interpreter, its AWS calls made as AWS makes them.
+
+moto carries LocalStack's interpreter of the Amazon States Language (`moto.stepfunctions.parser`), off by default.
+`patch()` turns it on for the server's process (moto's own switch, `stepfunctions.execute_state_machine`, which
+`@mock_aws(config=...)` and `/moto-api/config` set too) and makes CloudFormation create its state machines where
+the interpreter looks for them. moto's `responses` then answer StartExecution, DescribeExecution, ListExecutions,
+StopExecution, GetExecutionHistory, DescribeMapRun and ListMapRuns from executions that really run.
+
+What the sandbox changes, so that an execution does what it would do in AWS:
+
+- Every AWS call a state makes (Lambda tasks, `arn:aws:states:::lambda:invoke` or a bare function ARN; the
+  Distributed Map's S3 ItemReader and ResultWriter; SDK integrations) is signed by a session of the state machine's
+  role, assumed as states.amazonaws.com would assume it (the role's trust policy decides, through the IAM
+  simulator), and sent to this server, whose authorizer enforces the role's policies. moto's interpreter sends
+  them unsigned-as-anyone ("ak"/"sk") to moto's default port instead.
+- A Lambda call the service refuses fails the state as Step Functions names it: `Lambda.<Code>` for an error
+  Lambda's model defines, `Lambda.AWSLambdaException` for one it does not (AccessDeniedException is not in
+  Lambda's model; the Developer Guide's "Handling transient Lambda service exceptions" retries that name).
+- A Retry's waits (IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy, as the interpreter computes
+  them) are recorded, and slept for `time_scale` of their length (0 by default: a test or the demo never sleeps a
+  backoff for real; the bench can set 1).
+- A Distributed Map runs each item as a child execution (STANDARD) with its own record; the Map Run fails with
+  States.ExceedToleratedFailureThreshold when its failures exceed ToleratedFailureCount/Percentage (Developer
+  Guide, "Distributed Map failure threshold"; moto counts failures but never fails the run); ResultWriter writes
+  AWS's files: `<Prefix>/<map run id>/manifest.json` and a JSON array of child execution records per status,
+  `SUCCEEDED_0.json`, `FAILED_0.json`, `PENDING_0.json` (Developer Guide, "ResultWriter (Map)"; moto writes an
+  empty manifest only).
+
+moto's interpreter, like its backends, is process-wide: the server made last (`serving`) runs its AWS calls.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.core.config import default_user_config
+from moto.core.exceptions import AWSError
+from moto.stepfunctions import models as plain
+from moto.stepfunctions.parser import api
+from moto.stepfunctions.parser import models as executing
+from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, MapRunFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import distributed_iteration_component
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+    distributed_item_processor_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import resource_eval_s3
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
+from moto.stepfunctions.parser.asl.parse import asl_parser  # also loads every module that calls AWS
+
+from sandbox.gaps.common import JSON, iso_ms_z, utc_now
+from sandbox.gaps.invoke import Functions
+from sandbox.iam import deliveries, policies
+from sandbox.iam.simulator import Simulator
+
+STATES = "states.amazonaws.com"
+SESSION = "sandbox-states"  # the session name of the role Step Functions assumes (AWS does not document its own)
+FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# As moto's interpreter configures its clients: one attempt (the state's Retry retries); Lambda's longest run.
+CLIENT_CONFIG = Config(parameter_validation=False, retries={"total_max_attempts": 1}, read_timeout=900)
+
+
+class Refused(Exception):
+    """states.amazonaws.com may not assume the state machine's role: no call of the execution is made."""
+
+
+@dataclass
+class Child:
+    """One child workflow execution of a Distributed Map, as ResultWriter records it."""
+
+    arn: str
+    state_machine: str
+    input: Any
+    start: datetime
+    status: str = "RUNNING"
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    stop: datetime | None = None
+
+    def record(self) -> JSON:
+        found: JSON = {
+            "ExecutionArn": self.arn,
+            "Input": json.dumps(self.input, separators=(",", ":")),
+            "InputDetails": {"Included": True},
+            "Name": self.arn.rsplit(":", 1)[1],
+            "StartDate": iso_ms_z(self.start),
+            "StateMachineArn": self.state_machine,
+            "Status": self.status,
+        }
+        if self.stop is not None:
+            found["StopDate"] = iso_ms_z(self.stop)
+        if self.status == "SUCCEEDED":
+            found["Output"] = json.dumps(self.output, separators=(",", ":"))
+            found["OutputDetails"] = {"Included": True}
+        if self.error is not None:
+            found["Error"] = self.error
+        if self.cause is not None:
+            found["Cause"] = self.cause
+        return found
+
+
+@dataclass
+class MapRun:
+    children: list[Child] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, child: Child) -> None:
+        with self.lock:
+            self.children.append(child)
+
+
+class StateMachines:
+    """The server's Step Functions engine (`store.states`): the clients its executions use, their waits."""
+
+    def __init__(self, functions: Functions, ledger: deliveries.Ledger, simulator: Simulator, lock: Any) -> None:
+        self.functions = functions  # the server's URL and its admin clients, by account
+        self.ledger = ledger
+        self.simulator = simulator
+        self.lock = lock  # the store's: the ledger is counted under it
+        self.time_scale = 0.0  # seconds slept per second a Retry waits
+        self.waits: list[float] = []  # every Retry's wait, in seconds, in the order asked
+        self.map_runs: dict[str, MapRun] = {}
+        self._sessions: dict[str, Mapping[str, str]] = {}
+        self._making = threading.Lock()
+
+    # -- what the interpreter calls
+
+    def client_for(self, region: str, service: str, role_arn: str) -> Any:
+        """A client of this server signed by a session of `role_arn`, assumed as Step Functions assumes it."""
+        issued = self.session(role_arn, region)
+        return boto3.session.Session(
+            aws_access_key_id=issued["AccessKeyId"],
+            aws_secret_access_key=issued["SecretAccessKey"],
+            aws_session_token=issued["SessionToken"],
+            region_name=region,
+        ).client(service, endpoint_url=self.functions.own_endpoint(), config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    def session(self, role_arn: str, region: str) -> Mapping[str, str]:
+        with self._making:
+            if role_arn not in self._sessions:
+                self.check_trust(role_arn)
+                account = deliveries.account_of(role_arn)
+                sts = self.functions.client("sts", account, region)
+                self._sessions[role_arn] = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION)["Credentials"]
+            return self._sessions[role_arn]
+
+    def check_trust(self, role_arn: str) -> None:
+        """The role's trust policy must let states.amazonaws.com assume it (Step Functions Developer Guide,
+        "Creating an IAM role for your state machine"), counted with the server's other service deliveries."""
+        delivery = deliveries.Delivery(
+            kind="states → execution role",
+            source=STATES,
+            target=role_arn,
+            checks=(deliveries.Check(principal=STATES, action="sts:AssumeRole", resource=role_arn),),
+        )
+        with self.lock:
+            answer = self.ledger.authorize(
+                deliveries.CheckRequest(deliveries=(delivery,), phase="delivery"), policies, self.simulator
+            )
+        refusal = answer.refusals[0]
+        if refusal is not None:
+            raise Refused(f"states.amazonaws.com may not assume {role_arn}: {refusal.reason}")
+
+    def sleep(self, seconds: float) -> None:
+        with self._making:
+            self.waits.append(seconds)
+        time.sleep(seconds * self.time_scale)
+
+    # -- for scenarios and benches
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> JSON:
+        """DescribeExecution's answer once the execution has finished; TimeoutError if it runs past `timeout`."""
+        account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+        sfn = self.functions.client("stepfunctions", account, region)
+        deadline = time.monotonic() + timeout
+        while True:
+            found: JSON = sfn.describe_execution(executionArn=execution_arn)
+            if found["status"] in FINISHED:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {found['status']} after {timeout} s")
+            time.sleep(0.05)
+
+
+_serving: list[StateMachines] = []
+_patched: list[bool] = []  # once per process: the patches wrap moto's own methods
+
+
+def serving(engine: StateMachines) -> None:
+    """`engine` runs the AWS calls of every execution from now on (moto's interpreter is process-wide)."""
+    _serving[:] = [engine]
+
+
+def current() -> StateMachines:
+    if not _serving:
+        raise RuntimeError("no sandbox server runs Step Functions executions in this process")
+    return _serving[0]
+
+
+# --- the patches ---------------------------------------------------------------------------------------------
+
+
+def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's `boto_client_for`, as the execution's role against this server."""
+    return current().client_for(region, service, str(state_credentials.role_arn))
+
+
+def lambda_error(client_error: ClientError) -> tuple[str, str]:
+    """(error, cause) of a state whose Lambda call failed, as Step Functions words them."""
+    code = str(client_error.response["Error"]["Code"])
+    metadata = client_error.response["ResponseMetadata"]
+    details = "; ".join(
+        [
+            "Service: AWSLambda",
+            f"Status Code: {metadata['HTTPStatusCode']}",
+            f"Error Code: {code}",
+            f"Request ID: {metadata.get('RequestId', '')}",
+            "Proxy: null",
+        ]
+    )
+    name = code if code in lambda_errors() else "AWSLambdaException"
+    return f"Lambda.{name}", f"{client_error.response['Error'].get('Message', '')} ({details})"
+
+
+def lambda_errors() -> frozenset[str]:
+    model = botocore.session.get_session().get_service_model("lambda")
+    return frozenset(error.name for error in model.operation_model("Invoke").error_shapes)
+
+
+class WaitClock:
+    """What the Retry module sees as `time`: its `sleep` waits through the engine."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        current().sleep(seconds)
+
+
+def patch() -> None:
+    """moto's interpreter on, its state machines where CloudFormation makes them, its calls and waits ours."""
+
+    if _patched:
+        return
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    plain.stepfunctions_backends = executing.stepfunctions_parser_backends  # type: ignore[assignment]
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    parser = asl_parser.AmazonStateLanguageParser
+    parser.parse = staticmethod(_percentages_as_numbers(parser.parse))  # type: ignore[method-assign]
+    _errors_with_their_codes()
+    backend = executing.StepFunctionsParserBackend
+    backend.start_execution = _named_execution(backend.start_execution)  # type: ignore[method-assign]
+    setattr(retrier_decl, "time", WaitClock)  # noqa: B010  # the module's `time`, which mypy sees as private
+    state_task_service_lambda.StateTaskServiceLambda._error_cause_from_client_error = staticmethod(lambda_error)  # type: ignore[method-assign]
+    task = state_task_lambda.StateTaskLambda
+    task._from_error = _lambda_task_error(task._from_error)  # type: ignore[method-assign]
+    _patch_distributed_map()
+    _patched.append(True)
+
+
+def _percentages_as_numbers(parse: Any) -> Any:
+    """The interpreter's grammar reads ToleratedFailurePercentage as a decimal only; the ASL makes it any number
+    from 0 to 100 (CDK writes 50, not 50.0)."""
+
+    def as_decimal(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: float(value)
+                if key == "ToleratedFailurePercentage" and isinstance(value, int)
+                else as_decimal(value)
+                for key, value in node.items()
+            }
+        return [as_decimal(value) for value in node] if isinstance(node, list) else node
+
+    def parsed(definition: str) -> Any:
+        try:
+            document = json.loads(definition)
+        except ValueError:
+            return parse(definition)  # the parser's own error
+        return parse(json.dumps(as_decimal(document)))
+
+    return parsed
+
+
+def _errors_with_their_codes() -> None:
+    """The interpreter's API errors (`code`, `status_code`, LocalStack's names) answer as moto's errors answer
+    (`TYPE`, `STATUS`): InvalidExecutionInput, not an error of no type."""
+
+    for error in vars(api).values():
+        if isinstance(error, type) and issubclass(error, AWSError) and "code" in vars(error):
+            error.TYPE, error.STATUS = vars(error)["code"], vars(error)["status_code"]
+
+
+def _named_execution(original: Any) -> Any:
+    """An execution started without a name is named by a UUID, as AWS names it (and moto's backend that does not
+    execute); moto's interpreter names it "None", so a second one already exists."""
+
+    def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *rest: Any, **named: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *rest, **named)
+
+    return start_execution
+
+
+def _lambda_task_error(original: Any) -> Any:
+    """A task whose Resource is a bare function ARN fails on a refused call as the lambda:invoke integration does."""
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error, cause = lambda_error(ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail per event, as moto makes them
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
+            ),
+        )
+
+    return from_error
+
+
+# --- Distributed Map -------------------------------------------------------------------------------------------
+
+
+def _patch_distributed_map() -> None:
+
+    distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job = _eval_child  # type: ignore[method-assign]
+    component = distributed_iteration_component.DistributedIterationComponent
+    original = component._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        _check_tolerance(env, eval_input.map_run_record)
+
+    component._map_run = map_run  # type: ignore[method-assign]
+    resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_write_results)  # type: ignore[method-assign]
+
+
+def _eval_child(self: Any, env: Any, job: Any) -> None:
+    """moto's `DistributedItemProcessorWorker._eval_job`, each item a child execution with its own record."""
+
+    record = self._map_run_record
+    counters = (record.item_counter, record.execution_counter)
+    for counter in counters:
+        counter.total.count()
+        counter.running.count()
+    child = Child(
+        arn=record.map_run_arn.replace(":mapRun:", ":execution:").rsplit(":", 1)[0] + f":{uuid.uuid4()}",
+        state_machine=record.map_state_machine_arn,
+        input=job.job_input,
+        start=utc_now(),
+    )
+    current().map_runs.setdefault(record.map_run_arn, MapRun()).add(child)
+    job_output = None
+    try:
+        env.states.context_object.context_object_data["Map"] = MapData(
+            Item=ItemData(Index=job.job_index, Value=job.job_input)
+        )
+        env.states.reset(job.job_input)
+        env.stack.append(env.states.get_input())
+        self._eval_input(env_frame=env)
+        job.job_program.eval(env)
+        ended = env.program_state()
+        if isinstance(ended, ProgramError):
+            child.status = "FAILED"
+            child.error, child.cause = (ended.error or {}).get("error"), (ended.error or {}).get("cause")
+        elif isinstance(ended, ProgramStopped):
+            child.status = "ABORTED"
+        else:
+            child.status, child.output = "SUCCEEDED", env.states.get_input()
+            job_output = child.output
+    except EvalTimeoutError:
+        child.status, child.error = "TIMED_OUT", "States.Timeout"
+    except FailureEventException as failed:
+        child.status = "FAILED"
+        child.error, child.cause = failed.extract_error_cause_pair() or (None, None)
+    except Exception as failed:  # the interpreter's own fault: the child fails, as moto counts it
+        child.status, child.error, child.cause = "FAILED", "States.Runtime", str(failed)
+    finally:
+        child.stop = utc_now()
+        job.job_output = job_output
+        for counter in counters:
+            counter.running.offset(-1)
+            {"SUCCEEDED": counter.succeeded, "ABORTED": counter.aborted, "TIMED_OUT": counter.timed_out}.get(
+                child.status, counter.failed
+            ).count()
+            if child.status == "SUCCEEDED":
+                counter.results_written.count()
+
+
+def exceeds_tolerance(failed: int, total: int, count: int, percentage: float) -> bool:
+    """Whether a Map Run with `failed` of `total` items failed or timed out fails: past a threshold the state sets
+    (ToleratedFailureCount, ToleratedFailurePercentage), or past none at all when it sets neither (both default to
+    0). A threshold left at 0 beside the other is read as not set: moto keeps no trace of which one the state set."""
+    if failed == 0:
+        return False
+    limits = [failed > count] if count else []
+    limits += [failed * 100 > percentage * total] if percentage else []
+    return any(limits) if limits else True
+
+
+def _check_tolerance(env: Any, record: Any) -> None:
+
+    counts = record.item_counter
+    failed, total = counts.failed.get() + counts.timed_out.get(), counts.total.get()
+    if not exceeds_tolerance(failed, total, record.tolerated_failure_count, record.tolerated_failure_percentage):
+        return
+    error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+    cause = "The specified tolerated failure threshold was exceeded"
+    raise FailureEventException(
+        FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+            event_type=HistoryEventType.MapRunFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail per event, as moto makes them
+                mapRunFailedEventDetails=MapRunFailedEventDetails(error=error, cause=f"{cause}: {failed}/{total}")
+            ),
+        )
+    )
+
+
+def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+    """ResultWriter's s3:putObject: the child execution records by status, then the manifest that lists them."""
+    parameters = env.stack.pop()
+    env.stack.pop()  # the Map Run's outputs: the records hold them
+    record = env.map_run_record_pool_manager.get_all().pop()
+    run_id = record.map_run_arn.split(":")[-1]
+    prefix = str(parameters.get("Prefix") or "")
+    prefix = f"{prefix}/" if prefix and not prefix.endswith("/") else prefix
+    bucket = str(parameters["Bucket"])
+    s3 = boto_client_for(resource_runtime_part.region, "s3", state_credentials)
+    children = current().map_runs.get(record.map_run_arn, MapRun()).children
+    files: dict[str, list[JSON]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+    for status, listed in files.items():
+        found = [child.record() for child in children if _result_file_status(child.status) == status]
+        if not found:
+            continue
+        key, body = f"{prefix}{run_id}/{status}_0.json", json.dumps(found).encode()
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        listed.append({"Key": key, "Size": len(body)})
+    manifest = {"DestinationBucket": bucket, "MapRunArn": record.map_run_arn, "ResultFiles": files}
+    key = f"{prefix}{run_id}/manifest.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
+    env.stack.append({"MapRunArn": record.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}})
+
+
+def _result_file_status(status: str) -> str:
+    """The file a child's record goes to: timed out and aborted children are failures, unstarted ones pending."""
+    return {"SUCCEEDED": "SUCCEEDED", "RUNNING": "PENDING"}.get(status, "FAILED")

@@ -1,0 +1,389 @@
+"""Step Functions executed by the sandbox server: a hand-written state machine deployed through CloudFormation runs
+its Lambda tasks and its Distributed Map as the state machine's role, with IAM enforced, and answers the execution
+APIs as the model says."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox import ACCOUNT
+from sandbox.gaps import stepfunctions
+from sandbox.gaps.stepfunctions import exceeds_tolerance
+from sandbox.runner import BOOTSTRAP_QUALIFIER
+from tests.support.gating import serve
+from tests.support.payloads import JSON_VALUES
+from tests.support.sandbox_server import Client, assumed_client, error_code
+
+REGION = "ap-northeast-3"  # this module's own: moto's backends are process-wide
+BUCKET = "sfn-items"
+# The task every state machine here runs: it answers its item doubled, or fails when the item says so.
+WORK = """
+def handler(event, context):
+    if "fail" in event:
+        raise RuntimeError(event["fail"])
+    return {"n": event["n"], "doubled": event["n"] * 2}
+"""
+TRUSTS_STATES = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+MAY_INVOKE_AND_USE_THE_BUCKET: list[dict[str, Any]] = [
+    {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+]
+
+
+@pytest.fixture(scope="module")
+def region() -> str:
+    return REGION
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_ACCOUNT_ID"):
+            env.delenv(name, raising=False)
+        env.setenv("DECKHAND_SANDBOX_DIR", str(tmp_path_factory.mktemp("sandbox")))
+        yield from serve()
+
+
+@pytest.fixture(scope="module")
+def function(client: Client) -> str:
+    """The task's function, its code an asset in the bootstrap bucket as `cdk deploy` leaves it: its ARN."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("work.py", WORK)
+    code = data.getvalue()
+    assets, key = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}", f"{hashlib.sha256(code).hexdigest()}.zip"
+    s3 = client("s3")
+    configuration = {"LocationConstraint": REGION}
+    s3.create_bucket(Bucket=assets, CreateBucketConfiguration=configuration)
+    s3.put_object(Bucket=assets, Key=key, Body=code)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration=configuration)
+    trust = {"Statement": [{**TRUSTS_STATES, "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = client("iam").create_role(RoleName="sfn-work", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return str(
+        client("lambda").create_function(
+            FunctionName="sfn-work",
+            Runtime="python3.12",
+            Role=role,
+            Handler="work.handler",
+            Code={"S3Bucket": assets, "S3Key": key},
+        )["FunctionArn"]
+    )
+
+
+def deploy(
+    client: Client, definition: dict[str, Any], *, statements: list[dict[str, Any]] | None = None, trusts: str = ""
+) -> str:
+    """`definition` deployed through CloudFormation with a role of its own (allowed `statements`, trusting
+    `trusts`, states.amazonaws.com by default): the state machine's ARN."""
+    name = f"sm-{uuid.uuid4().hex[:8]}"
+    trust = {**TRUSTS_STATES, "Principal": {"Service": trusts or "states.amazonaws.com"}}
+    template = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+                    "Policies": [
+                        {
+                            "PolicyName": "work",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": MAY_INVOKE_AND_USE_THE_BUCKET if statements is None else statements,
+                            },
+                        }
+                    ],
+                },
+            },
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": name,
+                    "DefinitionString": json.dumps(definition),
+                    "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                },
+            },
+        }
+    }
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def run(client: Client, endpoint: str, machine: str, given: Any = None, timeout: float = 60) -> dict[str, Any]:
+    """One execution of `machine`, started as the AWS CLI starts one, once it has finished: DescribeExecution."""
+    started = client("stepfunctions").start_execution(stateMachineArn=machine, input=json.dumps(given or {}))
+    return engine().wait(started["executionArn"], timeout)
+
+
+def engine() -> stepfunctions.StateMachines:
+    return stepfunctions.current()
+
+
+def without_end(state: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in state.items() if key != "End"}
+
+
+def task(function: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+        "End": True,
+        **extra,
+    }
+
+
+def test_a_deployed_lambda_task_runs_the_handler_as_the_state_machine_role(
+    client: Client, endpoint: str, function: str
+) -> None:
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}})
+
+    done = run(client, endpoint, machine, {"n": 21})
+
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"n": 21, "doubled": 42}
+
+
+def test_a_bare_function_arn_task_runs_the_handler_too(client: Client, endpoint: str, function: str) -> None:
+    machine = deploy(
+        client, {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": function, "End": True}}}
+    )
+
+    done = run(client, endpoint, machine, {"n": 2})
+
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"n": 2, "doubled": 4}
+
+
+@pytest.mark.parametrize("resource", ["integration", "bare"])
+def test_a_role_that_may_not_invoke_the_function_fails_the_state_as_step_functions_does(
+    client: Client, endpoint: str, function: str, resource: str
+) -> None:
+    work = task(function) if resource == "integration" else {"Type": "Task", "Resource": function, "End": True}
+    only_the_bucket = [MAY_INVOKE_AND_USE_THE_BUCKET[1]]
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": work}}, statements=only_the_bucket)
+
+    done = run(client, endpoint, machine, {"n": 1})
+
+    assert done["status"] == "FAILED"
+    assert done["error"] == "Lambda.AWSLambdaException"
+    assert "lambda:InvokeFunction" in done["cause"]
+    assert "Error Code: AccessDeniedException" in done["cause"]
+
+
+def test_a_role_that_does_not_trust_step_functions_runs_no_task(client: Client, endpoint: str, function: str) -> None:
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}}, trusts="lambda.amazonaws.com")
+
+    done = run(client, endpoint, machine, {"n": 1})
+
+    assert done["status"] == "FAILED"
+    assert "states.amazonaws.com may not assume" in done["cause"]
+
+
+def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endpoint: str, function: str) -> None:
+    retry = {"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 3, "BackoffRate": 2, "MaxAttempts": 3}
+    machine = deploy(
+        client, {"StartAt": "Work", "States": {"Work": task(function, Retry=[{**retry, "MaxDelaySeconds": 5}])}}
+    )
+    asked = len(engine().waits)
+    began = time.monotonic()
+
+    done = run(client, endpoint, machine, {"fail": "flaky"})
+
+    assert done["status"] == "FAILED"
+    assert done["error"] == "RuntimeError"
+    assert engine().waits[asked:] == [3, 5, 5]  # 3, then 6 and 12 capped at MaxDelaySeconds
+    assert time.monotonic() - began < 10  # 13 s of backoff, not slept
+
+
+def test_the_history_counts_the_state_transitions(client: Client, endpoint: str, function: str) -> None:
+    machine = deploy(
+        client,
+        {
+            "StartAt": "Hello",
+            "States": {
+                "Hello": {"Type": "Pass", "Next": "Work"},
+                "Work": {**without_end(task(function)), "Next": "Done"},
+                "Done": {"Type": "Succeed"},
+            },
+        },
+    )
+    done = run(client, endpoint, machine, {"n": 1})
+    sfn = client("stepfunctions")
+
+    events = sfn.get_execution_history(executionArn=done["executionArn"])["events"]
+
+    types = [event["type"] for event in events]
+    assert types[0] == "ExecutionStarted"
+    assert types[-1] == "ExecutionSucceeded"
+    assert [t for t in types if t.endswith("StateEntered")] == [
+        "PassStateEntered",
+        "TaskStateEntered",
+        "SucceedStateEntered",
+    ]
+    assert "LambdaFunctionSucceeded" in types or "TaskSucceeded" in types
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [(e["executionArn"], e["status"]) for e in listed] == [(done["executionArn"], "SUCCEEDED")]
+
+
+def test_stop_execution_aborts_a_running_execution(client: Client, endpoint: str) -> None:
+    machine = deploy(client, {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 600, "End": True}}})
+    sfn = client("stepfunctions")
+    started = sfn.start_execution(stateMachineArn=machine)
+
+    sfn.stop_execution(executionArn=started["executionArn"], error="Operator", cause="enough")
+
+    done = engine().wait(started["executionArn"], timeout=10)
+    assert done["status"] == "ABORTED"
+
+
+def distributed_map(function: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "Label": "fan",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": BUCKET, "Key": "items.json"},
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Work",
+                    "States": {"Work": task(function)},
+                },
+                "MaxConcurrency": 2,
+                "ResultWriter": {
+                    "Resource": "arn:aws:states:::s3:putObject",
+                    "Parameters": {"Bucket": BUCKET, "Prefix": "results"},
+                },
+                "End": True,
+                **extra,
+            }
+        },
+    }
+
+
+ITEMS = [{"n": n} for n in range(1, 6)] + [{"fail": "account 6 refused"}]
+
+
+def read(client: Client, key: str) -> Any:
+    return json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
+    client: Client, endpoint: str, function: str
+) -> None:
+    client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
+    machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=20))
+
+    done = run(client, endpoint, machine)
+
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    run_id = output["MapRunArn"].rsplit(":", 1)[1]
+    assert output["ResultWriterDetails"] == {"Bucket": BUCKET, "Key": f"results/{run_id}/manifest.json"}
+    manifest = read(client, f"results/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == BUCKET
+    assert manifest["MapRunArn"] == output["MapRunArn"]
+    assert [file["Key"] for file in manifest["ResultFiles"]["SUCCEEDED"]] == [f"results/{run_id}/SUCCEEDED_0.json"]
+    assert [file["Key"] for file in manifest["ResultFiles"]["FAILED"]] == [f"results/{run_id}/FAILED_0.json"]
+    assert manifest["ResultFiles"]["PENDING"] == []
+    succeeded = read(client, f"results/{run_id}/SUCCEEDED_0.json")
+    assert sorted(json.loads(r["Output"])["doubled"] for r in succeeded) == [2, 4, 6, 8, 10]
+    (failed,) = read(client, f"results/{run_id}/FAILED_0.json")
+    assert failed["Status"] == "FAILED"
+    assert failed["Error"] == "RuntimeError"
+    assert json.loads(failed["Input"]) == {"fail": "account 6 refused"}
+    name = machine.rsplit(":", 1)[1]
+    assert all(f":execution:{name}/fan:" in r["ExecutionArn"] for r in [*succeeded, failed])  # labelled executions
+    described = client("stepfunctions").describe_map_run(mapRunArn=output["MapRunArn"])
+    assert described["itemCounts"]["succeeded"] == 5
+    assert described["itemCounts"]["failed"] == 1
+    assert described["maxConcurrency"] == 2
+
+
+def test_a_map_run_past_its_tolerated_failures_fails(client: Client, endpoint: str, function: str) -> None:
+    client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
+    machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=10))
+
+    done = run(client, endpoint, machine)
+
+    assert done["status"] == "FAILED"
+    assert done["error"] == "States.ExceedToleratedFailureThreshold"
+
+
+@pytest.mark.parametrize(
+    ("failed", "total", "count", "percentage", "fails"),
+    [
+        (0, 5, 0, 0.0, False),
+        (1, 5, 0, 0.0, True),  # no threshold set: one failure fails the run
+        (1, 5, 1, 0.0, False),
+        (2, 5, 1, 0.0, True),
+        (1, 5, 0, 20.0, False),
+        (2, 5, 0, 20.0, True),
+        (2, 5, 5, 20.0, True),  # past either threshold
+    ],
+)
+def test_tolerance(failed: int, total: int, count: int, percentage: float, fails: bool) -> None:
+    assert exceeds_tolerance(failed, total, count, percentage) is fails
+
+
+@pytest.fixture(scope="module")
+def passing(client: Client) -> str:
+    return deploy(client, {"StartAt": "Same", "States": {"Same": {"Type": "Pass", "End": True}}})
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_input=st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=4))
+def test_any_json_input_passes_through_as_it_went(
+    client: Client, endpoint: str, passing: str, given_input: dict[str, Any]
+) -> None:
+    done = run(client, endpoint, passing, given_input)
+
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == given_input
+
+
+def test_input_that_is_not_json_is_refused(client: Client, passing: str) -> None:
+    assert (
+        error_code(lambda: client("stepfunctions").start_execution(stateMachineArn=passing, input="{not json"))
+        == "InvalidExecutionInput"
+    )
+
+
+def test_starting_an_execution_is_authorized_on_the_state_machine(client: Client, passing: str) -> None:
+    trust = {"Statement": [{**TRUSTS_STATES, "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    iam = client("iam")
+    role = iam.create_role(RoleName="sfn-starter", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    name = passing.rsplit(":", 1)[1]
+    allowed = [
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": passing},
+        {"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": f"arn:aws:states:*:*:execution:{name}:*"},
+    ]
+    iam.put_role_policy(
+        RoleName="sfn-starter",
+        PolicyName="start",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": allowed}),
+    )
+    sfn = assumed_client(client, role, "starter", "stepfunctions")
+
+    started = sfn.start_execution(stateMachineArn=passing, input="{}")
+    assert sfn.describe_execution(executionArn=started["executionArn"])["stateMachineArn"] == passing
+    other = passing.replace(":stateMachine:", ":stateMachine:other-")
+    assert error_code(lambda: sfn.start_execution(stateMachineArn=other, input="{}")) == "AccessDeniedException"
+    assert error_code(lambda: sfn.list_executions(stateMachineArn=passing)) == "AccessDeniedException"

@@ -15,6 +15,8 @@ adds its model.
 - `autoscaling`    DescribeInstanceRefreshes; Application Auto Scaling tags
 - `sqs`, `sns`     queue and topic policies from CloudFormation
 - `kms`, `ssm`     key policies and tags from CloudFormation; the Powertools layer and its public parameter
+- `stepfunctions`  Step Functions executions run by moto's interpreter, their AWS calls as the state machine's
+                   role, Retry waits on a time scale, Distributed Map results as AWS writes them (`store.states`)
 - `bus`            EventBridge: PutEvents validated as AWS does, every event routed to its rules' targets (`store.bus`)
 - `events`         EventBridge pattern matching; what a target receives (Input, InputPath, InputTransformer)
 - `deliver`        a service's delivery to a queue or topic: authorized, counted, sent through moto

@@ -10,9 +10,10 @@ What the sandbox changes, so that an execution does what it would do in AWS:
 
 - Every AWS call a state makes (Lambda tasks, `arn:aws:states:::lambda:invoke` or a bare function ARN; the
   Distributed Map's S3 ItemReader and ResultWriter; SDK integrations) is signed by a session of the state machine's
-  role, assumed as states.amazonaws.com would assume it (the role's trust policy decides, through the IAM
-  simulator), and sent to this server, whose authorizer enforces the role's policies. moto's interpreter sends
-  them unsigned-as-anyone ("ak"/"sk") to moto's default port instead.
+  role, assumed as states.amazonaws.com would assume it on behalf of the state machine (the role's trust policy
+  decides, through the IAM simulator, when an execution starts), and sent to this server, whose authorizer
+  enforces the role's policies. moto's interpreter signs them with keys of no one ("ak"/"sk") and sends them to
+  moto's default port instead. A role Step Functions may not assume fails the first state that calls AWS.
 - A Lambda call the service refuses fails the state as Step Functions names it: `Lambda.<Code>` for an error
   Lambda's model defines, `Lambda.AWSLambdaException` for one it does not (AccessDeniedException is not in
   Lambda's model; the Developer Guide's "Handling transient Lambda service exceptions" retries that name).
@@ -24,7 +25,11 @@ What the sandbox changes, so that an execution does what it would do in AWS:
   Guide, "Distributed Map failure threshold"; moto counts failures but never fails the run); ResultWriter writes
   AWS's files: `<Prefix>/<map run id>/manifest.json` and a JSON array of child execution records per status,
   `SUCCEEDED_0.json`, `FAILED_0.json`, `PENDING_0.json` (Developer Guide, "ResultWriter (Map)"; moto writes an
-  empty manifest only).
+  empty manifest only). A Map Run that fails writes no results (AWS writes them, PENDING ones included).
+- `transitions(arn)` counts an execution's state transitions as Step Functions bills them, its children's too
+  (their histories are kept for that; GetExecutionHistory answers the parent's only).
+- moto's own gaps: an unnamed execution is named by a UUID (not "None"), InvalidExecutionInput and the other
+  errors of the interpreter's API answer with their code, and ToleratedFailurePercentage may be an integer.
 
 moto's interpreter, like its backends, is process-wide: the server made last (`serving`) runs its AWS calls.
 """
@@ -39,6 +44,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import boto3
@@ -68,6 +74,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.parse import asl_parser  # also loads every module that calls AWS
@@ -85,7 +92,7 @@ CLIENT_CONFIG = Config(parameter_validation=False, retries={"total_max_attempts"
 
 
 class Refused(Exception):
-    """states.amazonaws.com may not assume the state machine's role: no call of the execution is made."""
+    """states.amazonaws.com may not assume the state machine's role: the state that would call AWS fails."""
 
 
 @dataclass
@@ -101,6 +108,7 @@ class Child:
     error: str | None = None
     cause: str | None = None
     stop: datetime | None = None
+    transitions: int = 0
 
     def record(self) -> JSON:
         found: JSON = {
@@ -126,6 +134,7 @@ class Child:
 
 @dataclass
 class MapRun:
+    execution: str  # the parent's ARN
     children: list[Child] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -146,6 +155,7 @@ class StateMachines:
         self.waits: list[float] = []  # every Retry's wait, in seconds, in the order asked
         self.map_runs: dict[str, MapRun] = {}
         self._sessions: dict[str, Mapping[str, str]] = {}
+        self._refusals: dict[str, str | None] = {}  # by role: why Step Functions may not assume it, if it may not
         self._making = threading.Lock()
 
     # -- what the interpreter calls
@@ -162,29 +172,40 @@ class StateMachines:
 
     def session(self, role_arn: str, region: str) -> Mapping[str, str]:
         with self._making:
+            if role_arn not in self._refusals:
+                self._refusals[role_arn] = self.trust_refusal(role_arn, None)
+            refusal = self._refusals[role_arn]
+            if refusal is not None:
+                raise Refused(f"states.amazonaws.com may not assume {role_arn}: {refusal}")
             if role_arn not in self._sessions:
-                self.check_trust(role_arn)
-                account = deliveries.account_of(role_arn)
-                sts = self.functions.client("sts", account, region)
+                sts = self.functions.client("sts", deliveries.account_of(role_arn), region)
                 self._sessions[role_arn] = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION)["Credentials"]
             return self._sessions[role_arn]
 
-    def check_trust(self, role_arn: str) -> None:
-        """The role's trust policy must let states.amazonaws.com assume it (Step Functions Developer Guide,
-        "Creating an IAM role for your state machine"), counted with the server's other service deliveries."""
+    def admit(self, role_arn: str, state_machine_arn: str) -> None:
+        """Decide, as an execution of `state_machine_arn` starts, whether Step Functions may assume its role."""
+        refusal = self.trust_refusal(role_arn, state_machine_arn)
+        with self._making:
+            self._refusals[role_arn] = refusal
+
+    def trust_refusal(self, role_arn: str, state_machine_arn: str | None) -> str | None:
+        """Why the role's trust policy does not let states.amazonaws.com assume it (Step Functions Developer Guide,
+        "Creating an IAM role for your state machine"), on behalf of the state machine (aws:SourceArn and
+        aws:SourceAccount, which its "Cross-service confused deputy prevention" conditions the trust on); None
+        when it does. Counted with the server's other service deliveries."""
+        context = deliveries.on_behalf_of(state_machine_arn) if state_machine_arn else {}
         delivery = deliveries.Delivery(
             kind="states → execution role",
-            source=STATES,
+            source=state_machine_arn or STATES,
             target=role_arn,
-            checks=(deliveries.Check(principal=STATES, action="sts:AssumeRole", resource=role_arn),),
+            checks=(deliveries.Check(principal=STATES, action="sts:AssumeRole", resource=role_arn, context=context),),
         )
         with self.lock:
             answer = self.ledger.authorize(
                 deliveries.CheckRequest(deliveries=(delivery,), phase="delivery"), policies, self.simulator
             )
         refusal = answer.refusals[0]
-        if refusal is not None:
-            raise Refused(f"states.amazonaws.com may not assume {role_arn}: {refusal.reason}")
+        return refusal.reason if refusal is not None else None
 
     def sleep(self, seconds: float) -> None:
         with self._making:
@@ -192,6 +213,17 @@ class StateMachines:
         time.sleep(seconds * self.time_scale)
 
     # -- for scenarios and benches
+
+    def transitions(self, execution_arn: str) -> int:
+        """The execution's state transitions as Step Functions bills them, one per state entered (Step Functions
+        pricing: "a state transition each time a step of your workflow is executed"), its Distributed Map
+        children's included."""
+        account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+        sfn = self.functions.client("stepfunctions", account, region)
+        own = entered(sfn.get_execution_history(executionArn=execution_arn)["events"])
+        with self._making:
+            runs = [run for run in self.map_runs.values() if run.execution == execution_arn]
+        return own + sum(child.transitions for run in runs for child in list(run.children))
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> JSON:
         """DescribeExecution's answer once the execution has finished; TimeoutError if it runs past `timeout`."""
@@ -247,6 +279,7 @@ def lambda_error(client_error: ClientError) -> tuple[str, str]:
     return f"Lambda.{name}", f"{client_error.response['Error'].get('Message', '')} ({details})"
 
 
+@cache
 def lambda_errors() -> frozenset[str]:
     model = botocore.session.get_session().get_service_model("lambda")
     return frozenset(error.name for error in model.operation_model("Invoke").error_shapes)
@@ -274,7 +307,7 @@ def patch() -> None:
     parser.parse = staticmethod(_percentages_as_numbers(parser.parse))  # type: ignore[method-assign]
     _errors_with_their_codes()
     backend = executing.StepFunctionsParserBackend
-    backend.start_execution = _named_execution(backend.start_execution)  # type: ignore[method-assign]
+    backend.start_execution = _started(backend.start_execution)  # type: ignore[method-assign]
     setattr(retrier_decl, "time", WaitClock)  # noqa: B010  # the module's `time`, which mypy sees as private
     state_task_service_lambda.StateTaskServiceLambda._error_cause_from_client_error = staticmethod(lambda_error)  # type: ignore[method-assign]
     task = state_task_lambda.StateTaskLambda
@@ -316,11 +349,14 @@ def _errors_with_their_codes() -> None:
             error.TYPE, error.STATUS = vars(error)["code"], vars(error)["status_code"]
 
 
-def _named_execution(original: Any) -> Any:
-    """An execution started without a name is named by a UUID, as AWS names it (and moto's backend that does not
-    execute); moto's interpreter names it "None", so a second one already exists."""
+def _started(original: Any) -> Any:
+    """StartExecution: the role admitted for the state machine first; an execution started without a name named by
+    a UUID, as AWS names it (and moto's backend that does not execute; its interpreter names it "None", so that a
+    second one already exists)."""
 
     def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *rest: Any, **named: Any) -> Any:
+        machine = self.describe_state_machine(state_machine_arn)
+        current().admit(str(machine.roleArn), str(machine.arn))
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *rest, **named)
 
     return start_execution
@@ -376,8 +412,9 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         input=job.job_input,
         start=utc_now(),
     )
-    current().map_runs.setdefault(record.map_run_arn, MapRun()).add(child)
+    current().map_runs.setdefault(record.map_run_arn, MapRun(record.execution_arn)).add(child)
     job_output = None
+    env.event_manager = EventManager()  # the child's own history (moto keeps one for the whole Map Run)
     try:
         env.states.context_object.context_object_data["Map"] = MapData(
             Item=ItemData(Index=job.job_index, Value=job.job_input)
@@ -404,6 +441,7 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         child.status, child.error, child.cause = "FAILED", "States.Runtime", str(failed)
     finally:
         child.stop = utc_now()
+        child.transitions = entered(env.event_manager.get_event_history())
         job.job_output = job_output
         for counter in counters:
             counter.running.offset(-1)
@@ -455,19 +493,24 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     prefix = f"{prefix}/" if prefix and not prefix.endswith("/") else prefix
     bucket = str(parameters["Bucket"])
     s3 = boto_client_for(resource_runtime_part.region, "s3", state_credentials)
-    children = current().map_runs.get(record.map_run_arn, MapRun()).children
+    run = current().map_runs.get(record.map_run_arn)
+    children = run.children if run is not None else []
     files: dict[str, list[JSON]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
     for status, listed in files.items():
-        found = [child.record() for child in children if _result_file_status(child.status) == status]
-        if not found:
+        records = [child.record() for child in children if _result_file_status(child.status) == status]
+        if not records:
             continue
-        key, body = f"{prefix}{run_id}/{status}_0.json", json.dumps(found).encode()
+        key, body = f"{prefix}{run_id}/{status}_0.json", json.dumps(records).encode()
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         listed.append({"Key": key, "Size": len(body)})
     manifest = {"DestinationBucket": bucket, "MapRunArn": record.map_run_arn, "ResultFiles": files}
     key = f"{prefix}{run_id}/manifest.json"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
     env.stack.append({"MapRunArn": record.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}})
+
+
+def entered(history: Any) -> int:
+    return sum(1 for event in history if str(event["type"]).endswith("StateEntered"))
 
 
 def _result_file_status(status: str) -> str:

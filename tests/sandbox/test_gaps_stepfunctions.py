@@ -82,12 +82,20 @@ def function(client: Client) -> str:
 
 
 def deploy(
-    client: Client, definition: dict[str, Any], *, statements: list[dict[str, Any]] | None = None, trusts: str = ""
+    client: Client,
+    definition: dict[str, Any],
+    *,
+    statements: list[dict[str, Any]] | None = None,
+    trusts: str = "states.amazonaws.com",
+    for_machine: str = "",
 ) -> str:
     """`definition` deployed through CloudFormation with a role of its own (allowed `statements`, trusting
-    `trusts`, states.amazonaws.com by default): the state machine's ARN."""
+    `trusts`, on behalf of the state machine named `for_machine` only if one is named): the state machine's ARN."""
     name = f"sm-{uuid.uuid4().hex[:8]}"
-    trust = {**TRUSTS_STATES, "Principal": {"Service": trusts or "states.amazonaws.com"}}
+    trust: dict[str, Any] = {**TRUSTS_STATES, "Principal": {"Service": trusts}}
+    if for_machine:
+        source = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{for_machine.replace('SELF', name)}"
+        trust["Condition"] = {"ArnEquals": {"aws:SourceArn": source}}
     template = {
         "Resources": {
             "Role": {
@@ -192,6 +200,17 @@ def test_a_role_that_does_not_trust_step_functions_runs_no_task(client: Client, 
     assert "states.amazonaws.com may not assume" in done["cause"]
 
 
+@pytest.mark.parametrize(("for_machine", "succeeds"), [("SELF", True), ("another", False)])
+def test_a_trust_conditioned_on_the_source_admits_its_own_state_machine_only(
+    client: Client, endpoint: str, function: str, for_machine: str, succeeds: bool
+) -> None:
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}}, for_machine=for_machine)
+
+    done = run(client, endpoint, machine, {"n": 1})
+
+    assert (done["status"] == "SUCCEEDED") is succeeds
+
+
 def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endpoint: str, function: str) -> None:
     retry = {"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 3, "BackoffRate": 2, "MaxAttempts": 3}
     machine = deploy(
@@ -233,7 +252,8 @@ def test_the_history_counts_the_state_transitions(client: Client, endpoint: str,
         "TaskStateEntered",
         "SucceedStateEntered",
     ]
-    assert "LambdaFunctionSucceeded" in types or "TaskSucceeded" in types
+    assert "TaskSucceeded" in types
+    assert engine().transitions(done["executionArn"]) == 3
     listed = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [(e["executionArn"], e["status"]) for e in listed] == [(done["executionArn"], "SUCCEEDED")]
 
@@ -311,6 +331,7 @@ def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
     assert json.loads(failed["Input"]) == {"fail": "account 6 refused"}
     name = machine.rsplit(":", 1)[1]
     assert all(f":execution:{name}/fan:" in r["ExecutionArn"] for r in [*succeeded, failed])  # labelled executions
+    assert engine().transitions(done["executionArn"]) == 1 + len(ITEMS)  # the Map state, each child's one task
     described = client("stepfunctions").describe_map_run(mapRunArn=output["MapRunArn"])
     assert described["itemCounts"]["succeeded"] == 5
     assert described["itemCounts"]["failed"] == 1

@@ -70,6 +70,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     distributed_item_processor_worker,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import result_writer_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import resource_eval_s3
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
@@ -396,6 +397,7 @@ def _patch_distributed_map() -> None:
 
     component._map_run = map_run  # type: ignore[method-assign]
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_write_results)  # type: ignore[method-assign]
+    result_writer_decl.ResultWriter._eval_body = _result_writer_on_the_state_input  # type: ignore[method-assign]
 
 
 def _eval_child(self: Any, env: Any, job: Any) -> None:
@@ -422,6 +424,7 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         env.states.reset(job.job_input)
         env.stack.append(env.states.get_input())
         self._eval_input(env_frame=env)
+        child.input = env.states.get_input()  # the item as the ItemSelector made it: the child's input
         job.job_program.eval(env)
         ended = env.program_state()
         if isinstance(ended, ProgramError):
@@ -481,6 +484,18 @@ def _check_tolerance(env: Any, record: Any) -> None:
             ),
         )
     )
+
+
+def _result_writer_on_the_state_input(self: Any, env: Any) -> None:
+    """ResultWriter's Parameters read the Map state's input (aws-cdk-lib's ResultWriterV2 takes its Prefix from a
+    path there), not the Map Run's outputs, which moto hands them."""
+    outputs = env.stack.pop()
+    env.stack.append(env.states.get_input())
+    self.parargs.eval(env=env)
+    parameters = env.stack.pop()
+    env.stack.pop()
+    env.stack += [outputs, parameters]
+    self.resource_eval.eval_resource(env=env)
 
 
 def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:

@@ -227,6 +227,21 @@ def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endp
     assert time.monotonic() - began < 10  # 13 s of backoff, not slept
 
 
+def test_full_jitter_waits_at_most_the_backoff_it_randomizes(client: Client, endpoint: str, function: str) -> None:
+    retry = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 6}
+    jittered = {**retry, "MaxDelaySeconds": 120, "JitterStrategy": "FULL"}  # as the fan-out's LambdaInvoke retries
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function, Retry=[jittered])}})
+    asked = len(engine().waits)
+
+    done = run(client, endpoint, machine, {"fail": "throttled"})
+
+    assert done["status"] == "FAILED"
+    waits = engine().waits[asked:]
+    assert len(waits) == 6
+    assert all(0 <= wait <= 2 * 2**attempt for attempt, wait in enumerate(waits))
+    assert waits != [2, 4, 8, 16, 32, 64]  # randomized, not the backoff itself
+
+
 def test_the_history_counts_the_state_transitions(client: Client, endpoint: str, function: str) -> None:
     machine = deploy(
         client,
@@ -270,6 +285,9 @@ def test_stop_execution_aborts_a_running_execution(client: Client, endpoint: str
 
 
 def distributed_map(function: str, **extra: Any) -> dict[str, Any]:
+    """A Distributed Map as aws-cdk-lib renders one (DistributedMap with S3JsonItemReader, ResultWriterV2, an
+    ItemSelector), its items and results where the input's plan says."""
+    work = task(function)
     return {
         "StartAt": "Fan",
         "States": {
@@ -279,23 +297,28 @@ def distributed_map(function: str, **extra: Any) -> dict[str, Any]:
                 "ItemReader": {
                     "Resource": "arn:aws:states:::s3:getObject",
                     "ReaderConfig": {"InputType": "JSON"},
-                    "Parameters": {"Bucket": BUCKET, "Key": "items.json"},
+                    "Parameters": {"Bucket": BUCKET, "Key.$": "$.plan.items_key"},
                 },
+                "ItemSelector": {"step": "scope", "item.$": "$$.Map.Item.Value"},
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                     "StartAt": "Work",
-                    "States": {"Work": task(function)},
+                    "States": {"Work": {**work, "Parameters": {**work["Parameters"], "Payload.$": "$.item"}}},
                 },
                 "MaxConcurrency": 2,
                 "ResultWriter": {
                     "Resource": "arn:aws:states:::s3:putObject",
-                    "Parameters": {"Bucket": BUCKET, "Prefix": "results"},
+                    "Parameters": {"Bucket": BUCKET, "Prefix.$": "$.plan.results_prefix"},
                 },
+                "ResultPath": "$.map",
                 "End": True,
                 **extra,
             }
         },
     }
+
+
+PLAN = {"plan": {"items_key": "items.json", "results_prefix": "results"}}
 
 
 ITEMS = [{"n": n} for n in range(1, 6)] + [{"fail": "account 6 refused"}]
@@ -311,10 +334,10 @@ def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
     client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
     machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=20))
 
-    done = run(client, endpoint, machine)
+    done = run(client, endpoint, machine, PLAN)
 
     assert done["status"] == "SUCCEEDED", done
-    output = json.loads(done["output"])
+    output = json.loads(done["output"])["map"]
     run_id = output["MapRunArn"].rsplit(":", 1)[1]
     assert output["ResultWriterDetails"] == {"Bucket": BUCKET, "Key": f"results/{run_id}/manifest.json"}
     manifest = read(client, f"results/{run_id}/manifest.json")
@@ -328,7 +351,7 @@ def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
     (failed,) = read(client, f"results/{run_id}/FAILED_0.json")
     assert failed["Status"] == "FAILED"
     assert failed["Error"] == "RuntimeError"
-    assert json.loads(failed["Input"]) == {"fail": "account 6 refused"}
+    assert json.loads(failed["Input"]) == {"step": "scope", "item": {"fail": "account 6 refused"}}
     name = machine.rsplit(":", 1)[1]
     assert all(f":execution:{name}/fan:" in r["ExecutionArn"] for r in [*succeeded, failed])  # labelled executions
     assert engine().transitions(done["executionArn"]) == 1 + len(ITEMS)  # the Map state, each child's one task
@@ -342,7 +365,7 @@ def test_a_map_run_past_its_tolerated_failures_fails(client: Client, endpoint: s
     client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
     machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=10))
 
-    done = run(client, endpoint, machine)
+    done = run(client, endpoint, machine, PLAN)
 
     assert done["status"] == "FAILED"
     assert done["error"] == "States.ExceedToleratedFailureThreshold"

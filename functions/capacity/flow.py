@@ -15,12 +15,17 @@ apply saves nothing and deletes that schedule; a failed save after a good apply 
 reconciliation (the live levels are the truth the next run starts from); a save that lost a race reloads
 and plans once more. Muting and deleting a superseded schedule come after the save: their failures are
 reported, never undo the change.
+
+A target the policy places in a member account or region is read and changed there, through the capacity member
+role (`Deps.reach`); its revert schedule stays in the hub's group and invokes this function, which reverts through
+the role as it applied: one path, and no schedule, role or invoke permission needed in the member. An alarm event
+about such a target is a member's word forwarded to the hub's bus: DescribeAlarms in that account must show the
+alarm in the state the event claims before anything moves.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -28,6 +33,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from functions.shared.audit import AuditRecord, new_id
+from functions.shared.members import Home, NotInOrganization, Place
 from functions.shared.runtime import Runtime
 
 from . import alarms, scheduler, store, targets
@@ -52,12 +58,28 @@ class Deps:
     store: Store  # the saved states
     correlation_id: str = ""
 
-    def elsewhere(self, target: Target) -> str | None:
-        """Why the target is left alone: it names another account or region than this function's (its ARN's
-        account; AWS_REGION, which Lambda sets: unset, any named region is another)."""
-        index = next(i for i, t in enumerate(self.config.policy.targets) if t.name == target.name)
-        account = self.function_arn.split(":")[4] if self.function_arn.count(":") >= 5 else ""
-        return target.elsewhere(f"capacity.targets[{index}]", account, os.environ.get("AWS_REGION", ""))
+    @property
+    def home(self) -> Home:
+        return Home.of(self.function_arn)
+
+    def place(self, target: Target) -> Place:
+        """Where the target lives; raises NotInOrganization for a member account without the member role."""
+        return self.home.place(target.account, target.region)
+
+    def reach(self, target: Target) -> Targets:
+        """The targets as seen where `target` lives: the function's own, or a member's through the role."""
+        return self.targets if not self.away(target) else self.targets.at(self.place(target))
+
+    def said_where(self, target: Target) -> str:
+        """Where a failure happened, for a target that lives elsewhere: its account, region and role."""
+        if not self.away(target):
+            return ""
+        place = self.place(target)
+        return f" (in account {place.account} region {place.region}, through {place.role or 'its own role'})"
+
+    def away(self, target: Target) -> bool:
+        """The target lives in another account or region than the function."""
+        return target.placed and self.place(target) != self.home.here
 
 
 @dataclass(frozen=True)
@@ -121,19 +143,19 @@ def call_of(call: Call) -> dict[str, Any]:
 # --- deciding -----------------------------------------------------------------------------------------
 
 
-def decide(target: Target, trigger: Trigger, live: Live, stored: Stored, *, now: datetime, deps: Deps) -> Change:
-    """The plan, with the reads it needs and no others."""
-    tagged = target.opt_in == "tag" and deps.config.policy.opt_in_tag in deps.targets.tags(
-        target, live, deps.function_arn
-    )
+def decide(
+    target: Target, trigger: Trigger, live: Live, stored: Stored, *, now: datetime, deps: Deps, there: Targets
+) -> Change:
+    """The plan, with the reads it needs (where the target lives: `there`) and no others."""
+    tagged = target.opt_in == "tag" and deps.config.policy.opt_in_tag in there.tags(target, live, deps.function_arn)
     firing: list[str] = []
     if trigger.kind in ("schedule", "alarm-in") and target.alarms is not None:
-        firing = [name for name in deps.targets.in_alarm(target) if name != trigger.alarm]
+        firing = [name for name in there.in_alarm(target) if name != trigger.alarm]
     state = store.state(live, stored, in_alarm=trigger.kind == "alarm-out" or bool(firing), tagged=tagged)
     change = plan(target, state, trigger, now)
     busy = live.busy
     if not state.deployment_in_progress and change.refused is None and lowers(change):
-        busy = deps.targets.check_deployment(target, live)
+        busy = there.check_deployment(target, live)
         if busy is not None:
             state = replace(state, deployment_in_progress=True)
             change = plan(target, state, trigger, now)
@@ -192,28 +214,48 @@ def outcome_of(change: Change, status: Status, dry_run: bool, **more: Any) -> Ou
     )
 
 
+def unconfirmed(trigger: Trigger, place: Place, there: Targets) -> str | None:
+    """Why a member's alarm event is not believed: DescribeAlarms there shows the alarm in another state, or none."""
+    if trigger.alarm is None or trigger.kind not in ("alarm-out", "alarm-in"):
+        return None
+    claimed = "ALARM" if trigger.kind == "alarm-out" else "OK"
+    state = there.alarm_state(trigger.alarm)
+    if state == claimed:
+        return None
+    shown = "does not exist" if state is None else f"is {state}"
+    return (
+        f"the event says alarm {trigger.alarm} of account {place.account} region {place.region} is {claimed}, "
+        f"but DescribeAlarms there says it {shown}; nothing was changed"
+    )
+
+
 def act(target: Target, request: Request, deps: Deps, *, dry_run: bool) -> Outcome:
-    away = deps.elsewhere(target)
-    if away is not None:
-        return Outcome(target.name, "skipped", request.trigger, away, dry_run)
     try:
-        return attempt(target, request, deps, dry_run=dry_run, again=True)
+        there = deps.reach(target)
+        if deps.away(target):
+            doubt = unconfirmed(request.trigger, deps.place(target), there)
+            if doubt is not None:
+                return Outcome(target.name, "skipped", request.trigger, doubt, dry_run)
+        return attempt(target, request, deps, there, dry_run=dry_run, again=True)
+    except NotInOrganization as unreachable:
+        why = f"{unreachable}; nothing was changed"
+        return Outcome(target.name, "failed", request.trigger, why, dry_run, errors=(why,))
     except UnknownTarget as missing:
         return Outcome(target.name, "rejected", request.trigger, str(missing), dry_run, errors=(str(missing),))
     except ApplyFailed as failed:
         made = ", ".join(f"{c.service}.{c.method}" for c in failed.made) or "none"
-        why = f"{failed}; calls that succeeded before it: {made}; nothing was saved"
+        why = f"{failed}{deps.said_where(target)}; calls that succeeded before it: {made}; nothing was saved"
         return Outcome(target.name, "failed", request.trigger, why, dry_run, calls=tuple(failed.made), errors=(why,))
     except ClientError as error:
-        why = f"{error}; nothing was changed"
+        why = f"{error}{deps.said_where(target)}; nothing was changed"
         return Outcome(target.name, "failed", request.trigger, why, dry_run, errors=(why,))
 
 
-def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, again: bool) -> Outcome:
+def attempt(target: Target, request: Request, deps: Deps, there: Targets, *, dry_run: bool, again: bool) -> Outcome:
     now = deps.rt.clock()
     stored = deps.store.load(target.name)
-    live = deps.targets.read(target)
-    change = decide(target, request.trigger, live, stored, now=now, deps=deps)
+    live = there.read(target)
+    change = decide(target, request.trigger, live, stored, now=now, deps=deps, there=there)
     revert = revert_call(change, deps, dry_run=dry_run)
     side = mute_calls(change)
     worth_saving = change.refused is None and store.after(stored, change, now) != stored
@@ -231,7 +273,7 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
             live.owner,
             stored,
             store=deps.store,
-            through=deps.targets,
+            through=there,
             now=now,
             dry_run=False,
         )
@@ -242,12 +284,12 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
     if committed.conflict and again:
         if revert is not None:
             _forget(revert, deps)  # the new plan schedules its own
-        return after_race(change, committed.calls, target, request, deps, now=now)
+        return after_race(change, committed.calls, target, request, deps, there=there, now=now)
     warnings = [committed.unsaved] if committed.unsaved else []
     made = [*committed.calls, *([revert] if revert else [])]
     for call in side:
         try:
-            deps.targets.make(call)
+            there.make(call)
             made.append(call)
         except ClientError as error:
             warnings.append(f"{call.service}.{call.method} {call.params.get('AlarmNames')} failed: {error}")
@@ -266,12 +308,12 @@ def attempt(target: Target, request: Request, deps: Deps, *, dry_run: bool, agai
 
 
 def after_race(
-    change: Change, made: list[Call], target: Target, request: Request, deps: Deps, *, now: datetime
+    change: Change, made: list[Call], target: Target, request: Request, deps: Deps, *, there: Targets, now: datetime
 ) -> Outcome:
     """Another run saved the target's state between our load and our save, after our apply: reload and plan
     again from the live levels (which include our apply). When the new plan has nothing more to do, the
     change already made is remembered on top of the other run's state (its time counts in the flap budget)."""
-    again = attempt(target, request, deps, dry_run=False, again=False)
+    again = attempt(target, request, deps, there, dry_run=False, again=False)
     if again.status in ("changed", "failed", "rejected"):
         return replace(again, calls=(*made, *again.calls))
     note = f"another run saved the state of {target.name} first; planned again: {again.reason}"

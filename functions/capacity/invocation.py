@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.shared.members import Home
 from functions.shared.observability import ignored_and_counted, logger, metrics
 from functions.shared.refusal import Refused, rejected
 from functions.shared.runtime import Runtime, runtime
@@ -108,7 +109,7 @@ def run(
     """The testable core: the handler with its runtime, configuration and own ARN given; the AWS adapters
     unless others are given (the tests' twins)."""
     try:
-        request = triggers.parse(event, config.policy, rt.clock())
+        request = triggers.parse(event, config.policy, rt.clock(), Home.of(function_arn))
     except Refused as refused:
         logger.warning("capacity payload rejected", extra={"problems": refused.problems})
         metrics.add_metric(name="CapacityRejected", unit=MetricUnit.Count, value=1)

@@ -7,6 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.shared.members import NotInOrganization
+
 from . import scheduler, targets
 from .flow import Deps, levels_of
 from .policy import Target
@@ -40,11 +42,8 @@ def describe(target: Target, deps: Deps, now: datetime) -> dict[str, Any]:
         "alarm_baseline": levels_of(stored.alarm_baseline),
         "recent_changes": [t.isoformat() for t in stored.last_changes[-RECENT:]],
     }
-    away = deps.elsewhere(target)
-    if away is not None:
-        return {**shown, "skipped": away}
     try:
-        live = deps.targets.read(target)
-    except (targets.UnknownTarget, ClientError) as error:
+        live = deps.reach(target).read(target)
+    except (targets.UnknownTarget, ClientError, NotInOrganization) as error:
         return {**shown, "error": str(error)}
     return {**shown, "owner": live.owner, "live": levels_of(live.levels, live.suspended), "busy": live.busy}

@@ -10,6 +10,7 @@ only runs those calls through a `Targets`, and in dry-run runs none of them. The
 `Targets` interface: `AwsTargets` is boto3's (the handler's), the tests have an in-memory twin. Its `read`
 makes one call where it can (the owner's describe); whether a deployment keeps the target busy
 (`check_deployment`) and its opt-in tags (`tags`) cost more calls and are asked only when they matter.
+`at(place)` is the same interface in a member account and region of the organization, through the member role.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
+from functions.shared.members import Place
 
 from . import alarms
 from .declared import ScalableId, resource, scalable_id
@@ -180,14 +182,16 @@ def deployment_busy(service: ServiceTypeDef) -> str | None:
     return None
 
 
-def lambda_arn(function: str, home_arn: str) -> str:
-    """A function name as an ARN in the account and region of `home_arn` (Deckhand's own function)."""
+def lambda_arn(function: str, home_arn: str, place: Place | None = None) -> str:
+    """A function name as an ARN in `place`, by default the account and region of `home_arn` (Deckhand's own
+    function), in the partition of `home_arn`."""
     if function.startswith("arn:"):
         return function
     parts = home_arn.split(":")
     if len(parts) < 5 or parts[0] != "arn":
         raise ValueError(f"cannot place Lambda function {function!r}: {home_arn!r} is not an ARN")
-    return f"arn:{parts[1]}:lambda:{parts[3]}:{parts[4]}:function:{function}"
+    region, account = (parts[3], parts[4]) if place is None else (place.region, place.account)
+    return f"arn:{parts[1]}:lambda:{region}:{account}:function:{function}"
 
 
 def raw_count(levels: Levels) -> int:
@@ -209,7 +213,15 @@ class Targets(Protocol):
 
     def in_alarm(self, target: Target) -> list[str]: ...
 
+    def alarm_state(self, name: str) -> str | None:
+        """The alarm's state as DescribeAlarms says it, or None when there is no such alarm."""
+        ...
+
     def make(self, planned: Call) -> None: ...
+
+    def at(self, place: Place) -> Targets:
+        """The targets of another account or region, read and changed through `place.role`."""
+        ...
 
 
 def _with_deployment(live: Live, busy: str | None) -> Live:
@@ -217,7 +229,18 @@ def _with_deployment(live: Live, busy: str | None) -> Live:
 
 
 class AwsTargets:
-    """Targets through the shared boto3 clients."""
+    """Targets through the shared boto3 clients: the function's own account and region, or `place`."""
+
+    def __init__(self, place: Place | None = None) -> None:
+        self.place = place
+
+    def at(self, place: Place) -> AwsTargets:
+        return AwsTargets(place)
+
+    @property
+    def where(self) -> tuple[str | None, str | None]:
+        """The region and role of the clients: the function's own (None, None), or the place's."""
+        return (None, None) if self.place is None else (self.place.region, self.place.role)
 
     def read(self, target: Target) -> Live:
         """The live levels of one target, from whoever owns its capacity: one describe call (two for an
@@ -244,7 +267,7 @@ class AwsTargets:
     def check_deployment(self, target: Target, live: Live) -> str | None:
         """Why a deployment or instance refresh keeps the target busy, or None; one call where `read` did not say."""
         if target.kind == "asg":
-            refreshes = client("autoscaling").describe_instance_refreshes(
+            refreshes = client("autoscaling", *self.where).describe_instance_refreshes(
                 AutoScalingGroupName=resource(target, "group"), MaxRecords=5
             )
             return refresh_busy(refreshes.get("InstanceRefreshes", []))
@@ -264,17 +287,19 @@ class AwsTargets:
             )
             return {t.get("key", ""): t.get("value", "") for t in service.get("tags", [])}
         if target.kind == "lambda-provisioned-concurrency":
-            found = client("lambda").list_tags(Resource=lambda_arn(resource(target, "function"), home_arn))
+            found = client("lambda", *self.where).list_tags(
+                Resource=lambda_arn(resource(target, "function"), home_arn, self.place)
+            )
             return dict(found.get("Tags", {}))
         if not live.arn:
             return {}
-        found = client("application-autoscaling").list_tags_for_resource(ResourceARN=live.arn)
+        found = client("application-autoscaling", *self.where).list_tags_for_resource(ResourceARN=live.arn)
         return dict(found.get("Tags", {}))
 
     def in_alarm(self, target: Target) -> list[str]:
         """The target's scale-out alarms now in ALARM (one call for up to 100 alarms)."""
         names = target.alarms.scale_out if target.alarms is not None else []
-        cloudwatch = client("cloudwatch")
+        cloudwatch = client("cloudwatch", *self.where)
         return [
             name
             for batch in alarms.batches(names)
@@ -283,20 +308,25 @@ class AwsTargets:
             )
         ]
 
-    def make(self, planned: Call) -> None:
-        getattr(client(planned.service), planned.method)(**planned.params)
+    def alarm_state(self, name: str) -> str | None:
+        found = client("cloudwatch", *self.where).describe_alarms(
+            AlarmNames=[name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        alarm = next(iter([*found.get("MetricAlarms", []), *found.get("CompositeAlarms", [])]), None)
+        return None if alarm is None else alarm.get("StateValue")
 
-    @staticmethod
-    def _describe_scalable(ident: ScalableId) -> ScalableTargetTypeDef | None:
-        response = client("application-autoscaling").describe_scalable_targets(
+    def make(self, planned: Call) -> None:
+        getattr(client(planned.service, *self.where), planned.method)(**planned.params)
+
+    def _describe_scalable(self, ident: ScalableId) -> ScalableTargetTypeDef | None:
+        response = client("application-autoscaling", *self.where).describe_scalable_targets(
             ServiceNamespace=ident.namespace, ResourceIds=[ident.resource_id], ScalableDimension=ident.dimension
         )
         found = response.get("ScalableTargets", [])
         return found[0] if found else None
 
-    @staticmethod
-    def _describe_service(name: str, cluster: str, service: str, *, tags: bool = False) -> ServiceTypeDef:
-        ecs = client("ecs")
+    def _describe_service(self, name: str, cluster: str, service: str, *, tags: bool = False) -> ServiceTypeDef:
+        ecs = client("ecs", *self.where)
         response = (
             ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
             if tags
@@ -307,18 +337,16 @@ class AwsTargets:
             raise no_service(name, cluster, service)
         return found[0]
 
-    @staticmethod
-    def _read_group(target: Target) -> Live:
-        autoscaling = client("autoscaling")
+    def _read_group(self, target: Target) -> Live:
+        autoscaling = client("autoscaling", *self.where)
         group = resource(target, "group")
         groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
         if not groups:
             raise missing(target)
         return to_group(target.name, groups[0])
 
-    @staticmethod
-    def _read_provisioned(target: Target) -> Live:
-        lam = client("lambda")
+    def _read_provisioned(self, target: Target) -> Live:
+        lam = client("lambda", *self.where)
         try:
             config = lam.get_provisioned_concurrency_config(
                 FunctionName=resource(target, "function"), Qualifier=resource(target, "qualifier")

@@ -1,6 +1,8 @@
 """Pure: what the capacity function was asked to do, from the four shapes of event it receives.
 
-1. EventBridge `CloudWatch Alarm State Change` of an alarm some target scales out on: ALARM steps out, OK in;
+1. EventBridge `CloudWatch Alarm State Change` of an alarm some target scales out on: ALARM steps out, OK in; only
+   the targets the policy places in the event's account and region (a member's event, forwarded to the hub's bus,
+   keeps its own `account` and `region`) concern it;
 2. a per-profile schedule's input {"trigger": "schedule", "target", "profile", "schedule": <index>};
 3. a one-time revert schedule's input {"trigger": "override-revert", "target", "override_set_at", "dry_run"};
 4. a console payload {"action": "apply" | "pause" | "resume" | "status", "target", ...}.
@@ -31,6 +33,7 @@ from pydantic import (
 
 from functions.shared.clock import parse_cloudwatch_time, parse_instant
 from functions.shared.events import EventBridgeEvent
+from functions.shared.members import Home
 from functions.shared.refusal import Refused, cap
 from functions.shared.validation import describe_all
 
@@ -160,8 +163,9 @@ class Command(BaseModel):
         return self
 
 
-def parse(event: Any, policy: Capacity, now: datetime) -> Request | StatusRequest | Ignored:
-    """The request an event makes; raises `Refused` for a schedule's input or a console payload that is wrong."""
+def parse(event: Any, policy: Capacity, now: datetime, home: Home) -> Request | StatusRequest | Ignored:
+    """The request an event makes to the function at `home`; raises `Refused` for a schedule's input or a console
+    payload that is wrong."""
     if not isinstance(event, dict):
         raise Refused([f'expected a JSON object like {{"action": "status"}}, got {type(event).__name__}'])
     if "source" in event or "detail-type" in event:  # console payloads and schedule inputs carry neither
@@ -169,7 +173,7 @@ def parse(event: Any, policy: Capacity, now: datetime) -> Request | StatusReques
             alarm = AlarmChangeEvent.model_validate(event)
         except ValidationError as invalid:
             return Ignored(f"not a CloudWatch alarm state change: {'; '.join(describe_all(invalid)[:3])}")
-        return alarm_request(alarm, policy)
+        return alarm_request(alarm, policy, home)
     if "trigger" in event:
         model = SCHEDULED.get(event["trigger"]) if isinstance(event["trigger"], str) else None
         if model is None:
@@ -191,8 +195,18 @@ def parse(event: Any, policy: Capacity, now: datetime) -> Request | StatusReques
 # --- alarms -------------------------------------------------------------------------------------------
 
 
-def scaled_by(policy: Capacity, alarm: str) -> tuple[str, ...]:
-    return tuple(t.name for t in policy.targets if t.alarms is not None and alarm in t.alarms.scale_out)
+def placed_at(target: Target, home: Home) -> tuple[str, str]:
+    """The account and region of the target: those it names, else the function's own."""
+    return target.account or home.account, target.region or home.region
+
+
+def scaled_by(policy: Capacity, alarm: str, home: Home, account: str, region: str) -> tuple[str, ...]:
+    """The targets that scale on `alarm` of `account` and `region`: a same-named alarm elsewhere is not theirs."""
+    return tuple(
+        t.name
+        for t in policy.targets
+        if t.alarms is not None and alarm in t.alarms.scale_out and placed_at(t, home) == (account, region)
+    )
 
 
 def _muted(mute: MuteDetail | None, at: datetime) -> str | None:
@@ -206,11 +220,12 @@ def _muted(mute: MuteDetail | None, at: datetime) -> str | None:
     return None
 
 
-def alarm_request(event: AlarmChangeEvent, policy: Capacity) -> Request | Ignored:
+def alarm_request(event: AlarmChangeEvent, policy: Capacity, home: Home) -> Request | Ignored:
     name, state = event.detail.alarmName, event.detail.state.value
-    names = scaled_by(policy, name)
+    names = scaled_by(policy, name, home, event.account, event.region)
     if not names:
-        return Ignored(f"no capacity target scales on alarm {name}")
+        where = f"account {cap(event.account)} region {cap(event.region)}"
+        return Ignored(f"no capacity target scales on alarm {name} of {where}")
     if state not in ("ALARM", "OK"):
         return Ignored(f"alarm {name} went to {state}: only ALARM and OK move capacity")
     stamp = event.detail.state.timestamp

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from functions.shared.clients import client
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import AlarmMuteRuleSummaryTypeDef, GetAlarmMuteRuleOutputTypeDef
 
 ONE_TIME = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2})\)$")
@@ -62,8 +63,7 @@ def window_end(rule: GetAlarmMuteRuleOutputTypeDef, now: datetime) -> datetime:
     return min(end, expires) if expires is not None else end
 
 
-def _active(alarm_name: str | None) -> Iterator[AlarmMuteRuleSummaryTypeDef]:
-    cloudwatch = client("cloudwatch")
+def _active(alarm_name: str | None, cloudwatch: CloudWatchClient) -> Iterator[AlarmMuteRuleSummaryTypeDef]:
     token = ""
     while True:
         if alarm_name is not None and token:
@@ -80,19 +80,23 @@ def _active(alarm_name: str | None) -> Iterator[AlarmMuteRuleSummaryTypeDef]:
             return
 
 
-def active_mutes(alarms: Collection[str], now: datetime) -> dict[str, Mute]:
-    """The alarms of `alarms` an ACTIVE mute rule silences, each with the rule and when its window ends."""
+def active_mutes(
+    alarms: Collection[str], now: datetime, region: str | None = None, role: str | None = None
+) -> dict[str, Mute]:
+    """The alarms of `alarms` an ACTIVE mute rule silences, each with the rule and when its window ends; in the
+    function's own account and region, or in `region` through `role`."""
     if not alarms:
         return {}
+    cloudwatch = client("cloudwatch", region, role)
     only = next(iter(alarms)) if len(alarms) == 1 else None
     muted: dict[str, Mute] = {}
-    for summary in _active(only):
+    for summary in _active(only, cloudwatch):
         arn = summary.get("AlarmMuteRuleArn", "")
         if not arn:
             continue
         try:
-            rule = client("cloudwatch").get_alarm_mute_rule(AlarmMuteRuleName=rule_name(arn))
-        except client("cloudwatch").exceptions.ResourceNotFoundException:
+            rule = cloudwatch.get_alarm_mute_rule(AlarmMuteRuleName=rule_name(arn))
+        except cloudwatch.exceptions.ResourceNotFoundException:
             continue  # deleted between the two calls
         mute = Mute(rule=arn, until=window_end(rule, now))
         for name in rule.get("MuteTargets", {}).get("AlarmNames", []):

@@ -7,6 +7,10 @@ A gate with alarms by name, a window, the freeze switch and an error budget cost
 DescribeAlarms, one GetMetricData and the (cached) switch read: the window needs no call, every
 metric the gate needs goes into one GetMetricData, and alarms selected by tag are resolved with one
 GetResources and described together with the named ones. A check in mode "off" is not observed.
+
+Alarms a selection places in a member account or region are read there (`CloudWatch.at`), through the gating member
+role; a selection that cannot be read (no member role, AssumeRole denied, throttled) is unread, and the gate blocks
+on it whatever `insufficient_data` says.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from botocore.exceptions import ClientError
+
 from functions.shared.clients import client
 from functions.shared.clock import parse_cloudwatch_time
+from functions.shared.members import Home, NotInOrganization, Place
 from functions.shared.policy_base import Placed
 from functions.shared.switches import SwitchBoard
 
@@ -121,13 +128,40 @@ def observe_alarms(check: AlarmCheck, now: datetime, cloudwatch: CloudWatch) -> 
     return (*with_mutes(found, now, cloudwatch).values(), *missing)
 
 
-def unreadable(selection: Placed, path: str, cloudwatch: CloudWatch) -> str | None:
-    """Why alarms selected in another account or region than the one `cloudwatch` reads stay unread: a same-named
-    alarm here is not theirs. Asks where it reads only of a selection that names a place."""
+def placed_at(selection: Placed, home: Home) -> Place:
+    """Where the selection's alarms live, and the role that reads them; raises NotInOrganization."""
+    return home.place(selection.account, selection.region)
+
+
+def reach(selection: Placed, cloudwatch: CloudWatch) -> CloudWatch:
+    """CloudWatch where the selection's alarms live: `cloudwatch` itself for a selection that names no other place
+    (asking where it reads only of a selection that names one); raises NotInOrganization."""
     if not selection.placed:
-        return None
-    account, region = cloudwatch.home()
-    return selection.elsewhere(path, account, region)
+        return cloudwatch
+    home = cloudwatch.home()
+    place = placed_at(selection, home)
+    return cloudwatch if place == home.here else cloudwatch.at(place)
+
+
+def unreadable(selection: Placed, path: str, error: Exception) -> str:
+    """Why the selection's alarms stay unread, naming where they were looked for: a same-named alarm elsewhere is not
+    theirs, so the gate blocks."""
+    where = " and ".join(
+        f"{key} {value}" for key, value in (("account", selection.account), ("region", selection.region)) if value
+    )
+    return f"{path} in {where} could not be read: {error}"
+
+
+def read_alarms(
+    check: AlarmCheck, path: str, now: datetime, cloudwatch: CloudWatch
+) -> tuple[tuple[AlarmObservation, ...], str | None]:
+    """The selected alarms, read where the selection places them; or none and why they stay unread."""
+    if not check.placed:
+        return observe_alarms(check, now, cloudwatch), None
+    try:
+        return observe_alarms(check, now, reach(check, cloudwatch)), None
+    except (NotInOrganization, ClientError) as error:
+        return (), unreadable(check, path, error)
 
 
 def with_mutes(
@@ -337,8 +371,9 @@ def gather(
     gate: Gate, board: SwitchBoard, now: datetime, cloudwatch: CloudWatch, pipelines: pipeline.Pipelines
 ) -> Observations:
     check = gate.alarms if gate.alarms is not None and gate.alarms.mode != "off" else None
-    unread = unreadable(check, f"gate {gate.pipeline}/{gate.stage}: alarms", cloudwatch) if check else None
-    alarms = observe_alarms(check, now, cloudwatch) if check is not None and unread is None else ()
+    alarms, unread = (
+        read_alarms(check, f"gate {gate.pipeline}/{gate.stage}: alarms", now, cloudwatch) if check else ((), None)
+    )
     after = bake_after(gate)
     succeeded_at = pipeline.stage_succeeded_at(pipelines.pipeline_state(gate.pipeline), after) if after else None
     sums = observe_metrics(plan_metrics(gate, now, succeeded_at), cloudwatch)
@@ -409,13 +444,29 @@ class CloudWatch(Protocol):
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]: ...
 
-    def home(self) -> tuple[str, str]:
-        """The account and region whose alarms this reads."""
+    def home(self) -> Home:
+        """The partition, account and region of the function's own credentials."""
+        ...
+
+    def at(self, place: Place) -> CloudWatch:
+        """CloudWatch in another account or region, read through `place.role`."""
         ...
 
 
 class AwsCloudWatch:
-    """CloudWatch through the shared boto3 clients, every page read."""
+    """CloudWatch through the shared boto3 clients, every page read: the function's own account and region, or
+    `place`."""
+
+    def __init__(self, place: Place | None = None) -> None:
+        self.place = place
+
+    @property
+    def where(self) -> tuple[str | None, str | None]:
+        """The region and role of the clients: the function's own (None, None), or the place's."""
+        return (None, None) if self.place is None else (self.place.region, self.place.role)
+
+    def at(self, place: Place) -> AwsCloudWatch:
+        return AwsCloudWatch(place)
 
     def alarms(self, now: datetime, names: Sequence[str] = (), prefix: str = "") -> list[AlarmObservation]:
         """The alarms named (at most 100), or those whose name starts with `prefix`."""
@@ -426,7 +477,7 @@ class AwsCloudWatch:
             request["AlarmNamePrefix"] = prefix
         found: list[AlarmObservation] = []
         while True:
-            response = client("cloudwatch").describe_alarms(**request)
+            response = client("cloudwatch", *self.where).describe_alarms(**request)
             found += from_describe(response, now)
             if not response.get("NextToken"):
                 return found
@@ -439,7 +490,7 @@ class AwsCloudWatch:
         }
         names: list[str] = []
         while True:
-            response = client("resourcegroupstaggingapi").get_resources(**request)
+            response = client("resourcegroupstaggingapi", *self.where).get_resources(**request)
             names += [alarm_name(item["ResourceARN"]) for item in response.get("ResourceTagMappingList", [])]
             if not response.get("PaginationToken"):
                 return names
@@ -454,24 +505,26 @@ class AwsCloudWatch:
         }
         results: list[Mapping[str, Any]] = []
         while True:
-            response = client("cloudwatch").get_metric_data(**call)
+            response = client("cloudwatch", *self.where).get_metric_data(**call)
             results += response.get("MetricDataResults", [])
             if not response.get("NextToken"):
                 return results
             call["NextToken"] = response["NextToken"]
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]:
-        return mutes.active_mutes(alarms, now)
+        return mutes.active_mutes(alarms, now, *self.where)
 
-    def home(self) -> tuple[str, str]:
-        return _account_of(client("sts")), os.environ.get("AWS_REGION", "")
+    def home(self) -> Home:
+        partition, account = _identity_of(client("sts"))
+        return Home(partition, account, os.environ.get("AWS_REGION", ""))
 
 
 @cache
-def _account_of(sts: STSClient) -> str:
-    """The account of the credentials of a client, asked once per client, so once per container (GetCallerIdentity
-    needs no permission: STS API Reference), and again after `clients.reset()` moved the credentials."""
-    return sts.get_caller_identity()["Account"]
+def _identity_of(sts: STSClient) -> tuple[str, str]:
+    """The partition and account of the credentials of a client, asked once per client, so once per container
+    (GetCallerIdentity needs no permission: STS API Reference), and again after `clients.reset()` moved them."""
+    identity = sts.get_caller_identity()
+    return identity["Arn"].split(":")[1], identity["Account"]
 
 
 @dataclass(frozen=True)

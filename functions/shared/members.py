@@ -21,6 +21,15 @@ class NotInOrganization(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Place:
+    """An account and region a function reads or acts in, and the role it assumes there (None: its own)."""
+
+    account: str
+    region: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class Home:
     """Where the function itself runs, from its own ARN (Lambda's context.invoked_function_arn)."""
 
@@ -48,3 +57,19 @@ class Home:
                 "the policy has no organization section, or the stack predates it (redeploy)"
             )
         return f"arn:{self.partition}:iam::{account}:role/{name}"
+
+    @property
+    def here(self) -> Place:
+        return Place(self.account, self.region)
+
+    def place(
+        self,
+        account: str | None,
+        region: str | None,
+        env: Mapping[str, str] | None = None,
+        variable: str = MEMBER_ROLE_VARIABLE,
+    ) -> Place:
+        """Where a selection naming `account` and `region` (None: the function's own) lives, with the role that
+        reaches it; raises NotInOrganization for another account without a member role."""
+        there = account or self.account
+        return Place(there, region or self.region, self.role_in(there, env, variable))

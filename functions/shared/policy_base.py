@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Hashable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -107,6 +107,21 @@ Member = Annotated[
 OrganizationId = Annotated[str, matching(r"o-[a-z0-9]{10,32}", "an organization id like o-a1b2c3d4e5")]
 # IAM's roleNameType (botocore `iam`: 1-64 characters of [\w+=,.@-]), ASCII only.
 RoleName = Annotated[str, matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name: 1-64 letters, digits or _+=,.@-")]
+# The duties that work in members through a role of their own, named `<member_role>-<duty>` (stacks/member.py makes
+# them): a role that changes capacity cannot touch cleanup, and the reverse.
+MemberDuty = Literal["capacity", "gating"]
+MEMBER_DUTIES: tuple[MemberDuty, ...] = ("capacity", "gating")
+ROLE_NAME_MAX = 64  # IAM's roleNameType (botocore `iam`)
+LONGEST_SUFFIX = max(len(f"-{duty}") for duty in MEMBER_DUTIES)
+
+
+def _room_for_duty_roles(name: str) -> str:
+    if len(name) > ROLE_NAME_MAX - LONGEST_SUFFIX:
+        raise ValueError(
+            f"expected an IAM role name of at most {ROLE_NAME_MAX - LONGEST_SUFFIX} characters: the capacity and "
+            f"gating member roles are named <member_role>-capacity and -gating, and IAM takes {ROLE_NAME_MAX} at most"
+        )
+    return name
 
 
 class Organization(Section):
@@ -119,8 +134,13 @@ class Organization(Section):
     accounts: Annotated[list[Member], Field(min_length=1), AfterValidator(listed_once)]
     exclude: Annotated[list[AccountId], AfterValidator(listed_once)] = Field(default_factory=list)
     regions: Annotated[list[Region], Field(min_length=1), AfterValidator(listed_once)]
-    member_role: RoleName = "deckhand-member"
+    member_role: Annotated[RoleName, AfterValidator(_room_for_duty_roles)] = "deckhand-member"
     deleter_role: RoleName = "deckhand-member-deleter"
+    # The cleanup fan-out's Distributed Map: scopes (account x region x kind) run at once, at most (a Distributed Map
+    # takes up to 10,000: Step Functions Developer Guide, "Distributed Map state"), and the share of failed scopes
+    # it tolerates before the whole run fails (0-100).
+    max_concurrency: Annotated[int, Field(ge=1, le=10_000)] = 40
+    tolerated_failure_percentage: Annotated[int, Field(ge=0, le=100)] = 100
 
     @model_validator(mode="after")
     def _consistent(self) -> "Organization":
@@ -128,7 +148,13 @@ class Organization(Section):
             raise ValueError(f"{', '.join(listed_and_excluded)} listed in both accounts and exclude; keep one")
         if self.member_role == self.deleter_role:
             raise ValueError(f"member_role and deleter_role are both {self.member_role!r}: the deleter is its own role")
+        if self.deleter_role in (duty_roles := [self.duty_role(duty) for duty in MEMBER_DUTIES]):
+            raise ValueError(f"deleter_role {self.deleter_role!r} is one of the duties' member roles {duty_roles}")
         return self
+
+    def duty_role(self, duty: MemberDuty) -> str:
+        """The name of the role `duty`'s hub function assumes in each member account."""
+        return f"{self.member_role}-{duty}"
 
     @property
     def resolved_at_run_time(self) -> bool:
@@ -168,19 +194,3 @@ class Placed(Section):
     @property
     def placed(self) -> bool:
         return self.account is not None or self.region is not None
-
-    def elsewhere(self, path: str, account: str, region: str) -> str | None:
-        """Why a function running in `account` and `region` must neither read nor act on this selection (at key
-        `path`): it names another account or region. None when it names none, or the function's own."""
-        keys = [
-            f"{path}.{key} {named}"
-            for key, named, own in (("account", self.account, account), ("region", self.region, region))
-            if named is not None and named != own
-        ]
-        if not keys:
-            return None
-        return (
-            f"{' and '.join(keys)} {'are' if len(keys) > 1 else 'is'} not where this function runs "
-            f"(account {account or '?'}, region {region or '?'}); Deckhand does not act in member accounts and "
-            "regions until the organization fan-out is built, so it leaves this alone"
-        )

@@ -16,12 +16,18 @@ notification delivered by a subscription to an SNS topic of the user's own):
   items in the audit table (functions/gating/watchdog/slots.py). An action AWS refuses (AccessDenied, ...)
   is audited and notified as failed, and its slot is given back.
 
+A watchdog placed in a member account or region watches the alarm there: only an event from that account and
+region concerns it (a member's event, forwarded to the hub's bus, keeps its own `account` and `region`), and the
+confirmation and the mute rules are read there through the gating member role; the stop or rollback is the hub's
+pipeline's, done with the function's own role.
+
 Dry run (the policy's default) records and notifies what it would do. Paused gating does nothing but
 record and warn. Every action is audited and notified; an alarm no gate watches is ignored quietly.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +36,11 @@ from botocore.exceptions import ClientError
 
 from functions.gating import mutes, pipeline
 from functions.gating.config import gating
-from functions.gating.observe import Adapters, CloudWatch, unreadable
+from functions.gating.observe import Adapters, CloudWatch, placed_at
 from functions.gating.pipeline import Pipelines
 from functions.gating.policy import Gate, Gating
 from functions.shared.audit import AuditRecord, new_id
+from functions.shared.members import NotInOrganization, Place
 from functions.shared.observability import ignored_and_counted, logger, metrics
 from functions.shared.refusal import cap
 from functions.shared.runtime import Runtime, runtime
@@ -55,7 +62,12 @@ def confirmed(change: AlarmChange, now: datetime, cloudwatch: CloudWatch) -> Ala
         return None
     alarm = found[0]
     return AlarmChange(
-        name=alarm.name, state=alarm.state, reason=cap(alarm.reason), at=alarm.updated, region=change.region
+        name=alarm.name,
+        state=alarm.state,
+        reason=cap(alarm.reason),
+        at=alarm.updated,
+        region=change.region,
+        account=change.account,
     )
 
 
@@ -172,9 +184,55 @@ def watch(
     return {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": outcome, "reason": move.reason, **details}
 
 
-def placed_elsewhere(gate: Gate, policy: Gating, cloudwatch: CloudWatch) -> str | None:
-    assert gate.watchdog is not None
-    return unreadable(gate.watchdog, f"gating.gates[{policy.gates.index(gate)}].watchdog", cloudwatch)
+def concerned(gates: list[Gate], policy: Gating, said: AlarmChange, cloudwatch: CloudWatch) -> Concerned:
+    """The gates whose watchdog watches the alarm where the event says it is, and where that is; the others are not
+    this alarm's. Where the watchdogs name no place, the function's own (and its identity is not asked)."""
+    if not any(gate.watchdog is not None and gate.watchdog.placed for gate in gates):
+        return Concerned(gates, cloudwatch, None, [])
+    home = cloudwatch.home()
+    origin = (said.account or home.account, said.region or home.region)
+    mine: list[Gate] = []
+    place: Place | None = None
+    unplaced: list[dict[str, Any]] = []
+    for gate in gates:
+        assert gate.watchdog is not None
+        if (gate.watchdog.account or home.account, gate.watchdog.region or home.region) != origin:
+            continue
+        try:
+            place = placed_at(gate.watchdog, home)
+        except NotInOrganization as error:
+            path = f"gating.gates[{policy.gates.index(gate)}].watchdog"
+            unplaced.append(
+                {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": "skipped", "reason": f"{path}: {error}"}
+            )
+            continue
+        mine.append(gate)
+    there = cloudwatch if place is None or place == home.here else cloudwatch.at(place)
+    return Concerned(mine, there, place if place != home.here else None, unplaced)
+
+
+def confirmed_there(said: AlarmChange, now: datetime, found: Concerned) -> tuple[AlarmChange, mutes.Mute | None] | str:
+    """The alarm in ALARM as DescribeAlarms shows it where it is, with its active mute; or why nothing is done: an
+    event is the caller's word, DescribeAlarms is CloudWatch's, and an alarm that cannot be read is not confirmed."""
+    where = "" if found.place is None else f" in account {found.place.account} region {found.place.region}"
+    try:
+        alarm = confirmed(said, now, found.cloudwatch)
+        if alarm is None or alarm.state != "ALARM":
+            shown = "does not exist" if alarm is None else f"is {alarm.state}"
+            return f"the event says {said.name} is in ALARM{where}, but DescribeAlarms says it {shown}"
+        return alarm, found.cloudwatch.active_mutes({alarm.name}, now).get(alarm.name)
+    except ClientError as error:
+        if found.place is None:
+            raise
+        return f"{said.name}{where} could not be read through {found.place.role or 'the function role'}: {error}"
+
+
+@dataclass(frozen=True)
+class Concerned:
+    gates: list[Gate]
+    cloudwatch: CloudWatch  # where the alarm is read
+    place: Place | None  # a member's account or region, or None: the function's own
+    left_alone: list[dict[str, Any]]  # gates of that place that cannot reach it
 
 
 def not_ours(reason: str) -> dict[str, Any]:
@@ -201,22 +259,17 @@ def run(
         return not_ours(f"{said.name} went to {said.state}, not ALARM")
     aws = aws or Adapters.of_aws()
     # A watchdog placed in another account or region watches an alarm there, not this same-named one.
-    away = {i: why for i, gate in enumerate(gates) if (why := placed_elsewhere(gate, policy, aws.cloudwatch))}
-    if len(away) == len(gates):
-        return not_ours("; ".join(away.values()))
-    left_alone = [
-        {"pipeline": gate.pipeline, "stage": gate.stage, "outcome": "skipped", "reason": away[i]}
-        for i, gate in enumerate(gates)
-        if i in away
-    ]
-    gates = [gate for i, gate in enumerate(gates) if i not in away]
+    found = concerned(gates, policy, said, aws.cloudwatch)
+    if not found.gates:
+        reasons = [stage["reason"] for stage in found.left_alone]
+        said_where = f"account {said.account or '?'} region {said.region or '?'}"
+        return not_ours("; ".join(reasons) or f"no gate's watchdog watches {said.name} of {said_where}")
+    gates, left_alone = found.gates, found.left_alone
     now = rt.clock()
-    alarm = confirmed(said, now, aws.cloudwatch)
-    if alarm is None or alarm.state != "ALARM":
-        # An event is the caller's word; DescribeAlarms is CloudWatch's.
-        shown = "does not exist" if alarm is None else f"is {alarm.state}"
-        return not_ours(f"the event says {said.name} is in ALARM, but DescribeAlarms says it {shown}")
-    muted = aws.cloudwatch.active_mutes({alarm.name}, now).get(alarm.name)
+    seen = confirmed_there(said, now, found)
+    if isinstance(seen, str):
+        return not_ours(seen)
+    alarm, muted = seen
     logger.append_keys(alarm=alarm.name, correlation_id=correlation_id)
     used = slots or TableSlots(rt.settings.audit_table)
     return {

@@ -34,6 +34,7 @@ class AlarmChange:
     reason: str
     at: datetime
     region: str
+    account: str = ""  # "" when the event does not say: the function's own
 
 
 class _State(BaseModel):
@@ -103,10 +104,10 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def _arn_region(arn: str) -> str:
-    """`arn:aws:SERVICE:REGION:...` -> REGION; "" for anything else."""
+def _arn_part(arn: str, index: Literal[3, 4]) -> str:
+    """`arn:aws:SERVICE:REGION:ACCOUNT:...` -> REGION (3) or ACCOUNT (4); "" for anything else."""
     parts = arn.split(":")
-    return parts[3] if len(parts) > 4 and parts[0] == "arn" else ""
+    return parts[index] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def alarm_change_of(event: Any) -> AlarmChange | None:
@@ -120,14 +121,20 @@ def alarm_change_of(event: Any) -> AlarmChange | None:
         return alarm_change_of_sns(event)
     fallback: datetime | None
     if isinstance(parsed, AlarmStateChangeEvent):
-        data, region, fallback = parsed.detail, parsed.region, parsed.time
+        data, region, account, fallback = parsed.detail, parsed.region, parsed.account, parsed.time
     else:
         data, region, fallback = parsed.alarmData, parsed.region, _time(parsed.time)
+        account = _arn_part(parsed.alarmArn, 4)
     at = _time(data.state.timestamp) or fallback
     if at is None:
         return None
     return AlarmChange(
-        name=cap(data.alarmName), state=cap(data.state.value), reason=cap(data.state.reason), at=at, region=cap(region)
+        name=cap(data.alarmName),
+        state=cap(data.state.value),
+        reason=cap(data.state.reason),
+        at=at,
+        region=cap(region),
+        account=cap(account),
     )
 
 
@@ -151,7 +158,8 @@ def alarm_change_of_sns(event: Any) -> AlarmChange | None:
         state=cap(message.NewStateValue),
         reason=cap(message.NewStateReason),
         at=at,
-        region=cap(_arn_region(message.AlarmArn) or _arn_region(sns.TopicArn)),
+        region=cap(_arn_part(message.AlarmArn, 3) or _arn_part(sns.TopicArn, 3)),
+        account=cap(_arn_part(message.AlarmArn, 4) or _arn_part(sns.TopicArn, 4)),
     )
 
 

@@ -56,8 +56,8 @@ def failing(monkeypatch: pytest.MonkeyPatch, module: Any, method: str) -> None:
     """Make `method` of every client `module` gets raise Throttling; everything else goes to moto."""
     real = module.client
 
-    def factory(service: str, region: str | None = None) -> Any:
-        inner = real(service, region)
+    def factory(service: str, region: str | None = None, role: str | None = None) -> Any:
+        inner = real(service, region, role)
 
         class Client:
             def __getattr__(self, name: str) -> Any:

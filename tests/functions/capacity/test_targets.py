@@ -62,7 +62,7 @@ class Recorder:
     fail: Callable[[str, str], Exception | None] = lambda service, method: None
     made: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def __call__(self, service: str, region: str | None = None) -> Any:
+    def __call__(self, service: str, region: str | None = None, role: str | None = None) -> Any:
         recorder = self
 
         class Client:
@@ -153,8 +153,8 @@ def with_refreshes(monkeypatch: pytest.MonkeyPatch, refreshes: list[dict[str, An
     """moto has no DescribeInstanceRefreshes: answer it, pass everything else to moto."""
     real = targets.client
 
-    def factory(service: str, region: str | None = None) -> Any:
-        inner = real(service, region)
+    def factory(service: str, region: str | None = None, role: str | None = None) -> Any:
+        inner = real(service, region, role)
         if service != "autoscaling":
             return inner
 

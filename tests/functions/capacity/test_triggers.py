@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 from functions.capacity import scheduler, triggers
 from functions.capacity.model import Override
 from functions.capacity.policy import Capacity
-from tests.functions.capacity.world import WEB, policy_of
+from functions.shared.members import Home
+from tests.functions.capacity.world import FUNCTION_ARN, WEB, policy_of
 
 NOW = datetime(2026, 3, 28, 21, 30, tzinfo=UTC)  # Paris switches to summer time in the night that follows
+HOME = Home.of(FUNCTION_ARN)
+HERE = (HOME.account, HOME.region)
 
 
 def test_a_local_time_is_the_next_such_time_in_its_zone() -> None:
@@ -31,9 +34,9 @@ def test_a_local_time_is_always_within_a_day_and_a_bit_ahead(hour: int, minute: 
 
 def test_an_alarm_of_no_target_is_ignored_and_one_alarm_may_move_several_targets() -> None:
     policy = policy_of(WEB, {**WEB, "name": "api", "service": "api", "alarms": {"scale_out": ["web-cpu-high"]}})
-    assert triggers.scaled_by(policy, "web-cpu-high") == ("web", "api")
-    assert triggers.scaled_by(policy, "web-latency-high") == ("web",)
-    assert triggers.scaled_by(Capacity(), "web-cpu-high") == ()
+    assert triggers.scaled_by(policy, "web-cpu-high", HOME, *HERE) == ("web", "api")
+    assert triggers.scaled_by(policy, "web-latency-high", HOME, *HERE) == ("web",)
+    assert triggers.scaled_by(Capacity(), "web-cpu-high", HOME, *HERE) == ()
 
 
 def test_a_schedule_is_excluded_on_its_dates_in_its_own_zone() -> None:

@@ -5,6 +5,10 @@ assertions on them and on the boto3 adapters against moto): a missing resource i
 stale version the same `Conflict`, a duplicate or missing schedule the same ClientError code. A fault is
 injected by naming the operation (`faults`): its next call fails with Throttling, as the moto tests' recorder
 does.
+
+The organization's member accounts and regions are twins of their own (`at`), each reached through a role; a role
+listed in `denied` fails every call with AssumeRole's AccessDenied, as botocore's assumed-role credentials do on
+the first call.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from functions.capacity.model import NOT_SUSPENDED, Call, Levels, Suspension
 from functions.capacity.policy import Target
 from functions.capacity.store import Stored, conflict, from_json, to_json
 from functions.capacity.targets import APPLICATION_AUTOSCALING, Live
+from functions.shared.members import Place
 from tests.support.errors import client_error
 
 ACCOUNT = "123456789012"
@@ -80,11 +85,21 @@ class MemoryTargets:
     made: list[Call] = field(default_factory=list)  # every call made, in order
     asked: list[str] = field(default_factory=list)  # every read, in order
     faults: Faults = field(default_factory=Faults)
+    account: str = ACCOUNT
+    region: str = REGION
+    places: dict[tuple[str, str], MemoryTargets] = field(default_factory=dict)  # (account, region) -> its twin
+    reached: list[Place] = field(default_factory=list)  # every `at`, in order
+    denied: set[str] = field(default_factory=set)  # roles whose AssumeRole is refused
+    refusal: Exception | None = None  # raised by every call: this is a denied role's view
+
+    def elsewhere(self, account: str, region: str = REGION) -> MemoryTargets:
+        """The twin of a member account and region, made on first use."""
+        return self.places.setdefault((account, region), MemoryTargets(account=account, region=region))
 
     # --- seeding, as an operator would have set the account up ---
 
     def register(self, ident: ScalableId, low: int, high: int, tags: Mapping[str, str] | None = None) -> None:
-        arn = f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/{len(self.registered):04d}"
+        arn = f"arn:aws:application-autoscaling:{self.region}:{self.account}:scalable-target/{len(self.registered):04d}"
         self.registered[ident] = Registration(Levels(low, high), tags=dict(tags or {}), arn=arn)
 
     # --- targets.Targets ---
@@ -141,7 +156,21 @@ class MemoryTargets:
         names = target.alarms.scale_out if target.alarms is not None else []
         return sorted(name for name in names if self.alarms.get(name) == "ALARM")
 
+    def alarm_state(self, name: str) -> str | None:
+        self._ask("alarm_state")
+        return self.alarms.get(name)
+
+    def at(self, place: Place) -> MemoryTargets:
+        self.reached.append(place)
+        if place.role in self.denied:
+            message = f"User: deckhand-capacity is not authorized to perform: sts:AssumeRole on resource: {place.role}"
+            refused = client_error("AccessDenied", "AssumeRole", message)
+            return MemoryTargets(account=place.account, region=place.region, refusal=refused)
+        return self.elsewhere(place.account, place.region)
+
     def make(self, planned: Call) -> None:
+        if self.refusal is not None:
+            raise self.refusal
         self.faults.check(planned.method)
         getattr(self, f"_{planned.method}")(**planned.params)
         self.made.append(planned)
@@ -149,6 +178,8 @@ class MemoryTargets:
     # --- the calls a plan makes, as their services answer them ---
 
     def _ask(self, operation: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
         self.asked.append(operation)
         self.faults.check(operation)
 

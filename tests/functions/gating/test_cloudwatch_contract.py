@@ -111,8 +111,9 @@ def test_alarms_are_described_by_name_and_by_prefix_with_their_state_and_reason(
 
 
 def test_it_says_the_account_and_region_whose_alarms_it_reads(account: Account) -> None:
-    # what a selection placed elsewhere is told apart from (observe.unreadable)
-    assert account.cloudwatch.home() == account.home
+    # what a selection placed elsewhere is told apart from (observe.reach)
+    home = account.cloudwatch.home()
+    assert (home.partition, home.account, home.region) == ("aws", *account.home)
 
 
 def test_alarms_are_found_by_every_tag_they_carry(account: Account) -> None:

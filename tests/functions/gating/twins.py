@@ -4,6 +4,10 @@ flows run on them without a server.
 They answer as AWS does (test_cloudwatch_contract.py, test_pipelines_contract.py and
 watchdog/test_slots_contract.py run the same assertions on them and on the boto3 adapters against the sandbox's
 moto server): the same observations, sums, tokens, and the same ClientError codes for the same misuse.
+
+The organization's member accounts and regions are CloudWatch twins of their own (`at`), each reached through a
+role; a role listed in `denied` fails every read with AssumeRole's AccessDenied, as botocore's assumed-role
+credentials do on the first call.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from functions.gating.model import AlarmObservation, AlarmValue, ExecutionObserv
 from functions.gating.observe import MetricRequest
 from functions.gating.pipeline import MAX_STOP_REASON, JobContext, clip, to_execution
 from functions.gating.watchdog.slots import Slot, lock_key
+from functions.shared.members import Home, Place
 from tests.support.errors import client_error
 
 ACCOUNT = "123456789012"
@@ -55,6 +60,16 @@ class MemoryCloudWatch:
     mute_rules: dict[str, MuteRule] = field(default_factory=dict)
     datapoints: dict[MetricKey, list[tuple[datetime, float]]] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)  # every read, in order
+    account: str = ACCOUNT
+    region: str = REGION
+    places: dict[tuple[str, str], MemoryCloudWatch] = field(default_factory=dict)  # (account, region) -> its twin
+    reached: list[Place] = field(default_factory=list)  # every `at`, in order
+    denied: set[str] = field(default_factory=set)  # roles whose AssumeRole is refused
+    refusal: Exception | None = None  # raised by every read: this is a denied role's view
+
+    def elsewhere(self, account: str, region: str = REGION) -> MemoryCloudWatch:
+        """The twin of a member account and region, made on first use."""
+        return self.places.setdefault((account, region), MemoryCloudWatch(account=account, region=region))
 
     # --- seeding ---
 
@@ -64,7 +79,7 @@ class MemoryCloudWatch:
     # --- observe.CloudWatch ---
 
     def alarms(self, now: datetime, names: Sequence[str] = (), prefix: str = "") -> list[AlarmObservation]:
-        self.asked.append("alarms")
+        self._ask("alarms")
         chosen = sorted(
             name
             for name in self.alarms_by_name
@@ -82,14 +97,14 @@ class MemoryCloudWatch:
         ]
 
     def tagged_alarm_names(self, tags: Mapping[str, str]) -> list[str]:
-        self.asked.append("tagged_alarm_names")
+        self._ask("tagged_alarm_names")
         return sorted(
             name for name, alarm in self.alarms_by_name.items() if all(alarm.tags.get(k) == v for k, v in tags.items())
         )
 
     def metric_data(self, request: MetricRequest) -> list[Mapping[str, Any]]:
         """Each query's datapoints summed into the periods that start at StartTime, as GetMetricData buckets them."""
-        self.asked.append("metric_data")
+        self._ask("metric_data")
         results: list[Mapping[str, Any]] = []
         for query in request.queries:
             stat = query["MetricStat"]
@@ -112,20 +127,33 @@ class MemoryCloudWatch:
         return results
 
     def active_mutes(self, alarms: Collection[str], now: datetime) -> dict[str, mutes.Mute]:
-        self.asked.append("active_mutes")
+        self._ask("active_mutes")
         muted: dict[str, mutes.Mute] = {}
         for name, rule in sorted(self.mute_rules.items()):
             until = rule.began + rule.duration
             if not rule.began <= now < until:
                 continue
-            arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm-mute-rule:{name}"
+            arn = f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm-mute-rule:{name}"
             for alarm in rule.alarms:
                 if alarm in alarms and (alarm not in muted or muted[alarm].until < until):
                     muted[alarm] = mutes.Mute(rule=arn, until=until)
         return muted
 
-    def home(self) -> tuple[str, str]:
-        return ACCOUNT, REGION
+    def home(self) -> Home:
+        return Home("aws", self.account, self.region)
+
+    def at(self, place: Place) -> MemoryCloudWatch:
+        self.reached.append(place)
+        if place.role in self.denied:
+            message = f"User: deckhand-gate is not authorized to perform: sts:AssumeRole on resource: {place.role}"
+            refused = client_error("AccessDenied", "AssumeRole", message)
+            return MemoryCloudWatch(account=place.account, region=place.region, refusal=refused)
+        return self.elsewhere(place.account, place.region)
+
+    def _ask(self, operation: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.asked.append(operation)
 
 
 # --- CodePipeline ----------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def test_metric_metric_math_and_composite_notifications_are_read(name: str, alar
 
 def test_a_notification_is_the_same_change_as_the_eventbridge_event() -> None:
     reason = EVENT_5XX["detail"]["state"]["reason"]
-    expected = AlarmChange(name="web-app-5xx", state="ALARM", reason=reason, at=AT, region="us-east-1")
+    account = EVENT_5XX["account"]  # the SNS notification says it in its AlarmArn
+    expected = AlarmChange(name="web-app-5xx", state="ALARM", reason=reason, at=AT, region="us-east-1", account=account)
     assert alarm_change_of_sns(SNS_5XX) == alarm_change_of(EVENT_5XX) == expected
 
 

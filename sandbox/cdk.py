@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -35,6 +36,8 @@ CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 
 
 CDK_TIMEOUT_SECONDS = 600
+POLICY_CONTEXT = "deckhand:policy"  # stacks.core.POLICY_CONTEXT_KEY, which the CLI does not import: it starts jsii
+HUB_STACK = "Deckhand"  # the hub stack's construct id (stacks/app.py), what `cdk deploy` selects it by
 
 
 QUIET_NODE = {
@@ -127,30 +130,41 @@ class Up:
     refused: list[str]  # the delivery paths AWS would refuse, as `up` printed them
 
 
-def up(paths: Paths, *, verbose: bool = False) -> Up:
-    """Start the server, then bootstrap and deploy the app into it; on any failure, leave nothing running."""
+def up(paths: Paths, *, verbose: bool = False, policy_for: Callable[[str], Path] | None = None) -> Up:
+    """Start the server, then bootstrap and deploy the app into it; on any failure, leave nothing running.
+
+    `policy_for(endpoint)`, when given, writes the policy to deploy once the server runs (the organization's, which
+    names the ids moto makes): the synth waits for it, and only the hub stack is deployed (the member stack reaches
+    the members through the hub's StackSet)."""
     refuse_a_second_sandbox(paths)
     paths.root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     endpoint = f"http://localhost:{port}"
     timings: dict[str, float] = {}
     started = time.monotonic()
+    synth_args = ["synth", "--quiet", "--output", str(paths.assembly)]
     # The synth needs no AWS: it runs while the server starts and the environment is bootstrapped.
-    synth = start_cdk("synth", ["synth", "--quiet", "--output", str(paths.assembly)], endpoint, paths, verbose)
-    say(f"→ cdk synth of the Deckhand app, with cdk-nag (log: {synth.log})")
+    synth = None if policy_for else start_cdk("synth", synth_args, endpoint, paths, verbose)
     server: subprocess.Popen[bytes] | None = None
     try:
         with step(f"start the sandbox server on {endpoint} (log: {paths.server_log})", timings, "server start"):
             server = start_server(paths, port)
             wait_ready(server, paths, port)
         write_state(paths, new_state(endpoint, port, server.pid))
-        deploy_app(paths, endpoint, synth, timings, verbose)
+        if policy_for is not None:
+            with step("write the policy to deploy", timings, "policy"):
+                policy = policy_for(endpoint)
+            synth = start_cdk("synth", [*synth_args, "-c", f"{POLICY_CONTEXT}={policy}"], endpoint, paths, verbose)
+        assert synth is not None
+        say(f"→ cdk synth of the Deckhand app, with cdk-nag (log: {synth.log})")
+        deploy_app(paths, endpoint, synth, timings, verbose, stacks=[HUB_STACK] if policy_for else ["--all"])
         refused = check_wiring(endpoint, timings)
     except BaseException as failed:
         # A failed deploy leaves moto in a state no retry recovers from: start again from scratch.
         with contextlib.suppress(Exception):
-            synth.process.kill()
-            synth.finish()
+            if synth is not None:
+                synth.process.kill()
+                synth.finish()
         if server is not None:
             stop_server(server.pid)
         paths.state.unlink(missing_ok=True)
@@ -176,20 +190,22 @@ def check_wiring(endpoint: str, timings: dict[str, float]) -> list[str]:
     return refused
 
 
-def deploy_app(paths: Paths, endpoint: str, synth: CdkRun, timings: dict[str, float], verbose: bool) -> None:
+def deploy_app(
+    paths: Paths, endpoint: str, synth: CdkRun, timings: dict[str, float], verbose: bool, *, stacks: list[str]
+) -> None:
     bootstrap = start_cdk("bootstrap", ["bootstrap", f"aws://{ACCOUNT}/{REGION}"], endpoint, paths, verbose)
     say(f"→ cdk bootstrap aws://{ACCOUNT}/{REGION} (log: {bootstrap.log})")
     timings["cdk bootstrap"] = round(bootstrap.finish(), 1)
     say(f"  bootstrapped in {timings['cdk bootstrap']:.1f} s")
     timings["cdk synth"] = round(synth.finish(), 1)
     say(f"  synthesized in {timings['cdk synth']:.1f} s")
-    with step(f"cdk deploy --all --method=direct (log: {paths.cdk_log('deploy')})", timings, "cdk deploy"):
+    with step(f"cdk deploy {' '.join(stacks)} --method=direct (log: {paths.cdk_log('deploy')})", timings, "cdk deploy"):
         # Change sets are broken in moto, and UsePreviousValue breaks updates.
-        deploy = ["deploy", "--all", "--require-approval", "never", "--method=direct", "--no-previous-parameters"]
+        deploy = ["deploy", *stacks, "--require-approval", "never", "--method=direct", "--no-previous-parameters"]
         start_cdk("deploy", [*deploy, "--app", str(paths.assembly)], endpoint, paths, verbose).finish()
 
 
 def default_policy() -> Path:
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {})
-    named = Path(str(context.get("deckhand:policy", "deckhand.yaml")))
+    named = Path(str(context.get(POLICY_CONTEXT, "deckhand.yaml")))
     return named if named.is_absolute() else REPO_ROOT / named

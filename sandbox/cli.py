@@ -57,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
     for name, help_text in (("up", "start and deploy"), ("demo", "up, seed, scenarios, report, down")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--verbose", action="store_true", help="stream the CDK CLI's output")
+    commands.choices["demo"].add_argument(
+        "--organization",
+        action="store_true",
+        help="the organization's demo instead, on a sandbox of its own (.sandbox/organization)",
+    )
     commands.add_parser("down", help="stop the sandbox server")
     commands.add_parser("status", help="what is deployed and what happened").add_argument("--json", action="store_true")
     seed_cmd = commands.add_parser("seed", help="create a realistic estate")
@@ -283,6 +288,15 @@ def post_control(endpoint: str, route: str, body: dict[str, Any]) -> Any:
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     # The scenarios import the stacks, which start the CDK's jsii runtime: 1.5 s (median of 7, after this module)
     # that no other command pays.
+    if args.organization:
+        from . import organization_scenarios  # noqa: PLC0415
+
+        return run_demo(
+            organization_scenarios.paths(),
+            organization_scenarios.SCENARIOS,
+            verbose=args.verbose,
+            setup=organization_scenarios.SETUP,
+        )
     from .scenarios import SCENARIOS  # noqa: PLC0415
 
     return run_demo(paths, SCENARIOS, verbose=args.verbose)

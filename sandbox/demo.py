@@ -26,6 +26,15 @@ def seed(endpoint: str, now: datetime) -> list[str]:
     return estate.seed(endpoint, now=now).summary()
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What `run_demo` brings up before the scenarios: the policy (cdk.json's, or one `policy_for(endpoint)` writes
+    once the server runs) and what `seed(endpoint, now)` adds after the deploy."""
+
+    policy_for: Callable[[str], Path] | None = None
+    seed: Callable[[str, datetime], list[str]] = seed
+
+
 @dataclass
 class Step:
     title: str
@@ -90,7 +99,7 @@ def status_of(invocation: runner.Invocation) -> Any:
     return invocation.response.get("status") if isinstance(invocation.response, dict) else invocation.response
 
 
-def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) -> int:
+def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False, setup: Setup = Setup()) -> int:
     """up → seed → each scenario → report → down, whatever happens; 0 only if every step passed."""
     began = time.monotonic()
     estate_lines: list[str] = []
@@ -99,10 +108,10 @@ def run_demo(paths: Paths, scenarios: list[Scenario], *, verbose: bool = False) 
     crashed: str | None = None
     iam: dict[str, Any] | None = None
     try:
-        started = up(paths, verbose=verbose)
+        started = up(paths, verbose=verbose, policy_for=setup.policy_for)
         timings.update(started.timings)
         with step("seed the estate", timings, "seed"):
-            estate_lines = seed(started.endpoint, datetime.now(UTC))
+            estate_lines = setup.seed(started.endpoint, datetime.now(UTC))
         for line in estate_lines:
             say(f"  {line}")
         demo = Demo(started.endpoint, paths, Functions(started.endpoint, paths), started=began)

@@ -13,18 +13,23 @@ The organization is made once per server: `build` on a server that already holds
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stacks.policy import Policy
 from stacks.versions import REPO_ROOT
 
-from .clients import pages, sandbox_client
+from . import REGION
+from .clients import pages, sandbox_client, sandbox_session
 
 EXAMPLE = REPO_ROOT / "examples" / "organization.yaml"
 ORGANIZATION_PLACEHOLDER = "o-exampleorg01"
+ACCOUNT_HEADER = "x-moto-account-id"
 PLACEHOLDER_ID = re.compile(r"\bo-[a-z0-9]{10,32}\b|\bou-[0-9a-z]{4,32}-[a-z0-9]{8,32}\b|'[0-9]{12}'")
 
 
@@ -155,3 +160,70 @@ def describe(built: Built) -> list[str]:
         lines.append(f"  unit {unit.name} ({built.units[unit.name]}): {len(unit.accounts)} account(s)")
     lines.append(f"  {len(built.accounts)} member accounts in all")
     return lines
+
+
+def admin_client(endpoint: str, service: str, account: str, region: str = REGION) -> Any:
+    """An admin client acting in `account`, as moto's server reads the account from an `x-moto-account-id` header:
+    what an operator does in a member account (seeding it, looking into it) unenforced, like the admin keys."""
+    client = sandbox_session().client(service, endpoint_url=endpoint, region_name=region)  # type: ignore[call-overload]
+
+    def in_account(request: Any, **_: Any) -> None:
+        request.headers[ACCOUNT_HEADER] = account
+
+    client.meta.events.register("before-sign.*.*", in_account)
+    return client
+
+
+def control(endpoint: str, route: str, body: Mapping[str, Any], *, account: str, region: str) -> Any:
+    """POST to a `/_sandbox/` route of the server as `account` in `region` (the routes read the region from the
+    credential scope, as moto does); a route that runs functions may take its time."""
+    scope = f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/sandbox/aws4_request"
+    request = urllib.request.Request(  # noqa: S310 - the local sandbox
+        endpoint + route,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", ACCOUNT_HEADER: account, "Authorization": scope},
+    )
+    with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310
+        return json.load(answer)
+
+
+def has_role(endpoint: str, account: str, name: str) -> bool:
+    iam = admin_client(endpoint, "iam", account)
+    try:
+        iam.get_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
+
+
+def remove_role(endpoint: str, account: str, name: str) -> str:
+    """Delete the role `name` in `account` (its inline policies first, as IAM requires): its ARN."""
+    iam = admin_client(endpoint, "iam", account)
+    arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
+    return arn
+
+
+def deploy_by_id(endpoint: str, policy: Policy, stack_set: str) -> list[str]:
+    """The member stack in each account the policy lists by id, in each organization region: the StackSet's own
+    template and parameters, deployed by hand (`cdk deploy <prefix>-member --parameters ...` does the same), since
+    a service-managed StackSet deploys to units only."""
+    organization = policy.organization
+    if organization is None:
+        return []
+    deployed = sandbox_client("cloudformation", endpoint).describe_stack_set(StackSetName=stack_set)["StackSet"]
+    listed = [member for member in organization.accounts if member.isdigit()]
+    for account in listed:
+        for region in organization.regions:
+            admin_client(endpoint, "cloudformation", account, region).create_stack(
+                StackName=stack_set,
+                TemplateBody=deployed["TemplateBody"],
+                Parameters=deployed["Parameters"],
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+            )
+    return [f"member stack {stack_set} deployed by hand in {len(listed)} account(s) listed by id"]

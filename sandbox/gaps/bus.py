@@ -152,11 +152,13 @@ class Bus:
             checks = deliver.to_queue(EVENTS, arn, {})
         elif service == "sns":
             checks = deliver.to_topic(EVENTS, arn, {})
+        elif service == "events" and target.get("RoleArn"):
+            checks = deliver.to_bus(rule.arn, arn, str(target["RoleArn"]))
         else:
             deliver.count_failure(deliveries.rule_delivery(rule.arn, arn, service, ()))
             return self._record(event, rule, target, "failed", f"the sandbox delivers to no {service} target")
         delivery = deliveries.rule_delivery(
-            rule.arn, arn, {"lambda": "function", "sqs": "queue"}.get(service, "topic"), checks
+            rule.arn, arn, {"lambda": "function", "sqs": "queue", "events": "event bus"}.get(service, "topic"), checks
         )
         refusal = deliver.authorized(self.ledger, self.simulator, delivery)
         if refusal is not None:
@@ -169,7 +171,11 @@ class Bus:
                 return self._record(
                     event, rule, target, "delivered", answer=_answer(answer), function_error=answer.function_error
                 )
-            self._send(service, arn, target, event, payload)
+            if service == "events":  # routed on the other bus as it stands, its account still the source's
+                owner, home, name = _bus_of(arn, "", "")
+                self._route(owner, home, name, event, received=received, invocation_type=invocation_type)
+            else:
+                self._send(service, arn, target, event, payload)
         except Exception as failed:  # the target refused it: EventBridge counts a failed invocation
             deliver.count_failure(delivery)
             reason = f"{type(failed).__name__}: {failed}"

@@ -95,6 +95,29 @@ def to_queue(principal: str, queue_arn: str, context: Mapping[str, str]) -> tupl
     )
 
 
+def to_bus(rule_arn: str, bus_arn: str, role: str) -> tuple[Check, ...]:
+    """A rule whose target is another account's bus: EventBridge assumes the target's role (whose trust must admit
+    it for the rule), then puts the event on the bus as that role, which its identity policy and the bus's policy
+    must both allow (EventBridge User Guide, "Sending and receiving events between AWS accounts"). The bus policy's
+    aws:PrincipalOrgID is the role's account's organization, as moto's Organizations holds it."""
+    organization = policies.organization_of(deliveries.account_of(role))
+    return (
+        Check(
+            principal=deliveries.EVENTS,
+            action="sts:AssumeRole",
+            resource=role,
+            context=deliveries.on_behalf_of(rule_arn),
+        ),
+        Check(
+            principal=deliveries.session_of(role, "events"),
+            action="events:PutEvents",
+            resource=bus_arn,
+            role=role,
+            context={"aws:PrincipalOrgID": organization} if organization else {},
+        ),
+    )
+
+
 def publish(topic_arn: str, message: str, subject: str | None = None) -> None:
     region, account, _ = _parts(topic_arn)
     sns_backends[account][region].publish(message, arn=topic_arn, subject=subject)

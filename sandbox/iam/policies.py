@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.exceptions import ServiceException
 from moto.ecr.models import ecr_backends
+from moto.events.models import events_backends
 from moto.iam.models import Role, get_account_id_from, iam_backends
 from moto.kms.models import kms_backends
 from moto.organizations.models import organizations_backends
@@ -133,7 +134,23 @@ def _iam(_region: str, account: str, resource: str) -> dict[str, Any] | None:
     return trust_policy(account, f"arn:{PARTITION}:iam::{account}:{resource}")
 
 
-_RESOURCE_POLICIES = {"sns": _sns, "sqs": _sqs, "kms": _kms, "lambda": _lambda, "s3": _s3, "ecr": _ecr, "iam": _iam}
+def _events(region: str, account: str, resource: str) -> dict[str, Any] | None:
+    if not resource.startswith("event-bus/"):
+        return None
+    bus = events_backends[account][region].event_buses.get(resource.removeprefix("event-bus/"))
+    return _document(bus.policy) if bus is not None else None
+
+
+_RESOURCE_POLICIES = {
+    "sns": _sns,
+    "sqs": _sqs,
+    "kms": _kms,
+    "lambda": _lambda,
+    "s3": _s3,
+    "ecr": _ecr,
+    "iam": _iam,
+    "events": _events,
+}
 
 
 def organization_of(account: str) -> str | None:

@@ -5,12 +5,22 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
 from sandbox import ACCOUNT
-from sandbox.organization import ACCOUNT_PLACEHOLDERS, AT_ROOT, EXAMPLE, UNITS, Built, build, render
+from sandbox.gaps.cloudwatch import STATE_ROUTE
+from sandbox.organization import (
+    ACCOUNT_PLACEHOLDERS,
+    AT_ROOT,
+    EXAMPLE,
+    UNITS,
+    Built,
+    admin_client,
+    build,
+    render,
+)
+from sandbox.organization import control as server_route
 from stacks.policy import parse_policy
 from tests.support.sandbox_server import Client, assumed_client, control, error_code
 
@@ -29,17 +39,7 @@ def organization(endpoint: str) -> Built:
 
 
 def in_account(client: Client, service: str, account: str) -> Any:
-    """An admin client acting in `account`, as moto's server reads its `x-moto-account-id` header."""
-    meta = client(service).meta
-    other = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=meta.region_name
-    ).client(service, endpoint_url=meta.endpoint_url)
-
-    def add_header(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = account
-
-    other.meta.events.register("before-sign.*.*", add_header)
-    return other
+    return admin_client(client(service).meta.endpoint_url, service, account, client(service).meta.region_name)
 
 
 def hub_template(built: Built, hub_role: str) -> dict[str, Any]:
@@ -276,3 +276,66 @@ def test_listing_a_unit_is_authorized_on_that_unit_in_the_organization(
     assert error_code(lambda: planner.list_accounts_for_parent(ParentId=organization.units["sandboxes"])) == (
         "AccessDeniedException"
     )
+
+
+def forwarding(client: Client, built: Built, region: str) -> tuple[str, Any, Any]:
+    """A member's rule forwarding its alarm state changes to the hub's default bus through a role, as the member
+    stack wires it; the hub bus admitting the organization, and a hub rule sending what it gets to a queue."""
+    member = built.accounts["tooling"]
+    hub_bus = f"arn:aws:events:{region}:{ACCOUNT}:event-bus/default"
+    iam = in_account(client, "iam", member)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    role = iam.create_role(RoleName="org-test-forwarding", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    put = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": hub_bus}],
+    }
+    iam.put_role_policy(RoleName="org-test-forwarding", PolicyName="put", PolicyDocument=json.dumps(put))
+    events = in_account(client, "events", member)
+    pattern = {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
+    events.put_rule(Name="org-test-forward", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="org-test-forward", Targets=[{"Id": "hub", "Arn": hub_bus, "RoleArn": role}])
+    queue_url = client("sqs").create_queue(QueueName="org-test-forwarded")["QueueUrl"]
+    queue = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events_principal = {"Service": "events.amazonaws.com"}
+    statement = {"Effect": "Allow", "Principal": events_principal, "Action": "sqs:SendMessage", "Resource": queue}
+    allow = {"Version": "2012-10-17", "Statement": [statement]}
+    client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(allow)})
+    hub_pattern = {"source": ["aws.cloudwatch"], "account": [member]}
+    client("events").put_rule(Name="org-test-member-alarms", EventPattern=json.dumps(hub_pattern))
+    client("events").put_targets(Rule="org-test-member-alarms", Targets=[{"Id": "queue", "Arn": queue}])
+    in_account(client, "cloudwatch", member).put_metric_alarm(
+        AlarmName="org-test-backlog", Namespace="Orders", MetricName="Backlog", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    return member, queue_url, client("sqs")
+
+
+def admit(client: Client, organization_id: str) -> None:
+    """The hub bus's policy: PutEvents from the organization `organization_id` only."""
+    statement = {"Sid": "organization", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
+                 "Resource": f"arn:aws:events:{client('events').meta.region_name}:{ACCOUNT}:event-bus/default",
+                 "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}}  # fmt: skip
+    client("events").put_permission(Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+
+def test_a_members_alarm_reaches_the_hubs_bus_through_its_forwarding_rule_within_the_organization(
+    client: Client, organization: Built, endpoint: str, region: str
+) -> None:
+    member, queue_url, sqs = forwarding(client, organization, region)
+
+    def alarm(state: str) -> list[str]:
+        request = {"AlarmName": "org-test-backlog", "StateValue": state, "StateReason": "test"}
+        routed = server_route(endpoint, STATE_ROUTE, request, account=member, region=region)
+        return [d["outcome"] for d in routed["deliveries"]]
+
+    admit(client, "o-someoneelse1")
+    assert alarm("ALARM") == ["refused"]  # the bus admits another organization only
+    admit(client, organization.id)
+    assert alarm("OK") == ["delivered"]
+    [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    forwarded = json.loads(message["Body"])
+    assert (forwarded["account"], forwarded["detail"]["state"]["value"]) == (member, "OK")

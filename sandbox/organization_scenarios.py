@@ -1,0 +1,358 @@
+"""The organization in `make demo` (issue 13), on a sandbox of its own (`.sandbox/organization`): the hub deployed
+with examples/organization.yaml into the management account of an organization of 21 member accounts, the member
+stack in each targeted member through the hub's StackSet (and by hand in the accounts the policy lists by id), the
+cleanup fanned out over accounts x regions x kinds on Step Functions, and capacity and gating on alarms that live in a
+member account.
+
+One denial is provoked on purpose: the cleanup run after one member's role is removed. The hub's cleanup asks STS
+for a role that is gone, which AWS refuses (AccessDenied: no trust policy admits anyone to a role that does not
+exist); the scenario registers that request (sts:AssumeRole on that role's ARN) with the enforcer first, so it
+counts under "provoked on purpose" and the organization report names the account as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stacks.member import member_stack_name
+from stacks.policy import Policy, load_policy
+
+from . import REGION, estate, organization
+from .demo import Demo, Scenario, Setup, status_of
+from .gaps.cloudwatch import STATE_ROUTE
+from .output import say
+from .process import Paths
+
+CLEANUP = "cleanup"
+EXECUTION_SECONDS = 300
+GATE_PAYLOAD = {"action": "evaluate", "pipeline": "web-app", "stage": "Deploy"}
+# Where the demo seeds clutter: members the policy covers, one it excludes, one in a unit it leaves out.
+SEEDED = ("workload-01", "workload-02", "prod-01", "shared-services", "workload-12", "sandbox-01")
+REMOVED = "workload-02"  # the member whose role the real run finds removed
+HOLDS_ALARMS = "workload-01"  # the member the policy's gate alarms and capacity target live in
+
+
+def paths() -> Paths:
+    return Paths(Paths.default().root / "organization")
+
+
+def policy_path(root: Path) -> Path:
+    return root / "organization.yaml"
+
+
+def write_policy(endpoint: str) -> Path:
+    """The organization made in the server, and the example policy with its ids: what `up` deploys."""
+    built = organization.build(endpoint)
+    for line in organization.describe(built):
+        say(f"  {line}")
+    return organization.write_policy(built, paths().root)
+
+
+@cache
+def policy() -> Policy:
+    return load_policy(policy_path(paths().root))
+
+
+def covered(built: organization.Built, name: str) -> bool:
+    """Whether the policy's organization covers the member `name` (its units or its ids, less the exclusions)."""
+    org = policy().organization
+    assert org is not None
+    account = built.accounts[name]
+    in_units = any(
+        account in built.in_unit(unit.name) for unit in organization.UNITS if built.units[unit.name] in org.accounts
+    )
+    return account not in org.exclude and (account in org.accounts or in_units)
+
+
+# --- seeding --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clutter:
+    """What the demo seeded in one member account and region, by id."""
+
+    account: str
+    region: str
+    old_volume: str  # unattached for 30 days: cleaned where the policy covers the account
+    young_volume: str  # unattached for 2 days: younger than ebs-volume's min_age_days, always kept
+    address: str  # an unassociated Elastic IP: cleaned where covered
+
+
+@cache
+def clutter_of(endpoint: str) -> tuple[Clutter, ...]:
+    built = organization.build(endpoint)
+    org = policy().organization
+    assert org is not None
+    now = datetime.now(UTC)
+    made = []
+    for name in SEEDED:
+        account = built.accounts[name]
+        for region in org.regions:
+            ec2 = organization.admin_client(endpoint, "ec2", account, region)
+            zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+            volumes = [
+                ec2.create_volume(AvailabilityZone=zone, Size=size, VolumeType="gp3")["VolumeId"] for size in (100, 20)
+            ]
+            for volume, days in zip(volumes, (30, 2), strict=True):
+                organization.control(
+                    endpoint,
+                    "/_sandbox/backdate",
+                    {"service": "ec2", "kind": "volume", "id": volume, "region": region,
+                     "created": (now - timedelta(days=days)).isoformat()},
+                    account=account,
+                    region=region,
+                )  # fmt: skip
+            address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+            made.append(Clutter(account, region, volumes[0], volumes[1], address))
+    return tuple(made)
+
+
+def seed_member_alarms_and_group(endpoint: str, account: str) -> list[str]:
+    """In the member holding them: the gate's alarm, the capacity target's group and its scale-out alarm."""
+    gate = policy().gating.gates[0]
+    target = policy().capacity.targets[0]
+    region = target.region or REGION
+    autoscaling = organization.admin_client(endpoint, "autoscaling", account, region)
+    ec2 = organization.admin_client(endpoint, "ec2", account, region)
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="orders-workers", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t4g.small"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=target.group,
+        LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=1,
+        MaxSize=4,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=subnet,
+    )
+    cloudwatch = organization.admin_client(endpoint, "cloudwatch", account, region)
+    assert gate.alarms is not None
+    assert target.alarms is not None
+    for name in [*gate.alarms.names, *target.alarms.scale_out]:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Orders",
+            MetricName=name,
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="seeded healthy")
+    return [f"member {account}: group {target.group}, alarms {gate.alarms.names + target.alarms.scale_out}"]
+
+
+def seed(endpoint: str, now: datetime) -> list[str]:
+    """After `up`: the member stack by hand in the accounts the policy lists by id, the hub's estate (its pipeline
+    and alarms), the clutter in the members and the member's alarms and group."""
+    built = organization.build(endpoint)
+    lines = organization.deploy_by_id(endpoint, policy(), member_stack_name(policy().name_prefix))
+    lines += estate.seed(endpoint, now=now).summary()
+    lines += seed_member_alarms_and_group(endpoint, built.accounts[HOLDS_ALARMS])
+    clutter = clutter_of(endpoint)
+    lines.append(f"clutter in {len({c.account for c in clutter})} members x {len({c.region for c in clutter})} regions")
+    return lines
+
+
+SETUP = Setup(policy_for=write_policy, seed=seed)
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+def wait_for(demo: Demo, execution_arn: str) -> dict[str, Any]:
+    """The execution's end: its status and output (parsed)."""
+    sfn = demo.client("stepfunctions")
+    deadline = time.monotonic() + EXECUTION_SECONDS
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING" or time.monotonic() > deadline:
+            return {"status": described["status"], "output": json.loads(described.get("output") or "{}")}
+        time.sleep(1)
+
+
+def cleanup(demo: Demo, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Start the fan-out from the console, as the cleanup function does, and wait for its end."""
+    invocation = demo.invoke(CLEANUP, dict(payload))
+    answer = invocation.response if isinstance(invocation.response, dict) else {}
+    demo.step(f"cleanup {payload['action']} starts the fan-out", "started", status_of(invocation))
+    if "execution_arn" not in answer:
+        return {}
+    ended = wait_for(demo, str(answer["execution_arn"]))
+    demo.step("the execution succeeds", "SUCCEEDED", ended["status"])
+    return dict(ended["output"])
+
+
+def read_report(demo: Demo, url: str) -> Any:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    body = demo.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return json.loads(body) if key.endswith(".json") else body
+
+
+def scopes_of(document: Mapping[str, Any], accounts: set[str]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(account, region, kind) -> (found, acted), for the accounts given."""
+    return {
+        (row["account"], row["region"], row["kind"]): (row["found"], row["acted"])
+        for row in document.get("scopes", [])
+        if row["account"] in accounts
+    }
+
+
+def exists(demo: Demo, item: Clutter) -> dict[str, bool]:
+    ec2 = organization.admin_client(demo.endpoint, "ec2", item.account, item.region)
+    volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    addresses = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
+    return {
+        "old volume": item.old_volume in volumes,
+        "young volume": item.young_volume in volumes,
+        "address": item.address in addresses,
+    }
+
+
+# --- the scenarios --------------------------------------------------------------------------------------------
+
+
+def organization_deployed(demo: Demo) -> None:
+    """The hub manages an organization of 21 members; the member stack reached each targeted one through the
+    StackSet (and the accounts listed by id by hand), none other."""
+    built = organization.build(demo.endpoint)
+    described = demo.client("organizations").describe_organization()["Organization"]
+    demo.step("the hub account manages the organization, all features", (built.management, "ALL"),
+              (described["MasterAccountId"], described["FeatureSet"]))  # fmt: skip
+    demo.step("at least 20 member accounts, in units", True, len(built.accounts) >= 20 and len(built.units) >= 2)
+    org = policy().organization
+    assert org is not None
+    stack_set = member_stack_name(policy().name_prefix)
+    instances = demo.client("cloudformation").list_stack_instances(StackSetName=stack_set)["Summaries"]
+    targeted = sorted(
+        a
+        for a in built.accounts.values()
+        if a not in org.exclude
+        and any(a in built.in_unit(u.name) for u in organization.UNITS if built.units[u.name] in org.accounts)
+    )
+    demo.step(
+        f"{stack_set}: one instance per account of the policy's units (less exclusions) and region",
+        sorted((a, r) for a in targeted for r in org.regions),
+        sorted((i["Account"], i["Region"]) for i in instances),
+    )
+    with_roles = {
+        name: organization.has_role(demo.endpoint, account, org.member_role) for name, account in built.accounts.items()
+    }
+    demo.step(
+        "the member role exists exactly where the policy covers the account",
+        {name: covered(built, name) for name in built.accounts},
+        with_roles,
+    )
+    demo.step(
+        "and not in the management account",
+        False,
+        organization.has_role(demo.endpoint, built.management, org.member_role),
+    )
+
+
+def cleanup_plans_across_the_organization(demo: Demo) -> None:
+    """A plan over every member account x region x kind, on Step Functions; the report read back from S3."""
+    built = organization.build(demo.endpoint)
+    clutter = clutter_of(demo.endpoint)
+    output = cleanup(demo, {"action": "plan"})
+    document = read_report(demo, output.get("report", {}).get("json", "s3://missing/missing.json"))
+    seeded = {c.account for c in clutter}
+    names = {account: name for name, account in built.accounts.items()}
+    expected = {}
+    for item in clutter:
+        if covered(built, names[item.account]):
+            expected[(item.account, item.region, "ebs-volume")] = (1, 0)
+            expected[(item.account, item.region, "elastic-ip")] = (1, 0)
+    demo.step("the plan finds the old volume and the address in each covered member and region, acts on nothing",
+              expected, scopes_of(document, seeded))  # fmt: skip
+    demo.step("no account failed", [], output.get("failed_accounts"))
+
+
+def cleanup_runs_with_a_member_role_removed(demo: Demo) -> None:
+    """A real run after one member's role was removed: that account listed as failed, the others cleaned."""
+    built = organization.build(demo.endpoint)
+    org = policy().organization
+    assert org is not None
+    removed = built.accounts[REMOVED]
+    role_arn = organization.remove_role(demo.endpoint, removed, org.member_role)
+    demo.step(
+        f"{org.member_role} removed from {REMOVED} ({removed})",
+        False,
+        organization.has_role(demo.endpoint, removed, org.member_role),
+    )
+    demo.expect_denial("sts:AssumeRole", role_arn, "")
+    output = cleanup(demo, {"action": "run", "dry_run": False})
+    failed = output.get("failed_accounts") or []
+    demo.step("the report lists that account, and only it, as failed", [removed], [f.get("account") for f in failed])
+    demo.step("with the denial as its reason", True, any("AccessDenied" in str(f.get("reason")) for f in failed))
+    names = {account: name for name, account in built.accounts.items()}
+    after = {(names[c.account], c.region): exists(demo, c) for c in clutter_of(demo.endpoint)}
+    cleaned = {"old volume": False, "young volume": True, "address": False}
+    untouched = {"old volume": True, "young volume": True, "address": True}
+    demo.step(
+        "covered members cleaned (the young volume kept); the failed, excluded and uncovered ones untouched",
+        {key: cleaned if covered(built, key[0]) and key[0] != REMOVED else untouched for key in after},
+        after,
+    )
+    markdown = read_report(demo, output.get("report", {}).get("markdown", "s3://missing/missing.md"))
+    demo.step("the organization report (Markdown, from S3) names the failed account", True, removed in str(markdown))
+
+
+def capacity_on_a_member_alarm(demo: Demo) -> None:
+    """A member's alarm goes to ALARM: its event reaches the hub's bus through the member's forwarding rule, and the
+    hub's capacity function moves the member's group through the member role."""
+    built = organization.build(demo.endpoint)
+    target = policy().capacity.targets[0]
+    assert target.alarms is not None
+    assert target.group is not None
+    account, region = built.accounts[HOLDS_ALARMS], target.region or REGION
+    autoscaling = organization.admin_client(demo.endpoint, "autoscaling", account, region)
+    before = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"][0]
+    request = {"AlarmName": target.alarms.scale_out[0], "StateValue": "ALARM", "StateReason": "Demo: backlog"}
+    routed = organization.control(demo.endpoint, STATE_ROUTE, request, account=account, region=region)
+    demo.step(
+        "the member's forwarding rule puts the state change on the hub's bus",
+        ["delivered"],
+        [d["outcome"] for d in routed["deliveries"] if d["target"].endswith(":event-bus/default")],
+    )
+    after = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"][0]
+    demo.step(
+        f"{target.group} in {HOLDS_ALARMS} stepped out by {target.alarms.step} (MinSize)",
+        before["MinSize"] + target.alarms.step,
+        after["MinSize"],
+    )
+
+
+def gate_on_a_member_alarm(demo: Demo) -> None:
+    """The gate reads its alarms in the member account its policy names: it blocks while one is in ALARM."""
+    built = organization.build(demo.endpoint)
+    gate = policy().gating.gates[0]
+    assert gate.alarms is not None
+    account, region = built.accounts[HOLDS_ALARMS], gate.alarms.region or REGION
+    cloudwatch = organization.admin_client(demo.endpoint, "cloudwatch", account, region)
+    for state, outcome in (("ALARM", "block"), ("OK", "pass")):
+        cloudwatch.set_alarm_state(AlarmName=gate.alarms.names[0], StateValue=state, StateReason="demo")
+        invocation = demo.invoke("gate", GATE_PAYLOAD)
+        answer = invocation.response if isinstance(invocation.response, dict) else {}
+        checks = {c["check"]: c.get("outcome") for c in (answer.get("decision") or {}).get("checks", [])}
+        demo.step(
+            f"{gate.alarms.names[0]} in {HOLDS_ALARMS} in {state}: the alarms check says", outcome, checks.get("alarms")
+        )
+
+
+SCENARIOS: list[Scenario] = [
+    organization_deployed,
+    cleanup_plans_across_the_organization,
+    cleanup_runs_with_a_member_role_removed,
+    capacity_on_a_member_alarm,
+    gate_on_a_member_alarm,
+]

@@ -2,7 +2,8 @@
 
 CodePipeline jobs, stage advances, how executions run by themselves (the runner's settings, an action's injected
 failure, a source change), creation dates (`backdate`), injected failures, the seeded estate, a steady
-ECS service, the state and events the gap fillers keep, and the IAM enforcer's routes and ledger.
+ECS service, the state and events the gap fillers keep, Step Functions' transitions and Retry time scale, and the
+IAM enforcer's routes and ledger.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from moto.ecs.models import ecs_backends
 from moto.logs.models import logs_backends
 from werkzeug.wrappers import Request, Response
 
-from sandbox.gaps import bus, cloudwatch
+from sandbox.gaps import bus, cloudwatch, stepfunctions
 from sandbox.gaps.common import JSON, ApiError, caller, parse_time, rest_json, validation
 from sandbox.gaps.store import Store
 from sandbox.iam import deliveries, enforce, policies
@@ -73,6 +74,7 @@ def _route(
         "/_sandbox/failures": lambda: store.failures.inject(body),
         "/_sandbox/estate": lambda: _record_estate(store, account, region, body),
         "/_sandbox/ecs/steady": lambda: _steady_service(body, account, region),
+        stepfunctions.TIME_SCALE_ROUTE: lambda: store.states.scaled(body),
         deliveries.CHECK_ROUTE: lambda: store.deliveries.authorize(
             deliveries.CheckRequest.model_validate(body), policies, store.simulator
         ).model_dump(mode="json"),
@@ -89,6 +91,8 @@ def _read(store: Store, enforcer: enforce.Enforcer | None, request: Request, acc
     path = request.path
     if path.startswith("/_sandbox/codepipeline/job/"):
         return store.pipelines.job_event(account, path.rsplit("/", 1)[1])
+    if path == stepfunctions.TRANSITIONS_ROUTE:
+        return store.states.counted(request.args["execution"])
     if path == "/_sandbox/estate":
         if (account, region) not in store.estates:
             raise ApiError("NotFound", f"no estate was seeded in account {account}, region {region}", 404)

@@ -19,15 +19,18 @@ What the sandbox changes, so that an execution does what it would do in AWS:
   Lambda's model; the Developer Guide's "Handling transient Lambda service exceptions" retries that name).
 - A Retry's waits (IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy, as the interpreter computes
   them) are recorded, and slept for `time_scale` of their length (0 by default: a test or the demo never sleeps a
-  backoff for real; the bench can set 1).
+  backoff for real; the bench can set 1 through `TIME_SCALE_ROUTE`).
 - A Distributed Map runs each item as a child execution (STANDARD) with its own record; the Map Run fails with
   States.ExceedToleratedFailureThreshold when its failures exceed ToleratedFailureCount/Percentage (Developer
   Guide, "Distributed Map failure threshold"; moto counts failures but never fails the run); ResultWriter writes
   AWS's files: `<Prefix>/<map run id>/manifest.json` and a JSON array of child execution records per status,
   `SUCCEEDED_0.json`, `FAILED_0.json`, `PENDING_0.json` (Developer Guide, "ResultWriter (Map)"; moto writes an
-  empty manifest only). A Map Run that fails writes no results (AWS writes them, PENDING ones included).
-- `transitions(arn)` counts an execution's state transitions as Step Functions bills them, its children's too
-  (their histories are kept for that; GetExecutionHistory answers the parent's only).
+  empty manifest only). A Map Run that fails writes no results here, and runs its items to the end.
+- `transitions(arn)` (`TRANSITIONS_ROUTE` from another process) counts an execution's state transitions as Step
+  Functions bills them, its children's too (their histories are kept for that; GetExecutionHistory answers the
+  parent's only). `wait(arn, timeout)` answers DescribeExecution once the execution has finished.
+- The Map Run's children and the Lambda tasks run one handler at a time (`sandbox.gaps.invoke`), whatever
+  MaxConcurrency says; MaxConcurrency bounds the workers, as DescribeMapRun reports.
 - moto's own gaps: an unnamed execution is named by a UUID (not "None"), InvalidExecutionInput and the other
   errors of the interpreter's API answer with their code, and ToleratedFailurePercentage may be an integer.
 
@@ -80,7 +83,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, Progr
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.parse import asl_parser  # also loads every module that calls AWS
 
-from sandbox.gaps.common import JSON, iso_ms_z, utc_now
+from sandbox.gaps.common import JSON, ApiError, iso_ms_z, utc_now
 from sandbox.gaps.invoke import Functions
 from sandbox.iam import deliveries, policies
 from sandbox.iam.simulator import Simulator
@@ -88,6 +91,8 @@ from sandbox.iam.simulator import Simulator
 STATES = "states.amazonaws.com"
 SESSION = "sandbox-states"  # the session name of the role Step Functions assumes (AWS does not document its own)
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TRANSITIONS_ROUTE = "/_sandbox/stepfunctions/transitions"  # GET ?execution=ARN: its state transitions
+TIME_SCALE_ROUTE = "/_sandbox/stepfunctions/time-scale"  # POST {"time_scale": s}: how long Retry waits sleep
 # As moto's interpreter configures its clients: one attempt (the state's Retry retries); Lambda's longest run.
 CLIENT_CONFIG = Config(parameter_validation=False, retries={"total_max_attempts": 1}, read_timeout=900)
 
@@ -220,11 +225,26 @@ class StateMachines:
         pricing: "a state transition each time a step of your workflow is executed"), its Distributed Map
         children's included."""
         account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
-        sfn = self.functions.client("stepfunctions", account, region)
-        own = entered(sfn.get_execution_history(executionArn=execution_arn)["events"])
+        try:
+            history = executing.stepfunctions_parser_backends[account][region].get_execution_history(execution_arn)
+        except AWSError as missing:
+            raise ApiError(missing.error_type, missing.message) from None
+        own = entered(history["events"])
         with self._making:
             runs = [run for run in self.map_runs.values() if run.execution == execution_arn]
         return own + sum(child.transitions for run in runs for child in list(run.children))
+
+    def counted(self, execution_arn: str) -> JSON:
+        """`GET TRANSITIONS_ROUTE?execution=ARN`: what a bench in another process counts of an execution."""
+        return {"execution": execution_arn, "transitions": self.transitions(execution_arn)}
+
+    def scaled(self, body: JSON) -> JSON:
+        """`POST TIME_SCALE_ROUTE {"time_scale": s}`: Retry waits sleep `s` times their length from now on."""
+        scale = float(body["time_scale"])
+        if scale < 0:
+            raise ValueError(f"time_scale {scale} is negative")
+        self.time_scale = scale
+        return {"time_scale": scale}
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> JSON:
         """DescribeExecution's answer once the execution has finished; TimeoutError if it runs past `timeout`."""

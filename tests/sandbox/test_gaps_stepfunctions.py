@@ -7,10 +7,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import subprocess
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +22,11 @@ from hypothesis import strategies as st
 
 from sandbox import ACCOUNT
 from sandbox.gaps import stepfunctions
-from sandbox.gaps.stepfunctions import exceeds_tolerance
+from sandbox.gaps.stepfunctions import TIME_SCALE_ROUTE, TRANSITIONS_ROUTE, exceeds_tolerance
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
-from tests.support.sandbox_server import Client, assumed_client, error_code
+from tests.support.sandbox_server import Client, assumed_client, control, error_code
 
 REGION = "ap-northeast-3"  # this module's own: moto's backends are process-wide
 BUCKET = "sfn-items"
@@ -242,6 +245,19 @@ def test_full_jitter_waits_at_most_the_backoff_it_randomizes(client: Client, end
     assert waits != [2, 4, 8, 16, 32, 64]  # randomized, not the backoff itself
 
 
+def test_retry_waits_sleep_on_the_time_scale_the_sandbox_sets(client: Client, endpoint: str, function: str) -> None:
+    retry = {"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 1, "MaxAttempts": 1}
+    machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function, Retry=[retry])}})
+    assert control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": -1})[0] == 400
+    assert control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 0.5}) == (200, {"time_scale": 0.5})
+    try:
+        began = time.monotonic()
+        assert run(client, endpoint, machine, {"fail": "once"})["status"] == "FAILED"
+        assert time.monotonic() - began >= 0.5  # the 1 s wait, half slept
+    finally:
+        control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 0})
+
+
 def test_the_history_counts_the_state_transitions(client: Client, endpoint: str, function: str) -> None:
     machine = deploy(
         client,
@@ -269,8 +285,31 @@ def test_the_history_counts_the_state_transitions(client: Client, endpoint: str,
     ]
     assert "TaskSucceeded" in types
     assert engine().transitions(done["executionArn"]) == 3
+    counted = control(endpoint, "GET", f"{TRANSITIONS_ROUTE}?execution={done['executionArn']}")
+    assert counted == (200, {"execution": done["executionArn"], "transitions": 3})
     listed = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [(e["executionArn"], e["status"]) for e in listed] == [(done["executionArn"], "SUCCEEDED")]
+
+
+def test_the_aws_cli_starts_and_reads_an_execution(endpoint: str, passing: str, tmp_path: Path) -> None:
+    """As the tutorial's other commands run: the AWS CLI pointed at the sandbox by AWS_ENDPOINT_URL."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+    def aws(*arguments: str) -> Any:
+        return json.loads(subprocess.run(["aws", *arguments], env=env, capture_output=True, check=True).stdout)
+
+    started = aws("stepfunctions", "start-execution", "--state-machine-arn", passing, "--input", '{"from": "cli"}')
+    engine().wait(started["executionArn"])
+    described = aws("stepfunctions", "describe-execution", "--execution-arn", started["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"from": "cli"}
 
 
 def test_stop_execution_aborts_a_running_execution(client: Client, endpoint: str) -> None:

@@ -60,15 +60,21 @@ def policy() -> Policy:
     return load_policy(policy_path(paths().root))
 
 
-def covered(built: organization.Built, name: str) -> bool:
-    """Whether the policy's organization covers the member `name` (its units or its ids, less the exclusions)."""
+def in_units(built: organization.Built, name: str) -> bool:
+    """Whether the member `name` sits in a unit the policy names (or one under it), less the exclusions: where the
+    StackSet deploys."""
     org = policy().organization
     assert org is not None
     account = built.accounts[name]
-    in_units = any(
-        account in built.in_unit(unit.name) for unit in organization.UNITS if built.units[unit.name] in org.accounts
-    )
-    return account not in org.exclude and (account in org.accounts or in_units)
+    named = [unit.name for unit in organization.UNITS if built.units[unit.name] in org.accounts]
+    return account not in org.exclude and any(account in built.in_unit(unit) for unit in named)
+
+
+def covered(built: organization.Built, name: str) -> bool:
+    """Whether the policy covers the member `name`: in its units, or listed by id."""
+    org = policy().organization
+    assert org is not None
+    return in_units(built, name) or built.accounts[name] in org.accounts
 
 
 # --- seeding --------------------------------------------------------------------------------------------------
@@ -233,16 +239,15 @@ def organization_deployed(demo: Demo) -> None:
     assert org is not None
     stack_set = member_stack_name(policy().name_prefix)
     instances = demo.client("cloudformation").list_stack_instances(StackSetName=stack_set)["Summaries"]
-    targeted = sorted(
-        a
-        for a in built.accounts.values()
-        if a not in org.exclude
-        and any(a in built.in_unit(u.name) for u in organization.UNITS if built.units[u.name] in org.accounts)
-    )
+    names = {account: name for name, account in built.accounts.items()}
+    regions = sorted(org.regions)
     demo.step(
-        f"{stack_set}: one instance per account of the policy's units (less exclusions) and region",
-        sorted((a, r) for a in targeted for r in org.regions),
-        sorted((i["Account"], i["Region"]) for i in instances),
+        f"{stack_set}: an instance in each region of each account of the policy's units (less exclusions)",
+        {name: regions for name in built.accounts if in_units(built, name)},
+        {
+            names[i["Account"]]: sorted(r["Region"] for r in instances if r["Account"] == i["Account"])
+            for i in instances
+        },
     )
     with_roles = {
         name: organization.has_role(demo.endpoint, account, org.member_role) for name, account in built.accounts.items()

@@ -92,6 +92,10 @@ def handlers(store: Store, moto_app: WSGIApplication) -> Mapping[tuple[str, str]
             for operation in cloudwatch.MUTE_RULE_OPERATIONS
         },
         ("autoscaling", "DescribeInstanceRefreshes"): autoscaling.no_instance_refreshes,
+        **{
+            ("organizations", operation): partial(cloudformation.follow_the_organization, moto_app)
+            for operation in cloudformation.MEMBERSHIP_OPERATIONS
+        },
         **{("application-autoscaling", operation): autoscaling.tags for operation in autoscaling.TAG_OPERATIONS},
     }
 

@@ -7,16 +7,23 @@ subclasses it with one of these mixins, and `let_moto_see(models)` has moto list
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from wsgiref.types import WSGIApplication
 
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation.models import StackSet, cloudformation_backends
 from moto.core.common_models import CloudFormationModel
 from moto.organizations.models import OrganizationsBackend, organizations_backends
 from moto.utilities.utils import get_partition
+from werkzeug.wrappers import Request, Response
 
-from sandbox.gaps.common import JSON
+from sandbox.gaps.common import JSON, caller
+from sandbox.iam.model import Call
+
+PARTITION = "aws"
 
 
 class NamedModel:
@@ -198,12 +205,16 @@ class CfnStackSet(CloudFormationModel):
             exec_role=None,
             description=properties.get("Description"),
         )
+        groups = list(properties.get("StackInstancesGroup", []))
         organization = organizations_backends[account_id][get_partition(region_name)]
-        for group in properties.get("StackInstancesGroup", []):
+        for group in groups:
             accounts = deployment_targets(group["DeploymentTargets"], organization)
             regions = list(group["Regions"])
             stack_set.instances.create_instances(accounts, regions, parameters, {}, "SERVICE_MANAGED")
             stack_set._create_operation(str(uuid.uuid4()), "CREATE", "SUCCEEDED", accounts, regions)
+        if (properties.get("AutoDeployment") or {}).get("Enabled"):
+            retain = bool(properties["AutoDeployment"].get("RetainStacksOnAccountRemoval"))
+            AUTO_DEPLOYED[account_id].append(AutoDeployed(stack_set, groups, parameters, retain))
         return cls(stack_set)
 
     @classmethod
@@ -212,9 +223,53 @@ class CfnStackSet(CloudFormationModel):
     ) -> None:
         backend = cloudformation_backends[account_id][region_name]
         stack_set = backend.describe_stack_set(cloudformation_json["Properties"].get("StackSetName", resource_name))
+        AUTO_DEPLOYED[account_id] = [auto for auto in AUTO_DEPLOYED[account_id] if auto.stack_set is not stack_set]
         for instance in list(stack_set.stack_instances):
             stack_set.instances.delete([instance.account_id], [instance.region_name])
         backend.delete_stack_set(stack_set.id)
+
+
+@dataclass(frozen=True)
+class AutoDeployed:
+    """A service-managed StackSet with automatic deployment: what it targets, to follow the organization's moves."""
+
+    stack_set: StackSet
+    groups: list[JSON]
+    parameters: list[JSON]
+    retain: bool  # RetainStacksOnAccountRemoval
+
+    def follow(self, organization: OrganizationsBackend) -> None:
+        """Instances for the accounts that joined the targeted units, none (unless retained) for those that left.
+
+        "StackSets automatically deploys to accounts that are added to the target organization or organizational
+        units (OUs)", and removes them from accounts removed from those OUs unless RetainStacksOnAccountRemoval
+        (CloudFormation User Guide, "Enable or disable automatic deployments for StackSets in AWS Organizations")."""
+        for group in self.groups:
+            regions = list(group["Regions"])
+            wanted = set(deployment_targets(group["DeploymentTargets"], organization))
+            placed = {instance.account_id for instance in self.stack_set.stack_instances}
+            if joined := sorted(wanted - placed):
+                self.stack_set.instances.create_instances(joined, regions, self.parameters, {}, "SERVICE_MANAGED")
+            if (left := sorted(placed - wanted)) and not self.retain:
+                self.stack_set.instances.delete(left, regions)
+
+
+# Per management account, in the server's process like moto's backends.
+AUTO_DEPLOYED: defaultdict[str, list[AutoDeployed]] = defaultdict(list)
+# The Organizations calls that change which accounts a unit holds.
+MEMBERSHIP_OPERATIONS = ("CreateAccount", "MoveAccount", "RemoveAccountFromOrganization", "CloseAccount")
+
+
+def follow_the_organization(moto_app: WSGIApplication, request: Request, call: Call) -> Response:
+    """An Organizations call that changes a unit's accounts, answered by moto; then each StackSet of the management
+    account with automatic deployment follows it."""
+    answer = Response.from_app(moto_app, request.environ, buffered=True)
+    if answer.status_code == 200:
+        account, _ = caller(request)
+        organization = organizations_backends[account][PARTITION]
+        for auto in AUTO_DEPLOYED[account]:
+            auto.follow(organization)
+    return answer
 
 
 def deployment_targets(targets: JSON, organization: OrganizationsBackend) -> list[str]:

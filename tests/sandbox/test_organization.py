@@ -339,3 +339,32 @@ def test_a_members_alarm_reaches_the_hubs_bus_through_its_forwarding_rule_within
     [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
     forwarded = json.loads(message["Body"])
     assert (forwarded["account"], forwarded["detail"]["state"]["value"]) == (member, "OK")
+
+
+def test_an_account_moved_into_a_targeted_unit_gets_its_instances_and_loses_them_moved_out(
+    client: Client, organization: Built, deployed: str
+) -> None:
+    organizations, cloudformation = client("organizations"), client("cloudformation")
+    moved = organization.accounts["sandbox-02"]
+
+    def instances() -> list[str]:
+        found = cloudformation.list_stack_instances(StackSetName=deployed, StackInstanceAccount=moved)["Summaries"]
+        return sorted(i["Region"] for i in found if i["Account"] == moved)
+
+    units = organization.units
+    organizations.move_account(
+        AccountId=moved, SourceParentId=units["sandboxes"], DestinationParentId=units["production"]
+    )
+    joined = (
+        instances(),
+        any(r["RoleName"] == MEMBER_ROLE for r in in_account(client, "iam", moved).list_roles()["Roles"]),
+    )
+    organizations.move_account(
+        AccountId=moved, SourceParentId=units["production"], DestinationParentId=units["sandboxes"]
+    )
+    left = (
+        instances(),
+        any(r["RoleName"] == MEMBER_ROLE for r in in_account(client, "iam", moved).list_roles()["Roles"]),
+    )
+
+    assert (joined, left) == ((sorted(REGIONS), True), ([], False))

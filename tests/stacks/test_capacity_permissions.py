@@ -1,21 +1,16 @@
 """Every AWS call the capacity function makes in the handler tests' flows is granted to its role by the stack
-(the example policy's, synthesized once): a call the stack forgot fails here, not in a real account."""
+(the example policy's, the session's one synth): a call the stack forgot fails here, not in a real account."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from inspect import signature
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from functions.shared import clients
-from stacks.deckhand_stack import DeckhandStack
-from stacks.policy import load_policy
-from stacks.versions import REPO_ROOT
 from tests.functions.capacity import test_handler
 from tests.support.template import role_statements
 
@@ -31,10 +26,8 @@ def iam_action(recorded: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def granted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    outdir: Path = tmp_path_factory.mktemp("cdk.out")
-    stack = DeckhandStack(App(outdir=str(outdir)), "Deckhand", policy=load_policy(REPO_ROOT / "deckhand.yaml"))
-    return {action for s in role_statements(Template.from_stack(stack), "deckhand-capacity") for action in s["Action"]}
+def granted(template: Template) -> set[str]:
+    return {action for s in role_statements(template, "deckhand-capacity") for action in s["Action"]}
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=[flow.__name__.removeprefix("test_") for flow in FLOWS])

@@ -3,12 +3,17 @@ aws:PrincipalOrgID in the IAM enforcer's context (issue 13, item 6)."""
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox import ACCOUNT
+from sandbox.gaps.cloudformation import deployment_targets
 from sandbox.gaps.cloudwatch import STATE_ROUTE
 from sandbox.organization import (
     ACCOUNT_PLACEHOLDERS,
@@ -368,3 +373,62 @@ def test_an_account_moved_into_a_targeted_unit_gets_its_instances_and_loses_them
     )
 
     assert (joined, left) == ((sorted(REGIONS), True), ([], False))
+
+
+@dataclass
+class Node:
+    id: str
+    parent_id: str | None
+
+
+@dataclass
+class FakeOrganization:
+    """What `deployment_targets` reads of moto's Organizations backend."""
+
+    org: Any
+    ou: list[Node]
+    accounts: list[Node]
+
+
+@st.composite
+def organizations_and_targets(draw: st.DrawFn) -> tuple[FakeOrganization, dict[str, Any]]:
+    units = [Node("r-root", None)]
+    for n in range(draw(st.integers(0, 6))):
+        units.append(Node(f"ou-{n}", draw(st.sampled_from([u.id for u in units]))))
+    accounts = [Node(f"{n:012d}", draw(st.sampled_from([u.id for u in units]))) for n in range(draw(st.integers(1, 8)))]
+    management = accounts[0].id
+    targets: dict[str, Any] = {
+        "OrganizationalUnitIds": draw(st.lists(st.sampled_from([u.id for u in units]), max_size=3))
+    }
+    named = draw(st.lists(st.sampled_from([a.id for a in accounts] + ["999999999999"]), max_size=3))
+    if named:
+        targets["Accounts"] = named
+    kind = draw(st.sampled_from(["NONE", "INTERSECTION", "DIFFERENCE", "UNION", None]))
+    if kind is not None:
+        targets["AccountFilterType"] = kind
+    return FakeOrganization(SimpleNamespace(master_account_id=management), units, accounts), targets
+
+
+@given(organizations_and_targets())
+def test_deployment_targets_follow_cloudformations_rules(case: tuple[FakeOrganization, dict[str, Any]]) -> None:
+    organization, targets = case
+    parent = {node.id: node.parent_id for node in organization.ou + organization.accounts}
+
+    def under_a_target(account: str) -> bool:
+        node: str | None = parent[account]
+        while node is not None:
+            if node in targets["OrganizationalUnitIds"]:
+                return True
+            node = parent[node]
+        return False
+
+    in_units = {a.id for a in organization.accounts if under_a_target(a.id)}
+    named = set(targets.get("Accounts", []))
+    kind = targets.get("AccountFilterType", "UNION" if named else "NONE")
+    expected = {"NONE": in_units, "INTERSECTION": in_units & named, "DIFFERENCE": in_units - named,
+                "UNION": in_units | named}[kind] - {organization.org.master_account_id}  # fmt: skip
+
+    found = deployment_targets(targets, organization)  # type: ignore[arg-type]
+
+    assert sorted(found) == sorted(expected)
+    assert len(found) == len(set(found))

@@ -91,6 +91,7 @@ from sandbox.iam.simulator import Simulator
 STATES = "states.amazonaws.com"
 SESSION = "sandbox-states"  # the session name of the role Step Functions assumes (AWS does not document its own)
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+SCHEDULED = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}  # one per attempt of a task
 TRANSITIONS_ROUTE = "/_sandbox/stepfunctions/transitions"  # GET ?execution=ARN: its state transitions
 TIME_SCALE_ROUTE = "/_sandbox/stepfunctions/time-scale"  # POST {"time_scale": s}: how long Retry waits sleep
 # As moto's interpreter configures its clients: one attempt (the state's Retry retries); Lambda's longest run.
@@ -221,15 +222,15 @@ class StateMachines:
     # -- for scenarios and benches
 
     def transitions(self, execution_arn: str) -> int:
-        """The execution's state transitions as Step Functions bills them, one per state entered (Step Functions
-        pricing: "a state transition each time a step of your workflow is executed"), its Distributed Map
+        """The execution's state transitions as Step Functions bills them (aws.amazon.com/step-functions/pricing:
+        "a state transition each time a step of your workflow is executed, including retries"), its Distributed Map
         children's included."""
         account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
         try:
             history = executing.stepfunctions_parser_backends[account][region].get_execution_history(execution_arn)
         except AWSError as missing:
             raise ApiError(missing.error_type, missing.message) from None
-        own = entered(history["events"])
+        own = billed(history["events"])
         with self._making:
             runs = [run for run in self.map_runs.values() if run.execution == execution_arn]
         return own + sum(child.transitions for run in runs for child in list(run.children))
@@ -464,7 +465,7 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         child.status, child.error, child.cause = "FAILED", "States.Runtime", str(failed)
     finally:
         child.stop = utc_now()
-        child.transitions = entered(env.event_manager.get_event_history())
+        child.transitions = billed(env.event_manager.get_event_history())
         job.job_output = job_output
         for counter in counters:
             counter.running.offset(-1)
@@ -544,8 +545,13 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     env.stack.append({"MapRunArn": record.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}})
 
 
-def entered(history: Any) -> int:
-    return sum(1 for event in history if str(event["type"]).endswith("StateEntered"))
+def billed(history: Any) -> int:
+    """The state transitions of one execution's history: every state entered, and every retry of a task (its
+    Task/LambdaFunction/Activity Scheduled events past the first of each task entered)."""
+    types = [str(getattr(event["type"], "value", event["type"])) for event in history]  # moto's enum, or its name
+    entered = sum(1 for kind in types if kind.endswith("StateEntered"))
+    scheduled = sum(1 for kind in types if kind in SCHEDULED)
+    return entered + max(0, scheduled - types.count("TaskStateEntered"))
 
 
 def _result_file_status(status: str) -> str:

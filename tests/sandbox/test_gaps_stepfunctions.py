@@ -227,6 +227,7 @@ def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endp
     assert done["status"] == "FAILED"
     assert done["error"] == "RuntimeError"
     assert engine().waits[asked:] == [3, 5, 5]  # 3, then 6 and 12 capped at MaxDelaySeconds
+    assert engine().transitions(done["executionArn"]) == 4  # the task entered, then each of its 3 retries
     assert time.monotonic() - began < 10  # 13 s of backoff, not slept
 
 

@@ -239,6 +239,27 @@ def test_the_trust_is_evaluated_with_the_callers_organization(
         iam.update_assume_role_policy(RoleName=MEMBER_ROLE, PolicyDocument=json.dumps(trust))
 
 
+def test_the_trust_alone_does_not_let_a_hub_role_without_the_permission_assume_a_member_role(
+    client: Client, organization: Built, deployed: str
+) -> None:
+    """Cross-account, both sides must allow: the member role's trust names the principal, and the caller's own
+    identity policy must allow sts:AssumeRole on the role (IAM User Guide, "Cross-account policy evaluation logic")."""
+    member = role_in(organization.accounts["prod-03"])
+    iam = in_account(client, "iam", organization.accounts["prod-03"])
+    trust = iam.get_role(RoleName=MEMBER_ROLE)["Role"]["AssumeRolePolicyDocument"]
+    iam_hub = client("iam")
+    hub_trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "*"}]}  # fmt: skip
+    bare = iam_hub.create_role(RoleName="org-test-bare", AssumeRolePolicyDocument=json.dumps(hub_trust))["Role"]["Arn"]
+    trust["Statement"][0]["Principal"] = {"AWS": bare}
+    iam.update_assume_role_policy(RoleName=MEMBER_ROLE, PolicyDocument=json.dumps(trust))
+
+    def assume() -> Any:
+        return assumed_client(client, bare, "bare", "sts").assume_role(RoleArn=member, RoleSessionName="bare")
+
+    assert error_code(assume) == "AccessDenied"
+
+
 def test_a_role_outside_the_organization_may_not_assume_a_member_role(
     client: Client, organization: Built, deployed: str
 ) -> None:

@@ -112,6 +112,10 @@ class SandboxApp:
         self.handlers = handlers(self.store, moto_app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with stepfunctions.serving_request():
+            return self.answer(environ, start_response)
+
+    def answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         refused = self.enforcer.refusal(environ) if self.enforcer is not None else None
         if refused is not None:
             return refused(environ, start_response)

@@ -1,10 +1,11 @@
 """AWS Step Functions executed by the sandbox server: moto's ASL interpreter, its AWS calls made as AWS makes them.
 
-moto carries LocalStack's interpreter of the Amazon States Language (`moto.stepfunctions.parser`), off by default.
-`patch()` turns it on for the server's process (moto's own switch, `stepfunctions.execute_state_machine`, which
-`@mock_aws(config=...)` and `/moto-api/config` set too) and makes CloudFormation create its state machines where
-the interpreter looks for them. moto's `responses` then answer StartExecution, DescribeExecution, ListExecutions,
-StopExecution, GetExecutionHistory, DescribeMapRun and ListMapRuns from executions that really run.
+moto carries LocalStack's interpreter of the Amazon States Language (`moto.stepfunctions.parser`), off by default
+(moto's switch `stepfunctions.execute_state_machine`). `patch()` turns it on for the requests the sandbox server
+answers (`serving_request`), not process-wide: moto in a test's own process keeps moto's default. CloudFormation's
+state machines are then made where the interpreter looks for them, and moto's `responses` answer StartExecution,
+DescribeExecution, ListExecutions, StopExecution, GetExecutionHistory, DescribeMapRun and ListMapRuns from
+executions that really run.
 
 What the sandbox changes, so that an execution does what it would do in AWS:
 
@@ -44,7 +45,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -54,9 +56,9 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.core.config import default_user_config
 from moto.core.exceptions import AWSError
 from moto.stepfunctions import models as plain
+from moto.stepfunctions import responses
 from moto.stepfunctions.parser import api
 from moto.stepfunctions.parser import models as executing
 from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, MapRunFailedEventDetails
@@ -279,9 +281,55 @@ def current() -> StateMachines:
 # --- the patches ---------------------------------------------------------------------------------------------
 
 
-def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-    """moto's `boto_client_for`, as the execution's role against this server."""
-    return current().client_for(region, service, str(state_credentials.role_arn))
+_handling = threading.local()  # `on` while this thread answers a request of the sandbox server
+
+
+@contextmanager
+def serving_request() -> Iterator[None]:
+    """The sandbox server answers a request in this thread: Step Functions, and CloudFormation's state machines,
+    are the executing backend's in it. Outside (moto in a test's process), moto's own stays, as moto configures it."""
+    _handling.on = True
+    try:
+        yield
+    finally:
+        _handling.on = False
+
+
+def in_the_server() -> bool:
+    return bool(getattr(_handling, "on", False))
+
+
+def _backend_for_the_caller(original: Any) -> Any:
+    def get_backend(account: str, region: str) -> Any:
+        return (
+            executing.stepfunctions_parser_backends[account][region] if in_the_server() else original(account, region)
+        )
+
+    return get_backend
+
+
+class ServerBackends:
+    """moto's `stepfunctions_backends`, which CloudFormation creates state machines in: the executing backend's in
+    the server, moto's own elsewhere."""
+
+    def __init__(self, own: Any) -> None:
+        self.own = own
+
+    def __getitem__(self, account: str) -> Any:
+        return (executing.stepfunctions_parser_backends if in_the_server() else self.own)[account]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.own, name)
+
+
+def _as_the_role(original: Any) -> Any:
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        """moto's `boto_client_for`, as the execution's role against the sandbox server (moto's own without one)."""
+        if not _serving:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        return current().client_for(region, service, str(state_credentials.role_arn))
+
+    return boto_client_for
 
 
 def lambda_error(client_error: ClientError) -> tuple[str, str]:
@@ -320,11 +368,11 @@ def patch() -> None:
 
     if _patched:
         return
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
-    plain.stepfunctions_backends = executing.stepfunctions_parser_backends  # type: ignore[assignment]
+    responses.get_backend = _backend_for_the_caller(responses.get_backend)
+    plain.stepfunctions_backends = ServerBackends(plain.stepfunctions_backends)  # type: ignore[assignment]
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
-            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+            module.boto_client_for = _as_the_role(module.boto_client_for)  # type: ignore[attr-defined]
     parser = asl_parser.AmazonStateLanguageParser
     parser.parse = staticmethod(_percentages_as_numbers(parser.parse))  # type: ignore[method-assign]
     _errors_with_their_codes()
@@ -528,7 +576,7 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     prefix = str(parameters.get("Prefix") or "")
     prefix = f"{prefix}/" if prefix and not prefix.endswith("/") else prefix
     bucket = str(parameters["Bucket"])
-    s3 = boto_client_for(resource_runtime_part.region, "s3", state_credentials)
+    s3 = current().client_for(resource_runtime_part.region, "s3", str(state_credentials.role_arn))
     run = current().map_runs.get(record.map_run_arn)
     children = run.children if run is not None else []
     files: dict[str, list[JSON]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}

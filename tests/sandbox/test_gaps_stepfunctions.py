@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from sandbox import ACCOUNT
 from sandbox.gaps import stepfunctions
@@ -471,3 +473,19 @@ def test_starting_an_execution_is_authorized_on_the_state_machine(client: Client
     other = passing.replace(":stateMachine:", ":stateMachine:other-")
     assert error_code(lambda: sfn.start_execution(stateMachineArn=other, input="{}")) == "AccessDeniedException"
     assert error_code(lambda: sfn.list_executions(stateMachineArn=passing)) == "AccessDeniedException"
+
+
+def test_moto_in_a_test_process_keeps_its_default_beside_the_server(endpoint: str) -> None:
+    """The interpreter runs the sandbox server's executions only: moto in the same process, as a unit test mocks
+    it, keeps its own non-executing backend (which takes any definition and leaves an execution RUNNING)."""
+    mocked = mock_aws()
+    mocked.start(reset=False)  # moto's backends are the server's too: neither reset nor removed here
+    try:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        role = f"arn:aws:iam::{ACCOUNT}:role/any"
+        created = sfn.create_state_machine(name="not-asl", definition="{}", roleArn=role)
+        started = sfn.start_execution(stateMachineArn=created["stateMachineArn"])
+
+        assert sfn.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING"
+    finally:
+        mocked.stop(remove_data=False)

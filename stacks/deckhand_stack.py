@@ -7,9 +7,10 @@ from typing import Any
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
-from . import capacity, cleanup, gating
+from . import capacity, cleanup, cleanup_fanout, gating
 from .capacity import Capacity
 from .cleanup import Cleanup
+from .cleanup_fanout import CleanupFanout
 from .core import Core
 from .gating import Gating
 from .member import MemberStackSet
@@ -25,10 +26,16 @@ def service_environment(policy: Policy, service: str, *, partition: str, account
     if service == capacity.SERVICE:
         role = capacity.scheduler_role_arn(prefix, partition=partition, account=account)
         return capacity.capacity_environment(policy, role)
-    if service == cleanup.SERVICE:
+    if service in (cleanup.SERVICE, cleanup_fanout.SERVICE):
         bucket = cleanup.report_bucket_name(prefix, account, region)
         deleter = cleanup.deleter_role_arn(prefix, partition=partition, account=account)
-        return cleanup.cleanup_environment(policy, bucket, deleter)
+        if service == cleanup_fanout.SERVICE:
+            return cleanup_fanout.fanout_environment(policy, bucket, deleter)
+        environment = cleanup.cleanup_environment(policy, bucket, deleter)
+        if policy.organization:
+            machine = cleanup_fanout.state_machine_arn(prefix, partition=partition, account=account, region=region)
+            environment |= cleanup_fanout.starter_environment(policy, machine)
+        return environment
     return {}
 
 
@@ -41,12 +48,15 @@ class DeckhandStack(Stack):
         self.gating = Gating(self, "Gating", core=self.core) if policy.gating.enabled else None
         self.capacity = Capacity(self, "Capacity", core=self.core) if policy.capacity.enabled else None
         self.cleanup = Cleanup(self, "Cleanup", core=self.core) if policy.cleanup.enabled else None
+        self.cleanup_fanout = (
+            CleanupFanout(self, "CleanupFanout", cleanup=self.cleanup) if self.cleanup and policy.organization else None
+        )
         self.members = (
             MemberStackSet(
                 self,
                 "Members",
                 policy=policy,
-                cleanup_role=self.cleanup.function.role if self.cleanup else None,
+                cleanup_role=self.cleanup_fanout.role if self.cleanup_fanout else None,
                 deleter_role=self.cleanup.deleter if self.cleanup else None,
             )
             if policy.organization

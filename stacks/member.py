@@ -94,7 +94,9 @@ class MemberStack(Stack):
             self,
             "MemberRole",
             role_name=organization.member_role,
-            assumed_by=self._trusting(HUB_CLEANUP_ROLE, "The ARN of the hub's cleanup function role", organization),
+            assumed_by=self._trusting(
+                HUB_CLEANUP_ROLE, "The ARN of the hub's cleanup fan-out function role", organization
+            ),
             description="Deckhand's cleanup in this member account: reads and marks; it deletes nothing",
         )
         self.deleter_role = iam.Role(

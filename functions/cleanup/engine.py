@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -260,7 +261,8 @@ def _act(result: ScopeResult, kind: Kind, rule: KindRule, to_act: Sequence[Decis
                 break
             if len(in_flight) >= options.concurrency:
                 settle(wait(in_flight, return_when=FIRST_COMPLETED).done)
-            in_flight[pool.submit(act, decision)] = decision
+            # Each act runs in a copy of this thread's context: the acting account (clients.acting) reaches it.
+            in_flight[pool.submit(copy_context().run, act, decision)] = decision
         settle(wait(in_flight).done)
     if not kind.taggable:
         _forget_marks(result, options)

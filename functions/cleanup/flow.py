@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.audit import AuditRecord, new_id, to_json
+from functions.shared.clients import client
 from functions.shared.observability import NAMESPACE, ignored_and_counted, logger, metrics
 from functions.shared.pacing import Pace, Pacer
 from functions.shared.refusal import Refused, cap, rejected
@@ -194,6 +195,22 @@ def handle(
     pause = rt.switches.read().pause(DUTY, now)
     if pause is not None:
         return {"status": "paused", "switch": pause.name, "reason": pause.reason, "set_by": pause.set_by}
+    if cfg.fanout is not None:
+        return start_fanout(command, cfg.fanout, rt, now)
+    return direct(command, rt, cfg, account=account, now=now, remaining_ms=remaining_ms, kinds=kinds)
+
+
+def direct(
+    command: Command,
+    rt: Runtime,
+    cfg: CleanupConfig,
+    *,
+    account: str,
+    now: datetime,
+    remaining_ms: Callable[[], int],
+    kinds: Mapping[KindName, Kind],
+) -> dict[str, Any]:
+    """A run in this account: an unfinished run first, then the command's."""
     deadline = Deadline(remaining_ms, MARGIN_MS)
     unfinished = RunStore(rt.settings.audit_table).claim()
     resumed: dict[str, Any] | None = None
@@ -220,6 +237,25 @@ def handle(
     if resumed is not None:
         answer["resumed"] = {key: resumed[key] for key in ("run_id", "status", "report")}
     return answer
+
+
+def start_fanout(command: Command, state_machine: str, rt: Runtime, now: datetime) -> dict[str, Any]:
+    """With an organization, every run is an execution of the fan-out state machine, named by its run id."""
+    if command.action == "resume":
+        return rejected(Refused(["'resume' carries on a run in this account only; the organization fan-out splits and "
+                                 "retries its scopes itself, so there is nothing to resume"]))  # fmt: skip
+    dry_run = rt.dry_run(command.dry_run)
+    name = run_id(now)
+    started = client("stepfunctions").start_execution(
+        stateMachineArn=state_machine,
+        name=name,
+        input=to_json(
+            {"action": command.action, "kinds": command.kinds, "regions": command.regions, "dry_run": dry_run}
+        ),
+    )
+    logger.info("cleanup fan-out started", extra={"run_id": name, "trigger": command.trigger})
+    return {"status": "started", "execution_arn": started["executionArn"], "run_id": name, "dry_run": dry_run,
+            "changed": not dry_run}  # fmt: skip
 
 
 def describe(command: Command) -> str:

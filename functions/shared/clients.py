@@ -2,11 +2,18 @@
 
 Every AWS call in Deckhand goes through `client()`, so retries, timeouts and the endpoint
 (AWS_ENDPOINT_URL, honoured by botocore) are set in one place. A role (another account's) gives
-clients with that role's credentials, refreshed before they expire: what a fan-out over accounts needs.
+clients with that role's credentials, refreshed before they expire: what a fan-out over accounts needs. Inside
+`acting(Acting(...))` (the cleanup fan-out's work in one member account), clients of a named region act in that account:
+`role=None` as its member role, a removal's role (the hub deleter) chained on to its member deleter; clients of the
+function's own region (region None: its audit, state, reports, notices) stay the hub's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -30,11 +37,13 @@ if TYPE_CHECKING:  # the stubs are a development dependency: types only, never i
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
 # Standard, not adaptive: adaptive's per-client limiter collapses under a shared bucket (see pacing.py), whose
@@ -60,10 +69,34 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core)
 
 
+@dataclass(frozen=True)
+class Acting:
+    """Work in another account: its member role (reads, marks) and its member deleter (removals), which trusts the
+    hub deleter only, so it is assumed from it (role chaining)."""
+
+    role: str
+    deleter: str | None = None
+
+
+_ACTING: ContextVar[Acting | None] = ContextVar("deckhand_acting", default=None)
+
+
+@contextmanager
+def acting(as_: Acting) -> Iterator[None]:
+    """Clients of a named region made in this block (in this thread, and in workers given a copy of its context) act
+    as `as_`."""
+    token = _ACTING.set(as_)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
 @cache
-def _assumed(role: str) -> boto3.session.Session:
-    """A session with the role's credentials, assumed from the function's own and renewed by botocore."""
-    source = _session()._session
+def _assumed(role: str, via: str | None = None) -> boto3.session.Session:
+    """A session with the role's credentials, assumed from the function's own (or from `via`'s, chained) and renewed
+    by botocore."""
+    source = (_session() if via is None else _assumed(via))._session
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=source.create_client,
         source_credentials=source.get_credentials(),
@@ -132,6 +165,12 @@ def client(service: Literal["logs"], region: str | None = None, role: str | None
 
 @overload
 def client(
+    service: Literal["organizations"], region: str | None = None, role: str | None = None
+) -> OrganizationsClient: ...
+
+
+@overload
+def client(
     service: Literal["resourcegroupstaggingapi"], region: str | None = None, role: str | None = None
 ) -> ResourceGroupsTaggingAPIClient: ...
 
@@ -155,17 +194,29 @@ def client(service: Literal["ssm"], region: str | None = None, role: str | None 
 
 
 @overload
+def client(service: Literal["stepfunctions"], region: str | None = None, role: str | None = None) -> SFNClient: ...
+
+
+@overload
 def client(service: Literal["sts"], region: str | None = None, role: str | None = None) -> STSClient: ...
 
 
 def client(service: str, region: str | None = None, role: str | None = None) -> Any:
     """One client per service, region and role; region None is the function's own, role None its own account."""
-    return _client(service, region, role)
+    as_ = _ACTING.get()
+    if as_ is None or region is None:
+        return _client(service, region, role, None)
+    if role is None:
+        return _client(service, region, as_.role, None)
+    if as_.deleter is None:
+        raise PermissionError(f"{role} acts in another account, and no member deleter role was given for it")
+    return _client(service, region, as_.deleter, role)
 
 
 @cache
-def _client(service: str, region: str | None, role: str | None) -> Any:
-    session = _session() if role is None else _assumed(role)
+def _client(service: str, region: str | None, role: str | None, via: str | None) -> Any:
+    # One cache entry per role assumed from the function's own credentials, whoever asks for it: _assumed(role).
+    session = _session() if role is None else _assumed(role) if via is None else _assumed(role, via)
     made = session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
     pacing.watch(made.meta.events)
     return made

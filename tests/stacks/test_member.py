@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from stacks.app import build
 from stacks.deckhand_stack import DeckhandStack
-from stacks.member import HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS, MemberStack
+from stacks.member import HUB_CAPACITY_ROLE, HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS, MemberStack
 from stacks.policy import Policy, parse_policy
 from stacks.versions import REPO_ROOT
 from tests.support.template import named_role, statements_of_role
@@ -98,15 +98,16 @@ def test_the_member_role_marks_but_cannot_delete_and_the_deleter_cannot_mark(mem
 
 
 def test_the_member_roles_hold_the_hubs_cleanup_statements_for_the_kinds(hub: Template, member: Template) -> None:
-    hub_deleter = actions(hub, named_role(hub, "deckhand-cleanup-deleter"))
+    # Besides the kinds' removals, the hub deleter assumes the member deleters (the fan-out's role chain).
+    hub_deleter = actions(hub, named_role(hub, "deckhand-cleanup-deleter")) - {"sts:AssumeRole"}
     hub_function = {
         action
         for logical_id, resource in hub.find_resources("AWS::IAM::Role").items()
         if resource["Properties"].get("Description") == "Runs the Deckhand cleanup function"
         for action in actions(hub, logical_id)
     }
-    # The hub function's own needs besides the kinds: its logs, traces, state, reports, key, and the deleter.
-    own = {"logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject", "sts:AssumeRole"}
+    # The hub function's own needs besides the kinds: logs, traces, state, reports, key, the deleter, the fan-out.
+    own = {"logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject", "sts:AssumeRole", "states:StartExecution"}
     own_services = ("xray", "dynamodb", "kms", "sqs", "ssm", "sns")
     kind_actions = {action for action in hub_function if action not in own and not action.startswith(own_services)}
 
@@ -198,12 +199,13 @@ def test_the_stackset_is_service_managed_and_deploys_itself_to_the_units_less_th
     assert passed[HUB_CLEANUP_ROLE]["Fn::GetAtt"][1] == "Arn"
     assert (
         hub.find_resources("AWS::IAM::Role")[passed[HUB_CLEANUP_ROLE]["Fn::GetAtt"][0]]["Properties"]["Description"]
-        == "Runs the Deckhand cleanup function"
+        == "Runs the Deckhand fanout function"  # the cleanup fan-out, which works in the members
     )
     # The StackSet deploys the member stack the app also offers to `cdk deploy` by hand.
     body = json.loads(properties["TemplateBody"])
     assert body["Resources"].keys() == member.to_json()["Resources"].keys()
-    assert body["Parameters"].keys() == {HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS}
+    # The capacity member role: the policy places a capacity target in a member (tests/stacks/test_member_duties.py).
+    assert body["Parameters"].keys() == {HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS, HUB_CAPACITY_ROLE}
     assert "Rules" not in body  # no CDK bootstrap check: StackSet targets are not bootstrapped
 
 

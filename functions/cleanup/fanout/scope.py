@@ -1,0 +1,132 @@
+"""The scope step: one Map item (an account, a region, a kind) run with `engine.run_scope` in the member account.
+
+Reads and marks act as the account's member role, removals as its member deleter, reached from the hub deleter (role
+chaining: the member deleter trusts the hub deleter only); both through `clients.acting`, so the kinds are the ones
+the direct path runs. The item paces its account-region at its share of the rate (plan.py). When the time runs
+short, the scope answers "stopped" with its pending ids and the state machine invokes it again with that answer. A
+role that cannot be assumed, or any failure of the account, is an answer naming the account and role, never an
+error: the Map goes on. Only throttling before anything changed raises (DeckhandThrottled), for the state machine's
+retry with backoff.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.shared.clients import Acting, acting, client
+from functions.shared.pacing import Pace, Pacer
+from functions.shared.runtime import Runtime
+
+from ..decide import Protection
+from ..engine import Deadline, Options, RunState, ScopeResult, run_scope
+from ..flow import MARGIN_MS, audit
+from ..kinds import KINDS
+from ..kinds.base import Kind, KindName, Scope
+from ..kinds.common import deleter_role
+from ..state import MarkStore
+from .messages import Item, ScopeStep, Tally
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from ..config import CleanupConfig
+
+# botocore's throttling codes (botocore/retries/standard.py, ThrottledRetryableChecker), as a failure's text names them.
+THROTTLING = re.compile(
+    r"\((Throttling|ThrottlingException|ThrottledException|RequestThrottledException|TooManyRequestsException|"
+    r"RequestLimitExceeded|RequestThrottled|SlowDown|EC2ThrottledException)\)"
+)
+
+
+class DeckhandThrottled(RuntimeError):
+    """AWS kept throttling the scope after botocore's retries, before the scope changed anything."""
+
+
+def role_arn(partition: str, account: str, name: str) -> str:
+    """A member role by name. The hub's own account, when it is a member, is reached through its member roles too
+    (deploy the member stack there): the fan-out's role holds no cleanup grant of its own."""
+    return f"arn:{partition}:iam::{account}:role/{name}"
+
+
+def unreachable(item: Item, roles: Acting) -> str | None:
+    """Why the item's account cannot be worked in: a role that cannot be assumed (the deleter only for a real run)."""
+    checks: list[tuple[str, str, str | None]] = [("member role", roles.role, None)]
+    if not item.dry_run:
+        checks.append(("member deleter", roles.deleter or "", deleter_role()))
+    for what, role, via in checks:
+        try:
+            client("sts", item.region, via).get_caller_identity()
+        except (ClientError, BotoCoreError) as error:
+            return f"account {item.account}: cannot assume its {what} {role}: {type(error).__name__}: {error}"[:1000]
+    return None
+
+
+def throttled(portion: ScopeResult) -> bool:
+    """The scope failed whole on throttling, before it marked or acted: running it again repeats nothing."""
+    whole = [failure for failure in portion.failures if not failure.id]
+    return bool(whole) and not portion.acted and not portion.marked and all(THROTTLING.search(f.error) for f in whole)
+
+
+def scope(
+    step: ScopeStep,
+    rt: Runtime,
+    cfg: CleanupConfig,
+    *,
+    partition: str,
+    remaining_ms: Callable[[], int],
+    kinds: Mapping[KindName, Kind] = KINDS,
+) -> dict[str, Any]:
+    item, earlier = step.item, step.tally or Tally()
+    organization = cfg.organization
+    if organization is None:
+        raise RuntimeError("the fan-out needs the policy's organization section (DECKHAND_ORGANIZATION); redeploy")
+    where = Scope(item.account, item.region, item.kind)
+    roles = Acting(
+        role_arn(partition, item.account, organization.member_role),
+        role_arn(partition, item.account, organization.deleter_role),
+    )
+    options = Options(
+        now=rt.clock(),
+        dry_run=item.dry_run,
+        protect=Protection(rt.settings.protect_tag, rt.settings.protect_values),
+        mark_tag=cfg.cleanup.mark_tag,
+        grace_days=cfg.cleanup.grace_days,
+        concurrency=cfg.cleanup.concurrency,
+        marks=MarkStore(rt.settings.audit_table),
+        pacer=Pacer(Pace(item.pace.per_second, item.pace.burst)),
+        deadline=Deadline(remaining_ms, MARGIN_MS),
+    )
+    rule = cfg.cleanup.kinds.rule(item.kind)
+    reason = None
+    portion = ScopeResult(where)
+    if rule is None or not rule.enabled or item.kind not in kinds:
+        reason = f"{item.kind} is not configured or enabled in the cleanup policy now"
+    else:
+        with acting(roles):
+            reason = unreachable(item, roles)
+            if reason is None:
+                portion = run_scope(where, rule, kinds[item.kind], options, earlier.pending if step.tally else None)
+    if reason is not None:
+        portion.failure("", "reach the account", reason)
+    elif throttled(portion):
+        raise DeckhandThrottled(f"{item.account}/{item.region}/{item.kind}: {portion.failures[0].error}"[:1000])
+    run = RunState.start(
+        item.run_id,
+        action=item.action,
+        dry_run=item.dry_run,
+        account=item.account,
+        now=options.now,
+        regions=[item.region],
+        kinds=[item.kind],
+    )
+    audit([portion], run, rt, rt.clock())
+    tally = earlier.plus(portion, reason)
+    return {
+        "step": "scope",
+        "item": item.model_dump(),
+        "status": tally.status(item.dry_run),
+        "tally": tally.model_dump(),
+    }

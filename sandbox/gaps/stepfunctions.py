@@ -164,20 +164,26 @@ class StateMachines:
         self.waits: list[float] = []  # every Retry's wait, in seconds, in the order asked
         self.map_runs: dict[str, MapRun] = {}
         self._sessions: dict[str, Mapping[str, str]] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
         self._refusals: dict[str, str | None] = {}  # by role: why Step Functions may not assume it, if it may not
         self._making = threading.Lock()
 
     # -- what the interpreter calls
 
     def client_for(self, region: str, service: str, role_arn: str) -> Any:
-        """A client of this server signed by a session of `role_arn`, assumed as Step Functions assumes it."""
+        """A client of this server signed by a session of `role_arn`, assumed as Step Functions assumes it; one
+        per role, region and service (a Distributed Map makes thousands of calls)."""
         issued = self.session(role_arn, region)
-        return boto3.session.Session(
-            aws_access_key_id=issued["AccessKeyId"],
-            aws_secret_access_key=issued["SecretAccessKey"],
-            aws_session_token=issued["SessionToken"],
-            region_name=region,
-        ).client(service, endpoint_url=self.functions.own_endpoint(), config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        key = (role_arn, region, service)
+        with self._making:
+            if key not in self._clients:
+                self._clients[key] = boto3.session.Session(
+                    aws_access_key_id=issued["AccessKeyId"],
+                    aws_secret_access_key=issued["SecretAccessKey"],
+                    aws_session_token=issued["SessionToken"],
+                    region_name=region,
+                ).client(service, endpoint_url=self.functions.own_endpoint(), config=CLIENT_CONFIG)  # type: ignore[call-overload]
+            return self._clients[key]
 
     def session(self, role_arn: str, region: str) -> Mapping[str, str]:
         with self._making:

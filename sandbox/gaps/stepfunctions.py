@@ -187,8 +187,12 @@ class StateMachines:
 
     def session(self, role_arn: str, region: str) -> Mapping[str, str]:
         with self._making:
-            if role_arn not in self._refusals:
-                self._refusals[role_arn] = self.trust_refusal(role_arn, None)
+            decided = role_arn in self._refusals
+        if not decided:  # decided outside the lock: the simulator runs under the store's, which routes hold first
+            refusal = self.trust_refusal(role_arn, None)
+            with self._making:
+                self._refusals.setdefault(role_arn, refusal)
+        with self._making:
             refusal = self._refusals[role_arn]
             if refusal is not None:
                 raise Refused(f"states.amazonaws.com may not assume {role_arn}: {refusal}")

@@ -66,14 +66,16 @@ def members(organization: Organization) -> list[str]:
     return [account for account in dict.fromkeys(accounts) if account not in excluded]
 
 
-def share(per_second: float, burst: int, at_once: int) -> Share:
-    """One item's pace when `at_once` items of its account-region may run at the same time.
+def share(per_second: float, burst: int, items: int) -> Share:
+    """One item's pace when its account-region has `items` items (k, one per kind).
 
-    Each worker paces its account-region at rate/k and burst/k, so together they never send more than the
-    configured rate, across all concurrent workers, with no store shared between them (a DynamoDB token store would
-    be the alternative). A burst smaller than k still gives each worker one call: k calls at once at most.
+    Each item paces its account-region at rate/k and burst/k, so together they never send more than the configured
+    rate, across all concurrent workers, with no store shared between them (a DynamoDB token store would be the
+    alternative). k counts every item of the account-region, not only those MaxConcurrency lets run at once: an item
+    that starts after another must not spend again the burst the other just spent. A burst smaller than k still
+    gives each item one call: k calls at once at most.
     """
-    return Share(per_second=per_second / at_once, burst=max(1, burst // at_once))
+    return Share(per_second=per_second / items, burst=max(1, burst // items))
 
 
 def items(
@@ -85,9 +87,8 @@ def items(
     action: Action,
     dry_run: bool,
     cfg: CleanupConfig,
-    max_concurrency: int,
 ) -> list[Item]:
-    pace = share(cfg.cleanup.pacing.per_second, cfg.cleanup.pacing.burst, max(1, min(len(kinds), max_concurrency)))
+    pace = share(cfg.cleanup.pacing.per_second, cfg.cleanup.pacing.burst, max(1, len(kinds)))
     return [
         Item.model_validate(
             {
@@ -128,7 +129,6 @@ def plan(step: PlanStep, cfg: CleanupConfig, *, now: datetime, default_dry_run: 
         action=action,
         dry_run=dry_run,
         cfg=cfg,
-        max_concurrency=organization.max_concurrency,
     )
     base = f"{FANOUT_RUNS_PREFIX}{step.execution}"
     items_key = f"{base}/items.json"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared.clients import Acting, acting, client
-from functions.shared.pacing import Pace, Pacer
+from functions.shared.pacing import Key, Pace, Pacer
 from functions.shared.runtime import Runtime
 
 from ..decide import Protection
@@ -78,7 +78,11 @@ def scope(
     partition: str,
     remaining_ms: Callable[[], int],
     kinds: Mapping[KindName, Kind] = KINDS,
+    reach: Callable[[Item, Acting], str | None] = unreachable,
+    pacer: Callable[[Pace], Pacer] = Pacer,
 ) -> dict[str, Any]:
+    """The item's scope, or the rest of it (a stopped scope's pending acts), in its account; the answer the Map keeps.
+    `reach` says why the account cannot be worked in, `pacer` paces the item's share (both replaced in tests)."""
     item, earlier = step.item, step.tally or Tally()
     organization = cfg.organization
     if organization is None:
@@ -88,6 +92,12 @@ def scope(
         role_arn(partition, item.account, organization.member_role),
         role_arn(partition, item.account, organization.deleter_role),
     )
+    paced = pacer(Pace(item.pace.per_second, item.pace.burst))
+    if step.tally is not None:
+        # A continuation starts with its share of the bucket spent, its last call just sent: the invocation before it
+        # may have done both.
+        spent = paced.clock() + paced.pace.tolerance_s + 1 / paced.pace.rate
+        paced.tokens.hold(Key(item.account, item.region), spent)
     options = Options(
         now=rt.clock(),
         dry_run=item.dry_run,
@@ -96,7 +106,7 @@ def scope(
         grace_days=cfg.cleanup.grace_days,
         concurrency=cfg.cleanup.concurrency,
         marks=MarkStore(rt.settings.audit_table),
-        pacer=Pacer(Pace(item.pace.per_second, item.pace.burst)),
+        pacer=paced,
         deadline=Deadline(remaining_ms, MARGIN_MS),
     )
     rule = cfg.cleanup.kinds.rule(item.kind)
@@ -106,7 +116,7 @@ def scope(
         reason = f"{item.kind} is not configured or enabled in the cleanup policy now"
     else:
         with acting(roles):
-            reason = unreachable(item, roles)
+            reason = reach(item, roles)
             if reason is None:
                 portion = run_scope(where, rule, kinds[item.kind], options, earlier.pending if step.tally else None)
     if reason is not None:

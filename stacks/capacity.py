@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -16,6 +17,7 @@ from constructs import Construct
 from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
 from functions.capacity.declared import PARTITION, TARGET_TAG, scalable_id
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
+from functions.shared.members import MEMBER_ROLE_VARIABLE
 
 from . import core, nag
 from .core import Core, lines, policy_source, unique
@@ -50,11 +52,14 @@ def scheduler_role_arn(prefix: str, *, partition: str, account: str) -> str:
 
 def capacity_environment(policy: Policy, scheduler_role: str) -> dict[str, str]:
     """What the capacity function reads besides the shared settings (see the contract in its handler)."""
-    return {
+    environment = {
         CAPACITY_VARIABLE: policy.capacity.model_dump_json(),
         SCHEDULE_GROUP_VARIABLE: schedule_group_name(policy.name_prefix),
         SCHEDULER_ROLE_VARIABLE: scheduler_role,
     }
+    if policy.organization is not None:
+        environment[MEMBER_ROLE_VARIABLE] = policy.organization.duty_role("capacity")
+    return environment
 
 
 def check_environment_size(policy: Policy, source: str) -> None:
@@ -158,53 +163,15 @@ class Capacity(Construct):
                 iam.PolicyStatement(actions=actions, resources=resources, conditions=dict(conditions or {}))
             )
 
+    def _target_arn(self, _target: Target, service: str, resource: str, name: str, colon: bool) -> str:
+        return self._arn(service, resource, name, colon=colon)
+
     def _grant(self) -> None:
-        """Exactly the calls the function makes, on the policy's targets and alarms only."""
-        targets_ = self.policy.targets
-        unprotected = {"Null": {f"aws:ResourceTag/{self.core.policy.defaults.protect_tag}": "true"}}
-        # Every target but a group may have an Application Auto Scaling registration.
-        scalable = [t for t in targets_ if t.kind != "asg"]
-        self._allow_registrations(scalable)
-        self.unscoped_reads = (["application-autoscaling:DescribeScalableTargets"] if scalable else []) + (
-            ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes"]
-            if any(t.kind == "asg" for t in targets_)
-            else []
-        )
-        self._allow(self.unscoped_reads, ["*"] if self.unscoped_reads else [])
-
-        services = unique(_ecs_service(t) for t in targets_ if _ecs_service(t))
-        self._allow(
-            ["ecs:DescribeServices", "ecs:ListTagsForResource"], [self._arn("ecs", "service", s) for s in services]
-        )
-        raw = [f"{t.cluster}/{t.service}" for t in targets_ if t.kind == "ecs-service"]  # desiredCount, if unregistered
-        self._allow(["ecs:UpdateService"], [self._arn("ecs", "service", s) for s in raw], unprotected)
-
-        self.groups = unique(str(t.group) for t in targets_ if t.kind == "asg")
-        self._allow(
-            ["autoscaling:UpdateAutoScalingGroup", "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"],
-            [self._arn("autoscaling", "autoScalingGroup", _group_resource(g), colon=True) for g in self.groups],
-            unprotected,
-        )
-
-        provisioned = [t for t in targets_ if t.kind == "lambda-provisioned-concurrency"]
-        self._allow(
-            [
-                "lambda:GetProvisionedConcurrencyConfig",
-                "lambda:PutProvisionedConcurrencyConfig",
-                "lambda:DeleteProvisionedConcurrencyConfig",
-            ],
-            [self._arn("lambda", "function", f"{t.function}:{t.qualifier}", colon=True) for t in provisioned],
-        )
-        self._allow(
-            ["lambda:ListTags"], [self._arn("lambda", "function", str(t.function), colon=True) for t in provisioned]
-        )
-
-        def alarms(names: list[str]) -> list[str]:
-            return [self._arn("cloudwatch", "alarm", n, colon=True) for n in names]
-
-        self._allow(["cloudwatch:DescribeAlarms"], alarms(unique([*self.scale_out_alarms, *self.muted_alarms])))
-        self._allow(["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"], alarms(self.muted_alarms))
-
+        """Exactly the calls the function makes, on the policy's targets and alarms only; those placed in a member
+        account it reaches through the member role (stacks/member.py), never with its own."""
+        self.here = [t for t in self.policy.targets if t.account is None]
+        granted = grant_targets(self.function.role, self.here, self.core.policy.defaults.protect_tag, self._target_arn)
+        self.unscoped_reads, self.groups = granted.unscoped_reads, granted.groups
         self._allow(
             ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"], [self._schedules_arn()]
         )
@@ -215,42 +182,19 @@ class Capacity(Construct):
         )
         self.core.grant_state(self.function.role, ["dynamodb:GetItem", "dynamodb:PutItem"], [PARTITION])
         self.core.grant_audit(self.function.role, SERVICE)
+        self._grant_member_roles()
 
-    def _allow_registrations(self, scalable: list[Target]) -> None:
-        """RegisterScalableTarget on exactly the policy's targets, as far as AWS lets a policy say it.
-
-        Its resource is the scalable target's ARN, whose id AWS assigns, and its only service condition keys
-        are the namespace and the dimension (Service Authorization Reference, Application Auto Scaling): the
-        resource behind a target can be told only by the scalable target's tags. So the operator tags each
-        scalable target with the policy's name for it, and the role may not send tags itself (aws:TagKeys
-        absent), so it cannot tag a registration into scope.
-        """
-        by_pair: dict[tuple[str, str], list[str]] = {}
-        for target in scalable:
-            ident = scalable_id(target)
-            by_pair.setdefault((ident.namespace, ident.dimension), []).append(target.name)
-        any_target = [self._arn("application-autoscaling", "scalable-target", "*")]
-        for (namespace, dimension), names in by_pair.items():
-            self._allow(
-                ["application-autoscaling:RegisterScalableTarget"],
-                any_target,
-                {
-                    "StringEquals": {
-                        "application-autoscaling:service-namespace": namespace,
-                        "application-autoscaling:scalable-dimension": dimension,
-                        f"aws:ResourceTag/{TARGET_TAG}": names,
-                    },
-                    "Null": {"aws:TagKeys": "true"},
-                },
-            )
-        # A scalable-target target that opts in by tag reads its tags (a request without namespace keys).
-        tagged = [t.name for t in scalable if t.kind == "scalable-target" and t.opt_in == "tag"]
-        if tagged:
-            self._allow(
-                ["application-autoscaling:ListTagsForResource"],
-                any_target,
-                {"StringEquals": {f"aws:ResourceTag/{TARGET_TAG}": tagged}},
-            )
+    def _grant_member_roles(self) -> None:
+        """sts:AssumeRole on the capacity member role of exactly the accounts the policy places targets in. Its
+        resource is the role (SAR, AWS STS: AssumeRole on `role`); every placement names its account, so no
+        `iam::*` wildcard (nor aws:ResourceOrgID to bound one) is needed."""
+        organization = self.core.policy.organization
+        accounts = unique(str(t.account) for t in self.policy.targets if t.account is not None)
+        if organization is None or not accounts:
+            return
+        partition = Stack.of(self).partition
+        role = organization.duty_role("capacity")
+        self._allow(["sts:AssumeRole"], [f"arn:{partition}:iam::{account}:role/{role}" for account in accounts])
 
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the function and scheduler roles hold, with why, beside their policies."""
@@ -274,7 +218,7 @@ class Capacity(Construct):
                 f"the function may create, read and delete schedules in its own group {group} only.",
             ),
         ]
-        if any(t.kind != "asg" for t in self.policy.targets):
+        if any(t.kind != "asg" for t in self.here):
             found.append(
                 nag.regional_wildcard(
                     self,
@@ -311,20 +255,33 @@ class Capacity(Construct):
     # --- triggers -----------------------------------------------------------------------------------
 
     def _alarm_rule(self) -> events.Rule | None:
-        """ALARM and OK of exactly the targets' scale-out alarms; none when no target names one."""
-        if not self.scale_out_alarms:
+        """ALARM and OK of exactly the scale-out alarms of the targets in this account; none when no target names
+        one. A member's alarm event forwarded to this bus keeps its own account (EventBridge User Guide, "Sending and
+        receiving events between AWS accounts"): a same-named alarm there is not ours."""
+        here = [t for t in self.policy.targets if t.account is None]
+        self.member_alarm_rule = self._member_alarm_rule()
+        return self._rule_for("AlarmChanged", here, [Stack.of(self).account], "capacity targets' scale-out alarms")
+
+    def _member_alarm_rule(self) -> events.Rule | None:
+        """The same for the targets placed in member accounts, from those accounts only: the function then acts
+        only on the target placed in the event's own account and region, once DescribeAlarms there confirms it."""
+        placed = [t for t in self.policy.targets if t.account is not None]
+        accounts = unique(str(t.account) for t in placed)
+        return self._rule_for("MemberAlarmChanged", placed, accounts, "member targets' scale-out alarms")
+
+    def _rule_for(self, construct_id: str, chosen: list[Target], accounts: list[str], what: str) -> events.Rule | None:
+        names = unique(a for t in chosen if t.alarms for a in t.alarms.scale_out)
+        if not names:
             return None
         return events.Rule(
             self,
-            "AlarmChanged",
-            description="Hands ALARM and OK of the capacity targets' scale-out alarms to the capacity function",
+            construct_id,
+            description=f"Hands ALARM and OK of the {what} to the capacity function",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
-                # A member's alarm event forwarded to this bus keeps its own account (EventBridge User Guide,
-                # "Sending and receiving events between AWS accounts"): a same-named alarm there is not ours.
-                account=[Stack.of(self).account],
-                detail={"alarmName": self.scale_out_alarms, "state": {"value": ALARM_STATES}},
+                account=accounts,
+                detail={"alarmName": names, "state": {"value": ALARM_STATES}},
             ),
             targets=[
                 targets.LambdaFunction(
@@ -374,6 +331,114 @@ class Capacity(Construct):
                 ],
                 width=12,
             ),
+        )
+
+
+@dataclass(frozen=True)
+class TargetsGranted:
+    unscoped_reads: list[str]  # granted on "*": no resource type (SAR)
+    groups: list[str]  # the Auto Scaling groups, whose ARNs hold an id AWS assigns
+    wildcards: list[str]  # the granted resources other than "*" that hold a wildcard
+
+
+ArnOf = Callable[[Target, str, str, str, bool], str]  # target, service, resource type, name, colon-separated
+
+
+def grant_targets(role: iam.IRole, targets_: list[Target], protect_tag: str, arn: ArnOf) -> TargetsGranted:
+    """Exactly the calls the capacity function makes on `targets_` and their alarms, to `role`; `arn` places each
+    target's resources (the hub's account and region, or the member's the target names)."""
+
+    granted: list[str] = []
+
+    def allow(actions: list[str], resources: list[str], conditions: Mapping[str, object] | None = None) -> None:
+        granted.extend(resources)
+        if resources:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=dict(conditions or {}))
+            )
+
+    unprotected = {"Null": {f"aws:ResourceTag/{protect_tag}": "true"}}
+    # Every target but a group may have an Application Auto Scaling registration.
+    scalable = [t for t in targets_ if t.kind != "asg"]
+    _allow_registrations(allow, scalable, arn)
+    unscoped_reads = (["application-autoscaling:DescribeScalableTargets"] if scalable else []) + (
+        ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes"]
+        if any(t.kind == "asg" for t in targets_)
+        else []
+    )
+    allow(unscoped_reads, ["*"] if unscoped_reads else [])
+
+    services = [t for t in targets_ if _ecs_service(t)]
+    allow(
+        ["ecs:DescribeServices", "ecs:ListTagsForResource"],
+        unique(arn(t, "ecs", "service", _ecs_service(t), False) for t in services),
+    )
+    raw = [t for t in targets_ if t.kind == "ecs-service"]  # desiredCount, if unregistered
+    allow(
+        ["ecs:UpdateService"], [arn(t, "ecs", "service", f"{t.cluster}/{t.service}", False) for t in raw], unprotected
+    )
+
+    grouped = [t for t in targets_ if t.kind == "asg"]
+    allow(
+        ["autoscaling:UpdateAutoScalingGroup", "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"],
+        unique(arn(t, "autoscaling", "autoScalingGroup", _group_resource(str(t.group)), True) for t in grouped),
+        unprotected,
+    )
+
+    provisioned = [t for t in targets_ if t.kind == "lambda-provisioned-concurrency"]
+    allow(
+        [
+            "lambda:GetProvisionedConcurrencyConfig",
+            "lambda:PutProvisionedConcurrencyConfig",
+            "lambda:DeleteProvisionedConcurrencyConfig",
+        ],
+        [arn(t, "lambda", "function", f"{t.function}:{t.qualifier}", True) for t in provisioned],
+    )
+    allow(["lambda:ListTags"], [arn(t, "lambda", "function", str(t.function), True) for t in provisioned])
+
+    scale_out = [arn(t, "cloudwatch", "alarm", a, True) for t in targets_ if t.alarms for a in t.alarms.scale_out]
+    muted = [arn(t, "cloudwatch", "alarm", a, True) for t in targets_ for a in t.mute_at_zero]
+    allow(["cloudwatch:DescribeAlarms"], unique([*unique(scale_out), *unique(muted)]))
+    allow(["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"], unique(muted))
+    wildcards = unique(r for r in granted if r != "*" and "*" in r)
+    return TargetsGranted(unscoped_reads, unique(str(t.group) for t in grouped), wildcards)
+
+
+def _allow_registrations(
+    allow: Callable[[list[str], list[str], Mapping[str, object]], None], scalable: list[Target], arn: ArnOf
+) -> None:
+    """RegisterScalableTarget on exactly the policy's targets, as far as AWS lets a policy say it.
+
+    Its resource is the scalable target's ARN, whose id AWS assigns, and its only service condition keys
+    are the namespace and the dimension (Service Authorization Reference, Application Auto Scaling): the
+    resource behind a target can be told only by the scalable target's tags. So the operator tags each
+    scalable target with the policy's name for it, and the role may not send tags itself (aws:TagKeys
+    absent), so it cannot tag a registration into scope.
+    """
+    by_pair: dict[tuple[str, str], list[Target]] = {}
+    for target in scalable:
+        ident = scalable_id(target)
+        by_pair.setdefault((ident.namespace, ident.dimension), []).append(target)
+    for (namespace, dimension), chosen in by_pair.items():
+        allow(
+            ["application-autoscaling:RegisterScalableTarget"],
+            unique(arn(t, "application-autoscaling", "scalable-target", "*", False) for t in chosen),
+            {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": namespace,
+                    "application-autoscaling:scalable-dimension": dimension,
+                    f"aws:ResourceTag/{TARGET_TAG}": [t.name for t in chosen],
+                },
+                "Null": {"aws:TagKeys": "true"},
+            },
+        )
+    # A scalable-target target that opts in by tag reads its tags (a request without namespace keys).
+    tagged = [t for t in scalable if t.kind == "scalable-target" and t.opt_in == "tag"]
+    if tagged:
+        allow(
+            ["application-autoscaling:ListTagsForResource"],
+            unique(arn(t, "application-autoscaling", "scalable-target", "*", False) for t in tagged),
+            {"StringEquals": {f"aws:ResourceTag/{TARGET_TAG}": [t.name for t in tagged]}},
         )
 
 

@@ -58,6 +58,9 @@ class DeckhandStack(Stack):
                 policy=policy,
                 cleanup_role=self.cleanup_fanout.role if self.cleanup_fanout else None,
                 deleter_role=self.cleanup.deleter if self.cleanup else None,
+                capacity_role=self.capacity.function.role if self.capacity else None,
+                gate_role=self.gating.gate.role if self.gating else None,
+                watchdog_role=self.gating.watchdog.role if self.gating else None,
             )
             if policy.organization
             else None

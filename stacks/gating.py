@@ -15,6 +15,7 @@ from constructs import Construct
 from functions.gating.config import GATING_VARIABLE, IDEMPOTENCY_VARIABLE
 from functions.gating.declared import LOCK_PREFIX
 from functions.gating.policy import Gating as GatingPolicy
+from functions.shared.members import MEMBER_ROLE_VARIABLE
 
 from . import core, nag
 from .core import Core, lines, policy_source, unique
@@ -32,11 +33,17 @@ def idempotency_table_name(prefix: str) -> str:
     return f"{prefix}-gate-idempotency"
 
 
+# The gating functions that read alarms in member accounts, through the gating member role.
+MEMBER_READERS = ("gate", "watchdog")
+
+
 def gating_environment(policy: Policy, service: str) -> dict[str, str]:
     """What a gating function reads besides the shared settings: the gating section, and the gate its table."""
     environment = {GATING_VARIABLE: policy.gating.model_dump_json()}
     if service == "gate":
         environment[IDEMPOTENCY_VARIABLE] = idempotency_table_name(policy.name_prefix)
+    if service in MEMBER_READERS and policy.organization is not None:
+        environment[MEMBER_ROLE_VARIABLE] = policy.organization.duty_role("gating")
     return environment
 
 
@@ -165,15 +172,29 @@ class Gating(Construct):
             detail_type="CodePipeline Action Execution State Change",
             detail={"pipeline": self.approval_pipelines, "state": ["STARTED"], "type": {"category": ["Approval"]}},
         )
+        here = unique(a for g in gating.gates if g.watchdog and g.watchdog.account is None for a in g.watchdog.alarms)
         self.watchdog_rule = self._rule(
             "WatchdogAlarm",
             self.watchdog,
             "Wakes the Deckhand watchdog when an alarm it watches goes to ALARM",
             source="aws.cloudwatch",
             detail_type="CloudWatch Alarm State Change",
-            detail={"alarmName": self.watchdog_alarms, "state": {"value": ["ALARM"]}},
-            own_account_only=True,
+            detail={"alarmName": here, "state": {"value": ["ALARM"]}},
+            accounts=[stack.account],
         )
+        placed = [g.watchdog for g in gating.gates if g.watchdog and g.watchdog.account is not None]
+        # From the member accounts the watchdogs name only; the function acts only for the watchdog placed in the
+        # event's own account and region, on an alarm DescribeAlarms confirms there.
+        self.member_watchdog_rule = self._rule(
+            "MemberWatchdogAlarm",
+            self.watchdog,
+            "Wakes the Deckhand watchdog when an alarm it watches in a member account goes to ALARM",
+            source="aws.cloudwatch",
+            detail_type="CloudWatch Alarm State Change",
+            detail={"alarmName": unique(a for w in placed for a in w.alarms), "state": {"value": ["ALARM"]}},
+            accounts=unique(str(w.account) for w in placed),
+        )
+        self._grant_member_roles(policy)
         self.notices_rule = self._rule(
             "PipelineEnded",
             self.notices,
@@ -185,6 +206,27 @@ class Gating(Construct):
         self._add_dashboard(core)
 
     # --- permissions --------------------------------------------------------------------------------
+
+    def _grant_member_roles(self, policy: Policy) -> None:
+        """sts:AssumeRole, for the gate and the watchdog, on the gating member role of exactly the accounts the
+        policy places their alarms in. Its resource is the role (SAR, AWS STS: AssumeRole on `role`); every
+        placement names its account, so no `iam::*` wildcard (nor aws:ResourceOrgID to bound one) is needed."""
+        if policy.organization is None:
+            return
+        role = policy.organization.duty_role("gating")
+        partition = Stack.of(self).partition
+        for function, selections in (
+            (self.gate, [g.alarms for g in policy.gating.gates]),
+            (self.watchdog, [g.watchdog for g in policy.gating.gates]),
+        ):
+            accounts = unique(str(s.account) for s in selections if s is not None and s.account is not None)
+            if accounts:
+                function.role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["sts:AssumeRole"],
+                        resources=[f"arn:{partition}:iam::{account}:role/{role}" for account in accounts],
+                    )
+                )
 
     def _on_pipelines(self, function: DeckhandFunction, *actions: str) -> None:
         if self.pipeline_arns:
@@ -323,11 +365,11 @@ class Gating(Construct):
         source: str,
         detail_type: str,
         detail: Mapping[str, object],
-        own_account_only: bool = False,
+        accounts: list[str] | None = None,
     ) -> events.Rule | None:
-        """A rule for exactly the policy's pipelines or alarms; none when the policy names none. Own account only:
-        a member's event forwarded to this bus keeps its own `account` (EventBridge User Guide, "Sending and
-        receiving events between AWS accounts"), so a same-named alarm in a member does not match."""
+        """A rule for exactly the policy's pipelines or alarms; none when the policy names none. From `accounts`
+        only, when given: a member's event forwarded to this bus keeps its own `account` (EventBridge User Guide,
+        "Sending and receiving events between AWS accounts"), so a same-named alarm elsewhere does not match."""
         if not all(detail[key] for key in detail):
             return None
         return events.Rule(
@@ -337,7 +379,7 @@ class Gating(Construct):
             event_pattern=events.EventPattern(
                 source=[source],
                 detail_type=[detail_type],
-                account=[Stack.of(self).account] if own_account_only else None,
+                account=accounts,
                 detail=dict(detail),
             ),
             targets=[

@@ -26,14 +26,20 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from functions.shared.policy_base import Organization
+from functions.capacity.policy import Target
+from functions.shared.policy_base import Organization, Placed
 
+from . import nag
+from .capacity import grant_targets
 from .cleanup import Grants, KindStatements, acknowledge_wildcards
 from .policy import Policy
 
 HUB_CLEANUP_ROLE = "HubCleanupRoleArn"
 HUB_DELETER_ROLE = "HubDeleterRoleArn"
 HUB_EVENT_BUS = "HubEventBusArn"
+HUB_CAPACITY_ROLE = "HubCapacityRoleArn"
+HUB_GATE_ROLE = "HubGateRoleArn"
+HUB_WATCHDOG_ROLE = "HubWatchdogRoleArn"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 # CreateStackSet's TemplateBody: "a maximum length of 51,200 bytes" (botocore `cloudformation` service model).
 TEMPLATE_BODY_MAX_BYTES = 51_200
@@ -55,6 +61,26 @@ def forwarded_alarms(policy: Policy) -> list[str]:
         if gate.watchdog is not None and gate.watchdog.placed:
             names += gate.watchdog.alarms
     return list(dict.fromkeys(names))
+
+
+def member_targets(policy: Policy) -> list[Target]:
+    """The capacity targets the policy places in a member account: the capacity member role's only resources."""
+    return (
+        [target for target in policy.capacity.targets if target.account is not None] if policy.capacity.enabled else []
+    )
+
+
+def member_alarm_selections(policy: Policy) -> list[tuple[Placed, list[str]]]:
+    """The gates' alarm selections placed in a member account, each with its alarm names (`prefix*` for a prefix)."""
+    if not policy.gating.enabled:
+        return []
+    found: list[tuple[Placed, list[str]]] = []
+    for gate in policy.gating.gates:
+        if gate.alarms is not None and gate.alarms.account is not None:
+            found.append((gate.alarms, [*gate.alarms.names, *(f"{prefix}*" for prefix in gate.alarms.prefixes)]))
+        if gate.watchdog is not None and gate.watchdog.account is not None:
+            found.append((gate.watchdog, list(gate.watchdog.alarms)))
+    return found
 
 
 def alarm_name_filter(names: list[str]) -> list[Any]:
@@ -80,6 +106,8 @@ class MemberStack(Stack):
         self.deleter_role: iam.Role | None = None
         if policy.cleanup.enabled:
             self._cleanup_roles(organization)
+        self.capacity_role = self._capacity_role(organization) if member_targets(policy) else None
+        self.gating_role = self._gating_role(organization) if member_alarm_selections(policy) else None
         self.forwarding = self._forward_alarms()
 
     def _trusting(self, parameter: str, description: str, organization: Organization) -> iam.IPrincipal:
@@ -87,6 +115,108 @@ class MemberStack(Stack):
         (IAM User Guide, "AWS global condition context keys"); sts:AssumeRole takes it (SAR, AWS STS)."""
         arn = CfnParameter(self, parameter, description=description).value_as_string
         return iam.ArnPrincipal(arn).with_conditions({"StringEquals": {"aws:PrincipalOrgID": organization.id}})
+
+    def _in_first_region(self, role: iam.Role, organization: Organization) -> None:
+        """IAM names are global to the account, and the StackSet puts this stack in every organization region: a named
+        role (whose statements name every region) lives in the stack of the first region only."""
+        if self.node.try_find_child("RolesRegion") is None:
+            CfnCondition(self, "RolesRegion", expression=Fn.condition_equals(Aws.REGION, organization.regions[0]))
+        condition = self.node.find_child("RolesRegion")
+        assert isinstance(condition, CfnCondition)
+        for resource in role.node.find_all():
+            if isinstance(resource, CfnResource):
+                resource.cfn_options.condition = condition
+
+    def _capacity_role(self, organization: Organization) -> iam.Role:
+        """The hub capacity function's hands here: the calls it makes on the targets the policy places in this
+        account, their alarms and nothing else; it can neither read nor touch what cleanup works on."""
+        role = iam.Role(
+            self,
+            "CapacityRole",
+            role_name=organization.duty_role("capacity"),
+            assumed_by=self._trusting(HUB_CAPACITY_ROLE, "The ARN of the hub's capacity function role", organization),
+            description="Deckhand's capacity in this member account: moves the bounds of the policy's targets here",
+        )
+        granted = grant_targets(role, member_targets(self.policy), self.policy.defaults.protect_tag, _member_arn)
+        reads = [
+            nag.any_resource(
+                self,
+                f"{', '.join(granted.unscoped_reads)} support no resource (Service Authorization Reference); they "
+                "only read levels and refreshes. Every other statement names the targets the policy places in "
+                "this account.",
+            )
+        ]
+        Validations.of(role.node.find_child("DefaultPolicy")).acknowledge(
+            *(reads if granted.unscoped_reads else []),
+            *(
+                nag.wildcard_resource(
+                    self,
+                    resource,
+                    "A resource of a target the policy places in this account, named by its account: '*' stands for "
+                    "its region when the target names none (it then lives in the hub's region, which this template "
+                    "does not know), and for the id AWS assigns to an Auto Scaling group (named exactly; never with "
+                    "the protect tag) or a scalable target (only those tagged with a target's name, in its "
+                    "namespace and dimension, never with tags in the request).",
+                )
+                for resource in granted.wildcards
+            ),
+        )
+        self._in_first_region(role, organization)
+        return role
+
+    def _gating_role(self, organization: Organization) -> iam.Role:
+        """The hub gate's and watchdog's eyes here: DescribeAlarms on the alarms the policy places in this account
+        (by name, or prefix*), their mute rules and tag lookups; it changes nothing."""
+        role = iam.Role(
+            self,
+            "GatingRole",
+            role_name=organization.duty_role("gating"),
+            assumed_by=iam.CompositePrincipal(
+                self._trusting(HUB_GATE_ROLE, "The ARN of the hub's gate function role", organization),
+                self._trusting(HUB_WATCHDOG_ROLE, "The ARN of the hub's watchdog function role", organization),
+            ),
+            description="Deckhand's gate and watchdog in this member account: read the policy's alarms here",
+        )
+        alarms = list(
+            dict.fromkeys(
+                f"arn:{Aws.PARTITION}:cloudwatch:{placed.region or '*'}:{placed.account}:alarm:{name}"
+                for placed, names in member_alarm_selections(self.policy)
+                for name in names
+            )
+        )
+        mute_rules = f"arn:{Aws.PARTITION}:cloudwatch:*:{Aws.ACCOUNT_ID}:alarm-mute-rule:*"
+        role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=alarms))
+        # ListAlarmMuteRules and GetResources name no resource (SAR, Amazon CloudWatch and Resource Groups Tagging).
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudwatch:ListAlarmMuteRules", "tag:GetResources"], resources=["*"])
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:GetAlarmMuteRule"], resources=[mute_rules]))
+        Validations.of(role.node.find_child("DefaultPolicy")).acknowledge(
+            nag.any_resource(
+                self,
+                "cloudwatch:ListAlarmMuteRules and tag:GetResources support no resource (Service Authorization "
+                "Reference); both only read. Every other statement names the policy's alarms in this account.",
+            ),
+            nag.wildcard_resource(
+                self,
+                mute_rules,
+                "A muted alarm vouches for nothing: the gate and the watchdog read the mute rules, whose names are "
+                "known only at run time; read only, in this account.",
+            ),
+            *(
+                nag.wildcard_resource(
+                    self,
+                    alarm,
+                    "An alarm the policy places in this account, read only: '*' stands for its region when the "
+                    "selection names none (it then lives in the hub's region, which this template does not know), "
+                    "and ends a name prefix the selection gives.",
+                )
+                for alarm in alarms
+                if "*" in alarm
+            ),
+        )
+        self._in_first_region(role, organization)
+        return role
 
     def _cleanup_roles(self, organization: Organization) -> None:
         policy = self.policy
@@ -116,15 +246,8 @@ class MemberStack(Stack):
             for statement in grants.statements():
                 role.add_to_policy(statement)
             acknowledge_wildcards(self, role, grants, traced=False)
-        # IAM names are global to the account, and the StackSet puts this stack in every organization region: the
-        # named roles (whose statements name every region) live in the stack of the first region only.
-        self.roles_here = CfnCondition(
-            self, "RolesRegion", expression=Fn.condition_equals(Aws.REGION, organization.regions[0])
-        )
         for role in (self.member_role, self.deleter_role):
-            for resource in role.node.find_all():
-                if isinstance(resource, CfnResource):
-                    resource.cfn_options.condition = self.roles_here
+            self._in_first_region(role, organization)
 
     def _forward_alarms(self) -> events.Rule | None:
         """The member's alarm state changes the hub listens to, put on the hub's default bus. A rule whose target
@@ -154,6 +277,12 @@ class MemberStack(Stack):
         )
         rule.add_target(targets.EventBus(hub_bus, role=sender))
         return rule
+
+
+def _member_arn(target: Target, service: str, resource: str, name: str, colon: bool) -> str:
+    """A placed target's resource ARN, in its account and region (any region when it names none)."""
+    separator = ":" if colon else "/"
+    return f"arn:{Aws.PARTITION}:{service}:{target.region or '*'}:{target.account}:{resource}{separator}{name}"
 
 
 def member_template(policy: Policy) -> dict[str, Any]:
@@ -188,6 +317,9 @@ class MemberStackSet(Construct):
         policy: Policy,
         cleanup_role: iam.IRole | None,
         deleter_role: iam.IRole | None,
+        capacity_role: iam.IRole | None = None,
+        gate_role: iam.IRole | None = None,
+        watchdog_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         organization = organization_of(policy)
@@ -203,6 +335,10 @@ class MemberStackSet(Construct):
         parameters = {HUB_EVENT_BUS: hub_bus}
         if cleanup_role is not None and deleter_role is not None:
             parameters |= {HUB_CLEANUP_ROLE: cleanup_role.role_arn, HUB_DELETER_ROLE: deleter_role.role_arn}
+        if capacity_role is not None and member_targets(policy):
+            parameters[HUB_CAPACITY_ROLE] = capacity_role.role_arn
+        if gate_role is not None and watchdog_role is not None and member_alarm_selections(policy):
+            parameters |= {HUB_GATE_ROLE: gate_role.role_arn, HUB_WATCHDOG_ROLE: watchdog_role.role_arn}
         self.stack_set = cloudformation.CfnStackSet(
             self,
             "Members",

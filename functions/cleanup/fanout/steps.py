@@ -42,7 +42,7 @@ def parsed(event: Any) -> BaseModel:
 
 
 def handle(
-    event: Any,
+    step: BaseModel,
     rt: Runtime,
     cfg: CleanupConfig,
     *,
@@ -50,7 +50,6 @@ def handle(
     remaining_ms: Callable[[], int],
     kinds: Mapping[KindName, Kind] = KINDS,
 ) -> dict[str, Any]:
-    step = parsed(event)
     if isinstance(step, PlanStep):
         planned = plan(step, cfg, now=rt.clock(), default_dry_run=rt.settings.default_dry_run)
         logger.info("cleanup fan-out planned", extra={"run_id": planned.run_id, "scopes": planned.scopes})
@@ -68,5 +67,6 @@ def handle(
 
 
 def invoked(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = parsed(event)  # refused before any setting is read
     home = Home.of(context.invoked_function_arn)
-    return handle(event, runtime(), config(), home=home, remaining_ms=context.get_remaining_time_in_millis)
+    return handle(step, runtime(), config(), home=home, remaining_ms=context.get_remaining_time_in_millis)

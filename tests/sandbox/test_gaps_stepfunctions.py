@@ -18,13 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
 from sandbox import ACCOUNT
 from sandbox.gaps import stepfunctions
-from sandbox.gaps.stepfunctions import TIME_SCALE_ROUTE, TRANSITIONS_ROUTE, exceeds_tolerance
+from sandbox.gaps.stepfunctions import TIME_SCALE_ROUTE, TRANSITIONS_ROUTE, billed, exceeds_tolerance, lambda_error
 from sandbox.runner import BOOTSTRAP_QUALIFIER
 from tests.support.gating import serve
 from tests.support.payloads import JSON_VALUES
@@ -427,6 +428,45 @@ def test_a_map_run_past_its_tolerated_failures_fails(client: Client, endpoint: s
 )
 def test_tolerance(failed: int, total: int, count: int, percentage: float, fails: bool) -> None:
     assert exceeds_tolerance(failed, total, count, percentage) is fails
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("TooManyRequestsException", "Lambda.TooManyRequestsException"),  # in Lambda's model: its own name
+        ("ServiceException", "Lambda.ServiceException"),
+        ("AccessDeniedException", "Lambda.AWSLambdaException"),  # not in Lambda's model: the SDK's generic one
+    ],
+)
+def test_a_refused_lambda_call_is_named_as_step_functions_names_it(code: str, error: str) -> None:
+    response: Any = {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 429}}
+
+    named, cause = lambda_error(ClientError(response, "Invoke"))
+
+    assert named == error
+    assert cause == f"no (Service: AWSLambda; Status Code: 429; Error Code: {code}; Request ID: ; Proxy: null)"
+
+
+def test_transitions_are_the_states_entered_and_the_retries() -> None:
+    history = [
+        {"type": kind}
+        for kind in (
+            "ExecutionStarted",
+            "PassStateEntered",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskFailed",
+            "TaskScheduled",  # a retry
+            "TaskSucceeded",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionSucceeded",
+            "SucceedStateEntered",
+            "ExecutionSucceeded",
+        )
+    ]
+
+    assert billed(history) == 4 + 1
 
 
 @pytest.fixture(scope="module")

@@ -34,16 +34,18 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-PREFIX = "deckhand"
+PREFIX = "orgbench"  # its own stack and function names, apart from any other deployment in the same process
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1")
 KINDS = ("ebs-volume", "elastic-ip")
 DEFAULT_ACCOUNTS = 100
@@ -390,15 +392,27 @@ def mutating_by_scope(sent: Iterable[Sent], members: Iterable[str]) -> dict[tupl
     return found
 
 
-def lambda_invocations(endpoint: str, since: datetime) -> list[Invocation]:
+def configured_functions(template: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    """Each function the deployed template makes: name -> (memory in MB, architecture), with Lambda's defaults (128 MB,
+    x86_64) where the template sets none."""
+    return {
+        str(resource["Properties"]["FunctionName"]): (
+            int(resource["Properties"].get("MemorySize", 128)),
+            str((resource["Properties"].get("Architectures") or ["x86_64"])[0]),
+        )
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::Lambda::Function"
+        and isinstance(resource["Properties"].get("FunctionName"), str)
+    }
+
+
+def lambda_invocations(configured: Mapping[str, tuple[int, str]], since: datetime) -> list[Invocation]:
     """Each run of the hub's functions since `since`: its duration, as the sandbox's Lambda counted it in AWS/Lambda
-    Duration, and the memory and architecture its configuration gives."""
+    Duration, with the memory and architecture the function is deployed with."""
     from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
 
     from sandbox import ACCOUNT, REGION
-    from sandbox.clients import sandbox_client
 
-    configured: dict[str, tuple[int, str]] = {}
     found = []
     for datum in cloudwatch_backends[ACCOUNT][REGION].metric_data:
         if not (isinstance(datum, MetricDatum) and datum.namespace == "AWS/Lambda" and datum.name == "Duration"):
@@ -406,27 +420,29 @@ def lambda_invocations(endpoint: str, since: datetime) -> list[Invocation]:
         if datum.timestamp.replace(tzinfo=UTC) < since:
             continue
         function = str(next(d.value for d in datum.dimensions if d.name == "FunctionName"))
-        if function not in configured:
-            config = sandbox_client("lambda", endpoint).get_function_configuration(FunctionName=function)
-            configured[function] = int(config["MemorySize"]), str((config.get("Architectures") or ["x86_64"])[0])
         memory, architecture = configured[function]
         found.append(Invocation(float(datum.value), memory, architecture))
     return found
 
 
 def make_organization(endpoint: str, count: int) -> tuple[str, str, list[str]]:
-    """An organization with the sandbox's account as its management account and `count` members in one unit:
-    (organization id, unit id, member account ids)."""
+    """`count` new member accounts in a unit of their own, in the organization the sandbox's account manages (made
+    if there is none: moto's backends are process-wide, and a test may have made one): (organization id, unit id,
+    member account ids)."""
     from sandbox.clients import sandbox_client
 
     organizations = sandbox_client("organizations", endpoint)
-    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    try:
+        organization = organizations.describe_organization()["Organization"]["Id"]
+    except organizations.exceptions.AWSOrganizationsNotInUseException:
+        organization = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root = organizations.list_roots()["Roots"][0]["Id"]
-    unit = organizations.create_organizational_unit(ParentId=root, Name=UNIT)["OrganizationalUnit"]["Id"]
+    name = f"{UNIT}-{uuid.uuid4().hex[:8]}"
+    unit = organizations.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
     members = []
     for n in range(count):
-        made = organizations.create_account(AccountName=f"member-{n:03d}", Email=f"member-{n:03d}@example.com")
-        account = made["CreateAccountStatus"]["AccountId"]
+        status = organizations.create_account(AccountName=f"{name}-{n:03d}", Email=f"{name}-{n:03d}@example.com")
+        account = status["CreateAccountStatus"]["AccountId"]
         organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=unit)
         members.append(account)
     return organization, unit, members
@@ -493,6 +509,34 @@ class OrgRun:
 
 
 @contextmanager
+def warm_environments() -> Iterator[None]:
+    """For the block, each deployed function keeps its modules (its clients, caches, settings) from one invocation to
+    the next, as Lambda keeps an execution environment between invocations; the sandbox's runner starts each
+    invocation cold, so hundreds of scopes would time imports and botocore's model loading, not the run (a cold
+    fan-out invocation takes over a second here). The first invocation of each function stays cold."""
+    from sandbox import runner
+
+    cold = runner.isolated
+    kept: dict[tuple[Path, str | None], dict[str, ModuleType]] = {}
+
+    @contextmanager
+    def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
+        key = (code_dir, environment.get("AWS_LAMBDA_FUNCTION_NAME"))  # the functions share one code asset
+        with cold(code_dir, environment):
+            sys.modules.update(kept.get(key, {}))
+            try:
+                yield
+            finally:
+                kept[key] = {name: module for name, module in sys.modules.items() if runner.is_function_module(name)}
+
+    runner.isolated = isolated
+    try:
+        yield
+    finally:
+        runner.isolated = cold
+
+
+@contextmanager
 def served(latency_s: float) -> Iterator[tuple[str, Any, Recorder]]:
     """The sandbox's app (IAM enforced) in a thread, behind the Meter (latency) and the Recorder, with the Powertools
     layer's public parameter the hub template reads: (endpoint, app, recorder). The app learns its URL here, as
@@ -516,9 +560,11 @@ def served(latency_s: float) -> Iterator[tuple[str, Any, Recorder]]:
         yield endpoint, app, recorder
 
 
-def deployed(endpoint: str, root: Path, policy: Path, while_building: Any, timings: dict[str, float]) -> None:
+def deployed(
+    endpoint: str, root: Path, policy: Path, while_building: Any, timings: dict[str, float]
+) -> dict[str, tuple[int, str]]:
     """cdk synth (with the policy) and bootstrap side by side, `while_building()` meanwhile, then deploy the hub
-    stack: its StackSet deploys the member stack into every member and region."""
+    stack: its StackSet deploys the member stack into every member and region. The hub's functions, configured."""
     from sandbox import ACCOUNT, REGION
     from sandbox.cdk import HUB_STACK, POLICY_CONTEXT, start_cdk
     from sandbox.process import Paths
@@ -537,6 +583,7 @@ def deployed(endpoint: str, root: Path, policy: Path, while_building: Any, timin
     deploy = ["deploy", HUB_STACK, "--require-approval", "never", "--method=direct", "--no-previous-parameters"]
     start_cdk("deploy", [*deploy, "--app", str(paths.assembly)], endpoint, paths, False).finish()
     timings["deploy (StackSet included)"] = time.perf_counter() - started
+    return configured_functions(json.loads((paths.assembly / f"{HUB_STACK}.template.json").read_text()))
 
 
 def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float) -> OrgRun:
@@ -546,8 +593,9 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
     specs = plan(accounts, regions, seed_value)
     timings: dict[str, float] = {}
     with (
-        environment({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}),
         tempfile.TemporaryDirectory(prefix="bench-org-") as folder,
+        environment({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "DECKHAND_SANDBOX_DIR": folder}),  # the functions' code
+        warm_environments(),
         served(latency_s) as (endpoint, app, recorder),
     ):
         started = time.perf_counter()
@@ -557,7 +605,7 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
         policy.write_text(json.dumps(bench_policy(organization, unit, regions), indent=2))  # JSON is YAML
         now = datetime.now(UTC)
         ids: dict[int, str] = {}
-        deployed(endpoint, Path(folder), policy, lambda: ids.update(seed(specs, members, now)), timings)
+        functions = deployed(endpoint, Path(folder), policy, lambda: ids.update(seed(specs, members, now)), timings)
         waits = len(app.store.states.waits)
         since = datetime.now(UTC)
         with recorder.recorded() as sent:
@@ -573,7 +621,7 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
             wall = time.perf_counter() - started
         output = json.loads(described.get("output") or "{}")
         retries = len(app.store.states.waits) - waits
-        transitions = app.store.states.transitions(answer["execution_arn"]) + retries
+        transitions = app.store.states.transitions(answer["execution_arn"])  # retries included, as billed
         wrong, missed = judged(specs, observe(specs, members, ids, now.date()))
         mine = run_calls(sent)
         return OrgRun(
@@ -590,7 +638,7 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
             mutating=mutating_by_scope(mine, members),
             transitions=transitions,
             retries=retries,
-            invocations=lambda_invocations(endpoint, since),
+            invocations=lambda_invocations(functions, since),
             status=str(described["status"]),
             failed_accounts=list(output.get("failed_accounts", [])),
             timings=timings,
@@ -610,6 +658,8 @@ def report(result: OrgRun, latency_s: float) -> None:
         f"  execution {result.status}, {len(result.failed_accounts)} failed account(s); wall {result.wall_s:.1f} s "
         f"from the console's Invoke to the execution's end"
     )
+    for failed in result.failed_accounts[:3]:
+        print(f"    failed: {json.dumps(failed)[:300]}")
     print(
         f"  lower bound {bound.total} calls: {bound.lists} lists, {bound.credentials} AssumeRole, {bound.marks} "
         f"CreateTags marks, {bound.removals} removals; the run made {result.api_calls} "

@@ -1,5 +1,6 @@
 """The organization bench's figures: the seeded plan and what a correct run does with it, the lower bound, the
-judgement, the pace measured on the calls received, and the cost formula; then a tiny bench run end to end."""
+judgement, the pace measured on the calls received, and the cost formula; then a tiny bench run end to end (3
+accounts x 2 regions: the real app deployed into the sandbox, the fan-out executed)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from benchmarks.organization import (
     Observed,
     billed_ms,
     busiest_second,
+    configured_functions,
     cost_usd,
     judged,
     lower_bound,
@@ -183,3 +185,19 @@ def test_seeded_resources_are_read_back_as_the_run_left_them(aws: None, monkeypa
     )
     assert judged(specs, observed) == (0, 0)
     assert judged(specs, untouched) == (0, sum(s.verdict != "keep" for s in specs))
+
+
+def test_the_functions_are_priced_as_the_template_deploys_them_with_lambdas_defaults_elsewhere() -> None:
+    template = {
+        "Resources": {
+            "Fanout": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"FunctionName": "deckhand-fanout", "MemorySize": 256, "Architectures": ["arm64"]},
+            },
+            "Plain": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "deckhand-plain"}},
+            "Unnamed": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": {"Ref": "Name"}}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+        }
+    }
+
+    assert configured_functions(template) == {"deckhand-fanout": (256, "arm64"), "deckhand-plain": (128, "x86_64")}

@@ -104,13 +104,16 @@ class Counts:
 def evaluate(simulator: Simulator, principal: Principal, request: IamRequest, region: str) -> Verdict:
     """AWS's decision on one IAM request: the role's identity policies and the resource's policy, as deployed."""
     resource_account = request.resource.split(":")[4] if request.resource.count(":") >= 5 else ""
+    # aws:ResourceOrgID: the organization of the account that owns the resource, present only when it belongs to one
+    # (IAM User Guide, "AWS global condition context keys"); a request on "*" names no resource, so no owner.
+    owner = policies.organization_of(resource_account) if resource_account.isdigit() else None
     return simulator.evaluate(
         Simulation(
             principal=principal.session_arn,
             action=request.action,
             resource=request.resource,
             resource_account=resource_account or principal.account,
-            context={**principal.context(region), **request.context},
+            context={**principal.context(region), **({"aws:ResourceOrgID": owner} if owner else {}), **request.context},
             identity_policies=policies.identity_policies(principal.account, principal.role_arn),
             resource_policy=policies.resource_policy(request.resource) if request.resource != "*" else None,
         )

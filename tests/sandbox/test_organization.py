@@ -239,6 +239,34 @@ def test_the_trust_is_evaluated_with_the_callers_organization(
         iam.update_assume_role_policy(RoleName=MEMBER_ROLE, PolicyDocument=json.dumps(trust))
 
 
+def test_an_identity_policy_scoped_by_resource_org_id_reaches_the_organizations_roles_only(
+    client: Client, organization: Built, hub_role: str, deployed: str, endpoint: str
+) -> None:
+    """aws:ResourceOrgID is the organization of the account that owns the requested resource: a grant on any
+    account's role, conditioned on it (as the fan-out's), reaches the members' roles and no outsider's."""
+    iam = client("iam")
+    in_the_organization = {"StringEquals": {"aws:ResourceOrgID": organization.id}}
+    statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"}
+    scoped = {"Version": "2012-10-17", "Statement": [{**statement, "Condition": in_the_organization}]}
+    iam.put_role_policy(RoleName="org-test-hub", PolicyName="assume-members", PolicyDocument=json.dumps(scoped))
+    outsider = in_account(client, "iam", "888888888888")
+    anyone = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": hub_role}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    outsider.create_role(RoleName=MEMBER_ROLE, AssumeRolePolicyDocument=json.dumps(anyone))
+
+    def decision(account: str) -> str:
+        asked = {"role": hub_role, "action": "sts:AssumeRole", "resource": role_in(account)}
+        return str(control(endpoint, "POST", "/_sandbox/iam/authorize", asked)[1]["decision"])
+
+    try:
+        assert decision(organization.accounts["workload-04"]) == "Allowed"
+        assert decision("888888888888") == "ImplicitlyDenied"
+    finally:
+        members = {**statement, "Resource": f"arn:aws:iam::*:role/{MEMBER_ROLE}"}
+        allow = {"Version": "2012-10-17", "Statement": [members]}
+        iam.put_role_policy(RoleName="org-test-hub", PolicyName="assume-members", PolicyDocument=json.dumps(allow))
+
+
 def test_the_trust_alone_does_not_let_a_hub_role_without_the_permission_assume_a_member_role(
     client: Client, organization: Built, deployed: str
 ) -> None:

@@ -177,12 +177,11 @@ def test_the_demo_ends_with_the_iam_line_and_fails_on_a_refusal_no_scenario_expe
     refusals: list[dict[str, Any]],
     exit_code: int,
 ) -> None:
-    monkeypatch.setattr(demo, "up", lambda _paths, verbose: cdk.Up("http://localhost:1", {}, []))
-    monkeypatch.setattr(demo, "seed", lambda _endpoint, _now: [])
+    monkeypatch.setattr(demo, "up", lambda _paths, verbose, policy_for: cdk.Up("http://localhost:1", {}, []))
     monkeypatch.setattr(demo, "down", lambda _paths: "stopped")
     monkeypatch.setattr(demo, "iam_state", lambda _endpoint: iam_document(refusals))
 
-    code = demo.run_demo(process.Paths(tmp_path), [])
+    code = demo.run_demo(process.Paths(tmp_path), [], setup=demo.Setup(seed=lambda _endpoint, _now: []))
 
     printed = capsys.readouterr().out.splitlines()
     assert code == exit_code

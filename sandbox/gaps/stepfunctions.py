@@ -26,7 +26,8 @@ What the sandbox changes, so that an execution does what it would do in AWS:
   Guide, "Distributed Map failure threshold"; moto counts failures but never fails the run); ResultWriter writes
   AWS's files: `<Prefix>/<map run id>/manifest.json` and a JSON array of child execution records per status,
   `SUCCEEDED_0.json`, `FAILED_0.json`, `PENDING_0.json` (Developer Guide, "ResultWriter (Map)"; moto writes an
-  empty manifest only). A Map Run that fails writes no results here, and runs its items to the end.
+  empty manifest only). A Map Run that fails starts no item after the one that crossed its threshold (those
+  running finish) and writes no results here.
 - `transitions(arn)` (`TRANSITIONS_ROUTE` from another process) counts an execution's state transitions as Step
   Functions bills them, its children's too (their histories are kept for that; GetExecutionHistory answers the
   parent's only). `wait(arn, timeout)` answers DescribeExecution once the execution has finished.
@@ -71,7 +72,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
-from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import distributed_iteration_component
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     distributed_item_processor_worker,
 )
@@ -467,14 +467,6 @@ def _lambda_task_error(original: Any) -> Any:
 def _patch_distributed_map() -> None:
 
     distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job = _eval_child  # type: ignore[method-assign]
-    component = distributed_iteration_component.DistributedIterationComponent
-    original = component._map_run
-
-    def map_run(self: Any, env: Any, eval_input: Any) -> None:
-        original(self, env, eval_input)
-        _check_tolerance(env, eval_input.map_run_record)
-
-    component._map_run = map_run  # type: ignore[method-assign]
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_write_results)  # type: ignore[method-assign]
     result_writer_decl.ResultWriter._eval_body = _result_writer_on_the_state_input  # type: ignore[method-assign]
 
@@ -532,6 +524,9 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
             ).count()
             if child.status == "SUCCEEDED":
                 counter.results_written.count()
+        exceeded = past_tolerance(env, record, total=self._job_pool._jobs_number)
+        if exceeded is not None:
+            job.job_output = exceeded  # moto's pool ends on a job's exception: no item starts after it
 
 
 def exceeds_tolerance(failed: int, total: int, count: int, percentage: float) -> bool:
@@ -545,15 +540,17 @@ def exceeds_tolerance(failed: int, total: int, count: int, percentage: float) ->
     return any(limits) if limits else True
 
 
-def _check_tolerance(env: Any, record: Any) -> None:
-
+def past_tolerance(env: Any, record: Any, total: int) -> FailureEventException | None:
+    """The Map Run's failure once its failed and timed-out items exceed its thresholds (of all `total` items), as
+    soon as they do: Step Functions then starts no other item (MapRunExecutionCounts, "aborted": children "stopped
+    ... by Step Functions because the Map Run failed"; those running here finish)."""
     counts = record.item_counter
-    failed, total = counts.failed.get() + counts.timed_out.get(), counts.total.get()
+    failed = counts.failed.get() + counts.timed_out.get()
     if not exceeds_tolerance(failed, total, record.tolerated_failure_count, record.tolerated_failure_percentage):
-        return
+        return None
     error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
     cause = "The specified tolerated failure threshold was exceeded"
-    raise FailureEventException(
+    return FailureEventException(
         FailureEvent(
             env=env,
             error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),

@@ -414,6 +414,22 @@ def test_a_map_run_past_its_tolerated_failures_fails(client: Client, endpoint: s
     assert done["error"] == "States.ExceedToleratedFailureThreshold"
 
 
+def test_a_map_run_starts_no_item_once_past_its_tolerated_failures(
+    client: Client, endpoint: str, function: str
+) -> None:
+    failing_first = [{"fail": "refused"}, *({"n": n} for n in range(1, 10))]
+    client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(failing_first).encode())
+    machine = deploy(client, distributed_map(function, MaxConcurrency=1, ToleratedFailurePercentage=5))
+
+    done = run(client, endpoint, machine, PLAN)
+
+    assert done["error"] == "States.ExceedToleratedFailureThreshold"
+    history = client("stepfunctions").get_execution_history(executionArn=done["executionArn"])["events"]
+    (started,) = [e["mapRunStartedEventDetails"]["mapRunArn"] for e in history if e["type"] == "MapRunStarted"]
+    counts = client("stepfunctions").describe_map_run(mapRunArn=started)["itemCounts"]
+    assert (counts["total"], counts["failed"], counts["succeeded"]) == (1, 1, 0)  # 1 of 10 > 5 %: nothing after it
+
+
 @pytest.mark.parametrize(
     ("failed", "total", "count", "percentage", "fails"),
     [

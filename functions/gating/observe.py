@@ -133,35 +133,30 @@ def placed_at(selection: Placed, home: Home) -> Place:
     return home.place(selection.account, selection.region)
 
 
-def reach(selection: Placed, cloudwatch: CloudWatch) -> CloudWatch:
-    """CloudWatch where the selection's alarms live: `cloudwatch` itself for a selection that names no other place
-    (asking where it reads only of a selection that names one); raises NotInOrganization."""
-    if not selection.placed:
-        return cloudwatch
-    home = cloudwatch.home()
-    place = placed_at(selection, home)
-    return cloudwatch if place == home.here else cloudwatch.at(place)
-
-
-def unreadable(selection: Placed, path: str, error: Exception) -> str:
-    """Why the selection's alarms stay unread, naming where they were looked for: a same-named alarm elsewhere is not
-    theirs, so the gate blocks."""
-    where = " and ".join(
-        f"{key} {value}" for key, value in (("account", selection.account), ("region", selection.region)) if value
-    )
-    return f"{path} in {where} could not be read: {error}"
-
-
 def read_alarms(
     check: AlarmCheck, path: str, now: datetime, cloudwatch: CloudWatch
 ) -> tuple[tuple[AlarmObservation, ...], str | None]:
-    """The selected alarms, read where the selection places them; or none and why they stay unread."""
+    """The selected alarms, read where the selection places them (asking where the function runs only of a selection
+    that names a place); or none and why they stay unread, naming where they were looked for and through which role:
+    a same-named alarm elsewhere is not theirs, so the gate blocks."""
     if not check.placed:
         return observe_alarms(check, now, cloudwatch), None
+    named = " and ".join(
+        f"{key} {value}" for key, value in (("account", check.account), ("region", check.region)) if value
+    )
     try:
-        return observe_alarms(check, now, reach(check, cloudwatch)), None
+        home = cloudwatch.home()
+        place = placed_at(check, home)
     except (NotInOrganization, ClientError) as error:
-        return (), unreadable(check, path, error)
+        return (), f"{path} in {named} could not be read: {error}"
+    try:
+        return observe_alarms(check, now, cloudwatch if place == home.here else cloudwatch.at(place)), None
+    except ClientError as error:
+        through = place.role or "the function's own role"
+        return (
+            (),
+            f"{path} in account {place.account} region {place.region} could not be read through {through}: {error}",
+        )
 
 
 def with_mutes(

@@ -374,8 +374,8 @@ class WaitClock:
 
 
 def patch() -> None:
-    """moto's interpreter on, its state machines where CloudFormation makes them, its calls and waits ours."""
-
+    """moto's interpreter for the server's requests, CloudFormation's state machines in its backend, the AWS calls
+    and Retry waits of its executions the sandbox's; once per process."""
     if _patched:
         return
     responses.get_backend = _backend_for_the_caller(responses.get_backend)
@@ -423,7 +423,6 @@ def _percentages_as_numbers(parse: Any) -> Any:
 def _errors_with_their_codes() -> None:
     """The interpreter's API errors (`code`, `status_code`, LocalStack's names) answer as moto's errors answer
     (`TYPE`, `STATUS`): InvalidExecutionInput, not an error of no type."""
-
     for error in vars(api).values():
         if isinstance(error, type) and issubclass(error, AWSError) and "code" in vars(error):
             error.TYPE, error.STATUS = vars(error)["code"], vars(error)["status_code"]
@@ -465,7 +464,6 @@ def _lambda_task_error(original: Any) -> Any:
 
 
 def _patch_distributed_map() -> None:
-
     distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job = _eval_child  # type: ignore[method-assign]
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_write_results)  # type: ignore[method-assign]
     result_writer_decl.ResultWriter._eval_body = _result_writer_on_the_state_input  # type: ignore[method-assign]
@@ -473,7 +471,6 @@ def _patch_distributed_map() -> None:
 
 def _eval_child(self: Any, env: Any, job: Any) -> None:
     """moto's `DistributedItemProcessorWorker._eval_job`, each item a child execution with its own record."""
-
     record = self._map_run_record
     counters = (record.item_counter, record.execution_counter)
     for counter in counters:

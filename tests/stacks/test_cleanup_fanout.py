@@ -16,7 +16,9 @@ from functions.shared.policy_base import Organization
 from stacks.app import build
 from stacks.cleanup_fanout import RETRIED, member_roles
 from stacks.deckhand_stack import DeckhandStack
+from stacks.policy import parse_policy
 from tests.stacks.test_member import ORG_ID, organization_policy
+from tests.support.policy import assert_named_problem
 from tests.support.template import function_ids, named_role, role_statements, statements_of_role, text
 
 
@@ -208,3 +210,35 @@ def test_without_an_organization_there_is_no_fanout(template: Template, stack: D
     cleanup = template.find_resources("AWS::Lambda::Function")[function_ids(template)["deckhand-cleanup"]]
     assert "DECKHAND_CLEANUP_FANOUT" not in cleanup["Properties"]["Environment"]["Variables"]
     assert stack.cleanup_fanout is None
+
+
+FANOUT_POLICY = """version: 1
+organization: {id: o-a1b2c3d4e5, accounts: ['111111111111'], regions: [eu-west-1]%s}
+"""
+
+
+@pytest.mark.parametrize(
+    ("keys", "path", "value", "expected"),
+    [
+        (", max_concurrency: 0", "organization.max_concurrency", "0", "greater than or equal to 1"),
+        (", max_concurrency: 10001", "organization.max_concurrency", "10001", "less than or equal to 10000"),
+        (", tolerated_failure_percentage: 101", "organization.tolerated_failure_percentage", "101", "less than or"),
+        (", tolerated_failure_percentage: '5'", "organization.tolerated_failure_percentage", "'5'", "integer"),
+    ],
+)
+def test_the_maps_limits_are_checked_with_key_path_value_and_expectation(
+    keys: str, path: str, value: str, expected: str
+) -> None:
+    assert_named_problem(FANOUT_POLICY % keys, path, value, expected)
+
+
+def test_the_maps_limits_reach_the_state_machine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    document = organization_policy().model_dump(by_alias=True, exclude_none=True)
+    document["organization"] |= {"max_concurrency": 7, "tolerated_failure_percentage": 5}
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    stack = build(app, parse_policy(document, "organization.yaml"))
+    [resource] = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = resource["Properties"]["DefinitionString"]["Fn::Join"][1]
+    scopes = json.loads("".join(part if isinstance(part, str) else "REF" for part in parts))["States"]["Scopes"]
+
+    assert (scopes["MaxConcurrency"], scopes["ToleratedFailurePercentage"]) == (7, 5)

@@ -603,6 +603,16 @@ def test_an_object_in_a_bucket_encrypted_by_default_with_a_customer_key_needs_th
     ]
 
 
+def test_listing_a_bucket_carries_the_prefix_a_grant_may_hold_it_to() -> None:
+    listed = call("s3", "ListObjectsV2", Bucket="reports", Prefix="runs/organization/1/", MaxKeys=100)
+    assert requests_for(listed) == [
+        request("s3:ListBucket", "arn:aws:s3:::reports", **{"s3:prefix": "runs/organization/1/", "s3:max-keys": "100"})
+    ]
+    assert requests_for(call("s3", "ListObjectsV2", Bucket="reports")) == [
+        request("s3:ListBucket", "arn:aws:s3:::reports")
+    ]
+
+
 def test_a_stack_deletion_with_a_service_role_passes_it_to_cloudformation(aws: None) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/stack-cleaner"
     assert requests_for(call("cloudformation", "DeleteStack", StackName="preview-42", RoleARN=role)) == [

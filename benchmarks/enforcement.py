@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 
-from benchmarks.server import running
-from sandbox.gaps.app import make_app
+from benchmarks.server import HOST
+from sandbox.gaps.app import make_app, serving
 
 ROUNDS = 6
 CALLS_PER_ROUND = 60
@@ -73,7 +73,7 @@ def one_round(ec2: Any, snapshots: list[str]) -> float:
 def measure() -> dict[str, float]:
     app = make_app()
     assert app.enforcer is not None
-    with running(app) as endpoint:
+    with serving(app, named=HOST) as endpoint:
         ec2, snapshots = role_session(endpoint)
         one_round(ec2, snapshots)  # warm the connection pool and the simulator's process
         on: list[float] = []

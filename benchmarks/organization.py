@@ -541,10 +541,10 @@ def served(latency_s: float) -> Iterator[tuple[str, Any, Recorder]]:
     """The sandbox's app (IAM enforced) in a thread, behind the Meter (latency) and the Recorder, with the Powertools
     layer's public parameter the hub template reads: (endpoint, app, recorder). The app learns its URL here, as
     `sandbox.gaps.app.make_server` tells a bare app."""
-    from benchmarks.server import Conditions, Meter, running
+    from benchmarks.server import Conditions, Meter
     from sandbox import ACCOUNT, REGION
     from sandbox.gaps import stepfunctions
-    from sandbox.gaps.app import make_app
+    from sandbox.gaps.app import make_app, serving
     from sandbox.gaps.ssm import seed_powertools
     from stacks.versions import pinned_version
 
@@ -553,8 +553,7 @@ def served(latency_s: float) -> Iterator[tuple[str, Any, Recorder]]:
     recorder = Recorder(app)
     meter = Meter(recorder)
     meter.start(Conditions(latency_s=latency_s))
-    with running(meter) as address:
-        endpoint = address.replace("127.0.0.1", "localhost")  # the host name moto's CloudFormation needs
+    with serving(meter) as endpoint:
         app.store.functions.endpoint = endpoint
         stepfunctions.serving(app.store.states)
         yield endpoint, app, recorder

@@ -8,7 +8,6 @@ snapshots take over ten seconds at 10,000 snapshots (quadratic), so the bench wo
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -29,7 +28,7 @@ from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, generic_filter, get_prefix
 
-from sandbox.gaps.app import make_app, make_server
+from sandbox.gaps.app import make_app, serving
 
 HOST = "127.0.0.1"
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/")
@@ -230,26 +229,11 @@ def filled_gaps() -> Iterator[None]:
 
 
 @contextmanager
-def running(app: WSGIApplication) -> Iterator[str]:
-    """`app` served on a free localhost port in a thread, for the `with` block: its endpoint."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
-    server = make_server(HOST, 0, app)
-    worker = threading.Thread(target=server.serve_forever, name="bench-moto", daemon=True)
-    worker.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}"
-    finally:
-        server.shutdown()
-        worker.join(timeout=5)
-        server.server_close()
-
-
-@contextmanager
 def serve() -> Iterator[tuple[str, Meter]]:
     """The sandbox's moto app behind a Meter, with the bench's gap fillers, for the `with` block."""
     app = make_app()
     assert app.enforcer is not None
     app.enforcer.enabled = False  # Custodian, compared on the same server, has no role IAM could enforce
     meter = Meter(app)
-    with filled_gaps(), running(meter) as endpoint:
+    with filled_gaps(), serving(meter, named=HOST) as endpoint:
         yield endpoint, meter

@@ -7,7 +7,10 @@ goes to moto, as LocalStack's providers do over its services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -157,3 +160,19 @@ def make_server(host: str, port: int, app: WSGIApplication | None = None) -> Bas
         app.store.functions.endpoint = f"http://localhost:{server.server_port}"
         stepfunctions.serving(app.store.states)
     return server
+
+
+@contextmanager
+def serving(app: WSGIApplication | None = None, *, named: str = "localhost") -> Iterator[str]:
+    """`app` (default `make_app()`) served on a free port of 127.0.0.1 in a thread, for the `with` block: its endpoint,
+    the host `named` (moto's CloudFormation needs localhost; a bench that times requests names the address)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    server = make_server("127.0.0.1", 0, app)
+    worker = threading.Thread(target=server.serve_forever, name="sandbox-app", daemon=True)
+    worker.start()
+    try:
+        yield f"http://{named}:{server.server_port}"
+    finally:
+        server.shutdown()
+        worker.join(timeout=5)
+        server.server_close()

@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import secrets
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from functions.shared import clients, runtime, settings
 from functions.shared.observability import logger
 from functions.shared.runtime import Runtime
 from functions.shared.switches import SwitchState, parameter_name
-from sandbox.gaps.app import SandboxApp, make_app, make_server
+from sandbox.gaps.app import SandboxApp, serving
 from sandbox.gaps.cloudwatch import alarm_state_change
 from tests.support.clock import Clock
 from tests.support.deployed import PATH, Deployed, deploy
@@ -58,16 +57,9 @@ def put_5xx_alarm(cloudwatch: Any, name: str, tags: dict[str, str] | None = None
 
 
 def serve(app: SandboxApp | None = None) -> Iterator[str]:
-    """`app` (default `make_app()`) on a free port in a thread, for as long as the caller iterates."""
-    server = make_server("127.0.0.1", 0, app or make_app())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    """`app` (default `make_app()`) on a free port in a thread, for as long as the caller iterates (a fixture)."""
+    with serving(app) as endpoint:
+        yield endpoint
 
 
 def action(name: str, category: str, provider: str, **extra: Any) -> dict[str, Any]:

@@ -20,9 +20,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: test demo bench lint typecheck unit quick synth cfn-lint sandbox-down clean
 
-# Two at a time (mypy and the CDK synth beside pytest's workers); each target's output kept together.
+# Two at a time (mypy, lint and the CDK synth beside pytest's workers); each target's output kept together. make starts
+# the goals in this order: pytest, the longest, first.
 test: $(VENV)/.installed $(CDK)
-	$(MAKE) --jobs=2 --output-sync=target lint typecheck unit synth cfn-lint
+	$(MAKE) --jobs=2 --output-sync=target unit typecheck lint synth cfn-lint
 
 # The Python demo, then the AWS CLI tutorial on a sandbox of its own.
 demo: $(VENV)/.installed $(CDK)

@@ -22,7 +22,7 @@ from functions.shared.runtime import Runtime
 
 from ..decide import Protection
 from ..engine import Deadline, Options, RunState, ScopeResult, run_scope
-from ..flow import MARGIN_MS, audit
+from ..flow import DUTY, MARGIN_MS, audit
 from ..kinds import KINDS
 from ..kinds.base import Kind, KindName, Scope
 from ..kinds.common import deleter_role
@@ -112,7 +112,10 @@ def scope(
     rule = cfg.cleanup.kinds.rule(item.kind)
     reason = None
     portion = ScopeResult(where)
-    if rule is None or not rule.enabled or item.kind not in kinds:
+    pause = rt.switches.read().pause(DUTY, options.now)
+    if pause is not None:  # a pause during a run stops the scopes not yet done, as it stops the direct path
+        reason = f"cleanup is paused by {pause.name} ({pause.reason}, set by {pause.set_by}): not started"
+    elif rule is None or not rule.enabled or item.kind not in kinds:
         reason = f"{item.kind} is not configured or enabled in the cleanup policy now"
     else:
         with acting(roles):

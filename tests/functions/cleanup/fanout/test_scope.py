@@ -5,6 +5,7 @@ failure, throttling before any change raised for the state machine's retry, a sc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -149,3 +150,15 @@ def test_a_scope_that_runs_out_of_time_stops_and_its_next_invocation_carries_on_
     assert second["status"] == "done"
     assert (second["tally"]["found"], second["tally"]["acted"], second["tally"]["invocations"]) == (5, 5, 2)
     assert len(memory.audit.records) == 2  # one per scope and invocation
+
+
+def test_a_pause_switch_stops_the_scopes_not_yet_done_without_a_call(aws: None) -> None:
+    memory = MemoryRuntime(clock=lambda: NOW)
+    memory.switches.set("pause-cleanup", until=NOW + timedelta(hours=1), reason="incident")
+    kind = WhoAmI(due_resources(step().item, 2, NOW))
+
+    answer = run(kind, step(), memory.runtime)
+
+    assert answer["status"] == "failed"
+    assert "paused by pause-cleanup (incident" in answer["tally"]["reason"]
+    assert kind.identities == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -163,8 +163,27 @@ class Capacity(Construct):
                 iam.PolicyStatement(actions=actions, resources=resources, conditions=dict(conditions or {}))
             )
 
-    def _target_arn(self, _target: Target, service: str, resource: str, name: str, colon: bool) -> str:
-        return self._arn(service, resource, name, colon=colon)
+    def _target_arn(self, target: Target, service: str, resource: str, name: str, colon: bool) -> str:
+        """A resource of a target in this account: in the region the target names, else the stack's."""
+        return Stack.of(self).format_arn(
+            service=service,
+            region=self._elsewhere(target),
+            resource=resource,
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME if colon else ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    def _elsewhere(self, target: Target) -> str | None:
+        """The region a target of this account names, when it is not the stack's."""
+        return target.region if target.region not in (None, Stack.of(self).region) else None
+
+    def _regional(self, region: str | None, service: str, resource: str, reason: str) -> Acknowledgment:
+        if region is None:
+            return nag.regional_wildcard(self, service, resource, reason)
+        stack = Stack.of(self)
+        return nag.wildcard_resource(
+            self, f"arn:{stack.partition}:{service}:{region}:{stack.account}:{resource}", reason
+        )
 
     def _grant(self) -> None:
         """Exactly the calls the function makes, on the policy's targets and alarms only; those placed in a member
@@ -218,29 +237,29 @@ class Capacity(Construct):
                 f"the function may create, read and delete schedules in its own group {group} only.",
             ),
         ]
-        if any(t.kind != "asg" for t in self.here):
-            found.append(
-                nag.regional_wildcard(
-                    self,
-                    "application-autoscaling",
-                    "scalable-target/*",
-                    "A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
-                    "resource it scales (Service Authorization Reference, Application Auto Scaling), so the ARN "
-                    f"cannot be written here. RegisterScalableTarget is allowed only on scalable targets tagged "
-                    f"{TARGET_TAG} with the name of one of the policy's targets, in that target's service namespace "
-                    "and scalable dimension, and never with tags in the request; ListTagsForResource (for a "
-                    "scalable-target that opts in by tag) only on the targets so tagged.",
-                )
-            )
         found += [
-            nag.regional_wildcard(
-                self,
+            self._regional(
+                region,
+                "application-autoscaling",
+                "scalable-target/*",
+                "A scalable target's ARN ends in an id AWS assigns, and no condition key names the "
+                "resource it scales (Service Authorization Reference, Application Auto Scaling), so the ARN "
+                f"cannot be written here. RegisterScalableTarget is allowed only on scalable targets tagged "
+                f"{TARGET_TAG} with the name of one of the policy's targets, in that target's service namespace "
+                "and scalable dimension, and never with tags in the request; ListTagsForResource (for a "
+                "scalable-target that opts in by tag) only on the targets so tagged.",
+            )
+            for region in dict.fromkeys(self._elsewhere(t) for t in self.here if t.kind != "asg")
+        ]
+        found += [
+            self._regional(
+                region,
                 "autoscaling",
                 f"autoScalingGroup:{_group_resource(group)}",
                 f"An Auto Scaling group's ARN holds an id AWS assigns; this names the group {group} "
                 "exactly, and a condition excludes it while it carries the protect tag.",
             )
-            for group in self.groups
+            for region, group in dict.fromkeys((self._elsewhere(t), str(t.group)) for t in self.here if t.kind == "asg")
         ]
         Validations.of(self.function.role.node.find_child("DefaultPolicy")).acknowledge(*found)
         Validations.of(self.scheduler_role).acknowledge(

@@ -34,11 +34,13 @@ def document() -> dict[str, Any]:
 
 
 def organization_policy() -> Policy:
-    """The example policy with `workers` in a member account and region, the gate's alarms in another member
-    account, and its watchdog in the first one."""
+    """The example policy with `workers` in a member account and region, `web` in another region of the hub's
+    account, the gate's alarms in another member account, and its watchdog in the first one."""
     placed = document()
     workers = next(t for t in placed["capacity"]["targets"] if t["name"] == "workers")
     workers |= {"account": MEMBER, "region": "eu-west-1"}
+    web = next(t for t in placed["capacity"]["targets"] if t["name"] == "web")
+    web |= {"region": "eu-west-1"}
     gate = placed["gating"]["gates"][0]
     gate["alarms"] |= {"account": OTHER}
     gate["watchdog"] |= {"account": MEMBER}
@@ -205,3 +207,23 @@ def test_a_member_role_name_too_long_for_its_duty_suffix_is_refused_naming_the_k
     [problem] = refused.value.problems
     assert problem.startswith("organization.member_role: got ")
     assert "at most 55 characters" in problem
+
+
+def test_a_target_in_another_region_of_the_hub_account_is_granted_there_to_the_hub_role_only(hub: Template) -> None:
+    granted = {
+        action: [text(r) for r in resources]
+        for action, resources in actions_on(role_statements(hub, "deckhand-capacity")).items()
+    }
+    assert granted["application-autoscaling:RegisterScalableTarget"] == [
+        "arn:${AWS::Partition}:application-autoscaling:eu-west-1:${AWS::AccountId}:scalable-target/*"
+    ]
+    assert granted["ecs:DescribeServices"] == [
+        "arn:${AWS::Partition}:ecs:eu-west-1:${AWS::AccountId}:service/web-app/web"
+    ]
+    assert (
+        "arn:${AWS::Partition}:cloudwatch:eu-west-1:${AWS::AccountId}:alarm:web-cpu-high"
+        in (granted["cloudwatch:DescribeAlarms"])
+    )
+    # the member-placed group is reached through the member role only
+    assert "autoscaling:UpdateAutoScalingGroup" not in granted
+    assert not [r for resources in granted.values() for r in resources if "workers" in r]

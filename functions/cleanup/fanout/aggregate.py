@@ -29,6 +29,8 @@ from .messages import FAILURES_KEPT, Item, Plan, ScopeStep, Tally
 
 DUTY = "cleanup"
 Key = tuple[str, str, str]  # account, region, kind
+# A child execution's end without an answer (DescribeExecution's ExecutionStatus); a PENDING one has not ended.
+ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 def key_of(item: Item) -> Key:
@@ -80,7 +82,7 @@ def outcomes(planned: Sequence[Item], records: Iterable[Mapping[str, Any]], miss
                 tally = Tally(reason="its answer could not be read")
             status = str(answer.get("status") or tally.status(item.dry_run))
             found[key_of(item)] = Outcome(item, status, tally)
-        elif earlier is None or earlier.status == "missing":
+        elif record.get("Status") in ENDED_BADLY and (earlier is None or earlier.status == "missing"):
             why = cap(f"{record.get('Error') or record.get('Status')}: {record.get('Cause') or ''}", 1000)
             found[key_of(item)] = Outcome(item, "failed", Tally(reason=f"its execution failed: {why}"))
     return [found.get(key_of(item)) or Outcome(item, "missing", Tally(reason=missing_reason)) for item in planned]

@@ -123,7 +123,7 @@ def scope(
             if reason is None:
                 portion = run_scope(where, rule, kinds[item.kind], options, earlier.pending if step.tally else None)
     if reason is not None:
-        portion.failure("", "reach the account", reason)
+        portion.failure("", "start", reason)
     elif throttled(portion):
         raise DeckhandThrottled(f"{item.account}/{item.region}/{item.kind}: {portion.failures[0].error}"[:1000])
     run = RunState.start(

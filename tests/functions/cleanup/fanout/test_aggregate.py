@@ -75,11 +75,14 @@ def results(aws: None) -> Plan:
         record(planned[1], "SUCCEEDED", {"status": "failed", "tally": tally(failed=1, reason=reason)}),
     ]
     failed = [record(planned[2], "FAILED", Error="DeckhandThrottled", Cause="RequestLimitExceeded, still")]
+    pending = [record(planned[3], "PENDING")]  # not ended when the Map stopped: it stays missing
     prefix = f"{RESULTS}/0f1e"
     put(f"{prefix}/SUCCEEDED_0.json", succeeded)
     put(f"{prefix}/FAILED_0.json", failed)
+    put(f"{prefix}/PENDING_0.json", pending)
     put(f"{prefix}/manifest.json", {"DestinationBucket": BUCKET, "MapRunArn": MAP_RUN, "ResultFiles": {
-        "FAILED": [{"Key": f"{prefix}/FAILED_0.json", "Size": 1}], "PENDING": [],
+        "FAILED": [{"Key": f"{prefix}/FAILED_0.json", "Size": 1}],
+        "PENDING": [{"Key": f"{prefix}/PENDING_0.json", "Size": 1}],
         "SUCCEEDED": [{"Key": f"{prefix}/SUCCEEDED_0.json", "Size": 1}]}})  # fmt: skip
     return Plan(run_id="r-9", action="run", dry_run=False, started_at=NOW.isoformat(),
                 accounts=[GOOD, DENIED, CRASHED, LOST], regions=["eu-west-1"], kinds=["ebs-snapshot"], scopes=4,

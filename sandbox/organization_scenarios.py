@@ -197,14 +197,18 @@ def cleanup(demo: Demo, payload: Mapping[str, Any]) -> dict[str, Any]:
     return dict(ended["output"])
 
 
-def read_report(demo: Demo, url: str) -> Any:
+def read_report(demo: Demo, output: Mapping[str, Any], form: str) -> Any:
+    """The execution's report (`json` or `markdown`) from S3; None when the execution names none."""
+    url = str((output.get("report") or {}).get(form, ""))
+    if not url.startswith("s3://"):
+        return None
     bucket, _, key = url.removeprefix("s3://").partition("/")
     body = demo.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     return json.loads(body) if key.endswith(".json") else body
 
 
 def scopes_of(document: Mapping[str, Any], accounts: set[str]) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(account, region, kind) -> (found, acted), for the accounts given."""
+    """(account, region, kind) -> (found, acted: what a plan would act on, what a run did), for the accounts given."""
     return {
         (row["account"], row["region"], row["kind"]): (row["found"], row["acted"])
         for row in document.get("scopes", [])
@@ -268,16 +272,19 @@ def cleanup_plans_across_the_organization(demo: Demo) -> None:
     built = organization.build(demo.endpoint)
     clutter = clutter_of(demo.endpoint)
     output = cleanup(demo, {"action": "plan"})
-    document = read_report(demo, output.get("report", {}).get("json", "s3://missing/missing.json"))
+    document = read_report(demo, output, "json") or {}
     seeded = {c.account for c in clutter}
     names = {account: name for name, account in built.accounts.items()}
     expected = {}
     for item in clutter:
         if covered(built, names[item.account]):
-            expected[(item.account, item.region, "ebs-volume")] = (1, 0)
-            expected[(item.account, item.region, "elastic-ip")] = (1, 0)
-    demo.step("the plan finds the old volume and the address in each covered member and region, acts on nothing",
-              expected, scopes_of(document, seeded))  # fmt: skip
+            expected[(item.account, item.region, "ebs-volume")] = (2, 1)
+            expected[(item.account, item.region, "elastic-ip")] = (1, 1)
+    demo.step(
+        "in each covered member and region the plan finds both volumes and would remove the old one, and the address",
+        expected,
+        scopes_of(document, seeded),
+    )
     demo.step("no account failed", [], output.get("failed_accounts"))
 
 
@@ -294,7 +301,7 @@ def cleanup_runs_with_a_member_role_removed(demo: Demo) -> None:
         organization.has_role(demo.endpoint, removed, org.member_role),
     )
     demo.expect_denial("sts:AssumeRole", role_arn, "")
-    output = cleanup(demo, {"action": "run", "dry_run": False})
+    output = cleanup(demo, {"action": "run", "kinds": list(policy().cleanup.kinds.listed()), "dry_run": False})
     failed = output.get("failed_accounts") or []
     demo.step("the report lists that account, and only it, as failed", [removed], [f.get("account") for f in failed])
     demo.step("with the denial as its reason", True, any("AccessDenied" in str(f.get("reason")) for f in failed))
@@ -307,7 +314,7 @@ def cleanup_runs_with_a_member_role_removed(demo: Demo) -> None:
         {key: cleaned if covered(built, key[0]) and key[0] != REMOVED else untouched for key in after},
         after,
     )
-    markdown = read_report(demo, output.get("report", {}).get("markdown", "s3://missing/missing.md"))
+    markdown = read_report(demo, output, "markdown")
     demo.step("the organization report (Markdown, from S3) names the failed account", True, removed in str(markdown))
 
 

@@ -22,7 +22,7 @@ from functions.shared.runtime import Runtime
 
 from ..decide import Protection
 from ..engine import Deadline, Options, RunState, ScopeResult, run_scope
-from ..flow import DUTY, MARGIN_MS, audit
+from ..flow import DUTY, MARGIN_MS, audit, measure
 from ..kinds import KINDS
 from ..kinds.base import Kind, KindName, Scope
 from ..kinds.common import deleter_role
@@ -136,6 +136,7 @@ def scope(
         kinds=[item.kind],
     )
     audit([portion], run, rt, rt.clock())
+    measure([portion], item.dry_run)  # the dashboard's figures, as the direct path's
     tally = earlier.plus(portion, reason)
     return {
         "step": "scope",

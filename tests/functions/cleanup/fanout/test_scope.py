@@ -4,6 +4,7 @@ failure, throttling before any change raised for the state machine's retry, a sc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -162,3 +163,10 @@ def test_a_pause_switch_stops_the_scopes_not_yet_done_without_a_call(aws: None) 
     assert answer["status"] == "failed"
     assert "paused by pause-cleanup (incident" in answer["tally"]["reason"]
     assert kind.identities == []
+
+
+def test_a_scope_emits_the_dashboards_removal_figures_by_kind(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    run(WhoAmI(due_resources(step().item, 2, NOW)), step())
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CleanupActed"' in line]
+    assert [(line["kind"], line["CleanupActed"]) for line in emitted] == [("ebs-snapshot", [2.0])]

@@ -71,13 +71,16 @@ def member_targets(policy: Policy) -> list[Target]:
 
 
 def member_alarm_selections(policy: Policy) -> list[tuple[Placed, list[str]]]:
-    """The gates' alarm selections placed in a member account, each with its alarm names (`prefix*` for a prefix)."""
+    """The gates' alarm selections placed in a member account, each with the alarm names it reads ("*" for any)."""
     if not policy.gating.enabled:
         return []
     found: list[tuple[Placed, list[str]]] = []
     for gate in policy.gating.gates:
         if gate.alarms is not None and gate.alarms.account is not None:
-            found.append((gate.alarms, [*gate.alarms.names, *(f"{prefix}*" for prefix in gate.alarms.prefixes)]))
+            # DescribeAlarms by AlarmNamePrefix, or of the names GetResources finds by tag, cannot be scoped
+            # beforehand (as in the hub's gating grants): every alarm of the account then.
+            unknown = gate.alarms.prefixes or gate.alarms.tags
+            found.append((gate.alarms, ["*"] if unknown else list(gate.alarms.names)))
         if gate.watchdog is not None and gate.watchdog.account is not None:
             found.append((gate.watchdog, list(gate.watchdog.alarms)))
     return found
@@ -209,7 +212,8 @@ class MemberStack(Stack):
                     alarm,
                     "An alarm the policy places in this account, read only: '*' stands for its region when the "
                     "selection names none (it then lives in the hub's region, which this template does not know), "
-                    "and ends a name prefix the selection gives.",
+                    "and for every alarm name when the selection picks alarms by prefix or tag, whose names are "
+                    "known only at run time.",
                 )
                 for alarm in alarms
                 if "*" in alarm

@@ -115,7 +115,7 @@ class Schedule(Section):
     cron: Cron | None = None
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
     timezone: TimeZone = "UTC"
-    except_dates: list[DateWithYear] = Field(default_factory=list)  # holidays and exclusions
+    except_dates: list[DateWithYear] = Field(default=[])  # holidays and exclusions
 
     @model_validator(mode="after")
     def _one_time(self) -> Schedule:
@@ -157,8 +157,8 @@ class Target(Placed):
     flap: FlapBudget = Field(default_factory=FlapBudget)
     alarms: AlarmTriggers | None = None
     profiles: dict[str, Profile] = Field(default_factory=dict)
-    schedules: list[Schedule] = Field(default_factory=list)
-    mute_at_zero: list[str] = Field(default_factory=list)  # alarms muted while deliberately at zero
+    schedules: list[Schedule] = Field(default=[])
+    mute_at_zero: list[str] = Field(default=[])  # alarms muted while deliberately at zero
     opt_in: Literal["policy", "tag"] = "policy"  # tag: act only while the resource carries the opt-in tag
 
     @field_validator("profiles")
@@ -204,7 +204,7 @@ class Target(Placed):
 
 class Capacity(Duty):
     opt_in_tag: TagKey = "deckhand:capacity"
-    targets: list[Target] = Field(default_factory=list)
+    targets: list[Target] = Field(default=[])
 
     @model_validator(mode="after")
     def _unique_names(self) -> Capacity:

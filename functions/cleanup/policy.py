@@ -29,12 +29,12 @@ class Pacing(Section):
 
 
 class Cleanup(Duty):
-    regions: Annotated[list[Region], AfterValidator(listed_once)] = Field(default_factory=list)  # empty: the policy's
+    regions: Annotated[list[Region], AfterValidator(listed_once)] = Field(default=[])  # empty: the policy's
     grace_days: Annotated[int, Field(ge=0, le=365)] = 7
     mark_tag: TagKey = "deckhand:cleanup-after"
     concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     pacing: Pacing = Field(default_factory=Pacing)
-    schedules: list[ScheduleGroup] = Field(default_factory=list)
+    schedules: list[ScheduleGroup] = Field(default=[])
     kinds: KindRules = Field(default_factory=KindRules)
 
     @model_validator(mode="after")

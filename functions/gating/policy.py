@@ -32,8 +32,8 @@ class AlarmCheck(Placed):
     """The alarms selected in the hub's account and region, or in the member `account` and `region` named."""
 
     mode: Mode = "enforce"
-    names: list[str] = Field(default_factory=list)
-    prefixes: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default=[])
+    prefixes: list[str] = Field(default=[])
     tags: dict[str, str] = Field(default_factory=dict)
     insufficient_data: Literal["block", "wait", "pass"] = "wait"
 
@@ -80,8 +80,8 @@ class DenyPeriod(Section):
 class WindowCheck(Section):
     mode: Mode = "enforce"
     timezone: TimeZone = "UTC"
-    allow: list[AllowWindow] = Field(default_factory=list)
-    deny: list[DenyPeriod] = Field(default_factory=list)
+    allow: list[AllowWindow] = Field(default=[])
+    deny: list[DenyPeriod] = Field(default=[])
 
 
 class FreezeCheck(Section):
@@ -165,7 +165,7 @@ class Gate(Section):
     # The manual approval actions, as STAGE/ACTION, standing before this stage that Deckhand may answer: the
     # stack grants PutApprovalResult on exactly these (PIPELINE/STAGE/ACTION), so IAM alone keeps the approver
     # off every other approval. `false` (or none listed) leaves every approval to humans.
-    approvals: list[str] = Field(default_factory=list)
+    approvals: list[str] = Field(default=[])
     watchdog: Watchdog | None = None
 
     @field_validator("approvals", mode="before")
@@ -202,7 +202,7 @@ class Gate(Section):
 
 
 class Gating(Duty):
-    gates: list[Gate] = Field(default_factory=list)
+    gates: list[Gate] = Field(default=[])
 
     @model_validator(mode="after")
     def _one_gate_per_stage(self) -> Gating:

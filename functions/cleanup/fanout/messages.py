@@ -57,11 +57,11 @@ class Tally(Message):
     acted: int = 0
     skipped: dict[str, int] = Field(default_factory=dict)
     failed: int = 0
-    failures: list[Failed] = Field(default_factory=list)
+    failures: list[Failed] = Field(default=[])
     aborted: str | None = None
     monthly_usd: float = 0.0
     marked_monthly_usd: float = 0.0
-    pending: list[str] = Field(default_factory=list)
+    pending: list[str] = Field(default=[])
     invocations: int = 0
     reason: str | None = None  # the scope could not run in its account at all (its role, its access)
 

@@ -60,7 +60,12 @@ def unreachable(item: Item, roles: Acting) -> str | None:
         try:
             client("sts", item.region, via).get_caller_identity()
         except (ClientError, BotoCoreError) as error:
-            return f"account {item.account}: cannot assume its {what} {role}: {type(error).__name__}: {error}"[:1000]
+            # First the error, then the usual cause: no member stack there (StackSets skip the management account).
+            return (
+                f"account {item.account}: cannot assume its {what} {role}: {type(error).__name__}: {error} (is the "
+                "member stack deployed there? the StackSet never deploys to the management account: deploy it by "
+                "hand, or exclude the account)"
+            )[:1000]
     return None
 
 

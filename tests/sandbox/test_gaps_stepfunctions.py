@@ -181,6 +181,20 @@ def test_a_bare_function_arn_task_runs_the_handler_too(client: Client, endpoint:
     assert json.loads(done["output"]) == {"n": 2, "doubled": 4}
 
 
+def test_an_sdk_integration_calls_as_a_session_of_the_state_machine_role(client: Client, endpoint: str) -> None:
+    whoami = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sts:getCallerIdentity", "End": True}
+    machine = deploy(client, {"StartAt": "WhoAmI", "States": {"WhoAmI": whoami}})
+    role = client("cloudformation").describe_stack_resource(
+        StackName=machine.rsplit(":", 1)[1], LogicalResourceId="Role"
+    )
+
+    done = run(client, endpoint, machine)
+
+    assert done["status"] == "SUCCEEDED", done
+    name = role["StackResourceDetail"]["PhysicalResourceId"]
+    assert json.loads(done["output"])["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{stepfunctions.SESSION}"
+
+
 @pytest.mark.parametrize("resource", ["integration", "bare"])
 def test_a_role_that_may_not_invoke_the_function_fails_the_state_as_step_functions_does(
     client: Client, endpoint: str, function: str, resource: str

@@ -344,19 +344,22 @@ def capacity_on_a_member_alarm(demo: Demo) -> None:
 
 
 def gate_on_a_member_alarm(demo: Demo) -> None:
-    """The gate reads its alarms in the member account its policy names: it blocks while one is in ALARM."""
+    """The gate reads its alarms in the member account its policy names: it holds the deploy while one is in ALARM
+    (the check waits for the alarm to clear, up to the gate's timeout) and lets it go once the alarm is OK."""
     built = organization.build(demo.endpoint)
     gate = policy().gating.gates[0]
     assert gate.alarms is not None
     account, region = built.accounts[HOLDS_ALARMS], gate.alarms.region or REGION
     cloudwatch = organization.admin_client(demo.endpoint, "cloudwatch", account, region)
-    for state, outcome in (("ALARM", "block"), ("OK", "pass")):
+    for state, outcome, verdict in (("ALARM", "wait", "wait"), ("OK", "pass", "proceed")):
         cloudwatch.set_alarm_state(AlarmName=gate.alarms.names[0], StateValue=state, StateReason="demo")
         invocation = demo.invoke("gate", GATE_PAYLOAD)
-        answer = invocation.response if isinstance(invocation.response, dict) else {}
-        checks = {c["check"]: c.get("outcome") for c in (answer.get("decision") or {}).get("checks", [])}
+        decision = (invocation.response if isinstance(invocation.response, dict) else {}).get("decision") or {}
+        checks = {c["check"]: c.get("outcome") for c in decision.get("checks", [])}
         demo.step(
-            f"{gate.alarms.names[0]} in {HOLDS_ALARMS} in {state}: the alarms check says", outcome, checks.get("alarms")
+            f"{gate.alarms.names[0]} in {HOLDS_ALARMS} in {state}: the alarms check, and the verdict",
+            (outcome, verdict),
+            (checks.get("alarms"), decision.get("verdict")),
         )
 
 

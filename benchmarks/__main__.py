@@ -1,6 +1,7 @@
 """`make bench`: cold-import cost of each handler against boto3 alone, and AWS calls per action.
 
-`python -m benchmarks coldstart` runs the cold imports only.
+`python -m benchmarks coldstart` runs the cold imports only; `python -m benchmarks org [options]` the organization
+bench only (benchmarks/organization.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from benchmarks import capacity, coldstart, enforcement
+from benchmarks import capacity, coldstart, enforcement, organization
 from benchmarks.calls import counted_aws_calls, print_calls
 
 DECISIONS = 5  # warm gate decisions timed after the first
@@ -141,6 +142,7 @@ def main() -> None:
     print_calls(gate.job_calls)
     capacity.report()
     enforcement.report()
+    organization.main([])
     # Last: its closing `bench:` line must be the last line `make bench` prints; before it, the same bench under
     # EC2's token buckets, ending on its `throttled:` line.
     from benchmarks import cleanup
@@ -152,5 +154,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["coldstart"]:
         coldstart.report()
+    elif sys.argv[1:2] == ["org"]:
+        organization.main(sys.argv[2:])
     else:
         main()

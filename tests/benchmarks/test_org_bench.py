@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.organization import (
+    BURST,
     GB_SECOND_USD,
     LAMBDA_REQUEST_USD,
     MARK_TAG,
     MIN_AGE_DAYS,
+    PER_SECOND,
     STATE_TRANSITION_USD,
     Clutter,
     Invocation,
@@ -28,6 +30,7 @@ from benchmarks.organization import (
     lower_bound,
     observe,
     plan,
+    run,
     seed,
     within_pace,
 )
@@ -201,3 +204,19 @@ def test_the_functions_are_priced_as_the_template_deploys_them_with_lambdas_defa
     }
 
     assert configured_functions(template) == {"deckhand-fanout": (256, "arm64"), "deckhand-plain": (128, "x86_64")}
+
+
+@pytest.mark.sandbox
+def test_a_tiny_organization_bench_cleans_as_planned_within_the_pace_and_prices_its_run() -> None:
+    result = run(3, REGIONS, seed_value=0, latency_s=0.0)
+
+    assert (result.status, result.failed_accounts) == ("SUCCEEDED", [])
+    assert (result.wrong, result.missed) == (0, 0)
+    assert {s.verdict for s in result.specs} == {"remove", "mark", "keep"}
+    assert sum(len(instants) for instants in result.mutating.values()) >= result.bound.marks + result.bound.removals
+    assert result.paced
+    assert 0 < result.max_rate <= BURST + PER_SECOND
+    assert result.transitions > result.scopes  # each scope's child execution enters two states at least
+    assert len(result.invocations) >= result.scopes + 3  # the console's start, the plan, each scope, the aggregate
+    assert result.api_calls >= result.bound.total
+    assert result.cost_usd > result.transitions * STATE_TRANSITION_USD  # and Lambda's share

@@ -19,8 +19,8 @@ What the sandbox changes, so that an execution does what it would do in AWS:
   Lambda's model defines, `Lambda.AWSLambdaException` for one it does not (AccessDeniedException is not in
   Lambda's model; the Developer Guide's "Handling transient Lambda service exceptions" retries that name).
 - A Retry's waits (IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy, as the interpreter computes
-  them) are recorded, and slept for `time_scale` of their length (0 by default: a test or the demo never sleeps a
-  backoff for real; the bench can set 1 through `TIME_SCALE_ROUTE`).
+  them) and Wait states are recorded, and slept for `time_scale` of their length (0 by default: a test or the demo
+  never sleeps a backoff for real; the bench can set 1 through `TIME_SCALE_ROUTE`).
 - A Distributed Map runs each item as a child execution (STANDARD) with its own record; the Map Run fails with
   States.ExceedToleratedFailureThreshold when its failures exceed ToleratedFailureCount/Percentage (Developer
   Guide, "Distributed Map failure threshold"; moto counts failures but never fails the run); ResultWriter writes
@@ -79,6 +79,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer 
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import resource_eval_s3
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
@@ -95,7 +96,7 @@ SESSION = "sandbox-states"  # the session name of the role Step Functions assume
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 SCHEDULED = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}  # one per attempt of a task
 TRANSITIONS_ROUTE = "/_sandbox/stepfunctions/transitions"  # GET ?execution=ARN: its state transitions
-TIME_SCALE_ROUTE = "/_sandbox/stepfunctions/time-scale"  # POST {"time_scale": s}: how long Retry waits sleep
+TIME_SCALE_ROUTE = "/_sandbox/stepfunctions/time-scale"  # POST {"time_scale": s}: how long waits really sleep
 # As moto's interpreter configures its clients: one attempt (the state's Retry retries); Lambda's longest run.
 CLIENT_CONFIG = Config(parameter_validation=False, retries={"total_max_attempts": 1}, read_timeout=900)
 
@@ -160,8 +161,8 @@ class StateMachines:
         self.ledger = ledger
         self.simulator = simulator
         self.lock = lock  # the store's: the ledger is counted under it
-        self.time_scale = 0.0  # seconds slept per second a Retry waits
-        self.waits: list[float] = []  # every Retry's wait, in seconds, in the order asked
+        self.time_scale = 0.0  # seconds slept per second an execution waits (a Retry's interval, a Wait state)
+        self.waits: list[float] = []  # every wait, in seconds, in the order asked
         self.map_runs: dict[str, MapRun] = {}
         self._sessions: dict[str, Mapping[str, str]] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
@@ -226,10 +227,15 @@ class StateMachines:
         refusal = answer.refusals[0]
         return refusal.reason if refusal is not None else None
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, until: threading.Event | None = None) -> None:
+        """A wait an execution asks for, recorded and slept for `time_scale` of its length (cut short when `until`
+        is set: a Wait state ends early when its execution stops)."""
         with self._making:
             self.waits.append(seconds)
-        time.sleep(seconds * self.time_scale)
+        if until is None:
+            time.sleep(seconds * self.time_scale)
+        elif seconds > 0:
+            until.wait(seconds * self.time_scale)
 
     # -- for scenarios and benches
 
@@ -252,7 +258,7 @@ class StateMachines:
         return {"execution": execution_arn, "transitions": self.transitions(execution_arn)}
 
     def scaled(self, body: JSON) -> JSON:
-        """`POST TIME_SCALE_ROUTE {"time_scale": s}`: Retry waits sleep `s` times their length from now on."""
+        """`POST TIME_SCALE_ROUTE {"time_scale": s}`: waits sleep `s` times their length from now on."""
         scale = float(body["time_scale"])
         if scale < 0:
             raise ValueError(f"time_scale {scale} is negative")
@@ -373,6 +379,11 @@ class WaitClock:
         current().sleep(seconds)
 
 
+def _wait_state(self: Any, env: Any, wait_seconds: int) -> None:
+    """moto's `WaitFunction._wait_interval`: a Wait state's seconds through the engine, until the execution stops."""
+    current().sleep(wait_seconds, until=env.program_state_event)
+
+
 def patch() -> None:
     """moto's interpreter for the server's requests, CloudFormation's state machines in its backend, the AWS calls
     and Retry waits of its executions the sandbox's; once per process."""
@@ -389,6 +400,7 @@ def patch() -> None:
     backend = executing.StepFunctionsParserBackend
     backend.start_execution = _started(backend.start_execution)  # type: ignore[method-assign]
     setattr(retrier_decl, "time", WaitClock)  # noqa: B010  # the module's `time`, which mypy sees as private
+    wait_function.WaitFunction._wait_interval = _wait_state  # type: ignore[method-assign]
     state_task_service_lambda.StateTaskServiceLambda._error_cause_from_client_error = staticmethod(lambda_error)  # type: ignore[method-assign]
     task = state_task_lambda.StateTaskLambda
     task._from_error = _lambda_task_error(task._from_error)  # type: ignore[method-assign]

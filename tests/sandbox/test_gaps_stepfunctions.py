@@ -330,15 +330,21 @@ def test_the_aws_cli_starts_and_reads_an_execution(endpoint: str, passing: str, 
     assert json.loads(described["output"]) == {"from": "cli"}
 
 
-def test_stop_execution_aborts_a_running_execution(client: Client, endpoint: str) -> None:
+def test_a_wait_state_waits_on_the_time_scale_and_stop_execution_ends_it(client: Client, endpoint: str) -> None:
     machine = deploy(client, {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 600, "End": True}}})
     sfn = client("stepfunctions")
-    started = sfn.start_execution(stateMachineArn=machine)
+    asked = len(engine().waits)
+    assert run(client, endpoint, machine, timeout=10)["status"] == "SUCCEEDED"  # 600 s, not slept
+    assert engine().waits[asked:] == [600]
+    control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 1})
+    try:
+        started = sfn.start_execution(stateMachineArn=machine)
 
-    sfn.stop_execution(executionArn=started["executionArn"], error="Operator", cause="enough")
+        sfn.stop_execution(executionArn=started["executionArn"], error="Operator", cause="enough")
 
-    done = engine().wait(started["executionArn"], timeout=10)
-    assert done["status"] == "ABORTED"
+        assert engine().wait(started["executionArn"], timeout=10)["status"] == "ABORTED"
+    finally:
+        control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 0})
 
 
 def distributed_map(function: str, **extra: Any) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def deploy(
     return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
 
 
-def run(client: Client, endpoint: str, machine: str, given: Any = None, timeout: float = 60) -> dict[str, Any]:
+def run(client: Client, machine: str, given: Any = None, timeout: float = 60) -> dict[str, Any]:
     """One execution of `machine`, started as the AWS CLI starts one, once it has finished: DescribeExecution."""
     started = client("stepfunctions").start_execution(stateMachineArn=machine, input=json.dumps(given or {}))
     return engine().wait(started["executionArn"], timeout)
@@ -159,36 +159,34 @@ def task(function: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_a_deployed_lambda_task_runs_the_handler_as_the_state_machine_role(
-    client: Client, endpoint: str, function: str
-) -> None:
+def test_a_deployed_lambda_task_runs_the_handler_as_the_state_machine_role(client: Client, function: str) -> None:
     machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}})
 
-    done = run(client, endpoint, machine, {"n": 21})
+    done = run(client, machine, {"n": 21})
 
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == {"n": 21, "doubled": 42}
 
 
-def test_a_bare_function_arn_task_runs_the_handler_too(client: Client, endpoint: str, function: str) -> None:
+def test_a_bare_function_arn_task_runs_the_handler_too(client: Client, function: str) -> None:
     machine = deploy(
         client, {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": function, "End": True}}}
     )
 
-    done = run(client, endpoint, machine, {"n": 2})
+    done = run(client, machine, {"n": 2})
 
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == {"n": 2, "doubled": 4}
 
 
-def test_an_sdk_integration_calls_as_a_session_of_the_state_machine_role(client: Client, endpoint: str) -> None:
+def test_an_sdk_integration_calls_as_a_session_of_the_state_machine_role(client: Client) -> None:
     whoami = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sts:getCallerIdentity", "End": True}
     machine = deploy(client, {"StartAt": "WhoAmI", "States": {"WhoAmI": whoami}})
     role = client("cloudformation").describe_stack_resource(
         StackName=machine.rsplit(":", 1)[1], LogicalResourceId="Role"
     )
 
-    done = run(client, endpoint, machine)
+    done = run(client, machine)
 
     assert done["status"] == "SUCCEEDED", done
     name = role["StackResourceDetail"]["PhysicalResourceId"]
@@ -197,13 +195,13 @@ def test_an_sdk_integration_calls_as_a_session_of_the_state_machine_role(client:
 
 @pytest.mark.parametrize("resource", ["integration", "bare"])
 def test_a_role_that_may_not_invoke_the_function_fails_the_state_as_step_functions_does(
-    client: Client, endpoint: str, function: str, resource: str
+    client: Client, function: str, resource: str
 ) -> None:
     work = task(function) if resource == "integration" else {"Type": "Task", "Resource": function, "End": True}
     only_the_bucket = [MAY_INVOKE_AND_USE_THE_BUCKET[1]]
     machine = deploy(client, {"StartAt": "Work", "States": {"Work": work}}, statements=only_the_bucket)
 
-    done = run(client, endpoint, machine, {"n": 1})
+    done = run(client, machine, {"n": 1})
 
     assert done["status"] == "FAILED"
     assert done["error"] == "Lambda.AWSLambdaException"
@@ -211,10 +209,10 @@ def test_a_role_that_may_not_invoke_the_function_fails_the_state_as_step_functio
     assert "Error Code: AccessDeniedException" in done["cause"]
 
 
-def test_a_role_that_does_not_trust_step_functions_runs_no_task(client: Client, endpoint: str, function: str) -> None:
+def test_a_role_that_does_not_trust_step_functions_runs_no_task(client: Client, function: str) -> None:
     machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}}, trusts="lambda.amazonaws.com")
 
-    done = run(client, endpoint, machine, {"n": 1})
+    done = run(client, machine, {"n": 1})
 
     assert done["status"] == "FAILED"
     assert "states.amazonaws.com may not assume" in done["cause"]
@@ -222,16 +220,16 @@ def test_a_role_that_does_not_trust_step_functions_runs_no_task(client: Client, 
 
 @pytest.mark.parametrize(("for_machine", "succeeds"), [("SELF", True), ("another", False)])
 def test_a_trust_conditioned_on_the_source_admits_its_own_state_machine_only(
-    client: Client, endpoint: str, function: str, for_machine: str, succeeds: bool
+    client: Client, function: str, for_machine: str, succeeds: bool
 ) -> None:
     machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function)}}, for_machine=for_machine)
 
-    done = run(client, endpoint, machine, {"n": 1})
+    done = run(client, machine, {"n": 1})
 
     assert (done["status"] == "SUCCEEDED") is succeeds
 
 
-def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endpoint: str, function: str) -> None:
+def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, function: str) -> None:
     retry = {"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 3, "BackoffRate": 2, "MaxAttempts": 3}
     machine = deploy(
         client, {"StartAt": "Work", "States": {"Work": task(function, Retry=[{**retry, "MaxDelaySeconds": 5}])}}
@@ -239,7 +237,7 @@ def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endp
     asked = len(engine().waits)
     began = time.monotonic()
 
-    done = run(client, endpoint, machine, {"fail": "flaky"})
+    done = run(client, machine, {"fail": "flaky"})
 
     assert done["status"] == "FAILED"
     assert done["error"] == "RuntimeError"
@@ -248,13 +246,13 @@ def test_retry_backs_off_as_the_state_says_without_sleeping(client: Client, endp
     assert time.monotonic() - began < 10  # 13 s of backoff, not slept
 
 
-def test_full_jitter_waits_at_most_the_backoff_it_randomizes(client: Client, endpoint: str, function: str) -> None:
+def test_full_jitter_waits_at_most_the_backoff_it_randomizes(client: Client, function: str) -> None:
     retry = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 6}
     jittered = {**retry, "MaxDelaySeconds": 120, "JitterStrategy": "FULL"}  # as the fan-out's LambdaInvoke retries
     machine = deploy(client, {"StartAt": "Work", "States": {"Work": task(function, Retry=[jittered])}})
     asked = len(engine().waits)
 
-    done = run(client, endpoint, machine, {"fail": "throttled"})
+    done = run(client, machine, {"fail": "throttled"})
 
     assert done["status"] == "FAILED"
     waits = engine().waits[asked:]
@@ -270,7 +268,7 @@ def test_retry_waits_sleep_on_the_time_scale_the_sandbox_sets(client: Client, en
     assert control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 0.5}) == (200, {"time_scale": 0.5})
     try:
         began = time.monotonic()
-        assert run(client, endpoint, machine, {"fail": "once"})["status"] == "FAILED"
+        assert run(client, machine, {"fail": "once"})["status"] == "FAILED"
         assert time.monotonic() - began >= 0.5  # the 1 s wait, half slept
     finally:
         control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 0})
@@ -288,7 +286,7 @@ def test_the_history_counts_the_state_transitions(client: Client, endpoint: str,
             },
         },
     )
-    done = run(client, endpoint, machine, {"n": 1})
+    done = run(client, machine, {"n": 1})
     sfn = client("stepfunctions")
 
     events = sfn.get_execution_history(executionArn=done["executionArn"])["events"]
@@ -334,7 +332,7 @@ def test_a_wait_state_waits_on_the_time_scale_and_stop_execution_ends_it(client:
     machine = deploy(client, {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 600, "End": True}}})
     sfn = client("stepfunctions")
     asked = len(engine().waits)
-    assert run(client, endpoint, machine, timeout=10)["status"] == "SUCCEEDED"  # 600 s, not slept
+    assert run(client, machine, timeout=10)["status"] == "SUCCEEDED"  # 600 s, not slept
     assert engine().waits[asked:] == [600]
     control(endpoint, "POST", TIME_SCALE_ROUTE, {"time_scale": 1})
     try:
@@ -391,13 +389,11 @@ def read(client: Client, key: str) -> Any:
     return json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
-def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
-    client: Client, endpoint: str, function: str
-) -> None:
+def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(client: Client, function: str) -> None:
     client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
     machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=20))
 
-    done = run(client, endpoint, machine, PLAN)
+    done = run(client, machine, PLAN)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])["map"]
@@ -424,24 +420,22 @@ def test_a_distributed_map_reads_its_items_from_s3_and_writes_aws_result_files(
     assert described["maxConcurrency"] == 2
 
 
-def test_a_map_run_past_its_tolerated_failures_fails(client: Client, endpoint: str, function: str) -> None:
+def test_a_map_run_past_its_tolerated_failures_fails(client: Client, function: str) -> None:
     client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(ITEMS).encode())
     machine = deploy(client, distributed_map(function, ToleratedFailurePercentage=10))
 
-    done = run(client, endpoint, machine, PLAN)
+    done = run(client, machine, PLAN)
 
     assert done["status"] == "FAILED"
     assert done["error"] == "States.ExceedToleratedFailureThreshold"
 
 
-def test_a_map_run_starts_no_item_once_past_its_tolerated_failures(
-    client: Client, endpoint: str, function: str
-) -> None:
+def test_a_map_run_starts_no_item_once_past_its_tolerated_failures(client: Client, function: str) -> None:
     failing_first = [{"fail": "refused"}, *({"n": n} for n in range(1, 10))]
     client("s3").put_object(Bucket=BUCKET, Key="items.json", Body=json.dumps(failing_first).encode())
     machine = deploy(client, distributed_map(function, MaxConcurrency=1, ToleratedFailurePercentage=5))
 
-    done = run(client, endpoint, machine, PLAN)
+    done = run(client, machine, PLAN)
 
     assert done["error"] == "States.ExceedToleratedFailureThreshold"
     history = client("stepfunctions").get_execution_history(executionArn=done["executionArn"])["events"]
@@ -512,10 +506,8 @@ def passing(client: Client) -> str:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(given_input=st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=4))
-def test_any_json_input_passes_through_as_it_went(
-    client: Client, endpoint: str, passing: str, given_input: dict[str, Any]
-) -> None:
-    done = run(client, endpoint, passing, given_input)
+def test_any_json_input_passes_through_as_it_went(client: Client, passing: str, given_input: dict[str, Any]) -> None:
+    done = run(client, passing, given_input)
 
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == given_input

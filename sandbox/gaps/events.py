@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from moto.events.models import EventPattern
+from moto.core.common_models import CloudFormationModel
+from moto.events.models import EventPattern, events_backends
 
+from sandbox.gaps.cloudformation import CfnAttachment
 from sandbox.gaps.common import JSON
 
 JSON_PATH_STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]|\[(?P<quote>['\"])(?P<quoted>.*?)(?P=quote)\]")
@@ -129,3 +131,26 @@ def _tokens(template: str) -> Iterator[tuple[str, str]]:
         else:
             yield "text", char
             position += 1
+
+
+class CfnEventBusPolicy(CfnAttachment, CloudFormationModel):
+    """AWS::Events::EventBusPolicy, which moto's CloudFormation skips: without it the hub's default bus had no policy,
+    and every member's forwarded event was refused. Its one statement (`Statement`, Sid set to `StatementId`) joins
+    the bus's policy, and leaves it with the resource."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::EventBusPolicy"
+
+    @classmethod
+    def attach(cls, properties: JSON, account_id: str, region_name: str, *, removing: bool = False) -> None:
+        if "Statement" not in properties:
+            raise ValueError("the sandbox deploys an AWS::Events::EventBusPolicy by its Statement only")
+        backend = events_backends[account_id][region_name]
+        bus, sid = str(properties.get("EventBusName") or "default"), str(properties["StatementId"])
+        if removing:
+            backend.remove_permission(bus, sid, remove_all_permissions=False)
+            return
+        statement = {**properties["Statement"], "Sid": sid}
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        backend.put_permission(bus, action="", principal="", statement_id=sid, condition={}, policy=policy)

@@ -368,12 +368,17 @@ def forwarding(client: Client, built: Built, region: str) -> tuple[str, Any, Any
     return member, queue_url, client("sqs")
 
 
-def admit(client: Client, organization_id: str) -> None:
-    """The hub bus's policy: PutEvents from the organization `organization_id` only."""
-    statement = {"Sid": "organization", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
-                 "Resource": f"arn:aws:events:{client('events').meta.region_name}:{ACCOUNT}:event-bus/default",
+def admit(client: Client, organization_id: str) -> str:
+    """The hub bus's policy statement, deployed by CloudFormation as the hub stack deploys it: PutEvents from the
+    organization `organization_id` only. The stack's name, to delete it."""
+    resource = f"arn:aws:events:{client('events').meta.region_name}:{ACCOUNT}:event-bus/default"
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": resource,
                  "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}}  # fmt: skip
-    client("events").put_permission(Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    properties = {"EventBusName": "default", "StatementId": "organization", "Statement": statement}
+    template = {"Resources": {"Admit": {"Type": "AWS::Events::EventBusPolicy", "Properties": properties}}}
+    name = f"org-test-admit-{organization_id}"
+    client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+    return name
 
 
 def test_a_members_alarm_reaches_the_hubs_bus_through_its_forwarding_rule_within_the_organization(
@@ -386,13 +391,17 @@ def test_a_members_alarm_reaches_the_hubs_bus_through_its_forwarding_rule_within
         routed = server_route(endpoint, STATE_ROUTE, request, account=member, region=region)
         return [d["outcome"] for d in routed["deliveries"]]
 
+    assert alarm("ALARM") == ["refused"]  # the bus has no policy: only its own account may put events on it
+    client("cloudformation").delete_stack(StackName=admit(client, "o-someoneelse1"))
+    assert client("events").describe_event_bus(Name="default").get("Policy") is None  # the statement left with it
     admit(client, "o-someoneelse1")
-    assert alarm("ALARM") == ["refused"]  # the bus admits another organization only
+    assert alarm("OK") == ["refused"]  # the bus admits another organization only
+    client("cloudformation").delete_stack(StackName="org-test-admit-o-someoneelse1")
     admit(client, organization.id)
-    assert alarm("OK") == ["delivered"]
+    assert alarm("ALARM") == ["delivered"]
     [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
     forwarded = json.loads(message["Body"])
-    assert (forwarded["account"], forwarded["detail"]["state"]["value"]) == (member, "OK")
+    assert (forwarded["account"], forwarded["detail"]["state"]["value"]) == (member, "ALARM")
 
 
 def test_an_account_moved_into_a_targeted_unit_gets_its_instances_and_loses_them_moved_out(

@@ -27,7 +27,7 @@ What the sandbox changes, so that an execution does what it would do in AWS:
   AWS's files: `<Prefix>/<map run id>/manifest.json` and a JSON array of child execution records per status,
   `SUCCEEDED_0.json`, `FAILED_0.json`, `PENDING_0.json` (Developer Guide, "ResultWriter (Map)"; moto writes an
   empty manifest only). A Map Run that fails starts no item after the one that crossed its threshold (those
-  running finish) and writes no results here.
+  running finish) and still writes its results, the items it never started in PENDING_0.json.
 - `transitions(arn)` (`TRANSITIONS_ROUTE` from another process) counts an execution's state transitions as Step
   Functions bills them, its children's too (their histories are kept for that; GetExecutionHistory answers the
   parent's only). `wait(arn, timeout)` answers DescribeExecution once the execution has finished.
@@ -72,6 +72,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     distributed_item_processor_worker,
 )
@@ -94,6 +95,7 @@ from sandbox.iam.simulator import Simulator
 STATES = "states.amazonaws.com"
 SESSION = "sandbox-states"  # the session name of the role Step Functions assumes (AWS does not document its own)
 FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TOLERANCE_EXCEEDED = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
 SCHEDULED = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}  # one per attempt of a task
 TRANSITIONS_ROUTE = "/_sandbox/stepfunctions/transitions"  # GET ?execution=ARN: its state transitions
 TIME_SCALE_ROUTE = "/_sandbox/stepfunctions/time-scale"  # POST {"time_scale": s}: how long waits really sleep
@@ -145,12 +147,22 @@ class Child:
 @dataclass
 class MapRun:
     execution: str  # the parent's ARN
+    jobs: Any  # moto's JobPool: the items no worker took are still in it
     children: list[Child] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, child: Child) -> None:
         with self.lock:
             self.children.append(child)
+
+    def unstarted(self) -> list[JSON]:
+        """The records of the items no child ran, as a failed Map Run leaves them: PENDING, the item as read (the
+        sandbox does not apply the ItemSelector to an item it never runs)."""
+        items = [job.job_input for job in reversed(self.jobs._open_jobs)]  # moto pops them from the end
+        return [
+            {"Input": json.dumps(item, separators=(",", ":")), "InputDetails": {"Included": True}, "Status": "PENDING"}
+            for item in items
+        ]
 
 
 class StateMachines:
@@ -476,6 +488,8 @@ def _lambda_task_error(original: Any) -> Any:
 
 
 def _patch_distributed_map() -> None:
+    state = state_map.StateMap
+    state._eval_execution = _results_written_when_the_map_run_fails(state._eval_execution)  # type: ignore[method-assign]
     distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job = _eval_child  # type: ignore[method-assign]
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_write_results)  # type: ignore[method-assign]
     result_writer_decl.ResultWriter._eval_body = _result_writer_on_the_state_input  # type: ignore[method-assign]
@@ -494,7 +508,7 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         input=job.job_input,
         start=utc_now(),
     )
-    current().map_runs.setdefault(record.map_run_arn, MapRun(record.execution_arn)).add(child)
+    current().map_runs.setdefault(record.map_run_arn, MapRun(record.execution_arn, self._job_pool)).add(child)
     job_output = None
     env.event_manager = EventManager()  # the child's own history (moto keeps one for the whole Map Run)
     try:
@@ -557,7 +571,6 @@ def past_tolerance(env: Any, record: Any, total: int) -> FailureEventException |
     failed = counts.failed.get() + counts.timed_out.get()
     if not exceeds_tolerance(failed, total, record.tolerated_failure_count, record.tolerated_failure_percentage):
         return None
-    error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
     cause = "The specified tolerated failure threshold was exceeded"
     return FailureEventException(
         FailureEvent(
@@ -565,10 +578,30 @@ def past_tolerance(env: Any, record: Any, total: int) -> FailureEventException |
             error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
             event_type=HistoryEventType.MapRunFailed,
             event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail per event, as moto makes them
-                mapRunFailedEventDetails=MapRunFailedEventDetails(error=error, cause=f"{cause}: {failed}/{total}")
+                mapRunFailedEventDetails=MapRunFailedEventDetails(
+                    error=TOLERANCE_EXCEEDED, cause=f"{cause}: {failed}/{total}"
+                )
             ),
         )
     )
+
+
+def _results_written_when_the_map_run_fails(original: Any) -> Any:
+    """A Map Run that fails past its tolerated failures still writes its results, unstarted items PENDING (the
+    ResultWriter files a failed run leaves: SUCCEEDED_, FAILED_ and PENDING_0.json)."""
+
+    def eval_execution(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        except FailureEventException as failed:
+            past = failed.extract_error_cause_pair() or (None, None)
+            if self.result_writer is not None and past[0] == TOLERANCE_EXCEEDED:
+                env.stack.append([])  # the Map Run's outputs, which the records hold
+                self.result_writer.eval(env)
+                env.stack.pop()  # the writer's details: the state fails all the same
+            raise
+
+    return eval_execution
 
 
 def _result_writer_on_the_state_input(self: Any, env: Any) -> None:
@@ -598,6 +631,7 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     files: dict[str, list[JSON]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
     for status, listed in files.items():
         records = [child.record() for child in children if _result_file_status(child.status) == status]
+        records += run.unstarted() if run is not None and status == "PENDING" else []
         if not records:
             continue
         key, body = f"{prefix}{run_id}/{status}_0.json", json.dumps(records).encode()
@@ -619,5 +653,6 @@ def billed(history: Any) -> int:
 
 
 def _result_file_status(status: str) -> str:
-    """The file a child's record goes to: timed out and aborted children are failures, unstarted ones pending."""
+    """The file a child's record goes to: timed out and aborted children are failures; one still running when its
+    Map Run failed is pending (the sandbox lets it finish where Step Functions would abort it)."""
     return {"SUCCEEDED": "SUCCEEDED", "RUNNING": "PENDING"}.get(status, "FAILED")

@@ -442,6 +442,13 @@ def test_a_map_run_starts_no_item_once_past_its_tolerated_failures(client: Clien
     (started,) = [e["mapRunStartedEventDetails"]["mapRunArn"] for e in history if e["type"] == "MapRunStarted"]
     counts = client("stepfunctions").describe_map_run(mapRunArn=started)["itemCounts"]
     assert (counts["total"], counts["failed"], counts["succeeded"]) == (1, 1, 0)  # 1 of 10 > 5 %: nothing after it
+    run_id = started.rsplit(":", 1)[1]
+    manifest = read(client, f"results/{run_id}/manifest.json")  # written all the same
+    assert [f["Key"] for f in manifest["ResultFiles"]["FAILED"]] == [f"results/{run_id}/FAILED_0.json"]
+    assert manifest["ResultFiles"]["SUCCEEDED"] == []
+    pending = read(client, f"results/{run_id}/PENDING_0.json")
+    assert [json.loads(r["Input"]) for r in pending] == failing_first[1:]
+    assert {r["Status"] for r in pending} == {"PENDING"}
 
 
 @pytest.mark.parametrize(

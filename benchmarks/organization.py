@@ -45,6 +45,8 @@ from types import ModuleType
 from typing import Any, Literal
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from benchmarks.estate import MARK_TAG, PROTECT_TAG
+
 PREFIX = "orgbench"  # its own stack and function names, apart from any other deployment in the same process
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1")
 KINDS = ("ebs-volume", "elastic-ip")
@@ -52,11 +54,8 @@ DEFAULT_ACCOUNTS = 100
 MIN_AGE_DAYS = 14  # ebs-volume's min_age_days in the bench policy
 GRACE_DAYS = 7
 PER_SECOND, BURST = 5.0, 50  # EC2's mutating bucket, the policy's pacing (functions/cleanup/policy.py Pacing)
-MARK_TAG = "deckhand:cleanup-after"
-PROTECT_TAG = "deckhand:protect"
 UNIT = "bench-members"
 COMMAND = {"action": "run", "kinds": list(KINDS), "dry_run": False}
-ADMIN_KEY = "testing"  # sandbox.clients.DUMMY's access key: the sandbox's own requests, and the bench's
 EXECUTION_TIMEOUT_S = 900
 
 Kind = Literal["ebs-volume", "elastic-ip"]
@@ -349,13 +348,14 @@ class Recorder:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.recording:
+            from sandbox.clients import DUMMY
             from sandbox.gaps.app import read_call
             from sandbox.iam.requests import CREDENTIAL
 
             call = read_call(environ)
             if call is not None:
                 signed = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-                admin = signed is not None and signed.group("key") == ADMIN_KEY
+                admin = signed is not None and signed.group("key") == DUMMY["AWS_ACCESS_KEY_ID"]
                 sent = Sent(time.monotonic(), admin, call.account, call.region, call.service, call.operation)
                 with self.lock:
                     self.sent.append(sent)

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.estate import MARK_TAG
 from benchmarks.organization import (
     BURST,
     GB_SECOND_USD,
     LAMBDA_REQUEST_USD,
-    MARK_TAG,
     MIN_AGE_DAYS,
     PER_SECOND,
     STATE_TRANSITION_USD,

@@ -3,7 +3,7 @@
 Step Functions passes at most 256 KB between states ("Quotas related to state throughput", Step Functions Developer
 Guide), so a scope's answer carries counts and the first failures, not the resources: those go to the audit, one
 record per scope and invocation, as on the direct path. A stopped scope's pending ids ride in its tally to the next
-invocation of the same item.
+invocation of the same item, or wait in S3 when there are too many (scope.py).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class Tally(Message):
     monthly_usd: float = 0.0
     marked_monthly_usd: float = 0.0
     pending: list[str] = Field(default=[])
+    pending_key: str | None = None  # where the pending ids wait in the cleanup bucket when too many to ride along
     invocations: int = 0
     reason: str | None = None  # the scope could not run in its account at all (its role, its access)
 
@@ -90,7 +91,7 @@ class Tally(Message):
             return "failed"
         if self.aborted:
             return "aborted"
-        if self.pending:
+        if self.pending or self.pending_key:
             return "stopped"
         if self.failed:
             return "partial"

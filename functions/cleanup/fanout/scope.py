@@ -11,6 +11,7 @@ retry with backoff.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from functions.shared.pacing import Key, Pace, Pacer
 from functions.shared.runtime import Runtime
 
 from ..decide import Protection
+from ..declared import FANOUT_RUNS_PREFIX
 from ..engine import Deadline, Options, RunState, ScopeResult, run_scope
 from ..flow import DUTY, MARGIN_MS, audit, measure
 from ..kinds import KINDS
@@ -39,6 +41,28 @@ THROTTLING = re.compile(
     r"\((Throttling|ThrottlingException|ThrottledException|RequestThrottledException|TooManyRequestsException|"
     r"RequestLimitExceeded|RequestThrottled|SlowDown|EC2ThrottledException)\)"
 )
+
+
+# A state's data stops at 256 KB ("Quotas related to state throughput", Step Functions Developer Guide): a stopped
+# scope's pending ids beyond this many characters wait in the cleanup bucket instead of riding in its answer.
+PENDING_INLINE_CHARS = 100_000
+
+
+def parked(tally: Tally, item: Item, bucket: str) -> Tally:
+    """The tally as it can ride to the next invocation: its pending ids in S3 when they are too many."""
+    body = json.dumps(tally.pending)
+    if len(body) <= PENDING_INLINE_CHARS:
+        return tally
+    key = f"{FANOUT_RUNS_PREFIX}{item.run_id}/pending/{item.account}/{item.region}/{item.kind}.json"
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return tally.model_copy(update={"pending": [], "pending_key": key})
+
+
+def pending_of(tally: Tally, bucket: str) -> list[str]:
+    if tally.pending_key is None:
+        return tally.pending
+    body = client("s3").get_object(Bucket=bucket, Key=tally.pending_key)["Body"].read()
+    return [str(id_) for id_ in json.loads(body)]
 
 
 class DeckhandThrottled(RuntimeError):
@@ -89,6 +113,7 @@ def scope(
     """The item's scope, or the rest of it (a stopped scope's pending acts), in its account; the answer the Map keeps.
     `reach` says why the account cannot be worked in, `pacer` paces the item's share (both replaced in tests)."""
     item, earlier = step.item, step.tally or Tally()
+    pending = pending_of(earlier, cfg.bucket) if step.tally else None
     organization = cfg.organization
     if organization is None:
         raise RuntimeError("the fan-out needs the policy's organization section (DECKHAND_ORGANIZATION); redeploy")
@@ -126,7 +151,7 @@ def scope(
         with acting(roles):
             reason = reach(item, roles)
             if reason is None:
-                portion = run_scope(where, rule, kinds[item.kind], options, earlier.pending if step.tally else None)
+                portion = run_scope(where, rule, kinds[item.kind], options, pending)
     if reason is not None:
         portion.failure("", "start", reason)
     elif throttled(portion):
@@ -142,7 +167,7 @@ def scope(
     )
     audit([portion], run, rt, rt.clock())
     measure([portion], item.dry_run)  # the dashboard's figures, as the direct path's
-    tally = earlier.plus(portion, reason)
+    tally = parked(earlier.plus(portion, reason), item, cfg.bucket)
     return {
         "step": "scope",
         "item": item.model_dump(),

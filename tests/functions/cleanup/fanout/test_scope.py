@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from functions.cleanup.config import CleanupConfig
 from functions.cleanup.declared import DELETER_ROLE_VARIABLE
+from functions.cleanup.fanout import scope as scope_step
 from functions.cleanup.fanout.messages import ScopeStep
 from functions.cleanup.fanout.scope import DeckhandThrottled, scope
 from functions.cleanup.kinds.base import KindRule, Resource, Scope
@@ -170,3 +172,19 @@ def test_a_scope_emits_the_dashboards_removal_figures_by_kind(aws: None, capsys:
 
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CleanupActed"' in line]
     assert [(line["kind"], line["CleanupActed"]) for line in emitted] == [("ebs-snapshot", [2.0])]
+
+
+def test_pending_ids_too_many_for_the_state_wait_in_s3_and_the_next_invocation_reads_them(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scope_step, "PENDING_INLINE_CHARS", 10)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bucket")
+    kind = WhoAmI(due_resources(step().item, 5, NOW))
+
+    first = run(kind, step(), remaining=Countdown(1))
+    second = run(kind, ScopeStep.model_validate(first))
+
+    assert first["status"] == "stopped"
+    assert first["tally"]["pending"] == []
+    assert first["tally"]["pending_key"] == f"runs/organization/r-1/pending/{MEMBER}/eu-west-1/ebs-snapshot.json"
+    assert (second["status"], second["tally"]["acted"], second["tally"]["pending_key"]) == ("done", 5, None)

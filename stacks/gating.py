@@ -76,8 +76,14 @@ class Gating(Construct):
         self.pipelines = unique(g.pipeline for g in gating.gates)
         self.approval_pipelines = unique(g.pipeline for g in gating.gates if g.approvals)
         self.watched_pipelines = unique(g.pipeline for g in gating.gates if g.watchdog)
-        self.watchdog_alarms = unique(a for g in gating.gates if g.watchdog for a in g.watchdog.alarms)
-        self.alarm_checks = [g.alarms for g in gating.gates if g.alarms and g.alarms.mode != "off"]
+        # What the gate and the watchdog read with their own roles: a selection placed in a member account is read
+        # through the gating member role there (stacks/member.py), never here.
+        self.watchdog_alarms = unique(
+            a for g in gating.gates if g.watchdog and g.watchdog.account is None for a in g.watchdog.alarms
+        )
+        self.alarm_checks = [
+            g.alarms for g in gating.gates if g.alarms and g.alarms.mode != "off" and g.alarms.account is None
+        ]
         self.alarm_arns = self._alarm_arns()
         stack = Stack.of(self)
         self.pipeline_arns = [stack.format_arn(service="codepipeline", resource=p) for p in self.pipelines]
@@ -172,14 +178,13 @@ class Gating(Construct):
             detail_type="CodePipeline Action Execution State Change",
             detail={"pipeline": self.approval_pipelines, "state": ["STARTED"], "type": {"category": ["Approval"]}},
         )
-        here = unique(a for g in gating.gates if g.watchdog and g.watchdog.account is None for a in g.watchdog.alarms)
         self.watchdog_rule = self._rule(
             "WatchdogAlarm",
             self.watchdog,
             "Wakes the Deckhand watchdog when an alarm it watches goes to ALARM",
             source="aws.cloudwatch",
             detail_type="CloudWatch Alarm State Change",
-            detail={"alarmName": here, "state": {"value": ["ALARM"]}},
+            detail={"alarmName": self.watchdog_alarms, "state": {"value": ["ALARM"]}},
             accounts=[stack.account],
         )
         placed = [g.watchdog for g in gating.gates if g.watchdog and g.watchdog.account is not None]
@@ -256,11 +261,13 @@ class Gating(Construct):
         )
         if stages:
             role.add_to_policy(iam.PolicyStatement(actions=["codepipeline:RollbackStage"], resources=stages))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"], resources=[self._alarm(name) for name in self.watchdog_alarms]
+        if self.watchdog_alarms:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[self._alarm(name) for name in self.watchdog_alarms],
+                )
             )
-        )
         self._grant_mute_reads(self.watchdog)
         # The hourly slots: claimed (PutItem) and given back (DeleteItem) under their own partition only.
         core.grant_state(self.watchdog.role, ["dynamodb:PutItem", "dynamodb:DeleteItem"], [LOCK_PREFIX])

@@ -232,3 +232,9 @@ def test_a_target_in_another_region_of_the_hub_account_is_granted_there_to_the_h
     # the member-placed group is reached through the member role only
     assert "autoscaling:UpdateAutoScalingGroup" not in granted
     assert not [r for resources in granted.values() for r in resources if "workers" in r]
+
+
+def test_the_hub_gate_and_watchdog_roles_do_not_read_alarms_placed_in_members_with_their_own(hub: Template) -> None:
+    # the one gate's alarms and watchdog are both in members: read there through the gating member role only
+    for function in ("deckhand-gate", "deckhand-watchdog", "deckhand-approver"):
+        assert "cloudwatch:DescribeAlarms" not in actions_on(role_statements(hub, function)), function

@@ -15,7 +15,8 @@ from aws_cdk.assertions import Template
 from functions.shared.policy_base import Organization
 from stacks.app import build
 from stacks.cleanup_fanout import RETRIED, member_roles
-from stacks.deckhand_stack import DeckhandStack
+from stacks.core import audit_table_name, function_environment
+from stacks.deckhand_stack import DeckhandStack, service_environment
 from stacks.policy import parse_policy
 from tests.stacks.test_member import ORG_ID, organization_policy
 from tests.support.policy import assert_named_problem
@@ -242,3 +243,17 @@ def test_the_maps_limits_reach_the_state_machine(tmp_path_factory: pytest.TempPa
     scopes = json.loads("".join(part if isinstance(part, str) else "REF" for part in parts))["States"]["Scopes"]
 
     assert (scopes["MaxConcurrency"], scopes["ToleratedFailurePercentage"]) == (7, 5)
+
+
+def test_the_fanout_and_cleanup_variables_are_what_service_environment_computes(hub: Template) -> None:
+    policy = organization_policy()
+    shared = function_environment(policy, audit_table=audit_table_name(policy.name_prefix), topic_arn="")
+    for name in ("deckhand-cleanup", "deckhand-fanout"):
+        variables = hub.find_resources("AWS::Lambda::Function")[function_ids(hub)[name]]["Properties"]["Environment"]
+        service = variables["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        computed = service_environment(policy, service, partition="aws", account="123456789012", region="us-east-1")
+
+        assert set(variables["Variables"]) == {*shared, "POWERTOOLS_SERVICE_NAME", *computed}, service
+        for variable, value in computed.items():
+            if isinstance(variables["Variables"][variable], str):  # the rest reference the same physical names
+                assert variables["Variables"][variable] == value, (service, variable)

@@ -25,12 +25,16 @@ from stacks.member import member_stack_name
 from stacks.policy import Policy, load_policy
 
 from . import REGION, estate, organization
-from .demo import Demo, Scenario, Setup, status_of
+from .demo import Demo, Scenario, Setup, control, status_of
+from .deployed import resolve_function
+from .gaps.bus import DELIVERIES_ROUTE
 from .gaps.cloudwatch import STATE_ROUTE
 from .output import say
 from .process import Paths
+from .rehearsal import redeployed
 
 CLEANUP = "cleanup"
+CAPACITY = "capacity"
 EXECUTION_SECONDS = 300
 GATE_PAYLOAD = {"action": "evaluate", "pipeline": "web-app", "stage": "Deploy"}
 # Where the demo seeds clutter: members the policy covers, one it excludes, one in a unit it leaves out.
@@ -318,28 +322,52 @@ def cleanup_runs_with_a_member_role_removed(demo: Demo) -> None:
     demo.step("the organization report (Markdown, from S3) names the failed account", True, removed in str(markdown))
 
 
+def member_alarm(demo: Demo, name: str, state: str) -> dict[str, Any]:
+    """SetAlarmState in the member holding the policy's alarms, as CloudWatch does it there: the hub functions'
+    answers to the event, by function name, once every delivery (the forwarding, then the hub's rules) is done."""
+    account = organization.build(demo.endpoint).accounts[HOLDS_ALARMS]
+    request = {"AlarmName": name, "StateValue": state, "StateReason": f"Demo: {name} {state}"}
+    routed = organization.control(demo.endpoint, STATE_ROUTE, request, account=account, region=REGION)
+    forwarded = [d["outcome"] for d in routed["deliveries"] if d["target"].endswith(":event-bus/default")]
+    demo.step(
+        f"{name} {state} in {HOLDS_ALARMS}: the member's rule forwards it to the hub's bus", ["delivered"], forwarded
+    )
+    if routed.get("event") is None:
+        return {}
+    every = control(demo, DELIVERIES_ROUTE, {"event_id": routed["event"]["id"]})["deliveries"]
+    return {d["target"].rsplit(":", 1)[1]: d.get("answer") for d in every if ":function:" in d["target"]}
+
+
 def capacity_on_a_member_alarm(demo: Demo) -> None:
     """A member's alarm goes to ALARM: its event reaches the hub's bus through the member's forwarding rule, and the
-    hub's capacity function moves the member's group through the member role."""
+    hub's capacity function plans (the policy's dry run), then, redeployed with `dry_run: false`, moves the member's
+    group through the capacity member role."""
     built = organization.build(demo.endpoint)
     target = policy().capacity.targets[0]
     assert target.alarms is not None
     assert target.group is not None
-    account, region = built.accounts[HOLDS_ALARMS], target.region or REGION
-    autoscaling = organization.admin_client(demo.endpoint, "autoscaling", account, region)
-    before = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"][0]
-    request = {"AlarmName": target.alarms.scale_out[0], "StateValue": "ALARM", "StateReason": "Demo: backlog"}
-    routed = organization.control(demo.endpoint, STATE_ROUTE, request, account=account, region=region)
+    alarm, capacity = target.alarms.scale_out[0], resolve_function(CAPACITY, demo.endpoint)
+    autoscaling = organization.admin_client(demo.endpoint, "autoscaling", built.accounts[HOLDS_ALARMS], REGION)
+
+    def min_size() -> int:
+        return int(
+            autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"][0][
+                "MinSize"
+            ]
+        )
+
+    before = min_size()
+    answer = member_alarm(demo, alarm, "ALARM").get(capacity) or {}
+    demo.step("the hub's capacity function plans the step out (the policy's dry run)", "planned", answer.get("status"))
+    demo.step(f"{target.group} untouched by the plan", before, min_size())
+    member_alarm(demo, alarm, "OK")
+    with redeployed(demo, (CAPACITY,), DECKHAND_DRY_RUN="false"):
+        answer = member_alarm(demo, alarm, "ALARM").get(capacity) or {}
+    demo.step("redeployed with dry_run false, it changes the group", "changed", answer.get("status"))
     demo.step(
-        "the member's forwarding rule puts the state change on the hub's bus",
-        ["delivered"],
-        [d["outcome"] for d in routed["deliveries"] if d["target"].endswith(":event-bus/default")],
-    )
-    after = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target.group])["AutoScalingGroups"][0]
-    demo.step(
-        f"{target.group} in {HOLDS_ALARMS} stepped out by {target.alarms.step} (MinSize)",
-        before["MinSize"] + target.alarms.step,
-        after["MinSize"],
+        f"{target.group} in {HOLDS_ALARMS}: MinSize stepped out by {target.alarms.step}",
+        before + target.alarms.step,
+        min_size(),
     )
 
 

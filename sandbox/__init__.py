@@ -27,6 +27,9 @@ How the pieces fit (each module is owned by one file; keep to these interfaces):
 - `cli.py`      the thin CLI (argparse and the subcommands): up, seed, invoke, emit, tick, status, authorize,
                 pipeline, down, demo.
 - `scenarios.py` what `demo` rehearses, one scenario per duty, every step checked.
+- `organization.py` the organization in moto (the hub as management account, units, 21 members) and the example
+                organization policy rendered with moto's ids; `organization_scenarios.py` what `demo --organization`
+                rehearses on a sandbox of its own (`.sandbox/organization`).
 
 State lives in `.sandbox/` at the repository root (ignored by git): `state.json` holds
 {"endpoint", "port", "pid", "account", "region", "started_at", "last_tick"}; logs, the cloud

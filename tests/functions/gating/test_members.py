@@ -170,6 +170,21 @@ def test_the_watchdog_does_nothing_when_the_member_cannot_be_read(estate: TwinEs
     assert estate.pipelines.made == []
 
 
+def test_a_member_watchdog_without_the_member_role_acts_on_nothing_and_says_why(
+    estate: TwinEstate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MEMBER_ROLE_VARIABLE)
+    estate.deployed(120)
+    estate.deployed(10)
+
+    result = alarmed(estate, watching({"account": MEMBER}), account=MEMBER)
+
+    assert result["status"] == "ignored"
+    assert f"gating.gates[0].watchdog: account {MEMBER} is not this function's" in result["reason"]
+    assert estate.pipelines.made == []
+    assert estate.cloudwatch.reached == []
+
+
 def test_a_hub_alarm_never_triggers_a_member_watchdog_and_a_member_alarm_never_a_hub_one(estate: TwinEstate) -> None:
     estate.deployed(120)
     estate.deployed(10)

@@ -481,8 +481,7 @@ class OrgRun:
     wall_s: float
     calls: Counter[str]
     all_requests: int
-    wrong: int
-    missed: int
+    observed: dict[int, Observed]
     mutating: dict[tuple[str, str], list[float]]
     transitions: int
     retries: int
@@ -494,6 +493,14 @@ class OrgRun:
     @property
     def api_calls(self) -> int:
         return sum(self.calls.values())
+
+    @property
+    def wrong(self) -> int:
+        return judged(self.specs, self.observed)[0]
+
+    @property
+    def missed(self) -> int:
+        return judged(self.specs, self.observed)[1]
 
     @property
     def max_rate(self) -> int:
@@ -621,7 +628,6 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
         output = json.loads(described.get("output") or "{}")
         retries = len(app.store.states.waits) - waits
         transitions = app.store.states.transitions(answer["execution_arn"])  # retries included, as billed
-        wrong, missed = judged(specs, observe(specs, members, ids, now.date()))
         mine = run_calls(sent)
         return OrgRun(
             accounts=accounts,
@@ -632,8 +638,7 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
             wall_s=wall,
             calls=Counter(s.name for s in mine),
             all_requests=len(sent),
-            wrong=wrong,
-            missed=missed,
+            observed=observe(specs, members, ids, now.date()),
             mutating=mutating_by_scope(mine, members),
             transitions=transitions,
             retries=retries,
@@ -646,12 +651,15 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
 
 def report(result: OrgRun, latency_s: float) -> None:
     bound, sent = result.bound, result.calls
-    seeded = Counter(spec.verdict for spec in result.specs)
     print(
         f"organization cleanup: {result.accounts} member accounts x {result.regions} regions x {len(KINDS)} kinds, "
-        f"{len(result.specs)} resources seeded ({seeded['remove']} to remove, {seeded['mark']} to mark, "
-        f"{seeded['keep']} to keep), IAM enforced, {latency_s * 1000:.0f} ms latency per AWS request"
+        f"{len(result.specs)} resources seeded, IAM enforced, {latency_s * 1000:.0f} ms latency per AWS request"
     )
+    outcomes = Counter((spec.verdict, result.observed[spec.index]) for spec in result.specs)
+    print(f"  {'the plan':<9} {'seeded':>7} {'removed':>8} {'marked':>7} {'untouched':>10}")
+    for verdict in ("remove", "mark", "keep"):
+        row = [outcomes[(verdict, seen)] for seen in ("removed", "marked", "untouched")]
+        print(f"  {verdict:<9} {sum(row):7d} {row[0]:8d} {row[1]:7d} {row[2]:10d}")
     print("  setup: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items()))
     print(
         f"  execution {result.status}, {len(result.failed_accounts)} failed account(s); wall {result.wall_s:.1f} s "

@@ -22,14 +22,17 @@ from benchmarks.organization import (
     Clutter,
     Invocation,
     Observed,
+    OrgRun,
     billed_ms,
     busiest_second,
     configured_functions,
     cost_usd,
+    final_line,
     judged,
     lower_bound,
     observe,
     plan,
+    report,
     run,
     seed,
     within_pace,
@@ -204,6 +207,40 @@ def test_the_functions_are_priced_as_the_template_deploys_them_with_lambdas_defa
     }
 
     assert configured_functions(template) == {"deckhand-fanout": (256, "arm64"), "deckhand-plain": (128, "x86_64")}
+
+
+def test_the_bench_prints_its_table_then_ends_on_the_org_line(capsys: pytest.CaptureFixture[str]) -> None:
+    specs = [BASE, replace(BASE, index=1, mark="none"), replace(BASE, index=2, protected=True)]
+    result = OrgRun(
+        accounts=1,
+        regions=1,
+        specs=specs,
+        bound=lower_bound(specs, accounts=1, regions=["us-east-1"]),
+        scopes=2,
+        wall_s=3.5,
+        calls=Counter({"ec2:DeleteVolume": 1, "ec2:CreateTags": 1, "lambda:Invoke": 18}),
+        all_requests=40,
+        observed={0: "removed", 1: "untouched", 2: "removed"},
+        mutating={("111111111111", "us-east-1"): [0.0, 0.5, 2.0]},
+        transitions=8,
+        retries=0,
+        invocations=[Invocation(100.0, 256, "arm64")],
+        status="SUCCEEDED",
+        failed_accounts=[],
+    )
+
+    report(result, latency_s=0.005)
+    printed = capsys.readouterr().out.splitlines()
+    table = [row.split() for row in printed if row.split()[:1] in (["remove"], ["mark"], ["keep"])]
+    line = final_line(result)
+
+    # each planned verdict: seeded, then removed, marked, untouched by the run
+    assert table == [["remove", "1", "1", "0", "0"], ["mark", "1", "0", "0", "1"], ["keep", "1", "1", "0", "0"]]
+    assert line == (
+        "org: accounts=1 regions=1 scopes=2 wall_s=3.5 api_calls/lower_bound="
+        f"{20 / result.bound.total:.2f} wrong=1 missed=1 max_mutating_rate_per_account_region=2 transitions=8 "
+        f"est_cost_usd={cost_usd(8, result.invocations):.4f}"
+    )
 
 
 @pytest.mark.sandbox

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import boto3
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -27,6 +28,11 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     clients.reset()
     with mock_aws():
+        # moto starts each test on a new default session; this one reads the service models botocore parsed once
+        # per process (clients._models) instead of parsing them again for every client of every test.
+        core = botocore.session.Session()
+        core.register_component("data_loader", clients._models())
+        boto3.DEFAULT_SESSION = boto3.session.Session(botocore_session=core)
         yield
     clients.reset()
 

@@ -11,7 +11,7 @@ from tests.support.deployed import Deployed, deploy
 from tests.support.tiers import cap_examples, in_aws_tier
 
 # Fixture modules every test may use (pytest reads pytest_plugins in this top-level conftest only).
-pytest_plugins = ["tests.support.gating", "tests.functions.capacity.world"]
+pytest_plugins = ["tests.support.gating", "tests.support.simulator", "tests.functions.capacity.world"]
 
 # Shared machines stall at random: a per-example deadline only adds flaky failures. In CI the
 # examples are derived from each test's name, so a red run can be replayed exactly. Each property's own

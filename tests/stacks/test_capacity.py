@@ -289,11 +289,6 @@ def deployed(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Simulator:
-    return Simulator()
-
-
 def register(simulator: Simulator, policy: dict[str, Any], **context: str) -> Verdict:
     return simulator.evaluate(
         Simulation(

@@ -2,7 +2,6 @@
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -493,13 +492,6 @@ OLD_ROLE = {
         },
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[Simulator]:
-    simulator = Simulator()
-    yield simulator
-    simulator.close()
 
 
 def deployed_policy(found: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 `sandbox.iam.actions.requests_for`, judged by `sandbox.iam.simulator` under the old statement (kept here) and
 under the role as the example policy's stack synthesizes it."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,13 +53,6 @@ OLD_GATE = {
         }
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[Simulator]:
-    simulator = Simulator()
-    yield simulator
-    simulator.close()
 
 
 def deployed(template: Template, function_name: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`make bench`: cold-import cost of each handler against boto3 alone, and AWS calls per action.
 
-`python -m benchmarks coldstart` runs the cold imports only; `python -m benchmarks org [options]` the organization
-bench only (benchmarks/organization.py).
+`python -m benchmarks coldstart` runs the cold imports only (`coldstart --instructions` counts their instructions);
+`python -m benchmarks org [options]` the organization bench only (benchmarks/organization.py).
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["coldstart"]:
         coldstart.report()
+    elif sys.argv[1:] == ["coldstart", "--instructions"]:
+        coldstart.report_instructions()
     elif sys.argv[1:2] == ["org"]:
         organization.main(sys.argv[2:])
     else:

@@ -25,9 +25,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 test: $(VENV)/.installed $(CDK)
 	$(MAKE) --jobs=2 --output-sync=target unit typecheck lint synth cfn-lint
 
-# The Python demo, then the AWS CLI tutorial on a sandbox of its own.
+# The Python demo, the organization's (21 member accounts), then the AWS CLI tutorial, each on a sandbox of its own.
 demo: $(VENV)/.installed $(CDK)
 	$(PY) -m sandbox demo
+	$(PY) -m sandbox demo --organization
 	PY=$(PY) bash sandbox/tutorial/aws-cli.sh
 
 bench: $(VENV)/.installed $(CUSTODIAN_VENV)/.installed

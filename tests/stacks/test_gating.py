@@ -344,8 +344,7 @@ def test_invoke_action_runs_the_gate_without_user_parameters(tmp_path: Path, exa
     assert "FunctionName" in configuration
 
 
-def test_invoke_action_refuses_a_stage_the_policy_does_not_gate(tmp_path: Path, example: Policy) -> None:
-    deckhand = DeckhandStack(App(outdir=str(tmp_path)), "Deckhand", policy=example)
-    assert deckhand.gating is not None
+def test_invoke_action_refuses_a_stage_the_policy_does_not_gate(stack: DeckhandStack) -> None:
+    assert stack.gating is not None
     with pytest.raises(ValueError, match=r"no gate for pipeline 'web-app' stage 'Build'.*web-app/Deploy"):
-        deckhand.gating.invoke_action(pipeline="web-app", stage="Build")
+        stack.gating.invoke_action(pipeline="web-app", stage="Build")  # refused before it adds anything to the stack

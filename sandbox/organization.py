@@ -30,6 +30,7 @@ from .clients import pages, sandbox_client, sandbox_session
 EXAMPLE = REPO_ROOT / "examples" / "organization.yaml"
 ORGANIZATION_PLACEHOLDER = "o-exampleorg01"
 ACCOUNT_HEADER = "x-moto-account-id"
+POLICY_FILE = "organization.yaml"  # the rendered policy, in the sandbox's folder
 PLACEHOLDER_ID = re.compile(r"\bo-[a-z0-9]{10,32}\b|\bou-[0-9a-z]{4,32}-[a-z0-9]{8,32}\b|'[0-9]{12}'")
 
 
@@ -148,7 +149,7 @@ def render(example: str, built: Built) -> str:
 
 def write_policy(built: Built, folder: Path) -> Path:
     """The organization policy the sandbox deploys, written into `folder`."""
-    path = folder / "organization.yaml"
+    path = folder / POLICY_FILE
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(render(EXAMPLE.read_text(encoding="utf-8"), built), encoding="utf-8")
     return path

@@ -47,10 +47,6 @@ def paths() -> Paths:
     return Paths(Paths.default().root / "organization")
 
 
-def policy_path(root: Path) -> Path:
-    return root / "organization.yaml"
-
-
 def write_policy(endpoint: str) -> Path:
     """The organization made in the server, and the example policy with its ids: what `up` deploys."""
     built = organization.build(endpoint)
@@ -61,7 +57,7 @@ def write_policy(endpoint: str) -> Path:
 
 @cache
 def policy() -> Policy:
-    return load_policy(policy_path(paths().root))
+    return load_policy(paths().root / organization.POLICY_FILE)
 
 
 def in_units(built: organization.Built, name: str) -> bool:

@@ -380,8 +380,8 @@ def run_calls(sent: Iterable[Sent]) -> list[Sent]:
 
 def mutating_by_scope(sent: Iterable[Sent], members: Iterable[str]) -> dict[tuple[str, str], list[float]]:
     """The instants of the mutating EC2 calls each member account-region received (what the policy's pacing governs:
-    `functions.shared.pacing.mutating`, as the pacer tells them)."""
-    from functions.shared.pacing import mutating
+    `functions.shared.pacing_hooks.mutating`, as the pacer tells them)."""
+    from functions.shared.pacing_hooks import mutating
 
     wanted = set(members)
     found: dict[tuple[str, str], list[float]] = defaultdict(list)

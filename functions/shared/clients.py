@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.loaders import Loader
 
-from functions.shared import pacing
+from functions.shared import pacing_hooks
 
 if TYPE_CHECKING:  # the stubs are a development dependency: types only, never in the function's asset
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -218,7 +218,7 @@ def _client(service: str, region: str | None, role: str | None, via: str | None)
     # One cache entry per role assumed from the function's own credentials, whoever asks for it: _assumed(role).
     session = _session() if role is None else _assumed(role) if via is None else _assumed(role, via)
     made = session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
-    pacing.watch(made.meta.events)
+    pacing_hooks.watch(made.meta.events)
     return made
 
 

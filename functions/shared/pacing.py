@@ -12,7 +12,8 @@ Here every send of a mutating call reserves its instant in the account-region's 
 bucket of the configured size and refill, kept by `Tokens`), so concurrent workers share one budget. On a
 throttling answer the pace is cut once per congestion (answers to requests sent before the cut do not cut again)
 and the schedule waits one refill before the next send; each success adds a step back, up to the configured rate,
-never below a floor (AIMD).
+never below a floor (AIMD). The hooks every client carries (pacing_hooks.py) do the reserving and the learning
+inside `Pacer.pacing`.
 
 `InProcess` keeps the schedules of one process (the threads of one invocation). A store shared by several Lambda
 workers (a DynamoDB item per account-region holding the schedule, advanced by conditional writes) would implement
@@ -25,17 +26,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from botocore.retries.standard import RetryEventAdapter, ThrottlingErrorDetector
+from .pacing_hooks import IN_FORCE
 
 CUT = 0.5  # a throttling answer halves the pace...
 FLOOR_SHARE = 0.05  # ...never below this share of the configured rate...
 STEPS_BACK = 50  # ...and this many successes bring a halved pace back to the configured rate.
 HEADROOM_SHARE = 0.2  # of the bucket left unspent, so that a late request never meets an empty bucket
-READS = ("Describe", "Get", "List", "Search", "Lookup", "BatchGet", "Head")  # EC2's non-mutating families and kin
 
 
 @dataclass(frozen=True)
@@ -145,38 +144,8 @@ class Pacer:
     def pacing(self, key: Key) -> Iterator[None]:
         """The mutating calls this thread makes in the block spend `key`'s budget (clients made by
         `functions.shared.clients` are watched)."""
-        token = _ACTIVE.set((self, key))
+        token = IN_FORCE.set((self, key))
         try:
             yield
         finally:
-            _ACTIVE.reset(token)
-
-
-_ACTIVE: ContextVar[tuple[Pacer, Key] | None] = ContextVar("deckhand_pacing", default=None)
-_SENT: ContextVar[float] = ContextVar("deckhand_paced_send", default=float("-inf"))
-_THROTTLING = ThrottlingErrorDetector(RetryEventAdapter())
-
-
-def mutating(operation: str) -> bool:
-    return not operation.startswith(READS)
-
-
-def _before_send(event_name: str, **_: Any) -> None:
-    active = _ACTIVE.get()
-    if active is not None and mutating(event_name.rsplit(".", 1)[-1]):
-        pacer, key = active
-        _SENT.set(pacer.send(key))
-
-
-def _needs_retry(event_name: str, **kwargs: Any) -> None:
-    active = _ACTIVE.get()
-    if active is not None and mutating(event_name.rsplit(".", 1)[-1]):
-        pacer, key = active
-        pacer.answered(key, _SENT.get(), throttled=_THROTTLING.is_throttling_error(**kwargs))
-
-
-def watch(events: Any) -> None:
-    """Pace a client's attempts (retries included) inside `Pacer.pacing`; `events` is its `meta.events`.
-    Both handlers answer None, so botocore sends and retries as it would."""
-    events.register("before-send", _before_send)
-    events.register("needs-retry", _needs_retry)
+            IN_FORCE.reset(token)

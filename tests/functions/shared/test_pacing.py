@@ -5,6 +5,8 @@ workers and throttling answers; one account-region's throttling never slows anot
 from __future__ import annotations
 
 import heapq
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -13,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.shared import clients
-from functions.shared.pacing import CUT, FLOOR_SHARE, Key, Pace, Pacer, mutating
+from functions.shared.pacing import CUT, FLOOR_SHARE, Key, Pace, Pacer
+from functions.shared.pacing_hooks import mutating
 
 HERE = Key("111111111111", "us-east-1")
 THERE = Key("222222222222", "eu-west-1")
@@ -217,3 +220,14 @@ class RawBody:
 
     def read(self, *_: object) -> bytes:
         return self.body
+
+
+def test_the_pacer_loads_only_where_one_paces() -> None:
+    # Every function's clients carry the hooks; the pacer is cleanup's alone, and no other cold start pays for it.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, functions.shared.clients; print('functions.shared.pacing' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"

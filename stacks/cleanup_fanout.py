@@ -34,7 +34,7 @@ from functions.cleanup.declared import (
     MARKS_PARTITION,
     THROTTLED_ERROR,
 )
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 
 from . import nag
 from .cleanup import Cleanup, cleanup_environment

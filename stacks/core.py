@@ -20,7 +20,7 @@ from constructs import Construct
 
 from functions.shared import settings
 from functions.shared.audit import AUDIT_PREFIX, INDEX_BY_DUTY, audit_partition
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from functions.shared.switches import SWITCH_NAMES, SwitchState, parameter_name
 
 from .policy import Policy, PolicyError

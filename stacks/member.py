@@ -27,7 +27,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from functions.capacity.policy import Target
-from functions.shared.policy_base import Organization, Placed
+from functions.shared.organization import Organization
+from functions.shared.policy_base import Placed
 
 from . import nag
 from .capacity import grant_targets

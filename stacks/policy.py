@@ -18,9 +18,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from functions.capacity.policy import Capacity
 from functions.cleanup.policy import Cleanup
 from functions.gating.policy import Gating
+from functions.shared.organization import Organization
 from functions.shared.policy_base import (
     LogRetentionDays,
-    Organization,
     Placed,
     Region,
     Section,

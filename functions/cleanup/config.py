@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from functions.shared.sections import parse_section
 from functions.shared.settings import SettingsError
 

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from stacks.app import build
 from stacks.cleanup_fanout import RETRIED, member_roles
 from stacks.core import audit_table_name, function_environment

@@ -16,7 +16,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from functions.shared.clients import client
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from functions.shared.refusal import Refused
 
 from ..command import parse_command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functions.capacity.policy
 import functions.cleanup.policy
 import functions.gating.policy
+import functions.shared.organization
 import functions.shared.policy_base
 from functions.gating.policy import AlarmCheck, Gating
 from functions.shared.policy_base import Section
@@ -13,6 +14,7 @@ POLICY_MODULES = (
     functions.capacity.policy,
     functions.cleanup.policy,
     functions.gating.policy,
+    functions.shared.organization,
     functions.shared.policy_base,
 )
 

@@ -16,7 +16,7 @@ from functions.cleanup.fanout.messages import PlanStep
 from functions.cleanup.fanout.plan import Unplannable, members, plan, share
 from functions.cleanup.policy import Cleanup
 from functions.shared import clients
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from tests.support.aws import REGION, fake_aws
 
 from .test_properties import NOW

@@ -17,7 +17,7 @@ from functions.cleanup.fanout.messages import Item
 from functions.cleanup.fanout.plan import items
 from functions.cleanup.kinds.base import KindName
 from functions.cleanup.policy import Cleanup
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from tests.support.runtime import MemoryRuntime
 
 from .runner import MapRun

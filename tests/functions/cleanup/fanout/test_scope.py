@@ -23,7 +23,7 @@ from functions.cleanup.kinds.common import deleter_role
 from functions.cleanup.policy import Cleanup
 from functions.shared import clients
 from functions.shared.clients import client
-from functions.shared.policy_base import Organization
+from functions.shared.organization import Organization
 from tests.functions.cleanup.fakes import Countdown, FakeKind, throttled
 from tests.support.aws import fake_aws
 from tests.support.runtime import MemoryRuntime

@@ -104,6 +104,7 @@ def _assumed(role: str, via: str | None = None) -> boto3.session.Session:
         extra_args={"RoleSessionName": "deckhand"},
     )
     assumed = botocore.session.Session()
+    assumed.register_component("data_loader", _models())  # one parse of each model, not one per role assumed
     # No public setter takes refreshable credentials; botocore's own assume-role provider sets this attribute too.
     assumed._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
         method="assume-role", refresh_using=fetcher.fetch_credentials

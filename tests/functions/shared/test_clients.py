@@ -62,6 +62,7 @@ def test_a_role_gets_its_own_cached_clients_with_the_roles_credentials() -> None
         assert own.get_caller_identity()["Account"] == "123456789012"
         assert assumed.get_caller_identity()["Account"] == "111111111111"
         assert assumed.meta.config.retries["mode"] == "standard"
+        assert clients._assumed(role)._session.get_component("data_loader") is clients._models()  # parsed once
 
 
 def test_reset_forgets_the_session_and_its_hooks_but_keeps_the_parsed_service_models() -> None:

@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TextIO, cast
 from urllib.parse import urlparse
 
@@ -58,6 +59,7 @@ class DeployedFunction:
     timeout_seconds: int = 3
     role: str = ""
     version: str = "$LATEST"  # the version a qualifier resolved to (an alias names one)
+    last_modified: str = ""  # changes with every update, and a function deleted and created again has a new one
     # The execution role's session, as Lambda gives it; none (a function loaded by hand) leaves boto3 without any.
     credentials: Mapping[str, str] = field(default_factory=dict)
 
@@ -160,6 +162,7 @@ def load(
         timeout_seconds=int(config.get("Timeout", 3)),
         role=config["Role"],
         version=config.get("Version", "$LATEST"),
+        last_modified=config.get("LastModified", ""),
         credentials=role_credentials(sts_client, config["Role"], name),
     )
 
@@ -354,7 +357,10 @@ def invoke(fn: DeployedFunction, payload: Any, *, endpoint: str, request_id: str
         log_group_name=f"/aws/lambda/{fn.name}",
     )
     environment = {**scrubbed(os.environ), **lambda_environment(fn, endpoint=endpoint)}
-    return run(fn.handler, payload, context=context, code_dir=fn.code_dir, environment=environment)
+    configuration = (fn.role, fn.last_modified)
+    return run(
+        fn.handler, payload, context=context, code_dir=fn.code_dir, environment=environment, configuration=configuration
+    )
 
 
 def scrubbed(environ: Mapping[str, str]) -> dict[str, str]:
@@ -363,31 +369,99 @@ def scrubbed(environ: Mapping[str, str]) -> dict[str, str]:
 
 _ONE_AT_A_TIME = threading.Lock()  # an invocation owns os.environ, sys.path and sys.modules while it runs
 
+# Set for each invocation, never a reason for a new execution environment: the role session's keys (load() assumes
+# the role afresh each time). Modules kept warm keep the clients they made with the keys of their first invocation,
+# of the same role, as a Lambda environment keeps its credentials.
+PER_INVOCATION = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+
+
+@dataclass(frozen=True)
+class ExecutionEnvironment:
+    """What an execution environment was set up with. Lambda reuses a function version's environment for later
+    invocations and sets up a new one for new code or a configuration update (AWS Lambda Developer Guide, "Lambda
+    execution environment lifecycle"): the code (its digest names code_dir), the handler, memory, timeout, the
+    environment variables, and `configuration`, what else the caller knows changed (the role, LastModified)."""
+
+    function_arn: str
+    version: str
+    handler: str
+    code_dir: str
+    memory_mb: int
+    timeout_seconds: int
+    configuration: tuple[str, ...]
+    variables: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(
+        cls,
+        handler: str,
+        context: LambdaContextStandIn,
+        code_dir: Path,
+        environment: Mapping[str, str],
+        configuration: tuple[str, ...],
+    ) -> ExecutionEnvironment:
+        return cls(
+            function_arn=context.invoked_function_arn or context.function_name,
+            version=context.function_version,
+            handler=handler,
+            code_dir=str(code_dir),
+            memory_mb=context.memory_limit_in_mb,
+            timeout_seconds=context.timeout_seconds,
+            configuration=configuration,
+            variables=frozenset((name, value) for name, value in environment.items() if name not in PER_INVOCATION),
+        )
+
+
+# Each function version's current environment and the `functions` modules it keeps; a new one replaces the old.
+_WARM: dict[tuple[str, str], tuple[ExecutionEnvironment, dict[str, ModuleType]]] = {}
+
+
+def kept_modules(wanted: ExecutionEnvironment) -> dict[str, ModuleType]:
+    """The modules of the function's warm environment, or none (a cold start) when it has none of this set-up."""
+    slot = (wanted.function_arn, wanted.version)
+    found = _WARM.get(slot)
+    if found is None or found[0] != wanted:
+        found = _WARM[slot] = (wanted, {})
+    return found[1]
+
 
 def run(
-    handler: str, payload: Any, *, context: LambdaContextStandIn, code_dir: Path, environment: Mapping[str, str]
+    handler: str,
+    payload: Any,
+    *,
+    context: LambdaContextStandIn,
+    code_dir: Path,
+    environment: Mapping[str, str],
+    configuration: tuple[str, ...] = (),
 ) -> Invocation:
     event = json.loads(json.dumps(payload))  # the handler gets its own copy, as from the wire
     response: Any = None
     error: InvocationError | None = None
+    crashed = False
     service = environment.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
-    with (
-        _ONE_AT_A_TIME,
-        isolated(code_dir, environment),
-        captured_output(service) as logs,
-        warnings.catch_warnings(),  # a warning goes to the function's log, as in Lambda
-    ):
-        started = time.perf_counter()
-        try:
-            warnings.simplefilter("default")
-            warnings.showwarning = log_warning
-            function = resolve(handler)
-            response = marshal(function(event, context))
-        except _RuntimeError as failed:
-            error = failed.as_error()
-        except (Exception, SystemExit) as raised:  # the handler's failure is the result, as in Lambda
-            error = describe(raised, type(raised).__name__)
-        duration_ms = (time.perf_counter() - started) * 1000
+    wanted = ExecutionEnvironment.of(handler, context, code_dir, environment, configuration)
+    with _ONE_AT_A_TIME:
+        modules = kept_modules(wanted)
+        with (
+            isolated(code_dir, environment, modules),
+            captured_output(service) as logs,
+            warnings.catch_warnings(),  # a warning goes to the function's log, as in Lambda
+        ):
+            started = time.perf_counter()
+            try:
+                warnings.simplefilter("default")
+                warnings.showwarning = log_warning
+                function = resolve(handler)
+                response = marshal(function(event, context))
+            except _RuntimeError as failed:
+                error = failed.as_error()
+                crashed = failed.kind != "Runtime.MarshalError"  # init failed: Lambda runs the init again next time
+            except (Exception, SystemExit) as raised:  # the handler's failure is the result, as in Lambda
+                error = describe(raised, type(raised).__name__)
+                crashed = isinstance(raised, SystemExit)  # the runtime's process is gone with its modules
+            duration_ms = (time.perf_counter() - started) * 1000
+        if crashed:
+            modules.clear()
     return Invocation(
         function_name=context.function_name,
         request_id=context.aws_request_id,
@@ -451,14 +525,17 @@ def is_function_module(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
-    """Import `functions` from code_dir with this environment, then put the host process back as it was."""
+def isolated(code_dir: Path, environment: Mapping[str, str], kept: dict[str, ModuleType]) -> Iterator[None]:
+    """Import `functions` from code_dir with this environment, starting from the `kept` modules of the function's
+    execution environment (none: a cold start), which are then the ones the invocation leaves; then put the host
+    process back as it was."""
     saved_environ = dict(os.environ)
     saved_path = list(sys.path)
     saved_modules = {name: module for name, module in sys.modules.items() if is_function_module(name)}
     saved_default_session = _swap_boto3_default_session(None)
     _swap_boto3_default_session(_HandlerDefaultSession(saved_default_session))
     purge_function_modules()
+    sys.modules.update(kept)
     os.environ.clear()
     os.environ.update(environment)
     sys.path.insert(0, str(code_dir))
@@ -467,6 +544,8 @@ def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         _swap_boto3_default_session(saved_default_session)
+        kept.clear()
+        kept.update((name, module) for name, module in sys.modules.items() if is_function_module(name))
         purge_function_modules()
         sys.modules.update(saved_modules)
         sys.path[:] = saved_path

@@ -24,23 +24,35 @@ from tests.support.aws import make_audit_table
 
 BUCKET = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
 HANDLER = "functions.switches.handler.handler"
-# A handler that reports what it runs with: which files it imported, its environment and context.
+# A handler that reports what it runs with: which files it imported, its environment and context, how many
+# invocations its module has seen, and who its (cached) STS client acts as.
 PROBE = """
 import os
 
 import functions
 import functions.shared.clients as clients
 
+INVOCATIONS = []
+
 
 def handler(event, context):
+    INVOCATIONS.append(context.aws_request_id)
     if event.get("raise"):
         raise RuntimeError(event["raise"])
+    if event.get("exit"):
+        raise SystemExit(1)
+    if event.get("whoami"):
+        return clients.client("sts").get_caller_identity()["Arn"]
     return {
+        "invocations": len(INVOCATIONS),
         "functions": functions.__file__,
         "clients": clients.__file__,
         "env": {k: os.environ.get(k) for k in event.get("env", [])},
         "context": [context.function_name, context.aws_request_id, context.get_remaining_time_in_millis()],
     }
+
+
+same_handler = handler  # for a Handler update that changes nothing else
 """
 
 
@@ -50,7 +62,7 @@ class Account:
     client: Callable[[str], Any]
     cache_dir: Path
 
-    def deploy(self, name: str, handler: str, asset: bytes) -> None:
+    def deploy(self, name: str, handler: str, asset: bytes, role: str = "deckhand") -> None:
         """What `cdk deploy` leaves: the asset in the bootstrap bucket, a function made from it."""
         key = f"{hashlib.sha256(asset).hexdigest()}.zip"
         self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=asset)
@@ -61,7 +73,7 @@ class Account:
         self.client("lambda").create_function(
             FunctionName=name,
             Runtime="python3.14",
-            Role=f"arn:aws:iam::{ACCOUNT}:role/deckhand",
+            Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
             Handler=handler,
             Code={"S3Bucket": BUCKET, "S3Key": key},
             Environment={"Variables": {**environment, "POWERTOOLS_SERVICE_NAME": "switches"}},
@@ -87,10 +99,11 @@ def account(endpoint: str, client: Callable[[str], Any], tmp_path: Path, monkeyp
         monkeypatch.setenv(name, value)
     acct = Account(endpoint, client, tmp_path / "assets")
     acct.client("s3").create_bucket(Bucket=BUCKET)
-    acct.client("iam").create_role(RoleName="deckhand", AssumeRolePolicyDocument="{}")
-    # These tests are about running the code, not about IAM (tests/sandbox/iam): the role may do anything.
+    # These tests are about running the code, not about IAM (tests/sandbox/iam): the roles may do anything.
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    acct.client("iam").put_role_policy(RoleName="deckhand", PolicyName="all", PolicyDocument=json.dumps(everything))
+    for role in ("deckhand", "other"):
+        acct.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        acct.client("iam").put_role_policy(RoleName=role, PolicyName="all", PolicyDocument=json.dumps(everything))
     acct.client("sns").create_topic(Name="deckhand-notifications")
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # make_audit_table uses the default endpoint
     make_audit_table()
@@ -209,6 +222,81 @@ def test_the_host_process_is_restored(probe: runner.DeployedFunction, monkeypatc
     assert sys.path == path
     assert sys.stdout is stdout
     assert {name for name in sys.modules if name.startswith("functions")} == modules
+
+
+def test_later_invocations_reuse_the_execution_environment_with_this_invocations_credentials(
+    account: Account, probe: runner.DeployedFunction
+) -> None:
+    first = runner.invoke(probe, {}, endpoint="http://localhost:1").response
+    reloaded = account.load("deckhand-probe")  # the role assumed again: new keys, same set-up
+    second = runner.invoke(reloaded, {"env": ["AWS_ACCESS_KEY_ID"]}, endpoint="http://localhost:1").response
+
+    assert (first["invocations"], second["invocations"]) == (1, 2)
+    assert reloaded.credentials["AWS_ACCESS_KEY_ID"] != probe.credentials["AWS_ACCESS_KEY_ID"]
+    assert second["env"] == {"AWS_ACCESS_KEY_ID": reloaded.credentials["AWS_ACCESS_KEY_ID"]}
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"Environment": {"Variables": {"DECKHAND_AUDIT_TABLE": "another-table"}}},
+        {"MemorySize": 512},
+        {"Timeout": 60},
+        {"Handler": "functions.probe.same_handler"},
+        {"Role": f"arn:aws:iam::{ACCOUNT}:role/other"},
+    ],
+)
+def test_a_configuration_update_gets_a_new_execution_environment(
+    account: Account, probe: runner.DeployedFunction, update: dict[str, Any]
+) -> None:
+    runner.invoke(probe, {}, endpoint="http://localhost:1")
+    account.client("lambda").update_function_configuration(FunctionName="deckhand-probe", **update)
+    updated = account.load("deckhand-probe")
+
+    assert runner.invoke(updated, {}, endpoint="http://localhost:1").response["invocations"] == 1
+
+
+def test_new_code_gets_a_new_execution_environment(account: Account, probe: runner.DeployedFunction) -> None:
+    runner.invoke(probe, {}, endpoint="http://localhost:1")
+    changed = asset(extra={"functions/probe.py": PROBE + "\n"})
+    key = f"{hashlib.sha256(changed).hexdigest()}.zip"
+    account.client("s3").put_object(Bucket=BUCKET, Key=key, Body=changed)
+    account.client("lambda").update_function_code(FunctionName="deckhand-probe", S3Bucket=BUCKET, S3Key=key)
+    redeployed = account.load("deckhand-probe")
+
+    assert redeployed.code_dir != probe.code_dir
+    assert runner.invoke(redeployed, {}, endpoint="http://localhost:1").response["invocations"] == 1
+
+
+def test_a_runtime_that_exited_starts_cold_again(probe: runner.DeployedFunction) -> None:
+    runner.invoke(probe, {}, endpoint="http://localhost:1")
+    exiting = runner.invoke(probe, {"exit": True}, endpoint="http://localhost:1")
+
+    assert exiting.error is not None
+    assert exiting.error.type == "SystemExit"
+    assert runner.invoke(probe, {}, endpoint="http://localhost:1").response["invocations"] == 1
+
+
+def test_warm_functions_keep_their_own_roles_credentials(account: Account) -> None:
+    probe_asset = asset(extra={"functions/probe.py": PROBE})
+    account.deploy("deckhand-probe", "functions.probe.handler", probe_asset)
+    account.deploy("deckhand-other", "functions.probe.handler", probe_asset, role="other")
+    mine, other = account.load("deckhand-probe"), account.load("deckhand-other")
+
+    arns = [
+        runner.invoke(fn, {"whoami": True}, endpoint=account.endpoint).response
+        for fn in (mine, other, mine, other)  # each warm the second time, its STS client cached in its module
+    ]
+
+    assert (
+        arns
+        == [
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/deckhand/deckhand-probe",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/other/deckhand-other",
+        ]
+        * 2
+    )
+    assert runner.invoke(mine, {}, endpoint=account.endpoint).response["invocations"] == 3
 
 
 def test_an_exception_in_the_handler_is_the_result_not_raised(probe: runner.DeployedFunction) -> None:

@@ -92,6 +92,14 @@ def acting(as_: Acting) -> Iterator[None]:
         _ACTING.reset(token)
 
 
+def assume(role: str, via: str | None = None) -> None:
+    """Assume the role now (from `via`'s credentials when given, chained), with no other call: raises what STS answers
+    when it cannot be assumed. The session keeps the credentials for the clients that follow."""
+    credentials = (_assumed(role) if via is None else _assumed(role, via)).get_credentials()  # _client's cache keys
+    assert credentials is not None  # _assumed always sets them
+    credentials.get_frozen_credentials()
+
+
 @cache
 def _assumed(role: str, via: str | None = None) -> boto3.session.Session:
     """A session with the role's credentials, assumed from the function's own (or from `via`'s, chained) and renewed

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.shared.clients import Acting, acting, client
+from functions.shared.clients import Acting, acting, assume, client
 from functions.shared.pacing import Key, Pace, Pacer
 from functions.shared.runtime import Runtime
 
@@ -79,10 +79,12 @@ def unreachable(item: Item, roles: Acting) -> str | None:
     """Why the item's account cannot be worked in: a role that cannot be assumed (the deleter only for a real run)."""
     checks: list[tuple[str, str, str | None]] = [("member role", roles.role, None)]
     if not item.dry_run:
-        checks.append(("member deleter", roles.deleter or "", deleter_role()))
+        if not roles.deleter:
+            return f"account {item.account}: no member deleter role is configured for a real run"
+        checks.append(("member deleter", roles.deleter, deleter_role()))
     for what, role, via in checks:
         try:
-            client("sts", item.region, via).get_caller_identity()
+            assume(role, via)  # the AssumeRole the scope's clients would make first; no probe call of its own
         except (ClientError, BotoCoreError) as error:
             # First the error, then the usual cause: no member stack there (StackSets skip the management account).
             return (

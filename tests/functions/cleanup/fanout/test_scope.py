@@ -188,3 +188,25 @@ def test_pending_ids_too_many_for_the_state_wait_in_s3_and_the_next_invocation_r
     assert first["tally"]["pending"] == []
     assert first["tally"]["pending_key"] == f"runs/organization/r-1/pending/{MEMBER}/eu-west-1/ebs-snapshot.json"
     assert (second["status"], second["tally"]["acted"], second["tally"]["pending_key"]) == ("done", 5, None)
+
+
+def test_reaching_an_account_assumes_its_roles_and_makes_no_call_of_its_own(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reach check is the AssumeRole the scope's clients need anyway: no identity probe per role and scope."""
+    assumed: list[str] = []
+    clients._session().events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: assumed.append(params["RoleArn"])
+    )
+
+    def no_client(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the reach check made an AWS client of its own")
+
+    monkeypatch.setattr(scope_step, "client", no_client)
+    item = step().item
+    roles = clients.Acting(
+        f"arn:aws:iam::{MEMBER}:role/deckhand-member", f"arn:aws:iam::{MEMBER}:role/deckhand-member-deleter"
+    )
+
+    assert scope_step.unreachable(item, roles) is None
+    assert assumed == [roles.role, HUB_DELETER]  # the member deleter is assumed from the hub deleter's session

@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -515,34 +514,6 @@ class OrgRun:
 
 
 @contextmanager
-def warm_environments() -> Iterator[None]:
-    """For the block, each deployed function keeps its modules (its clients, caches, settings) from one invocation to
-    the next, as Lambda keeps an execution environment between invocations; the sandbox's runner starts each
-    invocation cold, so hundreds of scopes would time imports and botocore's model loading, not the run (a cold
-    fan-out invocation takes over a second here). The first invocation of each function stays cold."""
-    from sandbox import runner
-
-    cold = runner.isolated
-    kept: dict[tuple[Path, str | None], dict[str, ModuleType]] = {}
-
-    @contextmanager
-    def isolated(code_dir: Path, environment: Mapping[str, str]) -> Iterator[None]:
-        key = (code_dir, environment.get("AWS_LAMBDA_FUNCTION_NAME"))  # the functions share one code asset
-        with cold(code_dir, environment):
-            sys.modules.update(kept.get(key, {}))
-            try:
-                yield
-            finally:
-                kept[key] = {name: module for name, module in sys.modules.items() if runner.is_function_module(name)}
-
-    runner.isolated = isolated
-    try:
-        yield
-    finally:
-        runner.isolated = cold
-
-
-@contextmanager
 def served(latency_s: float) -> Iterator[tuple[str, Any, Recorder]]:
     """The sandbox's app (IAM enforced) in a thread, behind the Meter (latency) and the Recorder, with the Powertools
     layer's public parameter the hub template reads: (endpoint, app, recorder). The app learns its URL here, as
@@ -600,7 +571,6 @@ def run(accounts: int, regions: Sequence[str], seed_value: int, latency_s: float
     with (
         tempfile.TemporaryDirectory(prefix="bench-org-") as folder,
         environment({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "DECKHAND_SANDBOX_DIR": folder}),  # the functions' code
-        warm_environments(),
         served(latency_s) as (endpoint, app, recorder),
     ):
         started = time.perf_counter()

@@ -21,11 +21,18 @@ HANDLERS = {
     "functions.gating.pipeline_notices.handler": "functions.gating.pipeline_notices.flow",
     "functions.capacity.handler": "functions.capacity.invocation",
     "functions.cleanup.handler": "functions.cleanup.flow",
+    "functions.cleanup.fanout.handler": "functions.cleanup.fanout.steps",
     "functions.switches.handler": "functions.switches.flow",
 }
 BUDGET_MS = 80  # a handler's cold import over boto3's
-# As in Lambda: Powertools and botocore read these at import time.
-ENV = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+# As in Lambda: Powertools and botocore read these at import time, pydantic its plugin switch (set by the stacks on
+# every function, stacks/core.py).
+ENV = {
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
+}
 
 
 def _imports(modules: tuple[str, ...]) -> str:

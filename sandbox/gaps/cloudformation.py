@@ -214,7 +214,7 @@ class CfnStackSet(CloudFormationModel):
             stack_set._create_operation(str(uuid.uuid4()), "CREATE", "SUCCEEDED", accounts, regions)
         if (properties.get("AutoDeployment") or {}).get("Enabled"):
             retain = bool(properties["AutoDeployment"].get("RetainStacksOnAccountRemoval"))
-            AUTO_DEPLOYED[account_id].append(AutoDeployed(stack_set, groups, parameters, retain))
+            AUTO_DEPLOYED[account_id].append(AutoDeployed(stack_set, region_name, groups, parameters, retain))
         return cls(stack_set)
 
     @classmethod
@@ -234,9 +234,16 @@ class AutoDeployed:
     """A service-managed StackSet with automatic deployment: what it targets, to follow the organization's moves."""
 
     stack_set: StackSet
+    region: str  # the StackSet's, in the management account
     groups: list[JSON]
     parameters: list[JSON]
     retain: bool  # RetainStacksOnAccountRemoval
+
+    def held_by_moto(self, account_id: str) -> bool:
+        """Whether moto still holds this StackSet, not deleted: a moto reset (/moto-api/reset, or mock_aws in the
+        same process) empties moto's backends but not this registry, and a StackSet from before it follows nothing."""
+        stack_sets = cloudformation_backends[account_id][self.region].stacksets
+        return stack_sets.get(self.stack_set.id) is self.stack_set and self.stack_set.status != "DELETED"
 
     def follow(self, organization: OrganizationsBackend) -> None:
         """Instances for the accounts that joined the targeted units, none (unless retained) for those that left.
@@ -267,6 +274,7 @@ def follow_the_organization(moto_app: WSGIApplication, request: Request, call: C
     if answer.status_code == 200:
         account, _ = caller(request)
         organization = organizations_backends[account][PARTITION]
+        AUTO_DEPLOYED[account] = [auto for auto in AUTO_DEPLOYED[account] if auto.held_by_moto(account)]
         for auto in AUTO_DEPLOYED[account]:
             auto.follow(organization)
     return answer

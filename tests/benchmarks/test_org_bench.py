@@ -5,11 +5,13 @@ accounts x 2 regions: the real app deployed into the sandbox, the fan-out execut
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from moto.core.base_backend import BackendDict
 
 from benchmarks.estate import MARK_TAG
 from benchmarks.organization import (
@@ -243,7 +245,18 @@ def test_the_bench_prints_its_table_then_ends_on_the_org_line(capsys: pytest.Cap
     )
 
 
+@pytest.fixture
+def moto_of_its_own() -> Iterator[None]:
+    """moto to the bench alone, as in its own process under `make bench`: moto's backends are process-wide, and a
+    module before this one on the worker may have left the CDK's bootstrap bucket (S3 bucket names are global, and
+    CloudFormation's bucket then fails the bootstrap), an organization or StackSets. What the bench leaves goes too."""
+    BackendDict.reset()
+    yield
+    BackendDict.reset()
+
+
 @pytest.mark.sandbox
+@pytest.mark.usefixtures("moto_of_its_own")
 def test_a_tiny_organization_bench_cleans_as_planned_within_the_pace_and_prices_its_run() -> None:
     result = run(3, REGIONS, seed_value=0, latency_s=0.0)
 

@@ -42,6 +42,9 @@ THROTTLING = re.compile(
     r"RequestLimitExceeded|RequestThrottled|SlowDown|EC2ThrottledException)\)"
 )
 
+# What AWS answers a member session whose role was deleted or lost its permissions after it was assumed: a warm
+# container keeps its assumed credentials until they expire, so the refusal comes at the first call, not at AssumeRole.
+REFUSED = re.compile(r"\((AccessDenied|AccessDeniedException|UnauthorizedOperation|AuthFailure)\)")
 
 # A state's data stops at 256 KB ("Quotas related to state throughput", Step Functions Developer Guide): a stopped
 # scope's pending ids beyond this many characters wait in the cleanup bucket instead of riding in its answer.
@@ -95,10 +98,12 @@ def unreachable(item: Item, roles: Acting) -> str | None:
     return None
 
 
-def throttled(portion: ScopeResult) -> bool:
-    """The scope failed whole on throttling, before it marked or acted: running it again repeats nothing."""
+def failed_whole_on(portion: ScopeResult, codes: re.Pattern[str]) -> str | None:
+    """The first error, when the scope failed whole on these codes before it marked or acted (nothing to undo)."""
     whole = [failure for failure in portion.failures if not failure.id]
-    return bool(whole) and not portion.acted and not portion.marked and all(THROTTLING.search(f.error) for f in whole)
+    if whole and not portion.acted and not portion.marked and all(codes.search(f.error) for f in whole):
+        return whole[0].error
+    return None
 
 
 def scope(
@@ -156,8 +161,10 @@ def scope(
                 portion = run_scope(where, rule, kinds[item.kind], options, pending)
     if reason is not None:
         portion.failure("", "start", reason)
-    elif throttled(portion):
-        raise DeckhandThrottled(f"{item.account}/{item.region}/{item.kind}: {portion.failures[0].error}"[:1000])
+    elif (refusal := failed_whole_on(portion, REFUSED)) is not None:
+        reason = f"account {item.account}: its member role {roles.role} was refused: {refusal}"[:1000]
+    elif (throttling := failed_whole_on(portion, THROTTLING)) is not None:
+        raise DeckhandThrottled(f"{item.account}/{item.region}/{item.kind}: {throttling}"[:1000])
     run = RunState.start(
         item.run_id,
         action=item.action,

@@ -134,6 +134,21 @@ def test_throttling_before_any_change_is_raised_for_the_state_machines_retry(aws
         run(BrokenKind(throttled("DescribeSnapshots")), step())
 
 
+@pytest.mark.parametrize("code", ["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"])
+def test_a_member_role_refused_after_it_was_assumed_fails_the_account_with_the_refusal(aws: None, code: str) -> None:
+    """A warm container keeps its assumed credentials: a role deleted since is refused at the first call instead."""
+    refusal = ClientError({"Error": {"Code": code, "Message": "not authorized"}}, "DescribeSnapshots")
+
+    answer = run(BrokenKind(refusal), step())
+
+    assert answer["status"] == "failed"
+    reason = answer["tally"]["reason"]
+    assert reason.startswith(
+        f"account {MEMBER}: its member role arn:aws:iam::{MEMBER}:role/deckhand-member was refused"
+    )
+    assert f"({code})" in reason
+
+
 def test_another_failure_of_the_listing_is_answered(aws: None) -> None:
     answer = run(BrokenKind(RuntimeError("listing failed")), step())
 

@@ -146,7 +146,9 @@ def status(client: Client, pipeline: str, execution: str) -> str:
     return str(found["pipelineExecution"]["status"])
 
 
-def until(what: Callable[[], Any], seconds: float = 10.0) -> Any:
+def until(what: Callable[[], Any], seconds: float = 60.0) -> Any:
+    # The deadline only stops a hang: how fast the runner gets there is no test's business (10 s tripped on a loaded
+    # machine), the order and the intervals of what it did are.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if found := what():

@@ -110,8 +110,12 @@ def test_calls_over_the_limits_are_refused_as_ec2_refuses_them(server: tuple[str
 
 
 def test_requests_in_flight_each_wait_the_latency_and_overlap(server: tuple[str, Meter]) -> None:
+    import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    import benchmarks.server
 
     endpoint, meter = server
     meter.start(Conditions(latency_s=0.3))
@@ -119,14 +123,25 @@ def test_requests_in_flight_each_wait_the_latency_and_overlap(server: tuple[str,
     started = time.monotonic()
     client.describe_volumes()
     one = time.monotonic() - started
-    started = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda _: client.describe_volumes(), range(4)))
-    four = time.monotonic() - started
+    # Four requests at once must all be in their latency wait together: a Meter that answered one after the other
+    # would never fill the barrier (and its requests would fail). A barrier, not a stopwatch: a loaded machine
+    # stretches any duration.
+    together = threading.Barrier(4, timeout=60)
+    waits: list[float] = []
+
+    def wait_together(seconds: float) -> None:
+        waits.append(seconds)
+        together.wait()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(benchmarks.server, "time", SimpleNamespace(monotonic=time.monotonic, sleep=wait_together))
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: client.describe_volumes(), range(4)))
     meter.start(None)
 
     assert one >= 0.3
-    assert four < 2 * 0.3  # together, not one after the other
+    assert waits == [0.3] * 4
+    assert [a["ResponseMetadata"]["HTTPStatusCode"] for a in answers] == [200] * 4
 
 
 def test_a_measured_child_reports_its_own_peak_memory_not_the_benchmarks() -> None:

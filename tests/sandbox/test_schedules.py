@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox import schedules
 from sandbox.schedules import EPOCH, due, validate
 
 
@@ -156,11 +156,23 @@ def test_year_field_limits_the_schedule() -> None:
     assert due("cron(0 0 1 1 ? 2030-2031)", None, utc(2026, 1, 1), utc(2028, 1, 2)) == []
 
 
-def test_month_long_every_minute_window_is_fast() -> None:
-    began = time.perf_counter()
+def test_month_long_every_minute_window_converts_minute_by_minute_only_on_the_day_the_clocks_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What keeps a long window fast, counted rather than timed: a day without a DST change shifts by one offset,
+    # only 29 March 2026 (Paris springs forward) converts each local minute on its own.
+    converted: list[datetime] = []
+
+    def to_utc(local: datetime, zone: tzinfo) -> datetime | None:
+        converted.append(local)
+        return convert(local, zone)
+
+    convert = schedules._to_utc
+    monkeypatch.setattr(schedules, "_to_utc", to_utc)
     fired = due("cron(* * * * ? *)", "Europe/Paris", utc(2026, 3, 1), utc(2026, 4, 1))
     assert len(fired) == 31 * 24 * 60  # each real minute is one existing local minute
-    assert time.perf_counter() - began < 2
+    assert {local.date() for local in converted} == {date(2026, 3, 29)}
+    assert len(converted) == 24 * 60
 
 
 # --- at ---------------------------------------------------------------------------------------

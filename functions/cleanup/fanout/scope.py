@@ -162,7 +162,12 @@ def scope(
     if reason is not None:
         portion.failure("", "start", reason)
     elif (refusal := failed_whole_on(portion, REFUSED)) is not None:
-        reason = f"account {item.account}: its member role {roles.role} was refused: {refusal}"[:1000]
+        code = REFUSED.search(refusal).group(1)  # type: ignore[union-attr]  # failed_whole_on matched it
+        # One reason for every scope of the account (the code, not each call's message): the report lists it once.
+        reason = (
+            f"account {item.account}: its member role {roles.role} was refused ({code}): deleted, or stripped of its "
+            "permissions, since it was assumed"
+        )
     elif (throttling := failed_whole_on(portion, THROTTLING)) is not None:
         raise DeckhandThrottled(f"{item.account}/{item.region}/{item.kind}: {throttling}"[:1000])
     run = RunState.start(

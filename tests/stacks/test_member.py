@@ -6,15 +6,13 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from stacks.app import build
 from stacks.deckhand_stack import DeckhandStack
-from stacks.member import HUB_CAPACITY_ROLE, HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS, MemberStack
+from stacks.member import HUB_CAPACITY_ROLE, HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS
 from stacks.policy import Policy, parse_policy
 from stacks.versions import REPO_ROOT
-from tests.support.template import named_role, statements_of_role
+from tests.support.template import hub_and_member, named_role, statements_of_role
 
 ORG_ID = "o-a1b2c3d4e5"
 ORGANIZATION = {
@@ -37,23 +35,18 @@ def organization_policy() -> Policy:
 
 
 @pytest.fixture(scope="module")
-def organization_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[DeckhandStack, MemberStack]:
-    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    hub = build(app, organization_policy())
-    member = app.node.find_child("DeckhandMember")
-    assert isinstance(member, MemberStack)
-    app.synth()  # raises when cdk-nag reports a finding nobody acknowledged, in either stack
-    return hub, member
+def templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Template]:
+    return hub_and_member(organization_policy(), str(tmp_path_factory.mktemp("cdk.out")))
 
 
 @pytest.fixture(scope="module")
-def hub(organization_app: tuple[DeckhandStack, MemberStack]) -> Template:
-    return Template.from_stack(organization_app[0])
+def hub(templates: tuple[Template, Template]) -> Template:
+    return templates[0]
 
 
 @pytest.fixture(scope="module")
-def member(organization_app: tuple[DeckhandStack, MemberStack]) -> Template:
-    return Template.from_stack(organization_app[1])
+def member(templates: tuple[Template, Template]) -> Template:
+    return templates[1]
 
 
 def role(template: Template, name: str) -> Mapping[str, Any]:

@@ -13,11 +13,10 @@ from aws_cdk.assertions import Template
 
 from functions.shared.members import MEMBER_ROLE_VARIABLE
 from stacks.app import build
-from stacks.deckhand_stack import DeckhandStack
 from stacks.member import HUB_CAPACITY_ROLE, HUB_GATE_ROLE, HUB_WATCHDOG_ROLE, MemberStack
 from stacks.policy import Policy, PolicyError, parse_policy
 from stacks.versions import REPO_ROOT
-from tests.support.template import function_ids, named_role, role_statements, statements_of_role, text
+from tests.support.template import function_ids, hub_and_member, named_role, role_statements, statements_of_role, text
 
 ORG_ID = "o-a1b2c3d4e5"
 MEMBER = "111111111111"
@@ -48,23 +47,18 @@ def organization_policy() -> Policy:
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> tuple[DeckhandStack, MemberStack]:
-    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    hub = build(app, organization_policy())
-    member = app.node.find_child("DeckhandMember")
-    assert isinstance(member, MemberStack)
-    app.synth()  # raises when cdk-nag reports a finding nobody acknowledged, in either stack
-    return hub, member
+def templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Template]:
+    return hub_and_member(organization_policy(), str(tmp_path_factory.mktemp("cdk.out")))
 
 
 @pytest.fixture(scope="module")
-def hub(stacks: tuple[DeckhandStack, MemberStack]) -> Template:
-    return Template.from_stack(stacks[0])
+def hub(templates: tuple[Template, Template]) -> Template:
+    return templates[0]
 
 
 @pytest.fixture(scope="module")
-def member(stacks: tuple[DeckhandStack, MemberStack]) -> Template:
-    return Template.from_stack(stacks[1])
+def member(templates: tuple[Template, Template]) -> Template:
+    return templates[1]
 
 
 def trusted(template: Template, role_name: str) -> list[Mapping[str, Any]]:

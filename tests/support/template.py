@@ -3,9 +3,13 @@
 import json
 from typing import Any
 
+from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from stacks.app import build
+from stacks.member import MemberStack
 from stacks.nag import flattened
+from stacks.policy import Policy
 
 
 def text(value: Any) -> str:
@@ -78,3 +82,14 @@ def as_deployed(value: Any, account: str, region: str = "us-east-1", refs: dict[
     if isinstance(value, list):
         return [as_deployed(item, account, region, refs) for item in value]
     return value
+
+
+def hub_and_member(policy: Policy, outdir: str) -> tuple[Template, Template]:
+    """The hub's and the member stack's templates of an organization policy, synthesized with cdk-nag, which raises on
+    a finding nobody acknowledged in either stack."""
+    app = App(outdir=outdir)
+    hub = build(app, policy)
+    member = app.node.find_child("DeckhandMember")
+    assert isinstance(member, MemberStack)
+    app.synth()
+    return Template.from_stack(hub), Template.from_stack(member)

@@ -90,16 +90,15 @@ def test_refuses_to_seed_twice(estate: Estate, endpoint: str) -> None:
         seed(endpoint, now=NOW, region=REGION)
 
 
-def test_seeding_polls_nothing(seeded: tuple[Estate, Counter[str]]) -> None:
+def test_seeding_makes_a_call_or_two_per_resource(seeded: tuple[Estate, Counter[str]]) -> None:
     # How long seeding takes is the demo's figure (its `seed` timing); what keeps it short is checked here: a call or
-    # two per resource made (create, then tag, version or read back), no waiter, no read repeated as a poll repeats.
+    # two per resource made (create, then tag, version or read back), no waiter or poll adding calls. Not an exact
+    # count: a role another module's seeding made (IAM is global) is read instead of created.
     estate, calls = seeded
     resources = sum(
         len(getattr(estate, f.name)) for f in fields(Estate) if f.type == "tuple[str, ...]" and f.name != "lines"
     )
-    reads = [n for operation, n in calls.items() if operation.startswith(("Describe", "Get", "List"))]
-    assert 0 < sum(calls.values()) <= 2 * resources
-    assert max(reads) <= 2
+    assert resources <= sum(calls.values()) <= 2 * resources
 
 
 def test_the_sandbox_keeps_the_estate_as_seeded(estate: Estate, endpoint: str) -> None:

@@ -230,7 +230,11 @@ class GatingSandbox:
                 Namespace="AWS/ApplicationELB", MetricData=data[start : start + 500]
             )
 
-    def switch(self, name: str, *, reason: str = "test", hours: int = 2, set_by: str = "alice") -> None:
+    def switch(
+        self, name: str, *, reason: str = "test", hours: int = 2, set_by: str = "alice", refresh: bool = True
+    ) -> None:
+        """Set a switch in Parameter Store; `refresh` False leaves the runtime's cached read of the switches as it was
+        (a warm function that read them before)."""
         state = SwitchState(
             name=name,
             on=True,
@@ -242,7 +246,8 @@ class GatingSandbox:
         self.client("ssm").put_parameter(
             Name=parameter_name(PATH, name), Value=json.dumps(state.document()), Type="String", Overwrite=True
         )
-        self.runtime.switches.read(fresh=True)
+        if refresh:
+            self.runtime.switches.read(fresh=True)
 
     def environment(self, monkeypatch: pytest.MonkeyPatch, policy: Gating) -> None:
         """The deployed function's environment, for tests of the real `handler` (real clock, own runtime)."""

@@ -87,7 +87,7 @@ def run(
         return not_ours(f"no gated stage with approvals stands after {approval.where}: left to humans")
     logger.append_keys(pipeline=approval.pipeline, stage=approval.stage, execution_id=approval.execution_id)
     now = rt.clock()
-    board = rt.switches.read()
+    board = rt.switches.read(fresh=True)  # as the gate's: an approval is a deploy decision (gate/job.py)
     pause = board.pause(core.DUTY, now)
     if pause is not None:
         core.record_paused(

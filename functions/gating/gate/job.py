@@ -180,7 +180,9 @@ def decide_and_answer(
     target, gate = resolve(request, gating, own_function, aws.pipelines)
     logger.append_keys(pipeline=target.pipeline, stage=target.stage)
     now = rt.clock()
-    board = rt.switches.read()
+    # Fresh, not from the cache other functions trust for switches.cache_seconds: a deploy decision is rare, and a
+    # freeze set (or cleared) must hold (or free) the very next deploy, also in a warm execution environment.
+    board = rt.switches.read(fresh=True)
     pause = board.pause(core.DUTY, now)
     if pause is not None:
         reply = let_through_paused(pause, target, rt, request.job_id)

@@ -130,6 +130,17 @@ def test_a_freeze_blocks_at_once_and_says_how_to_lift_it(sandbox: GatingSandbox)
     assert '"switch": "freeze"' in message
 
 
+def test_a_freeze_set_after_a_warm_gate_read_the_switches_blocks_the_next_deploy(sandbox: GatingSandbox) -> None:
+    """The switches' cache (switches.cache_seconds) never delays a deploy decision: the gate reads them afresh."""
+    _, event = ready(sandbox)
+    assert sandbox.runtime.switches.read().freeze(sandbox.clock.now) is None  # the cache now holds "no freeze"
+    sandbox.switch("freeze", reason="incident", refresh=False)
+
+    result = invoke(sandbox, event)
+
+    assert (result["answer"], result["outcome"]) == ("failure", "block")
+
+
 def test_a_fix_forward_variable_waives_the_alarm_and_is_recorded(sandbox: GatingSandbox) -> None:
     sandbox.create_pipeline()
     sandbox.metric_alarm("web-app-5xx", "ALARM", "5xx")

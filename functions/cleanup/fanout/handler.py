@@ -13,6 +13,6 @@ if TYPE_CHECKING:
 
 @entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from . import steps  # noqa: PLC0415 - cold import, as the cleanup function's flow
+    from . import steps  # noqa: PLC0415 - cold import with steps.py 193.9 ms, this module 40.8 ms, boto3 90.8 ms (make bench, median of 7)
 
     return steps.invoked(event, context)

@@ -203,3 +203,17 @@ def test_an_event_naming_an_unknown_execution_is_left_to_humans_not_raised(estat
     forged = {**event, "detail": {**event["detail"], "execution-id": "gone-0000"}}
     result = approve(estate, forged)
     assert result["status"] == "left-to-humans"
+
+
+def test_a_freeze_set_after_a_warm_approver_read_the_switches_leaves_the_next_approval_to_humans(
+    sandbox: GatingSandbox,
+) -> None:
+    """The switches' cache (switches.cache_seconds) never delays an approval: the approver reads them afresh."""
+    _, event = at_approval(sandbox)
+    assert sandbox.runtime.switches.read().freeze(sandbox.clock.now) is None  # the cache now holds "no freeze"
+    sandbox.switch("freeze", reason="incident", refresh=False)
+
+    result = run(event, sandbox.runtime, WEB_APP)
+
+    assert (result["status"], result["decision"]["verdict"]) == ("left-to-humans", "block")
+    assert "freeze" in json.dumps(result)

@@ -17,7 +17,7 @@ from constructs import Construct
 from functions.capacity.config import CAPACITY_VARIABLE, SCHEDULE_GROUP_VARIABLE, SCHEDULER_ROLE_VARIABLE
 from functions.capacity.declared import PARTITION, TARGET_TAG, scalable_id
 from functions.capacity.policy import WEEKDAYS, Schedule, Target
-from functions.shared.members import MEMBER_ROLE_VARIABLE
+from functions.shared.members import MEMBER_ROLE_VARIABLE, role_arn
 
 from . import core, nag
 from .core import Core, lines, policy_source, unique
@@ -213,7 +213,7 @@ class Capacity(Construct):
             return
         partition = Stack.of(self).partition
         role = organization.duty_role("capacity")
-        self._allow(["sts:AssumeRole"], [f"arn:{partition}:iam::{account}:role/{role}" for account in accounts])
+        self._allow(["sts:AssumeRole"], [role_arn(partition, account, role) for account in accounts])
 
     def _acknowledge_wildcards(self) -> None:
         """Each wildcard the function and scheduler roles hold, with why, beside their policies."""

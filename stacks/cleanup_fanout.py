@@ -34,6 +34,7 @@ from functions.cleanup.declared import (
     MARKS_PARTITION,
     THROTTLED_ERROR,
 )
+from functions.shared.members import role_arn
 from functions.shared.organization import Organization
 
 from . import nag
@@ -93,7 +94,7 @@ def member_roles(stack: Stack, organization: Organization, name: str) -> tuple[l
         wildcard = f"arn:{stack.partition}:iam::*:role/{name}"
         return [wildcard], {"StringEquals": {"aws:ResourceOrgID": organization.id}}
     listed = [account for account in organization.accounts if account not in organization.exclude]
-    return [f"arn:{stack.partition}:iam::{account}:role/{name}" for account in listed], None
+    return [role_arn(stack.partition, account, name) for account in listed], None
 
 
 def organization_parents(stack: Stack, organization: Organization) -> list[str]:

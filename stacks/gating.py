@@ -15,7 +15,7 @@ from constructs import Construct
 from functions.gating.config import GATING_VARIABLE, IDEMPOTENCY_VARIABLE
 from functions.gating.declared import LOCK_PREFIX
 from functions.gating.policy import Gating as GatingPolicy
-from functions.shared.members import MEMBER_ROLE_VARIABLE
+from functions.shared.members import MEMBER_ROLE_VARIABLE, role_arn
 
 from . import core, nag
 from .core import Core, lines, policy_source, unique
@@ -229,7 +229,7 @@ class Gating(Construct):
                 function.role.add_to_policy(
                     iam.PolicyStatement(
                         actions=["sts:AssumeRole"],
-                        resources=[f"arn:{partition}:iam::{account}:role/{role}" for account in accounts],
+                        resources=[role_arn(partition, account, role) for account in accounts],
                     )
                 )
 

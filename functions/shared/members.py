@@ -16,6 +16,11 @@ MEMBER_ROLE_VARIABLE = "DECKHAND_MEMBER_ROLE"
 MEMBER_DELETER_ROLE_VARIABLE = "DECKHAND_MEMBER_DELETER_ROLE"
 
 
+def role_arn(partition: str, account: str, name: str) -> str:
+    """A role's ARN by name: IAM role names are account-wide, so the region has no part in it."""
+    return f"arn:{partition}:iam::{account}:role/{name}"
+
+
 class NotInOrganization(RuntimeError):
     """Work named another account, and this function has no member role to work there."""
 
@@ -56,7 +61,7 @@ class Home:
                 f"account {account} is not this function's ({self.account}) and {variable} is not set: "
                 "the policy has no organization section, or the stack predates it (redeploy)"
             )
-        return f"arn:{self.partition}:iam::{account}:role/{name}"
+        return role_arn(self.partition, account, name)
 
     @property
     def here(self) -> Place:

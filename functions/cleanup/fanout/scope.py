@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared.clients import Acting, acting, assume, client
+from functions.shared.members import role_arn
 from functions.shared.pacing import Key, Pace, Pacer
 from functions.shared.runtime import Runtime
 
@@ -72,12 +73,6 @@ class DeckhandThrottled(RuntimeError):
     """AWS kept throttling the scope after botocore's retries, before the scope changed anything."""
 
 
-def role_arn(partition: str, account: str, name: str) -> str:
-    """A member role by name. The hub's own account, when it is a member, is reached through its member roles too
-    (deploy the member stack there): the fan-out's role holds no cleanup grant of its own."""
-    return f"arn:{partition}:iam::{account}:role/{name}"
-
-
 def unreachable(item: Item, roles: Acting) -> str | None:
     """Why the item's account cannot be worked in: a role that cannot be assumed (the deleter only for a real run)."""
     checks: list[tuple[str, str, str | None]] = [("member role", roles.role, None)]
@@ -125,6 +120,8 @@ def scope(
     if organization is None:
         raise RuntimeError("the fan-out needs the policy's organization section (DECKHAND_ORGANIZATION); redeploy")
     where = Scope(item.account, item.region, item.kind)
+    # The hub's own account, when it is a member, is reached through its member roles too (deploy the member stack
+    # there): the fan-out's role holds no cleanup grant of its own.
     roles = Acting(
         role_arn(partition, item.account, organization.member_role),
         role_arn(partition, item.account, organization.deleter_role),

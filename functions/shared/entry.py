@@ -8,10 +8,15 @@ the gate's job event carries live artifact credentials.
 
 Traces come from Lambda's active tracing (the function's own segments), without the X-Ray SDK, in
 maintenance since 2026-02-25.
+
+What every function does first in Lambda's init phase is in init_phase.py, imported before anything else.
 """
 
 from __future__ import annotations
 
+from . import init_phase  # noqa: F401 - first of all: init_phase.py says why
+
+# isort: split
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any

@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stacks.versions import REPO_ROOT
@@ -58,29 +58,23 @@ def _cold_import_sample(modules: tuple[str, ...], *, source_only: Path | None = 
     return float(run.stdout)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Paired:
-    """One handler's figures over boto3's, each the median of per-round differences: a round runs boto3 alone and
-    then each path, back to back, so that a machine slowing down for a while moves both sides of a difference."""
+    """One handler's samples, each the difference to the boto3 run just before it: a round runs, for every handler in
+    turn, boto3 alone and then the handler's paths, back to back. A machine slowing down for a while moves both sides
+    of a difference, and a burst that spans a whole round is one of seven samples for every handler."""
 
-    boto3: list[float]
-    init: float
-    path: float
-    from_source: float
+    boto3: list[float] = field(default_factory=list)
+    init: list[float] = field(default_factory=list)
+    path: list[float] = field(default_factory=list)
+    from_source: list[float] = field(default_factory=list)
 
-
-def paired(module: str, first: str, source_copy: Path) -> Paired:
-    base: list[float] = []
-    init: list[float] = []
-    path: list[float] = []
-    from_source: list[float] = []
-    for _ in range(RUNS):
-        b = _cold_import_sample(("boto3",))
-        base.append(b)
-        init.append(_cold_import_sample((module,)) - b)
-        path.append(_cold_import_sample((module, first)) - b)
-        from_source.append(_cold_import_sample((module, first), source_only=source_copy) - b)
-    return Paired(base, statistics.median(init), statistics.median(path), statistics.median(from_source))
+    def sample(self, module: str, first: str, source_copy: Path) -> None:
+        base = _cold_import_sample(("boto3",))
+        self.boto3.append(base)
+        self.init.append(_cold_import_sample((module,)) - base)
+        self.path.append(_cold_import_sample((module, first)) - base)
+        self.from_source.append(_cold_import_sample((module, first), source_only=source_copy) - base)
 
 
 def cold_import_instructions(*modules: str) -> int:
@@ -107,19 +101,25 @@ def cold_import_instructions(*modules: str) -> int:
 def report() -> None:
     with tempfile.TemporaryDirectory() as copy:
         shutil.copytree(REPO_ROOT / "functions", Path(copy) / "functions", ignore=shutil.ignore_patterns("__pycache__"))
-        figures = {module: paired(module, first, Path(copy)) for module, first in HANDLERS.items()}
+        figures = {module: Paired() for module in HANDLERS}
+        for _ in range(RUNS):
+            for module, first in HANDLERS.items():
+                figures[module].sample(module, first, Path(copy))
     base = statistics.median(sample for figure in figures.values() for sample in figure.boto3)
-    print(f"cold import, median of {RUNS} rounds of fresh interpreters, each round boto3 alone then each path")
+    print(f"cold import, median of {RUNS} rounds of fresh interpreters; in each, every handler paired with boto3 alone")
     print(f"  boto3 alone                         {base:7.1f} ms")
     print(
         "  over boto3: handler module (Lambda's init) | with what its first invocation loads (the whole cold path, "
         f"budget +{BUDGET_MS} ms) | the same compiled from source, as the asset ships"
     )
     for module, figure in figures.items():
-        verdict = "" if figure.path <= BUDGET_MS else f"  cold path OVER the +{BUDGET_MS} ms budget"
+        init, path, from_source = (
+            statistics.median(samples) for samples in (figure.init, figure.path, figure.from_source)
+        )
+        verdict = "" if path <= BUDGET_MS else f"  cold path OVER the +{BUDGET_MS} ms budget"
         print(
-            f"  {module:<42} {figure.init:+6.1f} ms | {figure.path:+6.1f} ms (ratio {(base + figure.path) / base:.2f})"
-            f" | {figure.from_source:+6.1f} ms{verdict}"
+            f"  {module:<42} {init:+6.1f} ms | {path:+6.1f} ms (ratio {(base + path) / base:.2f})"
+            f" | {from_source:+6.1f} ms{verdict}"
         )
 
 

@@ -1,4 +1,5 @@
-"""One synth of the whole app per test session, with the example policy and cdk-nag on."""
+"""One synth of the whole app per test session, with the example policy and cdk-nag on; and the hub's and member
+stack's templates of a module's `organization` policy fixture, once per module."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,8 @@ from aws_cdk.assertions import Template
 
 from stacks.app import build
 from stacks.deckhand_stack import DeckhandStack
+from stacks.policy import Policy
+from tests.support.template import hub_and_member
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +31,20 @@ def stack(synthesized: tuple[DeckhandStack, Path]) -> DeckhandStack:
 @pytest.fixture(scope="session")
 def template(stack: DeckhandStack) -> Template:
     return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def hub_and_member_templates(
+    organization: Policy, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Template, Template]:
+    return hub_and_member(organization, str(tmp_path_factory.mktemp("cdk.out")))
+
+
+@pytest.fixture(scope="module")
+def hub(hub_and_member_templates: tuple[Template, Template]) -> Template:
+    return hub_and_member_templates[0]
+
+
+@pytest.fixture(scope="module")
+def member(hub_and_member_templates: tuple[Template, Template]) -> Template:
+    return hub_and_member_templates[1]

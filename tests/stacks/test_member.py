@@ -12,7 +12,7 @@ from stacks.deckhand_stack import DeckhandStack
 from stacks.member import HUB_CAPACITY_ROLE, HUB_CLEANUP_ROLE, HUB_DELETER_ROLE, HUB_EVENT_BUS
 from stacks.policy import Policy, parse_policy
 from stacks.versions import REPO_ROOT
-from tests.support.template import hub_and_member, named_role, statements_of_role
+from tests.support.template import named_role, statements_of_role
 
 ORG_ID = "o-a1b2c3d4e5"
 ORGANIZATION = {
@@ -35,18 +35,8 @@ def organization_policy() -> Policy:
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Template]:
-    return hub_and_member(organization_policy(), str(tmp_path_factory.mktemp("cdk.out")))
-
-
-@pytest.fixture(scope="module")
-def hub(templates: tuple[Template, Template]) -> Template:
-    return templates[0]
-
-
-@pytest.fixture(scope="module")
-def member(templates: tuple[Template, Template]) -> Template:
-    return templates[1]
+def organization() -> Policy:  # the hub and member fixtures' policy (conftest.py)
+    return organization_policy()
 
 
 def role(template: Template, name: str) -> Mapping[str, Any]:

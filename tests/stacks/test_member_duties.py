@@ -16,7 +16,7 @@ from stacks.app import build
 from stacks.member import HUB_CAPACITY_ROLE, HUB_GATE_ROLE, HUB_WATCHDOG_ROLE, MemberStack
 from stacks.policy import Policy, PolicyError, parse_policy
 from stacks.versions import REPO_ROOT
-from tests.support.template import function_ids, hub_and_member, named_role, role_statements, statements_of_role, text
+from tests.support.template import function_ids, named_role, role_statements, statements_of_role, text
 
 ORG_ID = "o-a1b2c3d4e5"
 MEMBER = "111111111111"
@@ -47,18 +47,8 @@ def organization_policy() -> Policy:
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Template]:
-    return hub_and_member(organization_policy(), str(tmp_path_factory.mktemp("cdk.out")))
-
-
-@pytest.fixture(scope="module")
-def hub(templates: tuple[Template, Template]) -> Template:
-    return templates[0]
-
-
-@pytest.fixture(scope="module")
-def member(templates: tuple[Template, Template]) -> Template:
-    return templates[1]
+def organization() -> Policy:  # the hub and member fixtures' policy (conftest.py)
+    return organization_policy()
 
 
 def trusted(template: Template, role_name: str) -> list[Mapping[str, Any]]:

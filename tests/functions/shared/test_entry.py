@@ -11,30 +11,15 @@ import pytest
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from benchmarks.coldstart import HANDLERS
 from functions.shared.entry import entry
 from functions.shared.observability import logger, metrics
 from functions.shared.refusal import Refused
+from stacks.versions import REPO_ROOT
 from tests.support.gating import captured_logs, fake_context
 
-HANDLERS = [
-    "functions.gating.gate.handler",
-    "functions.gating.approver.handler",
-    "functions.gating.watchdog.handler",
-    "functions.gating.pipeline_notices.handler",
-    "functions.capacity.handler",
-    "functions.cleanup.handler",
-    "functions.switches.handler",
-]
-# What the handlers import inside `handler`, on the first invocation.
-LOADED_ON_FIRST_INVOCATION = [
-    "functions.gating.gate.bindings",
-    "functions.gating.approver.flow",
-    "functions.gating.watchdog.flow",
-    "functions.gating.pipeline_notices.flow",
-    "functions.capacity.invocation",
-    "functions.cleanup.flow",
-    "functions.switches.flow",
-]
+# Each handler module and what it imports inside `handler`, on the first invocation: the bench's table.
+LOADED_ON_FIRST_INVOCATION = list(HANDLERS.values())
 SECRET = "live-artifact-secret-key"
 
 
@@ -130,3 +115,13 @@ def test_no_handler_module_loads_a_flow_before_its_first_invocation() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_bench_and_these_tests_cover_every_function() -> None:
+    """A new function's handler must join the table (benchmarks/coldstart.py) that the cold-start bench and the
+    init-phase tests go through."""
+    found = {
+        ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        for path in (REPO_ROOT / "functions").rglob("handler.py")
+    }
+    assert found == set(HANDLERS)

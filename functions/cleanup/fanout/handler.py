@@ -15,6 +15,6 @@ if TYPE_CHECKING:
 @entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with first_imports():
-        from . import steps  # noqa: PLC0415 - init is boto3 +11.3 ms, the cold path with this import boto3 +66.0 ms (make bench)
+        from . import steps  # noqa: PLC0415 - init is boto3 +12.8 ms, the cold path with this import boto3 +67.3 ms (make bench)
 
     return steps.invoked(event, context)

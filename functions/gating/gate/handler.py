@@ -46,7 +46,7 @@ def run(
     """The testable core. `rt` and `gating` are loaders (default: the container's), called inside the job
     path's error handling so that even a broken environment answers the job."""
     with first_imports():
-        from . import bindings  # noqa: PLC0415 - init is boto3 +10.7 ms, the cold path with this import boto3 +63.4 ms (make bench)
+        from . import bindings  # noqa: PLC0415 - init is boto3 +10.9 ms, the cold path with this import boto3 +62.2 ms (make bench)
 
     return bindings.route(event, rt or bindings.runtime, gating or bindings.gating, context)
 

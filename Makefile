@@ -16,6 +16,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
+export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: test demo bench lint typecheck unit quick synth cfn-lint sandbox-down clean
 
@@ -39,12 +40,10 @@ $(CUSTODIAN_VENV)/.installed: benchmarks/custodian-requirements.txt
 	$(CUSTODIAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/custodian-requirements.txt
 	touch $@
 
-# --no-compile: pip would byte-compile every module it installs (all of aws-cdk-lib's among them), a third of the
-# install; Python writes the bytecode of the modules a run imports when it first imports them.
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed as $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 $(CDK): package.json package-lock.json

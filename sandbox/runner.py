@@ -531,6 +531,7 @@ def isolated(code_dir: Path, environment: Mapping[str, str], kept: dict[str, Mod
     process back as it was."""
     saved_environ = dict(os.environ)
     saved_path = list(sys.path)
+    saved_dont_write_bytecode = sys.dont_write_bytecode
     saved_modules = {name: module for name, module in sys.modules.items() if is_function_module(name)}
     saved_default_session = _swap_boto3_default_session(None)
     _swap_boto3_default_session(_HandlerDefaultSession(saved_default_session))
@@ -539,10 +540,14 @@ def isolated(code_dir: Path, environment: Mapping[str, str], kept: dict[str, Mod
     os.environ.clear()
     os.environ.update(environment)
     sys.path.insert(0, str(code_dir))
+    # Lambda's /var/task is read-only and the asset ships no bytecode: every cold start compiles the function's
+    # modules, so none are cached here either.
+    sys.dont_write_bytecode = True
     importlib.invalidate_caches()
     try:
         yield
     finally:
+        sys.dont_write_bytecode = saved_dont_write_bytecode
         _swap_boto3_default_session(saved_default_session)
         kept.clear()
         kept.update((name, module) for name, module in sys.modules.items() if is_function_module(name))

@@ -180,6 +180,18 @@ def test_the_deployed_copy_of_the_code_runs_not_the_repository(probe: runner.Dep
     assert not any(str(probe.code_dir) in str(getattr(m, "__file__", "")) for m in list(sys.modules.values()))
 
 
+def test_a_cold_start_compiles_the_deployed_code_and_caches_no_bytecode(
+    probe: runner.DeployedFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Lambda, whose /var/task is read-only, with an asset that ships none; whatever the host process does."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+    runner.invoke(probe, {}, endpoint="http://localhost:1")
+
+    assert list(probe.code_dir.rglob("__pycache__")) == []
+    assert sys.dont_write_bytecode is False
+
+
 def test_the_handler_gets_the_deployed_environment_and_a_context(
     probe: runner.DeployedFunction, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,12 +225,14 @@ def test_the_handler_runs_with_a_session_of_its_deployed_role(probe: runner.Depl
 def test_the_host_process_is_restored(probe: runner.DeployedFunction, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DECKHAND_AUDIT_TABLE", "the-shells-table")
     environ, path, stdout = dict(os.environ), list(sys.path), sys.stdout
+    dont_write_bytecode = sys.dont_write_bytecode
     modules = {name for name in sys.modules if name.startswith("functions")}
 
     runner.invoke(probe, {}, endpoint="http://localhost:1")
     runner.invoke(probe, {"raise": "boom"}, endpoint="http://localhost:1")
 
     assert dict(os.environ) == environ
+    assert sys.dont_write_bytecode is dont_write_bytecode
     assert sys.path == path
     assert sys.stdout is stdout
     assert {name for name in sys.modules if name.startswith("functions")} == modules

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from functions.capacity.model import Levels
 from functions.shared.members import MEMBER_ROLE_VARIABLE, Place
-from tests.functions.capacity.twins import ACCOUNT, REGION, MemoryTargets, Service
+from tests.functions.capacity.twins import MemoryTargets, Service
 from tests.functions.capacity.world import GROUP, WEB, WEB_ID, TwinWorld, alarm_event, policy_of
+from tests.support.places import ACCOUNT, REGION
 
 MEMBER = "210987654321"
 OTHER = "000011112222"

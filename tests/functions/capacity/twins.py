@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from functions.capacity import targets
 from functions.capacity.declared import ScalableId, resource, scalable_id
@@ -23,11 +23,8 @@ from functions.capacity.model import NOT_SUSPENDED, Call, Levels, Suspension
 from functions.capacity.policy import Target
 from functions.capacity.store import Stored, conflict, from_json, to_json
 from functions.capacity.targets import APPLICATION_AUTOSCALING, Live
-from functions.shared.members import Place
 from tests.support.errors import client_error
-
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from tests.support.places import PlacedTwin
 
 
 @dataclass
@@ -68,11 +65,13 @@ class Service:
 
 
 @dataclass
-class MemoryTargets:
+class MemoryTargets(PlacedTwin):
     """The live side of capacity in memory: scalable targets, groups, ECS services, alarms and schedules.
 
     Lambda provisioned concurrency is not modelled (moto has none, so no contract could hold the twin to it): an
     unregistered Lambda target reads as missing."""
+
+    principal: ClassVar[str] = "deckhand-capacity"
 
     registered: dict[ScalableId, Registration] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
@@ -85,16 +84,6 @@ class MemoryTargets:
     made: list[Call] = field(default_factory=list)  # every call made, in order
     asked: list[str] = field(default_factory=list)  # every read, in order
     faults: Faults = field(default_factory=Faults)
-    account: str = ACCOUNT
-    region: str = REGION
-    places: dict[tuple[str, str], MemoryTargets] = field(default_factory=dict)  # (account, region) -> its twin
-    reached: list[Place] = field(default_factory=list)  # every `at`, in order
-    denied: set[str] = field(default_factory=set)  # roles whose AssumeRole is refused
-    refusal: Exception | None = None  # raised by every call: this is a denied role's view
-
-    def elsewhere(self, account: str, region: str = REGION) -> MemoryTargets:
-        """The twin of a member account and region, made on first use."""
-        return self.places.setdefault((account, region), MemoryTargets(account=account, region=region))
 
     # --- seeding, as an operator would have set the account up ---
 
@@ -159,14 +148,6 @@ class MemoryTargets:
     def alarm_state(self, name: str) -> str | None:
         self._ask("alarm_state")
         return self.alarms.get(name)
-
-    def at(self, place: Place) -> MemoryTargets:
-        self.reached.append(place)
-        if place.role in self.denied:
-            message = f"User: deckhand-capacity is not authorized to perform: sts:AssumeRole on resource: {place.role}"
-            refused = client_error("AccessDenied", "AssumeRole", message)
-            return MemoryTargets(account=place.account, region=place.region, refusal=refused)
-        return self.elsewhere(place.account, place.region)
 
     def make(self, planned: Call) -> None:
         if self.refusal is not None:

@@ -13,8 +13,8 @@ import pytest
 from functions.gating import observe
 from functions.gating.observe import AwsCloudWatch, CloudWatch, observe_alarms, observe_metrics, plan_metrics
 from functions.gating.policy import AlarmCheck, Gate
-from tests.functions.gating import twins
 from tests.functions.gating.twins import Alarm, MemoryCloudWatch, MuteRule
+from tests.support import places
 from tests.support.gating import REGION, GatingSandbox, put_5xx_alarm
 
 NOW = datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC)
@@ -42,7 +42,7 @@ class Twin:
     def __init__(self) -> None:
         self.twin = MemoryCloudWatch()
         self.cloudwatch: CloudWatch = self.twin
-        self.home = (twins.ACCOUNT, twins.REGION)
+        self.home = (places.ACCOUNT, places.REGION)
 
     def alarm(self, name: str, state: str = "OK", reason: str = "", tags: dict[str, str] | None = None) -> None:
         self.twin.alarms_by_name[name] = Alarm(state, reason, tags=dict(tags or {}))  # type: ignore[arg-type]

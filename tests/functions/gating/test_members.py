@@ -15,9 +15,10 @@ from functions.gating.gate import bindings
 from functions.gating.policy import Gating
 from functions.gating.watchdog.flow import run as watchdog
 from functions.shared.members import MEMBER_ROLE_VARIABLE, Place
-from tests.functions.gating.twins import ACCOUNT, REGION, Alarm, MemoryCloudWatch
+from tests.functions.gating.twins import Alarm, MemoryCloudWatch
 from tests.functions.gating.world import PIPELINE, TwinEstate
 from tests.support.gating import fake_context, gating, web_app_gate
+from tests.support.places import ACCOUNT, REGION
 
 MEMBER = "210987654321"
 OTHER = "000011112222"

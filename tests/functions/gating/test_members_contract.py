@@ -13,7 +13,8 @@ import pytest
 
 from functions.gating.observe import AwsCloudWatch, CloudWatch
 from functions.shared.members import Place
-from tests.functions.gating.twins import ACCOUNT, REGION, Alarm, MemoryCloudWatch
+from tests.functions.gating.twins import Alarm, MemoryCloudWatch
+from tests.support.places import ACCOUNT, REGION
 
 MEMBER = "210987654321"
 ROLE = f"arn:aws:iam::{MEMBER}:role/deckhand-member-gating"

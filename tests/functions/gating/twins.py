@@ -17,19 +17,16 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from functions.gating import mutes
 from functions.gating.model import AlarmObservation, AlarmValue, ExecutionObservation
 from functions.gating.observe import MetricRequest
 from functions.gating.pipeline import MAX_STOP_REASON, JobContext, clip, to_execution
 from functions.gating.watchdog.slots import Slot, lock_key
-from functions.shared.members import Home, Place
+from functions.shared.members import Home
 from tests.support.errors import client_error
-
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-
+from tests.support.places import PlacedTwin
 
 # --- CloudWatch ------------------------------------------------------------------------------------
 
@@ -55,21 +52,13 @@ MetricKey = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, name, sor
 
 
 @dataclass
-class MemoryCloudWatch:
+class MemoryCloudWatch(PlacedTwin):
+    principal: ClassVar[str] = "deckhand-gate"
+
     alarms_by_name: dict[str, Alarm] = field(default_factory=dict)
     mute_rules: dict[str, MuteRule] = field(default_factory=dict)
     datapoints: dict[MetricKey, list[tuple[datetime, float]]] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)  # every read, in order
-    account: str = ACCOUNT
-    region: str = REGION
-    places: dict[tuple[str, str], MemoryCloudWatch] = field(default_factory=dict)  # (account, region) -> its twin
-    reached: list[Place] = field(default_factory=list)  # every `at`, in order
-    denied: set[str] = field(default_factory=set)  # roles whose AssumeRole is refused
-    refusal: Exception | None = None  # raised by every read: this is a denied role's view
-
-    def elsewhere(self, account: str, region: str = REGION) -> MemoryCloudWatch:
-        """The twin of a member account and region, made on first use."""
-        return self.places.setdefault((account, region), MemoryCloudWatch(account=account, region=region))
 
     # --- seeding ---
 
@@ -141,14 +130,6 @@ class MemoryCloudWatch:
 
     def home(self) -> Home:
         return Home("aws", self.account, self.region)
-
-    def at(self, place: Place) -> MemoryCloudWatch:
-        self.reached.append(place)
-        if place.role in self.denied:
-            message = f"User: deckhand-gate is not authorized to perform: sts:AssumeRole on resource: {place.role}"
-            refused = client_error("AccessDenied", "AssumeRole", message)
-            return MemoryCloudWatch(account=place.account, region=place.region, refusal=refused)
-        return self.elsewhere(place.account, place.region)
 
     def _ask(self, operation: str) -> None:
         if self.refusal is not None:

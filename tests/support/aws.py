@@ -64,3 +64,16 @@ def make_audit_table(name: str = "deckhand-audit") -> str:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
+
+
+def session_as(role_arn: str, region: str = REGION) -> boto3.session.Session:
+    """A session of `role_arn`, assumed with the default credentials. Under moto, what it makes lands in the role's
+    account: a member's operator, seeding what a member function then reads through its own role."""
+    issued = boto3.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName="seed")
+    credentials = issued["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )

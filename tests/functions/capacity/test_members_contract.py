@@ -15,8 +15,8 @@ from functions.capacity.targets import AwsTargets, Targets, apply
 from functions.shared.members import Place
 from tests.functions.capacity.test_targets_contract import POLICY, WEB, WEB_ID
 from tests.functions.capacity.twins import MemoryTargets, Service
-from tests.functions.capacity.world import change
-from tests.support.aws import REGION
+from tests.functions.capacity.world import change, make_alarms
+from tests.support.aws import REGION, session_as
 
 MEMBER = "210987654321"
 ROLE = f"arn:aws:iam::{MEMBER}:role/deckhand-member-capacity"
@@ -48,23 +48,9 @@ class Moto:
     def __init__(self) -> None:
         self.targets: Targets = AwsTargets()
 
-    @staticmethod
-    def _session(account: str) -> boto3.session.Session:
-        if account == HOME:
-            return boto3.session.Session(region_name=REGION)
-        # The member's operator, as the member role itself: moto places what these credentials make in MEMBER.
-        credentials = boto3.client("sts", region_name=REGION).assume_role(RoleArn=ROLE, RoleSessionName="seed")[
-            "Credentials"
-        ]
-        return boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=REGION,
-        )
-
     def seed(self, account: str, low: int, high: int, alarm: str) -> None:
-        session = self._session(account)
+        # In the member, its operator as the member role itself.
+        session = boto3.session.Session(region_name=REGION) if account == HOME else session_as(ROLE)
         if account != HOME:
             session.client("iam").create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
         ecs: Any = session.client("ecs")
@@ -78,18 +64,7 @@ class Moto:
             MinCapacity=low,
             MaxCapacity=high,
         )
-        cloudwatch = session.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName="web-cpu-high",
-            MetricName="CPUUtilization",
-            Namespace="AWS/ECS",
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=80,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.set_alarm_state(AlarmName="web-cpu-high", StateValue=alarm, StateReason="test")
+        make_alarms("web-cpu-high", state=alarm, cloudwatch=session.client("cloudwatch"))
 
 
 @pytest.fixture(params=["twin", pytest.param("moto", marks=pytest.mark.aws)])

@@ -185,8 +185,9 @@ def register_web(low: int, high: int) -> None:
     register(WEB_ID, low, high)
 
 
-def make_alarms(*names: str, state: str = "OK") -> None:
-    cloudwatch = boto3.client("cloudwatch")
+def make_alarms(*names: str, state: str = "OK", cloudwatch: Any = None) -> None:
+    """Scale-out alarms in `state`, made with `cloudwatch` (default: the home account's client)."""
+    cloudwatch = cloudwatch or boto3.client("cloudwatch")
     for name in names:
         cloudwatch.put_metric_alarm(
             AlarmName=name,

@@ -14,6 +14,8 @@ import pytest
 from functions.gating.observe import AwsCloudWatch, CloudWatch
 from functions.shared.members import Place
 from tests.functions.gating.twins import Alarm, MemoryCloudWatch
+from tests.support.aws import session_as
+from tests.support.gating import put_5xx_alarm
 from tests.support.places import ACCOUNT, REGION
 
 MEMBER = "210987654321"
@@ -42,27 +44,10 @@ class Moto:
         self.cloudwatch: CloudWatch = AwsCloudWatch()
 
     def alarm(self, account: str, name: str, state: str) -> None:
-        session = boto3.session.Session(region_name=REGION)
-        if account != ACCOUNT:
-            # The member's operator, as the member role itself: moto places what these credentials make in MEMBER.
-            credentials = session.client("sts").assume_role(RoleArn=ROLE, RoleSessionName="seed")["Credentials"]
-            session = boto3.session.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=REGION,
-            )
+        # In a member, its operator as the member role itself.
+        session = boto3.session.Session(region_name=REGION) if account == ACCOUNT else session_as(ROLE, REGION)
         cloudwatch = session.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        put_5xx_alarm(cloudwatch, name)
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"set to {state}")
 
 
